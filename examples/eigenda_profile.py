@@ -1,0 +1,160 @@
+"""The EigenDA analysis run profile (reference 001), simulated, with tracing on.
+
+A lead agent runs discovery, 9 parallel depth-0 library agents, 15 sequential
+depth-N library agents, 10 parallel application agents and a synthesizer, then
+writes a manifest. Durations, tokens and tool uses are randomized (seeded); the
+whole run takes about 10 s (``--speed 10`` makes it ~1 s).
+
+Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+from dataclasses import dataclass
+
+import orjson
+
+import spanline
+
+DEPTH_0 = ["encoding", "crypto", "kzg", "fft", "rs", "common", "logging", "metrics", "bn254"]
+DEPTH_N = [
+    "core", "disperser-client", "node-client", "retriever-lib", "churner-lib",
+    "indexer", "chainio", "relay-lib", "api-proto", "geth-bindings",
+    "payments", "meterer", "store", "blob-verifier", "signing",
+]  # fmt: skip
+APPS = [
+    "disperser", "node", "retriever", "churner", "relay",
+    "controller", "encoder", "batcher", "dataapi", "proxy",
+]  # fmt: skip
+MODEL = "claude-sonnet-4"
+
+tracer = spanline.get_tracer()
+
+
+@dataclass
+class Sim:
+    """Randomness and time scaling of one simulated run."""
+
+    rng: random.Random
+    speed: float
+
+    async def wait(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+
+async def run_agent(
+    sim: Sim, name: str, kind: str, seconds: float, *, writes: int = 1, fail: bool = False
+) -> None:
+    """One sub-agent: a few tool calls and model calls, then an analysis written."""
+    async with tracer.span(name, kind=kind, component=name.split("-", 1)[-1]) as agent:
+        steps = sim.rng.randint(3, 7)
+        for step in range(steps):
+            with tracer.span("tool.read_file", kind="tool", component=agent.component) as tool:
+                tool.add(tool_uses=1)
+                tool.set_attribute("tool.name", "read_file")
+                await sim.wait(seconds * 0.3 / steps)
+            with tracer.span("llm.analyze", kind="llm", component=agent.component) as llm:
+                input_tokens = sim.rng.randint(3_000, 12_000)
+                output_tokens = sim.rng.randint(400, 2_500)
+                llm.set_attributes(
+                    {
+                        "gen_ai.request.model": MODEL,
+                        "gen_ai.usage.input_tokens": input_tokens,
+                        "gen_ai.usage.output_tokens": output_tokens,
+                    }
+                )
+                llm.add(tokens=input_tokens + output_tokens)
+                await sim.wait(seconds * 0.7 / steps)
+            if fail and step == 1:
+                raise RuntimeError(f"{name}: model returned an unusable analysis (--fail)")
+        agent.add(analyses_written=writes)
+
+
+async def orchestrate(sim: Sim, fail: bool) -> list[str]:
+    """The lead agent: phases in order; returns the names of agents that failed."""
+    failed: list[str] = []
+    rng = sim.rng
+    with tracer.span("eigenda-analysis", kind="run", component="lead-agent"):
+        with tracer.span("discovery", kind="phase"):
+            with tracer.span("discovery-engine", kind="discovery", component="discovery"):
+                await sim.wait(0.4)
+        tracer.phase("discovery-complete", libraries=len(DEPTH_0) + len(DEPTH_N), applications=10)
+
+        with tracer.span("library_depth_0", kind="phase"):
+            await asyncio.gather(
+                *(
+                    run_agent(sim, f"lib-{lib}", "library-analysis", rng.uniform(1.2, 1.9))
+                    for lib in DEPTH_0
+                )
+            )
+        tracer.phase("library-depth-0-complete", libraries=len(DEPTH_0))
+
+        failing = rng.randrange(len(DEPTH_N)) if fail else -1
+        with tracer.span("library_depth_n", kind="phase"):
+            for index, lib in enumerate(DEPTH_N):
+                try:
+                    await run_agent(
+                        sim, f"lib-{lib}", "library-analysis", rng.uniform(0.2, 0.35),
+                        fail=index == failing,
+                    )  # fmt: skip
+                except RuntimeError:
+                    failed.append(f"lib-{lib}")  # the lead agent carries on without it
+        tracer.phase("library-depth-n-complete", libraries=len(DEPTH_N))
+
+        with tracer.span("application_analysis", kind="phase"):
+            await asyncio.gather(
+                *(
+                    run_agent(sim, f"app-{app}", "application-analysis", rng.uniform(1.2, 1.8))
+                    for app in APPS
+                )
+            )
+        tracer.phase("application-analysis-complete", applications=len(APPS))
+
+        with tracer.span("synthesis", kind="phase"):
+            await run_agent(sim, "synthesizer", "synthesis", 1.0, writes=11)
+        with tracer.span("manifest-write", kind="io", component="manifest"):
+            await sim.wait(0.1)
+        tracer.phase("synthesis-complete")
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulation and print where its telemetry and summary are."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speed", type=float, default=1.0, help="divide every duration by F")
+    parser.add_argument("--fail", action="store_true", help="make one depth-N agent fail")
+    parser.add_argument("--seed", type=int, default=7, help="random seed")
+    args = parser.parse_args(argv)
+    if args.speed <= 0:
+        parser.error("--speed must be positive")
+
+    run = spanline.configure_observability(
+        enabled=True,
+        service_name="eigenda",
+        query="Analyze the EigenDA repository: libraries, applications, architecture",
+        config={"libraries": {"depth_0": DEPTH_0, "depth_n": DEPTH_N}, "applications": APPS},
+        cli_args=vars(args),
+        source_repo="https://github.com/Layr-Labs/eigenda",
+        source_commit="61019b4",
+    )
+    assert run is not None
+    print(f"run directory:  {run.directory}")
+    print(f"telemetry:      {run.telemetry_path}")
+    sys.stdout.flush()
+
+    failed = asyncio.run(orchestrate(Sim(random.Random(args.seed), args.speed), args.fail))
+    summary = spanline.shutdown()
+    print(f"summary:        {run.summary_path}")
+    if failed:
+        print(f"failed agents:  {', '.join(failed)}")
+    if summary is not None:
+        print(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

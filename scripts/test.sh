@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything the tests need (system packages via apt-get when missing),
+# then run the linters and the whole test suite. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the suite needs, as "command:debian-package".
+missing=()
+for pair in git:git; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+.venv/bin/ruff format --check .
+.venv/bin/ruff check .
+
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "error: pytest collected no tests (exit 5): the test setup is broken" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,83 @@
+"""spanline: always-on tracing for multi-agent LLM systems.
+
+Spans and events go into a lock-free queue; a background writer appends them
+to ``telemetry.jsonl``, the run's source of truth, and fans them out to
+exporters. Summaries, CLIs and dashboards are folds of that log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spanline._run import Run
+from spanline._runtime import (
+    child_env,
+    configure_observability,
+    current_run,
+    flush,
+    shutdown,
+)
+from spanline._threads import ThreadPoolExecutor, bind_context
+from spanline._tracer import AGENT_KINDS, NoOpSpan, Span, Tracer, current_span
+from spanline._version import __version__
+from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
+
+__all__ = [
+    "AGENT_KINDS",
+    "ConfigurationError",
+    "NoOpSpan",
+    "Run",
+    "RunSummary",
+    "Span",
+    "SpanlineError",
+    "SpanlineWarning",
+    "ThreadPoolExecutor",
+    "Tracer",
+    "__version__",
+    "bind_context",
+    "child_env",
+    "configure_observability",
+    "current_run",
+    "current_span",
+    "event",
+    "flush",
+    "get_tracer",
+    "phase",
+    "read_events",
+    "shutdown",
+    "span",
+    "summarize",
+    "summarize_file",
+]
+
+_TRACER = Tracer()
+
+
+def get_tracer() -> Tracer:
+    """The process-wide tracer (safe to take at import: it resolves state per call)."""
+    return _TRACER
+
+
+#: Module-level shortcuts bound to the default tracer.
+span = _TRACER.span
+event = _TRACER.event
+phase = _TRACER.phase
+
+# Folds import pydantic: load them only when asked for.
+_LAZY = {
+    "RunSummary": "spanline.folds.summary",
+    "summarize": "spanline.folds.summary",
+    "summarize_file": "spanline.folds.summary",
+    "read_events": "spanline.folds.events",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spanline' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

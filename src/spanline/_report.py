@@ -1,0 +1,47 @@
+"""Reporting spanline's own problems on stderr (and spanline.log) through loguru.
+
+loguru is imported on first use only, to keep ``import spanline`` fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def report(message: str, *, exc: BaseException | None = None, level: str = "WARNING") -> None:
+    """Log a clearly framed message about spanline itself; never raises."""
+    try:
+        from loguru import logger
+
+        framed = f"spanline ── {message}"
+        logger.opt(exception=exc, depth=1).log(level, framed)
+    except Exception:  # reporting must never break the host program
+        pass
+
+
+def add_log_file(path: Any) -> int | None:
+    """Send spanline's own messages to ``path`` (the run's spanline.log)."""
+    try:
+        from loguru import logger
+
+        return logger.add(
+            path,
+            level="DEBUG",
+            filter=lambda record: record["name"].startswith("spanline"),
+            enqueue=False,
+            catch=True,
+        )
+    except Exception:
+        return None
+
+
+def remove_log_file(handler_id: int | None) -> None:
+    """Stop writing spanline.log."""
+    if handler_id is None:
+        return
+    try:
+        from loguru import logger
+
+        logger.remove(handler_id)
+    except Exception:
+        pass

@@ -1,0 +1,497 @@
+"""Tracer, spans and the shared no-op span: the hot path.
+
+Opening or closing a span builds one tuple and appends it to the pipeline's
+deque. No lock, no I/O, no serialization: the writer thread (``_pipeline``)
+turns tuples into JSON lines later. Span ids are integers here and become hex
+strings in the writer.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from contextvars import ContextVar
+from random import getrandbits
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from spanline._pipeline import Pipeline
+
+__all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
+
+# Record tags: the first item of every queued tuple.
+START: Final = 0
+END: Final = 1
+EVENT: Final = 2
+PHASE: Final = 3
+
+#: The innermost open span of the current context (thread or asyncio task).
+_current_span: ContextVar[Span | None] = ContextVar("spanline_current_span", default=None)
+#: Attributes attached to every span opened in this context (agent id, round...).
+context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
+    "spanline_context_attributes", default=None
+)
+
+#: Span kinds that count as agents in summaries (contract 5). Spans opened by
+#: ``@traced_agent`` count whatever their kind: they carry
+#: ``gen_ai.operation.name = "invoke_agent"``.
+AGENT_KINDS: Final = frozenset(
+    {
+        "agent",
+        "library-analysis",
+        "application-analysis",
+        "external-service",
+        "architecture-documenter",
+        "synthesis",
+    }
+)
+
+#: Keys a counter may not use: they are fields of the span_end line itself.
+RESERVED_END_KEYS: Final = frozenset(
+    {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
+)
+_STATUSES: Final = ("ok", "error")
+_CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
+
+_time = time.time
+_perf = time.perf_counter
+
+
+class Runtime:
+    """Process-wide switch the hot path reads: the active pipeline, or None."""
+
+    __slots__ = ("pipeline", "remote_parent", "resolved")
+
+    def __init__(self) -> None:
+        self.pipeline: Pipeline | None = None
+        #: Parent span id (int) handed over by a parent process via TRACEPARENT.
+        self.remote_parent: int | None = None
+        #: True once configure/shutdown ran or the environment was read.
+        self.resolved = False
+
+    def resolve(self) -> Pipeline | None:
+        """First use without configuration: honour ``SPANLINE_ENABLED``."""
+        self.resolved = True
+        raw = os.environ.get("SPANLINE_ENABLED")
+        # The common "not set" case must not import pydantic.
+        if raw is None or raw.strip().lower() in ("", "0", "false", "no", "off"):
+            return None
+        from spanline._runtime import configure_from_environment
+
+        configure_from_environment()
+        return self.pipeline
+
+
+RUNTIME: Final = Runtime()
+
+
+def _qualified_type(exc: BaseException) -> str:
+    cls = type(exc)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a broken __str__ must not mask the real exception
+        return f"<unprintable {type(exc).__name__}>"
+
+
+def error_info(exc: BaseException, with_traceback: bool = True) -> dict[str, str]:
+    """Describe an exception as the ``error`` object of a span_end line."""
+    info = {"type": _qualified_type(exc), "message": _safe_str(exc)}
+    if with_traceback and exc.__traceback__ is not None:
+        info["stacktrace"] = "".join(traceback.format_exception(exc))[-8000:]
+    return info
+
+
+class Span:
+    """One timed operation. Use it as a (async) context manager, or start and end it.
+
+    A span is owned by the code that opened it: its methods are not meant to be
+    called from several threads at once.
+    """
+
+    __slots__ = (
+        "_counters",
+        "_end_attributes",
+        "_ended",
+        "_error",
+        "_id",
+        "_parent",
+        "_pipeline",
+        "_started",
+        "_status",
+        "_t0",
+        "_token",
+        "_ts",
+        "attributes",
+        "component",
+        "kind",
+        "name",
+    )
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        name: str,
+        kind: str | None,
+        component: str | None,
+        parent: Any,
+        attributes: dict[str, Any],
+    ) -> None:
+        self._pipeline = pipeline
+        self.name = name
+        self.kind = kind
+        self.component = component
+        self._parent = parent
+        self.attributes = attributes
+        self._id = 0
+        self._started = False
+        self._ended = False
+        self._token: Any = None
+        self._counters: dict[str, int | float] | None = None
+        self._end_attributes: dict[str, Any] | None = None
+        self._status: str | None = None
+        self._error: dict[str, str] | None = None
+        self._ts = 0.0
+        self._t0 = 0.0
+
+    # -- lifecycle ---------------------------------------------------------
+    def _start(self) -> None:
+        if self._started:
+            raise ValueError(f"span {self.name!r} was already started")
+        self._started = True
+        parent = self._parent
+        if parent is _CURRENT:
+            current = _current_span.get()
+            parent_id = current._id if current is not None else RUNTIME.remote_parent
+        else:
+            parent_id = _parent_id(parent)
+        span_id = self._id = getrandbits(64) or 1
+        extra = context_attributes.get()
+        attributes = {**extra, **self.attributes} if extra else self.attributes
+        self.attributes = attributes
+        ts = self._ts = _time()
+        self._t0 = _perf()
+        pipeline = self._pipeline
+        queue = pipeline.queue
+        if len(queue) < pipeline.max_queue:
+            queue.append(
+                (START, span_id, parent_id, self.name, self.component, self.kind, ts, attributes)
+            )
+        else:
+            pipeline.count_drop()
+
+    def end(self) -> None:
+        """End the span (for spans started with :meth:`Tracer.start_span`).
+
+        Raises:
+            ValueError: the span was not started or was already ended.
+        """
+        if not self._started:
+            raise ValueError(f"span {self.name!r} was never started")
+        if self._ended:
+            raise ValueError(f"span {self.name!r} was already ended")
+        self._ended = True
+        duration = _perf() - self._t0
+        pipeline = self._pipeline
+        queue = pipeline.queue
+        if len(queue) < pipeline.max_queue:
+            queue.append(
+                (
+                    END,
+                    self._id,
+                    self._status or "ok",
+                    duration,
+                    self._ts + duration,
+                    self._error,
+                    self._end_attributes,
+                    self._counters,
+                )
+            )
+        else:
+            pipeline.count_drop()
+
+    def __enter__(self) -> Span:
+        self._start()
+        self._token = _current_span.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # GeneratorExit is how a generator closed early says goodbye: not an error.
+        if exc is not None and self._status is None and not isinstance(exc, GeneratorExit):
+            self._status = "error"
+            self._error = error_info(exc)
+        token = self._token
+        self._token = None
+        self.end()
+        try:
+            _current_span.reset(token)
+        except (ValueError, RuntimeError):
+            # Exited in another context (e.g. an async generator finalized
+            # elsewhere): that context's own value is already right.
+            pass
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- data --------------------------------------------------------------
+    @property
+    def span_id(self) -> str:
+        """The span id as 16 hex characters (empty before the span starts)."""
+        return f"{self._id:016x}" if self._id else ""
+
+    @property
+    def is_recording(self) -> bool:
+        """True: this span is written to the event log."""
+        return True
+
+    def add(self, **counters: int | float) -> None:
+        """Add to the span's own numeric counters (``tokens=``, ``tool_uses=``, ...).
+
+        Counters are summed and written as top-level numbers of the span_end line.
+
+        Raises:
+            TypeError: a value is not an int or float.
+            ValueError: a name collides with a span_end field.
+        """
+        current = self._counters
+        if current is None:
+            current = self._counters = {}
+        for key, value in counters.items():
+            if type(value) not in (int, float):
+                raise TypeError(
+                    f"counter {key!r} must be an int or float, not {type(value).__name__}"
+                )
+            if key in RESERVED_END_KEYS:
+                raise ValueError(f"{key!r} is a span_end field and cannot be a counter")
+            current[key] = current.get(key, 0) + value
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute, written with the span_end line.
+
+        Raises:
+            TypeError: the key is not a string.
+            ValueError: the span has already ended.
+        """
+        if type(key) is not str:
+            raise TypeError(f"attribute keys must be str, not {type(key).__name__}")
+        if self._ended:
+            raise ValueError(f"span {self.name!r} has ended; attribute {key!r} not set")
+        attributes = self._end_attributes
+        if attributes is None:
+            self._end_attributes = {key: value}
+        else:
+            attributes[key] = value
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set several attributes at once (see :meth:`set_attribute`)."""
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Record an exception (type, message, stack) without changing the status."""
+        info = error_info(exc)
+        self.set_attributes({f"exception.{key}": value for key, value in info.items()})
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """Set ``"ok"`` or ``"error"``; an error description becomes ``error.message``.
+
+        Raises:
+            ValueError: the status is neither ``"ok"`` nor ``"error"``.
+        """
+        if status not in _STATUSES:
+            raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
+        self._status = status
+        if status == "error":
+            self._error = {"type": "status", "message": description or ""}
+        else:
+            self._error = None
+
+    def __repr__(self) -> str:
+        return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
+
+
+def _parent_id(parent: Any) -> int | None:
+    if parent is None:
+        return None
+    if isinstance(parent, (Span, NoOpSpan)):
+        return parent._id or None
+    if isinstance(parent, str):
+        try:
+            return int(parent, 16) or None
+        except ValueError:
+            pass
+    raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
+
+
+class NoOpSpan:
+    """The span handed out while tracing is off: every method does nothing."""
+
+    __slots__ = ()
+    _id = 0
+    name = ""
+    kind = None
+    component = None
+    span_id = ""
+    is_recording = False
+    attributes: dict[str, Any] = {}
+
+    def __enter__(self) -> NoOpSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    async def __aenter__(self) -> NoOpSpan:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def end(self) -> None:
+        """Do nothing."""
+
+    def add(self, **counters: int | float) -> None:
+        """Do nothing."""
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Do nothing."""
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Do nothing."""
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Do nothing."""
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """Do nothing."""
+
+    def __repr__(self) -> str:
+        return "<NoOpSpan>"
+
+
+NOOP_SPAN: Final = NoOpSpan()
+
+
+def current_span() -> Span | NoOpSpan:
+    """The innermost open span of this thread or task, or the no-op span."""
+    span = _current_span.get()
+    return NOOP_SPAN if span is None else span
+
+
+def _check_name(name: object) -> None:
+    if type(name) is not str:
+        raise TypeError(f"span name must be str, not {type(name).__name__}")
+
+
+class Tracer:
+    """Opens spans and records events into the process-wide pipeline.
+
+    Tracers hold no state of their own: they resolve the pipeline at call time,
+    so a tracer taken at import is live once tracing is configured.
+    """
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self) -> None:
+        self._runtime = RUNTIME
+
+    def _pipeline(self) -> Pipeline | None:
+        runtime = self._runtime
+        pipeline = runtime.pipeline
+        if pipeline is None and not runtime.resolved:
+            pipeline = runtime.resolve()
+        return pipeline
+
+    def span(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        component: str | None = None,
+        parent: Any = _CURRENT,
+        **attributes: Any,
+    ) -> Span | NoOpSpan:
+        """Create a span; enter it with ``with`` or ``async with``.
+
+        Args:
+            name: what the span measures, e.g. ``"lib-encoding"``.
+            kind: its category (``"phase"``, ``"library-analysis"``, ``"tool"``...).
+            component: the part of the system it belongs to.
+            parent: a Span, a span id, or None for a root span; default: the
+                current span of this thread or task.
+            **attributes: attributes known at open, written with span_start.
+
+        Returns:
+            A span, or the shared no-op span while tracing is off.
+        """
+        _check_name(name)
+        pipeline = self._runtime.pipeline
+        if pipeline is None:
+            pipeline = self._pipeline()
+            if pipeline is None:
+                return NOOP_SPAN
+        return Span(pipeline, name, kind, component, parent, attributes)
+
+    def start_span(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        component: str | None = None,
+        parent: Any = _CURRENT,
+        **attributes: Any,
+    ) -> Span | NoOpSpan:
+        """Start a span now without making it current; call ``span.end()`` yourself."""
+        span = self.span(name, kind=kind, component=component, parent=parent, **attributes)
+        if isinstance(span, Span):
+            span._start()
+        return span
+
+    def event(self, name: str, /, **attributes: Any) -> None:
+        """Record a point-in-time event (vote, answer, restart...) in the current span."""
+        _check_name(name)
+        pipeline = self._pipeline()
+        if pipeline is None:
+            return
+        current = _current_span.get()
+        extra = context_attributes.get()
+        if extra:
+            attributes = {**extra, **attributes}
+        pipeline.emit((EVENT, name, current._id if current else None, _time(), attributes))
+
+    def phase(self, name: str, /, **counts: Any) -> None:
+        """Record a phase milestone; ``wall_ms`` is the time since the previous one.
+
+        Raises:
+            ValueError: a count uses a reserved field name.
+        """
+        _check_name(name)
+        pipeline = self._pipeline()
+        if pipeline is None:
+            return
+        clash = {"event", "name", "wall_ms", "ts"} & counts.keys()
+        if clash:
+            raise ValueError(f"phase counts may not be named {sorted(clash)}")
+        pipeline.emit((PHASE, name, pipeline.phase_wall_ms(), _time(), counts))

@@ -1,0 +1,25 @@
+"""Errors and warnings raised by spanline.
+
+Each error subclasses the built-in exception it refines, so callers can catch
+either the spanline type or the familiar built-in one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigurationError", "SpanlineError", "SpanlineWarning"]
+
+
+class SpanlineError(Exception):
+    """Base class of every error spanline raises."""
+
+
+class ConfigurationError(SpanlineError, ValueError):
+    """An explicit configuration argument is invalid.
+
+    Invalid *environment* values never raise: they produce a
+    :class:`SpanlineWarning` and the default is used instead.
+    """
+
+
+class SpanlineWarning(UserWarning):
+    """A problem spanline worked around (bad environment value, lost events)."""

@@ -1,0 +1,284 @@
+"""The run summary: a pure fold of a run's events into ``run_summary.json``.
+
+Rules (DESIGN.md, contracts 4 and 5):
+
+* Totals are sums over every span_end line (each span's *own* counters).
+* A span is an agent iff its kind is in the agent kinds (the run's
+  ``run_start.agent_kinds``, else :data:`AGENT_KINDS`) or it was opened by
+  ``@traced_agent`` (``gen_ai.operation.name == "invoke_agent"``).
+* ``phases`` has one entry per span of kind ``phase``: its duration and the
+  number of agents whose nearest phase ancestor it is. ``phase`` events are
+  milestones; they fill ``phases`` only when the run has no phase spans.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from spanline._report import report
+from spanline._tracer import AGENT_KINDS
+from spanline.folds.events import LineProblem, read_events
+
+__all__ = ["RunSummary", "is_agent", "summarize", "summarize_file", "write_summary"]
+
+Number = int | float
+#: span_end fields that are not counters.
+_END_FIELDS = frozenset({"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"})
+
+
+class PhaseSummary(BaseModel):
+    """One phase: wall time and agents run inside it (extra keys: milestone counts)."""
+
+    model_config = ConfigDict(extra="allow")
+    wall_ms: float
+    agents: int | None = None
+    incomplete: bool | None = None
+
+
+class Totals(BaseModel):
+    """Run-wide sums."""
+
+    agents_spawned: int = 0
+    total_tokens: Number = 0
+    total_tool_uses: Number = 0
+    analyses_written: Number = 0
+    counters: dict[str, Number] = Field(default_factory=dict)
+
+
+class SpanError(BaseModel):
+    """A span that ended with status ``error``."""
+
+    span_id: str
+    name: str | None
+    kind: str | None = None
+    type: str | None = None
+    message: str | None = None
+
+
+class RunSummary(BaseModel):
+    """What ``run_summary.json`` holds (reference 001's fields, plus more)."""
+
+    run_id: str | None = None
+    source_repo: str | None = None
+    source_commit: str | None = None
+    total_wall_ms: float = 0.0
+    phases: dict[str, PhaseSummary] = Field(default_factory=dict)
+    totals: Totals = Field(default_factory=Totals)
+    errors: list[SpanError] = Field(default_factory=list)
+    dropped_events: int = 0
+    span_count: int = 0
+    open_spans: int = 0
+    processes: int = 0
+    milestones: list[dict[str, Any]] = Field(default_factory=list)
+    skipped_lines: list[dict[str, Any]] = Field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; absent phase fields (``agents`` when 0) are omitted."""
+        data = self.model_dump(mode="json")
+        data["phases"] = {
+            name: phase.model_dump(mode="json", exclude_none=True)
+            for name, phase in self.phases.items()
+        }
+        return data
+
+
+def is_agent(start: Mapping[str, Any], agent_kinds: Iterable[str] = AGENT_KINDS) -> bool:
+    """Whether a span_start event opens an agent (the rule of contract 5)."""
+    attributes = start.get("attributes") or {}
+    return start.get("kind") in agent_kinds or (
+        attributes.get("gen_ai.operation.name") == "invoke_agent"
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _Fold:
+    """Accumulates one pass over the events."""
+
+    def __init__(self) -> None:
+        self.starts: dict[str, Mapping[str, Any]] = {}
+        self.ends: dict[str, Mapping[str, Any]] = {}
+        self.phase_events: list[Mapping[str, Any]] = []
+        self.run_start: Mapping[str, Any] | None = None
+        self.counters: dict[str, Number] = {}
+        self.dropped = 0
+        self.pids: set[Any] = set()
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        ts = event.get("ts")
+        if _is_number(ts):
+            self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
+            self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
+        kind = event.get("event")
+        span_id = event.get("span_id")
+        if kind == "span_start" and isinstance(span_id, str):
+            self.starts[span_id] = event
+        elif kind == "span_end" and isinstance(span_id, str):
+            self.ends[span_id] = event
+            for key, value in event.items():
+                if key not in _END_FIELDS and _is_number(value):
+                    self.counters[key] = self.counters.get(key, 0) + value
+        elif kind == "phase":
+            self.phase_events.append(event)
+        elif kind in ("run_start", "process_start"):
+            self.pids.add(event.get("pid"))
+            if kind == "run_start" and self.run_start is None:
+                self.run_start = event
+        elif kind == "process_end" and _is_number(event.get("dropped_events")):
+            self.dropped += int(event["dropped_events"])
+
+    def nearest_phase(self, span_id: str) -> str | None:
+        """The span id of the closest ancestor of kind ``phase``."""
+        seen = {span_id}
+        parent = self.starts[span_id].get("parent")
+        while isinstance(parent, str) and parent in self.starts and parent not in seen:
+            if self.starts[parent].get("kind") == "phase":
+                return parent
+            seen.add(parent)
+            parent = self.starts[parent].get("parent")
+        return None
+
+    def wall_ms(self, span_id: str) -> tuple[float, bool]:
+        """Duration of a span, or time until the last event if it never ended."""
+        end = self.ends.get(span_id)
+        if end is not None and _is_number(end.get("duration_ms")):
+            return float(end["duration_ms"]), False
+        start_ts = self.starts[span_id].get("ts")
+        if _is_number(start_ts) and self.last_ts is not None:
+            return max(0.0, (self.last_ts - start_ts) * 1000.0), True
+        return 0.0, True
+
+
+def _phases(fold: _Fold, agents: list[str]) -> dict[str, PhaseSummary]:
+    phase_ids = sorted(
+        (sid for sid, start in fold.starts.items() if start.get("kind") == "phase"),
+        key=lambda sid: fold.starts[sid].get("ts") or 0,
+    )
+    if not phase_ids:
+        return {
+            str(event.get("name")): PhaseSummary(
+                wall_ms=float(event.get("wall_ms") or 0.0),
+                **{k: v for k, v in event.items() if k not in ("event", "name", "wall_ms", "ts")},
+            )
+            for event in fold.phase_events
+        }
+    counts: dict[str, int] = {}
+    for agent in agents:
+        phase = fold.nearest_phase(agent)
+        if phase is not None:
+            counts[phase] = counts.get(phase, 0) + 1
+    phases: dict[str, PhaseSummary] = {}
+    for sid in phase_ids:
+        wall, incomplete = fold.wall_ms(sid)
+        phases[str(fold.starts[sid].get("name"))] = PhaseSummary(
+            wall_ms=wall, agents=counts.get(sid) or None, incomplete=incomplete or None
+        )
+    return phases
+
+
+def _total_wall_ms(fold: _Fold) -> float:
+    roots = [sid for sid, start in fold.starts.items() if start.get("parent") not in fold.starts]
+    if len(roots) == 1 and roots[0] in fold.ends:
+        return fold.wall_ms(roots[0])[0]
+    if fold.first_ts is None or fold.last_ts is None:
+        return 0.0
+    return (fold.last_ts - fold.first_ts) * 1000.0
+
+
+def _errors(fold: _Fold) -> list[SpanError]:
+    errors = []
+    for sid, end in fold.ends.items():
+        if end.get("status") != "error":
+            continue
+        start = fold.starts.get(sid, {})
+        error = end.get("error") if isinstance(end.get("error"), Mapping) else {}
+        errors.append(
+            SpanError(
+                span_id=sid,
+                name=start.get("name"),
+                kind=start.get("kind"),
+                type=error.get("type"),
+                message=error.get("message"),
+            )
+        )
+    return errors
+
+
+def summarize(
+    events: Iterable[Mapping[str, Any]],
+    *,
+    agent_kinds: Iterable[str] | None = None,
+    problems: Sequence[LineProblem] = (),
+    run_id: str | None = None,
+) -> RunSummary:
+    """Fold events into a :class:`RunSummary`.
+
+    Args:
+        events: the run's events, in file order.
+        agent_kinds: span kinds that are agents (default: the run's, else AGENT_KINDS).
+        problems: skipped lines to list in ``skipped_lines``.
+        run_id: used when the events have no run_start line.
+
+    Returns:
+        The summary.
+    """
+    fold = _Fold()
+    for event in events:
+        fold.add(event)
+    run_start = fold.run_start or {}
+    kinds = frozenset(agent_kinds or run_start.get("agent_kinds") or AGENT_KINDS)
+    agents = [sid for sid, start in fold.starts.items() if is_agent(start, kinds)]
+    counters = fold.counters
+    return RunSummary(
+        run_id=run_start.get("run_id") or run_id,
+        source_repo=run_start.get("source_repo"),
+        source_commit=run_start.get("source_commit"),
+        total_wall_ms=_total_wall_ms(fold),
+        phases=_phases(fold, agents),
+        totals=Totals(
+            agents_spawned=len(agents),
+            total_tokens=counters.get("tokens", 0),
+            total_tool_uses=counters.get("tool_uses", 0),
+            analyses_written=counters.get("analyses_written", 0),
+            counters=counters,
+        ),
+        errors=_errors(fold),
+        dropped_events=fold.dropped,
+        span_count=len(fold.starts.keys() | fold.ends.keys()),
+        open_spans=len(fold.starts.keys() - fold.ends.keys()),
+        processes=len(fold.pids),
+        milestones=[
+            {k: v for k, v in event.items() if k != "event"} for event in fold.phase_events
+        ],
+        skipped_lines=[problem.to_dict() for problem in problems],
+    )
+
+
+def summarize_file(
+    path: str | os.PathLike[str], *, agent_kinds: Iterable[str] | None = None
+) -> RunSummary:
+    """Read a telemetry.jsonl (bad lines reported and skipped) and fold it."""
+    events, problems = read_events(path)
+    for problem in problems:
+        report(f"skipped {problem}")
+    return summarize(
+        events, agent_kinds=agent_kinds, problems=problems, run_id=Path(path).parent.name
+    )
+
+
+def write_summary(summary: RunSummary, path: str | os.PathLike[str]) -> None:
+    """Write ``run_summary.json`` atomically (write a temp file, then rename)."""
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temp.write_bytes(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+    os.replace(temp, target)

@@ -1,0 +1,74 @@
+"""Shared fixtures: every test starts with tracing off and a clean SPANLINE_* environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import spanline
+from spanline._tracer import RUNTIME
+from spanline.exporters import InMemoryExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("SPANLINE_") or name == "TRACEPARENT":
+            monkeypatch.delenv(name)
+    spanline.shutdown()
+    RUNTIME.resolved = False
+    yield
+    spanline.shutdown()
+    RUNTIME.resolved = False
+
+
+@pytest.fixture
+def memory() -> InMemoryExporter:
+    return InMemoryExporter()
+
+
+@pytest.fixture
+def traced(tmp_path: Path, memory: InMemoryExporter) -> Iterator[spanline.Run]:
+    """Tracing on into tmp_path, with an in-memory exporter; shut down afterwards."""
+    run = spanline.configure_observability(
+        enabled=True, run_dir=tmp_path, exporters=[memory], service_name="test"
+    )
+    assert run is not None
+    yield run
+    spanline.shutdown()
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSONL file, parsed (fails on any bad line)."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def writer_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("spanline-")]
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """Run code in a fresh interpreter with a clean SPANLINE_* environment."""
+    import subprocess
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
+    base.pop("TRACEPARENT", None)
+    base.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=base,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

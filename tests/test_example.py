@@ -1,0 +1,84 @@
+"""The main job: examples/eigenda_profile.py through its real entry point."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, read_lines
+
+EXAMPLE = ROOT / "examples" / "eigenda_profile.py"
+
+
+def run_example(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    env = {"PATH": "/usr/bin:/bin", "SPANLINE_DIR": str(tmp_path / "base")}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--speed", "8", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = tmp_path / "base" / "runs"
+    latest = (runs / "latest").resolve()
+    return result, latest
+
+
+def intervals(lines: list[dict], prefix_names: set[str]) -> list[tuple[float, float]]:
+    starts = {e["span_id"]: e for e in lines if e["event"] == "span_start"}
+    out = []
+    for end in (e for e in lines if e["event"] == "span_end"):
+        start = starts[end["span_id"]]
+        if start["name"] in prefix_names:
+            out.append((start["ts"], end["ts"]))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_eigenda_profile_summary(tmp_path: Path, fail: bool) -> None:
+    from examples.eigenda_profile import APPS, DEPTH_0, DEPTH_N
+
+    result, run_dir = run_example(tmp_path, *(["--fail"] if fail else []))
+    assert str(run_dir / "telemetry.jsonl") in result.stdout
+    assert str(run_dir / "run_summary.json") in result.stdout
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    phases = summary["phases"]
+    assert [phases[p].get("agents") for p in phases] == [None, 9, 15, 10, 1]
+    assert list(phases) == [
+        "discovery",
+        "library_depth_0",
+        "library_depth_n",
+        "application_analysis",
+        "synthesis",
+    ]
+    assert summary["totals"]["agents_spawned"] == 35
+    assert summary["source_repo"] == "https://github.com/Layr-Labs/eigenda"
+    assert summary["source_commit"] == "61019b4"
+    assert summary["totals"]["total_tokens"] > 0
+    assert summary["totals"]["total_tool_uses"] > 0
+    assert summary["dropped_events"] == 0 and summary["open_spans"] == 0
+    assert len(summary["errors"]) == (1 if fail else 0)
+    if fail:
+        assert summary["errors"][0]["name"] in {f"lib-{n}" for n in DEPTH_N}
+        assert "failed agents:" in result.stdout
+
+    lines = read_lines(run_dir / "telemetry.jsonl")
+    depth0 = intervals(lines, {f"lib-{n}" for n in DEPTH_0})
+    depthn = intervals(lines, {f"lib-{n}" for n in DEPTH_N})
+    apps = intervals(lines, {f"app-{n}" for n in APPS})
+    assert (len(depth0), len(depthn), len(apps)) == (9, 15, 10)
+    # depth-0 agents run in parallel: they all overlap the first one to end.
+    first_end = min(end for _, end in depth0)
+    assert all(start < first_end for start, _ in depth0)
+    # depth-N agents run one after another.
+    for (_, end), (start, _) in itertools.pairwise(depthn):
+        assert start >= end
+    assert (run_dir / "execution_metadata.yaml").is_file()
