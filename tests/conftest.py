@@ -45,6 +45,22 @@ def traced(tmp_path: Path, memory: InMemoryExporter) -> Iterator[spanline.Run]:
     assert run is not None
     yield run
     spanline.shutdown()
+    validate_file(run.telemetry_path)
+
+
+def validate_file(path: Path) -> None:
+    """Every line of a telemetry file must validate against the published schema."""
+    # jsonschema-rs: the concurrency tests write 400,000 lines; the pure-Python
+    # validator needs minutes for them, this one about a second.
+    import jsonschema_rs
+
+    from spanline.schema import schema
+
+    validator = jsonschema_rs.validator_for(schema())
+    for number, line in enumerate(read_lines(path), start=1):
+        if not validator.is_valid(line):
+            error = next(iter(validator.iter_errors(line)))
+            raise AssertionError(f"{path}:{number}: {error.message}")
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

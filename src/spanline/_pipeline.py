@@ -19,7 +19,7 @@ from typing import Any
 
 from spanline._encode import Event, encode, to_event
 from spanline._report import report
-from spanline._workers import ExporterWorker
+from spanline._workers import INTERNAL, ExporterWorker
 from spanline.exporters.jsonl import append_locked, open_append
 
 #: Tag of records that already are event dicts (process headers and trailers).
@@ -122,7 +122,7 @@ class Pipeline:
         thread = self._thread
         if thread is None or not thread.is_alive() or self.closed:
             return False
-        if threading.current_thread() is thread:
+        if getattr(INTERNAL, "active", False):
             return False  # called from an exporter: waiting on ourselves would deadlock
         marker = _Marker(timeout)
         self.queue.append(marker)  # markers ignore the bound: they are tiny and few
@@ -170,6 +170,7 @@ class Pipeline:
 
     # -- writer thread -------------------------------------------------------
     def _run(self) -> None:
+        INTERNAL.active = True
         if self._header is not None:
             try:
                 header = self._header()

@@ -5,6 +5,7 @@ loguru is imported on first use only, to keep ``import spanline`` fast.
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 
@@ -14,7 +15,12 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
         from loguru import logger
 
         framed = f"spanline ── {message}"
-        logger.opt(exception=exc, depth=1).log(level, framed)
+        if exc is not None:
+            # Our own traceback text, not loguru's "diagnose" one: that one prints
+            # local variables, which may hold the very events we must not leak.
+            details = "".join(traceback.format_exception(exc)).rstrip()
+            framed = f"{framed}\n{details}\n── end of spanline report"
+        logger.opt(depth=1).log(level, framed)
     except Exception:  # reporting must never break the host program
         pass
 

@@ -11,6 +11,10 @@ from spanline._report import report
 
 Batch = Sequence[Mapping[str, Any]]
 
+#: Marks spanline's own threads (writer, exporter workers): a flush() requested
+#: from one of them would wait on itself, so it returns at once instead.
+INTERNAL = threading.local()
+
 
 class _Flush:
     __slots__ = ("done",)
@@ -98,6 +102,7 @@ class ExporterWorker:
         self._guard("shutdown", self.exporter.shutdown)
 
     def _run(self) -> None:
+        INTERNAL.active = True
         while True:
             self._wake.wait(0.5)
             self._wake.clear()

@@ -1,0 +1,77 @@
+"""Several processes (fork and spawn) append to one telemetry.jsonl without torn lines."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+
+import orjson
+
+import spanline
+from tests._workers import SPANS_PER_PROCESS, emit_spans
+
+
+def test_fork_and_spawn_children_share_the_file(traced: spanline.Run) -> None:
+    tracer = spanline.get_tracer()
+    with tracer.span("parent", kind="run") as parent:
+        procs = []
+        for method, labels in (("fork", ("f1", "f2")), ("spawn", ("s1", "s2"))):
+            context = multiprocessing.get_context(method)
+            procs += [context.Process(target=emit_spans, args=(label,)) for label in labels]
+        for proc in procs:
+            proc.start()
+        # The parent keeps writing while the children do.
+        for _ in range(SPANS_PER_PROCESS):
+            with tracer.span("work", component="parent"):
+                pass
+        for proc in procs:
+            proc.join(60)
+            assert proc.exitcode == 0
+    summary = spanline.shutdown()
+
+    raw = traced.telemetry_path.read_bytes()
+    assert raw.endswith(b"\n")
+    lines = [orjson.loads(line) for line in raw.splitlines()]  # every line parses
+    starts = [e for e in lines if e["event"] == "span_start"]
+    ends = [e for e in lines if e["event"] == "span_end"]
+    per_component = Counter(e["component"] for e in starts if e["name"] == "work")
+    expected = SPANS_PER_PROCESS - 1
+    assert per_component == {
+        "parent": SPANS_PER_PROCESS,
+        "f1": expected,
+        "f2": expected,
+        "s1": expected,
+        "s2": expected,
+    }
+    assert len(starts) == len(ends) == 1 + SPANS_PER_PROCESS + 4 * SPANS_PER_PROCESS
+    assert len({e["span_id"] for e in starts}) == len(starts)
+    # Forked children inherit the current span; spawned ones start as roots of the same run.
+    roots = {e["name"]: e for e in starts if e["name"].startswith("proc-")}
+    assert roots["proc-f1"]["parent"] == parent.span_id
+    assert roots["proc-f2"]["parent"] == parent.span_id
+    assert roots["proc-s1"]["parent"] is None
+    assert {e["trace_id"] for e in starts} == {parent_trace(lines)}
+    pids = {e["pid"] for e in lines if e["event"] == "process_end"}
+    assert len(pids) == 5 and os.getpid() in pids
+    assert sum(1 for e in lines if e["event"] == "run_start") == 1
+    assert summary is not None and summary.processes == 5 and summary.dropped_events == 0
+
+
+def parent_trace(lines: list[dict]) -> str:
+    return next(e["trace_id"] for e in lines if e["event"] == "run_start")
+
+
+def test_child_env_hands_the_current_span_to_a_subprocess(traced: spanline.Run) -> None:
+    import subprocess
+    import sys
+
+    code = "import spanline\nwith spanline.span('child-root'):\n    pass\n"
+    with spanline.span("launcher") as launcher:
+        subprocess.run([sys.executable, "-c", code], env=spanline.child_env(), check=True)
+    spanline.shutdown()
+    lines = [orjson.loads(line) for line in traced.telemetry_path.read_bytes().splitlines()]
+    (child,) = [e for e in lines if e.get("name") == "child-root" and e["event"] == "span_start"]
+    assert child["parent"] == launcher.span_id
+    assert child["trace_id"] == parent_trace(lines)
+    assert any(e["event"] == "process_start" for e in lines)
