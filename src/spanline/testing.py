@@ -1,0 +1,111 @@
+"""Test your own instrumentation: capture spans in memory.
+
+Use the context manager anywhere::
+
+    from spanline.testing import capture_spans
+
+    with capture_spans() as captured:
+        run_my_agent()
+    assert captured.span("my-agent")["status"] == "ok"
+
+or the pytest fixture, after ``pytest_plugins = ["spanline.testing"]`` in your
+``conftest.py``::
+
+    def test_agent(spanline_capture):
+        run_my_agent()
+        assert spanline_capture.span("my-agent")["status"] == "ok"
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spanline._run import Run
+from spanline._runtime import configure_observability, flush, shutdown
+from spanline.exporters.memory import InMemoryExporter
+
+if TYPE_CHECKING:
+    from spanline.folds.summary import RunSummary
+
+__all__ = ["CapturedSpans", "capture_spans", "spanline_capture"]
+
+
+class CapturedSpans:
+    """What a capture recorded. Reading it first flushes the pipeline."""
+
+    def __init__(self, memory: InMemoryExporter, run: Run) -> None:
+        self.memory = memory
+        self.run = run
+        #: The run summary, set when the capture ends.
+        self.summary: RunSummary | None = None
+
+    def _sync(self) -> None:
+        if self.summary is None:
+            flush()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event so far (span_start, span_end, event, phase...)."""
+        self._sync()
+        return self.memory.events
+
+    def spans(self) -> list[dict[str, Any]]:
+        """One merged dict per span (see :meth:`InMemoryExporter.spans`)."""
+        self._sync()
+        return self.memory.spans()
+
+    def span(self, name: str) -> dict[str, Any]:
+        """The only span called ``name``.
+
+        Raises:
+            LookupError: there is none, or more than one.
+        """
+        found = [span for span in self.spans() if span.get("name") == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one span named {name!r}, found {len(found)}")
+        return found[0]
+
+    def names(self) -> list[str]:
+        """Span names in the order they started."""
+        return [span["name"] for span in self.spans()]
+
+
+@contextmanager
+def capture_spans(**options: Any) -> Iterator[CapturedSpans]:
+    """Trace into a temporary run directory and keep every event in memory.
+
+    Args:
+        **options: more ``configure_observability`` arguments (e.g. ``capture="full"``).
+
+    Yields:
+        The capture; after the block its ``summary`` is set.
+    """
+    memory = InMemoryExporter()
+    with tempfile.TemporaryDirectory(prefix="spanline-") as directory:
+        extra = list(options.pop("exporters", None) or [])
+        run = configure_observability(
+            enabled=True, run_dir=Path(directory), exporters=[memory, *extra], **options
+        )
+        assert run is not None
+        captured = CapturedSpans(memory, run)
+        try:
+            yield captured
+        finally:
+            captured.summary = shutdown()
+
+
+try:  # the fixture exists only where pytest does
+    import pytest
+
+    @pytest.fixture
+    def spanline_capture() -> Iterator[CapturedSpans]:
+        """pytest fixture: tracing on for one test, spans kept in memory."""
+        with capture_spans() as captured:
+            yield captured
+
+except ImportError:  # pragma: no cover - pytest is not a dependency
+    pass

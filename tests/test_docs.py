@@ -1,0 +1,31 @@
+"""Every ```python block in README.md and docs/ runs, in a fresh interpreter."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_python
+
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    pytest.param(
+        code, id=f"{page.name}:{ROOT.joinpath(page).read_text()[: m.start()].count(chr(10)) + 1}"
+    )
+    for page in PAGES
+    for m in BLOCK.finditer(page.read_text())
+    for code in [m.group(1)]
+]
+
+
+@pytest.mark.parametrize("code", BLOCKS)
+def test_doc_block_runs(code: str, tmp_path: Path) -> None:
+    result = run_python(code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_docs_have_blocks() -> None:
+    assert len(BLOCKS) >= 6

@@ -1,0 +1,29 @@
+"""spanline.testing: the capture helper and the pytest fixture users rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+import spanline
+from spanline.testing import CapturedSpans, capture_spans, spanline_capture  # noqa: F401
+
+
+def test_fixture_captures_spans(spanline_capture: CapturedSpans) -> None:  # noqa: F811
+    with spanline.span("outer", kind="agent"):
+        with spanline.span("inner") as inner:
+            inner.add(tool_uses=1)
+    assert spanline_capture.names() == ["outer", "inner"]
+    assert spanline_capture.span("inner")["tool_uses"] == 1
+    assert spanline_capture.span("inner")["parent"] == spanline_capture.span("outer")["span_id"]
+
+
+def test_capture_sets_summary_and_stops_tracing() -> None:
+    with capture_spans(service_name="captured") as captured:
+        with spanline.span("a", kind="agent"):
+            pass
+        with pytest.raises(LookupError, match="found 0"):
+            captured.span("missing")
+    assert captured.run.run_id.startswith("captured-")
+    assert captured.summary is not None and captured.summary.totals.agents_spawned == 1
+    assert spanline.span("after").is_recording is False
+    assert not captured.run.directory.exists()  # the temporary directory is gone
