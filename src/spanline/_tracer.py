@@ -53,6 +53,7 @@ RESERVED_END_KEYS: Final = frozenset(
     {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
 )
 _STATUSES: Final = ("ok", "error")
+_NEW, _STARTED, _ENDED = 0, 1, 2
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 
 _time = time.time
@@ -119,12 +120,11 @@ class Span:
     __slots__ = (
         "_counters",
         "_end_attributes",
-        "_ended",
         "_error",
         "_id",
         "_parent",
         "_pipeline",
-        "_started",
+        "_state",
         "_status",
         "_t0",
         "_token",
@@ -150,29 +150,27 @@ class Span:
         self.component = component
         self._parent = parent
         self.attributes = attributes
+        # _token, _ts and _t0 are set when the span starts: fewer stores per span.
         self._id = 0
-        self._started = False
-        self._ended = False
-        self._token: Any = None
+        self._state = _NEW
         self._counters: dict[str, int | float] | None = None
         self._end_attributes: dict[str, Any] | None = None
         self._status: str | None = None
         self._error: dict[str, str] | None = None
-        self._ts = 0.0
-        self._t0 = 0.0
 
     # -- lifecycle ---------------------------------------------------------
     def _start(self) -> None:
-        if self._started:
+        if self._state:
             raise ValueError(f"span {self.name!r} was already started")
-        self._started = True
+        self._state = _STARTED
         parent = self._parent
         if parent is _CURRENT:
             current = _current_span.get()
             parent_id = current._id if current is not None else RUNTIME.remote_parent
         else:
             parent_id = _parent_id(parent)
-        span_id = self._id = getrandbits(64) or 1
+        span_id = self._id or getrandbits(64) or 1  # a decorator may have chosen it
+        self._id = span_id
         extra = context_attributes.get()
         attributes = {**extra, **self.attributes} if extra else self.attributes
         self.attributes = attributes
@@ -193,11 +191,12 @@ class Span:
         Raises:
             ValueError: the span was not started or was already ended.
         """
-        if not self._started:
-            raise ValueError(f"span {self.name!r} was never started")
-        if self._ended:
-            raise ValueError(f"span {self.name!r} was already ended")
-        self._ended = True
+        state = self._state
+        if state != _STARTED:
+            raise ValueError(
+                f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
+            )
+        self._state = _ENDED
         duration = _perf() - self._t0
         pipeline = self._pipeline
         queue = pipeline.queue
@@ -294,7 +293,7 @@ class Span:
         """
         if type(key) is not str:
             raise TypeError(f"attribute keys must be str, not {type(key).__name__}")
-        if self._ended:
+        if self._state == _ENDED:
             raise ValueError(f"span {self.name!r} has ended; attribute {key!r} not set")
         attributes = self._end_attributes
         if attributes is None:
@@ -445,7 +444,8 @@ class Tracer:
         Returns:
             A span, or the shared no-op span while tracing is off.
         """
-        _check_name(name)
+        if name.__class__ is not str:
+            _check_name(name)
         pipeline = self._runtime.pipeline
         if pipeline is None:
             pipeline = self._pipeline()
