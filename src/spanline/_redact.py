@@ -1,0 +1,404 @@
+"""Redaction of secrets in captured text, structures and telemetry events.
+
+Redaction replaces a secret with the single literal ``[REDACTED]`` (``REDACTED``),
+whatever its kind, so one grep finds every redaction. Built-in text rules:
+
+- OpenAI and Anthropic keys (``sk-…``, ``sk-proj-…``, ``sk-ant-…``), Google API keys
+  (``AIza…``), GitHub tokens (``ghp_`` ``gho_`` ``ghu_`` ``ghs_`` ``ghr_`` ``github_pat_``),
+  AWS access key ids (``AKIA…``/``ASIA…``) and JWTs (``eyJ….….…``);
+- ``Bearer <token>`` (the word ``Bearer`` is kept);
+- assignments to secret-looking names, e.g. ``aws_secret_access_key=…``,
+  ``"password": "…"`` (only the value is replaced, its quotes are kept), and the
+  password in ``scheme://user:password@host``.
+
+No rule consumes quotes, commas, brackets or backslashes around a secret, so
+redacting JSON text leaves valid JSON.
+
+A mapping key is secret when, lower-cased and stripped of ``-``, ``_``, ``.`` and
+whitespace, it fully matches ``SECRET_KEY_PATTERN`` (``api_key``, ``X-API-Key``,
+``password``, ``client_secret``, ``access_token``, ``Authorization``, ``cookie``,
+``private_key``…). Token-count and tokenizer names (``max_tokens``, ``eos_token``) are
+deliberately not secret.
+
+Nothing here raises on odd values: they come from user code, and tracing must never
+break it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "REDACTED",
+    "SECRET_KEY_PATTERN",
+    "add_redaction_pattern",
+    "add_secret_key",
+    "is_secret_key",
+    "redact",
+    "redact_event",
+    "redact_text",
+    "reset_redaction",
+]
+
+REDACTED = "[REDACTED]"
+"""What every secret is replaced by, whatever its kind."""
+_CYCLE = "<cycle>"
+_REDACT_DEPTH = 100
+# Text redacted past a cut, so a secret straddling the cut is still matched whole.
+_WINDOW_MARGIN = 1024
+# A cut is also pushed past any run of token characters (up to 64 KiB) it would split.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-.+/=~]{0,65536}")
+_BYTES_RUN = re.compile(rb"[A-Za-z0-9_\-.+/=~]{0,65536}")
+
+SECRET_KEY_PATTERN = (
+    r"(?!.*(?:eos|bos|pad|unk|sep|cls|mask|stop|special|max|num)token$)"
+    r".*(?:(?:api|secret|private|access|signing|encryption|master|client)key"
+    r"|secret|password|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookies?)"
+)
+"""Regex that a normalised mapping key must fully match to be treated as secret."""
+_SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
+_KEY_STRIP = str.maketrans("", "", "-_. \t")
+
+_KEY_WORDS = (
+    r"(?i:api[_.-]?key|(?:secret|private|access)(?:[_.-]?access)?[_.-]?key|secret|password"
+    r"|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookie)"
+)
+_KEY_START = r"(?<![\w.-])"
+_SCHEME = r"(?:(?i:bearer|basic|token)\s+)?"
+# Random tokens contain a digit or an inner capital; prose after "Bearer" does not.
+_NOT_PROSE = r"(?=[A-Za-z0-9\-._~+/][a-z\-._~]{0,64}[A-Z0-9+/])"
+# Groups named secret* are the replaced parts; key_* groups are re-checked by is_secret_key,
+# so "eos_token='</s>'" survives while "auth_token='…'" does not.
+_DEFAULT_RULES = (
+    # "key": "value" in JSON or Python reprs, also JSON nested in a JSON string (\").
+    _KEY_START
+    + r"(?P<key_q>[\w.-]*?"
+    + _KEY_WORDS
+    + r")\\?[\"']\s*[:=]\s*(?P<vq>\\?[\"'])"
+    + _SCHEME
+    + r"(?P<secret_q>(?:[^\\\n]|\\.)*?)(?P=vq)",
+    # key=value in env files, query strings and command lines.
+    _KEY_START + r"(?P<key_e>[\w.-]*?" + _KEY_WORDS + r")\s*=\s*(?:\"(?P<secret_ed>[^\"\\\n]*)\""
+    r"|'(?P<secret_es>[^'\\\n]*)'|\\?[\"']?(?P<secret_e>[^\s\"'\\,;&{}\[\]<>()]+))",
+    r"(?<=://)[^\s:/@\"'\\]+:(?P<secret_url>[^\s:/@\"'\\]+)@",
+    r"(?<![A-Za-z0-9])(?i:bearer)\s+(?P<secret_bearer>" + _NOT_PROSE + r"[\w\-.~+/]{8,}=*)",
+    # Distinctive prefixes match even glued to other text; "sk-" must start a word so
+    # "task-…" and "risk-…" are safe, and needs a digit or capital so prose is too.
+    # Lookaheads are bounded and a JWT must start a run: either would otherwise rescan
+    # the rest of the text at every candidate, which is quadratic.
+    r"(?<![\w-])eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*",
+    r"(?<![A-Za-z0-9])sk-(?=[a-z-]{0,64}[A-Z0-9_])[\w-]{20,}",
+    r"AIza[\w-]{35}",
+    r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})",
+    r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])",
+)
+_RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
+# Every default rule needs one of these in the lower-cased text. Branches that each start
+# with a literal let the regex engine skip ahead, so clean text costs about a microsecond.
+_TRIGGERS = ("sk-", "aiza", "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_")
+_TRIGGERS += ("github_pat_", "://", "bearer")
+_TRIGGER_WORDS = ("key", "secret", "passwd", "password", "passphrase", "pwd", "token", "auth")
+_TRIGGER_WORDS += ("authorization", "credential", "credentials", "cookie")
+_PRECHECK = re.compile(
+    "|".join(
+        [*map(re.escape, _TRIGGERS), *(re.escape(w) + r"\\?[\"']?\s*[:=]" for w in _TRIGGER_WORDS)]
+    )
+)
+_KEY_GROUPS = ("key_q", "key_e")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Registry:
+    """User additions to redaction; replaced whole, never mutated, so readers need no lock."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
+    key_names: frozenset[str] = frozenset()
+    key_patterns: tuple[re.Pattern[str], ...] = ()
+
+
+_registry = _Registry()
+_registry_lock = threading.Lock()
+
+
+def redact_text(s: str) -> str:
+    """Replace every known secret format in a string with ``[REDACTED]``.
+
+    Args:
+        s: Any text; a non-string is returned unchanged.
+
+    Returns:
+        The text with secrets replaced (the same object when nothing matched).
+    """
+    if not isinstance(s, str):
+        return s
+    registry = _registry
+    # One combined search keeps the common no-secret case to a single regex scan.
+    if _PRECHECK.search(s.lower()) is None and not (
+        registry.patterns and any(p.search(s) for p in registry.patterns)
+    ):
+        return s
+    for rule in (*_RULES, *registry.patterns):
+        s = rule.sub(_substitute, s)
+    return s
+
+
+def _substitute(match: re.Match[str]) -> str:
+    for name in _KEY_GROUPS:
+        key = match.group(name) if name in match.re.groupindex else None
+        if key is not None and not is_secret_key(key):
+            return match.group(0)
+    names = [n for n in match.re.groupindex if n.startswith("secret")]
+    spans = sorted(match.span(n) for n in names if match.start(n) != -1)
+    if not spans:
+        return REDACTED
+    text, pos, out = match.string, match.start(), []
+    for start, end in spans:
+        out += (text[pos:start], REDACTED)
+        pos = end
+    out.append(text[pos : match.end()])
+    return "".join(out)
+
+
+def is_secret_key(name: object) -> bool:
+    """Tell whether a mapping key names a secret (its value is then always redacted).
+
+    Args:
+        name: The key; only strings can be secret.
+
+    Returns:
+        True when the key matches ``SECRET_KEY_PATTERN`` or a key added by ``add_secret_key``.
+    """
+    return isinstance(name, str) and _key_check(name, _registry)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_check(name: str, registry: _Registry) -> bool:
+    # The registry is part of the cache key, so a swap can never serve a stale answer.
+    normal = name.lower().translate(_KEY_STRIP)
+    if _SECRET_KEY_RE.fullmatch(normal) or normal in registry.key_names:
+        return True
+    return any(p.search(name) or p.search(normal) for p in registry.key_patterns)
+
+
+def add_redaction_pattern(pattern: str | re.Pattern[str]) -> None:
+    """Redact every match of a user pattern in all captured text from now on.
+
+    Args:
+        pattern: A regex; if it has a named group ``secret`` only that group is replaced,
+            otherwise the whole match is.
+
+    Raises:
+        ValueError: The pattern matches the empty string (it would redact everywhere).
+        re.error: The pattern does not compile.
+    """
+    compiled = re.compile(pattern)
+    if compiled.match("") is not None:
+        raise ValueError(f"redaction pattern {compiled.pattern!r} matches the empty string")
+    global _registry
+    with _registry_lock:
+        _registry = dataclasses.replace(_registry, patterns=(*_registry.patterns, compiled))
+
+
+def add_secret_key(name_or_regex: str) -> None:
+    """Treat more mapping keys as secret.
+
+    Args:
+        name_or_regex: A plain name (letters, digits, ``_ - .`` and spaces) matches keys
+            equal to it up to case, ``-``, ``_``, ``.`` and spaces. Anything else is a
+            regex searched case-insensitively in both the raw and the normalised key.
+
+    Raises:
+        ValueError: The name is empty.
+        re.error: The regex does not compile.
+    """
+    if not name_or_regex:
+        raise ValueError("a secret key name must not be empty")
+    global _registry
+    with _registry_lock:
+        if re.fullmatch(r"[\w .-]+", name_or_regex):
+            names = _registry.key_names | {name_or_regex.lower().translate(_KEY_STRIP)}
+            _registry = dataclasses.replace(_registry, key_names=names)
+        else:
+            regex = re.compile(name_or_regex, re.IGNORECASE)
+            patterns = (*_registry.key_patterns, regex)
+            _registry = dataclasses.replace(_registry, key_patterns=patterns)
+
+
+def reset_redaction() -> None:
+    """Forget every pattern and key added at run time (the built-in rules stay)."""
+    global _registry
+    with _registry_lock:
+        _registry = _Registry()
+
+
+def redact(value: object) -> object:
+    """Redact a JSON-like structure recursively, returning a new structure.
+
+    Strings go through ``redact_text``; the value under a secret key (see
+    ``is_secret_key``) becomes ``[REDACTED]`` whatever its type. Dicts, lists, tuples
+    and sets are rebuilt; other values are returned as they are.
+
+    Args:
+        value: Typically span attributes or a ``to_jsonable`` result.
+
+    Returns:
+        The redacted copy; cycles become ``"<cycle>"``. A part that cannot be walked is
+        replaced by ``[REDACTED]`` rather than passed through.
+    """
+    return _redact(value, set(), 0)
+
+
+def _redact(value: object, active: set[int], depth: int) -> object:
+    try:
+        if isinstance(value, str):
+            return redact_text(value)
+        if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            return value
+        if id(value) in active:
+            return _CYCLE
+        if depth >= _REDACT_DEPTH:
+            return "<max depth>"
+        active.add(id(value))
+        try:
+            if isinstance(value, Mapping):
+                return {
+                    redact_text(k): REDACTED if is_secret_key(k) else _redact(v, active, depth + 1)
+                    for k, v in value.items()
+                }
+            items = [_redact(item, active, depth + 1) for item in value]
+        finally:
+            active.discard(id(value))
+        if isinstance(value, (list, tuple)):
+            return items if isinstance(value, list) else tuple(items)
+        return frozenset(items) if isinstance(value, frozenset) else set(items)
+    except Exception:
+        return REDACTED  # fail closed: an unwalkable part might hold a secret
+
+
+def _redacted_window(s: str, n: int) -> str:
+    """Redact enough of ``s`` that its first ``n`` characters can be shown safely."""
+    s = str.__str__(s)  # a str subclass could override slicing
+    end = max(n, 0) + _WINDOW_MARGIN
+    if len(s) > end:
+        run = _TOKEN_RUN.match(s, end)
+        s = s[: run.end() if run else end]
+    return redact_text(s)
+
+
+def _bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
+    """The bytes to redact before showing the first ``n`` (see ``_redacted_window``)."""
+    view = memoryview(data).cast("B")
+    end = max(n, 0) + _WINDOW_MARGIN
+    if len(view) > end:
+        run = _BYTES_RUN.match(view, end)
+        end = run.end() if run else end
+    return view[:end].tobytes()
+
+
+# Fields a phase line always has; any other top-level key is a user-supplied count.
+_PHASE_FIELDS = frozenset({"event", "name", "wall_ms", "ts"})
+_ERROR_TEXTS = ("message", "stacktrace")
+_FAILED = "spanline.redaction_failed"
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
+def redact_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Redact the user-supplied parts of one telemetry event; never raises.
+
+    The writer thread calls this on every event, so an event with empty
+    ``attributes`` and no ``error`` costs only a few dict look-ups.
+
+    Args:
+        event: A ``span_start``, ``span_end``, ``event``, ``phase``, ``run_start``,
+            ``process_start`` or ``process_end`` dict, owned by the caller. It may be
+            updated in place, but the ``attributes`` and ``error`` objects inside it
+            are never mutated (user code may hold them): redacted copies replace them.
+
+    Returns:
+        The event with ``attributes`` redacted by ``redact``, ``error.message`` and
+        ``error.stacktrace`` by ``redact_text``, and a phase's extra fields redacted
+        like attributes (a new dict for a phase that has any); other fields unchanged.
+    """
+    try:
+        attributes = event.get("attributes")
+        if attributes:
+            # A new dict either way: user code may still hold the attributes it passed.
+            if type(attributes) is dict:
+                event["attributes"] = _redact_attributes(attributes)
+            else:
+                event["attributes"] = redact(attributes)
+        error = event.get("error")
+        if error:
+            event["error"] = _redact_error(error)
+        if event.get("event") == "phase":
+            return _redact_phase(event)
+        return event
+    except Exception:
+        return _fail_closed(event)
+
+
+def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
+    """``redact(attributes)``, faster: attribute names repeat, so their verdicts are cached."""
+    registry = _registry
+    active = {id(attributes)}  # as in redact(): a value holding the dict itself is a cycle
+    out = {}
+    for key, value in attributes.items():
+        if type(key) is str:
+            name, secret = _key_verdict(key, registry)
+        else:
+            name, secret = redact_text(key), is_secret_key(key)
+        if secret:
+            out[name] = REDACTED
+        elif type(value) in _PLAIN:
+            out[name] = value  # what _redact() would return, without its isinstance checks
+        else:
+            out[name] = _redact(value, active, 1)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_verdict(key: str, registry: _Registry) -> tuple[str, bool]:
+    # The registry is part of the cache key, as in _key_check.
+    return redact_text(key), _key_check(key, registry)
+
+
+def _redact_error(error: object) -> object:
+    if not isinstance(error, Mapping):
+        return redact(error)
+    redacted = dict(error)  # a copy: the span may still hold the original
+    for key in _ERROR_TEXTS:
+        if key in redacted:
+            # redact() is redact_text() for a string, and also walks a non-string message.
+            redacted[key] = redact(redacted[key])
+    return redacted
+
+
+def _redact_phase(event: dict[str, Any]) -> dict[str, Any]:
+    extras = {key: value for key, value in event.items() if key not in _PHASE_FIELDS}
+    if not extras:
+        return event
+    # Fixed fields first, as the tracer writes them; redact() also redacts the count names.
+    fields = {key: value for key, value in event.items() if key in _PHASE_FIELDS}
+    redacted = redact(extras)
+    fields.update(redacted if isinstance(redacted, dict) else dict.fromkeys(extras, REDACTED))
+    return fields
+
+
+def _fail_closed(event: Any) -> Any:
+    # Only a malformed event gets here: drop whatever might hold a secret rather than
+    # write it unredacted, and keep the line's shape so readers still parse it.
+    try:
+        if "attributes" in event:
+            event["attributes"] = {_FAILED: True}
+        if "error" in event:
+            event["error"] = {"type": "unknown", "message": REDACTED}
+        if event.get("event") == "phase":
+            return {k: v if k in _PHASE_FIELDS else REDACTED for k, v in event.items()}
+    except Exception:
+        pass  # not a dict at all: nothing that could be redacted
+    return event

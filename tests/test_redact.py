@@ -1,0 +1,527 @@
+"""Secret redaction (spanline._redact): text, structures, keys and telemetry events."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+import spanline._redact
+from spanline._capture import preview, to_jsonable
+from spanline._redact import (
+    REDACTED,
+    add_redaction_pattern,
+    add_secret_key,
+    is_secret_key,
+    redact,
+    redact_event,
+    redact_text,
+    reset_redaction,
+)
+from spanline._tracer import error_info
+
+# Fake secrets in each supported format (random-looking, not real credentials).
+SECRETS = {
+    "anthropic": "sk-ant-api03-" + "Xy7Qp2Lm9Rt4Vb8Nc3Jk6Hd1Fs5Gw0Ze" + "-_aB3cD4eF5gH6iJ7kL8mN9oP",
+    "openai_project": "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78St90Uv12Wx34_Yz-5",
+    "openai_legacy": "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4",
+    "google": "AIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+    "github_classic": "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    "github_oauth": "gho_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2",
+    "github_fine_grained": "github_pat_11ABCDEFG0" + "123456789_abcdefghijklmnopqrstuvwxyzABCDEF",
+    "aws_key_id": "AKIA" + "IOSFODNN7EXAMPLE",
+    "aws_session_key_id": "ASIA" + "QWERTYUIOP123456",
+    "jwt": (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+        ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+        ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    ),
+}
+SECRET_CASES = list(SECRETS.items())
+SECRET_IDS = list(SECRETS)
+
+
+@pytest.fixture(autouse=True)
+def _default_redaction() -> Iterator[None]:
+    reset_redaction()
+    yield
+    reset_redaction()
+
+
+def fragments(secret: str) -> list[str]:
+    """Pieces of a secret long enough that finding one in output means a leak."""
+    return [secret[i : i + 12] for i in range(4, len(secret) - 12, 6)]
+
+
+def assert_no_leak(text: str, secret: str) -> None:
+    assert secret not in text
+    for piece in fragments(secret):
+        assert piece not in text, f"fragment {piece!r} of a secret leaked: {text!r}"
+
+
+# --- redaction of text ---
+
+
+@pytest.mark.parametrize(("kind", "secret"), SECRET_CASES, ids=SECRET_IDS)
+def test_redact_text_removes_each_format(kind: str, secret: str) -> None:
+    for template in ("{}", "key {} here", "({})", "'{}',", "x={}&y=1", "\n{}\n"):
+        text = redact_text(template.format(secret))
+        assert_no_leak(text, secret)
+        assert REDACTED in text
+
+
+def test_bearer_keeps_the_scheme_word() -> None:
+    assert redact_text(f"Authorization: Bearer {SECRETS['jwt']}") == (
+        "Authorization: Bearer [REDACTED]"
+    )
+    assert redact_text("bearer abc123def456ghi") == "bearer [REDACTED]"
+    nested = [{"headers": (f"Bearer {SECRETS['jwt']}",)}]
+    assert preview(nested) == "[{'headers': ('Bearer [REDACTED]',)}]"
+    assert to_jsonable(nested) == [{"headers": ["Bearer [REDACTED]"]}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None),
+        ("export AWS_SECRET_ACCESS_KEY='wJalrXUtnFEMI/K7MDENG'", None),
+        ("https://x.io/?api_key=abc123&page=2", "https://x.io/?api_key=[REDACTED]&page=2"),
+        ("--password=hunter2 --verbose", "--password=[REDACTED] --verbose"),
+        ("postgres://admin:s3cr3t@db:5432/app", "postgres://admin:[REDACTED]@db:5432/app"),
+        ("{'password': 'hunter 2'}", "{'password': '[REDACTED]'}"),
+    ],
+)
+def test_redact_text_removes_assignments(text: str, expected: str | None) -> None:
+    redacted = redact_text(text)
+    if expected is None:
+        assert "wJalrXUtnFEMI" not in redacted
+        assert redacted.lower().startswith(("aws_secret_access_key=", "export aws"))
+    else:
+        assert redacted == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "sk",
+        "sk-",
+        "task-list",
+        "risk-assessment-for-the-whole-company",
+        "sk-learn-compatible-estimators-everywhere",
+        "Bearer",
+        "Bearer token",
+        "the bearer deliberately waited",
+        "hello world",
+        "max_tokens=100",
+        '{"max_tokens": 100, "input_tokens": 5}',
+        "token_count: 12",
+        "eos_token='</s>'",
+        "AKIA",
+        "ghp_short",
+        "eyJ alone",
+        "https://example.com/path?q=1",
+        "key: value",
+        "The Authorization header is required.",
+        "ünïcödé ✓ 日本語",
+    ],
+)
+def test_redact_text_leaves_ordinary_text_alone(text: str) -> None:
+    assert redact_text(text) == text
+    assert preview(text, 1000) == text
+
+
+ADVERSARIAL_UNITS = ["sk-", "eyJ", "eyJa.", "token'", '"token": "', "Bearer ", "bearer a"]
+ADVERSARIAL_UNITS += ["x://a", "ghp_", "github_pat_", "AKIA", '\\"pwd\\": \\"', "key: '", "a."]
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL_UNITS)
+def test_redact_text_copes_with_repetitive_input(unit: str) -> None:
+    # A regex that backtracks quadratically would take minutes here and hit the
+    # per-test timeout; linear matching takes well under a second.
+    text = unit * (300_000 // len(unit))
+    assert isinstance(redact_text(text), str)
+    assert len(preview(text)) <= 200
+
+
+def test_redact_text_accepts_non_strings() -> None:
+    assert redact_text(None) is None  # type: ignore[arg-type]
+
+
+# --- JSON text stays JSON ---
+
+JWT = SECRETS["jwt"]
+JSON_CASES = [
+    (
+        {"api_key": SECRETS["openai_project"], "model": "gpt-4o", "max_tokens": 256},
+        {"api_key": REDACTED, "model": "gpt-4o", "max_tokens": 256},
+    ),
+    (
+        {"headers": {"Authorization": f"Bearer {JWT}", "Accept": "text/plain"}},
+        {"headers": {"Authorization": "Bearer [REDACTED]", "Accept": "text/plain"}},
+    ),
+    (
+        {"password": 'with "quotes", commas, {braces} and \\ backslash', "user": "ann"},
+        {"password": REDACTED, "user": "ann"},
+    ),
+    (
+        {"list": [SECRETS["anthropic"], SECRETS["google"], "plain", 1, None, True]},
+        {"list": [REDACTED, REDACTED, "plain", 1, None, True]},
+    ),
+    (
+        {"env": f"AWS_ACCESS_KEY_ID={SECRETS['aws_key_id']}\naws_secret_access_key=abc/DEF+1"},
+        {"env": f"AWS_ACCESS_KEY_ID={REDACTED}\naws_secret_access_key={REDACTED}"},
+    ),
+    (
+        {"inner": orjson.dumps({"token": "t0k3n", "n": 1}).decode(), "ok": "yes"},
+        {"inner": '{"token":"[REDACTED]","n":1}', "ok": "yes"},
+    ),
+    (
+        {"url": "postgres://u:p%40ss@h/db", "msg": 'no secret here: {}, [], ""'},
+        {"url": "postgres://u:[REDACTED]@h/db", "msg": 'no secret here: {}, [], ""'},
+    ),
+    (
+        {"client_secret": "", "refresh_token": "short", "note": "a,b;c", "n": [1.5, -2]},
+        {"client_secret": REDACTED, "refresh_token": REDACTED, "note": "a,b;c", "n": [1.5, -2]},
+    ),
+    (
+        {"k": f"{SECRETS['github_fine_grained']},{SECRETS['aws_session_key_id']}", "v": "ok"},
+        {"k": f"{REDACTED},{REDACTED}", "v": "ok"},
+    ),
+    (
+        {"max_tokens": 10, "eos_token": "</s>", "text": "Bearer of news", "é": "ü"},
+        {"max_tokens": 10, "eos_token": "</s>", "text": "Bearer of news", "é": "ü"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "expected"), JSON_CASES)
+@pytest.mark.parametrize("option", [None, orjson.OPT_INDENT_2])
+def test_redacted_json_text_still_parses(
+    document: dict[str, Any], expected: dict[str, Any], option: int | None
+) -> None:
+    redacted = redact_text(orjson.dumps(document, option=option).decode())
+    assert orjson.loads(redacted) == expected
+    assert redact_text(redacted) == redacted  # redacting twice changes nothing more
+    for secret in SECRETS.values():
+        assert_no_leak(redacted, secret)
+
+
+def test_json_nested_in_a_json_string_is_redacted_and_valid() -> None:
+    text = orjson.dumps({"inner": orjson.dumps({"password": "p4ss", "n": 1}).decode()}).decode()
+    parsed = orjson.loads(redact_text(text))
+    assert orjson.loads(parsed["inner"]) == {"password": REDACTED, "n": 1}
+
+
+# --- secret keys ---
+
+SECRET_KEYS = [
+    "api_key",
+    "apikey",
+    "API-KEY",
+    "apiKey",
+    "x-api-key",
+    "OPENAI_API_KEY",
+    "token",
+    "access_token",
+    "refresh_token",
+    "auth_token",
+    "password",
+    "passwd",
+    "db_pwd",
+    "secret",
+    "client_secret",
+    "AWS_SECRET_ACCESS_KEY",
+    "private_key",
+    "Authorization",
+    "http.request.header.authorization",
+    "auth",
+    "cookie",
+    "Set-Cookie",
+    "credentials",
+]
+PLAIN_KEYS = [
+    "max_tokens",
+    "input_tokens",
+    "gen_ai.usage.output_tokens",
+    "token_count",
+    "eos_token",
+    "pad_token",
+    "author",
+    "key",
+    "monkey",
+    "session_id",
+    "model",
+    "tool.name",
+    "secretary",
+]
+
+
+@pytest.mark.parametrize("key", SECRET_KEYS)
+def test_secret_keys_are_recognised(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", [*PLAIN_KEYS, 1, None, ("api_key",)])
+def test_plain_keys_are_not_secret(key: object) -> None:
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["api_key", "API-KEY", "password", "Authorization", "x-api-key"])
+@pytest.mark.parametrize("value", ["harmless", 12345, None, {"nested": "dict"}, ["a", "b"]])
+def test_values_under_secret_keys_are_removed(key: str, value: object) -> None:
+    data = {"outer": [{key: value, "visible": "kept"}]}
+    assert redact(data) == {"outer": [{key: REDACTED, "visible": "kept"}]}
+    assert to_jsonable(data) == {"outer": [{key: REDACTED, "visible": "kept"}]}
+    text = preview(data, 1000)
+    assert text == f"{{'outer': [{{{key!r}: '[REDACTED]', 'visible': 'kept'}}]}}"
+
+
+# --- redact ---
+
+
+def test_redact_walks_structures_without_mutating_them() -> None:
+    secret = SECRETS["openai_legacy"]
+    data = {"a": (f"x {secret}", 1), "b": [{"c": {secret}}], "n": 1.5, "o": None}
+    result = redact(data)
+    assert result == {"a": ("x [REDACTED]", 1), "b": [{"c": {REDACTED}}], "n": 1.5, "o": None}
+    assert data["a"] == (f"x {secret}", 1)
+
+
+def test_redact_is_cycle_safe_and_leaves_other_values() -> None:
+    marker = object()
+    loop: list[Any] = [1, 2]
+    loop.append(loop)
+    deep: list[Any] = []
+    for _ in range(500):
+        deep = [deep]
+    assert redact(loop) == [1, 2, "<cycle>"]
+    assert redact([marker, b"bytes", 3]) == [marker, b"bytes", 3]
+    assert redact(deep) is not None
+
+
+def test_redact_fails_closed_on_a_broken_mapping() -> None:
+    class BrokenMapping(dict):  # type: ignore[type-arg]
+        def items(self) -> Any:
+            raise RuntimeError("boom")
+
+    assert redact({"ok": BrokenMapping(a=1)}) == {"ok": REDACTED}
+
+
+# --- user extensions ---
+
+
+def test_added_pattern_redacts_and_reset_restores() -> None:
+    add_redaction_pattern(r"ACME-\d{6}")
+    assert redact_text("order ACME-123456 done") == "order [REDACTED] done"
+    assert preview({"id": "ACME-123456"}) == "{'id': '[REDACTED]'}"
+    reset_redaction()
+    assert redact_text("order ACME-123456 done") == "order ACME-123456 done"
+
+
+def test_added_pattern_with_a_secret_group_keeps_the_rest() -> None:
+    add_redaction_pattern(re.compile(r"pin (?P<secret>\d{4})"))
+    assert redact_text("my pin 1234.") == "my pin [REDACTED]."
+
+
+def test_added_pattern_matching_empty_text_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty string"):
+        add_redaction_pattern("x*")
+
+
+def test_added_secret_key_name_and_regex() -> None:
+    add_secret_key("customer-ssn")
+    add_secret_key(r"^internal\.")
+    data = {"Customer_SSN": "123", "internal.thing": 1, "customerssnx": 2}
+    assert redact(data) == {"Customer_SSN": REDACTED, "internal.thing": REDACTED, "customerssnx": 2}
+    assert redact_text('{"api_key": "abc"}') == '{"api_key": "[REDACTED]"}'
+    reset_redaction()
+    assert redact(data) == data
+
+
+def test_empty_secret_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        add_secret_key("")
+
+
+# --- redact_event ---
+
+SPAN_ID, TRACE_ID = "00000000000000a1", "0123456789abcdef0123456789abcdef"
+
+
+def span_start(attributes: dict[Any, Any]) -> dict[str, Any]:
+    return {
+        "event": "span_start",
+        "span_id": SPAN_ID,
+        "parent": None,
+        "trace_id": TRACE_ID,
+        "name": "llm call",
+        "component": "agent",
+        "kind": "llm",
+        "ts": 1.0,
+        "attributes": attributes,
+    }
+
+
+def span_end(attributes: dict[Any, Any], **extra: Any) -> dict[str, Any]:
+    event = {"event": "span_end", "span_id": SPAN_ID, "status": "ok", "duration_ms": 2.5}
+    return {**event, "tokens": 0, "tool_uses": 0, "ts": 2.0, "attributes": attributes, **extra}
+
+
+def without(event: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: value for key, value in event.items() if key not in keys}
+
+
+def test_redact_event_redacts_attributes_into_a_new_dict() -> None:
+    key = SECRETS["openai_project"]
+    attributes = {"api_key": "plain", "prompt": f"use {key}", "model": "gpt-4o", "n": 3}
+    attributes |= {"stream": True, "temperature": 0.5, "stop": None, f"x {key}": 1}
+    snapshot = copy.deepcopy(attributes)
+    event = span_start(attributes)
+    result = redact_event(event)
+    assert result is event  # the writer owns the event dict: updating it is allowed
+    assert result["attributes"] == {
+        "api_key": REDACTED,
+        "prompt": "use [REDACTED]",
+        "model": "gpt-4o",
+        "n": 3,
+        "stream": True,
+        "temperature": 0.5,
+        "stop": None,
+        "x [REDACTED]": 1,
+    }
+    assert result["attributes"] is not attributes
+    assert attributes == snapshot  # user code still holds this dict
+    assert without(result, "attributes") == without(span_start({}), "attributes")
+
+
+def test_redact_event_redacts_nested_attributes_without_mutating_them() -> None:
+    key, jwt = SECRETS["anthropic"], SECRETS["jwt"]
+    attributes = {
+        "request": {
+            "headers": {"Authorization": f"Bearer {jwt}", "Accept": "application/json"},
+            "messages": [{"role": "user", "content": f"my key is {key}"}],
+            "config": ({"password": "hunter2", "retries": 2},),
+        },
+        1: "int key",
+    }
+    snapshot = copy.deepcopy(attributes)
+    result = redact_event(
+        {
+            "event": "event",
+            "name": "request",
+            "span_id": SPAN_ID,
+            "ts": 1.0,
+            "attributes": attributes,
+        }
+    )
+    assert result["attributes"] == {
+        "request": {
+            "headers": {"Authorization": REDACTED, "Accept": "application/json"},
+            "messages": [{"role": "user", "content": "my key is [REDACTED]"}],
+            "config": ({"password": REDACTED, "retries": 2},),
+        },
+        1: "int key",
+    }
+    assert result["attributes"] == redact(attributes)
+    assert attributes == snapshot
+    assert result["name"] == "request" and result["span_id"] == SPAN_ID
+
+
+def test_redact_event_matches_redact_on_cycles_and_odd_values() -> None:
+    marker = object()
+    attributes: dict[Any, Any] = {"marker": marker, "blob": b"token=abc"}
+    attributes["self"] = attributes
+    result = redact_event(span_end(attributes))
+    assert result["attributes"] == {"marker": marker, "blob": b"token=abc", "self": "<cycle>"}
+    assert result["attributes"] == redact(attributes)
+
+
+def test_redact_event_redacts_error_message_and_stacktrace() -> None:
+    key = SECRETS["github_classic"]
+    try:
+        raise PermissionError(f"auth failed for token {key}")
+    except PermissionError as exc:
+        error = error_info(exc)
+    original = dict(error)
+    assert key in error["stacktrace"]  # the real traceback repeats the message
+    result = redact_event(span_end({}, status="error", error=error))
+    assert result["error"]["type"] == "PermissionError"
+    assert result["error"]["message"] == f"auth failed for token {REDACTED}"
+    assert_no_leak(result["error"]["stacktrace"], key)
+    assert "Traceback (most recent call last)" in result["error"]["stacktrace"]
+    assert error == original  # the span's own error dict is left alone
+    assert without(result, "error") == span_end({}, status="error")
+
+
+def test_redact_event_redacts_status_descriptions_and_keeps_clean_errors() -> None:
+    error = {"type": "status", "message": "password=hunter2 rejected"}
+    result = redact_event(span_end({}, status="error", error=error))
+    assert result["error"] == {"type": "status", "message": f"password={REDACTED} rejected"}
+    clean = {"type": "ValueError", "message": "bad input", "stacktrace": "Traceback ..."}
+    assert redact_event(span_end({}, error=dict(clean)))["error"] == clean
+
+
+def test_redact_event_redacts_phase_extras() -> None:
+    key = SECRETS["aws_key_id"]
+    phase = {"event": "phase", "name": "load", "wall_ms": 12.5, "ts": 3.0, "rows": 10}
+    phase |= {"api_token": "abc123", "note": f"read with {key}", "source": "s3://bucket/x"}
+    result = redact_event(dict(phase))
+    assert result == {
+        "event": "phase",
+        "name": "load",
+        "wall_ms": 12.5,
+        "ts": 3.0,
+        "rows": 10,
+        "api_token": REDACTED,
+        "note": f"read with {REDACTED}",
+        "source": "s3://bucket/x",
+    }
+    assert list(result)[:4] == ["event", "name", "wall_ms", "ts"]
+    bare = {"event": "phase", "name": "token", "wall_ms": 1.0, "ts": 1.0}
+    assert redact_event(bare) is bare and bare["name"] == "token"
+
+
+def test_redact_event_leaves_process_events_and_empty_attributes_alone() -> None:
+    run_start = {"event": "run_start", "ts": 1.0, "run_id": "r1", "pid": 7, "trace_id": TRACE_ID}
+    run_start |= {"schema_version": 1, "service_name": "svc", "agent_kinds": ["llm"]}
+    process_end = {"event": "process_end", "ts": 9.0, "pid": 7, "dropped_events": 0}
+    for event in (run_start, process_end, {"event": "process_start", "pid": 8}):
+        before = copy.deepcopy(event)
+        assert redact_event(event) is event
+        assert event == before
+    empty: dict[str, Any] = {}
+    event = span_end(empty)
+    assert redact_event(event) is event
+    assert event["attributes"] is empty
+
+
+def test_redact_event_follows_redaction_added_at_run_time() -> None:
+    attributes = {"customer_ssn": "123-45-6789", "order": "ACME-123456"}
+    assert redact_event(span_start(attributes))["attributes"] == attributes
+    add_secret_key("customer-ssn")
+    add_redaction_pattern(r"ACME-\d{6}")
+    result = redact_event(span_start(attributes))["attributes"]
+    assert result == {"customer_ssn": REDACTED, "order": REDACTED}
+    reset_redaction()
+    assert redact_event(span_start(attributes))["attributes"] == attributes
+
+
+def test_redact_event_never_raises_and_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert redact_event(None) is None  # type: ignore[arg-type]
+    assert redact_event({"event": "span_end", "error": "oops"})["error"] == "oops"
+
+    def broken(attributes: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(spanline._redact, "_redact_attributes", broken)
+    key = SECRETS["google"]
+    event = span_end({"prompt": key}, error={"type": "E", "message": key})
+    result = redact_event(event)
+    assert key not in str(result)
+    assert result["attributes"] == {"spanline.redaction_failed": True}
+    assert result["error"] == {"type": "unknown", "message": REDACTED}
