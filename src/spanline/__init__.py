@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanline._decorators import context, traced_agent, traced_llm, traced_tool
 from spanline._run import Run
 from spanline._runtime import (
     child_env,
@@ -37,6 +38,7 @@ __all__ = [
     "bind_context",
     "child_env",
     "configure_observability",
+    "context",
     "current_run",
     "current_span",
     "event",
@@ -48,6 +50,9 @@ __all__ = [
     "span",
     "summarize",
     "summarize_file",
+    "traced_agent",
+    "traced_llm",
+    "traced_tool",
 ]
 
 _TRACER = Tracer()

@@ -33,6 +33,8 @@ ENV_VARS: dict[str, str] = {
     "flush_ms": "SPANLINE_FLUSH_MS",
     "max_queue": "SPANLINE_MAX_QUEUE",
     "capture": "SPANLINE_CAPTURE",
+    "preview_chars": "SPANLINE_PREVIEW_CHARS",
+    "prices": "SPANLINE_PRICES",
 }
 
 
@@ -69,6 +71,9 @@ class Settings(BaseModel):
     flush_ms: int = Field(default=250, ge=1, le=60_000)
     max_queue: int = Field(default=2_000_000, ge=1)
     capture: Literal["off", "preview", "full"] = "preview"
+    preview_chars: int = Field(default=200, ge=1, le=1_000_000)
+    #: A price table override: a path (JSON/YAML) or a mapping of models to prices.
+    prices: Any = None
     agent_kinds: frozenset[str] = AGENT_KINDS
 
     @field_validator("enabled", mode="before")
@@ -97,7 +102,7 @@ def _field_hint(name: str) -> str:
         return "accepted values: 1, true, yes, on, 0, false, no, off"
     if name == "capture":
         return "accepted values: off, preview, full"
-    if name in ("flush_ms", "max_queue"):
+    if name in ("flush_ms", "max_queue", "preview_chars"):
         field = Settings.model_fields[name]
         bounds = {type(m).__name__: m for m in field.metadata}
         low = getattr(bounds.get("Ge"), "ge", None)

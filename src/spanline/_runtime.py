@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spanline._pipeline import Pipeline, on_fork
+from spanline._redact import redact_event
 from spanline._report import add_log_file, remove_log_file, report
 from spanline._run import Run, create_run, execution_metadata, find_run, git_info, write_metadata
 from spanline._tracer import RUNTIME, current_span
@@ -39,6 +40,7 @@ class _Session:
     overrides: dict[str, Any]
     saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
+    prices: Any = None
 
 
 _session: _Session | None = None
@@ -56,6 +58,8 @@ def configure_observability(
     flush_ms: int | None = None,
     max_queue: int | None = None,
     capture: str | None = None,
+    preview_chars: int | None = None,
+    prices: Any = None,
     agent_kinds: list[str] | set[str] | None = None,
     query: str | None = None,
     config: Any = None,
@@ -80,7 +84,12 @@ def configure_observability(
         flush_ms: longest time between writes (``SPANLINE_FLUSH_MS``; 250).
         max_queue: events that may wait before new ones are dropped and counted
             (``SPANLINE_MAX_QUEUE``; 2,000,000).
-        capture: "off", "preview" or "full" capture of values (``SPANLINE_CAPTURE``).
+        capture: "off", "preview" or "full" capture of arguments and results by the
+            decorators (``SPANLINE_CAPTURE``; "preview").
+        preview_chars: length of previews (``SPANLINE_PREVIEW_CHARS``; 200).
+        prices: price table override: a JSON/YAML file path or a mapping
+            ``{model: {input, output, cached_input}}`` in USD per million tokens,
+            merged over the shipped table (``SPANLINE_PRICES``: a path).
         agent_kinds: span kinds counted as agents (default: ``AGENT_KINDS``).
         query: the task or question of this run (execution metadata).
         config: the application's configuration (execution metadata).
@@ -106,9 +115,26 @@ def configure_observability(
         "flush_ms": flush_ms,
         "max_queue": max_queue,
         "capture": capture,
+        "preview_chars": preview_chars,
+        "prices": prices,
         "agent_kinds": frozenset(agent_kinds) if agent_kinds is not None else None,
     }
     settings = resolve_settings(arguments)
+    try:
+        table = _price_table(settings.prices)
+    except (OSError, ValueError) as exc:
+        if prices is not None:
+            from spanline.exceptions import ConfigurationError
+
+            raise ConfigurationError(f"invalid prices: {exc}") from None
+        import warnings
+
+        from spanline.exceptions import SpanlineWarning
+
+        warnings.warn(
+            f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=2
+        )
+        table = None
     exporter_objects = _build_exporters(settings.exporters, explicit=exporters is not None)
     overrides = {
         "query": query,
@@ -123,7 +149,9 @@ def configure_observability(
         RUNTIME.resolved = True
         if not settings.enabled:
             return None
-        return _start_session(settings, exporter_objects, overrides).run
+        session = _start_session(settings, exporter_objects, overrides)
+        session.prices = table
+        return session.run
 
 
 def configure_from_environment() -> None:
@@ -132,6 +160,41 @@ def configure_from_environment() -> None:
         configure_observability()
     except Exception as exc:  # a bad environment must not break the host program
         report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
+
+
+def _price_table(override: Any) -> Any:
+    """The shipped price table, merged with the user's file or mapping (None: default)."""
+    if override is None:
+        return None
+    from spanline._prices import PriceTable
+
+    extra = (
+        PriceTable.from_mapping(override)
+        if isinstance(override, dict)
+        else PriceTable.from_file(override)
+    )
+    return PriceTable.default().merged(extra)
+
+
+def capture_mode() -> str:
+    """The capture mode of the current session ("preview" when none)."""
+    session = _session
+    return session.settings.capture if session is not None else "preview"
+
+
+def preview_limit() -> int:
+    """Characters kept in previews."""
+    session = _session
+    return session.settings.preview_chars if session is not None else 200
+
+
+def cost_of(usage: Any, model: str) -> float | None:
+    """USD cost of ``usage`` on ``model`` with the session's price table; None if unpriced."""
+    from spanline._prices import PriceTable, compute_cost
+
+    session = _session
+    table = session.prices if session is not None and session.prices is not None else None
+    return compute_cost(usage, model, table or PriceTable.default())
 
 
 def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[Any]:
@@ -190,7 +253,7 @@ def _start_session(settings: Settings, exporters: list[Any], overrides: dict[str
         flush_interval=settings.flush_ms / 1000.0,
         max_queue=settings.max_queue,
         exporters=exporters,
-        transform=None,
+        transform=redact_event,
     )
     session = _Session(settings, run, pipeline, joined is None, trace_id, overrides)
     pipeline._header = lambda: _header(session)

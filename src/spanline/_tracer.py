@@ -227,10 +227,8 @@ class Span:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # GeneratorExit is how a generator closed early says goodbye: not an error.
-        if exc is not None and self._status is None and not isinstance(exc, GeneratorExit):
-            self._status = "error"
-            self._error = error_info(exc)
+        if exc is not None:
+            self._fail(exc)
         token = self._token
         self._token = None
         self.end()
@@ -240,6 +238,13 @@ class Span:
             # Exited in another context (e.g. an async generator finalized
             # elsewhere): that context's own value is already right.
             pass
+
+    def _fail(self, exc: BaseException) -> None:
+        """Mark the span failed by ``exc`` unless a status was set explicitly."""
+        # GeneratorExit is how a generator closed early says goodbye: not an error.
+        if self._status is None and not isinstance(exc, GeneratorExit):
+            self._status = "error"
+            self._error = error_info(exc)
 
     async def __aenter__(self) -> Span:
         return self.__enter__()

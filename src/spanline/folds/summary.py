@@ -48,7 +48,23 @@ class Totals(BaseModel):
     total_tokens: Number = 0
     total_tool_uses: Number = 0
     analyses_written: Number = 0
+    #: Sum of ``gen_ai.usage.cost_usd`` over LLM spans (priced models only).
+    cost_usd: float = 0.0
     counters: dict[str, Number] = Field(default_factory=dict)
+
+
+class AgentSummary(BaseModel):
+    """One agent span with the sums of its whole subtree (contract 4)."""
+
+    span_id: str
+    name: str | None
+    kind: str | None
+    agent_id: str | None = None
+    status: str | None = None
+    duration_ms: float | None = None
+    tokens: Number = 0
+    tool_uses: Number = 0
+    cost_usd: float = 0.0
 
 
 class SpanError(BaseModel):
@@ -76,6 +92,9 @@ class RunSummary(BaseModel):
     open_spans: int = 0
     processes: int = 0
     milestones: list[dict[str, Any]] = Field(default_factory=list)
+    #: LLM models that reported usage but have no price: their cost is unknown, not 0.
+    unpriced_models: list[str] = Field(default_factory=list)
+    agents: list[AgentSummary] = Field(default_factory=list)
     skipped_lines: list[dict[str, Any]] = Field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +214,86 @@ def _total_wall_ms(fold: _Fold) -> float:
     return (fold.last_ts - fold.first_ts) * 1000.0
 
 
+_COST = "gen_ai.usage.cost_usd"
+_USAGE_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+
+
+def _end_attributes(fold: _Fold, span_id: str) -> Mapping[str, Any]:
+    end = fold.ends.get(span_id) or {}
+    attributes = end.get("attributes")
+    return attributes if isinstance(attributes, Mapping) else {}
+
+
+def _own(fold: _Fold, span_id: str) -> tuple[Number, Number, float]:
+    """A span's own tokens, tool uses and cost."""
+    end = fold.ends.get(span_id) or {}
+    cost = _end_attributes(fold, span_id).get(_COST)
+    tokens, tools = end.get("tokens"), end.get("tool_uses")
+    return (
+        tokens if _is_number(tokens) else 0,
+        tools if _is_number(tools) else 0,
+        float(cost) if _is_number(cost) else 0.0,
+    )
+
+
+def _costs(fold: _Fold) -> tuple[float, list[str]]:
+    """Total cost, and the models whose usage could not be priced."""
+    total, unpriced = 0.0, set()
+    for span_id in fold.ends:
+        attributes = {
+            **(fold.starts.get(span_id, {}).get("attributes") or {}),
+            **_end_attributes(fold, span_id),
+        }
+        cost = attributes.get(_COST)
+        if _is_number(cost):
+            total += float(cost)
+        elif any(key in attributes for key in _USAGE_KEYS):
+            model = attributes.get("gen_ai.response.model") or attributes.get(
+                "gen_ai.request.model"
+            )
+            unpriced.add(str(model) if model else "(unknown model)")
+    return total, sorted(unpriced)
+
+
+def _agents(fold: _Fold, agent_ids: list[str]) -> list[AgentSummary]:
+    """Agents with subtree sums, in start order."""
+    children: dict[str, list[str]] = {}
+    for span_id, start in fold.starts.items():
+        parent = start.get("parent")
+        if isinstance(parent, str):
+            children.setdefault(parent, []).append(span_id)
+    summaries = []
+    for span_id in sorted(agent_ids, key=lambda sid: fold.starts[sid].get("ts") or 0):
+        tokens: Number = 0
+        tools: Number = 0
+        cost = 0.0
+        stack, seen = [span_id], set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            own = _own(fold, current)
+            tokens, tools, cost = tokens + own[0], tools + own[1], cost + own[2]
+            stack.extend(children.get(current, ()))
+        start = fold.starts[span_id]
+        end = fold.ends.get(span_id) or {}
+        summaries.append(
+            AgentSummary(
+                span_id=span_id,
+                name=start.get("name"),
+                kind=start.get("kind"),
+                agent_id=(start.get("attributes") or {}).get("gen_ai.agent.id"),
+                status=end.get("status"),
+                duration_ms=end.get("duration_ms"),
+                tokens=tokens,
+                tool_uses=tools,
+                cost_usd=cost,
+            )
+        )
+    return summaries
+
+
 def _errors(fold: _Fold) -> list[SpanError]:
     errors = []
     for sid, end in fold.ends.items():
@@ -239,6 +338,7 @@ def summarize(
     kinds = frozenset(agent_kinds or run_start.get("agent_kinds") or AGENT_KINDS)
     agents = [sid for sid, start in fold.starts.items() if is_agent(start, kinds)]
     counters = fold.counters
+    cost, unpriced = _costs(fold)
     return RunSummary(
         run_id=run_start.get("run_id") or run_id,
         source_repo=run_start.get("source_repo"),
@@ -250,6 +350,7 @@ def summarize(
             total_tokens=counters.get("tokens", 0),
             total_tool_uses=counters.get("tool_uses", 0),
             analyses_written=counters.get("analyses_written", 0),
+            cost_usd=cost,
             counters=counters,
         ),
         errors=_errors(fold),
@@ -260,6 +361,8 @@ def summarize(
         milestones=[
             {k: v for k, v in event.items() if k != "event"} for event in fold.phase_events
         ],
+        unpriced_models=unpriced,
+        agents=_agents(fold, agents),
         skipped_lines=[problem.to_dict() for problem in problems],
     )
 

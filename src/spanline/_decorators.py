@@ -1,0 +1,324 @@
+"""``@traced_agent``, ``@traced_tool``, ``@traced_llm`` and ``spanline.context()``.
+
+Attribute names follow reference 000 (MassGen's Logfire tables and SQL) and
+the OpenTelemetry GenAI conventions; span names follow contract 8
+(``tool.<tool name>``, ``llm.<function name>``, agents by their name).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from random import getrandbits
+from typing import Any, TypeVar, overload
+
+from spanline import _runtime
+from spanline._tracer import Span, context_attributes
+from spanline._usage import Usage, UsageAccumulator, extract_usage
+from spanline._wrapping import Recipe, captured, decorate
+
+__all__ = ["context", "traced_agent", "traced_llm", "traced_tool"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MCP_NAME = re.compile(r"^mcp__(?P<server>[^_].*?)__(?P<tool>.+)$")
+
+
+class _Agent(Recipe):
+    kind = "agent"
+
+    def __init__(
+        self, func: Callable[..., Any], name: str | None, kind: str | None, agent_id: str | None
+    ) -> None:
+        self.agent_name = name or func.__qualname__
+        super().__init__(func, self.agent_name, kind)
+        self.fixed_id = agent_id
+        params = self.signature.parameters if self.signature is not None else {}
+        self.takes_agent_id = "agent_id" in params
+
+    def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        arguments = self.arguments(args, kwargs)
+        agent_id = self.fixed_id  # contract 7: id=, else the agent_id argument, else span id
+        if agent_id is None and self.takes_agent_id and arguments.get("agent_id") is not None:
+            agent_id = str(arguments["agent_id"])
+        if agent_id is None:
+            span._id = getrandbits(64) or 1
+            agent_id = span.span_id
+        span.attributes.update(
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.id": agent_id,
+                "gen_ai.agent.name": self.agent_name,
+                **captured("input.value", arguments),
+            }
+        )
+
+    def context(self, span: Span) -> dict[str, Any] | None:
+        return {
+            "gen_ai.agent.id": span.attributes["gen_ai.agent.id"],
+            "gen_ai.agent.name": self.agent_name,
+        }
+
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        span.set_attributes(captured("output.value", result))
+
+
+class _Tool(Recipe):
+    kind = "tool"
+
+    def __init__(self, func: Callable[..., Any], name: str | None, kind: str | None) -> None:
+        self.tool_name = name or func.__name__
+        super().__init__(func, f"tool.{self.tool_name}", kind)
+        match = _MCP_NAME.match(self.tool_name)
+        self.static = {"tool.name": self.tool_name, "tool.type": "mcp" if match else "custom"}
+        if match:
+            self.static["mcp.server"] = match.group("server")
+
+    def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        arguments = self.arguments(args, kwargs)
+        span.attributes.update(
+            {
+                **self.static,
+                "tool.input_chars": _char_count(arguments),
+                **captured("tool.arguments_preview", arguments, key_full="input.value"),
+            }
+        )
+
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        span.add(tool_uses=1)
+        span.set_attributes(
+            {
+                "tool.success": True,
+                "tool.execution_time_ms": elapsed_ms,
+                "tool.output_chars": _char_count(result),
+                **captured("tool.output_preview", result, key_full="output.value"),
+            }
+        )
+
+    def fail(self, span: Span, exc: BaseException, elapsed_ms: float) -> None:
+        span.add(tool_uses=1)
+        span.set_attributes(
+            {
+                "tool.success": False,
+                "tool.execution_time_ms": elapsed_ms,
+                "tool.error_message": f"{type(exc).__name__}: {_safe_str(exc)}",
+            }
+        )
+
+    def new_stream(self) -> Any:
+        return {"chars": 0, "items": 0}
+
+    def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
+        state["chars"] += _char_count(item)
+        state["items"] += 1
+
+    def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
+        span.add(tool_uses=1)
+        span.set_attributes(
+            {
+                "tool.success": True,
+                "tool.execution_time_ms": elapsed_ms,
+                "tool.output_chars": state["chars"],
+                "tool.output_items": state["items"],
+            }
+        )
+
+
+class _Llm(Recipe):
+    kind = "llm"
+    wraps_streams = True
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str | None,
+        kind: str | None,
+        provider: str | None,
+        model: str | None,
+        operation: str,
+    ) -> None:
+        super().__init__(func, f"llm.{name or func.__name__}", kind)
+        self.provider = provider
+        self.model = model
+        self.operation = operation
+
+    def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        arguments = self.arguments(args, kwargs)
+        model = self.model or arguments.get("model")
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": self.operation,
+            "llm.operation": self.operation,
+        }
+        if self.provider:
+            attributes.update(
+                {
+                    "gen_ai.provider.name": self.provider,
+                    "gen_ai.system": self.provider,
+                    "llm.provider": self.provider,
+                }
+            )
+        if isinstance(model, str):
+            attributes.update({"gen_ai.request.model": model, "llm.model": model})
+        span.attributes.update({**attributes, **captured("input.value", arguments)})
+
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        self._usage(span, extract_usage(result))
+        span.set_attributes(captured("output.value", result))
+
+    def new_stream(self) -> Any:
+        return {"usage": UsageAccumulator(), "chunks": 0}
+
+    def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
+        if state["chunks"] == 0:
+            span.set_attribute("gen_ai.response.time_to_first_chunk_ms", elapsed_ms)
+        state["chunks"] += 1
+        state["usage"].add(item)
+
+    def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
+        span.set_attribute("gen_ai.response.chunks", state["chunks"])
+        self._usage(span, state["usage"].usage)
+
+    def _usage(self, span: Span, usage: Usage | None) -> None:
+        """Tokens into attributes and the ``tokens`` counter; cost when the model is priced."""
+        if usage is None:
+            return  # no usage reported: counts stay absent, never zero
+        span.set_attributes(usage.to_attributes())
+        if usage.total_tokens is not None:
+            span.add(tokens=usage.total_tokens)
+        if not self.provider and usage.provider:
+            span.set_attributes(
+                {"gen_ai.provider.name": usage.provider, "llm.provider": usage.provider}
+            )
+        model = usage.response_model or span.attributes.get("gen_ai.request.model")
+        if isinstance(model, str):
+            cost = _runtime.cost_of(usage, model)
+            if cost is not None:
+                span.set_attribute("gen_ai.usage.cost_usd", cost)
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _char_count(value: Any) -> int:
+    """Characters of a value's text form (strings counted exactly, others via a preview)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return sum(len(k) + len(v) for k, v in value.items())
+    from spanline._capture import preview
+
+    return len(preview(value, 100_000))
+
+
+def _decorator(make: Callable[[Callable[..., Any]], Recipe], func: F | None) -> Any:
+    if func is not None:
+        return decorate(func, make(func))
+    return lambda f: decorate(f, make(f))
+
+
+@overload
+def traced_agent(func: F, /) -> F: ...
+@overload
+def traced_agent(
+    *, name: str | None = None, kind: str | None = None, id: str | None = None
+) -> Callable[[F], F]: ...
+def traced_agent(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    id: str | None = None,
+) -> Any:
+    """Trace each call as an agent span; nested spans carry the agent's id.
+
+    Usable bare (``@traced_agent``) or with arguments, on functions, methods,
+    coroutines, generators and async generators.
+
+    Args:
+        func: the function (when used bare).
+        name: the agent's name (default: the function's ``__qualname__``); also the span name.
+        kind: the span kind (default ``"agent"``); the span counts as an agent whatever it is.
+        id: a fixed agent id; else the call's ``agent_id`` argument, else the span id.
+    """
+    return _decorator(lambda f: _Agent(f, name, kind, id), func)
+
+
+@overload
+def traced_tool(func: F, /) -> F: ...
+@overload
+def traced_tool(*, name: str | None = None, kind: str | None = None) -> Callable[[F], F]: ...
+def traced_tool(
+    func: F | None = None, /, *, name: str | None = None, kind: str | None = None
+) -> Any:
+    """Trace each call as a ``tool.<name>`` span with the tool attributes of reference 000.
+
+    Args:
+        func: the function (when used bare).
+        name: the tool's name (default: the function's name); ``mcp__<server>__<tool>``
+            names are typed ``mcp`` with ``mcp.server`` set.
+        kind: the span kind (default ``"tool"``).
+    """
+    return _decorator(lambda f: _Tool(f, name, kind), func)
+
+
+@overload
+def traced_llm(func: F, /) -> F: ...
+@overload
+def traced_llm(
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    operation: str = "chat",
+) -> Callable[[F], F]: ...
+def traced_llm(
+    func: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+    operation: str = "chat",
+) -> Any:
+    """Trace each call as an ``llm.<name>`` span with token usage and cost.
+
+    Usage is read from the returned response (OpenAI, Anthropic, Gemini; objects
+    or dicts). A returned stream, or a decorated generator, keeps the span open
+    until consumed; usage comes from the final chunk that carries it and the
+    time to the first chunk is recorded.
+
+    Args:
+        func: the function (when used bare).
+        name: the span is named ``llm.<name>`` (default: the function's name).
+        kind: the span kind (default ``"llm"``).
+        provider: e.g. ``"anthropic"`` (else detected from the response shape).
+        model: the requested model (else the call's ``model`` argument).
+        operation: ``gen_ai.operation.name`` (default ``"chat"``).
+    """
+    return _decorator(lambda f: _Llm(f, name, kind, provider, model, operation), func)
+
+
+@contextmanager
+def context(**attributes: Any) -> Iterator[None]:
+    """Attach attributes to every span opened inside the block (threads via bind_context).
+
+    Example: ``with spanline.context(round_number=1, round_type="voting"): ...``
+    """
+    outer = context_attributes.get()
+    token = context_attributes.set({**(outer or {}), **attributes})
+    try:
+        yield
+    finally:
+        try:
+            context_attributes.reset(token)
+        except (ValueError, RuntimeError):
+            pass

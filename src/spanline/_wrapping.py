@@ -1,0 +1,412 @@
+"""One wrapper for four call shapes, used by the decorators in ``_decorators``.
+
+A *recipe* says what a kind of call records (name, attributes at start, what
+to do with the result); :func:`decorate` wraps sync functions, coroutines,
+generators and async generators alike. While tracing is off a wrapped call
+costs one check and calls straight through. Whether tracing is on is decided at
+call time, so functions decorated at import are traced once tracing starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from spanline import _runtime
+from spanline._capture import capture_value
+from spanline._tracer import _CURRENT, RUNTIME, Span, _current_span, context_attributes
+
+__all__ = ["Recipe", "captured", "decorate", "off"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_perf = time.perf_counter
+
+
+def off() -> bool:
+    runtime = RUNTIME
+    return runtime.pipeline is None and (runtime.resolved or runtime.resolve() is None)
+
+
+class Recipe:
+    """How one decorated function becomes spans. Subclasses fill in the hooks."""
+
+    kind = "span"
+    #: A returned iterator is a stream: keep the span open until it is consumed.
+    wraps_streams = False
+
+    def __init__(self, func: Callable[..., Any], span_name: str, kind: str | None) -> None:
+        self.func = func
+        self.span_name = span_name
+        self.kind = kind or self.kind
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):  # some builtins have none
+            self.signature = None
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments by name (without ``self``/``cls``), best effort."""
+        if self.signature is None:
+            return {"args": list(args), **kwargs}
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError:
+            return {"args": list(args), **kwargs}
+        named = dict(bound.arguments)
+        for first in ("self", "cls"):
+            named.pop(first, None)
+        return named
+
+    def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Fill ``span.attributes`` before the span starts."""
+
+    def context(self, span: Span) -> dict[str, Any] | None:
+        """Attributes every span opened inside this call should carry."""
+        return None
+
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        """The call returned ``result``."""
+
+    def fail(self, span: Span, exc: BaseException, elapsed_ms: float) -> None:
+        """The call raised ``exc`` (recorded on the span by the caller)."""
+
+    def new_stream(self) -> Any:
+        """Per-call state for a generator or returned stream."""
+        return None
+
+    def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
+        """A generator or stream produced ``item``."""
+
+    def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
+        """The generator or stream is exhausted (or was closed early)."""
+
+
+def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, Any]:
+    """``{key: preview}``, ``{key_full: full value}`` or ``{}``, by the capture mode.
+
+    Args:
+        key: the attribute for ``preview`` mode (``input.value`` becomes
+            ``input.preview``).
+        value: what to capture.
+        key_full: the attribute for ``full`` mode (default: ``key``).
+    """
+    mode = _runtime.capture_mode()
+    if mode == "off":
+        return {}
+    captured_value = capture_value(value, mode, _runtime.preview_limit())
+    if mode == "full":
+        return {key_full or key: captured_value}
+    return {key.replace(".value", ".preview"): captured_value}
+
+
+class _Call:
+    """One traced invocation: its span, its context tokens and its clock."""
+
+    __slots__ = ("recipe", "span", "t0", "tokens")
+
+    def __init__(self, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.recipe = recipe
+        pipeline = RUNTIME.pipeline
+        assert pipeline is not None
+        self.span = Span(pipeline, recipe.span_name, recipe.kind, None, _CURRENT, {})
+        recipe.start_attributes(self.span, args, kwargs)
+        self.span._start()
+        self.t0 = _perf()
+
+    def elapsed_ms(self) -> float:
+        return (_perf() - self.t0) * 1000.0
+
+    def activate(self) -> tuple[Any, Any]:
+        """Make the span current (and push the recipe's context) in this context."""
+        context = self.recipe.context(self.span)
+        outer = context_attributes.set({**(context_attributes.get() or {}), **context}) if (
+            context
+        ) else None  # fmt: skip
+        return _current_span.set(self.span), outer
+
+    @staticmethod
+    def deactivate(tokens: tuple[Any, Any]) -> None:
+        span_token, context_token = tokens
+        try:
+            _current_span.reset(span_token)
+            if context_token is not None:
+                context_attributes.reset(context_token)
+        except (ValueError, RuntimeError):  # reset from another context: nothing to undo
+            pass
+
+    def success(self, result: Any) -> Any:
+        recipe = self.recipe
+        if recipe.wraps_streams and _is_stream(result):
+            return _wrap_stream(result, self)
+        try:
+            recipe.finish(self.span, result, self.elapsed_ms())
+        finally:
+            self.span.end()
+        return result
+
+    def failure(self, exc: BaseException) -> None:
+        try:
+            self.recipe.fail(self.span, exc, self.elapsed_ms())
+        finally:
+            self.span._fail(exc)
+            self.span.end()
+
+    def stream_done(self, state: Any, closed_early: bool = False) -> None:
+        if closed_early:
+            self.span.set_attribute("spanline.closed_early", True)
+        try:
+            self.recipe.finish_stream(self.span, state, self.elapsed_ms())
+        finally:
+            self.span.end()
+
+
+def _is_stream(value: Any) -> bool:
+    if isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
+        return False
+    return hasattr(value, "__next__") or hasattr(value, "__anext__")
+
+
+def decorate(func: F, recipe: Recipe) -> F:
+    """Pick the wrapper for the function's shape."""
+    if inspect.isasyncgenfunction(func):
+        wrapper = _async_gen_wrapper(func, recipe)
+    elif inspect.isgeneratorfunction(func):
+        wrapper = _gen_wrapper(func, recipe)
+    elif inspect.iscoroutinefunction(func):
+        wrapper = _async_wrapper(func, recipe)
+    else:
+        wrapper = _sync_wrapper(func, recipe)
+    wrapper.__spanline_recipe__ = recipe  # type: ignore[attr-defined]
+    return functools.wraps(func)(wrapper)  # type: ignore[return-value]
+
+
+def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if off():
+            return func(*args, **kwargs)
+        call = _Call(recipe, args, kwargs)
+        tokens = call.activate()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            call.failure(exc)
+            raise
+        finally:
+            call.deactivate(tokens)
+        return call.success(result)
+
+    return wrapper
+
+
+def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if off():
+            return await func(*args, **kwargs)
+        call = _Call(recipe, args, kwargs)
+        tokens = call.activate()
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            call.failure(exc)
+            raise
+        finally:
+            call.deactivate(tokens)
+        return call.success(result)
+
+    return wrapper
+
+
+def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if off():
+            return (yield from func(*args, **kwargs))
+        call = _Call(recipe, args, kwargs)
+        state = recipe.new_stream()
+        tokens = call.activate()
+        try:
+            inner = func(*args, **kwargs)
+        finally:
+            call.deactivate(tokens)
+        step, value = inner.send, None
+        while True:
+            # The span is current while the generator's body runs, not while
+            # the consumer handles an item.
+            tokens = call.activate()
+            try:
+                item = step(value)
+            except StopIteration as stop:
+                call.stream_done(state)
+                return stop.value
+            except BaseException as exc:
+                call.failure(exc)
+                raise
+            finally:
+                call.deactivate(tokens)
+            recipe.chunk(call.span, state, item, call.elapsed_ms())
+            try:
+                value = yield item
+                step = inner.send
+            except GeneratorExit:
+                inner.close()
+                call.stream_done(state, closed_early=True)
+                raise
+            except BaseException as exc:
+                step, value = inner.throw, exc
+
+    return wrapper
+
+
+def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if off():
+            async for item in func(*args, **kwargs):
+                yield item
+            return
+        call = _Call(recipe, args, kwargs)
+        state = recipe.new_stream()
+        tokens = call.activate()
+        try:
+            inner = func(*args, **kwargs)
+        finally:
+            call.deactivate(tokens)
+        step, value = inner.asend, None
+        while True:
+            tokens = call.activate()
+            try:
+                item = await step(value)
+            except StopAsyncIteration:
+                call.stream_done(state)
+                return
+            except BaseException as exc:
+                call.failure(exc)
+                raise
+            finally:
+                call.deactivate(tokens)
+            recipe.chunk(call.span, state, item, call.elapsed_ms())
+            try:
+                value = yield item
+                step = inner.asend
+            except GeneratorExit:
+                await inner.aclose()
+                call.stream_done(state, closed_early=True)
+                raise
+            except BaseException as exc:
+                step, value = inner.athrow, exc
+
+    return wrapper
+
+
+class _StreamProxy:
+    """A returned stream (iterator): the span ends when it is exhausted or closed."""
+
+    def __init__(self, stream: Any, call: _Call) -> None:
+        self._stream = stream
+        self._call = call
+        self._state = call.recipe.new_stream()
+        self._done = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _item(self, item: Any) -> Any:
+        self._call.recipe.chunk(self._call.span, self._state, item, self._call.elapsed_ms())
+        return item
+
+    def _finish(self, exc: BaseException | None = None, closed_early: bool = False) -> None:
+        if self._done:
+            return
+        self._done = True
+        if exc is not None:
+            self._call.failure(exc)
+        else:
+            self._call.stream_done(self._state, closed_early=closed_early)
+
+    def __iter__(self) -> _StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return self._item(next(self._stream))
+        except StopIteration:
+            self._finish()
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+
+    def close(self) -> None:
+        """Close the underlying stream; the span ends (closed early if not exhausted)."""
+        closer = getattr(self._stream, "close", None)
+        try:
+            if closer is not None:
+                closer()
+        finally:
+            self._finish(closed_early=True)
+
+    def __enter__(self) -> _StreamProxy:
+        enter = getattr(self._stream, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        exit_ = getattr(self._stream, "__exit__", None)
+        try:
+            if exit_ is not None:
+                exit_(*exc_info)
+        finally:
+            self._finish(closed_early=True)
+
+    def __del__(self) -> None:
+        if not self._done:
+            self._finish(closed_early=True)
+
+
+class _AsyncStreamProxy(_StreamProxy):
+    """The async flavour: ``async for`` over a returned async stream."""
+
+    def __aiter__(self) -> _AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return self._item(await self._stream.__anext__())
+        except StopAsyncIteration:
+            self._finish()
+            raise
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+
+    async def aclose(self) -> None:
+        """Close the underlying stream; the span ends."""
+        closer = getattr(self._stream, "aclose", None) or getattr(self._stream, "close", None)
+        try:
+            if closer is not None:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+        finally:
+            self._finish(closed_early=True)
+
+    async def __aenter__(self) -> _AsyncStreamProxy:
+        enter = getattr(self._stream, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        exit_ = getattr(self._stream, "__aexit__", None)
+        try:
+            if exit_ is not None:
+                await exit_(*exc_info)
+        finally:
+            self._finish(closed_early=True)
+
+
+def _wrap_stream(stream: Any, call: _Call) -> _StreamProxy:
+    if hasattr(stream, "__anext__"):
+        return _AsyncStreamProxy(stream, call)
+    return _StreamProxy(stream, call)
