@@ -132,3 +132,20 @@ def test_shutdown_is_idempotent_and_tracing_stays_off(traced: spanline.Run) -> N
 def test_writer_thread_is_named_and_a_daemon(traced: spanline.Run) -> None:
     (writer,) = [t for t in writer_threads() if t.name == "spanline-writer"]
     assert writer.daemon
+
+
+def test_capture_mode_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    @spanline.traced_tool
+    def tool(x: str) -> str:
+        return x
+
+    monkeypatch.setenv("SPANLINE_CAPTURE", "full")
+    monkeypatch.setenv("SPANLINE_PREVIEW_CHARS", "10")
+    run = spanline.configure_observability(enabled=True, run_dir=tmp_path)
+    tool("abc")
+    spanline.shutdown()
+    start = next(e for e in read_lines(run.telemetry_path) if e["event"] == "span_start")
+    assert start["attributes"]["input.value"] == {"x": "abc"}
+    monkeypatch.setenv("SPANLINE_CAPTURE", "everything")
+    with pytest.warns(spanline.SpanlineWarning, match="SPANLINE_CAPTURE='everything'.*off, prev"):
+        assert resolve_settings({}).capture == "preview"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spanline._decorators import context, traced_agent, traced_llm, traced_tool
+from spanline._redact import add_redaction_pattern, add_secret_key
 from spanline._run import Run
 from spanline._runtime import (
     child_env,
@@ -35,6 +36,8 @@ __all__ = [
     "ThreadPoolExecutor",
     "Tracer",
     "__version__",
+    "add_redaction_pattern",
+    "add_secret_key",
     "bind_context",
     "child_env",
     "configure_observability",

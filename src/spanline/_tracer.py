@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from contextvars import ContextVar
 from random import getrandbits
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
+
+from spanline._errors import error_info
+from spanline._noop import NOOP_SPAN, NoOpSpan
 
 if TYPE_CHECKING:
     from spanline._pipeline import Pipeline
@@ -86,28 +88,6 @@ class Runtime:
 
 
 RUNTIME: Final = Runtime()
-
-
-def _qualified_type(exc: BaseException) -> str:
-    cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # a broken __str__ must not mask the real exception
-        return f"<unprintable {type(exc).__name__}>"
-
-
-def error_info(exc: BaseException, with_traceback: bool = True) -> dict[str, str]:
-    """Describe an exception as the ``error`` object of a span_end line."""
-    info = {"type": _qualified_type(exc), "message": _safe_str(exc)}
-    if with_traceback and exc.__traceback__ is not None:
-        info["stacktrace"] = "".join(traceback.format_exception(exc))[-8000:]
-    return info
 
 
 class Span:
@@ -345,55 +325,6 @@ def _parent_id(parent: Any) -> int | None:
         except ValueError:
             pass
     raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
-
-
-class NoOpSpan:
-    """The span handed out while tracing is off: every method does nothing."""
-
-    __slots__ = ()
-    _id = 0
-    name = ""
-    kind = None
-    component = None
-    span_id = ""
-    is_recording = False
-    attributes: dict[str, Any] = {}
-
-    def __enter__(self) -> NoOpSpan:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    async def __aenter__(self) -> NoOpSpan:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-    def end(self) -> None:
-        """Do nothing."""
-
-    def add(self, **counters: int | float) -> None:
-        """Do nothing."""
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Do nothing."""
-
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
-        """Do nothing."""
-
-    def record_exception(self, exc: BaseException) -> None:
-        """Do nothing."""
-
-    def set_status(self, status: str, description: str | None = None) -> None:
-        """Do nothing."""
-
-    def __repr__(self) -> str:
-        return "<NoOpSpan>"
-
-
-NOOP_SPAN: Final = NoOpSpan()
 
 
 def current_span() -> Span | NoOpSpan:

@@ -1,0 +1,56 @@
+"""The span handed out while tracing is off: one shared object whose methods do nothing."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["NOOP_SPAN", "NoOpSpan"]
+
+
+class NoOpSpan:
+    """The span handed out while tracing is off: every method does nothing."""
+
+    __slots__ = ()
+    _id = 0
+    name = ""
+    kind = None
+    component = None
+    span_id = ""
+    is_recording = False
+    attributes: dict[str, Any] = {}
+
+    def __enter__(self) -> NoOpSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    async def __aenter__(self) -> NoOpSpan:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    def end(self) -> None:
+        """Do nothing."""
+
+    def add(self, **counters: int | float) -> None:
+        """Do nothing."""
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Do nothing."""
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Do nothing."""
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Do nothing."""
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """Do nothing."""
+
+    def __repr__(self) -> str:
+        return "<NoOpSpan>"
+
+
+NOOP_SPAN: Final = NoOpSpan()

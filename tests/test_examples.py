@@ -1,0 +1,38 @@
+"""Every example besides the main job runs and leaves what it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, read_lines
+
+
+def test_voting_agents_example(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "voting_agents.py")],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "SPANLINE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "agents: 2" in result.stdout and "tool uses: 2" in result.stdout
+    run_dir = (tmp_path / "runs" / "latest").resolve()
+    lines = read_lines(run_dir / "telemetry.jsonl")
+    events = [e for e in lines if e["event"] == "event"]
+    names = [e["name"] for e in events]
+    for kind in ("started_streaming", "new_answer", "vote", "winner_selected", "final_answer"):
+        assert kind in names
+    votes = [e for e in events if e["name"] == "vote"]
+    assert {v["attributes"]["agent_id"] for v in votes} == {"agent_a", "agent_b"}
+    assert all(v["attributes"]["voted_for"] == "agent1.1" for v in votes)
+    answers = {e["attributes"]["agent_id"]: e["attributes"]["label"] for e in events
+               if e["name"] == "new_answer"}  # fmt: skip
+    assert answers == {"agent_a": "agent1.1", "agent_b": "agent2.1"}
+    tools = [e for e in lines if e["event"] == "span_start" and e["kind"] == "tool"]
+    assert {t["attributes"]["round_type"] for t in tools} == {"initial_answer"}
+    assert {t["attributes"]["mcp.server"] for t in tools} == {"filesystem"}
