@@ -42,7 +42,7 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
             "component": component,
             "kind": kind,
             "ts": ts,
-            "attributes": attributes,
+            "attributes": dict(attributes) if attributes else {},
         }
     if tag == END:
         _, span_id, status, duration, ts, error, attributes, counters = record
@@ -54,12 +54,12 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
             "tokens": 0,
             "tool_uses": 0,
             "ts": ts,
-            "attributes": attributes or {},
+            "attributes": dict(attributes) if attributes else {},
         }
         if counters:
             event.update(counters)
-        if error is not None:
-            event["error"] = error
+        if error:
+            event["error"] = dict(error)
         return event
     if tag == EVENT:
         _, name, span_id, ts, attributes = record
@@ -68,11 +68,11 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
             "name": name,
             "span_id": hex_id(span_id),
             "ts": ts,
-            "attributes": attributes,
+            "attributes": dict(attributes) if attributes else {},
         }
     if tag == PHASE:
         _, name, wall_ms, ts, counts = record
-        return {"event": "phase", "name": name, "wall_ms": wall_ms, "ts": ts, **counts}
+        return {"event": "phase", "name": name, "wall_ms": wall_ms, "ts": ts, **dict(counts or ())}
     # Process-level records (run_start, process_end...) are queued as dicts.
     return dict(record[1])
 

@@ -62,6 +62,16 @@ _time = time.time
 _perf = time.perf_counter
 
 
+def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
+    """A queued snapshot of a dict: a tuple of pairs, or None when empty.
+
+    Why: a tuple holding a dict (even an empty one) stays tracked by the cyclic
+    garbage collector, so a queue of millions of them makes every full
+    collection walk the whole queue. Tuples of atomic values are untracked.
+    """
+    return tuple(mapping.items()) if mapping else None
+
+
 class Runtime:
     """Process-wide switch the hot path reads: the active pipeline, or None."""
 
@@ -160,7 +170,16 @@ class Span:
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             queue.append(
-                (START, span_id, parent_id, self.name, self.component, self.kind, ts, attributes)
+                (
+                    START,
+                    span_id,
+                    parent_id,
+                    self.name,
+                    self.component,
+                    self.kind,
+                    ts,
+                    _items(attributes),
+                )
             )
         else:
             pipeline.count_drop()
@@ -188,9 +207,9 @@ class Span:
                     self._status or "ok",
                     duration,
                     self._ts + duration,
-                    self._error,
-                    self._end_attributes,
-                    self._counters,
+                    _items(self._error),
+                    _items(self._end_attributes),
+                    _items(self._counters),
                 )
             )
         else:
@@ -415,7 +434,7 @@ class Tracer:
         extra = context_attributes.get()
         if extra:
             attributes = {**extra, **attributes}
-        pipeline.emit((EVENT, name, current._id if current else None, _time(), attributes))
+        pipeline.emit((EVENT, name, current._id if current else None, _time(), _items(attributes)))
 
     def phase(self, name: str, /, **counts: Any) -> None:
         """Record a phase milestone; ``wall_ms`` is the time since the previous one.
@@ -430,4 +449,4 @@ class Tracer:
         clash = {"event", "name", "wall_ms", "ts"} & counts.keys()
         if clash:
             raise ValueError(f"phase counts may not be named {sorted(clash)}")
-        pipeline.emit((PHASE, name, pipeline.phase_wall_ms(), _time(), counts))
+        pipeline.emit((PHASE, name, pipeline.phase_wall_ms(), _time(), _items(counts)))

@@ -38,17 +38,18 @@ def iter_events(
     and reported; so is a torn last line (no newline, still being written).
     """
     name = str(path)
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     with Path(path).open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
             try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
+                event = loads(raw)
+            except decode_error as exc:
+                if not raw.strip():
+                    continue  # blank lines are not events, nor problems
                 torn = "" if raw.endswith(b"\n") else " (torn last line)"
                 problems.append(LineProblem(name, number, f"invalid JSON{torn}: {exc}"))
                 continue
-            if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            if event.__class__ is not dict or event.get("event").__class__ is not str:
                 problems.append(LineProblem(name, number, "not an event object"))
                 continue
             yield event

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spanline._report import report
 from spanline._tracer import AGENT_KINDS
-from spanline.folds.events import LineProblem, read_events
+from spanline.folds.events import LineProblem, iter_events
 
 __all__ = ["RunSummary", "is_agent", "summarize", "summarize_file", "write_summary"]
 
@@ -134,19 +134,27 @@ class _Fold:
         self.last_ts: float | None = None
 
     def add(self, event: Mapping[str, Any]) -> None:
+        # Runs once per line of possibly millions: plain comparisons, no helpers.
         ts = event.get("ts")
-        if _is_number(ts):
-            self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
-            self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
+        if ts.__class__ is float or ts.__class__ is int:
+            if self.first_ts is None or ts < self.first_ts:
+                self.first_ts = ts
+            if self.last_ts is None or ts > self.last_ts:
+                self.last_ts = ts
         kind = event.get("event")
-        span_id = event.get("span_id")
-        if kind == "span_start" and isinstance(span_id, str):
-            self.starts[span_id] = event
-        elif kind == "span_end" and isinstance(span_id, str):
-            self.ends[span_id] = event
-            for key, value in event.items():
-                if key not in _END_FIELDS and _is_number(value):
-                    self.counters[key] = self.counters.get(key, 0) + value
+        if kind == "span_end":
+            span_id = event.get("span_id")
+            if span_id.__class__ is str:
+                self.ends[span_id] = event
+                counters = self.counters
+                for key in event.keys() - _END_FIELDS:
+                    value = event[key]
+                    if _is_number(value):
+                        counters[key] = counters.get(key, 0) + value
+        elif kind == "span_start":
+            span_id = event.get("span_id")
+            if span_id.__class__ is str:
+                self.starts[span_id] = event
         elif kind == "phase":
             self.phase_events.append(event)
         elif kind in ("run_start", "process_start"):
@@ -237,18 +245,21 @@ def _own(fold: _Fold, span_id: str) -> tuple[Number, Number, float]:
 
 
 def _costs(fold: _Fold) -> tuple[float, list[str]]:
-    """Total cost, and the models whose usage could not be priced."""
+    """Total cost, and the models whose usage could not be priced.
+
+    Usage and cost are set when an LLM span ends, so only end attributes are read.
+    """
     total, unpriced = 0.0, set()
     for span_id in fold.ends:
-        attributes = {
-            **(fold.starts.get(span_id, {}).get("attributes") or {}),
-            **_end_attributes(fold, span_id),
-        }
+        attributes = _end_attributes(fold, span_id)
+        if not attributes:
+            continue
         cost = attributes.get(_COST)
         if _is_number(cost):
             total += float(cost)
         elif any(key in attributes for key in _USAGE_KEYS):
-            model = attributes.get("gen_ai.response.model") or attributes.get(
+            start_attributes = fold.starts.get(span_id, {}).get("attributes") or {}
+            model = attributes.get("gen_ai.response.model") or start_attributes.get(
                 "gen_ai.request.model"
             )
             unpriced.add(str(model) if model else "(unknown model)")
@@ -370,13 +381,17 @@ def summarize(
 def summarize_file(
     path: str | os.PathLike[str], *, agent_kinds: Iterable[str] | None = None
 ) -> RunSummary:
-    """Read a telemetry.jsonl (bad lines reported and skipped) and fold it."""
-    events, problems = read_events(path)
+    """Read a telemetry.jsonl (bad lines reported and skipped) and fold it, streaming."""
+    problems: list[LineProblem] = []
+    summary = summarize(
+        iter_events(path, problems),
+        agent_kinds=agent_kinds,
+        problems=problems,  # filled while the events are folded, read afterwards
+        run_id=Path(path).parent.name,
+    )
     for problem in problems:
         report(f"skipped {problem}")
-    return summarize(
-        events, agent_kinds=agent_kinds, problems=problems, run_id=Path(path).parent.name
-    )
+    return summary
 
 
 def write_summary(summary: RunSummary, path: str | os.PathLike[str]) -> None:
