@@ -1,0 +1,96 @@
+"""benchmarks/hot_path.py runs end to end on tiny sizes.
+
+Behaviour only: the machine is shared and noisy, so no timing is asserted. The
+script runs in a subprocess, which keeps logfire's and OpenTelemetry's global
+state and warnings out of this pytest process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "hot_path.py"
+CONTENDERS = {"spanline", "otel-sdk", "logfire", "loguru", "structlog"}
+THREADED = {"spanline", "otel-sdk"}
+TINY = ["--quick", "--spans", "2000", "--repeats", "1", "--threads-spans", "5000"]
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
+    env.pop("TRACEPARENT", None)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def bench(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """One tiny run of the whole benchmark, shared by the tests of this module."""
+    directory = tmp_path_factory.mktemp("bench")
+    out = directory / "results.json"
+    result = run_script(*TINY, "--json", str(out), cwd=directory)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(out.read_text())
+
+
+def rows(document: dict[str, Any], threads: int) -> dict[str, dict[str, Any]]:
+    return {r["contender"]: r for r in document["results"] if r["threads"] == threads}
+
+
+def test_every_contender_is_measured_single_and_threaded(bench) -> None:
+    _, document = bench
+    assert set(rows(document, 1)) == CONTENDERS
+    assert set(rows(document, 2)) == THREADED
+    for row in document["results"]:
+        for key in ("hot_us", "e2e_us", "hot_ratio", "e2e_ratio"):
+            assert math.isfinite(row[key]) and row[key] > 0, (row["label"], key)
+        assert 0 <= row["lost_events"] <= row["expected_lines"]
+        assert row["all_drained"], row["label"]
+
+
+def test_spanline_loses_no_event(bench) -> None:
+    _, document = bench
+    for threads, spans in ((1, 2000), (2, 2 * 5000)):
+        row = rows(document, threads)["spanline"]
+        # 2 lines a span, plus run_start.
+        assert row["expected_lines"] == 2 * spans + 1
+        assert row["lost_events"] == 0
+        assert row["counted_drops"] == 0
+
+
+def test_table_and_headline_are_printed(bench) -> None:
+    result, document = bench
+    assert "contender" in result.stdout and "lost events" in result.stdout
+    for label in (*CONTENDERS, "spanline x2thr", "otel-sdk x2thr"):
+        assert any(line.startswith(label + " ") for line in result.stdout.splitlines()), label
+    assert "spanline hot path / OTel SDK hot path = " in result.stdout
+    assert document["target"] == 0.1
+    assert isinstance(document["target_met"], bool)
+    assert document["environment"]["versions"]["spanline"]
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    result = run_script("--spans", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "at least 1" in result.stderr
+    result = run_script("--only", "spanline,nope", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nope" in result.stderr
