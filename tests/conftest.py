@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import spanline
+from spanline import _runtime as spanline_runtime
 from spanline._tracer import RUNTIME
 from spanline.exporters import InMemoryExporter
 
@@ -21,14 +22,28 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tracing off and SPANLINE_* unset before each test; afterwards, every run the
+    test created in this process must hold only schema-valid lines."""
     for name in list(os.environ):
         if name.startswith("SPANLINE_") or name == "TRACEPARENT":
             monkeypatch.delenv(name)
     spanline.shutdown()
     RUNTIME.resolved = False
+    created: list[spanline.Run] = []
+    real_create = spanline_runtime.create_run
+
+    def recording_create(*args: Any, **kwargs: Any) -> spanline.Run:
+        run = real_create(*args, **kwargs)
+        created.append(run)
+        return run
+
+    monkeypatch.setattr(spanline_runtime, "create_run", recording_create)
     yield
     spanline.shutdown()
     RUNTIME.resolved = False
+    for run in created:
+        if run.telemetry_path.exists():  # capture_spans() removes its temporary runs
+            validate_file(run.telemetry_path)
 
 
 @pytest.fixture
@@ -45,7 +60,6 @@ def traced(tmp_path: Path, memory: InMemoryExporter) -> Iterator[spanline.Run]:
     assert run is not None
     yield run
     spanline.shutdown()
-    validate_file(run.telemetry_path)
 
 
 def validate_file(path: Path) -> None:

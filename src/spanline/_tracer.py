@@ -100,6 +100,18 @@ class Runtime:
 RUNTIME: Final = Runtime()
 
 
+def live_pipeline() -> Pipeline | None:
+    """The pipeline to trace into, or None while tracing is off (one check when off).
+
+    Callers read it once per operation: another thread may shut tracing down.
+    """
+    runtime = RUNTIME
+    pipeline = runtime.pipeline
+    if pipeline is None and not runtime.resolved:
+        pipeline = runtime.resolve()
+    return pipeline
+
+
 class Span:
     """One timed operation. Use it as a (async) context manager, or start and end it.
 
@@ -369,13 +381,6 @@ class Tracer:
     def __init__(self) -> None:
         self._runtime = RUNTIME
 
-    def _pipeline(self) -> Pipeline | None:
-        runtime = self._runtime
-        pipeline = runtime.pipeline
-        if pipeline is None and not runtime.resolved:
-            pipeline = runtime.resolve()
-        return pipeline
-
     def span(
         self,
         name: str,
@@ -403,7 +408,7 @@ class Tracer:
             _check_name(name)
         pipeline = self._runtime.pipeline
         if pipeline is None:
-            pipeline = self._pipeline()
+            pipeline = live_pipeline()
             if pipeline is None:
                 return NOOP_SPAN
         return Span(pipeline, name, kind, component, parent, attributes)
@@ -427,7 +432,7 @@ class Tracer:
     def event(self, name: str, /, **attributes: Any) -> None:
         """Record a point-in-time event (vote, answer, restart...) in the current span."""
         _check_name(name)
-        pipeline = self._pipeline()
+        pipeline = live_pipeline()
         if pipeline is None:
             return
         current = _current_span.get()
@@ -443,7 +448,7 @@ class Tracer:
             ValueError: a count uses a reserved field name.
         """
         _check_name(name)
-        pipeline = self._pipeline()
+        pipeline = live_pipeline()
         if pipeline is None:
             return
         clash = {"event", "name", "wall_ms", "ts"} & counts.keys()

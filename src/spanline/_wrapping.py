@@ -13,21 +13,19 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline import _runtime
 from spanline._capture import capture_value
-from spanline._tracer import _CURRENT, RUNTIME, Span, _current_span, context_attributes
+from spanline._tracer import _CURRENT, Span, _current_span, context_attributes, live_pipeline
 
-__all__ = ["Recipe", "captured", "decorate", "off"]
+if TYPE_CHECKING:
+    from spanline._pipeline import Pipeline
+
+__all__ = ["Recipe", "captured", "decorate"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _perf = time.perf_counter
-
-
-def off() -> bool:
-    runtime = RUNTIME
-    return runtime.pipeline is None and (runtime.resolved or runtime.resolve() is None)
 
 
 class Recipe:
@@ -106,10 +104,10 @@ class _Call:
 
     __slots__ = ("recipe", "span", "t0", "tokens")
 
-    def __init__(self, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, pipeline: Pipeline, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         self.recipe = recipe
-        pipeline = RUNTIME.pipeline
-        assert pipeline is not None
         self.span = Span(pipeline, recipe.span_name, recipe.kind, None, _CURRENT, {})
         recipe.start_attributes(self.span, args, kwargs)
         self.span._start()
@@ -184,9 +182,10 @@ def decorate(func: F, recipe: Recipe) -> F:
 
 def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if off():
+        pipeline = live_pipeline()
+        if pipeline is None:
             return func(*args, **kwargs)
-        call = _Call(recipe, args, kwargs)
+        call = _Call(pipeline, recipe, args, kwargs)
         tokens = call.activate()
         try:
             result = func(*args, **kwargs)
@@ -202,9 +201,10 @@ def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any
 
 def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if off():
+        pipeline = live_pipeline()
+        if pipeline is None:
             return await func(*args, **kwargs)
-        call = _Call(recipe, args, kwargs)
+        call = _Call(pipeline, recipe, args, kwargs)
         tokens = call.activate()
         try:
             result = await func(*args, **kwargs)
@@ -220,9 +220,10 @@ def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., An
 
 def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if off():
+        pipeline = live_pipeline()
+        if pipeline is None:
             return (yield from func(*args, **kwargs))
-        call = _Call(recipe, args, kwargs)
+        call = _Call(pipeline, recipe, args, kwargs)
         state = recipe.new_stream()
         tokens = call.activate()
         try:
@@ -260,11 +261,12 @@ def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]
 
 def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if off():
+        pipeline = live_pipeline()
+        if pipeline is None:
             async for item in func(*args, **kwargs):
                 yield item
             return
-        call = _Call(recipe, args, kwargs)
+        call = _Call(pipeline, recipe, args, kwargs)
         state = recipe.new_stream()
         tokens = call.activate()
         try:
