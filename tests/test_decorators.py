@@ -242,12 +242,17 @@ def test_agent_id_rules(spanline_capture: CapturedSpans) -> None:
     def worker(task: str, agent_id: str = "default-id") -> None:
         pass
 
+    @traced_agent
+    def anonymous(task: str) -> None:
+        pass
+
     planner()
     worker("t", agent_id="w-7")
-    worker("t")
+    worker("t")  # the agent_id default names the agent too
+    anonymous("t")
     spans = spanline_capture.spans()
     ids = [s["attributes"]["gen_ai.agent.id"] for s in spans if s["name"] != "tool.read_file"]
-    assert ids == ["fixed", "w-7", spans[-1]["span_id"]]
+    assert ids == ["fixed", "w-7", "default-id", spans[-1]["span_id"]]
     assert spans[0]["name"] == "Planner"
     assert spans[1]["attributes"]["gen_ai.agent.name"] == "Planner"  # the tool inside
 

@@ -128,7 +128,7 @@ def test_misuse_is_a_clear_error(traced) -> None:
     with spanline.span("s") as s:
         with pytest.raises(TypeError, match="int or float"):
             s.add(tokens="many")  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="span_end field"):
+        with pytest.raises(ValueError, match="span field"):
             s.add(duration_ms=3)
         with pytest.raises(ValueError, match="'ok' or 'error'"):
             s.set_status("fine")
@@ -156,7 +156,8 @@ def test_unserializable_attribute_is_stored_as_repr(traced, memory) -> None:
     assert start["attributes"]["thing"] == "<Opaque 7>"
     assert start["attributes"]["big"] == str(2**80)
     assert start["attributes"]["keys"] == {"1": "one"}
-    assert end["attributes"]["broken"] == "<unrepresentable Broken>"
+    assert end["attributes"]["broken"].startswith("<unrepresentable ")
+    assert end["attributes"]["broken"].endswith("Broken>")
 
 
 def test_async_with_and_tasks_are_children(traced, memory) -> None:

@@ -241,7 +241,8 @@ def redact(value: object) -> object:
 
     Strings go through ``redact_text``; the value under a secret key (see
     ``is_secret_key``) becomes ``[REDACTED]`` whatever its type. Dicts, lists, tuples
-    and sets are rebuilt; other values are returned as they are.
+    and sets are rebuilt; numbers, booleans and None are kept; any other object is
+    converted with ``to_jsonable`` (which redacts what it produces).
 
     Args:
         value: Typically span attributes or a ``to_jsonable`` result.
@@ -257,8 +258,15 @@ def _redact(value: object, active: set[int], depth: int) -> object:
     try:
         if isinstance(value, str):
             return redact_text(value)
-        if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        if value is None or isinstance(value, (bool, int, float)):
             return value
+        if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
+            # Objects (dataclasses, models, anything with a repr) would reach the
+            # log through the JSON encoder unredacted: convert them here, where
+            # the conversion redacts. Imported late: _capture imports this module.
+            from spanline._capture import to_jsonable
+
+            return to_jsonable(value)
         if id(value) in active:
             return _CYCLE
         if depth >= _REDACT_DEPTH:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spanline._pipeline import Pipeline, on_fork
-from spanline._redact import redact_event
+from spanline._redact import redact, redact_event, redact_text
 from spanline._report import add_log_file, remove_log_file, report
 from spanline._run import Run, create_run, execution_metadata, find_run, git_info, write_metadata
 from spanline._tracer import RUNTIME, current_span
@@ -119,7 +119,7 @@ def configure_observability(
         "prices": prices,
         "agent_kinds": frozenset(agent_kinds) if agent_kinds is not None else None,
     }
-    settings = resolve_settings(arguments)
+    settings = resolve_settings(arguments, _environment_without_our_exports())
     try:
         table = _price_table(settings.prices)
     except (OSError, ValueError) as exc:
@@ -152,6 +152,22 @@ def configure_observability(
         session = _start_session(settings, exporter_objects, overrides)
         session.prices = table
         return session.run
+
+
+def _environment_without_our_exports() -> dict[str, str]:
+    """os.environ as it was before this process exported its run to its children.
+
+    Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
+    """
+    environ = dict(os.environ)
+    session = _session
+    if session is not None:
+        for name, value in session.saved_env.items():
+            if value is None:
+                environ.pop(name, None)
+            else:
+                environ[name] = value
+    return environ
 
 
 def configure_from_environment() -> None:
@@ -284,19 +300,18 @@ def _header(session: _Session) -> dict[str, Any]:
         return {"event": "process_start", **common, "ppid": os.getppid()}
     git = git_info()
     overrides = session.overrides
-    write_metadata(
-        run,
-        execution_metadata(
-            run_id=run.run_id,
-            service_name=settings.service_name,
-            environment=settings.environment,
-            query=overrides["query"],
-            config=overrides["config"],
-            config_path=overrides["config_path"],
-            cli_args=overrides["cli_args"],
-            git=git,
-        ),
+    metadata = execution_metadata(
+        run_id=run.run_id,
+        service_name=settings.service_name,
+        environment=settings.environment,
+        query=overrides["query"],
+        config=overrides["config"],
+        config_path=overrides["config_path"],
+        cli_args=overrides["cli_args"],
+        git=git,
     )
+    write_metadata(run, redact_metadata(metadata))
+    query = overrides["query"]
     return {
         "event": "run_start",
         **common,
@@ -308,8 +323,14 @@ def _header(session: _Session) -> dict[str, Any]:
         "git_branch": git["branch"],
         "spanline_version": __version__,
         "agent_kinds": sorted(settings.agent_kinds),
-        "query": overrides["query"],
+        "query": redact_text(str(query)) if query is not None else None,
     }
+
+
+def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Execution metadata with secrets removed (query, config and cli args may hold keys)."""
+    cleaned = redact(metadata)
+    return cleaned if isinstance(cleaned, dict) else metadata
 
 
 def _register_atexit() -> None:

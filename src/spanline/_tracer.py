@@ -8,6 +8,7 @@ strings in the writer.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from contextvars import ContextVar
@@ -51,9 +52,13 @@ AGENT_KINDS: Final = frozenset(
 )
 
 #: Keys a counter may not use: they are fields of the span_end line itself.
+#: Keys a counter may not use: fields of span_end, and of span_start (readers
+#: merge the two lines, so a counter named ``parent`` would overwrite it).
 RESERVED_END_KEYS: Final = frozenset(
     {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
+    | {"parent", "trace_id", "name", "component", "kind"}
 )
+_INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
 _NEW, _STARTED, _ENDED = 0, 1, 2
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
@@ -242,13 +247,13 @@ class Span:
             self._fail(exc)
         token = self._token
         self._token = None
-        self.end()
         try:
             _current_span.reset(token)
         except (ValueError, RuntimeError):
             # Exited in another context (e.g. an async generator finalized
             # elsewhere): that context's own value is already right.
             pass
+        self.end()  # after the reset: a misuse error here must not leave us current
 
     def _fail(self, exc: BaseException) -> None:
         """Mark the span failed by ``exc`` unless a status was set explicitly."""
@@ -286,18 +291,26 @@ class Span:
 
         Raises:
             TypeError: a value is not an int or float.
-            ValueError: a name collides with a span_end field.
+            ValueError: a name collides with a span field, a value is not finite,
+                or the span has ended.
         """
+        if self._state == _ENDED:
+            raise ValueError(f"span {self.name!r} has ended; counters not added")
         current = self._counters
         if current is None:
             current = self._counters = {}
         for key, value in counters.items():
-            if type(value) not in (int, float):
-                raise TypeError(
-                    f"counter {key!r} must be an int or float, not {type(value).__name__}"
-                )
+            kind = type(value)
+            if kind is int:
+                if not _INT64[0] <= value <= _INT64[1]:
+                    value = float(value)  # JSON readers lose precision past 64 bits anyway
+            elif kind is float:
+                if not math.isfinite(value):
+                    raise ValueError(f"counter {key!r} must be finite, not {value!r}")
+            else:
+                raise TypeError(f"counter {key!r} must be an int or float, not {kind.__name__}")
             if key in RESERVED_END_KEYS:
-                raise ValueError(f"{key!r} is a span_end field and cannot be a counter")
+                raise ValueError(f"{key!r} is a span field and cannot be a counter")
             current[key] = current.get(key, 0) + value
 
     def set_attribute(self, key: str, value: Any) -> None:
@@ -364,9 +377,16 @@ def current_span() -> Span | NoOpSpan:
     return NOOP_SPAN if span is None else span
 
 
-def _check_name(name: object) -> None:
-    if type(name) is not str:
-        raise TypeError(f"span name must be str, not {type(name).__name__}")
+def _check_name(name: object) -> str:
+    """The name as a plain str (subclasses such as StrEnum members are accepted)."""
+    if isinstance(name, str):
+        return str.__str__(name)
+    raise TypeError(f"span name must be str, not {type(name).__name__}")
+
+
+def _check_label(what: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"span {what} must be str or None, not {type(value).__name__}")
 
 
 class Tracer:
@@ -405,7 +425,11 @@ class Tracer:
             A span, or the shared no-op span while tracing is off.
         """
         if name.__class__ is not str:
-            _check_name(name)
+            name = _check_name(name)
+        if kind.__class__ is not str and kind is not None:
+            _check_label("kind", kind)
+        if component.__class__ is not str and component is not None:
+            _check_label("component", component)
         pipeline = self._runtime.pipeline
         if pipeline is None:
             pipeline = live_pipeline()
@@ -431,7 +455,7 @@ class Tracer:
 
     def event(self, name: str, /, **attributes: Any) -> None:
         """Record a point-in-time event (vote, answer, restart...) in the current span."""
-        _check_name(name)
+        name = _check_name(name)
         pipeline = live_pipeline()
         if pipeline is None:
             return
@@ -447,7 +471,7 @@ class Tracer:
         Raises:
             ValueError: a count uses a reserved field name.
         """
-        _check_name(name)
+        name = _check_name(name)
         pipeline = live_pipeline()
         if pipeline is None:
             return

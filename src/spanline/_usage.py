@@ -289,3 +289,14 @@ class UsageAccumulator:
         # A message_stop from the SDK's MessageStream holds the merged snapshot: replace.
         self._anthropic = fields
         self._anthropic_model = model or self._anthropic_model
+
+
+def usage_from_attributes(attributes: Mapping[str, Any]) -> Usage:
+    """The inverse of :meth:`Usage.to_attributes`: read usage back from span attributes.
+
+    Lets folds price usage that was recorded by hand (``span.set_attribute``).
+    """
+    values = {name: attributes.get(key) for name, key in _ATTRIBUTE_KEYS}
+    model = values.pop("response_model")
+    counts = {name: _int(value) for name, value in values.items()}
+    return Usage(**counts, response_model=model if isinstance(model, str) else None)

@@ -52,6 +52,7 @@ class Recipe:
             bound = self.signature.bind_partial(*args, **kwargs)
         except TypeError:
             return {"args": list(args), **kwargs}
+        bound.apply_defaults()  # an agent_id=... default names the agent too (contract 7)
         named = dict(bound.arguments)
         for first in ("self", "cls"):
             named.pop(first, None)
@@ -250,7 +251,11 @@ def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]
                 value = yield item
                 step = inner.send
             except GeneratorExit:
-                inner.close()
+                try:
+                    inner.close()
+                except BaseException as exc:  # its cleanup raised: the span failed
+                    call.failure(exc)
+                    raise
                 call.stream_done(state, closed_early=True)
                 raise
             except BaseException as exc:
@@ -260,39 +265,48 @@ def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]
 
 
 def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    # One loop for both cases: with tracing off it still forwards asend/athrow
+    # exactly, so the wrapped generator behaves the same on and off.
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         pipeline = live_pipeline()
-        if pipeline is None:
-            async for item in func(*args, **kwargs):
-                yield item
-            return
-        call = _Call(pipeline, recipe, args, kwargs)
-        state = recipe.new_stream()
-        tokens = call.activate()
+        call = None if pipeline is None else _Call(pipeline, recipe, args, kwargs)
+        state = recipe.new_stream() if call is not None else None
+        tokens = call.activate() if call is not None else None
         try:
             inner = func(*args, **kwargs)
         finally:
-            call.deactivate(tokens)
+            if call is not None:
+                call.deactivate(tokens)
         step, value = inner.asend, None
         while True:
-            tokens = call.activate()
+            tokens = call.activate() if call is not None else None
             try:
                 item = await step(value)
             except StopAsyncIteration:
-                call.stream_done(state)
+                if call is not None:
+                    call.stream_done(state)
                 return
             except BaseException as exc:
-                call.failure(exc)
+                if call is not None:
+                    call.failure(exc)
                 raise
             finally:
-                call.deactivate(tokens)
-            recipe.chunk(call.span, state, item, call.elapsed_ms())
+                if call is not None:
+                    call.deactivate(tokens)
+            if call is not None:
+                recipe.chunk(call.span, state, item, call.elapsed_ms())
             try:
                 value = yield item
                 step = inner.asend
             except GeneratorExit:
-                await inner.aclose()
-                call.stream_done(state, closed_early=True)
+                try:
+                    await inner.aclose()
+                except BaseException as exc:
+                    if call is not None:
+                        call.failure(exc)
+                    raise
+                if call is not None:
+                    call.stream_done(state, closed_early=True)
                 raise
             except BaseException as exc:
                 step, value = inner.athrow, exc

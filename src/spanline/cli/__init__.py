@@ -1,18 +1,37 @@
-"""The ``spanline`` command: analyse runs from their telemetry.jsonl."""
+"""The ``spanline`` command: analyse runs from their telemetry.jsonl.
+
+Errors are one line on stderr and a non-zero exit, never a traceback
+(contract 14).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import orjson
 
 __all__ = ["main"]
 
 
+class UsageError(Exception):
+    """The command line itself is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
 def resolve_run(target: str | None, base: str) -> Path:
     """Find a run's telemetry.jsonl from a run id, a run directory or the latest run.
+
+    ``base`` is the base directory (``<base>/runs/<run_id>``); a directory that
+    itself holds telemetry.jsonl is accepted as a run too (contract 1).
 
     Raises:
         FileNotFoundError: nothing matches.
@@ -28,6 +47,8 @@ def resolve_run(target: str | None, base: str) -> Path:
         if by_id.is_file():
             return by_id
         raise FileNotFoundError(f"no run {target!r} (looked in {target} and {by_id.parent})")
+    if (Path(base) / "telemetry.jsonl").is_file():
+        return Path(base) / "telemetry.jsonl"
     latest = read_latest(Path(base))
     if latest is None:
         raise FileNotFoundError(f"no runs under {Path(base) / 'runs'}")
@@ -38,7 +59,9 @@ def _summary(args: argparse.Namespace) -> int:
     from spanline.folds.summary import summarize_file
 
     path = resolve_run(args.run, args.dir)
-    summary = summarize_file(path)
+    summary = summarize_file(path, report_problems=False)
+    # Today the summary is always JSON: --json is accepted so scripts can say so
+    # explicitly; a human-readable table will be the default without it.
     sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
     for problem in summary.skipped_lines:
         sys.stderr.write(f"skipped {problem['file']}:{problem['line']}: {problem['error']}\n")
@@ -46,20 +69,24 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spanline", description=__doc__)
+    parser = _Parser(prog="spanline", description="Analyse spanline runs.")
     parser.add_argument("--dir", default=".spanline", help="base directory (default .spanline)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     summary = commands.add_parser("summary", help="fold a run into its summary (JSON)")
     summary.add_argument("run", nargs="?", help="run id or directory (default: latest)")
+    summary.add_argument("--json", action="store_true", help="print JSON (the run_summary keys)")
     summary.set_defaults(handler=_summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spanline`` console script."""
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return int(args.handler(args))
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        sys.stderr.write(f"spanline: error: {exc}\n")
+    except UsageError as exc:
+        sys.stderr.write(f"spanline: error: {exc} (see spanline --help)\n")
         return 2
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"spanline: error: {exc}\n")
+        return 1

@@ -21,8 +21,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from spanline._prices import PriceTable, compute_cost
 from spanline._report import report
 from spanline._tracer import AGENT_KINDS
+from spanline._usage import usage_from_attributes
 from spanline.folds.events import LineProblem, iter_events
 
 __all__ = ["RunSummary", "is_agent", "summarize", "summarize_file", "write_summary"]
@@ -186,30 +188,59 @@ class _Fold:
         return 0.0, True
 
 
+_PHASE_EVENT_FIELDS = ("event", "name", "wall_ms", "ts")
+
+
+def _add_phase(phases: dict[str, PhaseSummary], name: str, phase: PhaseSummary) -> None:
+    """Repeated phase names (one per round, say) add up instead of overwriting."""
+    known = phases.get(name)
+    if known is None:
+        phases[name] = phase
+        return
+    known.wall_ms += phase.wall_ms
+    if phase.agents:
+        known.agents = (known.agents or 0) + phase.agents
+    if phase.incomplete:
+        known.incomplete = True
+
+
+def _phase_from_event(event: Mapping[str, Any]) -> PhaseSummary:
+    wall = event.get("wall_ms")
+    agents = event.get("agents")
+    # Caller counts ride along, but never as our own fields (agents="many" would break).
+    extras = {
+        k: v
+        for k, v in event.items()
+        if k not in _PHASE_EVENT_FIELDS and k not in PhaseSummary.model_fields
+    }
+    return PhaseSummary(
+        wall_ms=float(wall) if _is_number(wall) else 0.0,
+        agents=agents if isinstance(agents, int) and not isinstance(agents, bool) else None,
+        **extras,
+    )
+
+
 def _phases(fold: _Fold, agents: list[str]) -> dict[str, PhaseSummary]:
+    phases: dict[str, PhaseSummary] = {}
     phase_ids = sorted(
         (sid for sid, start in fold.starts.items() if start.get("kind") == "phase"),
         key=lambda sid: fold.starts[sid].get("ts") or 0,
     )
     if not phase_ids:
-        return {
-            str(event.get("name")): PhaseSummary(
-                wall_ms=float(event.get("wall_ms") or 0.0),
-                **{k: v for k, v in event.items() if k not in ("event", "name", "wall_ms", "ts")},
-            )
-            for event in fold.phase_events
-        }
+        for event in fold.phase_events:
+            _add_phase(phases, str(event.get("name")), _phase_from_event(event))
+        return phases
     counts: dict[str, int] = {}
     for agent in agents:
         phase = fold.nearest_phase(agent)
         if phase is not None:
             counts[phase] = counts.get(phase, 0) + 1
-    phases: dict[str, PhaseSummary] = {}
     for sid in phase_ids:
         wall, incomplete = fold.wall_ms(sid)
-        phases[str(fold.starts[sid].get("name"))] = PhaseSummary(
+        summary = PhaseSummary(
             wall_ms=wall, agents=counts.get(sid) or None, incomplete=incomplete or None
         )
+        _add_phase(phases, str(fold.starts[sid].get("name")), summary)
     return phases
 
 
@@ -232,41 +263,54 @@ def _end_attributes(fold: _Fold, span_id: str) -> Mapping[str, Any]:
     return attributes if isinstance(attributes, Mapping) else {}
 
 
-def _own(fold: _Fold, span_id: str) -> tuple[Number, Number, float]:
+def _own(fold: _Fold, span_id: str, costs: Mapping[str, float]) -> tuple[Number, Number, float]:
     """A span's own tokens, tool uses and cost."""
     end = fold.ends.get(span_id) or {}
-    cost = _end_attributes(fold, span_id).get(_COST)
     tokens, tools = end.get("tokens"), end.get("tool_uses")
     return (
         tokens if _is_number(tokens) else 0,
         tools if _is_number(tools) else 0,
-        float(cost) if _is_number(cost) else 0.0,
+        costs.get(span_id, 0.0),
     )
 
 
-def _costs(fold: _Fold) -> tuple[float, list[str]]:
-    """Total cost, and the models whose usage could not be priced.
+def _span_cost(attributes: Mapping[str, Any], prices: PriceTable) -> float | str | None:
+    """A span's cost: recorded, else computed from its usage; the model name if unpriced."""
+    cost = attributes.get(_COST)
+    if _is_number(cost):
+        return float(cost)
+    if not any(key in attributes for key in _USAGE_KEYS):
+        return None  # not an LLM span with usage
+    model = attributes.get("gen_ai.response.model") or attributes.get("gen_ai.request.model")
+    if not isinstance(model, str) or not model:
+        return "(unknown model)"
+    computed = compute_cost(usage_from_attributes(attributes), model, prices)
+    return model if computed is None else computed
 
-    Usage and cost are set when an LLM span ends, so only end attributes are read.
+
+def _costs(fold: _Fold, prices: PriceTable) -> tuple[float, list[str], dict[str, float]]:
+    """Total cost, the models whose usage could not be priced, and each span's cost.
+
+    Usage is read from the merged start and end attributes (contract 3). Spans
+    that recorded ``gen_ai.usage.cost_usd`` keep it; others with usage are priced
+    from the table here, so usage recorded by hand is costed too.
     """
-    total, unpriced = 0.0, set()
+    total, unpriced, per_span = 0.0, set(), {}
     for span_id in fold.ends:
-        attributes = _end_attributes(fold, span_id)
-        if not attributes:
+        end_attributes = _end_attributes(fold, span_id)
+        start_attributes = fold.starts.get(span_id, {}).get("attributes") or {}
+        if not end_attributes and not start_attributes:
             continue
-        cost = attributes.get(_COST)
-        if _is_number(cost):
-            total += float(cost)
-        elif any(key in attributes for key in _USAGE_KEYS):
-            start_attributes = fold.starts.get(span_id, {}).get("attributes") or {}
-            model = attributes.get("gen_ai.response.model") or start_attributes.get(
-                "gen_ai.request.model"
-            )
-            unpriced.add(str(model) if model else "(unknown model)")
-    return total, sorted(unpriced)
+        cost = _span_cost({**start_attributes, **end_attributes}, prices)
+        if isinstance(cost, float):
+            total += cost
+            per_span[span_id] = cost
+        elif isinstance(cost, str):
+            unpriced.add(cost)
+    return total, sorted(unpriced), per_span
 
 
-def _agents(fold: _Fold, agent_ids: list[str]) -> list[AgentSummary]:
+def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> list[AgentSummary]:
     """Agents with subtree sums, in start order."""
     children: dict[str, list[str]] = {}
     for span_id, start in fold.starts.items():
@@ -284,7 +328,7 @@ def _agents(fold: _Fold, agent_ids: list[str]) -> list[AgentSummary]:
             if current in seen:
                 continue
             seen.add(current)
-            own = _own(fold, current)
+            own = _own(fold, current, costs)
             tokens, tools, cost = tokens + own[0], tools + own[1], cost + own[2]
             stack.extend(children.get(current, ()))
         start = fold.starts[span_id]
@@ -330,6 +374,7 @@ def summarize(
     agent_kinds: Iterable[str] | None = None,
     problems: Sequence[LineProblem] = (),
     run_id: str | None = None,
+    prices: PriceTable | None = None,
 ) -> RunSummary:
     """Fold events into a :class:`RunSummary`.
 
@@ -338,6 +383,7 @@ def summarize(
         agent_kinds: span kinds that are agents (default: the run's, else AGENT_KINDS).
         problems: skipped lines to list in ``skipped_lines``.
         run_id: used when the events have no run_start line.
+        prices: prices for LLM spans that recorded usage but no cost (default: shipped).
 
     Returns:
         The summary.
@@ -349,7 +395,7 @@ def summarize(
     kinds = frozenset(agent_kinds or run_start.get("agent_kinds") or AGENT_KINDS)
     agents = [sid for sid, start in fold.starts.items() if is_agent(start, kinds)]
     counters = fold.counters
-    cost, unpriced = _costs(fold)
+    cost, unpriced, span_costs = _costs(fold, prices or PriceTable.default())
     return RunSummary(
         run_id=run_start.get("run_id") or run_id,
         source_repo=run_start.get("source_repo"),
@@ -373,24 +419,37 @@ def summarize(
             {k: v for k, v in event.items() if k != "event"} for event in fold.phase_events
         ],
         unpriced_models=unpriced,
-        agents=_agents(fold, agents),
+        agents=_agents(fold, agents, span_costs),
         skipped_lines=[problem.to_dict() for problem in problems],
     )
 
 
 def summarize_file(
-    path: str | os.PathLike[str], *, agent_kinds: Iterable[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    agent_kinds: Iterable[str] | None = None,
+    prices: PriceTable | None = None,
+    report_problems: bool = True,
 ) -> RunSummary:
-    """Read a telemetry.jsonl (bad lines reported and skipped) and fold it, streaming."""
+    """Read a telemetry.jsonl (bad lines reported and skipped) and fold it, streaming.
+
+    Args:
+        path: the file.
+        agent_kinds: see :func:`summarize`.
+        prices: see :func:`summarize`.
+        report_problems: also log each skipped line (they are in ``skipped_lines``).
+    """
     problems: list[LineProblem] = []
     summary = summarize(
         iter_events(path, problems),
         agent_kinds=agent_kinds,
         problems=problems,  # filled while the events are folded, read afterwards
         run_id=Path(path).parent.name,
+        prices=prices,
     )
-    for problem in problems:
-        report(f"skipped {problem}")
+    if report_problems:
+        for problem in problems:
+            report(f"skipped {problem}")
     return summary
 
 
