@@ -29,14 +29,15 @@ _CHUNK = 20_000
 
 
 class _Marker:
-    """Queued by flush()/shutdown(): "everything before me is handled" once ``done`` is set."""
+    """Queued by flush()/shutdown(): "everything before me is written" once ``done`` is
+    set; ``exported`` then holds the exporters' own flush confirmations to wait on."""
 
-    __slots__ = ("done", "stop", "timeout")
+    __slots__ = ("done", "exported", "stop")
 
-    def __init__(self, timeout: float, stop: bool = False) -> None:
+    def __init__(self, stop: bool = False) -> None:
         self.done = threading.Event()
+        self.exported: list[threading.Event] = []
         self.stop = stop
-        self.timeout = timeout
 
 
 class Pipeline:
@@ -124,10 +125,15 @@ class Pipeline:
             return False
         if getattr(INTERNAL, "active", False):
             return False  # called from an exporter: waiting on ourselves would deadlock
-        marker = _Marker(timeout)
+        deadline = time.monotonic() + timeout
+        marker = _Marker()
         self.queue.append(marker)  # markers ignore the bound: they are tiny and few
         self._wake.set()
-        return marker.done.wait(timeout)
+        if not marker.done.wait(timeout):
+            return False
+        # The writer only asked the exporters to flush; we wait, so a stuck exporter
+        # delays this caller, never telemetry.jsonl.
+        return all(event.wait(max(0.0, deadline - time.monotonic())) for event in marker.exported)
 
     def shutdown(self, timeout: float = 30.0) -> dict[str, Any]:
         """Drain everything, stop the threads, append this process's process_end line.
@@ -138,16 +144,20 @@ class Pipeline:
         if self.closed:
             return {}
         self.closed = True
+        deadline = time.monotonic() + timeout  # one budget for the writer and all exporters
         thread = self._thread
-        marker = _Marker(timeout, stop=True)
+        marker = _Marker(stop=True)
         self.queue.append(marker)
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
         if thread is None or thread.is_alive() is False:
             self._drain()  # a writer that never ran (or died) leaves the work to us
+        # Spans still open elsewhere end into a closed pipeline: count them as
+        # dropped instead of letting the queue grow forever.
+        self.max_queue = 0
         for worker in self._workers:
-            worker.shutdown(timeout)
+            worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()
         self._append([trailer])
         os.close(self._fd)
@@ -178,7 +188,7 @@ class Pipeline:
                 report("could not build the run header", exc=exc)
                 header = None
             if header is not None:
-                self._append([header])
+                self._process([(RAW, header)])  # exporters see run_start too
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
@@ -204,8 +214,8 @@ class Pipeline:
             self._process(records)
             records = []
             if not item.stop:
-                for worker in self._workers:
-                    worker.flush(item.timeout)
+                requested = (worker.request_flush() for worker in self._workers)
+                item.exported = [event for event in requested if event is not None]
             item.done.set()
             stop = stop or item.stop
         self._process(records)

@@ -85,14 +85,15 @@ class ExporterWorker:
         self._queue.append(batch)
         self._wake.set()
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until every batch queued so far was handled, then flush the exporter."""
+    def request_flush(self) -> threading.Event | None:
+        """Ask for a flush without waiting: the event is set once every batch queued
+        so far was handled and the exporter flushed (None if the worker is gone)."""
         if not self._thread.is_alive():
-            return False
+            return None
         marker = _Flush()
         self._queue.append(marker)
         self._wake.set()
-        return marker.done.wait(timeout)
+        return marker.done
 
     def shutdown(self, timeout: float) -> None:
         """Drain the queue, stop the thread, shut the exporter down."""
