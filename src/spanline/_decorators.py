@@ -84,26 +84,22 @@ class _Tool(Recipe):
             }
         )
 
-    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+    @staticmethod
+    def _outcome(span: Span, success: bool, elapsed_ms: float, **details: Any) -> None:
+        """Every tool call, whatever its shape or end, counts one tool use."""
         span.add(tool_uses=1)
         span.set_attributes(
-            {
-                "tool.success": True,
-                "tool.execution_time_ms": elapsed_ms,
-                "tool.output_chars": _char_count(result),
-                **captured("tool.output_preview", result, key_full="output.value"),
-            }
+            {"tool.success": success, "tool.execution_time_ms": elapsed_ms, **details}
         )
 
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        details = captured("tool.output_preview", result, key_full="output.value")
+        self._outcome(span, True, elapsed_ms, **{"tool.output_chars": _char_count(result)},
+                      **details)  # fmt: skip
+
     def fail(self, span: Span, exc: BaseException, elapsed_ms: float) -> None:
-        span.add(tool_uses=1)
-        span.set_attributes(
-            {
-                "tool.success": False,
-                "tool.execution_time_ms": elapsed_ms,
-                "tool.error_message": f"{type(exc).__name__}: {_safe_str(exc)}",
-            }
-        )
+        message = f"{type(exc).__name__}: {_safe_str(exc)}"
+        self._outcome(span, False, elapsed_ms, **{"tool.error_message": message})
 
     def new_stream(self) -> Any:
         return {"chars": 0, "items": 0}
@@ -113,15 +109,8 @@ class _Tool(Recipe):
         state["items"] += 1
 
     def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
-        span.add(tool_uses=1)
-        span.set_attributes(
-            {
-                "tool.success": True,
-                "tool.execution_time_ms": elapsed_ms,
-                "tool.output_chars": state["chars"],
-                "tool.output_items": state["items"],
-            }
-        )
+        counts = {"tool.output_chars": state["chars"], "tool.output_items": state["items"]}
+        self._outcome(span, True, elapsed_ms, **counts)
 
 
 class _Llm(Recipe):
