@@ -93,9 +93,11 @@ class _Tool(Recipe):
         )
 
     def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
-        details = captured("tool.output_preview", result, key_full="output.value")
-        self._outcome(span, True, elapsed_ms, **{"tool.output_chars": _char_count(result)},
-                      **details)  # fmt: skip
+        details = {
+            "tool.output_chars": _char_count(result),
+            **captured("tool.output_preview", result, key_full="output.value"),
+        }
+        self._outcome(span, True, elapsed_ms, **details)
 
     def fail(self, span: Span, exc: BaseException, elapsed_ms: float) -> None:
         message = f"{type(exc).__name__}: {_safe_str(exc)}"
