@@ -27,3 +27,23 @@ def test_capture_sets_summary_and_stops_tracing() -> None:
     assert captured.summary is not None and captured.summary.totals.agents_spawned == 1
     assert spanline.span("after").is_recording is False
     assert not captured.run.directory.exists()  # the temporary directory is gone
+
+
+def test_deterministic_ids_make_span_trees_repeatable() -> None:
+    @spanline.traced_agent(name="planner")
+    def planner() -> None:
+        with spanline.span("step", kind="tool") as step:
+            step.add(tool_uses=1)
+
+    def tree() -> list[dict]:
+        with capture_spans(deterministic_ids=True) as captured:
+            planner()
+            planner()
+            spans = captured.spans()
+        return [{k: v for k, v in s.items() if k != "trace_id"} for s in spans]
+
+    first, second = tree(), tree()
+    assert first == second
+    assert [s["span_id"] for s in first] == [f"{i:016x}" for i in range(1, 5)]
+    assert first[1]["parent"] == first[0]["span_id"]
+    assert all(s["duration_ms"] > 0 and float(s["start_ts"]).is_integer() for s in first)

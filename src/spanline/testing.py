@@ -18,6 +18,7 @@ or the pytest fixture, after ``pytest_plugins = ["spanline.testing"]`` in your
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from spanline.exporters.memory import InMemoryExporter
 if TYPE_CHECKING:
     from spanline.folds.summary import RunSummary
 
-__all__ = ["CapturedSpans", "capture_spans", "spanline_capture"]
+__all__ = ["CapturedSpans", "capture_spans", "deterministic", "spanline_capture"]
 
 
 class CapturedSpans:
@@ -75,15 +76,45 @@ class CapturedSpans:
 
 
 @contextmanager
-def capture_spans(**options: Any) -> Iterator[CapturedSpans]:
+def deterministic() -> Iterator[None]:
+    """Span ids 1, 2, 3…, a wall clock and a monotonic clock that advance 1 s per reading.
+
+    Whole span trees then compare equal across runs (snapshot tests). The hot
+    path reads these functions as module globals, so swapping them costs
+    nothing when not testing. Not thread-safe: use it in single-threaded tests.
+    """
+    from spanline import _decorators, _tracer, _wrapping
+
+    ids = itertools.count(1)
+    wall = itertools.count(1_700_000_000)
+    mono = itertools.count(1)
+    saved = (_tracer.getrandbits, _tracer._time, _tracer._perf)
+    saved_agent, saved_elapsed = _decorators.getrandbits, _wrapping._perf
+    _tracer.getrandbits = _decorators.getrandbits = lambda bits: next(ids)
+    _tracer._time = lambda: float(next(wall))
+    _tracer._perf = _wrapping._perf = lambda: float(next(mono))
+    try:
+        yield
+    finally:
+        _tracer.getrandbits, _tracer._time, _tracer._perf = saved
+        _decorators.getrandbits, _wrapping._perf = saved_agent, saved_elapsed
+
+
+@contextmanager
+def capture_spans(*, deterministic_ids: bool = False, **options: Any) -> Iterator[CapturedSpans]:
     """Trace into a temporary run directory and keep every event in memory.
 
     Args:
+        deterministic_ids: use :func:`deterministic` ids and clocks.
         **options: more ``configure_observability`` arguments (e.g. ``capture="full"``).
 
     Yields:
         The capture; after the block its ``summary`` is set.
     """
+    if deterministic_ids:
+        with deterministic(), capture_spans(**options) as captured:
+            yield captured
+        return
     memory = InMemoryExporter()
     with tempfile.TemporaryDirectory(prefix="spanline-") as directory:
         extra = list(options.pop("exporters", None) or [])
