@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,8 +111,13 @@ class RunSummary(BaseModel):
 
 def is_agent(start: Mapping[str, Any], agent_kinds: Iterable[str] = AGENT_KINDS) -> bool:
     """Whether a span_start event opens an agent (the rule of contract 5)."""
-    attributes = start.get("attributes") or {}
-    return start.get("kind") in agent_kinds or (
+    return _agent_rule(start.get("kind"), start.get("attributes"), agent_kinds)
+
+
+def _agent_rule(kind: Any, attributes: Any, agent_kinds: Iterable[str]) -> bool:
+    if kind in agent_kinds:
+        return True
+    return isinstance(attributes, Mapping) and (
         attributes.get("gen_ai.operation.name") == "invoke_agent"
     )
 
@@ -121,12 +126,59 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_COST = "gen_ai.usage.cost_usd"
+_USAGE_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+#: The only attributes the fold reads; keeping just these bounds its memory per span.
+_KEPT_ATTRIBUTES = frozenset(
+    {
+        _COST,
+        "gen_ai.operation.name",
+        "gen_ai.agent.id",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.reasoning.output_tokens",
+    }
+)
+
+
+def _kept(attributes: Any) -> dict[str, Any] | None:
+    if not attributes or not isinstance(attributes, Mapping):
+        return None
+    kept = {key: attributes[key] for key in _KEPT_ATTRIBUTES.intersection(attributes)}
+    return kept or None
+
+
+class _Start(NamedTuple):
+    """What the fold keeps of a span_start line."""
+
+    parent: Any
+    name: Any
+    kind: Any
+    ts: Any
+    attributes: dict[str, Any] | None
+
+
+class _End(NamedTuple):
+    """What the fold keeps of a span_end line."""
+
+    status: Any
+    duration_ms: Any
+    tokens: Number
+    tool_uses: Number
+    error: Any
+    attributes: dict[str, Any] | None
+
+
 class _Fold:
-    """Accumulates one pass over the events."""
+    """Accumulates one pass over the events, keeping a few fields per span."""
 
     def __init__(self) -> None:
-        self.starts: dict[str, Mapping[str, Any]] = {}
-        self.ends: dict[str, Mapping[str, Any]] = {}
+        self.starts: dict[str, _Start] = {}
+        self.ends: dict[str, _End] = {}
         self.phase_events: list[Mapping[str, Any]] = []
         self.run_start: Mapping[str, Any] | None = None
         self.counters: dict[str, Number] = {}
@@ -147,7 +199,15 @@ class _Fold:
         if kind == "span_end":
             span_id = event.get("span_id")
             if span_id.__class__ is str:
-                self.ends[span_id] = event
+                tokens, tools = event.get("tokens"), event.get("tool_uses")
+                self.ends[span_id] = _End(
+                    event.get("status"),
+                    event.get("duration_ms"),
+                    tokens if _is_number(tokens) else 0,
+                    tools if _is_number(tools) else 0,
+                    event.get("error"),
+                    _kept(event.get("attributes")),
+                )
                 counters = self.counters
                 for key in event.keys() - _END_FIELDS:
                     value = event[key]
@@ -156,7 +216,13 @@ class _Fold:
         elif kind == "span_start":
             span_id = event.get("span_id")
             if span_id.__class__ is str:
-                self.starts[span_id] = event
+                self.starts[span_id] = _Start(
+                    event.get("parent"),
+                    event.get("name"),
+                    event.get("kind"),
+                    event.get("ts"),
+                    _kept(event.get("attributes")),
+                )
         elif kind == "phase":
             self.phase_events.append(event)
         elif kind in ("run_start", "process_start"):
@@ -169,20 +235,20 @@ class _Fold:
     def nearest_phase(self, span_id: str) -> str | None:
         """The span id of the closest ancestor of kind ``phase``."""
         seen = {span_id}
-        parent = self.starts[span_id].get("parent")
+        parent = self.starts[span_id].parent
         while isinstance(parent, str) and parent in self.starts and parent not in seen:
-            if self.starts[parent].get("kind") == "phase":
+            if self.starts[parent].kind == "phase":
                 return parent
             seen.add(parent)
-            parent = self.starts[parent].get("parent")
+            parent = self.starts[parent].parent
         return None
 
     def wall_ms(self, span_id: str) -> tuple[float, bool]:
         """Duration of a span, or time until the last event if it never ended."""
         end = self.ends.get(span_id)
-        if end is not None and _is_number(end.get("duration_ms")):
-            return float(end["duration_ms"]), False
-        start_ts = self.starts[span_id].get("ts")
+        if end is not None and _is_number(end.duration_ms):
+            return float(end.duration_ms), False
+        start_ts = self.starts[span_id].ts
         if _is_number(start_ts) and self.last_ts is not None:
             return max(0.0, (self.last_ts - start_ts) * 1000.0), True
         return 0.0, True
@@ -223,8 +289,8 @@ def _phase_from_event(event: Mapping[str, Any]) -> PhaseSummary:
 def _phases(fold: _Fold, agents: list[str]) -> dict[str, PhaseSummary]:
     phases: dict[str, PhaseSummary] = {}
     phase_ids = sorted(
-        (sid for sid, start in fold.starts.items() if start.get("kind") == "phase"),
-        key=lambda sid: fold.starts[sid].get("ts") or 0,
+        (sid for sid, start in fold.starts.items() if start.kind == "phase"),
+        key=lambda sid: _sort_ts(fold.starts[sid]),
     )
     if not phase_ids:
         for event in fold.phase_events:
@@ -240,12 +306,12 @@ def _phases(fold: _Fold, agents: list[str]) -> dict[str, PhaseSummary]:
         summary = PhaseSummary(
             wall_ms=wall, agents=counts.get(sid) or None, incomplete=incomplete or None
         )
-        _add_phase(phases, str(fold.starts[sid].get("name")), summary)
+        _add_phase(phases, str(fold.starts[sid].name), summary)
     return phases
 
 
 def _total_wall_ms(fold: _Fold) -> float:
-    roots = [sid for sid, start in fold.starts.items() if start.get("parent") not in fold.starts]
+    roots = [sid for sid, start in fold.starts.items() if start.parent not in fold.starts]
     if len(roots) == 1 and roots[0] in fold.ends:
         return fold.wall_ms(roots[0])[0]
     if fold.first_ts is None or fold.last_ts is None:
@@ -253,25 +319,8 @@ def _total_wall_ms(fold: _Fold) -> float:
     return (fold.last_ts - fold.first_ts) * 1000.0
 
 
-_COST = "gen_ai.usage.cost_usd"
-_USAGE_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
-
-
-def _end_attributes(fold: _Fold, span_id: str) -> Mapping[str, Any]:
-    end = fold.ends.get(span_id) or {}
-    attributes = end.get("attributes")
-    return attributes if isinstance(attributes, Mapping) else {}
-
-
-def _own(fold: _Fold, span_id: str, costs: Mapping[str, float]) -> tuple[Number, Number, float]:
-    """A span's own tokens, tool uses and cost."""
-    end = fold.ends.get(span_id) or {}
-    tokens, tools = end.get("tokens"), end.get("tool_uses")
-    return (
-        tokens if _is_number(tokens) else 0,
-        tools if _is_number(tools) else 0,
-        costs.get(span_id, 0.0),
-    )
+def _sort_ts(start: _Start) -> float:
+    return start.ts if _is_number(start.ts) else 0.0
 
 
 def _span_cost(attributes: Mapping[str, Any], prices: PriceTable) -> float | str | None:
@@ -296,12 +345,12 @@ def _costs(fold: _Fold, prices: PriceTable) -> tuple[float, list[str], dict[str,
     from the table here, so usage recorded by hand is costed too.
     """
     total, unpriced, per_span = 0.0, set(), {}
-    for span_id in fold.ends:
-        end_attributes = _end_attributes(fold, span_id)
-        start_attributes = fold.starts.get(span_id, {}).get("attributes") or {}
-        if not end_attributes and not start_attributes:
+    for span_id, end in fold.ends.items():
+        start = fold.starts.get(span_id)
+        start_attributes = start.attributes if start is not None else None
+        if not end.attributes and not start_attributes:
             continue
-        cost = _span_cost({**start_attributes, **end_attributes}, prices)
+        cost = _span_cost({**(start_attributes or {}), **(end.attributes or {})}, prices)
         if isinstance(cost, float):
             total += cost
             per_span[span_id] = cost
@@ -314,11 +363,10 @@ def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> li
     """Agents with subtree sums, in start order."""
     children: dict[str, list[str]] = {}
     for span_id, start in fold.starts.items():
-        parent = start.get("parent")
-        if isinstance(parent, str):
-            children.setdefault(parent, []).append(span_id)
+        if isinstance(start.parent, str):
+            children.setdefault(start.parent, []).append(span_id)
     summaries = []
-    for span_id in sorted(agent_ids, key=lambda sid: fold.starts[sid].get("ts") or 0):
+    for span_id in sorted(agent_ids, key=lambda sid: _sort_ts(fold.starts[sid])):
         tokens: Number = 0
         tools: Number = 0
         cost = 0.0
@@ -328,19 +376,21 @@ def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> li
             if current in seen:
                 continue
             seen.add(current)
-            own = _own(fold, current, costs)
-            tokens, tools, cost = tokens + own[0], tools + own[1], cost + own[2]
+            own = fold.ends.get(current)
+            if own is not None:
+                tokens, tools = tokens + own.tokens, tools + own.tool_uses
+            cost += costs.get(current, 0.0)
             stack.extend(children.get(current, ()))
         start = fold.starts[span_id]
-        end = fold.ends.get(span_id) or {}
+        end = fold.ends.get(span_id)
         summaries.append(
             AgentSummary(
                 span_id=span_id,
-                name=start.get("name"),
-                kind=start.get("kind"),
-                agent_id=(start.get("attributes") or {}).get("gen_ai.agent.id"),
-                status=end.get("status"),
-                duration_ms=end.get("duration_ms"),
+                name=start.name,
+                kind=start.kind,
+                agent_id=(start.attributes or {}).get("gen_ai.agent.id"),
+                status=end.status if end is not None else None,
+                duration_ms=end.duration_ms if end is not None else None,
                 tokens=tokens,
                 tool_uses=tools,
                 cost_usd=cost,
@@ -352,15 +402,15 @@ def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> li
 def _errors(fold: _Fold) -> list[SpanError]:
     errors = []
     for sid, end in fold.ends.items():
-        if end.get("status") != "error":
+        if end.status != "error":
             continue
-        start = fold.starts.get(sid, {})
-        error = end.get("error") if isinstance(end.get("error"), Mapping) else {}
+        start = fold.starts.get(sid)
+        error = end.error if isinstance(end.error, Mapping) else {}
         errors.append(
             SpanError(
                 span_id=sid,
-                name=start.get("name"),
-                kind=start.get("kind"),
+                name=start.name if start is not None else None,
+                kind=start.kind if start is not None else None,
                 type=error.get("type"),
                 message=error.get("message"),
             )
@@ -393,7 +443,11 @@ def summarize(
         fold.add(event)
     run_start = fold.run_start or {}
     kinds = frozenset(agent_kinds or run_start.get("agent_kinds") or AGENT_KINDS)
-    agents = [sid for sid, start in fold.starts.items() if is_agent(start, kinds)]
+    agents = [
+        sid
+        for sid, start in fold.starts.items()
+        if _agent_rule(start.kind, start.attributes, kinds)
+    ]
     counters = fold.counters
     cost, unpriced, span_costs = _costs(fold, prices or PriceTable.default())
     return RunSummary(
