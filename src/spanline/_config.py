@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spanline._tracer import AGENT_KINDS
+from spanline._tracer import AGENT_KINDS, FALSE_WORDS
 from spanline.exceptions import ConfigurationError, SpanlineWarning
 
 _TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off", "")
+_FALSE = FALSE_WORDS
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 #: Field name -> environment variable. One table, one reader (no copy-pasted
@@ -165,9 +165,3 @@ def resolve_settings(
         raise ConfigurationError(
             f"invalid configure_observability() argument: {problems}"
         ) from None
-
-
-def env_enabled(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether ``SPANLINE_ENABLED`` asks for tracing (warning once if it is invalid)."""
-    value = _from_env("enabled", os.environ if environ is None else environ)
-    return bool(value)

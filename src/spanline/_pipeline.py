@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from spanline._encode import Event, encode, to_event
+from spanline._encode import Event, encode_many, to_event
 from spanline._report import report
 from spanline._workers import INTERNAL, ExporterWorker
 from spanline.exporters.jsonl import append_locked, open_append
@@ -66,7 +66,9 @@ class Pipeline:
         transform: Callable[[Event], Event] | None = None,
     ) -> None:
         self.queue: deque[Any] = deque()
+        #: The bound the hot path checks; 0 once the pipeline is closed.
         self.max_queue = max_queue
+        self.queue_bound = max_queue
         self.trace_id = trace_id
         self.telemetry_path = telemetry_path
         self.flush_interval = flush_interval
@@ -151,20 +153,30 @@ class Pipeline:
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
-        if thread is None or thread.is_alive() is False:
-            self._drain()  # a writer that never ran (or died) leaves the work to us
-        # Spans still open elsewhere end into a closed pipeline: count them as
-        # dropped instead of letting the queue grow forever.
+        writer_done = thread is None or not thread.is_alive()
+        # From here on, spans still open elsewhere end into a closed pipeline:
+        # count them as dropped instead of letting the queue grow forever.
         self.max_queue = 0
+        if writer_done:
+            self._drain()  # what arrived after the writer's last pass (or it never ran)
+        else:
+            unwritten = sum(1 for item in list(self.queue) if item.__class__ is tuple)
+            with self._drop_lock:
+                self.dropped += unwritten
+            report(
+                f"the writer did not finish within {timeout:g} s; up to {unwritten} queued "
+                "events are counted as dropped"
+            )
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()
         self._append([trailer])
-        os.close(self._fd)
+        if writer_done:
+            os.close(self._fd)  # never under a writer still running: the fd number is reused
         if self.dropped:
             report(
-                f"{self.dropped} events were dropped: the queue held {self.max_queue} "
-                "(raise SPANLINE_MAX_QUEUE)."
+                f"{self.dropped} events were dropped (queue bound {self.queue_bound}; "
+                "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
             )
         return trailer
 
@@ -192,8 +204,11 @@ class Pipeline:
         while True:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            if self._drain():
-                return
+            try:
+                if self._drain():
+                    return
+            except Exception as exc:  # a bug of ours must not silently stop the writer
+                report("the writer hit an unexpected error and carries on", exc=exc)
 
     def _drain(self) -> bool:
         """Write out everything queued; True once the stop marker was seen."""
@@ -234,8 +249,7 @@ class Pipeline:
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
-        for event in events:
-            buffer += encode(event)
+        encode_many(events, buffer.extend)
         try:
             append_locked(self._fd, buffer)
         except OSError as exc:

@@ -122,7 +122,7 @@ def configure_observability(
     settings = resolve_settings(arguments, _environment_without_our_exports())
     try:
         table = _price_table(settings.prices)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         if prices is not None:
             from spanline.exceptions import ConfigurationError
 
@@ -149,9 +149,7 @@ def configure_observability(
         RUNTIME.resolved = True
         if not settings.enabled:
             return None
-        session = _start_session(settings, exporter_objects, overrides)
-        session.prices = table
-        return session.run
+        return _start_session(settings, exporter_objects, overrides, table).run
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -171,11 +169,20 @@ def _environment_without_our_exports() -> dict[str, str]:
 
 
 def configure_from_environment() -> None:
-    """First span of an unconfigured process with ``SPANLINE_ENABLED`` set."""
-    try:
-        configure_observability()
-    except Exception as exc:  # a bad environment must not break the host program
-        report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
+    """First span of an unconfigured process with ``SPANLINE_ENABLED`` set.
+
+    Threads that open their first spans together all wait here for the one
+    configuration (none gets a no-op span meanwhile).
+    """
+    with _lock:
+        if RUNTIME.resolved:
+            return
+        try:
+            configure_observability()
+        except Exception as exc:  # a bad environment must not break the host program
+            report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
+        finally:
+            RUNTIME.resolved = True
 
 
 def _price_table(override: Any) -> Any:
@@ -206,11 +213,10 @@ def preview_limit() -> int:
 
 def cost_of(usage: Any, model: str) -> float | None:
     """USD cost of ``usage`` on ``model`` with the session's price table; None if unpriced."""
-    from spanline._prices import PriceTable, compute_cost
+    from spanline._prices import compute_cost
 
     session = _session
-    table = session.prices if session is not None and session.prices is not None else None
-    return compute_cost(usage, model, table or PriceTable.default())
+    return compute_cost(usage, model, session.prices if session is not None else None)
 
 
 def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[Any]:
@@ -253,7 +259,9 @@ def _trace_context(run_id: str) -> tuple[str, int | None]:
     return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
 
 
-def _start_session(settings: Settings, exporters: list[Any], overrides: dict[str, Any]) -> _Session:
+def _start_session(
+    settings: Settings, exporters: list[Any], overrides: dict[str, Any], prices: Any
+) -> _Session:
     base = settings.base_dir.expanduser().resolve()
     joined = None
     run_id = os.environ.get("SPANLINE_RUN_ID")
@@ -263,16 +271,17 @@ def _start_session(settings: Settings, exporters: list[Any], overrides: dict[str
             report(f"SPANLINE_RUN_ID={run_id!r} is not a run under {base}; starting a new run")
     run = joined or create_run(base, settings.service_name)
     trace_id, remote_parent = _trace_context(run.run_id)
-    pipeline = Pipeline(
+    session = _Session(settings, run, None, joined is None, trace_id, overrides, prices=prices)  # type: ignore[arg-type]
+    session.pipeline = Pipeline(
         telemetry_path=run.telemetry_path,
         trace_id=trace_id,
         flush_interval=settings.flush_ms / 1000.0,
         max_queue=settings.max_queue,
         exporters=exporters,
+        header=lambda: _header(session),
         transform=redact_event,
     )
-    session = _Session(settings, run, pipeline, joined is None, trace_id, overrides)
-    pipeline._header = lambda: _header(session)
+    pipeline = session.pipeline
     global _session
     _session = session
     if session.owner:
@@ -348,7 +357,10 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     _session = None
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
-    session.pipeline.shutdown(timeout)
+    try:
+        session.pipeline.shutdown(timeout)
+    except Exception as exc:  # finish the session anyway: env, summary, log file
+        report("shutting the pipeline down failed", exc=exc)
     for name, value in session.saved_env.items():
         if value is None:
             os.environ.pop(name, None)
@@ -363,7 +375,7 @@ def _write_summary(session: _Session) -> RunSummary | None:
     try:
         from spanline.folds.summary import summarize_file, write_summary
 
-        summary = summarize_file(session.run.telemetry_path)
+        summary = summarize_file(session.run.telemetry_path, prices=session.prices)
         write_summary(summary, session.run.summary_path)
         return summary
     except Exception as exc:  # the events are safe on disk; the summary can be re-folded
@@ -418,6 +430,8 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _after_fork(pipeline: Pipeline) -> None:
+    global _lock
+    _lock = threading.RLock()  # another thread of the parent may have held it
     session = _session
     if session is None or session.pipeline is not pipeline:
         return

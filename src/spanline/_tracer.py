@@ -1,4 +1,4 @@
-"""Tracer, spans and the shared no-op span: the hot path.
+"""Tracer and spans: the hot path.
 
 Opening or closing a span builds one tuple and appends it to the pipeline's
 deque. No lock, no I/O, no serialization: the writer thread (``_pipeline``)
@@ -51,7 +51,6 @@ AGENT_KINDS: Final = frozenset(
     }
 )
 
-#: Keys a counter may not use: they are fields of the span_end line itself.
 #: Keys a counter may not use: fields of span_end, and of span_start (readers
 #: merge the two lines, so a counter named ``parent`` would overwrite it).
 RESERVED_END_KEYS: Final = frozenset(
@@ -60,6 +59,8 @@ RESERVED_END_KEYS: Final = frozenset(
 )
 _INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
+#: Spellings of "off" for boolean environment values (shared with _config).
+FALSE_WORDS: Final = ("", "0", "false", "no", "off")
 _NEW, _STARTED, _ENDED = 0, 1, 2
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 
@@ -91,14 +92,14 @@ class Runtime:
 
     def resolve(self) -> Pipeline | None:
         """First use without configuration: honour ``SPANLINE_ENABLED``."""
-        self.resolved = True
         raw = os.environ.get("SPANLINE_ENABLED")
         # The common "not set" case must not import pydantic.
-        if raw is None or raw.strip().lower() in ("", "0", "false", "no", "off"):
+        if raw is None or raw.strip().lower() in FALSE_WORDS:
+            self.resolved = True
             return None
         from spanline._runtime import configure_from_environment
 
-        configure_from_environment()
+        configure_from_environment()  # sets ``resolved`` once configured, under a lock
         return self.pipeline
 
 

@@ -61,9 +61,16 @@ class ExporterWorker:
         self._thread.start()
 
     def after_fork(self) -> None:
-        """In a forked child: fresh queue, locks and thread; counters restart."""
+        """In a forked child: fresh queue, locks and thread; counters restart.
+
+        An exporter with an ``after_fork()`` method gets to reopen what it must
+        not share with the parent (files under flock, sockets).
+        """
         self.exported = self.failed = self.dropped = self.errors = 0
         self._reported = False
+        hook = getattr(self.exporter, "after_fork", None)
+        if callable(hook):
+            self._guard("after_fork", hook)
         self._reset()
 
     def stats(self) -> dict[str, int]:
@@ -96,10 +103,20 @@ class ExporterWorker:
         return marker.done
 
     def shutdown(self, timeout: float) -> None:
-        """Drain the queue, stop the thread, shut the exporter down."""
+        """Drain the queue, stop the thread, shut the exporter down.
+
+        An exporter still busy after ``timeout`` is not shut down under its own
+        feet: what it had not taken yet is counted as dropped.
+        """
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread is not threading.current_thread():  # shutdown() from an exporter
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._lock:
+                self.dropped += self._pending
+                self._pending = 0
+            return
         self._guard("shutdown", self.exporter.shutdown)
 
     def _run(self) -> None:

@@ -48,8 +48,8 @@ class JsonlExporter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = open_append(self.path)
 
-    def reopen(self) -> None:
-        """Open a fresh file description (after ``fork``: locks are per description)."""
+    def after_fork(self) -> None:
+        """In a forked child: a fresh file description, since flock locks belong to it."""
         if self._fd is not None:
             os.close(self._fd)
         self._fd = open_append(self.path)

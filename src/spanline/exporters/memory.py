@@ -22,6 +22,10 @@ class InMemoryExporter:
         with self._lock:
             self._events.extend(copies)
 
+    def after_fork(self) -> None:
+        """A forked child gets a fresh lock (the parent's may have been held)."""
+        self._lock = threading.Lock()
+
     def flush(self) -> None:
         """Nothing to flush."""
 
