@@ -291,3 +291,38 @@ def test_agent_summary_sums_tool_uses_through_ancestors() -> None:
     assert cards["test_agent_summary_sums_tool_uses_through_ancestors.<locals>.sub"].tool_uses == 2
     assert summary.totals.total_tool_uses == 3
     assert summary.totals.agents_spawned == 2
+
+
+def test_spans_opened_across_a_yield_keep_their_parent(spanline_capture: CapturedSpans) -> None:
+    @traced_tool
+    def gen():
+        with spanline.span("inner"):
+            yield 1
+            with spanline.span("after-yield"):
+                pass
+            yield 2
+
+    @traced_tool
+    async def agen():
+        with spanline.span("a-inner"):
+            yield 1
+            with spanline.span("a-after-yield"):
+                pass
+            yield 2
+
+    async def consume_async() -> None:
+        async for item in agen():
+            with spanline.span(f"a-consume-{item}"):
+                pass
+
+    with spanline.span("consumer") as consumer:
+        for item in gen():
+            with spanline.span(f"consume-{item}"):
+                pass
+    asyncio.run(consume_async())
+    spans = {s["name"]: s for s in spanline_capture.spans()}
+    assert spans["after-yield"]["parent"] == spans["inner"]["span_id"]
+    assert spans["inner"]["parent"] == spans["tool.gen"]["span_id"]
+    assert spans["consume-1"]["parent"] == consumer.span_id  # the consumer's own context
+    assert spans["a-after-yield"]["parent"] == spans["a-inner"]["span_id"]
+    assert spans["a-consume-1"]["parent"] is None

@@ -75,3 +75,24 @@ def test_child_env_hands_the_current_span_to_a_subprocess(traced: spanline.Run) 
     assert child["parent"] == launcher.span_id
     assert child["trace_id"] == parent_trace(lines)
     assert any(e["event"] == "process_start" for e in lines)
+
+
+def test_span_open_across_os_fork_ends_once(traced: spanline.Run) -> None:
+    pid = -1
+    with spanline.span("outer") as outer:
+        pid = os.fork()
+        if pid == 0:
+            with spanline.span("child-work"):
+                pass
+    if pid == 0:  # the child leaves the block too, but must not end the parent's span
+        spanline.shutdown()
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    spanline.shutdown()
+    lines = [orjson.loads(line) for line in traced.telemetry_path.read_bytes().splitlines()]
+    ends = [e for e in lines if e["event"] == "span_end"]
+    assert [e["span_id"] for e in ends].count(outer.span_id) == 1
+    (child,) = [e for e in lines if e.get("name") == "child-work"]
+    assert child["parent"] == outer.span_id
+    assert len([e for e in lines if e["event"] == "process_end"]) == 2

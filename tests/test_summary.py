@@ -207,3 +207,34 @@ def test_cli_summary_of_latest_run_and_errors(traced: spanline.Run, tmp_path: Pa
     )  # fmt: skip
     assert missing.returncode != 0
     assert missing.stderr.startswith("spanline: error:") and "Traceback" not in missing.stderr
+
+
+def test_lines_with_odd_types_never_crash_the_fold(tmp_path: Path) -> None:
+    import orjson
+
+    odd = [
+        {"event": "run_start", "run_id": 5, "source_repo": ["x"], "agent_kinds": "agent"},
+        {"event": "span_start", "span_id": "a", "kind": ["agent"], "parent": {"x": 1},
+         "name": 7, "ts": "soon", "attributes": [1]},
+        {"event": "span_end", "span_id": "a", "status": 3, "duration_ms": "long",
+         "tokens": "many", "tool_uses": None, "ts": 1.0, "error": "boom",
+         "attributes": {"gen_ai.usage.input_tokens": "x", "gen_ai.request.model": 5}},
+        {"event": "phase", "name": ["p"], "wall_ms": "x", "ts": 2},
+        start("b", "ph", "phase", ts=1.0),
+        start("c", "ag", "agent", parent="b", ts=1.0, **{"gen_ai.agent.id": 3}),
+        {**end("c", 2, ts=1.0, status="error"), "error": {"type": 1, "message": None}},
+        {"event": "process_end", "dropped_events": "x", "pid": 1, "ts": 3},
+    ]  # fmt: skip
+    path = tmp_path / "odd" / "telemetry.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in odd))
+    summary = summarize_file(path)
+    assert summary.run_id == "odd"  # the directory's name: the recorded one is not a string
+    assert summary.span_count == 3 and summary.totals.agents_spawned == 1
+    assert summary.phases["ph"].agents == 1
+    assert [e.name for e in summary.errors] == ["ag"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "spanline", "summary", str(path.parent), "--json"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 0 and "Traceback" not in cli.stderr

@@ -14,6 +14,8 @@ from random import getrandbits
 from typing import Any, TypeVar, overload
 
 from spanline import _runtime
+from spanline._capture import preview
+from spanline._errors import safe_str
 from spanline._tracer import Span, context_attributes
 from spanline._usage import Usage, UsageAccumulator, extract_usage
 from spanline._wrapping import Recipe, captured, decorate
@@ -40,7 +42,7 @@ class _Agent(Recipe):
         arguments = self.arguments(args, kwargs)
         agent_id = self.fixed_id  # contract 7: id=, else the agent_id argument, else span id
         if agent_id is None and self.takes_agent_id and arguments.get("agent_id") is not None:
-            agent_id = str(arguments["agent_id"])
+            agent_id = safe_str(arguments["agent_id"])
         if agent_id is None:
             span._id = getrandbits(64) or 1
             agent_id = span.span_id
@@ -100,7 +102,7 @@ class _Tool(Recipe):
         self._outcome(span, True, elapsed_ms, **details)
 
     def fail(self, span: Span, exc: BaseException, elapsed_ms: float) -> None:
-        message = f"{type(exc).__name__}: {_safe_str(exc)}"
+        message = f"{type(exc).__name__}: {safe_str(exc)}"
         self._outcome(span, False, elapsed_ms, **{"tool.error_message": message})
 
     def new_stream(self) -> Any:
@@ -187,24 +189,26 @@ class _Llm(Recipe):
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
 
 
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:
-        return f"<unprintable {type(value).__name__}>"
-
-
 def _char_count(value: Any) -> int:
-    """Characters of a value's text form (strings counted exactly, others via a preview)."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, (bytes, bytearray)):
-        return len(value)
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return sum(len(k) + len(v) for k, v in value.items())
-    from spanline._capture import preview
+    """Characters of a value's text form: exact for text, else a bounded estimate.
 
-    return len(preview(value, 100_000))
+    Runs on the caller's thread for every tool call, so anything that is not a
+    string, bytes or a flat dict of strings is measured through a preview capped
+    at 10,000 characters (the count then reads 10,000 for anything longer).
+    """
+    try:
+        if isinstance(value, (str, bytes, bytearray)):
+            return len(value)
+        if type(value) is dict and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            return sum(len(k) + len(v) for k, v in value.items())
+    except Exception:  # a hostile __len__ or str subclass: fall back to the preview
+        pass
+    return len(preview(value, _CHAR_COUNT_CAP))  # preview() never raises
+
+
+_CHAR_COUNT_CAP = 10_000
 
 
 def _decorator(make: Callable[[Callable[..., Any]], Recipe], func: F | None) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-__all__ = ["error_info"]
+__all__ = ["error_info", "safe_str"]
 
 
 def _qualified_type(exc: BaseException) -> str:
@@ -14,16 +14,32 @@ def _qualified_type(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _safe_str(exc: BaseException) -> str:
+def safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder when its ``__str__`` raises."""
     try:
-        return str(exc)
+        return str(value)
     except Exception:  # a broken __str__ must not mask the real exception
-        return f"<unprintable {type(exc).__name__}>"
+        return f"<unprintable {type(value).__name__}>"
+
+
+_CACHE_ATTRIBUTE = "__spanline_error__"
 
 
 def error_info(exc: BaseException, with_traceback: bool = True) -> dict[str, str]:
-    """Describe an exception as the ``error`` object of a span_end line."""
-    info = {"type": _qualified_type(exc), "message": _safe_str(exc)}
+    """Describe an exception as the ``error`` object of a span_end line.
+
+    Formatting a traceback costs far more than a span, and an exception leaving
+    nested spans is described once per span: the first (innermost, where it was
+    raised) description is kept on the exception and reused.
+    """
+    cached = getattr(exc, _CACHE_ATTRIBUTE, None)
+    if isinstance(cached, dict) and (not with_traceback or "stacktrace" in cached):
+        return cached
+    info = {"type": _qualified_type(exc), "message": safe_str(exc)}
     if with_traceback and exc.__traceback__ is not None:
         info["stacktrace"] = "".join(traceback.format_exception(exc))[-8000:]
+    try:
+        setattr(exc, _CACHE_ATTRIBUTE, info)
+    except (AttributeError, TypeError):  # an exception type without a __dict__
+        pass
     return info

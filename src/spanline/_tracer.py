@@ -131,6 +131,7 @@ class Span:
         "_error",
         "_id",
         "_parent",
+        "_pid",
         "_pipeline",
         "_state",
         "_status",
@@ -185,6 +186,7 @@ class Span:
         ts = self._ts = _time()
         self._t0 = _perf()
         pipeline = self._pipeline
+        self._pid = pipeline.pid
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             queue.append(
@@ -216,6 +218,8 @@ class Span:
         self._state = _ENDED
         duration = _perf() - self._t0
         pipeline = self._pipeline
+        if self._pid != pipeline.pid:
+            return  # opened before a fork: the parent process ends it, not this child
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             queue.append(

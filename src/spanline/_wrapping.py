@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline import _runtime
 from spanline._capture import capture_value
+from spanline._report import report
 from spanline._tracer import _CURRENT, Span, _current_span, context_attributes, live_pipeline
 
 if TYPE_CHECKING:
@@ -101,9 +102,9 @@ def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, 
 
 
 class _Call:
-    """One traced invocation: its span, its context tokens and its clock."""
+    """One traced invocation: its span, the context its body sees, and its clock."""
 
-    __slots__ = ("recipe", "span", "t0", "tokens")
+    __slots__ = ("inside", "recipe", "span", "t0")
 
     def __init__(
         self, pipeline: Pipeline, recipe: Recipe, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -112,26 +113,29 @@ class _Call:
         self.span = Span(pipeline, recipe.span_name, recipe.kind, None, _CURRENT, {})
         recipe.start_attributes(self.span, args, kwargs)
         self.span._start()
+        extra = recipe.context(self.span)
+        outer = context_attributes.get()
+        #: What the body sees as current span and context attributes. For a
+        #: generator it is saved at each yield and restored at the next step, so
+        #: a span the body opened before a yield is still the parent after it.
+        self.inside: tuple[Any, Any] = (self.span, {**(outer or {}), **extra} if extra else outer)
         self.t0 = _perf()
 
     def elapsed_ms(self) -> float:
         return (_perf() - self.t0) * 1000.0
 
     def activate(self) -> tuple[Any, Any]:
-        """Make the span current (and push the recipe's context) in this context."""
-        context = self.recipe.context(self.span)
-        outer = context_attributes.set({**(context_attributes.get() or {}), **context}) if (
-            context
-        ) else None  # fmt: skip
-        return _current_span.set(self.span), outer
+        """Enter the body's context: its current span and context attributes."""
+        span, attributes = self.inside
+        return _current_span.set(span), context_attributes.set(attributes)
 
-    @staticmethod
-    def deactivate(tokens: tuple[Any, Any]) -> None:
+    def deactivate(self, tokens: tuple[Any, Any]) -> None:
+        """Leave it, remembering where the body left it."""
+        self.inside = (_current_span.get(), context_attributes.get())
         span_token, context_token = tokens
         try:
             _current_span.reset(span_token)
-            if context_token is not None:
-                context_attributes.reset(context_token)
+            context_attributes.reset(context_token)
         except (ValueError, RuntimeError):  # reset from another context: nothing to undo
             pass
 
@@ -315,7 +319,12 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
 
 
 class _StreamProxy:
-    """A returned stream (iterator): the span ends when it is exhausted or closed."""
+    """A returned stream (iterator): the span ends when it is exhausted or closed.
+
+    Attribute access goes to the wrapped stream, but the proxy is not an
+    instance of the stream's class: ``isinstance(result, openai.Stream)`` is
+    False while tracing is on.
+    """
 
     def __init__(self, stream: Any, call: _Call) -> None:
         self._stream = stream
@@ -327,7 +336,12 @@ class _StreamProxy:
         return getattr(self._stream, name)
 
     def _item(self, item: Any) -> Any:
-        self._call.recipe.chunk(self._call.span, self._state, item, self._call.elapsed_ms())
+        if not self._done:  # iterating past the end or after close() records nothing
+            try:
+                call = self._call
+                call.recipe.chunk(call.span, self._state, item, call.elapsed_ms())
+            except Exception as exc:  # tracing must not break the consumer
+                report("recording a stream chunk failed", exc=exc)
         return item
 
     def _finish(self, exc: BaseException | None = None, closed_early: bool = False) -> None:
@@ -344,13 +358,14 @@ class _StreamProxy:
 
     def __next__(self) -> Any:
         try:
-            return self._item(next(self._stream))
+            item = next(self._stream)
         except StopIteration:
             self._finish()
             raise
         except BaseException as exc:
             self._finish(exc)
             raise
+        return self._item(item)
 
     def close(self) -> None:
         """Close the underlying stream; the span ends (closed early if not exhausted)."""
@@ -367,11 +382,11 @@ class _StreamProxy:
             enter()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: Any) -> Any:
         exit_ = getattr(self._stream, "__exit__", None)
         try:
-            if exit_ is not None:
-                exit_(*exc_info)
+            # Its answer matters: a stream that suppresses an exception still does.
+            return exit_(*exc_info) if exit_ is not None else None
         finally:
             self._finish(closed_early=True)
 
@@ -388,13 +403,14 @@ class _AsyncStreamProxy(_StreamProxy):
 
     async def __anext__(self) -> Any:
         try:
-            return self._item(await self._stream.__anext__())
+            item = await self._stream.__anext__()
         except StopAsyncIteration:
             self._finish()
             raise
         except BaseException as exc:
             self._finish(exc)
             raise
+        return self._item(item)
 
     async def aclose(self) -> None:
         """Close the underlying stream; the span ends."""
@@ -413,11 +429,10 @@ class _AsyncStreamProxy(_StreamProxy):
             await enter()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: Any) -> Any:
         exit_ = getattr(self._stream, "__aexit__", None)
         try:
-            if exit_ is not None:
-                await exit_(*exc_info)
+            return await exit_(*exc_info) if exit_ is not None else None
         finally:
             self._finish(closed_early=True)
 

@@ -23,15 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spanline._prices import PriceTable, compute_cost
 from spanline._report import report
-from spanline._tracer import AGENT_KINDS
+from spanline._tracer import AGENT_KINDS, RESERVED_END_KEYS
 from spanline._usage import usage_from_attributes
 from spanline.folds.events import LineProblem, iter_events
 
 __all__ = ["RunSummary", "is_agent", "summarize", "summarize_file", "write_summary"]
 
 Number = int | float
-#: span_end fields that are not counters.
-_END_FIELDS = frozenset({"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"})
+#: span_end fields that are not counters (no counter may use a span field's name).
+_END_FIELDS = RESERVED_END_KEYS
 
 
 class PhaseSummary(BaseModel):
@@ -152,6 +152,17 @@ def _kept(attributes: Any) -> dict[str, Any] | None:
     return kept or None
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _error(value: Any) -> dict[str, Any] | None:
+    """Type and message only: the stack trace is not needed for the summary."""
+    if not isinstance(value, Mapping):
+        return None
+    return {"type": _text(value.get("type")), "message": _text(value.get("message"))}
+
+
 class _Start(NamedTuple):
     """What the fold keeps of a span_start line."""
 
@@ -201,11 +212,11 @@ class _Fold:
             if span_id.__class__ is str:
                 tokens, tools = event.get("tokens"), event.get("tool_uses")
                 self.ends[span_id] = _End(
-                    event.get("status"),
+                    _text(event.get("status")),
                     event.get("duration_ms"),
                     tokens if _is_number(tokens) else 0,
                     tools if _is_number(tools) else 0,
-                    event.get("error"),
+                    _error(event.get("error")),
                     _kept(event.get("attributes")),
                 )
                 counters = self.counters
@@ -216,10 +227,12 @@ class _Fold:
         elif kind == "span_start":
             span_id = event.get("span_id")
             if span_id.__class__ is str:
+                # Lines from other producers may have odd types: keep only
+                # strings where the fold compares or hashes, so it cannot crash.
                 self.starts[span_id] = _Start(
-                    event.get("parent"),
-                    event.get("name"),
-                    event.get("kind"),
+                    _text(event.get("parent")),
+                    _text(event.get("name")),
+                    _text(event.get("kind")),
                     event.get("ts"),
                     _kept(event.get("attributes")),
                 )
@@ -359,28 +372,49 @@ def _costs(fold: _Fold, prices: PriceTable) -> tuple[float, list[str], dict[str,
     return total, sorted(unpriced), per_span
 
 
-def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> list[AgentSummary]:
-    """Agents with subtree sums, in start order."""
+def _subtree_sums(
+    fold: _Fold, costs: Mapping[str, float]
+) -> dict[str, tuple[Number, Number, float]]:
+    """Tokens, tool uses and cost of every span's whole subtree, in one pass.
+
+    Children are summed into parents from the deepest span up, so nested agents
+    cost O(spans), not O(spans x depth).
+    """
     children: dict[str, list[str]] = {}
     for span_id, start in fold.starts.items():
-        if isinstance(start.parent, str):
+        if start.parent is not None and start.parent in fold.starts:
             children.setdefault(start.parent, []).append(span_id)
-    summaries = []
-    for span_id in sorted(agent_ids, key=lambda sid: _sort_ts(fold.starts[sid])):
-        tokens: Number = 0
-        tools: Number = 0
-        cost = 0.0
-        stack, seen = [span_id], set()
-        while stack:
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in fold.starts:
+        if root in seen:
+            continue
+        stack = [root]
+        while stack:  # iterative DFS: parents before children
             current = stack.pop()
             if current in seen:
                 continue
             seen.add(current)
-            own = fold.ends.get(current)
-            if own is not None:
-                tokens, tools = tokens + own.tokens, tools + own.tool_uses
-            cost += costs.get(current, 0.0)
+            order.append(current)
             stack.extend(children.get(current, ()))
+    sums: dict[str, tuple[Number, Number, float]] = {}
+    for span_id in reversed(order):
+        end = fold.ends.get(span_id)
+        tokens, tools = (end.tokens, end.tool_uses) if end is not None else (0, 0)
+        cost = costs.get(span_id, 0.0)
+        for child in children.get(span_id, ()):
+            child_tokens, child_tools, child_cost = sums.get(child, (0, 0, 0.0))
+            tokens, tools, cost = tokens + child_tokens, tools + child_tools, cost + child_cost
+        sums[span_id] = (tokens, tools, cost)
+    return sums
+
+
+def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> list[AgentSummary]:
+    """Agents with subtree sums, in start order."""
+    sums = _subtree_sums(fold, costs)
+    summaries = []
+    for span_id in sorted(agent_ids, key=lambda sid: _sort_ts(fold.starts[sid])):
+        tokens, tools, cost = sums.get(span_id, (0, 0, 0.0))
         start = fold.starts[span_id]
         end = fold.ends.get(span_id)
         summaries.append(
@@ -388,9 +422,9 @@ def _agents(fold: _Fold, agent_ids: list[str], costs: Mapping[str, float]) -> li
                 span_id=span_id,
                 name=start.name,
                 kind=start.kind,
-                agent_id=(start.attributes or {}).get("gen_ai.agent.id"),
+                agent_id=_text((start.attributes or {}).get("gen_ai.agent.id")),
                 status=end.status if end is not None else None,
-                duration_ms=end.duration_ms if end is not None else None,
+                duration_ms=end.duration_ms if end and _is_number(end.duration_ms) else None,
                 tokens=tokens,
                 tool_uses=tools,
                 cost_usd=cost,
@@ -442,7 +476,10 @@ def summarize(
     for event in events:
         fold.add(event)
     run_start = fold.run_start or {}
-    kinds = frozenset(agent_kinds or run_start.get("agent_kinds") or AGENT_KINDS)
+    if agent_kinds is None:
+        recorded = run_start.get("agent_kinds")
+        agent_kinds = recorded if isinstance(recorded, list) else AGENT_KINDS
+    kinds = frozenset(k for k in agent_kinds if isinstance(k, str))
     agents = [
         sid
         for sid, start in fold.starts.items()
@@ -451,9 +488,9 @@ def summarize(
     counters = fold.counters
     cost, unpriced, span_costs = _costs(fold, prices or PriceTable.default())
     return RunSummary(
-        run_id=run_start.get("run_id") or run_id,
-        source_repo=run_start.get("source_repo"),
-        source_commit=run_start.get("source_commit"),
+        run_id=_text(run_start.get("run_id")) or run_id,
+        source_repo=_text(run_start.get("source_repo")),
+        source_commit=_text(run_start.get("source_commit")),
         total_wall_ms=_total_wall_ms(fold),
         phases=_phases(fold, agents),
         totals=Totals(
