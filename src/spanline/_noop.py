@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 __all__ = ["NOOP_SPAN", "NoOpSpan"]
@@ -17,7 +19,8 @@ class NoOpSpan:
     component = None
     span_id = ""
     is_recording = False
-    attributes: dict[str, Any] = {}
+    #: Read-only: one object is shared by every caller while tracing is off.
+    attributes: Mapping[str, Any] = MappingProxyType({})
 
     def __enter__(self) -> NoOpSpan:
         return self

@@ -24,7 +24,8 @@ __all__ = [
     "exporter_from_name",
 ]
 
-#: Name -> "module:class" (imported on demand, so extras stay optional).
+#: Name -> "module:class". Exporters that need an extra (otlp, logfire) are
+#: imported only when named, so the core works without the extras.
 #: ``jsonl`` is always on: it is the run's own telemetry.jsonl.
 NAMED_EXPORTERS: dict[str, str] = {
     "console": "spanline.exporters.console:ConsoleExporter",

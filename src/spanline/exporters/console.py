@@ -8,6 +8,8 @@ from typing import Any, TextIO
 
 __all__ = ["ConsoleExporter"]
 
+_MAX_OPEN = 100_000
+
 
 class ConsoleExporter:
     """Prints ``✓ name  12.3 ms  tokens=… tool_uses=…`` when a span ends.
@@ -19,6 +21,8 @@ class ConsoleExporter:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         # span_id -> (name, depth) of spans still open; removed when they end.
+        # Bounded: spans whose end never comes (a crash, a dropped event) must
+        # not make it grow forever.
         self._open: dict[str, tuple[str, int]] = {}
 
     def export(self, batch: Sequence[Mapping[str, Any]]) -> None:
@@ -29,6 +33,8 @@ class ConsoleExporter:
             if kind == "span_start":
                 parent = self._open.get(event.get("parent") or "")
                 depth = parent[1] + 1 if parent else 0
+                if len(self._open) >= _MAX_OPEN:
+                    self._open.pop(next(iter(self._open)))  # the oldest
                 self._open[event["span_id"]] = (event["name"], depth)
             elif kind == "span_end":
                 name, depth = self._open.pop(event["span_id"], ("?", 0))

@@ -97,7 +97,9 @@ class RunSummary(BaseModel):
     #: LLM models that reported usage but have no price: their cost is unknown, not 0.
     unpriced_models: list[str] = Field(default_factory=list)
     agents: list[AgentSummary] = Field(default_factory=list)
+    #: The first skipped lines (at most 1,000; ``skipped_line_count`` has them all).
     skipped_lines: list[dict[str, Any]] = Field(default_factory=list)
+    skipped_line_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; absent phase fields (``agents`` when 0) are omitted."""
@@ -268,6 +270,7 @@ class _Fold:
 
 
 _PHASE_EVENT_FIELDS = ("event", "name", "wall_ms", "ts")
+_MAX_LISTED_PROBLEMS = 1_000
 
 
 def _add_phase(phases: dict[str, PhaseSummary], name: str, phase: PhaseSummary) -> None:
@@ -511,7 +514,8 @@ def summarize(
         ],
         unpriced_models=unpriced,
         agents=_agents(fold, agents, span_costs),
-        skipped_lines=[problem.to_dict() for problem in problems],
+        skipped_lines=[problem.to_dict() for problem in problems[:_MAX_LISTED_PROBLEMS]],
+        skipped_line_count=len(problems),
     )
 
 
@@ -538,9 +542,10 @@ def summarize_file(
         run_id=Path(path).parent.name,
         prices=prices,
     )
-    if report_problems:
-        for problem in problems:
-            report(f"skipped {problem}")
+    if report_problems and problems:
+        shown = "; ".join(str(problem) for problem in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        report(f"skipped {len(problems)} malformed line(s): {shown}{more}")
     return summary
 
 
