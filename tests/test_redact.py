@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import random
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -215,6 +216,181 @@ def test_json_nested_in_a_json_string_is_redacted_and_valid() -> None:
     text = orjson.dumps({"inner": orjson.dumps({"password": "p4ss", "n": 1}).decode()}).decode()
     parsed = orjson.loads(redact_text(text))
     assert orjson.loads(parsed["inner"]) == {"password": REDACTED, "n": 1}
+
+
+# --- each rule runs only where its trigger is, with the same result as running them all ---
+
+
+def reference_redact_text(text: str) -> str:
+    """redact_text as it was before per-rule triggers: every rule over the whole text."""
+    module = spanline._redact
+    for rule in (*module._RULES, *module._registry.patterns):
+        text = rule.sub(module._substitute, text)
+    return text
+
+
+PLAIN = "the model returned a long answer about token counts keys and authors"
+
+
+def filler(size: int, seed: int) -> str:
+    """Secret-free text of about ``size`` characters: prose, JSON and log lines."""
+    rng = random.Random(seed)
+    words = [*PLAIN.split(), "max_tokens=256", '"max_tokens": 100,', "eos_token='</s>'"]
+    words += ["task-list", "risk-", "https://example.com/a?q=1", "{'role': 'user'}", "\n"]
+    words += ["ünï ✓", "A.", "gh", "sk", "bear", "Authorization:"]
+    out: list[str] = []
+    while size > 0:
+        out.append(rng.choice(words))
+        size -= len(out[-1]) + 1
+    return " ".join(out)
+
+
+JWT_TEXT = SECRETS["jwt"]
+ENV_FILE = "\n".join(
+    [
+        "# settings",
+        f"AWS_ACCESS_KEY_ID={SECRETS['aws_key_id']}",
+        "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "DB_PASSWORD='hunter 2'",
+        'API_TOKEN="abc123"',
+        "export GITHUB_TOKEN = " + SECRETS["github_classic"],
+        "MAX_TOKENS=100",
+        "EOS_TOKEN=</s>",
+        "auth=",
+        "client.secret=s3;cookie=c00kie&x=1",
+    ]
+)
+CORPUS = [
+    *(
+        orjson.dumps({"note": f"the key is {secret}!", "kind": kind}).decode()
+        for kind, secret in SECRET_CASES
+    ),
+    *(
+        orjson.dumps({kind: secret, "api_key": secret, "n": 1}, option=orjson.OPT_INDENT_2).decode()
+        for kind, secret in SECRET_CASES
+    ),
+    orjson.dumps(
+        {"inner": orjson.dumps({"password": "p4ss", "token": JWT_TEXT}).decode()}
+    ).decode(),
+    orjson.dumps({"headers": {"Authorization": f"Bearer {JWT_TEXT}", "Cookie": "a=b"}}).decode(),
+    '{"auth": "x", "AUTH" : \'y\', "eos_token": "</s>", "secret_key":"", "token": "un\\"closed}',
+    "{'password': 'hunter 2', 'eos_token': '</s>', 'private.key': 'k'}",
+    "postgres://admin:s3cr3t@db:5432/app and redis://:nopass@cache and mysql://u:p@h/db",
+    "https://user:pa%40ss@host/path?api_key=abc123&page=2&token=t0k3n#frag",
+    "git clone https://x-access-token:ghs_"
+    + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+    + "@github.com/o/r.git",
+    "ftp:// not a url, a://b:c@ and :// alone, s3://bucket/key",
+    ENV_FILE,
+    ENV_FILE.replace("\n", "\r\n"),
+    f"Authorization: Bearer {JWT_TEXT}\nauthorization: bearer abc123def456ghi\nBEARER x",
+    "The bearer deliberately waited. Bearer token. bearer\tAbcdefgh1",
+    f"please rotate {SECRETS['openai_legacy']} and {SECRETS['anthropic']} today",
+    f"ids: {SECRETS['aws_key_id']}, XAKIAIOSFODNN7EXAMPLE, AKIASIAQWERTYUIOP123456, ASIA",
+    f"glued{SECRETS['google']}glued task-{SECRETS['openai_project']} x{JWT_TEXT}",
+    f"{SECRETS['github_fine_grained']};{SECRETS['github_oauth']} ghp_short github_pat_",
+    "İstanbul token=abc İ api_key: 'ü' \u212aEY=x \u2018quotes\u2019 password = \"é\"",
+    '--password=hunter2 --verbose --token "abc" -e SECRET=1',
+    "monkey=1 author=me key=value secretary=x passwords=many tokens=5 api_key =  spaced",
+    "eyJ alone, eyJhbGciOiJIUzI1NiJ9.short.x, sk-learn, sk-proj-lowercase-only-words",
+    "",
+    "hello world",
+]
+BIG_TEXTS = {
+    f"{kind}-{where}": (
+        f"{secret} {filler(40_000, i)}"
+        if where == "start"
+        else f"{filler(20_000, i)} {secret} {filler(20_000, i + 1)}"
+        if where == "middle"
+        else f"{filler(40_000, i)} {secret}"
+    )
+    for i, (kind, secret) in enumerate(
+        [*SECRET_CASES, ("url", "db://u:pw@h"), ("json", '"auth": "x"'), ("env", "TOKEN=abc")]
+    )
+    for where in ("start", "middle", "end")
+}
+
+
+@pytest.mark.parametrize("text", CORPUS)
+def test_redact_text_matches_running_every_rule(text: str) -> None:
+    assert redact_text(text) == reference_redact_text(text)
+
+
+@pytest.mark.parametrize("name", list(BIG_TEXTS))
+def test_big_text_with_a_secret_matches_running_every_rule(name: str) -> None:
+    text = BIG_TEXTS[name]
+    redacted = redact_text(text)
+    assert redacted == reference_redact_text(text)
+    assert REDACTED in redacted
+
+
+@pytest.mark.parametrize("unit", [*ADVERSARIAL_UNITS, "token = ", '"password": "x", ', "a:b@"])
+def test_repetitive_text_matches_running_every_rule(unit: str) -> None:
+    text = unit * (3000 // len(unit))
+    assert redact_text(text) == reference_redact_text(text)
+
+
+def test_random_mixtures_match_running_every_rule() -> None:
+    # Pieces that trigger, complete, break or glue together every rule's matches.
+    pieces = [*SECRETS.values(), "api_key", "Secret_Access_Key", "PASSWD", "pwd", "auth"]
+    pieces += ["token", "eos_token", "credentials", "cookie", "monkey", '"', "'", "\\", ":"]
+    pieces += ["=", " ", "\n", ",", "{", "}", "&", ";", ".", "-", "_", "/", "@", "://", "x"]
+    pieces += ["Bearer ", "bEaReR\t", "sk-", "AKIA", "ASIA", "eyJ", "ghp_", "hunter2", "İ", "é"]
+    pieces += ["abc123DEF456ghi", "Q7" * 8]
+    rng = random.Random(20240601)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        assert redact_text(text) == reference_redact_text(text), text
+
+
+def test_added_patterns_run_on_text_without_builtin_triggers() -> None:
+    add_redaction_pattern(r"ACME-\d{6}")
+    for text in ("ACME-123456", filler(5000, 7) + " ACME-654321", f"ACME-000001 {JWT_TEXT}"):
+        assert redact_text(text) == reference_redact_text(text)
+        assert "ACME-" not in redact_text(text)
+
+
+def test_only_rules_whose_trigger_is_present_are_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    class CountingRule:
+        def __init__(self, rule: re.Pattern[str]) -> None:
+            self.rule, self.calls = rule, 0
+
+        def match(self, text: str, pos: int) -> re.Match[str] | None:
+            self.calls += 1
+            return self.rule.match(text, pos)
+
+    plans = [(CountingRule(rule), *how) for rule, *how in spanline._redact._PLANS]
+    monkeypatch.setattr(spanline._redact, "_PLANS", tuple(plans))
+
+    def calls() -> list[int]:
+        return [plan[0].calls for plan in plans]
+
+    prose = " ".join([PLAIN] * 300)
+    assert redact_text(prose) is prose
+    assert calls() == [0] * len(plans)
+    url = redact_text(f"{prose} postgres://u:pw@db/x {prose}")
+    assert "postgres://u:[REDACTED]@db/x" in url
+    assert calls() == [0, 0, 1, 0, 0, 0, 0, 0, 0]  # the URL rule, once
+    assert redact_text(f'{{"auth": "x", "notes": "{prose}"}}').startswith('{"auth": "[REDACTED]"')
+    assert calls() == [1, 0, 1, 0, 0, 0, 0, 0, 0]  # then the quoted-key rule, once
+
+
+def test_str_subclass_overriding_methods_is_still_redacted() -> None:
+    class Sneaky(str):
+        def __contains__(self, item: object) -> bool:
+            return False
+
+        def lower(self) -> str:
+            return ""
+
+        def __getitem__(self, index: Any) -> str:
+            return ""
+
+    assert redact_text(Sneaky("x token=abc Bearer abc123def456ghi")) == (
+        "x token=[REDACTED] Bearer [REDACTED]"
+    )
+    plain = Sneaky("nothing here")
+    assert redact_text(plain) is plain
 
 
 # --- secret keys ---

@@ -98,16 +98,23 @@ _DEFAULT_RULES = (
     r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])",
 )
 _RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
-# Every default rule needs one of these in the lower-cased text. Branches that each start
-# with a literal let the regex engine skip ahead, so clean text costs about a microsecond.
-_TRIGGERS = ("sk-", "aiza", "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_")
-_TRIGGERS += ("github_pat_", "://", "bearer")
-_TRIGGER_WORDS = ("key", "secret", "passwd", "password", "passphrase", "pwd", "token", "auth")
-_TRIGGER_WORDS += ("authorization", "credential", "credentials", "cookie")
-_PRECHECK = re.compile(
-    "|".join(
-        [*map(re.escape, _TRIGGERS), *(re.escape(w) + r"\\?[\"']?\s*[:=]" for w in _TRIGGER_WORDS)]
-    )
+# A rule is tried only where it can start a match, so text pays only for the rules whose
+# triggers it holds. Finders, each led by a literal the regex engine skips to, mark every such
+# start: a match's start plus a shift or, in the reversed text, a match's end (a key rule's
+# finder reads back from ":" or "=" over a key word to the start of the key's [\w.-] run).
+# No finder match hides a start by overlapping it ("AKIASIA" has no AWS key).
+_WORDS = "key secret passwd password passphrase pwd token auth authorization cookie credential"
+_KEY_RUN = "(?i:" + "|".join(w[::-1] for w in f"{_WORDS} credentials".split()) + r")[\w.-]*"
+_FINDERS = (  # finders; shift, or None for the reversed text; gate characters, or "lower"
+    ((r":\s*[\"']\\?" + _KEY_RUN, r"=\s*[\"']\\?" + _KEY_RUN), None, "\"'"),
+    ((r"=\s*" + _KEY_RUN,), None, "="),
+    (("://",), 3, ""),
+    (("bearer",), 0, "lower"),
+    *(((f,), 0, "") for f in ("eyJ", "sk-", "AIza", "gh[pousr]_|github_pat_", "AKIA|ASIA")),
+)
+_PLANS = tuple(
+    (rule, tuple(re.compile(finder, re.ASCII) for finder in finders), shift, gate)
+    for rule, (finders, shift, gate) in zip(_RULES, _FINDERS, strict=True)
 )
 _KEY_GROUPS = ("key_q", "key_e")
 
@@ -136,15 +143,31 @@ def redact_text(s: str) -> str:
     """
     if not isinstance(s, str):
         return s
-    registry = _registry
-    # One combined search keeps the common no-secret case to a single regex scan.
-    if _PRECHECK.search(s.lower()) is None and not (
-        registry.patterns and any(p.search(s) for p in registry.patterns)
-    ):
-        return s
-    for rule in (*_RULES, *registry.patterns):
-        s = rule.sub(_substitute, s)
-    return s
+    text = original = str.__str__(s)  # a str subclass could override the methods used here
+    # The result of each rule's sub() in turn, each tried only where its finders point.
+    for rule, finders, shift, gate in _PLANS:
+        if shift is None and not any(map(text.__contains__, gate)):
+            continue  # a key rule needs one of its gate characters
+        hay = text[::-1] if shift is None else text
+        if gate == "lower":  # lower-case ASCII letters only, as the rules fold them, in place
+            hay = (text if text.isascii() else text.encode("ascii", "replace").decode()).lower()
+        n, starts = len(text), []
+        for finder in finders:
+            if (first := finder.search(hay)) is not None:  # cheaper than finditer() alone
+                found = finder.finditer(hay, first.start())
+                starts += (n - m.end() if shift is None else m.start() + shift for m in found)
+        if not starts:
+            continue
+        out, pos = [], 0
+        for start in sorted(starts):
+            if start >= pos and (match := rule.match(text, start)) is not None:
+                out += (text[pos:start], _substitute(match))
+                pos = match.end()
+        if out:
+            text = "".join((*out, text[pos:]))
+    for pattern in _registry.patterns:  # no known trigger: always run
+        text = pattern.sub(_substitute, text)
+    return s if text is original else text
 
 
 def _substitute(match: re.Match[str]) -> str:
