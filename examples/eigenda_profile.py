@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         print(f"failed agents:  {', '.join(failed)}")
     if summary is not None:
-        print(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        # The per-agent cards and milestones are in the file; print the headline.
+        headline = {k: v for k, v in summary.to_dict().items() if k not in ("agents", "milestones")}
+        print(orjson.dumps(headline, option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
