@@ -86,6 +86,14 @@ def writer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("spanline-")]
 
 
+def heavy_imports(setup: str, modules: set[str]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``setup``."""
+    code = f"{setup}\nimport sys\nprint(sorted({sorted(modules)!r} & sys.modules.keys()))\n"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    return __import__("ast").literal_eval(result.stdout.strip())
+
+
 def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None):
     """Run code in a fresh interpreter with a clean SPANLINE_* environment."""
     import subprocess

@@ -13,7 +13,7 @@ from spanline import _prices
 from spanline._prices import ModelPrice, PriceTable, compute_cost, cost_usd
 from spanline._usage import Usage, extract_usage
 from spanline.exceptions import ConfigurationError
-from tests.conftest import run_python
+from tests.conftest import heavy_imports
 from tests.test_usage import ANTHROPIC_MESSAGE, GEMINI_RESPONSE, OPENAI_CHAT
 
 # --- Prices and cost ---------------------------------------------------------------
@@ -222,13 +222,6 @@ def test_malformed_price_file_raises_configuration_error(tmp_path: Path) -> None
 
 def test_module_imports_no_pydantic_yaml_or_provider_sdk() -> None:
     # PyYAML is imported only when a YAML price file is read.
-    code = (
-        "import sys\n"
-        "import spanline._prices\n"
-        "spanline._prices.PriceTable.default()\n"
-        "heavy = {'pydantic', 'openai', 'anthropic', 'google.genai', 'yaml'}\n"
-        "print(sorted(heavy & set(sys.modules)))\n"
-    )
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    setup = "import spanline._prices\nspanline._prices.PriceTable.default()"
+    heavy = {"pydantic", "openai", "anthropic", "google.genai", "yaml"}
+    assert heavy_imports(setup, heavy) == []

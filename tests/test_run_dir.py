@@ -120,3 +120,11 @@ def test_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
     assert not (run_dir / "run_summary.json").exists()
     summary = spanline.summarize_file(run_dir / "telemetry.jsonl")
     assert summary.span_count == 500
+
+
+def test_metadata_redaction_fails_closed(monkeypatch) -> None:
+    from spanline import _runtime
+
+    monkeypatch.setattr(_runtime, "redact", lambda value: "[REDACTED]")  # redact() giving up
+    cleaned = _runtime.redact_metadata({"run_id": "r", "query": "sk-ant-secret", "config": {}})
+    assert cleaned == {"run_id": "r", "redaction_failed": True}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from spanline import _usage
 from spanline._usage import Usage, UsageAccumulator, extract_usage
+from tests.conftest import heavy_imports
 
 FORMS = ["dict", "sdk"]
 
@@ -537,14 +536,11 @@ def test_accumulator_before_and_without_usage() -> None:
 
 def test_module_imports_no_pydantic_or_provider_sdk() -> None:
     # Load the file alone, so the package __init__ (which may use pydantic) is not run.
-    code = (
+    setup = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('usage_alone', {_usage.__file__!r})\n"
         "module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
-        "heavy = {'pydantic', 'openai', 'anthropic', 'google.genai', 'yaml'}\n"
-        "print(sorted(heavy & set(sys.modules)))\n"
+        "spec.loader.exec_module(module)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    heavy = {"pydantic", "openai", "anthropic", "google.genai", "yaml"}
+    assert heavy_imports(setup, heavy) == []

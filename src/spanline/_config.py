@@ -19,7 +19,6 @@ from spanline._tracer import AGENT_KINDS, FALSE_WORDS
 from spanline.exceptions import ConfigurationError, SpanlineWarning
 
 _TRUE = ("1", "true", "yes", "on")
-_FALSE = FALSE_WORDS
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 #: Field name -> environment variable. One table, one reader (no copy-pasted
@@ -53,9 +52,11 @@ def parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
-    if value in _FALSE:
+    if value in FALSE_WORDS:
         return False
-    raise ValueError(f"accepted values: {', '.join(_TRUE)} / {', '.join(v for v in _FALSE if v)}")
+    raise ValueError(
+        f"accepted values: {', '.join(_TRUE)} / {', '.join(v for v in FALSE_WORDS if v)}"
+    )
 
 
 class Settings(BaseModel):

@@ -25,7 +25,7 @@ def safe_str(value: object) -> str:
 _CACHE_ATTRIBUTE = "__spanline_error__"
 
 
-def error_info(exc: BaseException, with_traceback: bool = True) -> dict[str, str]:
+def error_info(exc: BaseException) -> dict[str, str]:
     """Describe an exception as the ``error`` object of a span_end line.
 
     Formatting a traceback costs far more than a span, and an exception leaving
@@ -33,10 +33,11 @@ def error_info(exc: BaseException, with_traceback: bool = True) -> dict[str, str
     raised) description is kept on the exception and reused.
     """
     cached = getattr(exc, _CACHE_ATTRIBUTE, None)
-    if isinstance(cached, dict) and (not with_traceback or "stacktrace" in cached):
+    # Described before it was raised (record_exception)? Describe it again, with its stack.
+    if isinstance(cached, dict) and ("stacktrace" in cached or exc.__traceback__ is None):
         return cached
     info = {"type": _qualified_type(exc), "message": safe_str(exc)}
-    if with_traceback and exc.__traceback__ is not None:
+    if exc.__traceback__ is not None:
         info["stacktrace"] = "".join(traceback.format_exception(exc))[-8000:]
     try:
         setattr(exc, _CACHE_ATTRIBUTE, info)

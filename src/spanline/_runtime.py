@@ -158,14 +158,18 @@ def _environment_without_our_exports() -> dict[str, str]:
     Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
     """
     environ = dict(os.environ)
-    session = _session
-    if session is not None:
-        for name, value in session.saved_env.items():
-            if value is None:
-                environ.pop(name, None)
-            else:
-                environ[name] = value
+    if _session is not None:
+        _restore(environ, _session.saved_env)
     return environ
+
+
+def _restore(environ: Any, saved: dict[str, str | None]) -> None:
+    """Put back the variables ``saved`` recorded (None: the variable was unset)."""
+    for name, value in saved.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
 
 
 def configure_from_environment() -> None:
@@ -271,17 +275,17 @@ def _start_session(
             report(f"SPANLINE_RUN_ID={run_id!r} is not a run under {base}; starting a new run")
     run = joined or create_run(base, settings.service_name)
     trace_id, remote_parent = _trace_context(run.run_id)
-    session = _Session(settings, run, None, joined is None, trace_id, overrides, prices=prices)  # type: ignore[arg-type]
-    session.pipeline = Pipeline(
+    pipeline = Pipeline(
         telemetry_path=run.telemetry_path,
         trace_id=trace_id,
         flush_interval=settings.flush_ms / 1000.0,
         max_queue=settings.max_queue,
         exporters=exporters,
+        # Called on the writer thread after start(), when ``session`` is bound.
         header=lambda: _header(session),
         transform=redact_event,
     )
-    pipeline = session.pipeline
+    session = _Session(settings, run, pipeline, joined is None, trace_id, overrides, prices=prices)
     global _session
     _session = session
     if session.owner:
@@ -339,7 +343,10 @@ def _header(session: _Session) -> dict[str, Any]:
 def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Execution metadata with secrets removed (query, config and cli args may hold keys)."""
     cleaned = redact(metadata)
-    return cleaned if isinstance(cleaned, dict) else metadata
+    if isinstance(cleaned, dict):
+        return cleaned
+    # redact() fails closed with a marker string; never fall back to the original.
+    return {"run_id": metadata.get("run_id"), "redaction_failed": True}
 
 
 def _register_atexit() -> None:
@@ -361,11 +368,7 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
         session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
-    for name, value in session.saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    _restore(os.environ, session.saved_env)
     summary = _write_summary(session) if session.owner else None
     remove_log_file(session.log_handler)
     return summary
