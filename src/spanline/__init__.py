@@ -20,9 +20,10 @@ from spanline._runtime import (
     shutdown,
 )
 from spanline._threads import ThreadPoolExecutor, bind_context
-from spanline._tracer import AGENT_KINDS, NoOpSpan, Span, Tracer, current_span
+from spanline._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._version import __version__
 from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
+from spanline.schema import AGENT_KINDS
 
 __all__ = [
     "AGENT_KINDS",

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from spanline._tracer import AGENT_KINDS, FALSE_WORDS
 from spanline.exceptions import ConfigurationError, SpanlineWarning
+from spanline.schema import AGENT_KINDS, FALSE_WORDS
 
 _TRUE = ("1", "true", "yes", "on")
 _SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

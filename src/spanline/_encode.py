@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from spanline._tracer import END, EVENT, PHASE, START
+from spanline.schema import END, EVENT, PHASE, START
 
 Event = dict[str, Any]
 

@@ -21,9 +21,8 @@ from spanline._encode import Event, encode_many, to_event
 from spanline._report import report
 from spanline._workers import INTERNAL, ExporterWorker
 from spanline.exporters.jsonl import append_locked, open_append
+from spanline.schema import RAW
 
-#: Tag of records that already are event dicts (process headers and trailers).
-RAW = 4
 #: At most this many events per write: bounds the writer's memory per batch.
 _CHUNK = 20_000
 

@@ -18,17 +18,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from spanline._errors import error_info
 from spanline._noop import NOOP_SPAN, NoOpSpan
+from spanline.schema import AGENT_KINDS, END, EVENT, FALSE_WORDS, PHASE, RESERVED_END_KEYS, START
 
 if TYPE_CHECKING:
     from spanline._pipeline import Pipeline
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
-
-# Record tags: the first item of every queued tuple.
-START: Final = 0
-END: Final = 1
-EVENT: Final = 2
-PHASE: Final = 3
 
 #: The innermost open span of the current context (thread or asyncio task).
 _current_span: ContextVar[Span | None] = ContextVar("spanline_current_span", default=None)
@@ -37,30 +32,8 @@ context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
     "spanline_context_attributes", default=None
 )
 
-#: Span kinds that count as agents in summaries (contract 5). Spans opened by
-#: ``@traced_agent`` count whatever their kind: they carry
-#: ``gen_ai.operation.name = "invoke_agent"``.
-AGENT_KINDS: Final = frozenset(
-    {
-        "agent",
-        "library-analysis",
-        "application-analysis",
-        "external-service",
-        "architecture-documenter",
-        "synthesis",
-    }
-)
-
-#: Keys a counter may not use: fields of span_end, and of span_start (readers
-#: merge the two lines, so a counter named ``parent`` would overwrite it).
-RESERVED_END_KEYS: Final = frozenset(
-    {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
-    | {"parent", "trace_id", "name", "component", "kind"}
-)
 _INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
-#: Spellings of "off" for boolean environment values (shared with _config).
-FALSE_WORDS: Final = ("", "0", "false", "no", "off")
 _NEW, _STARTED, _ENDED = 0, 1, 2
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 

@@ -1,24 +1,118 @@
-"""The published JSON Schema of telemetry.jsonl lines."""
+"""The event schema: record tags, field names and reserved keys of telemetry.jsonl.
+
+The bottom layer of the package: it imports nothing from spanline, so every
+other part (the hot path, the writer, folds, the CLI) can share these names.
+"""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from importlib import resources
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["SCHEMA_VERSION", "schema", "schema_text"]
+__all__ = [
+    "AGENT_KINDS",
+    "END",
+    "EVENT",
+    "EVENT_TYPES",
+    "FALSE_WORDS",
+    "PHASE",
+    "RAW",
+    "RESERVED_END_KEYS",
+    "SCHEMA_VERSION",
+    "SPAN_END_FIELDS",
+    "SPAN_START_FIELDS",
+    "START",
+    "TRUE_WORDS",
+    "schema",
+    "schema_text",
+]
 
 #: Bumped when a field of telemetry.jsonl changes meaning.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
+
+# Record tags: the first item of every tuple the hot path queues.
+START: Final = 0
+END: Final = 1
+EVENT: Final = 2
+PHASE: Final = 3
+#: Records that already are event dicts (process headers and trailers).
+RAW: Final = 4
+
+#: The ``event`` field of every line type spanline writes. Readers ignore others.
+EVENT_TYPES: Final = (
+    "run_start",
+    "process_start",
+    "span_start",
+    "span_end",
+    "event",
+    "phase",
+    "span_planned",
+    "process_end",
+)
+
+SPAN_START_FIELDS: Final = (
+    "event",
+    "span_id",
+    "parent",
+    "trace_id",
+    "name",
+    "component",
+    "kind",
+    "ts",
+    "attributes",
+)
+SPAN_END_FIELDS: Final = (
+    "event",
+    "span_id",
+    "status",
+    "duration_ms",
+    "tokens",
+    "tool_uses",
+    "ts",
+    "error",
+    "attributes",
+)
+
+#: Keys a counter may not use: fields of span_end, and of span_start (readers
+#: merge the two lines, so a counter named ``parent`` would overwrite it).
+RESERVED_END_KEYS: Final = frozenset(
+    {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
+    | {"parent", "trace_id", "name", "component", "kind"}
+)
+
+#: Span kinds that count as agents in summaries. Spans opened by
+#: ``@traced_agent`` count whatever their kind: they carry
+#: ``gen_ai.operation.name = "invoke_agent"``.
+AGENT_KINDS: Final = frozenset(
+    {
+        "agent",
+        "library-analysis",
+        "application-analysis",
+        "external-service",
+        "architecture-documenter",
+        "synthesis",
+    }
+)
+
+#: Spellings of "on" and "off" for boolean settings.
+TRUE_WORDS: Final = ("1", "true", "yes", "on")
+FALSE_WORDS: Final = ("", "0", "false", "no", "off")
 
 
 def schema_text() -> str:
-    """The schema file's text (``spanline/telemetry.schema.json``)."""
+    """The published JSON Schema of telemetry.jsonl lines, as text."""
+    from importlib import resources
+
     return resources.files("spanline").joinpath("telemetry.schema.json").read_text("utf-8")
 
 
-@cache
+_SCHEMA: dict[str, Any] | None = None
+
+
 def schema() -> dict[str, Any]:
-    """The schema as a dict (JSON Schema draft 2020-12)."""
-    return json.loads(schema_text())
+    """The published JSON Schema as a dict (JSON Schema draft 2020-12)."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        import json
+
+        _SCHEMA = json.loads(schema_text())
+    return _SCHEMA

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spanline._prices import PriceTable, compute_cost
 from spanline._report import report
-from spanline._tracer import AGENT_KINDS, RESERVED_END_KEYS
 from spanline._usage import usage_from_attributes
 from spanline.folds.events import LineProblem, iter_events
+from spanline.schema import AGENT_KINDS, RESERVED_END_KEYS
 
 __all__ = ["RunSummary", "is_agent", "summarize", "summarize_file", "write_summary"]
 
