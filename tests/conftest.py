@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 import spanline
-from spanline import _runtime as spanline_runtime
+from spanline import _runs as spanline_runs
 from spanline._tracer import RUNTIME
 from spanline.exporters import InMemoryExporter
 
@@ -30,14 +30,14 @@ def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     spanline.shutdown()
     RUNTIME.resolved = False
     created: list[spanline.Run] = []
-    real_create = spanline_runtime.create_run
+    real_create = spanline_runs.create_run
 
     def recording_create(*args: Any, **kwargs: Any) -> spanline.Run:
         run = real_create(*args, **kwargs)
         created.append(run)
         return run
 
-    monkeypatch.setattr(spanline_runtime, "create_run", recording_create)
+    monkeypatch.setattr(spanline_runs, "create_run", recording_create)
     yield
     spanline.shutdown()
     RUNTIME.resolved = False

@@ -71,7 +71,7 @@ def test_failing_exporter_is_retried_then_counted_and_never_stops_the_file(tmp_p
     assert stats["AlwaysFails"]["failed"] == 5  # run_start + 2 spans x (start, end), all lost
     assert stats["AlwaysFails"]["exported"] == 0
     assert stats["AlwaysFails"]["errors"] >= 4
-    assert stats["Flaky"] == {"exported": 5, "failed": 0, "dropped": 0, "errors": 2}
+    assert stats["Flaky"] == {"received": 5, "exported": 5, "failed": 0, "dropped": 0, "errors": 2}
     logger.remove(handler)
     text = "".join(reports)
     assert text.count("exporter AlwaysFails raised") == 1  # reported once, then counted

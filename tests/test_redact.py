@@ -12,18 +12,18 @@ import orjson
 import pytest
 
 import spanline._redact
+import spanline._scrub
 from spanline._capture import preview, to_jsonable
+from spanline._errors import error_info
 from spanline._redact import (
     REDACTED,
     add_redaction_pattern,
     add_secret_key,
     is_secret_key,
-    redact,
-    redact_event,
     redact_text,
     reset_redaction,
 )
-from spanline._tracer import error_info
+from spanline._scrub import redact, redact_event
 
 # Fake secrets in each supported format (random-looking, not real credentials).
 SECRETS = {
@@ -699,7 +699,7 @@ def test_redact_event_never_raises_and_fails_closed(monkeypatch: pytest.MonkeyPa
     def broken(attributes: object) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(spanline._redact, "_redact_attributes", broken)
+    monkeypatch.setattr(spanline._scrub, "_redact_attributes", broken)
     key = SECRETS["google"]
     event = span_end({"prompt": key}, error={"type": "E", "message": key})
     result = redact_event(event)

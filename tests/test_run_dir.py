@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 import spanline
-from spanline._run import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
+from spanline._runs import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
 from tests.conftest import read_lines, run_python
 
 
@@ -123,8 +123,8 @@ def test_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
 
 
 def test_metadata_redaction_fails_closed(monkeypatch) -> None:
-    from spanline import _runtime
+    from spanline import _scrub, _session
 
-    monkeypatch.setattr(_runtime, "redact", lambda value: "[REDACTED]")  # redact() giving up
-    cleaned = _runtime.redact_metadata({"run_id": "r", "query": "sk-ant-secret", "config": {}})
+    monkeypatch.setattr(_scrub, "redact", lambda value: "[REDACTED]")  # redact() giving up
+    cleaned = _session.redact_metadata({"run_id": "r", "query": "sk-ant-secret", "config": {}})
     assert cleaned == {"run_id": "r", "redaction_failed": True}

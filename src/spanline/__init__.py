@@ -11,8 +11,8 @@ from typing import Any
 
 from spanline._decorators import context, traced_agent, traced_llm, traced_tool
 from spanline._redact import add_redaction_pattern, add_secret_key
-from spanline._run import Run
-from spanline._runtime import (
+from spanline._runs import Run
+from spanline._session import (
     child_env,
     configure_observability,
     current_run,

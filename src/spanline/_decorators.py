@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from random import getrandbits
 from typing import Any, TypeVar, overload
 
-from spanline import _runtime
 from spanline._capture import preview
 from spanline._errors import safe_str
-from spanline._tracer import Span, context_attributes
+from spanline._prices import compute_cost
+from spanline._tracer import RUNTIME, Span, context_attributes, new_span_id
 from spanline._usage import Usage, UsageAccumulator, extract_usage
 from spanline._wrapping import Recipe, captured, decorate
 
@@ -44,7 +43,7 @@ class _Agent(Recipe):
         if agent_id is None and self.takes_agent_id and arguments.get("agent_id") is not None:
             agent_id = safe_str(arguments["agent_id"])
         if agent_id is None:
-            span._id = getrandbits(64) or 1
+            span._id = new_span_id()
             agent_id = span.span_id
         span.attributes.update(
             {
@@ -184,7 +183,7 @@ class _Llm(Recipe):
             )
         model = usage.response_model or span.attributes.get("gen_ai.request.model")
         if isinstance(model, str):
-            cost = _runtime.cost_of(usage, model)
+            cost = compute_cost(usage, model, RUNTIME.prices)
             if cost is not None:
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
 

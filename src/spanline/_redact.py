@@ -30,8 +30,6 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Mapping
-from typing import Any
 
 __all__ = [
     "REDACTED",
@@ -39,8 +37,6 @@ __all__ = [
     "add_redaction_pattern",
     "add_secret_key",
     "is_secret_key",
-    "redact",
-    "redact_event",
     "redact_text",
     "reset_redaction",
 ]
@@ -48,7 +44,6 @@ __all__ = [
 REDACTED = "[REDACTED]"
 """What every secret is replaced by, whatever its kind."""
 _CYCLE = "<cycle>"
-_REDACT_DEPTH = 100
 # Text redacted past a cut, so a secret straddling the cut is still matched whole.
 _WINDOW_MARGIN = 1024
 # A cut is also pushed past any run of token characters (up to 64 KiB) it would split.
@@ -259,58 +254,6 @@ def reset_redaction() -> None:
         _registry = _Registry()
 
 
-def redact(value: object) -> object:
-    """Redact a JSON-like structure recursively, returning a new structure.
-
-    Strings go through ``redact_text``; the value under a secret key (see
-    ``is_secret_key``) becomes ``[REDACTED]`` whatever its type. Dicts, lists, tuples
-    and sets are rebuilt; numbers, booleans and None are kept; any other object is
-    converted with ``to_jsonable`` (which redacts what it produces).
-
-    Args:
-        value: Typically span attributes or a ``to_jsonable`` result.
-
-    Returns:
-        The redacted copy; cycles become ``"<cycle>"``. A part that cannot be walked is
-        replaced by ``[REDACTED]`` rather than passed through.
-    """
-    return _redact(value, set(), 0)
-
-
-def _redact(value: object, active: set[int], depth: int) -> object:
-    try:
-        if isinstance(value, str):
-            return redact_text(value)
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
-            # Objects (dataclasses, models, anything with a repr) would reach the
-            # log through the JSON encoder unredacted: convert them here, where
-            # the conversion redacts. Imported late: _capture imports this module.
-            from spanline._capture import to_jsonable
-
-            return to_jsonable(value)
-        if id(value) in active:
-            return _CYCLE
-        if depth >= _REDACT_DEPTH:
-            return "<max depth>"
-        active.add(id(value))
-        try:
-            if isinstance(value, Mapping):
-                return {
-                    redact_text(k): REDACTED if is_secret_key(k) else _redact(v, active, depth + 1)
-                    for k, v in value.items()
-                }
-            items = [_redact(item, active, depth + 1) for item in value]
-        finally:
-            active.discard(id(value))
-        if isinstance(value, (list, tuple)):
-            return items if isinstance(value, list) else tuple(items)
-        return frozenset(items) if isinstance(value, frozenset) else set(items)
-    except Exception:
-        return REDACTED  # fail closed: an unwalkable part might hold a secret
-
-
 def _redacted_window(s: str, n: int) -> str:
     """Redact enough of ``s`` that its first ``n`` characters can be shown safely."""
     s = str.__str__(s)  # a str subclass could override slicing
@@ -332,104 +275,3 @@ def _bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
 
 
 # Fields a phase line always has; any other top-level key is a user-supplied count.
-_PHASE_FIELDS = frozenset({"event", "name", "wall_ms", "ts"})
-_ERROR_TEXTS = ("message", "stacktrace")
-_FAILED = "spanline.redaction_failed"
-_PLAIN = frozenset({int, float, bool, type(None)})
-
-
-def redact_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Redact the user-supplied parts of one telemetry event; never raises.
-
-    The writer thread calls this on every event, so an event with empty
-    ``attributes`` and no ``error`` costs only a few dict look-ups.
-
-    Args:
-        event: A ``span_start``, ``span_end``, ``event``, ``phase``, ``run_start``,
-            ``process_start`` or ``process_end`` dict, owned by the caller. It may be
-            updated in place, but the ``attributes`` and ``error`` objects inside it
-            are never mutated (user code may hold them): redacted copies replace them.
-
-    Returns:
-        The event with ``attributes`` redacted by ``redact``, ``error.message`` and
-        ``error.stacktrace`` by ``redact_text``, and a phase's extra fields redacted
-        like attributes (a new dict for a phase that has any); other fields unchanged.
-    """
-    try:
-        attributes = event.get("attributes")
-        if attributes:
-            # A new dict either way: user code may still hold the attributes it passed.
-            if type(attributes) is dict:
-                event["attributes"] = _redact_attributes(attributes)
-            else:
-                event["attributes"] = redact(attributes)
-        error = event.get("error")
-        if error:
-            event["error"] = _redact_error(error)
-        if event.get("event") == "phase":
-            return _redact_phase(event)
-        return event
-    except Exception:
-        return _fail_closed(event)
-
-
-def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
-    """``redact(attributes)``, faster: attribute names repeat, so their verdicts are cached."""
-    registry = _registry
-    active = {id(attributes)}  # as in redact(): a value holding the dict itself is a cycle
-    out = {}
-    for key, value in attributes.items():
-        if type(key) is str:
-            name, secret = _key_verdict(key, registry)
-        else:
-            name, secret = redact_text(key), is_secret_key(key)
-        if secret:
-            out[name] = REDACTED
-        elif type(value) in _PLAIN:
-            out[name] = value  # what _redact() would return, without its isinstance checks
-        else:
-            out[name] = _redact(value, active, 1)
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _key_verdict(key: str, registry: _Registry) -> tuple[str, bool]:
-    # The registry is part of the cache key, as in _key_check.
-    return redact_text(key), _key_check(key, registry)
-
-
-def _redact_error(error: object) -> object:
-    if not isinstance(error, Mapping):
-        return redact(error)
-    redacted = dict(error)  # a copy: the span may still hold the original
-    for key in _ERROR_TEXTS:
-        if key in redacted:
-            # redact() is redact_text() for a string, and also walks a non-string message.
-            redacted[key] = redact(redacted[key])
-    return redacted
-
-
-def _redact_phase(event: dict[str, Any]) -> dict[str, Any]:
-    extras = {key: value for key, value in event.items() if key not in _PHASE_FIELDS}
-    if not extras:
-        return event
-    # Fixed fields first, as the tracer writes them; redact() also redacts the count names.
-    fields = {key: value for key, value in event.items() if key in _PHASE_FIELDS}
-    redacted = redact(extras)
-    fields.update(redacted if isinstance(redacted, dict) else dict.fromkeys(extras, REDACTED))
-    return fields
-
-
-def _fail_closed(event: Any) -> Any:
-    # Only a malformed event gets here: drop whatever might hold a secret rather than
-    # write it unredacted, and keep the line's shape so readers still parse it.
-    try:
-        if "attributes" in event:
-            event["attributes"] = {_FAILED: True}
-        if "error" in event:
-            event["error"] = {"type": "unknown", "message": REDACTED}
-        if event.get("event") == "phase":
-            return {k: v if k in _PHASE_FIELDS else REDACTED for k, v in event.items()}
-    except Exception:
-        pass  # not a dict at all: nothing that could be redacted
-    return event

@@ -19,6 +19,10 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
             # Our own traceback text, not loguru's "diagnose" one: that one prints
             # local variables, which may hold the very events we must not leak.
             details = "".join(traceback.format_exception(exc)).rstrip()
+            # An exporter's exception may quote the events it choked on.
+            from spanline._redact import redact_text
+
+            details = redact_text(details)
             framed = f"{framed}\n{details}\n── end of spanline report"
         logger.opt(depth=1).log(level, framed)
     except Exception:  # reporting must never break the host program

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
+from functools import partial
 from random import getrandbits
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -21,7 +23,7 @@ from spanline._noop import NOOP_SPAN, NoOpSpan
 from spanline.schema import AGENT_KINDS, END, EVENT, FALSE_WORDS, PHASE, RESERVED_END_KEYS, START
 
 if TYPE_CHECKING:
-    from spanline._pipeline import Pipeline
+    from spanline._writer import Pipeline
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
@@ -52,9 +54,22 @@ def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None
 
 
 class Runtime:
-    """Process-wide switch the hot path reads: the active pipeline, or None."""
+    """Process-wide state the hot path reads, set by the session layer above it.
 
-    __slots__ = ("pipeline", "remote_parent", "resolved")
+    The session hands down what the lower layers need (the pipeline, capture
+    settings, prices, a hook to configure from the environment) instead of
+    being imported by them.
+    """
+
+    __slots__ = (
+        "capture",
+        "configure_hook",
+        "pipeline",
+        "preview_chars",
+        "prices",
+        "remote_parent",
+        "resolved",
+    )
 
     def __init__(self) -> None:
         self.pipeline: Pipeline | None = None
@@ -62,21 +77,79 @@ class Runtime:
         self.remote_parent: int | None = None
         #: True once configure/shutdown ran or the environment was read.
         self.resolved = False
+        #: Called on first use when ``SPANLINE_ENABLED`` asks for tracing.
+        self.configure_hook: Callable[[], None] | None = None
+        #: Capture mode of the decorators: "off", "preview" or "full".
+        self.capture = "preview"
+        #: Characters kept in previews.
+        self.preview_chars = 200
+        #: The session's price table (None: the shipped one).
+        self.prices: Any = None
 
     def resolve(self) -> Pipeline | None:
         """First use without configuration: honour ``SPANLINE_ENABLED``."""
         raw = os.environ.get("SPANLINE_ENABLED")
-        # The common "not set" case must not import pydantic.
-        if raw is None or raw.strip().lower() in FALSE_WORDS:
+        hook = self.configure_hook
+        # The common "not set" case must stay cheap: no settings, no imports.
+        if hook is None or raw is None or raw.strip().lower() in FALSE_WORDS:
             self.resolved = True
             return None
-        from spanline._runtime import configure_from_environment
-
-        configure_from_environment()  # sets ``resolved`` once configured, under a lock
+        hook()  # sets ``resolved`` once configured, under the session's lock
         return self.pipeline
 
 
 RUNTIME: Final = Runtime()
+
+#: The current-span value of spanline's own threads (writer, exporter workers,
+#: summary, servers): spans opened there are no-ops, counted as suppressed, so
+#: spanline never traces itself.
+SUPPRESSED: Final = NoOpSpan()
+
+
+def mark_internal_thread() -> None:
+    """Declare the calling thread one of spanline's own: its spans become no-ops."""
+    _current_span.set(SUPPRESSED)  # type: ignore[arg-type]
+
+
+def is_internal_thread() -> bool:
+    """True on spanline's own threads (see :func:`mark_internal_thread`)."""
+    return _current_span.get() is SUPPRESSED
+
+
+#: A C-level callable: a Python wrapper here would cost the hot path ~50 ns.
+_random_id: Callable[[], int] = partial(getrandbits, 64)
+_new_span_id = _random_id
+
+
+def set_sources(
+    new_id: Callable[[], int] | None = None,
+    wall: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
+) -> None:
+    """Where span ids and times come from (None: the defaults).
+
+    Deterministic runs inject generators here; the hot path reads these as
+    module globals, so the defaults cost nothing extra.
+    """
+    global _new_span_id, _time, _perf
+    _new_span_id = new_id or _random_id
+    _time = wall or time.time
+    _perf = monotonic or time.perf_counter
+
+
+def new_span_id() -> int:
+    """A fresh span id from the current source (never 0)."""
+    return _new_span_id() or 1
+
+
+def monotonic() -> float:
+    """The current monotonic clock, in seconds."""
+    return _perf()
+
+
+def wall_time() -> float:
+    """The current wall clock, in epoch seconds."""
+    return _time()
 
 
 def live_pipeline() -> Pipeline | None:
@@ -88,6 +161,15 @@ def live_pipeline() -> Pipeline | None:
     pipeline = runtime.pipeline
     if pipeline is None and not runtime.resolved:
         pipeline = runtime.resolve()
+    return pipeline
+
+
+def call_pipeline() -> Pipeline | None:
+    """Like :func:`live_pipeline`, but None on spanline's own threads (counted)."""
+    pipeline = live_pipeline()
+    if pipeline is not None and _current_span.get() is SUPPRESSED:
+        pipeline.count_suppressed()
+        return None
     return pipeline
 
 
@@ -151,7 +233,7 @@ class Span:
             parent_id = current._id if current is not None else RUNTIME.remote_parent
         else:
             parent_id = _parent_id(parent)
-        span_id = self._id or getrandbits(64) or 1  # a decorator may have chosen it
+        span_id = self._id or _new_span_id() or 1  # a decorator may have chosen it
         self._id = span_id
         extra = context_attributes.get()
         attributes = {**extra, **self.attributes} if extra else self.attributes
@@ -413,6 +495,9 @@ class Tracer:
             pipeline = live_pipeline()
             if pipeline is None:
                 return NOOP_SPAN
+        if _current_span.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
+            pipeline.count_suppressed()
+            return NOOP_SPAN
         return Span(pipeline, name, kind, component, parent, attributes)
 
     def start_span(
@@ -434,7 +519,7 @@ class Tracer:
     def event(self, name: str, /, **attributes: Any) -> None:
         """Record a point-in-time event (vote, answer, restart...) in the current span."""
         name = _check_name(name)
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         if pipeline is None:
             return
         current = _current_span.get()
@@ -450,7 +535,7 @@ class Tracer:
             ValueError: a count uses a reserved field name.
         """
         name = _check_name(name)
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         if pipeline is None:
             return
         clash = {"event", "name", "wall_ms", "ts"} & counts.keys()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from spanline._report import report
+from spanline._tracer import mark_internal_thread
 
 Batch = Sequence[Mapping[str, Any]]
 
-#: Marks spanline's own threads (writer, exporter workers): a flush() requested
-#: from one of them would wait on itself, so it returns at once instead.
-INTERNAL = threading.local()
+__all__ = ["ExporterWorker"]
 
 
 class _Flush:
@@ -23,11 +23,23 @@ class _Flush:
         self.done = threading.Event()
 
 
+def _takes_timeout(method: Any) -> bool:
+    """Whether ``flush``/``shutdown`` accept a ``timeout`` (older exporters do not)."""
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "timeout" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
 class ExporterWorker:
     """Feeds one exporter from its own queue so it can never stall the writer.
 
     Args:
         exporter: the exporter object.
+        name: the name its counters are reported under (the registered name).
         max_pending: events allowed to wait for it; past that, batches are dropped
             and counted (``dropped``).
         retries: further attempts after a failed ``export``.
@@ -35,19 +47,28 @@ class ExporterWorker:
     """
 
     def __init__(
-        self, exporter: Any, max_pending: int = 200_000, retries: int = 3, backoff: float = 0.05
+        self,
+        exporter: Any,
+        name: str | None = None,
+        max_pending: int = 200_000,
+        retries: int = 3,
+        backoff: float = 0.05,
     ) -> None:
         self.exporter = exporter
-        self.name = type(exporter).__name__
+        self.name = name or type(exporter).__name__
         self.max_pending = max_pending
         self.retries = retries
         self.backoff = backoff
+        self._zero()
+        self._reset()
+
+    def _zero(self) -> None:
+        self.received = 0
         self.exported = 0
         self.failed = 0
         self.dropped = 0
         self.errors = 0
         self._reported = False
-        self._reset()
 
     def _reset(self) -> None:
         self._queue: deque[Any] = deque()
@@ -66,25 +87,26 @@ class ExporterWorker:
         An exporter with an ``after_fork()`` method gets to reopen what it must
         not share with the parent (files under flock, sockets).
         """
-        self.exported = self.failed = self.dropped = self.errors = 0
-        self._reported = False
+        self._zero()
         hook = getattr(self.exporter, "after_fork", None)
         if callable(hook):
             self._guard("after_fork", hook)
         self._reset()
 
     def stats(self) -> dict[str, int]:
-        """Counters: events exported, failed after retries, dropped, export errors."""
+        """Counters: received = exported + dropped + failed; errors counts raised calls."""
         return {
+            "received": self.received,
             "exported": self.exported,
-            "failed": self.failed,
             "dropped": self.dropped,
+            "failed": self.failed,
             "errors": self.errors,
         }
 
     def submit(self, batch: Batch) -> None:
         """Queue a batch (called by the writer thread)."""
         with self._lock:
+            self.received += len(batch)
             if self._pending + len(batch) > self.max_pending:
                 self.dropped += len(batch)
                 return
@@ -106,7 +128,8 @@ class ExporterWorker:
         """Drain the queue, stop the thread, shut the exporter down.
 
         An exporter still busy after ``timeout`` is not shut down under its own
-        feet: what it had not taken yet is counted as dropped.
+        feet: what it had not taken yet is counted as dropped. Losses are
+        reported once, as one line.
         """
         self._stopping.set()
         self._wake.set()
@@ -116,11 +139,18 @@ class ExporterWorker:
             with self._lock:
                 self.dropped += self._pending
                 self._pending = 0
-            return
-        self._guard("shutdown", self.exporter.shutdown)
+        else:
+            self._call("shutdown", timeout)
+        lost = self.dropped + self.failed
+        if lost:
+            report(
+                f"exporter {self.name} lost {lost} of {self.received} events "
+                f"({self.dropped} dropped, {self.failed} failed after retries); "
+                "they are in telemetry.jsonl"
+            )
 
     def _run(self) -> None:
-        INTERNAL.active = True
+        mark_internal_thread()
         while True:
             self._wake.wait(0.5)
             self._wake.clear()
@@ -134,7 +164,7 @@ class ExporterWorker:
         while queue:
             item = queue.popleft()
             if isinstance(item, _Flush):
-                self._guard("flush", self.exporter.flush)
+                self._call("flush", None)
                 item.done.set()
                 continue
             with self._lock:
@@ -165,7 +195,17 @@ class ExporterWorker:
                 return
         self.failed += len(batch)
 
-    def _guard(self, what: str, call: Any) -> None:
+    def _call(self, what: str, timeout: float | None) -> None:
+        """Call the exporter's optional ``flush``/``shutdown``, with a timeout if it takes one."""
+        method = getattr(self.exporter, what, None)
+        if not callable(method):
+            return
+        if _takes_timeout(method):
+            self._guard(what, lambda: method(timeout=timeout))
+        else:
+            self._guard(what, method)
+
+    def _guard(self, what: str, call: Callable[[], Any]) -> None:
         try:
             call()
         except Exception as exc:

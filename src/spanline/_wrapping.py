@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import functools
 import inspect
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanline import _runtime
 from spanline._capture import capture_value
 from spanline._report import report
-from spanline._tracer import _CURRENT, Span, _current_span, context_attributes, live_pipeline
+from spanline._tracer import (
+    _CURRENT,
+    RUNTIME,
+    Span,
+    _current_span,
+    call_pipeline,
+    context_attributes,
+    monotonic,
+)
 
 if TYPE_CHECKING:
-    from spanline._pipeline import Pipeline
+    from spanline._writer import Pipeline
 
 __all__ = ["Recipe", "captured", "decorate"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_perf = time.perf_counter
 
 
 class Recipe:
@@ -92,10 +97,10 @@ def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, 
         value: what to capture.
         key_full: the attribute for ``full`` mode (default: ``key``).
     """
-    mode = _runtime.capture_mode()
+    mode = RUNTIME.capture
     if mode == "off":
         return {}
-    captured_value = capture_value(value, mode, _runtime.preview_limit())
+    captured_value = capture_value(value, mode, RUNTIME.preview_chars)
     if mode == "full":
         return {key_full or key: captured_value}
     return {key.replace(".value", ".preview"): captured_value}
@@ -119,10 +124,10 @@ class _Call:
         #: generator it is saved at each yield and restored at the next step, so
         #: a span the body opened before a yield is still the parent after it.
         self.inside: tuple[Any, Any] = (self.span, {**(outer or {}), **extra} if extra else outer)
-        self.t0 = _perf()
+        self.t0 = monotonic()
 
     def elapsed_ms(self) -> float:
-        return (_perf() - self.t0) * 1000.0
+        return (monotonic() - self.t0) * 1000.0
 
     def activate(self) -> tuple[Any, Any]:
         """Enter the body's context: its current span and context attributes."""
@@ -187,7 +192,7 @@ def decorate(func: F, recipe: Recipe) -> F:
 
 def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         if pipeline is None:
             return func(*args, **kwargs)
         call = _Call(pipeline, recipe, args, kwargs)
@@ -206,7 +211,7 @@ def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any
 
 def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         if pipeline is None:
             return await func(*args, **kwargs)
         call = _Call(pipeline, recipe, args, kwargs)
@@ -225,7 +230,7 @@ def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., An
 
 def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         if pipeline is None:
             return (yield from func(*args, **kwargs))
         call = _Call(pipeline, recipe, args, kwargs)
@@ -272,7 +277,7 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
     # One loop for both cases: with tracing off it still forwards asend/athrow
     # exactly, so the wrapped generator behaves the same on and off.
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        pipeline = live_pipeline()
+        pipeline = call_pipeline()
         call = None if pipeline is None else _Call(pipeline, recipe, args, kwargs)
         state = recipe.new_stream() if call is not None else None
         tokens = call.activate() if call is not None else None

@@ -6,7 +6,13 @@ either the spanline type or the familiar built-in one.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "SpanlineError", "SpanlineWarning"]
+__all__ = [
+    "ConfigurationError",
+    "InvalidRunIdError",
+    "RunNotFoundError",
+    "SpanlineError",
+    "SpanlineWarning",
+]
 
 
 class SpanlineError(Exception):
@@ -23,3 +29,11 @@ class ConfigurationError(SpanlineError, ValueError):
 
 class SpanlineWarning(UserWarning):
     """A problem spanline worked around (bad environment value, lost events)."""
+
+
+class InvalidRunIdError(SpanlineError, ValueError):
+    """A run id is malformed (a path, ``..``, characters a run id never has)."""
+
+
+class RunNotFoundError(SpanlineError, FileNotFoundError):
+    """No run matches the given id, directory or ``latest``."""

@@ -25,14 +25,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spanline._run import Run
-from spanline._runtime import configure_observability, flush, shutdown
+from spanline._runs import Run
+from spanline._session import configure_observability, flush, shutdown
+from spanline._tracer import set_sources
 from spanline.exporters.memory import InMemoryExporter
 
 if TYPE_CHECKING:
     from spanline.folds.summary import RunSummary
 
-__all__ = ["CapturedSpans", "capture_spans", "deterministic", "spanline_capture"]
+__all__ = [
+    "CapturedSpans",
+    "capture_spans",
+    "deterministic",
+    "deterministic_sources",
+    "spanline_capture",
+]
 
 
 class CapturedSpans:
@@ -75,29 +82,40 @@ class CapturedSpans:
         return [span["name"] for span in self.spans()]
 
 
-@contextmanager
-def deterministic() -> Iterator[None]:
-    """Span ids 1, 2, 3…, a wall clock and a monotonic clock that advance 1 s per reading.
+def deterministic_sources(start: float = 1_700_000_000.0) -> dict[str, Any]:
+    """Arguments for ``configure_observability`` that make a run reproducible.
 
-    Whole span trees then compare equal across runs (snapshot tests). The hot
-    path reads these functions as module globals, so swapping them costs
-    nothing when not testing. Not thread-safe: use it in single-threaded tests.
+    Span ids are 1, 2, 3…; the clock starts at ``start`` (epoch seconds) and
+    advances 1 s per reading, for timestamps and durations alike. With a fixed
+    ``run_id`` too, two runs of the same code write byte-identical
+    ``telemetry.jsonl`` and ``run_summary.json``.
+
+    Returns:
+        ``{"id_generator": ..., "clock": ...}``; pass them with ``**``.
     """
-    from spanline import _decorators, _tracer, _wrapping
-
     ids = itertools.count(1)
-    wall = itertools.count(1_700_000_000)
-    mono = itertools.count(1)
-    saved = (_tracer.getrandbits, _tracer._time, _tracer._perf)
-    saved_agent, saved_elapsed = _decorators.getrandbits, _wrapping._perf
-    _tracer.getrandbits = _decorators.getrandbits = lambda bits: next(ids)
-    _tracer._time = lambda: float(next(wall))
-    _tracer._perf = _wrapping._perf = lambda: float(next(mono))
+    ticks = itertools.count(0)
+    return {
+        "id_generator": ids.__next__,
+        "clock": lambda: start + next(ticks),
+    }
+
+
+@contextmanager
+def deterministic(start: float = 1_700_000_000.0) -> Iterator[None]:
+    """Deterministic ids and clock for spans of the *current* run, inside the block.
+
+    Prefer passing :func:`deterministic_sources` to ``configure_observability``
+    (or ``capture_spans(deterministic_ids=True)``), which also covers the run's
+    header and trailer lines. Not thread-safe: use it in single-threaded tests.
+    """
+    sources = deterministic_sources(start)
+    clock = sources["clock"]
+    set_sources(sources["id_generator"], clock, clock)
     try:
         yield
     finally:
-        _tracer.getrandbits, _tracer._time, _tracer._perf = saved
-        _decorators.getrandbits, _wrapping._perf = saved_agent, saved_elapsed
+        set_sources()
 
 
 @contextmanager
@@ -105,16 +123,15 @@ def capture_spans(*, deterministic_ids: bool = False, **options: Any) -> Iterato
     """Trace into a temporary run directory and keep every event in memory.
 
     Args:
-        deterministic_ids: use :func:`deterministic` ids and clocks.
+        deterministic_ids: span ids 1, 2, 3… and a clock advancing 1 s per reading
+            (see :func:`deterministic_sources`).
         **options: more ``configure_observability`` arguments (e.g. ``capture="full"``).
 
     Yields:
         The capture; after the block its ``summary`` is set.
     """
     if deterministic_ids:
-        with deterministic(), capture_spans(**options) as captured:
-            yield captured
-        return
+        options = {**deterministic_sources(), **options}
     memory = InMemoryExporter()
     with tempfile.TemporaryDirectory(prefix="spanline-") as directory:
         extra = list(options.pop("exporters", None) or [])

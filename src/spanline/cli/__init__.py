@@ -36,7 +36,7 @@ def resolve_run(target: str | None, base: str) -> Path:
     Raises:
         FileNotFoundError: nothing matches.
     """
-    from spanline._run import read_latest
+    from spanline._runs import read_latest
 
     if target:
         candidate = Path(target)

@@ -1,43 +1,46 @@
 """Exporters: where events go besides ``telemetry.jsonl``. One exporter per module.
 
-Any object with ``export(batch)``, ``flush()`` and ``shutdown()`` is an
-exporter (see :class:`Exporter`); names usable in ``SPANLINE_EXPORTERS`` are
-listed in :data:`NAMED_EXPORTERS`.
+Any object with ``export(batch)`` is an exporter (see :class:`Exporter`).
+Exporters are found by name through the ``spanline.exporters`` entry points, so
+``SPANLINE_EXPORTERS=name`` works for built-in and third-party ones alike.
+Modules are imported on first use: ``import spanline`` loads none of them.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spanline.exporters._base import Exporter
-from spanline.exporters.console import ConsoleExporter
-from spanline.exporters.jsonl import JsonlExporter
-from spanline.exporters.memory import InMemoryExporter
+if TYPE_CHECKING:
+    from spanline.exporters._base import Exporter
+    from spanline.exporters._registry import build_exporter, registered_names
+    from spanline.exporters.console import ConsoleExporter
+    from spanline.exporters.jsonl import JsonlExporter
+    from spanline.exporters.memory import InMemoryExporter
 
 __all__ = [
-    "NAMED_EXPORTERS",
     "ConsoleExporter",
     "Exporter",
     "InMemoryExporter",
     "JsonlExporter",
-    "exporter_from_name",
+    "build_exporter",
+    "registered_names",
 ]
 
-#: Name -> "module:class". Exporters that need an extra (otlp, logfire) are
-#: imported only when named, so the core works without the extras.
-#: ``jsonl`` is always on: it is the run's own telemetry.jsonl.
-NAMED_EXPORTERS: dict[str, str] = {
-    "console": "spanline.exporters.console:ConsoleExporter",
-    "memory": "spanline.exporters.memory:InMemoryExporter",
+_WHERE = {
+    "ConsoleExporter": "spanline.exporters.console",
+    "Exporter": "spanline.exporters._base",
+    "InMemoryExporter": "spanline.exporters.memory",
+    "JsonlExporter": "spanline.exporters.jsonl",
+    "build_exporter": "spanline.exporters._registry",
+    "registered_names": "spanline.exporters._registry",
 }
 
 
-def exporter_from_name(name: str) -> Any:
-    """Instantiate the exporter registered under ``name``.
-
-    Raises:
-        KeyError: no exporter has that name.
-    """
-    module_name, _, class_name = NAMED_EXPORTERS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spanline.exporters' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

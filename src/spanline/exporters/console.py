@@ -57,10 +57,10 @@ class ConsoleExporter:
             parts.append(f"{error.get('type')}: {error.get('message')}")
         return "  ".join(parts)
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Flush the stream."""
         (self._stream or sys.stderr).flush()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Forget open spans."""
         self._open.clear()

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from spanline._encode import encode_many
+from spanline._fileio import append_locked, open_append
 
-__all__ = ["JsonlExporter", "append_locked"]
-
-
-def append_locked(fd: int, data: bytes | bytearray) -> None:
-    """Append ``data`` to an ``O_APPEND`` file in one write, under an exclusive flock.
-
-    ``O_APPEND`` alone makes each ``write`` land at the end; the lock also
-    covers the rare short write, so lines of several processes never interleave.
-    """
-    if not data:
-        return
-    view = memoryview(data)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def open_append(path: Path) -> int:
-    """Open (creating) ``path`` for appending; a new open file description each call."""
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+__all__ = ["JsonlExporter"]
 
 
 class JsonlExporter:
@@ -62,10 +39,10 @@ class JsonlExporter:
         encode_many(batch, buffer.extend)
         append_locked(self._fd, buffer)
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Nothing is buffered: every batch is written when exported."""
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Close the file."""
         if self._fd is not None:
             os.close(self._fd)

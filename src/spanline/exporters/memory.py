@@ -26,10 +26,10 @@ class InMemoryExporter:
         """A forked child gets a fresh lock (the parent's may have been held)."""
         self._lock = threading.Lock()
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Nothing to flush."""
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Keep the events: tests read them after shutdown."""
 
     @property

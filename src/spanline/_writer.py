@@ -1,9 +1,11 @@
-"""The event pipeline: a deque, one writer thread, exporter workers, fork handling.
+"""The writer: a deque, one writer thread, exporter workers, fork handling.
 
 Callers only append tuples to ``Pipeline.queue``. The ``spanline-writer``
 daemon thread wakes every flush interval (or when asked), turns the tuples into
 JSON lines, appends them to ``telemetry.jsonl`` in one write per batch and hands
-the batch to the exporter workers.
+the batch to the exporter workers. The session above hands its callbacks down
+(the first line of each process, redaction, what to do when a multiprocessing
+child exits) instead of being imported here.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import os
 import sys
 import threading
 import time
-import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from spanline._encode import Event, encode_many, to_event
+from spanline._fileio import append_locked, open_append
+from spanline._fork import at_fork
 from spanline._report import report
-from spanline._workers import INTERNAL, ExporterWorker
-from spanline.exporters.jsonl import append_locked, open_append
+from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
+from spanline._workers import ExporterWorker
 from spanline.schema import RAW
+
+__all__ = ["Pipeline"]
 
 #: At most this many events per write: bounds the writer's memory per batch.
 _CHUNK = 20_000
@@ -39,6 +45,19 @@ class _Marker:
         self.stop = stop
 
 
+class _SyncQueue(deque[Any]):
+    """The queue of a synchronous pipeline: every record is written as it arrives."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        if item.__class__ is tuple:
+            self.pipeline.writetime.monotonic()
+
+
 class Pipeline:
     """Owns the queue, the writer thread and the exporters of one process.
 
@@ -47,45 +66,64 @@ class Pipeline:
         trace_id: 32 hex characters shared by every span of the run.
         flush_interval: seconds between writes (at most).
         max_queue: events allowed to wait; past that they are dropped and counted.
-        exporters: exporter objects besides the JSONL file.
+        exporters: ``(name, exporter)`` pairs besides the JSONL file.
         header: returns the first line of this process (run_start / process_start);
             called on the writer thread, so slow work (git) stays off the caller.
         transform: applied to every event dict before it is written (redaction).
+        on_child_exit: called when a multiprocessing fork child finishes (those
+            end with ``os._exit`` and skip ``atexit``).
+        synchronous: write on every span start and end, on the caller's thread
+            (for tests: no flush needed, deterministic order).
+        record_pid: the pid written in this process's lines (default: the real one).
     """
 
     def __init__(
         self,
         *,
-        telemetry_path: Any,
+        telemetry_path: str | os.PathLike[str],
         trace_id: str,
         flush_interval: float,
         max_queue: int,
-        exporters: list[Any],
+        exporters: Sequence[tuple[str, Any]] = (),
         header: Callable[[], Event | None] | None = None,
         transform: Callable[[Event], Event] | None = None,
+        on_child_exit: Callable[[], Any] | None = None,
+        synchronous: bool = False,
+        record_pid: int | None = None,
     ) -> None:
-        self.queue: deque[Any] = deque()
+        self.synchronous = synchronous
+        self.queue: deque[Any] = _SyncQueue(self) if synchronous else deque()
         #: The bound the hot path checks; 0 once the pipeline is closed.
         self.max_queue = max_queue
         self.queue_bound = max_queue
         self.trace_id = trace_id
-        self.telemetry_path = telemetry_path
+        self.telemetry_path = Path(telemetry_path)
         self.flush_interval = flush_interval
         self._header = header
         self._transform = transform
-        self._exporters = exporters
+        self._on_child_exit = on_child_exit
+        self._record_pid = record_pid
+        self._exporters = list(exporters)
         self._workers: list[ExporterWorker] = []
-        self._fd = open_append(telemetry_path)
-        self._drop_lock = threading.Lock()
-        self.dropped = 0
-        self.write_errors = 0
-        self._phase_lock = threading.Lock()
-        self._last_phase = time.perf_counter()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._fd = open_append(self.telemetry_path)
         self.closed = False
-        self.mp_hooked = False
+        self._mp_hooked = False
+        self._reset_process_state()
+
+    def _reset_process_state(self) -> None:
+        """What each process owns alone: counters, locks, clocks, its pid."""
+        self._count_lock = threading.Lock()
+        self._drain_lock = threading.RLock()
+        self._phase_lock = threading.Lock()
+        self._wake = threading.Event()
+        self.dropped = 0
+        self.suppressed = 0
+        self.write_errors = 0
+        self._header_written = False
+        self._stopped = False
+        self._last_phase = monotonic()
         self.pid = os.getpid()
+        self._thread: threading.Thread | None = None
 
     # -- caller side (any thread) -------------------------------------------
     def emit(self, record: tuple[Any, ...]) -> None:
@@ -98,22 +136,35 @@ class Pipeline:
 
     def count_drop(self) -> None:
         """Count one event lost to the queue bound."""
-        with self._drop_lock:  # never held across I/O
+        with self._count_lock:  # never held across I/O
             self.dropped += 1
+
+    def count_suppressed(self) -> None:
+        """Count one span or event opened on spanline's own threads (not traced)."""
+        with self._count_lock:
+            self.suppressed += 1
 
     def phase_wall_ms(self) -> float:
         """Milliseconds since the previous phase event of this process (or its start)."""
         with self._phase_lock:
-            now = time.perf_counter()
+            now = monotonic()
             wall, self._last_phase = (now - self._last_phase) * 1000.0, now
         return wall
 
     def start(self) -> None:
         """Start the exporter workers and the writer thread."""
-        self._workers = [ExporterWorker(exporter) for exporter in self._exporters]
+        self._workers = [ExporterWorker(exporter, name) for name, exporter in self._exporters]
+        self._start_writer()
+        at_fork(self._after_fork_in_child, before=self._before_fork)
+
+    def _start_writer(self) -> None:
         self._thread = threading.Thread(target=self._run, name="spanline-writer", daemon=True)
         self._thread.start()
-        _track(self)
+
+    def write_now(self) -> None:
+        """Write everything queued, on the caller's thread (synchronous pipelines)."""
+        if not self.closed:
+            self._drain()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every event queued before this call is written and exported.
@@ -124,7 +175,7 @@ class Pipeline:
         thread = self._thread
         if thread is None or not thread.is_alive() or self.closed:
             return False
-        if getattr(INTERNAL, "active", False):
+        if is_internal_thread():
             return False  # called from an exporter: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
         marker = _Marker()
@@ -136,7 +187,7 @@ class Pipeline:
         # delays this caller, never telemetry.jsonl.
         return all(event.wait(max(0.0, deadline - time.monotonic())) for event in marker.exported)
 
-    def shutdown(self, timeout: float = 30.0) -> dict[str, Any]:
+    def shutdown(self, timeout: float = 30.0) -> Event:
         """Drain everything, stop the threads, append this process's process_end line.
 
         Returns:
@@ -144,14 +195,14 @@ class Pipeline:
         """
         if self.closed:
             return {}
-        self.closed = True
+        # Deadlines use the real clock, even when a deterministic clock is injected.
         deadline = time.monotonic() + timeout  # one budget for the writer and all exporters
         thread = self._thread
-        marker = _Marker(stop=True)
-        self.queue.append(marker)
+        self.queue.append(_Marker(stop=True))
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             thread.join(timeout)
+        self.closed = True
         writer_done = thread is None or not thread.is_alive()
         # From here on, spans still open elsewhere end into a closed pipeline:
         # count them as dropped instead of letting the queue grow forever.
@@ -160,7 +211,7 @@ class Pipeline:
             self._drain()  # what arrived after the writer's last pass (or it never ran)
         else:
             unwritten = sum(1 for item in list(self.queue) if item.__class__ is tuple)
-            with self._drop_lock:
+            with self._count_lock:
                 self.dropped += unwritten
             report(
                 f"the writer did not finish within {timeout:g} s; up to {unwritten} queued "
@@ -182,17 +233,38 @@ class Pipeline:
     def _trailer(self) -> Event:
         return {
             "event": "process_end",
-            "pid": os.getpid(),
-            "ts": time.time(),
+            "pid": self._pid(),
+            "ts": wall_time(),
             "dropped_events": self.dropped,
+            "suppressed_spans": self.suppressed,
             "write_errors": self.write_errors,
             "exporters": {w.name: w.stats() for w in self._workers},
         }
 
+    def _pid(self) -> int:
+        return self._record_pid if self._record_pid is not None else os.getpid()
+
     # -- writer thread -------------------------------------------------------
     def _run(self) -> None:
-        INTERNAL.active = True
-        if self._header is not None:
+        mark_internal_thread()
+        self._write_header()
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                if self._drain() or self._stopped:
+                    return
+            except Exception as exc:  # a bug of ours must not silently stop the writer
+                report("the writer hit an unexpected error and carries on", exc=exc)
+
+    def _write_header(self) -> None:
+        """This process's first line, before any span of it (under the drain lock)."""
+        with self._drain_lock:
+            if self._header_written:
+                return
+            self._header_written = True
+            if self._header is None:
+                return
             try:
                 header = self._header()
             except Exception as exc:
@@ -200,17 +272,15 @@ class Pipeline:
                 header = None
             if header is not None:
                 self._process([(RAW, header)])  # exporters see run_start too
-        while True:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            try:
-                if self._drain():
-                    return
-            except Exception as exc:  # a bug of ours must not silently stop the writer
-                report("the writer hit an unexpected error and carries on", exc=exc)
 
     def _drain(self) -> bool:
         """Write out everything queued; True once the stop marker was seen."""
+        if not self._header_written:
+            self._write_header()
+        with self._drain_lock:
+            return self._drain_locked()
+
+    def _drain_locked(self) -> bool:
         popleft = self.queue.popleft
         records: list[tuple[Any, ...]] = []
         stop = False
@@ -233,6 +303,8 @@ class Pipeline:
             item.done.set()
             stop = stop or item.stop
         self._process(records)
+        if stop:
+            self._stopped = True
         return stop
 
     def _process(self, records: list[tuple[Any, ...]]) -> None:
@@ -257,21 +329,31 @@ class Pipeline:
                 report(f"cannot write {self.telemetry_path}", exc=exc)
 
     # -- fork ----------------------------------------------------------------
-    def after_fork_in_child(self, header: Callable[[], Event | None] | None) -> None:
+    def _before_fork(self) -> None:
+        # multiprocessing's fork children end with os._exit(), skipping atexit; its
+        # own after-fork registry lets us install a finalizer that flushes instead.
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None and not self.closed and not self._mp_hooked:
+            self._mp_hooked = True  # the registry keeps it for every later fork
+            util.register_after_fork(self, Pipeline._mp_child)
+
+    def _mp_child(self) -> None:
+        import multiprocessing.util as util
+
+        if self._on_child_exit is not None:
+            util.Finalize(None, self._on_child_exit, exitpriority=100)
+
+    def _after_fork_in_child(self) -> None:
         """The forked child keeps appending to the same file with its own writer.
 
         Events queued in the parent belong to the parent (which writes them), so
         the child starts from an empty queue and fresh locks; it reopens the file
         because flock locks belong to the open file description it would share.
         """
-        self.queue = deque()
-        self._drop_lock = threading.Lock()
-        self._phase_lock = threading.Lock()
-        self._wake = threading.Event()
-        self.dropped = 0
-        self.write_errors = 0
-        self.pid = os.getpid()
-        self._header = header
+        if self.closed:
+            return
+        self.queue = _SyncQueue(self) if self.synchronous else deque()
+        self._reset_process_state()
         try:
             os.close(self._fd)
         except OSError:
@@ -279,55 +361,4 @@ class Pipeline:
         self._fd = open_append(self.telemetry_path)
         for worker in self._workers:
             worker.after_fork()
-        self._thread = threading.Thread(target=self._run, name="spanline-writer", daemon=True)
-        self._thread.start()
-
-
-# -- fork hooks: registered once, they act on the live pipeline through a weakref
-_live: weakref.ref[Pipeline] | None = None
-_hooks_installed = False
-_fork_listeners: list[Callable[[Pipeline], None]] = []
-
-
-def _track(pipeline: Pipeline) -> None:
-    global _live, _hooks_installed
-    _live = weakref.ref(pipeline)
-    if not _hooks_installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
-        _hooks_installed = True
-
-
-def on_fork(listener: Callable[[Pipeline], None]) -> None:
-    """Call ``listener(pipeline)`` in every forked child that has a live pipeline."""
-    _fork_listeners.append(listener)
-
-
-def _current() -> Pipeline | None:
-    pipeline = _live() if _live is not None else None
-    return None if pipeline is None or pipeline.closed else pipeline
-
-
-def _before_fork() -> None:
-    # multiprocessing's fork children end with os._exit(), skipping atexit; its
-    # own after-fork registry lets us install a finalizer that flushes instead.
-    util = sys.modules.get("multiprocessing.util")
-    pipeline = _current()
-    if util is not None and pipeline is not None and not pipeline.mp_hooked:
-        pipeline.mp_hooked = True  # the registry keeps it for every later fork
-        util.register_after_fork(pipeline, _mp_child)
-
-
-def _mp_child(pipeline: Pipeline) -> None:
-    import multiprocessing.util as util
-
-    from spanline._runtime import shutdown
-
-    util.Finalize(None, shutdown, exitpriority=100)
-
-
-def _after_fork_child() -> None:
-    pipeline = _current()
-    if pipeline is None:
-        return
-    for listener in _fork_listeners:
-        listener(pipeline)
+        self._start_writer()

@@ -1,4 +1,11 @@
-"""configure_observability(), shutdown(), flush(): the session around one pipeline."""
+"""configure_observability(), shutdown(), flush(): the session around one pipeline.
+
+The top layer of the tracing core. It reads the settings, creates or joins the
+run through the run store, builds the writer and its exporters, and hands the
+lower layers what they need (callbacks, capture settings, id and clock
+sources) instead of being imported by them. Heavy parts are imported here on
+first configuration, so ``import spanline`` stays light.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +14,19 @@ import hashlib
 import os
 import re
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from spanline._pipeline import Pipeline, on_fork
-from spanline._redact import redact, redact_event, redact_text
-from spanline._report import add_log_file, remove_log_file, report
-from spanline._run import Run, create_run, execution_metadata, find_run, git_info, write_metadata
+from spanline import _tracer
+from spanline._report import report
+from spanline._runs import Run
 from spanline._tracer import RUNTIME, current_span
-from spanline._version import __version__
-from spanline.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from spanline._config import Settings
+    from spanline._live_summary import LiveSummary
+    from spanline._writer import Pipeline
     from spanline.folds.summary import RunSummary
 
 __all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
@@ -34,13 +40,27 @@ _HANDOVER = ("SPANLINE_ENABLED", "SPANLINE_DIR", "SPANLINE_RUN_ID")
 class _Session:
     settings: Settings
     run: Run
-    pipeline: Pipeline
-    owner: bool
+    owner_pid: int | None  # the process that created the run (None: joined one)
     trace_id: str
     overrides: dict[str, Any]
+    record_pid: int | None = None
+    start_ts: float = 0.0
+    pipeline: Pipeline | None = None
+    live: LiveSummary | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
     prices: Any = None
+
+    @property
+    def owner(self) -> bool:
+        """True in the process that created the run: it writes metadata and the summary."""
+        return self.owner_pid == os.getpid()
+
+    def _after_fork_in_child(self) -> None:
+        global _lock
+        _lock = threading.RLock()  # another thread of the parent may have held it
+        self.log_handler = None  # the parent's spanline.log handler stays the parent's
+        self.live = None  # the parent folds the run
 
 
 _session: _Session | None = None
@@ -67,6 +87,10 @@ def configure_observability(
     cli_args: Any = None,
     source_repo: str | None = None,
     source_commit: str | None = None,
+    run_id: str | None = None,
+    id_generator: Callable[[], int] | None = None,
+    clock: Callable[[], float] | None = None,
+    synchronous: bool = False,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -75,12 +99,15 @@ def configure_observability(
 
     Args:
         enabled: trace at all (``SPANLINE_ENABLED``; default off).
-        service_name: prefix of the run id (``SPANLINE_SERVICE_NAME``; "spanline").
+        service_name: names the service and prefixes the run id
+            (``SPANLINE_SERVICE_NAME``, then ``OTEL_SERVICE_NAME``; default: the
+            script's name).
         environment: e.g. "dev", "prod" (``SPANLINE_ENVIRONMENT``).
         run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``
             (``SPANLINE_DIR``; ".spanline").
-        exporters: exporter names ("console", "memory") or exporter objects,
-            besides telemetry.jsonl (``SPANLINE_EXPORTERS``, comma-separated).
+        exporters: exporter names (built-in or registered under the
+            ``spanline.exporters`` entry points) or exporter objects, besides
+            telemetry.jsonl (``SPANLINE_EXPORTERS``, comma-separated).
         flush_ms: longest time between writes (``SPANLINE_FLUSH_MS``; 250).
         max_queue: events that may wait before new ones are dropped and counted
             (``SPANLINE_MAX_QUEUE``; 2,000,000).
@@ -97,6 +124,15 @@ def configure_observability(
         cli_args: the command-line arguments (default ``sys.argv``).
         source_repo: repository analysed/served (default: this repo's remote).
         source_commit: its commit (default: this repo's HEAD).
+        run_id: the id of the new run (default: ``<service>-<UTC time>-<6 hex>``);
+            it must not exist yet.
+        id_generator: returns span ids as non-zero 64-bit integers (default:
+            random). With ``clock`` and ``run_id``, runs are byte-for-byte
+            reproducible, for snapshot tests.
+        clock: returns the time in seconds, for timestamps and durations alike
+            (default: the system clocks). When given, lines record pid 1.
+        synchronous: write every span start and end at once, on the caller's
+            thread (for tests; slow).
 
     Returns:
         The run, or None when tracing is off.
@@ -120,21 +156,8 @@ def configure_observability(
         "agent_kinds": frozenset(agent_kinds) if agent_kinds is not None else None,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
-    try:
-        table = _price_table(settings.prices)
-    except (OSError, ValueError, ImportError) as exc:
-        if prices is not None:
-            from spanline.exceptions import ConfigurationError
-
-            raise ConfigurationError(f"invalid prices: {exc}") from None
-        import warnings
-
-        from spanline.exceptions import SpanlineWarning
-
-        warnings.warn(
-            f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=2
-        )
-        table = None
+    _check_sources(run_id, id_generator, clock)
+    table = _price_table(settings.prices, explicit=prices is not None)
     exporter_objects = _build_exporters(settings.exporters, explicit=exporters is not None)
     overrides = {
         "query": query,
@@ -143,6 +166,10 @@ def configure_observability(
         "cli_args": cli_args,
         "source_repo": source_repo,
         "source_commit": source_commit,
+        "run_id": run_id,
+        "id_generator": id_generator,
+        "clock": clock,
+        "synchronous": bool(synchronous),
     }
     with _lock:
         _end_session()
@@ -150,6 +177,21 @@ def configure_observability(
         if not settings.enabled:
             return None
         return _start_session(settings, exporter_objects, overrides, table).run
+
+
+def _check_sources(run_id: Any, id_generator: Any, clock: Any) -> None:
+    from spanline.exceptions import ConfigurationError, InvalidRunIdError
+
+    if run_id is not None:
+        from spanline._runs import validate_run_id
+
+        try:
+            validate_run_id(run_id)
+        except InvalidRunIdError as exc:
+            raise ConfigurationError(f"invalid configure_observability() run_id: {exc}") from None
+    for name, value in (("id_generator", id_generator), ("clock", clock)):
+        if value is not None and not callable(value):
+            raise ConfigurationError(f"{name} must be callable, not {type(value).__name__}")
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -189,65 +231,77 @@ def configure_from_environment() -> None:
             RUNTIME.resolved = True
 
 
-def _price_table(override: Any) -> Any:
-    """The shipped price table, merged with the user's file or mapping (None: default)."""
+RUNTIME.configure_hook = configure_from_environment
+
+
+def _price_table(override: Any, *, explicit: bool) -> Any:
+    """The shipped price table merged with the user's file or mapping (None: default)."""
     if override is None:
         return None
     from spanline._prices import PriceTable
 
-    extra = (
-        PriceTable.from_mapping(override)
-        if isinstance(override, dict)
-        else PriceTable.from_file(override)
-    )
-    return PriceTable.default().merged(extra)
+    try:
+        extra = (
+            PriceTable.from_mapping(override)
+            if isinstance(override, dict)
+            else PriceTable.from_file(override)
+        )
+        return PriceTable.default().merged(extra)
+    except (OSError, ValueError, ImportError) as exc:
+        if explicit:
+            from spanline.exceptions import ConfigurationError
+
+            raise ConfigurationError(f"invalid prices: {exc}") from None
+        import warnings
+
+        from spanline.exceptions import SpanlineWarning
+
+        warnings.warn(
+            f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=3
+        )
+        return None
 
 
-def capture_mode() -> str:
-    """The capture mode of the current session ("preview" when none)."""
-    session = _session
-    return session.settings.capture if session is not None else "preview"
+def _unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name#2``, ``name#3``... when an exporter of that name exists already."""
+    chosen, number = name, 1
+    while chosen in taken:
+        number += 1
+        chosen = f"{name}#{number}"
+    taken.add(chosen)
+    return chosen
 
 
-def preview_limit() -> int:
-    """Characters kept in previews."""
-    session = _session
-    return session.settings.preview_chars if session is not None else 200
+def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[tuple[str, Any]]:
+    from spanline.exceptions import ConfigurationError
 
-
-def cost_of(usage: Any, model: str) -> float | None:
-    """USD cost of ``usage`` on ``model`` with the session's price table; None if unpriced."""
-    from spanline._prices import compute_cost
-
-    session = _session
-    return compute_cost(usage, model, session.prices if session is not None else None)
-
-
-def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[Any]:
-    from spanline.exceptions import ConfigurationError, SpanlineWarning
-    from spanline.exporters import NAMED_EXPORTERS, Exporter, exporter_from_name
-
-    built = []
+    built: list[tuple[str, Any]] = []
+    taken: set[str] = set()
     for item in items:
         if isinstance(item, str):
             if item == "jsonl":
                 continue  # telemetry.jsonl is always written
-            if item in NAMED_EXPORTERS:
-                built.append(exporter_from_name(item))
-                continue
-            accepted = ", ".join(["jsonl", *sorted(NAMED_EXPORTERS)])
-            message = f"unknown exporter {item!r}; accepted names: {accepted}"
-            if explicit:
-                raise ConfigurationError(message)
-            import warnings
+            from spanline.exporters._registry import build_exporter
 
-            warnings.warn(f"SPANLINE_EXPORTERS: {message}", SpanlineWarning, stacklevel=4)
-        elif isinstance(item, Exporter):
-            built.append(item)
+            try:
+                exporter = build_exporter(item)
+            except ConfigurationError as exc:
+                if explicit:
+                    raise
+                import warnings
+
+                from spanline.exceptions import SpanlineWarning
+
+                warnings.warn(f"SPANLINE_EXPORTERS: {exc}", SpanlineWarning, stacklevel=4)
+                continue
+            if exporter is not None:
+                built.append((_unique_name(item, taken), exporter))
+        elif callable(getattr(item, "export", None)):
+            name = getattr(item, "name", None)
+            label = name if isinstance(name, str) and name else type(item).__name__
+            built.append((_unique_name(label, taken), item))
         else:
-            raise ConfigurationError(
-                f"exporter {item!r} lacks export(batch), flush() and shutdown()"
-            )
+            raise ConfigurationError(f"exporter {item!r} has no export(batch) method")
     return built
 
 
@@ -263,50 +317,108 @@ def _trace_context(run_id: str) -> tuple[str, int | None]:
     return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
 
 
-def _start_session(
-    settings: Settings, exporters: list[Any], overrides: dict[str, Any], prices: Any
-) -> _Session:
+def _open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
+    """The run to write to, and whether this process created it."""
+    from spanline._runs import create_run, find_run
+
     base = settings.base_dir.expanduser().resolve()
-    joined = None
-    run_id = os.environ.get("SPANLINE_RUN_ID")
-    if run_id:
-        joined = find_run(base, run_id)
-        if joined is None:
-            report(f"SPANLINE_RUN_ID={run_id!r} is not a run under {base}; starting a new run")
-    run = joined or create_run(base, settings.service_name)
+    handed_over = os.environ.get("SPANLINE_RUN_ID")
+    if handed_over and overrides["run_id"] is None:
+        joined = find_run(base, handed_over)
+        if joined is not None:
+            return joined, False
+        report(f"SPANLINE_RUN_ID={handed_over!r} is not a run under {base}; starting a new run")
+    try:
+        return create_run(base, settings.service_name, overrides["run_id"]), True
+    except FileExistsError as exc:
+        from spanline.exceptions import ConfigurationError
+
+        raise ConfigurationError(str(exc)) from None
+
+
+def _start_session(
+    settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
+) -> _Session:
+    from spanline._fork import at_fork
+    from spanline._report import add_log_file
+    from spanline._scrub import redact_event
+    from spanline._writer import Pipeline
+
+    run, created = _open_run(settings, overrides)
     trace_id, remote_parent = _trace_context(run.run_id)
-    pipeline = Pipeline(
+    clock = overrides["clock"]
+    session = _Session(
+        settings,
+        run,
+        os.getpid() if created else None,
+        trace_id,
+        overrides,
+        record_pid=1 if clock is not None else None,
+        prices=prices,
+    )
+    _tracer.set_sources(overrides["id_generator"], clock, clock)
+    # Read here, not on the writer thread: with an injected clock, the order of
+    # readings (and so every timestamp) must not depend on thread scheduling.
+    session.start_ts = _tracer.wall_time()
+    session.pipeline = Pipeline(
         telemetry_path=run.telemetry_path,
         trace_id=trace_id,
         flush_interval=settings.flush_ms / 1000.0,
         max_queue=settings.max_queue,
         exporters=exporters,
-        # Called on the writer thread after start(), when ``session`` is bound.
         header=lambda: _header(session),
         transform=redact_event,
+        on_child_exit=shutdown,
+        synchronous=overrides["synchronous"],
+        record_pid=session.record_pid,
     )
-    session = _Session(settings, run, pipeline, joined is None, trace_id, overrides, prices=prices)
     global _session
     _session = session
+    at_fork(session._after_fork_in_child)
     if session.owner:
         session.log_handler = add_log_file(run.log_path)
-    pipeline.start()
+    RUNTIME.capture = settings.capture
+    RUNTIME.preview_chars = settings.preview_chars
+    RUNTIME.prices = prices
+    session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
-    RUNTIME.pipeline = pipeline
-    for name, value in zip(_HANDOVER, ("1", str(base), run.run_id), strict=True):
+    RUNTIME.pipeline = session.pipeline
+    if session.owner:
+        session.live = _start_live_summary(session)
+    base = str(run.base)
+    for name, value in zip(_HANDOVER, ("1", base, run.run_id), strict=True):
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
     _register_atexit()
     return session
 
 
+def _start_live_summary(session: _Session) -> LiveSummary | None:
+    from spanline._live_summary import LiveSummary
+
+    interval = getattr(session.settings, "summary_interval_ms", 5000) / 1000.0
+    live = LiveSummary(
+        session.run,
+        interval=interval,
+        agent_kinds=session.settings.agent_kinds,
+        prices=session.prices,
+    )
+    live.start()
+    return live
+
+
 def _header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner, also writes metadata) or process_start."""
+    from spanline._redact import redact_text
+    from spanline._runs import execution_metadata, git_info, write_metadata
+    from spanline._version import __version__
+    from spanline.schema import SCHEMA_VERSION
+
     run, settings = session.run, session.settings
     common = {
-        "ts": time.time(),
+        "ts": session.start_ts if session.owner else _tracer.wall_time(),
         "run_id": run.run_id,
-        "pid": os.getpid(),
+        "pid": session.record_pid or os.getpid(),
         "trace_id": session.trace_id,
     }
     if not session.owner:
@@ -342,6 +454,8 @@ def _header(session: _Session) -> dict[str, Any]:
 
 def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Execution metadata with secrets removed (query, config and cli args may hold keys)."""
+    from spanline._scrub import redact
+
     cleaned = redact(metadata)
     if isinstance(cleaned, dict):
         return cleaned
@@ -365,25 +479,19 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
     try:
-        session.pipeline.shutdown(timeout)
+        if session.pipeline is not None:
+            session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
+    _tracer.set_sources()
     _restore(os.environ, session.saved_env)
-    summary = _write_summary(session) if session.owner else None
+    summary = None
+    if session.live is not None:
+        summary = session.live.finish()
+    from spanline._report import remove_log_file
+
     remove_log_file(session.log_handler)
     return summary
-
-
-def _write_summary(session: _Session) -> RunSummary | None:
-    try:
-        from spanline.folds.summary import summarize_file, write_summary
-
-        summary = summarize_file(session.run.telemetry_path, prices=session.prices)
-        write_summary(summary, session.run.summary_path)
-        return summary
-    except Exception as exc:  # the events are safe on disk; the summary can be re-folded
-        report("could not write run_summary.json", exc=exc)
-        return None
 
 
 def shutdown(timeout: float = 30.0) -> RunSummary | None:
@@ -430,17 +538,3 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
     if session is not None and span.span_id:
         env["TRACEPARENT"] = f"00-{session.trace_id}-{span.span_id}-01"
     return env
-
-
-def _after_fork(pipeline: Pipeline) -> None:
-    global _lock
-    _lock = threading.RLock()  # another thread of the parent may have held it
-    session = _session
-    if session is None or session.pipeline is not pipeline:
-        return
-    session.owner = False  # the parent writes metadata and the summary
-    session.log_handler = None
-    pipeline.after_fork_in_child(lambda: _header(session))
-
-
-on_fork(_after_fork)

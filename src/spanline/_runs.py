@@ -1,0 +1,377 @@
+"""The run store: create a run, validate ids, resolve and list runs, read their metadata.
+
+The session, the CLI and the dashboard find runs only through this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spanline._version import __version__
+from spanline.exceptions import InvalidRunIdError, RunNotFoundError
+
+__all__ = [
+    "RUN_ID_PATTERN",
+    "Run",
+    "create_run",
+    "find_run",
+    "list_runs",
+    "new_run_id",
+    "read_latest",
+    "read_run_start",
+    "resolve_run",
+    "run_id_prefix",
+    "validate_run_id",
+]
+
+#: ``<service name>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``: the ids spanline creates.
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}-\d{8}T\d{6}-[0-9a-f]{6}$")
+#: Any id a run may be given explicitly (deterministic runs): one safe path segment.
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_STAMP = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where one run's files live."""
+
+    run_id: str
+    directory: Path
+
+    @property
+    def base(self) -> Path:
+        """The base directory (``<base>/runs/<run_id>``)."""
+        return self.directory.parent.parent
+
+    @property
+    def telemetry_path(self) -> Path:
+        """The event log, the source of truth."""
+        return self.directory / "telemetry.jsonl"
+
+    @property
+    def summary_path(self) -> Path:
+        """The run summary, rewritten while the run is live and at shutdown."""
+        return self.directory / "run_summary.json"
+
+    @property
+    def metadata_path(self) -> Path:
+        """Query, config, cli args, git, versions."""
+        return self.directory / "execution_metadata.yaml"
+
+    @property
+    def log_path(self) -> Path:
+        """spanline's own human-readable log."""
+        return self.directory / "spanline.log"
+
+
+def validate_run_id(run_id: object) -> str:
+    """Check a run id before it touches the filesystem.
+
+    Accepts ids spanline creates and any single safe path segment
+    (letters, digits, ``.``, ``_``, ``-``; not ``..``).
+
+    Returns:
+        The id.
+
+    Raises:
+        InvalidRunIdError: a path (``a/b``, ``../x``, an absolute path), an empty
+            string, or characters a run id never has.
+    """
+    if not isinstance(run_id, str) or not _GIVEN_ID.match(run_id) or ".." in run_id:
+        raise InvalidRunIdError(
+            f"invalid run id {run_id!r}: expected <service>-<YYYYMMDDTHHMMSS>-<6 hex> "
+            "(letters, digits, '.', '_', '-')"
+        )
+    return run_id
+
+
+def run_id_prefix(service_name: str) -> str:
+    """The service name as it appears in run ids: other characters become ``-``."""
+    prefix = _UNSAFE.sub("-", service_name)[:64]
+    return prefix if prefix[:1].isalnum() else f"s{prefix}"[:64]
+
+
+def new_run_id(service_name: str, now: float | None = None) -> str:
+    """A fresh run id: ``<service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{run_id_prefix(service_name)}-{stamp}-{os.urandom(3).hex()}"
+
+
+def create_run(base: Path, service_name: str, run_id: str | None = None) -> Run:
+    """Create ``<base>/runs/<id>/`` and point ``latest`` at it.
+
+    Args:
+        base: the base directory.
+        service_name: prefix of a new id.
+        run_id: use this id instead of a new one (it must not exist yet).
+
+    Raises:
+        InvalidRunIdError: ``run_id`` is malformed.
+        FileExistsError: a run ``run_id`` exists already.
+    """
+    runs = base / "runs"
+    if run_id is not None:
+        validate_run_id(run_id)
+    runs.mkdir(parents=True, exist_ok=True)
+    while True:
+        chosen = run_id or new_run_id(service_name)
+        try:
+            (runs / chosen).mkdir()
+            break
+        except FileExistsError:
+            if run_id is not None:
+                raise FileExistsError(f"run {run_id!r} already exists under {runs}") from None
+            continue  # same second, same 6 hex: draw again
+    _point_latest(runs, chosen)
+    return Run(chosen, (runs / chosen).resolve())
+
+
+def find_run(base: Path, run_id: str) -> Run | None:
+    """The existing run ``run_id`` under ``base``, or None (also for malformed ids)."""
+    try:
+        validate_run_id(run_id)
+    except InvalidRunIdError:
+        return None
+    directory = base / "runs" / run_id
+    return Run(run_id, directory.resolve()) if directory.is_dir() else None
+
+
+def _point_latest(runs: Path, run_id: str) -> None:
+    """Atomically repoint ``latest``: a symlink, or a file holding the id."""
+    latest = runs / "latest"
+    temp = runs / f".latest-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        os.symlink(run_id, temp)
+    except OSError:
+        temp.write_text(run_id + "\n")
+    os.replace(temp, latest)
+
+
+def read_latest(base: Path) -> str | None:
+    """The id ``latest`` points at (symlink or plain file), or None."""
+    latest = base / "runs" / "latest"
+    if latest.is_symlink():
+        return os.readlink(latest).rstrip("/").split("/")[-1]
+    if latest.is_file():
+        return latest.read_text().strip() or None
+    return None
+
+
+def _run_in(directory: Path) -> Run:
+    return Run(directory.name, directory.resolve())
+
+
+def _latest_run(base: Path) -> Run:
+    if (base / "telemetry.jsonl").is_file():
+        return _run_in(base)  # the base itself is a run directory
+    latest = read_latest(base)
+    if latest is not None and _GIVEN_ID.match(latest) and (base / "runs" / latest).is_dir():
+        return Run(latest, (base / "runs" / latest).resolve())
+    runs = list_runs(base)
+    if not runs:
+        raise RunNotFoundError(f"no runs under {base / 'runs'}")
+    return runs[0]
+
+
+def resolve_run(target: str | os.PathLike[str] | None, base: str | os.PathLike[str]) -> Run:
+    """Find a run from what a user typed.
+
+    Args:
+        target: a run id, ``latest`` (also None), or a path (anything with a
+            ``/``): a run directory, a ``telemetry.jsonl`` file, or a base
+            directory holding ``runs/``.
+        base: the base directory ids are looked up in.
+
+    Returns:
+        The run.
+
+    Raises:
+        InvalidRunIdError: ``target`` is neither a path, ``latest`` nor a well-formed
+            id (checked before any filesystem access).
+        RunNotFoundError: nothing matches.
+    """
+    base_path = Path(base)
+    if target is None or str(target) == "latest":
+        return _latest_run(base_path)
+    text = os.fspath(target)
+    if "/" in text or os.sep in text:
+        path = Path(text)
+        if path.is_file() and path.name == "telemetry.jsonl":
+            return _run_in(path.parent)
+        if (path / "telemetry.jsonl").is_file():
+            return _run_in(path)
+        if (path / "runs").is_dir():
+            return _latest_run(path)
+        raise RunNotFoundError(f"no run at {text} (no telemetry.jsonl, no runs/ directory)")
+    run_id = validate_run_id(text)
+    directory = base_path / "runs" / run_id
+    if not directory.is_dir():
+        raise RunNotFoundError(f"no run {run_id!r} under {base_path / 'runs'}")
+    return Run(run_id, directory.resolve())
+
+
+def _created(run: Run) -> tuple[str, int]:
+    """Sort key for "most recently created": the id's UTC stamp, then the directory's age."""
+    match = _STAMP.search(run.run_id)
+    try:
+        mtime = run.directory.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return (match.group(1) if match else "", mtime)
+
+
+def list_runs(base: str | os.PathLike[str]) -> list[Run]:
+    """Every run under ``<base>/runs``, newest first."""
+    runs_dir = Path(base) / "runs"
+    try:
+        entries = list(runs_dir.iterdir())
+    except OSError:
+        return []
+    runs = [
+        Run(entry.name, entry.resolve())
+        for entry in entries
+        if _GIVEN_ID.match(entry.name)
+        and entry.name != "latest"
+        and entry.is_dir()
+        and not entry.is_symlink()
+    ]
+    return sorted(runs, key=_created, reverse=True)
+
+
+def read_run_start(run: Run) -> dict[str, Any] | None:
+    """The run's ``run_start`` line (service, source, versions), or None."""
+    try:
+        with run.telemetry_path.open("rb") as handle:
+            for _, raw in zip(range(50), handle, strict=False):  # the owner writes it first
+                try:
+                    event = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("event") == "run_start":
+                    return event
+    except OSError:
+        return None
+    return None
+
+
+def _git(*args: str) -> str | None:
+    import subprocess  # loads fcntl: only when a run starts, never at import
+
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _strip_credentials(url: str) -> str:
+    """Drop ``user:token@`` from a remote URL: it must never reach the log."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def git_info() -> dict[str, str | None]:
+    """Commit, branch and remote of the working directory's repository."""
+    remote = _git("config", "--get", "remote.origin.url")
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "branch": _git("rev-parse", "--abbrev-ref", "HEAD"),
+        "remote": _strip_credentials(remote) if remote else None,
+    }
+
+
+def execution_metadata(
+    *,
+    run_id: str,
+    service_name: str,
+    environment: str,
+    query: str | None,
+    config: Any,
+    config_path: str | None,
+    cli_args: Any,
+    git: dict[str, str | None],
+) -> dict[str, Any]:
+    """The fields of MassGen's execution_metadata.yaml, for spanline."""
+    import platform
+    from datetime import datetime, timezone
+
+    return {
+        "query": query,
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "service_name": service_name,
+        "environment": environment,
+        "config_path": config_path,
+        "config": config,
+        "cli_args": cli_args if cli_args is not None else list(sys.argv),
+        "git": git,
+        "python_version": platform.python_version(),
+        "spanline_version": __version__,
+        "working_directory": os.getcwd(),
+        "pid": os.getpid(),
+    }
+
+
+def _scalar(value: Any) -> str:
+    # JSON scalars are valid YAML scalars (double-quoted strings use the same
+    # escapes), so the file parses with any YAML 1.2 reader.
+    return json.dumps(value, ensure_ascii=False, default=repr)
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block-style YAML for mappings/lists of JSON-like values."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            label = f"{pad}{_key(str(key))}:"
+            if isinstance(item, (dict, list, tuple)) and item:
+                lines.append(label + "\n" + to_yaml(item, indent + 1))
+            else:
+                lines.append(f"{label} {_empty_or_scalar(item)}")
+    else:
+        for item in value:
+            if isinstance(item, (dict, list, tuple)) and item:
+                nested = to_yaml(item, indent + 1).lstrip()
+                lines.append(f"{pad}- {nested}")
+            else:
+                lines.append(f"{pad}- {_empty_or_scalar(item)}")
+    return "\n".join(lines)
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _key(key: str) -> str:
+    return key if _PLAIN_KEY.match(key) and key.lower() not in _YAML_WORDS else _scalar(key)
+
+
+# Plain keys YAML 1.1 readers would turn into booleans or null.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def _empty_or_scalar(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, (list, tuple)):
+        return "[]"
+    return _scalar(value)
+
+
+def write_metadata(run: Run, metadata: dict[str, Any]) -> None:
+    """Write execution_metadata.yaml."""
+    run.metadata_path.write_text(to_yaml(metadata) + "\n", encoding="utf-8")

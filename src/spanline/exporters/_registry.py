@@ -1,0 +1,93 @@
+"""Finding exporters by name: built-ins first, then the ``spanline.exporters`` entry points.
+
+Third-party packages register a factory (a class or function taking keyword
+settings) under the entry-point group ``spanline.exporters``; spanline's own
+exporters are registered there too. Built-ins are looked up in a static table
+first, because scanning installed packages' metadata costs tens of
+milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from spanline.exceptions import ConfigurationError, SpanlineWarning
+
+__all__ = ["GROUP", "build_exporter", "registered_names"]
+
+#: The entry-point group exporters register under.
+GROUP = "spanline.exporters"
+
+#: Built-in name -> ("module:attribute", extra needed or None).
+BUILTIN: dict[str, tuple[str, str | None]] = {
+    "console": ("spanline.exporters.console:ConsoleExporter", None),
+    "memory": ("spanline.exporters.memory:InMemoryExporter", None),
+}
+
+_warned: set[str] = set()
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def registered_names() -> list[str]:
+    """Every exporter name usable in ``SPANLINE_EXPORTERS`` (plus ``jsonl``, always on)."""
+    return sorted({"jsonl", *BUILTIN, *_entry_points()})
+
+
+def _load(target: str) -> Callable[..., Any]:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+
+
+def _missing_extra(name: str, install: str, exc: ImportError) -> None:
+    if name not in _warned:
+        _warned.add(name)
+        warnings.warn(
+            f"exporter {name!r} is skipped: it needs {exc.name or 'a package'} "
+            f"(pip install '{install}'); telemetry.jsonl is still written",
+            SpanlineWarning,
+            stacklevel=5,
+        )
+
+
+def build_exporter(name: str, **settings: Any) -> Any | None:
+    """Create the exporter registered as ``name``.
+
+    Args:
+        name: a built-in name (``console``, ``memory``) or an entry-point name.
+        **settings: keyword settings for its factory.
+
+    Returns:
+        The exporter, or None when its extra is not installed (warned once).
+
+    Raises:
+        ConfigurationError: no exporter is registered under ``name``.
+    """
+    builtin = BUILTIN.get(name)
+    if builtin is not None:
+        target, extra = builtin
+        try:
+            factory = _load(target)
+        except ImportError as exc:
+            _missing_extra(name, f"spanline[{extra or name}]", exc)
+            return None
+        return factory(**settings)
+    entry = _entry_points().get(name)
+    if entry is None:
+        accepted = ", ".join(registered_names())
+        raise ConfigurationError(f"unknown exporter {name!r}; registered names: {accepted}")
+    try:
+        factory = entry.load()
+    except ImportError as exc:
+        dist = entry.dist.name if entry.dist is not None else "the package providing it"
+        extras = f"[{','.join(entry.extras)}]" if entry.extras else ""
+        _missing_extra(name, f"{dist}{extras}", exc)
+        return None
+    return factory(**settings)
