@@ -110,6 +110,3 @@ def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None
         timeout=120,
         check=False,
     )
-
-
-from spanline.testing import spanline_capture  # noqa: E402, F401  (the product's fixture)
