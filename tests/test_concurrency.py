@@ -7,7 +7,7 @@ import threading
 from collections import Counter
 
 import spanline
-from tests.conftest import read_lines
+from tests._helpers import read_lines
 
 THREADS = 4
 PER_THREAD = 50_000

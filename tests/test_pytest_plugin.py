@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import run_python
+from tests._helpers import clean_env, run_python
 
 AGENT = """
 import spanline
@@ -45,11 +44,7 @@ def test_agent(spanline_capture) -> None:
 
 def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m pytest`` inside ``project``, as a user would run it."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SPANLINE_", "PYTEST_")) and k != "TRACEPARENT"
-    }
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         env=env,

@@ -8,8 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import spanline
-
-from ._support import by_kind, configure, finish, iter_lines, spans, validator
+from tests._helpers import by_kind, configure, finish, iter_lines, spans, validator
 
 THREADS = 4
 PER_THREAD = 50_000
