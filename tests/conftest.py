@@ -1,23 +1,21 @@
-"""Shared fixtures: every test starts with tracing off and a clean SPANLINE_* environment."""
+"""Shared fixtures: every test starts with tracing off and a clean SPANLINE_* environment.
+
+Shared helpers (reading telemetry, fresh interpreters) live in tests/_helpers.py."""
 
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 import spanline
 from spanline import _runs as spanline_runs
 from spanline._tracer import RUNTIME
 from spanline.exporters import InMemoryExporter
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests._helpers import validate_file
 
 
 @pytest.fixture(autouse=True)
@@ -60,56 +58,3 @@ def traced(tmp_path: Path, memory: InMemoryExporter) -> Iterator[spanline.Run]:
     assert run is not None
     yield run
     spanline.shutdown()
-
-
-def validate_file(path: Path) -> None:
-    """Every line of a telemetry file must validate against the published schema."""
-    # jsonschema-rs: the concurrency tests write 400,000 lines; the pure-Python
-    # validator needs minutes for them, this one about a second.
-    import jsonschema_rs
-
-    from spanline.schema import schema
-
-    validator = jsonschema_rs.validator_for(schema())
-    for number, line in enumerate(read_lines(path), start=1):
-        if not validator.is_valid(line):
-            error = next(iter(validator.iter_errors(line)))
-            raise AssertionError(f"{path}:{number}: {error.message}")
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Every line of a JSONL file, parsed (fails on any bad line)."""
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-
-
-def writer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("spanline-")]
-
-
-def heavy_imports(setup: str, modules: set[str]) -> list[str]:
-    """Which of ``modules`` a fresh interpreter has imported after running ``setup``."""
-    code = f"{setup}\nimport sys\nprint(sorted({sorted(modules)!r} & sys.modules.keys()))\n"
-    result = run_python(code)
-    assert result.returncode == 0, result.stderr
-    return __import__("ast").literal_eval(result.stdout.strip())
-
-
-def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None):
-    """Run code in a fresh interpreter with a clean SPANLINE_* environment."""
-    import subprocess
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
-    base.pop("TRACEPARENT", None)
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=base,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-from spanline.testing import spanline_capture  # noqa: E402, F401  (the product's fixture)

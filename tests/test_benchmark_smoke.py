@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests._helpers import ROOT, run_interpreter
 
 SCRIPT = ROOT / "benchmarks" / "hot_path.py"
 CONTENDERS = {"spanline", "otel-sdk", "logfire", "loguru", "structlog"}
@@ -26,17 +24,7 @@ TINY = ["--quick", "--spans", "2000", "--repeats", "1", "--threads-spans", "5000
 
 
 def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
-    env.pop("TRACEPARENT", None)
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_interpreter(str(SCRIPT), *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 import spanline
 from spanline._config import resolve_settings
-from tests.conftest import read_lines, run_python, writer_threads
+from tests._helpers import read_lines, run_python, writer_threads
 
 
 def test_disabled_by_default_creates_no_file_and_no_thread(tmp_path: Path) -> None:

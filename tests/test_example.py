@@ -5,27 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, read_lines
-
-EXAMPLE = ROOT / "examples" / "eigenda_profile.py"
+from tests._helpers import EXAMPLE, read_lines, run_interpreter
 
 
 def run_example(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
-    env = {"PATH": "/usr/bin:/bin", "SPANLINE_DIR": str(tmp_path / "base")}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--speed", "8", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {"SPANLINE_DIR": str(tmp_path / "base")}
+    result = run_interpreter(str(EXAMPLE), "--speed", "8", *args, env=env, cwd=tmp_path, bare=True)
     assert result.returncode == 0, result.stderr
     runs = tmp_path / "base" / "runs"
     latest = (runs / "latest").resolve()

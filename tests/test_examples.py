@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, read_lines
+from tests._helpers import ROOT, read_lines, run_interpreter
 
 
 def test_voting_agents_example(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "voting_agents.py")],
+    result = run_interpreter(
+        str(ROOT / "examples" / "voting_agents.py"),
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "SPANLINE_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        env={"SPANLINE_DIR": str(tmp_path)},
+        bare=True,
     )
     assert result.returncode == 0, result.stderr
     assert "agents: 2" in result.stdout and "tool uses: 2" in result.stdout

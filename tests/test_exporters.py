@@ -9,7 +9,7 @@ from typing import Any
 
 import spanline
 from spanline.exporters import ConsoleExporter, Exporter, InMemoryExporter, JsonlExporter
-from tests.conftest import read_lines
+from tests._helpers import read_lines
 
 
 class Flaky:

@@ -13,7 +13,7 @@ from spanline import _prices
 from spanline._prices import ModelPrice, PriceTable, compute_cost, cost_usd
 from spanline._usage import Usage, extract_usage
 from spanline.exceptions import ConfigurationError
-from tests.conftest import heavy_imports
+from tests._helpers import heavy_imports
 from tests.test_usage import ANTHROPIC_MESSAGE, GEMINI_RESPONSE, OPENAI_CHAT
 
 # --- Prices and cost ---------------------------------------------------------------

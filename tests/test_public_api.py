@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import spanline
-from tests.conftest import heavy_imports
+from tests._helpers import heavy_imports
 
 
 def test_all_is_sorted_and_resolvable() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests._helpers import ROOT
 
 
 def test_readme_starts_with_the_two_commands() -> None:

@@ -11,7 +11,7 @@ import yaml
 
 import spanline
 from spanline._runs import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
-from tests.conftest import read_lines, run_python
+from tests._helpers import read_lines, run_python
 
 
 def test_run_id_layout_and_latest(tmp_path: Path) -> None:

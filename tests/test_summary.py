@@ -12,7 +12,7 @@ import jsonschema
 import spanline
 from spanline.folds import read_events, summarize, summarize_file
 from spanline.schema import schema
-from tests.conftest import read_lines
+from tests._helpers import read_lines
 
 
 def _span(tracer, name, kind=None, **counters):

@@ -1,14 +1,17 @@
-"""spanline.testing: the capture helper and the pytest fixture users rely on."""
+"""spanline.testing: the capture helper and the pytest fixture users rely on.
+
+The fixture comes from the ``pytest11`` entry point (spanline.pytest_plugin), not from
+an import here."""
 
 from __future__ import annotations
 
 import pytest
 
 import spanline
-from spanline.testing import CapturedSpans, capture_spans, spanline_capture  # noqa: F401
+from spanline.testing import CapturedSpans, capture_spans
 
 
-def test_fixture_captures_spans(spanline_capture: CapturedSpans) -> None:  # noqa: F811
+def test_fixture_captures_spans(spanline_capture: CapturedSpans) -> None:
     with spanline.span("outer", kind="agent"):
         with spanline.span("inner") as inner:
             inner.add(tool_uses=1)

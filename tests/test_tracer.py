@@ -9,7 +9,7 @@ import pytest
 
 import spanline
 from spanline.exporters import InMemoryExporter
-from tests.conftest import read_lines
+from tests._helpers import read_lines
 
 
 def by_name(memory: InMemoryExporter) -> dict[str, dict]:

@@ -8,7 +8,7 @@ import pytest
 
 from spanline import _usage
 from spanline._usage import Usage, UsageAccumulator, extract_usage
-from tests.conftest import heavy_imports
+from tests._helpers import heavy_imports
 
 FORMS = ["dict", "sdk"]
 

@@ -8,8 +8,9 @@ Use the context manager anywhere::
         run_my_agent()
     assert captured.span("my-agent")["status"] == "ok"
 
-or the pytest fixture, after ``pytest_plugins = ["spanline.testing"]`` in your
-``conftest.py``::
+or the ``spanline_capture`` pytest fixture, which comes with spanline's pytest
+plugin automatically (no ``conftest.py`` line needed; ``pytest -p no:spanline``
+turns it off)::
 
     def test_agent(spanline_capture):
         run_my_agent()
@@ -33,13 +34,7 @@ from spanline.exporters.memory import InMemoryExporter
 if TYPE_CHECKING:
     from spanline.folds.summary import RunSummary
 
-__all__ = [
-    "CapturedSpans",
-    "capture_spans",
-    "deterministic",
-    "deterministic_sources",
-    "spanline_capture",
-]
+__all__ = ["CapturedSpans", "capture_spans", "deterministic", "deterministic_sources"]
 
 
 class CapturedSpans:
@@ -144,16 +139,3 @@ def capture_spans(*, deterministic_ids: bool = False, **options: Any) -> Iterato
             yield captured
         finally:
             captured.summary = shutdown()
-
-
-try:  # the fixture exists only where pytest does
-    import pytest
-
-    @pytest.fixture
-    def spanline_capture() -> Iterator[CapturedSpans]:
-        """pytest fixture: tracing on for one test, spans kept in memory."""
-        with capture_spans() as captured:
-            yield captured
-
-except ImportError:  # pragma: no cover - pytest is not a dependency
-    pass

@@ -1,4 +1,7 @@
-"""Issue 3: threads and asyncio tasks at volume; every event counted, every parent right."""
+"""Issue 3: threads and asyncio tasks at volume; every event counted, every parent right.
+
+The 4 threads x 50k spans scenario runs here only (it was once in tests/test_concurrency.py
+too): pool threads carry the parent, a plain thread gives roots, an exporter is attached."""
 
 from __future__ import annotations
 
@@ -8,19 +11,20 @@ from collections import Counter
 from pathlib import Path
 
 import spanline
-
-from ._support import by_kind, configure, finish, iter_lines, spans, validator
+from spanline.exporters import InMemoryExporter
+from tests._helpers import by_kind, configure, finish, iter_lines, spans, validator
 
 THREADS = 4
 PER_THREAD = 50_000
 PAIRS = (PER_THREAD - 2) // 2  # thread span + PAIRS * (a, b) + one "z" = PER_THREAD
+PLAIN = 1_000  # spans of a plain threading.Thread running alongside: root + PLAIN - 1 "t"
 TASKS = 200
 
 
 def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
-    run = configure(tmp_path)
+    run = configure(tmp_path, exporters=[InMemoryExporter()])
     tracer = spanline.get_tracer()
-    start_line = threading.Barrier(THREADS + 1)
+    start_line = threading.Barrier(THREADS + 2)
     handed: dict[str, str] = {}
 
     @spanline.traced_tool
@@ -39,6 +43,14 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
             with tracer.span("z", component=str(index)):
                 tracer.event("thread-done", index=index)
 
+    def plain_worker() -> None:
+        start_line.wait()
+        with tracer.span("plain-thread", component="plain") as mine:
+            handed["plain"] = mine.span_id
+            for _ in range(PLAIN - 1):
+                with tracer.span("t", component="plain"):
+                    pass
+
     async def task(index: int) -> None:
         async with tracer.span(f"task-{index}", kind="agent", component=str(index)):
             for step in range(2):
@@ -54,12 +66,15 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
             start_line.wait()  # threads and tasks run at the same time
             await asyncio.gather(*(task(i) for i in range(TASKS)))
 
+    plain = threading.Thread(target=plain_worker)  # no context handed over
     with tracer.span("root") as root:
+        plain.start()
         with spanline.ThreadPoolExecutor(max_workers=THREADS) as pool:
             futures = [pool.submit(worker, i) for i in range(THREADS)]
             asyncio.run(tasks())
             for future in futures:
                 future.result()
+        plain.join()
     summary = spanline.shutdown()
 
     # Stream the file: 800k lines; keep only what the checks need.
@@ -84,7 +99,7 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
             other[kind] += 1
 
     per_task = 1 + 2 * 3  # task span, then per step: step, leaf, tool.probe
-    expected = 1 + THREADS * PER_THREAD + 1 + TASKS * per_task
+    expected = 1 + THREADS * PER_THREAD + PLAIN + 1 + TASKS * per_task
     assert len(starts) == expected
     assert set(start_count.values()) == {1}
     assert end_count.keys() == start_count.keys()
@@ -95,6 +110,7 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
     assert names["a"] == names["b"] == THREADS * PAIRS
     assert names["z"] == THREADS and names["step"] == names["leaf"] == 2 * TASKS
     assert names["tool.probe"] == 2 * TASKS
+    assert names["plain-thread"] == 1 and names["t"] == PLAIN - 1
 
     def parent_of(span_id: str) -> tuple[str, str | None, str | None]:
         parent = starts[span_id][2]
@@ -109,6 +125,10 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
             assert handed[component] == span_id
         elif name in ("a", "z"):
             assert parent == handed[component]
+        elif name == "plain-thread":
+            assert parent is None  # a plain thread's spans are roots of the same run
+        elif name == "t":
+            assert parent == handed["plain"]
         elif name == "b":
             p_name, p_component, _ = parent_of(span_id)
             assert (p_name, p_component) == ("a", component)

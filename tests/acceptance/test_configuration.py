@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-
-from ._support import by_kind, configure, finish, read_lines, run_python, writer_threads
+from tests._helpers import by_kind, configure, finish, read_lines, run_python, writer_threads
 
 RUN_ID = re.compile(r"^(?P<service>.+)-(?P<stamp>\d{8}T\d{6})-(?P<hex>[0-9a-f]{6})$")
 

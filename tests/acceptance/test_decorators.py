@@ -11,8 +11,7 @@ import pytest
 
 import spanline
 from spanline import coordination
-
-from ._support import configure, finish, named, one, spans
+from tests._helpers import configure, finish, named, one, spans
 
 
 class Boom(Exception):

@@ -12,8 +12,7 @@ import pytest
 
 import spanline
 from spanline.schema import schema
-
-from ._support import by_kind, configure, finish, one, spans, validate_event
+from tests._helpers import by_kind, configure, finish, one, spans, validate_event
 
 REF_START = {"event", "span_id", "parent", "component", "kind", "ts"}
 REF_END = {"event", "span_id", "status", "duration_ms", "tokens", "tool_uses", "ts"}

@@ -10,21 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from ._support import EXAMPLE, clean_env, spans, validate_file
+from tests._helpers import EXAMPLE, run_interpreter, spans, validate_file
 
 PHASE_AGENTS = {"library_depth_0": 9, "library_depth_n": 15, "application_analysis": 10}
 
 
 def _run_example(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     base = tmp_path / "base"
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--speed", "8", *extra],
-        env=clean_env({"SPANLINE_DIR": str(base)}),  # contract 9: no run_dir in the example
+    result = run_interpreter(
+        str(EXAMPLE),
+        "--speed",
+        "8",
+        *extra,
+        env={"SPANLINE_DIR": str(base)},  # contract 9: no run_dir in the example
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p for p in (base / "runs").iterdir() if p.name != "latest"]

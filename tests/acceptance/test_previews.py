@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-
-from ._support import configure, finish, one
+from tests._helpers import configure, finish, one
 
 BIG = "a" * (10 * 1024 * 1024)
 

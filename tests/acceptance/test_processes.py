@@ -10,9 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 import spanline
-
-from ._procs import PER_CHILD, emit
-from ._support import by_kind, configure, finish, read_lines, spans
+from tests._helpers import by_kind, configure, finish, read_lines, spans
+from tests._workers import PER_CHILD, emit
 
 
 def test_fork_and_spawn_children_append_whole_lines_and_counts_are_exact(

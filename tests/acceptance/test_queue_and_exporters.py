@@ -11,8 +11,7 @@ import pytest
 
 import spanline
 from spanline.exporters import InMemoryExporter
-
-from ._support import by_kind, configure, finish, read_lines, run_python
+from tests._helpers import by_kind, configure, finish, read_lines, run_python
 
 SPANS = 5_000
 

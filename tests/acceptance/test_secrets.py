@@ -10,8 +10,7 @@ import pytest
 
 import spanline
 from spanline.exporters import InMemoryExporter
-
-from ._support import configure, finish
+from tests._helpers import configure, finish
 
 ANTHROPIC = "sk-ant-api03-" + "Qm7vT2xR9kLp4WzN8cYb3HsJ6dFg1AeU5oIqZ0nMtV" * 2 + "-Xy7AA"
 OPENAI = "sk-proj-" + "Nf4Kq9Zr2Lw7Tb5Yc1Hx8Pm3Jd6Gs0Va" * 3

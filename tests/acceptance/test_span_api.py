@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-
-from ._support import configure, finish, one, spans
+from tests._helpers import configure, finish, one, spans
 
 
 @pytest.mark.parametrize("enabled", [True, False])

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-
-from ._support import configure, finish, run_cli
+from tests._helpers import configure, finish, run_cli
 
 
 def _small_run(tmp_path: Path) -> spanline.Run:

@@ -14,8 +14,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.responses import Response
 
 import spanline
-
-from ._support import configure, finish, one, shipped_prices
+from tests._helpers import configure, finish, one, shipped_prices
 
 PRICES = shipped_prices()
 
@@ -145,7 +144,7 @@ def test_unknown_model_is_listed_unpriced_and_has_no_cost(tmp_path: Path) -> Non
 
 
 def _llm_spans(events: list[dict]) -> list[dict]:
-    from ._support import spans
+    from tests._helpers import spans
 
     return [s for s in spans(events).values() if s["name"].startswith("llm.")]
 

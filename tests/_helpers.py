@@ -1,31 +1,43 @@
-"""Helpers for the acceptance suite: read what spanline wrote, from the outside."""
+"""Helpers shared by both suites (tests/ and tests/acceptance/): read what spanline
+wrote, from the outside, and run fresh interpreters with a clean environment."""
 
 from __future__ import annotations
 
+import ast
 import importlib.resources
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema_rs
 import orjson
 
 import spanline
-from spanline.schema import schema
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "examples" / "eigenda_profile.py"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "eigenda_profile.py"
+#: What a bare user shell gives a child: only a PATH (no PYTHONPATH, no SPANLINE_*).
+BARE_PATH = "/usr/bin:/bin"
 
 _VALIDATOR = None
 
 
+# --- Reading telemetry files ---------------------------------------------------------------
+
+
 def validator() -> Any:
+    """The published schema, compiled once (jsonschema-rs: the concurrency tests write
+    800,000 lines; the pure-Python validator needs minutes for them, this one seconds)."""
     global _VALIDATOR
     if _VALIDATOR is None:
+        import jsonschema_rs
+
+        from spanline.schema import schema
+
         _VALIDATOR = jsonschema_rs.validator_for(schema())
     return _VALIDATOR
 
@@ -42,10 +54,12 @@ def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSONL file, parsed (see :func:`iter_lines`)."""
     return list(iter_lines(path))
 
 
 def validate_event(event: dict[str, Any], where: str = "") -> None:
+    """One event must validate against the published schema."""
     v = validator()
     if not v.is_valid(event):
         error = next(iter(v.iter_errors(event)))
@@ -53,6 +67,7 @@ def validate_event(event: dict[str, Any], where: str = "") -> None:
 
 
 def validate_file(path: Path) -> list[dict[str, Any]]:
+    """Every line of a telemetry file must validate; returns the events."""
     events = read_lines(path)
     for number, event in enumerate(events, start=1):
         validate_event(event, f"{path}:{number}")
@@ -60,6 +75,7 @@ def validate_file(path: Path) -> list[dict[str, Any]]:
 
 
 def by_kind(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """The events whose ``event`` field is ``kind``."""
     return [e for e in events if e["event"] == kind]
 
 
@@ -80,16 +96,22 @@ def spans(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def named(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The merged spans called ``name``."""
     return [s for s in spans(events).values() if s["name"] == name]
 
 
 def one(events: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The only merged span called ``name``."""
     found = named(events, name)
     assert len(found) == 1, f"expected one span {name!r}, found {len(found)}"
     return found[0]
 
 
+# --- Tracing in this process ---------------------------------------------------------------
+
+
 def configure(tmp_path: Path, **options: Any) -> spanline.Run:
+    """Tracing on into ``tmp_path`` (service "acc" unless given)."""
     options.setdefault("service_name", "acc")
     run = spanline.configure_observability(enabled=True, run_dir=tmp_path, **options)
     assert run is not None
@@ -102,19 +124,44 @@ def finish(run: spanline.Run) -> tuple[Any, list[dict[str, Any]]]:
     return summary, validate_file(run.telemetry_path)
 
 
+def writer_threads() -> list[threading.Thread]:
+    """spanline's own threads (writer, exporters) alive in this process."""
+    return [t for t in threading.enumerate() if t.name.startswith("spanline")]
+
+
+def shipped_prices() -> dict[str, Any]:
+    """The model prices shipped in the package."""
+    text = importlib.resources.files("spanline").joinpath("prices.json").read_text("utf-8")
+    return json.loads(text)["models"]
+
+
+# --- Fresh interpreters --------------------------------------------------------------------
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without SPANLINE_* and TRACEPARENT, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
     env.pop("TRACEPARENT", None)
     env.update(extra or {})
     return env
 
 
-def run_python(
-    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+def run_interpreter(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    bare: bool = False,
 ) -> subprocess.CompletedProcess[str]:
+    """``python *args`` in a fresh interpreter, output captured as text.
+
+    Args:
+        env: added to :func:`clean_env`, or with ``bare`` to a lone ``PATH``.
+        bare: start from what a bare user shell gives, not from this process's environment.
+    """
     return subprocess.run(
-        [sys.executable, "-c", code],
-        env=clean_env(env),
+        [sys.executable, *args],
+        env={"PATH": BARE_PATH, **(env or {})} if bare else clean_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -123,26 +170,23 @@ def run_python(
     )
 
 
+def run_python(
+    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with a clean SPANLINE_* environment."""
+    return run_interpreter("-c", code, env=env, cwd=cwd, timeout=timeout)
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "spanline", *args],
-        env=clean_env(env),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``python -m spanline *args`` with a clean SPANLINE_* environment."""
+    return run_interpreter("-m", "spanline", *args, env=env, cwd=cwd)
 
 
-def shipped_prices() -> dict[str, Any]:
-    text = importlib.resources.files("spanline").joinpath("prices.json").read_text("utf-8")
-    return json.loads(text)["models"]
-
-
-def writer_threads() -> list[str]:
-    import threading
-
-    return [t.name for t in threading.enumerate() if t.name.startswith("spanline")]
+def heavy_imports(setup: str, modules: set[str]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported after running ``setup``."""
+    code = f"{setup}\nimport sys\nprint(sorted({sorted(modules)!r} & sys.modules.keys()))\n"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip())
