@@ -1,4 +1,4 @@
-"""The EigenDA analysis run profile (reference 001), simulated, with tracing on.
+"""The EigenDA analysis run profile of a multi-agent code analysis, simulated, with tracing on.
 
 A lead agent runs discovery, 9 parallel depth-0 library agents, 15 sequential
 depth-N library agents, 10 parallel application agents and a synthesizer, then

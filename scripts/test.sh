@@ -18,6 +18,7 @@ fi
 
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache
 
 set +e
 .venv/bin/python -m pytest "$@"

@@ -29,3 +29,20 @@ def test_doc_block_runs(code: str, tmp_path: Path) -> None:
 
 def test_docs_have_blocks() -> None:
     assert len(BLOCKS) >= 6
+
+
+def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
+    """Docs, examples, messages and docstrings never cite internal design numbers."""
+    import re
+
+    pattern = re.compile(r"\bcontracts? \d+|\breference 00\d", re.IGNORECASE)
+    places = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
+    for folder, suffix in (("docs", "*.md"), ("examples", "*.py"), ("src", "*.py")):
+        places += sorted((ROOT / folder).rglob(suffix))
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in places
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert found == []

@@ -22,5 +22,23 @@ def test_public_callables_have_docstrings() -> None:
 
 
 def test_import_is_light() -> None:
-    heavy = {"pydantic", "loguru", "opentelemetry", "jsonschema", "yaml"}
+    heavy = {"pydantic", "loguru", "opentelemetry", "jsonschema", "yaml", "fcntl", "subprocess"}
+    heavy |= {"spanline._writer", "spanline._session_writer", "spanline.folds", "spanline._config"}
+    heavy |= {
+        "spanline.exporters",
+        "spanline.exporters.console",
+        "spanline.exporters.jsonl",
+        "spanline.exporters.memory",
+    }
     assert heavy_imports("import spanline", heavy) == []
+
+
+def test_loguru_attaches_only_when_tracing_starts(tmp_path) -> None:
+    setup = (
+        "import spanline, sys\n"
+        "assert 'loguru' not in sys.modules\n"
+        f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})\n"
+        "assert 'loguru' in sys.modules\n"
+        "spanline.shutdown()"
+    )
+    assert heavy_imports(setup, {"pydantic"}) == []

@@ -1,8 +1,8 @@
 """``@traced_agent``, ``@traced_tool``, ``@traced_llm`` and ``spanline.context()``.
 
-Attribute names follow reference 000 (MassGen's Logfire tables and SQL) and
-the OpenTelemetry GenAI conventions; span names follow contract 8
-(``tool.<tool name>``, ``llm.<function name>``, agents by their name).
+Attribute names follow MassGen's Logfire tables and SQL examples and the
+OpenTelemetry GenAI conventions; spans are named ``tool.<tool name>``,
+``llm.<function name>``, and agents by their name.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
 
-from spanline._capture import preview
 from spanline._errors import safe_str
 from spanline._prices import compute_cost
 from spanline._tracer import RUNTIME, Span, context_attributes, new_span_id
@@ -39,7 +38,7 @@ class _Agent(Recipe):
 
     def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         arguments = self.arguments(args, kwargs)
-        agent_id = self.fixed_id  # contract 7: id=, else the agent_id argument, else span id
+        agent_id = self.fixed_id  # id=, else the agent_id argument, else the span id
         if agent_id is None and self.takes_agent_id and arguments.get("agent_id") is not None:
             agent_id = safe_str(arguments["agent_id"])
         if agent_id is None:
@@ -189,11 +188,11 @@ class _Llm(Recipe):
 
 
 def _char_count(value: Any) -> int:
-    """Characters of a value's text form: exact for text, else a bounded estimate.
+    """Characters of a value's text form, exactly, so queries on large outputs find them.
 
-    Runs on the caller's thread for every tool call, so anything that is not a
-    string, bytes or a flat dict of strings is measured through a preview capped
-    at 10,000 characters (the count then reads 10,000 for anything longer).
+    Text and bytes count their length, a flat dict of strings (named arguments)
+    its keys and values, anything else ``str(value)``; a ``__str__`` that raises
+    counts the placeholder :func:`safe_str` gives instead.
     """
     try:
         if isinstance(value, (str, bytes, bytearray)):
@@ -202,12 +201,9 @@ def _char_count(value: Any) -> int:
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
         ):
             return sum(len(k) + len(v) for k, v in value.items())
-    except Exception:  # a hostile __len__ or str subclass: fall back to the preview
+    except Exception:  # a hostile __len__ or str subclass: count its text form
         pass
-    return len(preview(value, _CHAR_COUNT_CAP))  # preview() never raises
-
-
-_CHAR_COUNT_CAP = 10_000
+    return len(safe_str(value))
 
 
 def _decorator(make: Callable[[Callable[..., Any]], Recipe], func: F | None) -> Any:
@@ -251,7 +247,7 @@ def traced_tool(*, name: str | None = None, kind: str | None = None) -> Callable
 def traced_tool(
     func: F | None = None, /, *, name: str | None = None, kind: str | None = None
 ) -> Any:
-    """Trace each call as a ``tool.<name>`` span with the tool attributes of reference 000.
+    """Trace each call as a ``tool.<name>`` span with MassGen's tool attributes.
 
     Args:
         func: the function (when used bare).

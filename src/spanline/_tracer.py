@@ -16,14 +16,11 @@ from contextvars import ContextVar
 from functools import partial
 from random import getrandbits
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from spanline._errors import error_info
 from spanline._noop import NOOP_SPAN, NoOpSpan
 from spanline.schema import AGENT_KINDS, END, EVENT, FALSE_WORDS, PHASE, RESERVED_END_KEYS, START
-
-if TYPE_CHECKING:
-    from spanline._writer import Pipeline
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
@@ -51,6 +48,26 @@ def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None
     collection walk the whole queue. Tuples of atomic values are untracked.
     """
     return tuple(mapping.items()) if mapping else None
+
+
+class Pipeline(Protocol):
+    """What the hot path needs of the writer below the session (``spanline._writer``)."""
+
+    queue: Any  # a deque: append() is the whole hot path
+    max_queue: int
+    pid: int
+
+    def emit(self, record: tuple[Any, ...]) -> None:
+        """Queue one record, or count it as dropped."""
+
+    def count_drop(self) -> None:
+        """Count one event lost to the queue bound."""
+
+    def count_suppressed(self) -> None:
+        """Count one span opened on spanline's own threads."""
+
+    def phase_wall_ms(self) -> float:
+        """Milliseconds since the previous phase event of this process."""
 
 
 class Runtime:

@@ -27,7 +27,7 @@ from spanline._tracer import (
 )
 
 if TYPE_CHECKING:
-    from spanline._writer import Pipeline
+    from spanline._tracer import Pipeline
 
 __all__ = ["Recipe", "captured", "decorate"]
 
@@ -58,7 +58,7 @@ class Recipe:
             bound = self.signature.bind_partial(*args, **kwargs)
         except TypeError:
             return {"args": list(args), **kwargs}
-        bound.apply_defaults()  # an agent_id=... default names the agent too (contract 7)
+        bound.apply_defaults()  # an agent_id=... default names the agent too
         named = dict(bound.arguments)
         for first in ("self", "cls"):
             named.pop(first, None)
@@ -89,21 +89,25 @@ class Recipe:
 
 
 def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, Any]:
-    """``{key: preview}``, ``{key_full: full value}`` or ``{}``, by the capture mode.
+    """The capture attributes of ``value`` for the current capture mode.
+
+    ``preview`` gives ``{preview key: short redacted text}``; ``full`` gives the
+    preview too (queries rely on it in every mode) plus ``{key_full: the whole
+    redacted value}``; ``off`` gives ``{}``.
 
     Args:
-        key: the attribute for ``preview`` mode (``input.value`` becomes
-            ``input.preview``).
+        key: the attribute name; ``.value`` in it becomes ``.preview`` for the preview.
         value: what to capture.
-        key_full: the attribute for ``full`` mode (default: ``key``).
+        key_full: the attribute for the full value (default: ``key``).
     """
     mode = RUNTIME.capture
     if mode == "off":
         return {}
-    captured_value = capture_value(value, mode, RUNTIME.preview_chars)
+    limit = RUNTIME.preview_chars
+    attributes = {key.replace(".value", ".preview"): capture_value(value, "preview", limit)}
     if mode == "full":
-        return {key_full or key: captured_value}
-    return {key.replace(".value", ".preview"): captured_value}
+        attributes[key_full or key] = capture_value(value, mode, limit)
+    return attributes
 
 
 class _Call:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spanline._tracer import context_attributes
+from spanline._tracer import Tracer, context_attributes
 from spanline._wrapping import captured
 
 __all__ = [
@@ -45,13 +45,14 @@ EVENT_TYPES = (
 )
 
 
-def _record(name: str, agent_id: str | None, **fields: Any) -> None:
-    from spanline import get_tracer
+_TRACER = Tracer()  # tracers hold no state: this records into the same pipeline
 
+
+def _record(name: str, agent_id: str | None, **fields: Any) -> None:
     if agent_id is None:
         agent_id = (context_attributes.get() or {}).get("gen_ai.agent.id")
     attributes = {k: v for k, v in fields.items() if v is not None}
-    get_tracer().event(name, agent_id=agent_id, **attributes)
+    _TRACER.event(name, agent_id=agent_id, **attributes)
 
 
 def started_streaming(agent_id: str | None = None, **fields: Any) -> None:

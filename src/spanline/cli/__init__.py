@@ -1,7 +1,7 @@
 """The ``spanline`` command: analyse runs from their telemetry.jsonl.
 
 Errors are one line on stderr and a non-zero exit, never a traceback
-(contract 14).
+(scripts can rely on the exit status).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def resolve_run(target: str | None, base: str) -> Path:
     """Find a run's telemetry.jsonl from a run id, a run directory or the latest run.
 
     ``base`` is the base directory (``<base>/runs/<run_id>``); a directory that
-    itself holds telemetry.jsonl is accepted as a run too (contract 1).
+    itself holds telemetry.jsonl is accepted as a run too.
 
     Raises:
         FileNotFoundError: nothing matches.
