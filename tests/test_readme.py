@@ -29,7 +29,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 def test_test_script_treats_no_tests_collected_as_failure(
     tmp_path: Path, pytest_status: int, expected: int
 ) -> None:
-    """Run the real script against stand-ins for the venv's python and ruff."""
+    """Run the real script against stand-ins for the venv's python and linters."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test.sh", tmp_path / "scripts" / "test.sh")
     bin_dir = tmp_path / ".venv" / "bin"
@@ -38,7 +38,10 @@ def test_test_script_treats_no_tests_collected_as_failure(
 if [ "$2" = "pytest" ]; then exit {pytest_status}; fi
 exit 0
 """
-    for name, body in (("python", fake_python), ("ruff", "#!/bin/sh\nexit 0\n")):
+    tools = {"python": fake_python} | dict.fromkeys(
+        ("ruff", "lint-imports", "mypy"), "#!/bin/sh\nexit 0\n"
+    )
+    for name, body in tools.items():
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     result = subprocess.run(
