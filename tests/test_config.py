@@ -315,10 +315,31 @@ def test_invalid_traceparent_warns_and_is_ignored(raw: str) -> None:
     assert message.endswith("using the default: a new trace")
 
 
-VALID_RUN_IDS = ["svc-20240101T000000-abcdef", "my.app_2-20991231T235959-0a1b2c", "snapshot-run",
-                 "a", "A" * 128, "run.1_x-y"]  # fmt: skip
-INVALID_RUN_IDS = ["", "a/b", "/abs", "a\\b", "..", "a..b", "../x", ".hidden", "-lead",
-                   "A" * 129, "has space", "ünï", "C:run"]  # fmt: skip
+VALID_RUN_IDS = [
+    "svc-20240101T000000-abcdef",  # as spanline creates them
+    f"{'s' * 64}-20991231T235959-0a1b2c",  # the longest created id
+    "my.app_2-20991231T235959-0a1b2c",
+    "snapshot-run",  # chosen ids, e.g. deterministic tests
+    "a",
+    "A" * 128,
+    "run.1_x-y",
+]
+INVALID_RUN_IDS = [
+    "",
+    "a/b",
+    "/abs",
+    "a\\b",
+    "..",
+    "a..b",
+    "a..b-20240101T000000-abcdef",
+    "../x",
+    ".hidden",
+    "-lead",
+    "A" * 129,
+    "has space",
+    "ünï",
+    "C:run",
+]
 
 
 @pytest.mark.parametrize("run_id", VALID_RUN_IDS)

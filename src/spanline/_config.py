@@ -39,10 +39,9 @@ __all__ = [
     "settings_markdown",
 ]
 
-#: ``<service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``: the ids spanline creates.
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}-\d{8}T\d{6}-[0-9a-f]{6}$")
-#: Ids a caller may choose (deterministic tests): one safe directory name.
-_CHOSEN_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: Run ids a caller may give (with no ``..``): one safe directory name. The ids
+#: spanline creates, ``<service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``, are among them.
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _NOT_IN_RUN_ID = re.compile(r"[^A-Za-z0-9._-]")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _FALLBACK_SERVICE = "spanline"
@@ -176,10 +175,10 @@ def _agent_kinds(raw: Any) -> frozenset[str]:
     raise ValueError("expected a collection of non-empty span kind names")
 
 
-def _callable(raw: Any) -> Callable[..., Any]:
+def _callable(raw: Any) -> Any:
     if not callable(raw):
         raise ValueError("expected a function taking no arguments")
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 def parse_run_id(raw: Any) -> str:
@@ -199,9 +198,8 @@ def parse_run_id(raw: Any) -> str:
     Raises:
         ValueError: the id is not a safe directory name.
     """
-    if isinstance(raw, str) and (
-        _RUN_ID.match(raw) or (_CHOSEN_RUN_ID.match(raw) and ".." not in raw)
-    ):
+    # Created ids match the chosen-id pattern too (they are at most 87 characters).
+    if isinstance(raw, str) and _RUN_ID.match(raw) and ".." not in raw:
         return raw
     raise ValueError(
         "expected <service>-<YYYYMMDDTHHMMSS>-<6 hex>, or letters, digits, '.', '_' and '-'"
