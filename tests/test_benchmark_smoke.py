@@ -94,3 +94,37 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     result = run_script("--only", "spanline,nope", cwd=tmp_path)
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+CONFIGURE_SCRIPT = ROOT / "benchmarks" / "configure.py"
+CONFIGURE_MEASUREMENTS = {
+    "import spanline",
+    "settings (import _config + resolve)",
+    "configure cold",
+}
+
+
+def test_configure_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/configure.py --smoke --skip-without: every measurement, a table, a verdict."""
+    out = tmp_path / "configure.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
+    result = subprocess.run(
+        [sys.executable, str(CONFIGURE_SCRIPT), "--smoke", "--skip-without", "--json", str(out)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert {row["measurement"] for row in document["results"]} == CONFIGURE_MEASUREMENTS
+    for row in document["results"]:
+        assert row["runs"] == 2
+        assert math.isfinite(row["median_ms"]) and 0 < row["min_ms"] <= row["max_ms"]
+    (fact,) = document["headlines"]
+    assert fact["target_ms"] == 50 and isinstance(fact["target_met"], bool)
+    assert "configure_observability() cold, this venv" in result.stdout
+    assert "median ms" in result.stdout and "configure cold" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the children wrote into scratch directories
