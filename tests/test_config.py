@@ -250,7 +250,9 @@ def test_argument_only_settings() -> None:
     settings = resolve({"id_generator": ids, "clock": clock, "synchronous": True})
     assert (settings.id_generator, settings.clock, settings.synchronous) == (ids, clock, True)
     assert resolve({"agent_kinds": frozenset({"x"})}).agent_kinds == frozenset({"x"})
-    for bad in ({"id_generator": 3}, {"clock": "now"}, {"agent_kinds": "agent"}):
+    bad_arguments = ({"id_generator": 3}, {"clock": "now"}, {"agent_kinds": "agent"},
+                     {"agent_kinds": [["unhashable"]]})  # fmt: skip
+    for bad in bad_arguments:
         with pytest.raises(spanline.ConfigurationError, match=next(iter(bad))):
             resolve(bad)
     with pytest.raises(spanline.ConfigurationError, match=r"unknown .* 'nonesuch'"):

@@ -415,7 +415,7 @@ def _given(row: Setting, arguments: Mapping[str, Any]) -> Any:
 def _from_argument(row: Setting, given: Any) -> Any:
     try:
         return row.parse(given)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: e.g. unhashable agent kinds
         raise ConfigurationError(
             f"invalid configure_observability() argument {row.argument}={_short(given)}: {exc}"
         ) from None
