@@ -1,4 +1,4 @@
-"""benchmarks/hot_path.py runs end to end on tiny sizes.
+"""The benchmarks in benchmarks/ run end to end on tiny sizes.
 
 Behaviour only: the machine is shared and noisy, so no timing is asserted. The
 script runs in a subprocess, which keeps logfire's and OpenTelemetry's global
@@ -82,3 +82,30 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     result = run_script("--only", "spanline,nope", cwd=tmp_path)
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+CONFIGURE_SCRIPT = ROOT / "benchmarks" / "configure.py"
+CONFIGURE_MEASUREMENTS = {
+    "import spanline",
+    "settings (import _config + resolve)",
+    "configure cold",
+}
+
+
+def test_configure_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/configure.py --smoke --skip-without: every measurement, a table, a verdict."""
+    out = tmp_path / "configure.json"
+    result = run_interpreter(
+        str(CONFIGURE_SCRIPT), "--smoke", "--skip-without", "--json", str(out), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert {row["measurement"] for row in document["results"]} == CONFIGURE_MEASUREMENTS
+    for row in document["results"]:
+        assert row["runs"] == 2
+        assert math.isfinite(row["median_ms"]) and 0 < row["min_ms"] <= row["max_ms"]
+    (fact,) = document["headlines"]
+    assert fact["target_ms"] == 50 and isinstance(fact["target_met"], bool)
+    assert "configure_observability() cold, this venv" in result.stdout
+    assert "median ms" in result.stdout and "configure cold" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the children wrote into scratch directories

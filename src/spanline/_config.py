@@ -1,135 +1,370 @@
-"""Settings: explicit arguments, then ``SPANLINE_*`` environment variables, then defaults.
+"""Settings: one table of every setting, resolved as argument, then variable, then default.
 
-This module imports pydantic, so it is only imported when tracing is being
-configured, never by ``import spanline``.
+The table (:data:`SETTINGS`) is the single description of configuration: the
+resolver walks it, the documentation's table is generated from it, and it is
+the only place that reads the environment. Validation is plain functions, not
+pydantic: importing pydantic (and, through its plugin hook, logfire) cost more
+than the whole configure call may.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from spanline._runs import run_id_prefix, validate_run_id
+from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineWarning
+from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS
 
-from spanline.exceptions import ConfigurationError, SpanlineWarning
-from spanline.schema import AGENT_KINDS, FALSE_WORDS
+__all__ = [
+    "ENV_VARS",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "handover_variables",
+    "parse_bool",
+    "parse_resource_attributes",
+    "parse_run_id",
+    "parse_traceparent",
+    "read_environment",
+    "resolve_settings",
+    "run_id_prefix",
+    "script_name",
+    "settings_markdown",
+]
 
-_TRUE = ("1", "true", "yes", "on")
-_SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-#: Field name -> environment variable. One table, one reader (no copy-pasted
-#: per-variable parsing).
-ENV_VARS: dict[str, str] = {
-    "enabled": "SPANLINE_ENABLED",
-    "base_dir": "SPANLINE_DIR",
-    "exporters": "SPANLINE_EXPORTERS",
-    "service_name": "SPANLINE_SERVICE_NAME",
-    "environment": "SPANLINE_ENVIRONMENT",
-    "flush_ms": "SPANLINE_FLUSH_MS",
-    "max_queue": "SPANLINE_MAX_QUEUE",
-    "capture": "SPANLINE_CAPTURE",
-    "preview_chars": "SPANLINE_PREVIEW_CHARS",
-    "prices": "SPANLINE_PRICES",
-}
+#: Run ids a caller may give (with no ``..``): one safe directory name. The ids
+#: spanline creates, ``<service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``, are among them.
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+_FALLBACK_SERVICE = "spanline"
 
 
-def parse_bool(raw: str) -> bool:
-    """Parse a boolean environment value.
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one tracing session (see :data:`SETTINGS`)."""
+
+    enabled: bool = False
+    base_dir: Path = Path(".spanline")
+    exporters: tuple[Any, ...] = ()
+    service_name: str = _FALLBACK_SERVICE
+    environment: str = "development"
+    flush_ms: int = 250
+    max_queue: int = 2_000_000
+    capture: str = "preview"
+    preview_chars: int = 200
+    #: A price table override: a path (JSON/YAML) or a mapping of models to prices.
+    prices: Any = None
+    agent_kinds: frozenset[str] = AGENT_KINDS
+    run_id: str | None = None
+    summary_interval_ms: int = 5_000
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    #: (trace id, parent span id) handed over by a parent process, or None.
+    traceparent: tuple[str, int] | None = None
+    id_generator: Callable[[], int] | None = None
+    clock: Callable[[], float] | None = None
+    synchronous: bool = False
+    handle_signals: bool = True
+
+
+class _Partial(ValueError):
+    """A value with some bad parts: use ``value`` (the good parts) and warn."""
+
+    def __init__(self, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+# -- parsers: each takes an argument value or a variable's text, returns the value or raises
+def parse_bool(raw: Any) -> bool:
+    """Parse a boolean setting.
 
     Args:
-        raw: the variable's text.
+        raw: a bool, or text such as "1", "true", "off".
 
     Returns:
         True or False.
 
     Raises:
-        ValueError: the text is none of the accepted spellings.
+        ValueError: the value is none of the accepted spellings.
     """
-    value = raw.strip().lower()
-    if value in _TRUE:
+    if isinstance(raw, bool):
+        return raw
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value in TRUE_WORDS:
         return True
     if value in FALSE_WORDS:
         return False
-    raise ValueError(
-        f"accepted values: {', '.join(_TRUE)} / {', '.join(v for v in FALSE_WORDS if v)}"
-    )
+    words = (*TRUE_WORDS, *(word for word in FALSE_WORDS if word))
+    raise ValueError(f"accepted values: {', '.join(words)}")
 
 
-class Settings(BaseModel):
-    """Resolved configuration of one tracing session."""
+def _whole_number(low: int, high: int | None) -> Callable[[Any], int]:
+    upper = f" to {high}" if high is not None else " up"
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    enabled: bool = False
-    base_dir: Path = Path(".spanline")
-    exporters: tuple[Any, ...] = ()
-    service_name: str = "spanline"
-    environment: str = "development"
-    flush_ms: int = Field(default=250, ge=1, le=60_000)
-    max_queue: int = Field(default=2_000_000, ge=1)
-    capture: Literal["off", "preview", "full"] = "preview"
-    preview_chars: int = Field(default=200, ge=1, le=1_000_000)
-    #: A price table override: a path (JSON/YAML) or a mapping of models to prices.
-    prices: Any = None
-    agent_kinds: frozenset[str] = AGENT_KINDS
-
-    @field_validator("enabled", mode="before")
-    @classmethod
-    def _enabled(cls, value: Any) -> Any:
-        return parse_bool(value) if isinstance(value, str) else value
-
-    @field_validator("service_name")
-    @classmethod
-    def _service_name(cls, value: str) -> str:
-        # The service name is part of the run id and so of a directory name.
-        if not _SERVICE_NAME.match(value):
-            raise ValueError("must match [A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+    def parse(raw: Any) -> int:
+        try:
+            # bool is an int subclass: enabled-style True must not read as 1 ms.
+            if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+                raise TypeError
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {low}{upper}") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"expected a whole number from {low}{upper}")
         return value
 
-    @field_validator("exporters", mode="before")
-    @classmethod
-    def _exporters(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+    return parse
 
 
-def _field_hint(name: str) -> str:
-    if name == "enabled":
-        return "accepted values: 1, true, yes, on, 0, false, no, off"
-    if name == "capture":
-        return "accepted values: off, preview, full"
-    if name in ("flush_ms", "max_queue", "preview_chars"):
-        field = Settings.model_fields[name]
-        bounds = {type(m).__name__: m for m in field.metadata}
-        low = getattr(bounds.get("Ge"), "ge", None)
-        high = getattr(bounds.get("Le"), "le", None)
-        return f"expected a whole number from {low}" + (f" to {high}" if high else " up")
-    if name == "service_name":
-        return "expected letters, digits, '.', '_' or '-' (at most 64)"
-    return "see the configuration reference"
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    return raw
 
 
-def _from_env(name: str, environ: Mapping[str, str]) -> Any:
-    """Return the validated value of one variable, or None (with a warning) if invalid."""
-    var = ENV_VARS[name]
-    raw = environ.get(var)
-    if raw is None:
-        return None
+def _service_name(raw: Any) -> str:
+    # Any text will do: run ids use run_id_prefix(), the attribute keeps the original.
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("expected a non-empty string")
+    return raw
+
+
+def _path(raw: Any) -> Path:
+    if not isinstance(raw, (str, os.PathLike)) or not os.fspath(raw):
+        raise ValueError("expected a directory path")
+    return Path(raw)
+
+
+def _exporters(raw: Any) -> tuple[Any, ...]:
+    if isinstance(raw, str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(raw, (list, tuple)):
+        return tuple(raw)  # names and objects are checked when exporters are built
+    raise ValueError("expected a list of exporter names or objects, or comma-separated names")
+
+
+def _capture(raw: Any) -> str:
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value not in ("off", "preview", "full"):
+        raise ValueError("accepted values: off, preview, full")
+    return value
+
+
+def _prices(raw: Any) -> Any:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if isinstance(raw, (str, os.PathLike)) and os.fspath(raw):
+        return raw  # read (and checked) when the session loads the price table
+    raise ValueError("expected a mapping of models to prices, or a JSON/YAML file path")
+
+
+def _agent_kinds(raw: Any) -> frozenset[str]:
+    # A bare string is iterable too; its letters are never what was meant.
+    if isinstance(raw, Iterable) and not isinstance(raw, str):
+        kinds = frozenset(raw)
+        if all(isinstance(kind, str) and kind for kind in kinds):
+            return kinds
+    raise ValueError("expected a collection of non-empty span kind names")
+
+
+def _callable(raw: Any) -> Any:
+    if not callable(raw):
+        raise ValueError("expected a function taking no arguments")
+    return raw
+
+
+def parse_run_id(raw: Any) -> str:
+    """Validate a run id to create or join.
+
+    Accepted: the ids spanline creates (``<service>-<YYYYMMDDTHHMMSS>-<6 hex>``), or
+    any chosen id of letters, digits, ``.``, ``_`` and ``-`` (at most 128, starting
+    with a letter or digit, without ``..``). Both name one directory under
+    ``<base>/runs/``: no separators, no absolute paths, no parent references.
+
+    Args:
+        raw: the argument value or the variable's text.
+
+    Returns:
+        The id, unchanged.
+
+    Raises:
+        ValueError: the id is not a safe directory name.
+    """
     try:
-        return getattr(Settings(**{name: raw}), name)
-    except (ValidationError, ValueError):
-        default = Settings.model_fields[name].default
-        warnings.warn(
-            f"{var}={raw!r} is invalid ({_field_hint(name)}); using {default!r}",
-            SpanlineWarning,
-            stacklevel=4,
-        )
-        return None
+        return validate_run_id(raw)
+    except InvalidRunIdError:
+        raise ValueError(
+            "expected <service>-<YYYYMMDDTHHMMSS>-<6 hex>, or letters, digits, '.', '_' and '-'"
+            " (at most 128, starting with a letter or digit, no '..')"
+        ) from None
+
+
+def parse_traceparent(raw: Any) -> tuple[str, int]:
+    """Parse a W3C ``traceparent``: ``00-<32 hex trace id>-<16 hex span id>-<2 hex flags>``.
+
+    Args:
+        raw: the variable's text (upper-case hex is tolerated).
+
+    Returns:
+        (trace id as 32 hex characters, parent span id as an int).
+
+    Raises:
+        ValueError: malformed, another version than 00, or an all-zero id.
+    """
+    match = _TRACEPARENT.match(raw.strip().lower()) if isinstance(raw, str) else None
+    # W3C: an all-zero trace id or parent id is invalid.
+    if match is None or not int(match[1], 16) or not int(match[2], 16):
+        raise ValueError("expected 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, not zero")
+    return match[1], int(match[2], 16)
+
+
+def parse_resource_attributes(raw: Any) -> dict[str, str]:
+    """Parse ``OTEL_RESOURCE_ATTRIBUTES``: comma-separated ``key=value``, values percent-encoded.
+
+    Args:
+        raw: the variable's text, e.g. ``service.name=my%20app,team=core``.
+
+    Returns:
+        The attributes, keys and values stripped, values percent-decoded.
+
+    Raises:
+        ValueError: a part is not ``key=value``; its ``value`` attribute holds the
+            pairs that were valid, which are still used (as OpenTelemetry SDKs do).
+    """
+    attributes: dict[str, str] = {}
+    junk: list[str] = []
+    for pair in _text(raw).split(","):
+        key, equals, value = pair.partition("=")
+        if equals and key.strip():
+            attributes[key.strip()] = unquote(value.strip())
+        elif pair.strip():
+            junk.append(pair.strip())
+    if junk:
+        raise _Partial(f"ignored parts that are not key=value: {', '.join(junk)}", attributes)
+    return attributes
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table: where a setting comes from and how it is checked."""
+
+    #: Attribute of :class:`Settings`. Several rows may fill one attribute: the
+    #: first row that yields a value wins, so row order is precedence.
+    name: str
+    #: ``configure_observability()`` argument, or None when there is none.
+    argument: str | None
+    #: Environment variable, or None when there is none.
+    env: str | None
+    #: The value's type, as the documentation shows it.
+    type: str
+    default: Any
+    description: str
+    #: Takes an argument value or a variable's text; returns the value or raises ValueError.
+    parse: Callable[[Any], Any]
+    #: The default as the documentation and warnings show it (derived when empty).
+    shown_default: str = ""
+
+    @property
+    def default_text(self) -> str:
+        """The default as the documentation shows it."""
+        if self.shown_default:
+            return self.shown_default
+        if isinstance(self.default, bool):
+            return "on" if self.default else "off"
+        return "none" if self.default in (None, (), {}) else f"`{self.default}`"
+
+
+_SERVICE_FALLBACKS = "`OTEL_SERVICE_NAME`, then `service.name` of `OTEL_RESOURCE_ATTRIBUTES`"
+_R = Setting
+#: Every setting. Order: precedence within one attribute, and the documentation's order.
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    _R("enabled", "enabled", "SPANLINE_ENABLED", "bool", False,
+       "trace at all: `1/true/yes/on` or `0/false/no/off`. With the variable set, an "
+       "unconfigured program turns tracing on at its first span", parse_bool),
+    _R("base_dir", "run_dir", "SPANLINE_DIR", "path", Path(".spanline"),
+       "base directory; each run writes `<run_dir>/runs/<run_id>/`", _path),
+    _R("service_name", "service_name", "SPANLINE_SERVICE_NAME", "text", None,
+       "names the service; any non-empty text. In run ids, characters other than letters, "
+       "digits, `.`, `_` and `-` become `-` (at most 64); the attribute keeps the original",
+       _service_name, f"{_SERVICE_FALLBACKS}, then the script's name (`spanline` if none)"),
+    _R("service_name", None, "OTEL_SERVICE_NAME", "text", None,
+       "the OpenTelemetry service name, used when `SPANLINE_SERVICE_NAME` is not set",
+       _service_name, "see `SPANLINE_SERVICE_NAME`"),
+    _R("resource_attributes", None, "OTEL_RESOURCE_ATTRIBUTES", "key=value,…", {},
+       "OpenTelemetry resource attributes: comma-separated `key=value` pairs, values "
+       "percent-encoded; parts that are not `key=value` are ignored with a warning. Its "
+       "`service.name` is the next fallback for the service name", parse_resource_attributes),
+    _R("environment", "environment", "SPANLINE_ENVIRONMENT", "text", "development",
+       "recorded in `run_start` and the metadata", _text),
+    _R("exporters", "exporters", "SPANLINE_EXPORTERS", "names or objects", (),
+       "exporter names (`console`, `memory`, installed plugins) or exporter objects; the "
+       "variable is comma-separated", _exporters, "none (`jsonl` is always on)"),
+    _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 250,
+       "longest time between writes (1 to 60000). A crash loses what was still queued: with "
+       "a writer that keeps up, the events of the last interval", _whole_number(1, 60_000)),
+    _R("max_queue", "max_queue", "SPANLINE_MAX_QUEUE", "int", 2_000_000,
+       "events that may wait for the writer; past it new events are dropped and counted "
+       "(`dropped_events`)", _whole_number(1, None)),
+    _R("capture", "capture", "SPANLINE_CAPTURE", "`off`, `preview`, `full`", "preview",
+       "how much of arguments and results the decorators record", _capture),
+    _R("preview_chars", "preview_chars", "SPANLINE_PREVIEW_CHARS", "int", 200,
+       "length of the previews of arguments and results (1 to 1000000)",
+       _whole_number(1, 1_000_000)),
+    _R("prices", "prices", "SPANLINE_PRICES", "mapping or path", None,
+       "price table override: `{model: {input, output, cached_input, cache_write}}` in USD "
+       "per million tokens, or a JSON/YAML file (YAML needs PyYAML); merged over the shipped "
+       "table. The variable is a path", _prices, "the shipped `prices.json`"),
+    _R("summary_interval_ms", "summary_interval_ms", "SPANLINE_SUMMARY_INTERVAL_MS",
+       "int (ms)", 5_000, "how often the live `run_summary.json` is rewritten (0 to 86400000; "
+       "0: only at shutdown)", _whole_number(0, 86_400_000)),
+    _R("run_id", "run_id", "SPANLINE_RUN_ID", "run id", None,
+       "join this existing run instead of creating one (spanline sets the variable for child "
+       "processes); the argument also names a new run, e.g. for byte-identical test runs. "
+       "Letters, digits, `.`, `_`, `-`; no `/` or `..`", parse_run_id, "a new run"),
+    _R("traceparent", None, "TRACEPARENT", "W3C traceparent", None,
+       "`00-<trace id>-<parent span id>-<flags>` from a parent process: the run joins that "
+       "trace and root spans get that parent. `spanline.child_env()` sets it", parse_traceparent,
+       "a new trace"),
+    _R("agent_kinds", "agent_kinds", None, "set of text", AGENT_KINDS,
+       "span kinds counted as agents", _agent_kinds, "`spanline.AGENT_KINDS`"),
+    _R("id_generator", "id_generator", None, "() -> int", None,
+       "source of span ids, for deterministic runs", _callable, "random 64-bit ids"),
+    _R("clock", "clock", None, "() -> float", None,
+       "source of timestamps (Unix seconds), for deterministic runs", _callable,
+       "the system clock"),
+    _R("synchronous", "synchronous", None, "bool", False,
+       "write on every span end, without the writer thread (tests only)", parse_bool),
+    _R("handle_signals", "handle_signals", "SPANLINE_HANDLE_SIGNALS", "bool", True,
+       "on SIGTERM/SIGINT flush, then call the handler installed before; never replaces an "
+       "ignored signal; installed only from the main thread", parse_bool),
+)
+# fmt: on
+
+#: Every environment variable the table reads.
+ENV_VARS: tuple[str, ...] = tuple(row.env for row in SETTINGS if row.env is not None)
+_ARGUMENTS = frozenset(row.argument for row in SETTINGS if row.argument is not None)
+
+
+def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings' variables that are set: the one place spanline reads its configuration.
+
+    Args:
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        Variable -> text, for the variables of :data:`SETTINGS` that are set and not
+        blank (an empty value counts as unset, as in OpenTelemetry).
+    """
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in ENV_VARS if env.get(name, "").strip()}
 
 
 def resolve_settings(
@@ -138,31 +373,129 @@ def resolve_settings(
     """Merge explicit arguments, environment variables and defaults.
 
     Args:
-        arguments: explicit values; ``None`` means "not given".
+        arguments: explicit values keyed by argument name (``run_dir``; the
+            attribute name ``base_dir`` is accepted too); ``None`` means "not given".
         environ: the environment to read (default ``os.environ``).
 
     Returns:
         The validated settings.
 
     Raises:
-        ConfigurationError: an explicit argument is invalid.
+        ConfigurationError: an explicit argument is invalid or unknown.
     """
-    env = os.environ if environ is None else environ
+    unknown = set(arguments) - _ARGUMENTS - {"base_dir"}
+    if unknown:
+        raise ConfigurationError(f"unknown configure_observability() argument {min(unknown)!r}")
+    variables = read_environment(environ)
     values: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        given = arguments.get(name)
+    for row in SETTINGS:
+        if row.name in values:
+            continue  # an earlier row (higher precedence) decided it
+        given = _given(row, arguments)
         if given is not None:
-            values[name] = given
-        elif name in ENV_VARS:
-            from_env = _from_env(name, env)
-            if from_env is not None:
-                values[name] = from_env
+            values[row.name] = _from_argument(row, given)
+        elif row.env is not None and row.env in variables:
+            _from_variable(row, variables[row.env], values)
+    if "service_name" not in values:
+        # The last fallbacks: the resource attributes' service.name, then the script.
+        from_resource = values.get("resource_attributes", {}).get("service.name", "")
+        values["service_name"] = from_resource if from_resource.strip() else script_name()
+    return Settings(**values)
+
+
+def _given(row: Setting, arguments: Mapping[str, Any]) -> Any:
+    if row.argument is None:
+        return None
+    given = arguments.get(row.argument)
+    # The session passes run_dir under its attribute name, base_dir.
+    return arguments.get(row.name) if given is None else given
+
+
+def _from_argument(row: Setting, given: Any) -> Any:
     try:
-        return Settings(**values)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        return row.parse(given)
+    except (ValueError, TypeError) as exc:  # TypeError: e.g. unhashable agent kinds
         raise ConfigurationError(
-            f"invalid configure_observability() argument: {problems}"
+            f"invalid configure_observability() argument {row.argument}={_short(given)}: {exc}"
         ) from None
+
+
+def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
+    """Store the variable's value, or warn (one line) and leave the setting to the default."""
+    try:
+        values[row.name] = row.parse(raw)
+        return
+    except _Partial as exc:
+        values[row.name] = exc.value
+        message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid pairs"
+    except ValueError as exc:
+        default = row.default_text.replace("`", "")
+        message = f"{row.env}={raw!r} is invalid ({exc}); using the default: {default}"
+    # Stack: here, resolve_settings, configure_observability, the caller.
+    warnings.warn(message, SpanlineWarning, stacklevel=4)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def script_name(argv: Sequence[str] | None = None) -> str:
+    """The service name of last resort: the running script's name.
+
+    Args:
+        argv: the command line (default ``sys.argv``).
+
+    Returns:
+        The stem of ``argv[0]`` (the package for ``python -m package``), or
+        "spanline" when there is no script (``python -c``, interactive).
+    """
+    args = (getattr(sys, "argv", None) or [""]) if argv is None else argv
+    first = args[0] if args else ""
+    if first in ("", "-", "-c", "-m"):
+        return _FALLBACK_SERVICE
+    path = Path(first)
+    # ``python -m package`` runs package/__main__.py: the package names the service.
+    stem = path.parent.name if path.stem == "__main__" else path.stem
+    return stem or _FALLBACK_SERVICE
+
+
+def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[str, str]:
+    """Variables that make a child process trace into this run.
+
+    The session writes them into ``os.environ`` (and restores them at shutdown);
+    a child that reads them through :func:`resolve_settings` joins the run.
+
+    Args:
+        settings: the session's settings. The three variables need nothing from
+            them today; a setting children should share is added here, not elsewhere.
+        base_dir: the resolved base directory of the run.
+        run_id: the run to join.
+
+    Returns:
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``.
+    """
+    return {
+        "SPANLINE_ENABLED": "1",
+        "SPANLINE_DIR": os.fspath(base_dir),
+        "SPANLINE_RUN_ID": run_id,
+    }
+
+
+def settings_markdown() -> str:
+    """The documentation's table of settings, generated from :data:`SETTINGS`.
+
+    Returns:
+        A Markdown table, one row per setting row, ending with a newline.
+    """
+    lines = ["| argument | variable | type | default | meaning |", "|---|---|---|---|---|"]
+    for row in SETTINGS:
+        cells = (
+            f"`{row.argument}`" if row.argument else "—",
+            f"`{row.env}`" if row.env else "—",
+            row.type,
+            row.default_text,
+            row.description,
+        )
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -94,9 +94,17 @@ def validate_run_id(run_id: object) -> str:
 
 
 def run_id_prefix(service_name: str) -> str:
-    """The service name as it appears in run ids: other characters become ``-``."""
-    prefix = _UNSAFE.sub("-", service_name)[:64]
-    return prefix if prefix[:1].isalnum() else f"s{prefix}"[:64]
+    """The part of a run id that names the service: safe as a directory name.
+
+    Args:
+        service_name: any text.
+
+    Returns:
+        ``service_name`` with characters other than ``[A-Za-z0-9._-]`` replaced by
+        ``-``, leading ``.``, ``_`` and ``-`` dropped, at most 64 characters
+        ("spanline" when nothing is left).
+    """
+    return _UNSAFE.sub("-", service_name).lstrip("._-")[:64] or "spanline"
 
 
 def new_run_id(service_name: str, now: float | None = None) -> str:

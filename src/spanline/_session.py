@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
 
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-#: Variables a configured process hands to its child processes.
-_HANDOVER = ("SPANLINE_ENABLED", "SPANLINE_DIR", "SPANLINE_RUN_ID")
-
 
 @dataclass
 class _Session:
@@ -50,6 +45,7 @@ class _Session:
     saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
     prices: Any = None
+    signals: Any = None
 
     @property
     def owner(self) -> bool:
@@ -90,7 +86,9 @@ def configure_observability(
     run_id: str | None = None,
     id_generator: Callable[[], int] | None = None,
     clock: Callable[[], float] | None = None,
-    synchronous: bool = False,
+    synchronous: bool | None = None,
+    summary_interval_ms: int | None = None,
+    handle_signals: bool | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -133,6 +131,10 @@ def configure_observability(
             (default: the system clocks). When given, lines record pid 1.
         synchronous: write every span start and end at once, on the caller's
             thread (for tests; slow).
+        summary_interval_ms: how often run_summary.json is rewritten while the
+            run is live (``SPANLINE_SUMMARY_INTERVAL_MS``; 5000; 0: only at the end).
+        handle_signals: on SIGTERM and SIGINT, flush and then call the handler
+            that was there before (``SPANLINE_HANDLE_SIGNALS``; on).
 
     Returns:
         The run, or None when tracing is off.
@@ -146,7 +148,7 @@ def configure_observability(
         "enabled": enabled,
         "service_name": service_name,
         "environment": environment,
-        "base_dir": run_dir,
+        "run_dir": run_dir,
         "exporters": tuple(exporters) if isinstance(exporters, list) else exporters,
         "flush_ms": flush_ms,
         "max_queue": max_queue,
@@ -154,9 +156,14 @@ def configure_observability(
         "preview_chars": preview_chars,
         "prices": prices,
         "agent_kinds": frozenset(agent_kinds) if agent_kinds is not None else None,
+        "run_id": run_id,
+        "id_generator": id_generator,
+        "clock": clock,
+        "synchronous": synchronous,
+        "summary_interval_ms": summary_interval_ms,
+        "handle_signals": handle_signals,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
-    _check_sources(run_id, id_generator, clock)
     table = _price_table(settings.prices, explicit=prices is not None)
     exporter_objects = _build_exporters(settings.exporters, explicit=exporters is not None)
     overrides = {
@@ -166,10 +173,8 @@ def configure_observability(
         "cli_args": cli_args,
         "source_repo": source_repo,
         "source_commit": source_commit,
-        "run_id": run_id,
-        "id_generator": id_generator,
-        "clock": clock,
-        "synchronous": bool(synchronous),
+        # An explicit run_id creates that run; SPANLINE_RUN_ID joins an existing one.
+        "join": settings.run_id if run_id is None else None,
     }
     with _lock:
         _end_session()
@@ -177,21 +182,6 @@ def configure_observability(
         if not settings.enabled:
             return None
         return _start_session(settings, exporter_objects, overrides, table).run
-
-
-def _check_sources(run_id: Any, id_generator: Any, clock: Any) -> None:
-    from spanline.exceptions import ConfigurationError, InvalidRunIdError
-
-    if run_id is not None:
-        from spanline._runs import validate_run_id
-
-        try:
-            validate_run_id(run_id)
-        except InvalidRunIdError as exc:
-            raise ConfigurationError(f"invalid configure_observability() run_id: {exc}") from None
-    for name, value in (("id_generator", id_generator), ("clock", clock)):
-        if value is not None and not callable(value):
-            raise ConfigurationError(f"{name} must be callable, not {type(value).__name__}")
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -220,15 +210,27 @@ def configure_from_environment() -> None:
     Threads that open their first spans together all wait here for the one
     configuration (none gets a no-op span meanwhile).
     """
+    from spanline._config import parse_bool, read_environment
+
     with _lock:
         if RUNTIME.resolved:
             return
         try:
+            raw = read_environment().get("SPANLINE_ENABLED")
+            if raw is None or not _is_true(raw, parse_bool):
+                return  # off: nothing else is read, nothing warns
             configure_observability()
         except Exception as exc:  # a bad environment must not break the host program
             report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
         finally:
             RUNTIME.resolved = True
+
+
+def _is_true(raw: str, parse: Callable[[str], bool]) -> bool:
+    try:
+        return parse(raw)
+    except ValueError:
+        return True  # let configure_observability() warn about it, as for any variable
 
 
 RUNTIME.configure_hook = configure_from_environment
@@ -305,15 +307,14 @@ def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[tuple[st
     return built
 
 
-def _trace_context(run_id: str) -> tuple[str, int | None]:
+def _trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:
     """The run's trace id and remote parent: from TRACEPARENT, else derived from the run id.
 
     Deriving it from the run id gives every process of one run the same trace id
     without handing anything else over.
     """
-    match = _TRACEPARENT.match(os.environ.get("TRACEPARENT", "").strip().lower())
-    if match and int(match.group(1), 16) and int(match.group(2), 16):
-        return match.group(1), int(match.group(2), 16)
+    if settings.traceparent is not None:
+        return settings.traceparent
     return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
 
 
@@ -322,14 +323,15 @@ def _open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]
     from spanline._runs import create_run, find_run
 
     base = settings.base_dir.expanduser().resolve()
-    handed_over = os.environ.get("SPANLINE_RUN_ID")
-    if handed_over and overrides["run_id"] is None:
-        joined = find_run(base, handed_over)
+    joining = overrides["join"]
+    if joining:
+        joined = find_run(base, joining)
         if joined is not None:
             return joined, False
-        report(f"SPANLINE_RUN_ID={handed_over!r} is not a run under {base}; starting a new run")
+        report(f"SPANLINE_RUN_ID={joining!r} is not a run under {base}; starting a new run")
+    chosen = settings.run_id if not joining else None
     try:
-        return create_run(base, settings.service_name, overrides["run_id"]), True
+        return create_run(base, settings.service_name, chosen), True
     except FileExistsError as exc:
         from spanline.exceptions import ConfigurationError
 
@@ -345,8 +347,8 @@ def _start_session(
     from spanline._writer import Pipeline
 
     run, created = _open_run(settings, overrides)
-    trace_id, remote_parent = _trace_context(run.run_id)
-    clock = overrides["clock"]
+    trace_id, remote_parent = _trace_context(settings, run.run_id)
+    clock = settings.clock
     session = _Session(
         settings,
         run,
@@ -356,7 +358,7 @@ def _start_session(
         record_pid=1 if clock is not None else None,
         prices=prices,
     )
-    _tracer.set_sources(overrides["id_generator"], clock, clock)
+    _tracer.set_sources(settings.id_generator, clock, clock)
     # Read here, not on the writer thread: with an injected clock, the order of
     # readings (and so every timestamp) must not depend on thread scheduling.
     session.start_ts = _tracer.wall_time()
@@ -369,7 +371,7 @@ def _start_session(
         header=lambda: _header(session),
         transform=redact_event,
         on_child_exit=shutdown,
-        synchronous=overrides["synchronous"],
+        synchronous=settings.synchronous,
         record_pid=session.record_pid,
     )
     global _session
@@ -385,10 +387,15 @@ def _start_session(
     RUNTIME.pipeline = session.pipeline
     if session.owner:
         session.live = _start_live_summary(session)
-    base = str(run.base)
-    for name, value in zip(_HANDOVER, ("1", base, run.run_id), strict=True):
+    from spanline._config import handover_variables
+
+    for name, value in handover_variables(settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
+    if settings.handle_signals:
+        from spanline._signals import install
+
+        session.signals = install(_on_signal, shutdown)
     _register_atexit()
     return session
 
@@ -396,7 +403,7 @@ def _start_session(
 def _start_live_summary(session: _Session) -> LiveSummary | None:
     from spanline._live_summary import LiveSummary
 
-    interval = getattr(session.settings, "summary_interval_ms", 5000) / 1000.0
+    interval = session.settings.summary_interval_ms / 1000.0
     live = LiveSummary(
         session.run,
         interval=interval,
@@ -476,6 +483,8 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     if session is None:
         return None
     _session = None
+    if session.signals is not None:
+        session.signals.restore()
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
     try:
@@ -492,6 +501,11 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
 
     remove_log_file(session.log_handler)
     return summary
+
+
+def _on_signal() -> None:
+    """A termination signal arrived: get what is queued onto disk first."""
+    flush(timeout=5.0)
 
 
 def shutdown(timeout: float = 30.0) -> RunSummary | None:

@@ -9,7 +9,6 @@ strings in the writer.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -20,7 +19,7 @@ from typing import Any, Final, Protocol
 
 from spanline._errors import error_info
 from spanline._noop import NOOP_SPAN, NoOpSpan
-from spanline.schema import AGENT_KINDS, END, EVENT, FALSE_WORDS, PHASE, RESERVED_END_KEYS, START
+from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, RESERVED_END_KEYS, START
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
@@ -94,7 +93,7 @@ class Runtime:
         self.remote_parent: int | None = None
         #: True once configure/shutdown ran or the environment was read.
         self.resolved = False
-        #: Called on first use when ``SPANLINE_ENABLED`` asks for tracing.
+        #: Called on first use: configures tracing if ``SPANLINE_ENABLED`` asks for it.
         self.configure_hook: Callable[[], None] | None = None
         #: Capture mode of the decorators: "off", "preview" or "full".
         self.capture = "preview"
@@ -104,14 +103,12 @@ class Runtime:
         self.prices: Any = None
 
     def resolve(self) -> Pipeline | None:
-        """First use without configuration: honour ``SPANLINE_ENABLED``."""
-        raw = os.environ.get("SPANLINE_ENABLED")
+        """First use without configuration: let the session read the environment."""
         hook = self.configure_hook
-        # The common "not set" case must stay cheap: no settings, no imports.
-        if hook is None or raw is None or raw.strip().lower() in FALSE_WORDS:
+        if hook is None:
             self.resolved = True
             return None
-        hook()  # sets ``resolved`` once configured, under the session's lock
+        hook()  # sets ``resolved``, under the session's lock
         return self.pipeline
 
 

@@ -1,0 +1,237 @@
+"""Cold cost of turning tracing on: the first configure_observability() of a process.
+
+Usage::
+
+    python benchmarks/configure.py [--runs N] [--skip-without] [--smoke] [--json PATH]
+
+Each measurement runs in fresh interpreters (``python -c``), median of N (20):
+
+* **import spanline**: the package import alone;
+* **settings**: ``import spanline._config`` plus ``resolve_settings()`` after
+  ``import spanline`` (the part the settings table owns);
+* **configure cold**: the first ``configure_observability(enabled=True,
+  run_dir=<tmp>)`` after ``import spanline``; ``shutdown()`` follows, untimed.
+
+Timing is ``time.perf_counter()`` inside the child around the measured
+statement only, so interpreter start-up is not counted; an untimed first run
+writes the bytecode files, as an installed package has them. Everything runs twice:
+with this interpreter (logfire installed: pydantic's plugin hook imports it)
+and with a venv holding spanline's core dependencies only, built once under
+``~/.cache/spanline-bench/no-logfire-<hash>`` and reused (``--skip-without``
+skips it). Target: configure cold at most 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = Path.home() / ".cache" / "spanline-bench"
+TARGET_MS = 50.0
+DEFAULT_RUNS = 20
+SMOKE_RUNS = 2
+CHILD_TIMEOUT_S = 120.0
+#: A venv counts as built only once this file exists (pip may have been interrupted).
+BUILT_MARKER = ".spanline-bench-built"
+
+# The children: each prints the seconds its measured statement took.
+_IMPORT = "import time\nt = time.perf_counter()\nimport spanline\n"
+_SETTINGS = (
+    "import sys, time, spanline\n"
+    "t = time.perf_counter()\n"
+    "import spanline._config\n"
+    "spanline._config.resolve_settings({'enabled': True, 'run_dir': sys.argv[1]})\n"
+)
+_CONFIGURE = (
+    "import sys, time, spanline\n"
+    "t = time.perf_counter()\n"
+    "spanline.configure_observability(enabled=True, run_dir=sys.argv[1])\n"
+)
+_PRINT = "elapsed = time.perf_counter() - t\n"
+MEASUREMENTS: dict[str, str] = {
+    "import spanline": _IMPORT + _PRINT + "print(elapsed)\n",
+    "settings (import _config + resolve)": _SETTINGS + _PRINT + "print(elapsed)\n",
+    # shutdown() runs after the clock stops: the next run starts from a clean state.
+    "configure cold": _CONFIGURE + _PRINT + "spanline.shutdown()\nprint(elapsed)\n",
+}
+HEADLINE = "configure cold"
+
+
+def child_env() -> dict[str, str]:
+    """This environment without spanline's or OpenTelemetry's settings (they change the work).
+
+    Bytecode may be written: an installed package has its .pyc files, and compiling
+    the sources in every child would be measured as import time.
+    """
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("SPANLINE_", "OTEL_"))
+        and name not in ("TRACEPARENT", "PYTHONDONTWRITEBYTECODE")
+    }
+
+
+def time_once(python: Path, code: str, scratch: Path) -> float:
+    """Run ``code`` in a fresh ``python``; return the seconds it printed."""
+    run_dir = Path(tempfile.mkdtemp(dir=scratch))
+    result = subprocess.run(
+        [str(python), "-c", code, str(run_dir)],
+        env=child_env(),
+        cwd=run_dir,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{python} failed:\n{result.stderr}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def measure(python: Path, label: str, runs: int, scratch: Path) -> list[dict[str, Any]]:
+    """Every measurement, ``runs`` fresh processes each, interleaved so noise spreads evenly."""
+    samples: dict[str, list[float]] = {name: [] for name in MEASUREMENTS}
+    for code in MEASUREMENTS.values():  # untimed warm-up: writes the .pyc files
+        time_once(python, code, scratch)
+    for _ in range(runs):
+        for name, code in MEASUREMENTS.items():
+            samples[name].append(time_once(python, code, scratch) * 1000.0)
+    return [
+        {
+            "interpreter": label,
+            "measurement": name,
+            "median_ms": statistics.median(values),
+            "min_ms": min(values),
+            "max_ms": max(values),
+            "runs": len(values),
+        }
+        for name, values in samples.items()
+    ]
+
+
+def _core_dependencies() -> str:
+    """The text the no-logfire venv depends on: core dependencies, else the whole pyproject."""
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: any change of pyproject.toml rebuilds the venv
+        return text
+    return json.dumps(tomllib.loads(text)["project"]["dependencies"])
+
+
+def no_logfire_venv() -> Path:
+    """The Python of a venv with spanline and its core dependencies only (built once).
+
+    The key covers the dependencies, this interpreter's version and the repository
+    path (the install is editable: it must point at this checkout).
+    """
+    key = f"{_core_dependencies()}|{platform.python_version()}|{REPO}"
+    venv = CACHE / f"no-logfire-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not (venv / BUILT_MARKER).is_file():
+        print(f"building {venv} (once) ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-e", str(REPO)], check=True)
+        (venv / BUILT_MARKER).write_text(key + "\n")
+    return python
+
+
+def has_logfire(python: Path) -> bool:
+    """Whether ``python`` can import logfire (the cause of the slow first configure)."""
+    code = "import importlib.util\nprint(importlib.util.find_spec('logfire') is not None)"
+    result = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=True, env=child_env()
+    )
+    return result.stdout.strip() == "True"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width plain-text table, one row per interpreter and measurement."""
+    header = (
+        f"{'interpreter':<28} {'measurement':<36} {'median ms':>9} {'min ms':>8} "
+        f"{'max ms':>8} {'runs':>5}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(
+            f"{row['interpreter']:<28} {row['measurement']:<36} {row['median_ms']:>9.1f} "
+            f"{row['min_ms']:>8.1f} {row['max_ms']:>8.1f} {row['runs']:>5}"
+        )
+    return "\n".join(lines)
+
+
+def headlines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The configure-cold median of each interpreter against the target."""
+    return [
+        {
+            "interpreter": row["interpreter"],
+            "configure_cold_ms": row["median_ms"],
+            "target_ms": TARGET_MS,
+            "target_met": row["median_ms"] <= TARGET_MS,
+        }
+        for row in rows
+        if row["measurement"] == HEADLINE
+    ]
+
+
+def format_headline(fact: dict[str, Any]) -> str:
+    """One line: the cold configure time and whether the target holds."""
+    verdict = "met" if fact["target_met"] else "NOT met"
+    return (
+        f"configure_observability() cold, {fact['interpreter']}: "
+        f"{fact['configure_cold_ms']:.1f} ms (target <= {TARGET_MS:.0f} ms: {verdict})"
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--runs", type=int, help=f"fresh processes per measurement ({DEFAULT_RUNS})"
+    )
+    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_RUNS} runs: tests only")
+    parser.add_argument("--skip-without", action="store_true", help="skip the venv without logfire")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if args.runs is None:
+        args.runs = SMOKE_RUNS if args.smoke else DEFAULT_RUNS
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Measure with this interpreter and (unless skipped) without logfire; print the table."""
+    args = parse_args(argv)
+    interpreters = [(Path(sys.executable), "this venv")]
+    if not args.skip_without:
+        interpreters.append((no_logfire_venv(), "core deps only"))
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="spanline-bench-") as scratch:
+        for python, name in interpreters:
+            label = f"{name} ({'with' if has_logfire(python) else 'no'} logfire)"
+            rows += measure(python, label, args.runs, Path(scratch))
+    facts = headlines(rows)
+    print(f"python {platform.python_version()} on {os.cpu_count()} CPUs; ", end="")
+    print(f"median of {args.runs} fresh processes; perf_counter inside the child")
+    print(format_table(rows))
+    for fact in facts:
+        print(format_headline(fact))
+    if args.json is not None:
+        document = {"runs": args.runs, "results": rows, "headlines": facts}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
