@@ -31,3 +31,26 @@ def test_voting_agents_example(tmp_path: Path) -> None:
     tools = [e for e in lines if e["event"] == "span_start" and e["kind"] == "tool"]
     assert {t["attributes"]["round_type"] for t in tools} == {"initial_answer"}
     assert {t["attributes"]["mcp.server"] for t in tools} == {"filesystem"}
+
+
+def test_snapshot_example_writes_identical_bytes_twice(tmp_path: Path) -> None:
+    """Two runs of the deterministic example: `cmp` finds no difference."""
+    import subprocess
+
+    outputs = []
+    for name in ("first", "second"):
+        result = run_interpreter(
+            str(ROOT / "examples" / "snapshot_run.py"), str(tmp_path / name), cwd=ROOT
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(tmp_path / name / "runs" / "snapshot-run")
+    first, second = outputs
+    for file in ("telemetry.jsonl", "run_summary.json"):
+        compared = subprocess.run(["cmp", first / file, second / file], check=False)
+        assert compared.returncode == 0, file
+    lines = read_lines(first / "telemetry.jsonl")
+    assert lines[0]["event"] == "run_start" and lines[0]["pid"] == 1
+    assert [e["span_id"] for e in lines if e["event"] == "span_start"][:3] == [
+        f"{n:016x}" for n in (1, 2, 3)
+    ]
+    assert any(e.get("status") == "error" for e in lines)  # the broken file's review

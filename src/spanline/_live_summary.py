@@ -1,49 +1,96 @@
-"""run_summary.json for a live run: folded from telemetry.jsonl on a thread of its own."""
+"""run_summary.json for a live run: folded from telemetry.jsonl on a thread of its own.
+
+The thread tails the file from its last offset, so it sees the lines of every
+process writing into the run, not only this one's; it never slows the writer.
+At shutdown only the lines written since its last pass are left to fold, so
+writing the summary costs about the same for a run of any size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
 from typing import TYPE_CHECKING, Any
 
 from spanline._report import report
 from spanline._runs import Run
+from spanline._tracer import mark_internal_thread
 
 if TYPE_CHECKING:
-    from spanline.folds.summary import RunSummary
+    from spanline.folds import JsonlTail, RunSummary, SummaryFold
 
 __all__ = ["LiveSummary"]
 
 
 class LiveSummary:
-    """Keeps a run's summary up to date and writes it at the end.
+    """Keeps a run's summary up to date and writes it atomically.
 
     Args:
         run: the run whose telemetry.jsonl is folded.
         interval: seconds between rewrites of run_summary.json while live
             (0: only at the end).
-        agent_kinds: span kinds counted as agents.
         prices: the session's price table (None: the shipped one).
     """
 
-    def __init__(
-        self, run: Run, *, interval: float, agent_kinds: Iterable[str], prices: Any
-    ) -> None:
+    def __init__(self, run: Run, *, interval: float, prices: Any) -> None:
+        # Imported now, not at exit: imports during interpreter shutdown can fail.
+        from spanline.folds import JsonlTail, SummaryFold
+
         self.run = run
         self.interval = interval
-        self.agent_kinds = frozenset(agent_kinds)
-        self.prices = prices
+        self._tail: JsonlTail = JsonlTail(run.telemetry_path)
+        # Agent kinds come from the run_start line, as for any re-fold of the file.
+        self._fold: SummaryFold = SummaryFold(prices=prices, run_id=run.run_id)
+        self._problems_seen = 0
+        self._written_offset = -1
+        self._step_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Begin folding in the background."""
+        """Begin folding in the background (nothing to do when the interval is 0)."""
+        if self.interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="spanline-summary", daemon=True)
+        self._thread.start()
 
-    def finish(self) -> RunSummary | None:
-        """Fold what is left, write run_summary.json, and return the summary."""
-        try:
-            from spanline.folds.summary import summarize_file, write_summary
+    def _run(self) -> None:
+        mark_internal_thread()
+        while not self._stop.wait(self.interval):
+            try:
+                self._step(final=False)
+            except Exception as exc:  # keep folding; the final pass reports again if it must
+                report("could not update run_summary.json", exc=exc)
 
-            summary = summarize_file(self.run.telemetry_path, prices=self.prices)
+    def _step(self, *, final: bool) -> RunSummary | None:
+        """Fold the new lines; write the summary if anything changed (always when final)."""
+        with self._step_lock:
+            self._fold.extend(self._tail.iter_new(final=final))
+            problems = self._tail.problems
+            if len(problems) > self._problems_seen:
+                self._fold.note_problems(problems[self._problems_seen :])
+                self._problems_seen = len(problems)
+            if not final and self._tail.offset == self._written_offset:
+                return None
+            from spanline.folds import write_summary
+
+            summary = self._fold.result()
             write_summary(summary, self.run.summary_path)
+            self._written_offset = self._tail.offset
             return summary
+
+    def finish(self, timeout: float = 10.0) -> RunSummary | None:
+        """Stop the thread, fold what is left, write run_summary.json, return the summary."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            summary = self._step(final=True)
         except Exception as exc:  # the events are safe on disk; the summary can be re-folded
             report("could not write run_summary.json", exc=exc)
             return None
+        problems = self._tail.problems
+        if problems:
+            shown = "; ".join(str(problem) for problem in problems[:5])
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            report(f"skipped {len(problems)} malformed line(s): {shown}{more}")
+        return summary

@@ -404,12 +404,7 @@ def _start_live_summary(session: _Session) -> LiveSummary | None:
     from spanline._live_summary import LiveSummary
 
     interval = session.settings.summary_interval_ms / 1000.0
-    live = LiveSummary(
-        session.run,
-        interval=interval,
-        agent_kinds=session.settings.agent_kinds,
-        prices=session.prices,
-    )
+    live = LiveSummary(session.run, interval=interval, prices=session.prices)
     live.start()
     return live
 
