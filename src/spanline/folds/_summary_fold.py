@@ -51,13 +51,12 @@ _COST = "gen_ai.usage.cost_usd"
 #: gen_ai.operation.name values of LLM calls (``@traced_llm`` also sets kind "llm").
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "responses"})
 #: Token attributes, in the order of :class:`TokensByType`'s fields.
-_TOKEN_KEYS = (
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.reasoning.output_tokens",
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_creation.input_tokens",
-)
+_IN = "gen_ai.usage.input_tokens"
+_OUT = "gen_ai.usage.output_tokens"
+_REASONING = "gen_ai.usage.reasoning.output_tokens"
+_CACHE_READ = "gen_ai.usage.cache_read.input_tokens"
+_CACHE_NEW = "gen_ai.usage.cache_creation.input_tokens"
+_TOKEN_KEYS = (_IN, _OUT, _REASONING, _CACHE_READ, _CACHE_NEW)
 _PRICED_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
 _MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model")
 #: Start attributes kept while a span is open, for pricing and usage at its end.
@@ -213,6 +212,11 @@ class SummaryFold:
         kinds = self._kinds
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
         llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
+        model_key, plans, plan_names = (
+            "gen_ai.request.model",
+            self._plans_by_id,
+            self._plans_by_name,
+        )
         try:
             for event in events:
                 get = event.get
@@ -224,10 +228,19 @@ class SummaryFold:
                         last = ts
                 tag = get("event")
                 if tag == "span_end":
-                    sid = get("span_id")
+                    try:  # subscripts cost half a .get(); lines from spanline have every key
+                        sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
+                        attrs, status = event["attributes"], event["status"]
+                        duration = event["duration_ms"]
+                    except KeyError:
+                        sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
+                        attrs, status, duration = (
+                            get("attributes"),
+                            get("status"),
+                            get("duration_ms"),
+                        )
                     if sid.__class__ is not str:
                         continue
-                    tokens, uses = get("tokens"), get("tool_uses")
                     if event.keys() <= plain_keys:
                         if tokens.__class__ is int or tokens.__class__ is float:
                             tok_sum += tokens
@@ -255,15 +268,13 @@ class SummaryFold:
                     if record is None:
                         self._end_without_open_start(event, sid, tokens, uses)
                         continue
-                    attrs = get("attributes")
                     if attrs.__class__ is not dict or not attrs:
                         attrs = None
-                    if (
-                        record[_LLM]
-                        or record[_KEEP] is not None
-                        or (attrs is not None and not end_watch.isdisjoint(attrs))
-                    ):
-                        cost = self._usage(record[_LLM], record[_KEEP], attrs)
+                    keep = record[_KEEP]
+                    if keep.__class__ is dict:
+                        cost = self._usage(record[_LLM], keep, attrs)
+                    elif record[_LLM] or (attrs is not None and not end_watch.isdisjoint(attrs)):
+                        cost = self._end_usage(record[_LLM], keep, attrs)
                     else:
                         cost = 0.0
                     index = record[_CTX]
@@ -274,13 +285,11 @@ class SummaryFold:
                             acc[1] += uses
                             acc[2] += cost
                             index = acc[3]
-                    status = get("status")
-                    duration = get("duration_ms")
                     tool = record[_TOOL]
-                    if attrs is not None:
-                        named = attrs.get("tool.name")
-                        if named.__class__ is str:
-                            tool = named
+                    if tool is None and attrs is not None:
+                        tool = attrs.get("tool.name")  # set only at the end
+                        if tool.__class__ is not str:
+                            tool = None
                     if tool is not None:
                         stats = tools_get(tool)
                         if stats is None:
@@ -289,9 +298,9 @@ class SummaryFold:
                         if duration.__class__ is float or duration.__class__ is int:
                             stats[1] += duration
                             stats[3].append(duration)
-                        if status == "error":
-                            stats[2] += 1
                     if status == "error":
+                        if tool is not None:
+                            tools[tool][2] += 1
                         self._error(sid, record[_NAME], record[_KIND], get("error"))
                     if record[_SPECIAL] is not None:
                         self._special_end(record[_SPECIAL], status, duration)
@@ -301,17 +310,18 @@ class SummaryFold:
                         del plan_spans[sid]
                         self._plans_done += 1
                 elif tag == "span_start":
-                    sid = get("span_id")
+                    try:
+                        sid, parent, name = event["span_id"], event["parent"], event["name"]
+                        kind, attrs = event["kind"], event["attributes"]
+                    except KeyError:
+                        sid, parent, name = get("span_id"), get("parent"), get("name")
+                        kind, attrs = get("kind"), get("attributes")
                     if sid.__class__ is not str:
                         continue
-                    parent = get("parent")
-                    name = get("name")
                     if name.__class__ is not str:
                         name = None
-                    kind = get("kind")
                     if kind.__class__ is not str:
                         kind = None
-                    attrs = get("attributes")
                     if attrs.__class__ is not dict or not attrs:
                         attrs = None
                     if parent.__class__ is str:
@@ -333,8 +343,10 @@ class SummaryFold:
                         tool = attrs.get("tool.name")
                         if tool.__class__ is not str:
                             tool = None
-                        if llm or not start_watch.isdisjoint(attrs):
+                        if not start_watch.isdisjoint(attrs):
                             keep = {k: attrs[k] for k in start_keep if k in attrs}
+                        elif llm:
+                            keep = attrs.get(model_key)  # for pricing, if no cost is recorded
                     else:
                         op = None
                     if tool is None and name is not None:
@@ -348,7 +360,7 @@ class SummaryFold:
                     open_[sid] = (name, kind, ts, tool, llm, keep, ctx, root, special)
                     if waiting and sid in waiting:
                         self._arrived(sid, ctx, root)
-                    if self._plans_by_id:
+                    if plans and (name in plan_names or (attrs is not None and "plan_id" in attrs)):
                         self._match_plan(sid, parent, name, attrs)
                 else:
                     self._other_event(tag, event)
@@ -481,6 +493,46 @@ class SummaryFold:
             [span_id, name, kind, _text(error.get("type")), _text(error.get("message"))]
         )
 
+    def _end_usage(self, llm: bool, model: Any, attrs: dict[str, Any] | None) -> float:
+        """:meth:`_usage` for the usual case: usage and cost only in the end attributes.
+
+        ``model`` is the start's ``gen_ai.request.model``: the start line had no other
+        attribute this needs, so nothing is merged.
+        """
+        if attrs is None:
+            if llm:
+                self._llm_without_usage += 1
+            return 0.0
+        get = attrs.get
+        a, b, c, d, e = get(_IN), get(_OUT), get(_REASONING), get(_CACHE_READ), get(_CACHE_NEW)
+        if a is None and b is None and c is None and d is None and e is None:
+            if not llm:
+                op = get(_OP)
+                llm = op.__class__ is str and op in _LLM_OPERATIONS
+            if llm:
+                self._llm_without_usage += 1
+        else:
+            types = self._token_types
+            if a.__class__ is int or a.__class__ is float:
+                types[0] += a
+            if b.__class__ is int or b.__class__ is float:
+                types[1] += b
+            if c.__class__ is int or c.__class__ is float:
+                types[2] += c
+            if d.__class__ is int or d.__class__ is float:
+                types[3] += d
+            if e.__class__ is int or e.__class__ is float:
+                types[4] += e
+        cost = get(_COST)
+        if cost.__class__ is float or cost.__class__ is int:
+            self._cost += cost
+            return float(cost)
+        if a is None and b is None:
+            return 0.0
+        if model.__class__ is str and "gen_ai.request.model" not in attrs:
+            attrs = {"gen_ai.request.model": model, **attrs}
+        return self._price(attrs)
+
     def _usage(self, llm: bool, kept: dict[str, Any] | None, attrs: dict[str, Any] | None) -> float:
         """Token types, LLM calls without usage and cost of one ended span.
 
@@ -508,6 +560,10 @@ class SummaryFold:
             return float(cost)
         if not any(key in merged for key in _PRICED_KEYS):
             return 0.0
+        return self._price(merged)
+
+    def _price(self, merged: Mapping[str, Any]) -> float:
+        """Cost from the usage and the model; an unpriced model is listed, not costed."""
         model = merged.get("gen_ai.response.model") or merged.get("gen_ai.request.model")
         if not isinstance(model, str) or not model:
             self._unpriced.add("(unknown model)")
