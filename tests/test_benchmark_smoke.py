@@ -94,3 +94,25 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     result = run_script("--only", "spanline,nope", cwd=tmp_path)
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+FOLD_SCRIPT = ROOT / "benchmarks" / "fold.py"
+
+
+def test_fold_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/fold.py --smoke: every row measured, and DuckDB agrees with the fold."""
+    out = tmp_path / "fold.json"
+    result = subprocess.run(
+        [sys.executable, str(FOLD_SCRIPT), "--smoke", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    names = [row["name"] for row in document["rows"]]
+    assert names[:2] == ["orjson loop", "summarize_file"]
+    assert names[-2:] == ["result() first call", "result() again"]
+    for row in document["rows"]:
+        assert math.isfinite(row["seconds"]) and row["seconds"] >= 0, row["name"]
+    assert document["totals"]["total_tokens"] > 0 and document["totals"]["errors"] >= 0
+    assert document["duckdb_agrees"] in (True, None)  # None: DuckDB not installed
+    assert "vs orjson" in result.stdout and "summarize_file" in result.stdout
