@@ -109,3 +109,22 @@ def test_configure_benchmark_smoke(tmp_path: Path) -> None:
     assert "configure_observability() cold, this venv" in result.stdout
     assert "median ms" in result.stdout and "configure cold" in result.stdout
     assert not list(tmp_path.glob("*/runs"))  # the children wrote into scratch directories
+
+
+FOLD_SCRIPT = ROOT / "benchmarks" / "fold.py"
+
+
+def test_fold_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/fold.py --smoke: every row measured, and DuckDB agrees with the fold."""
+    out = tmp_path / "fold.json"
+    result = run_interpreter(str(FOLD_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    names = [row["name"] for row in document["rows"]]
+    assert names[:2] == ["orjson loop", "summarize_file"]
+    assert names[-2:] == ["result() first call", "result() again"]
+    for row in document["rows"]:
+        assert math.isfinite(row["seconds"]) and row["seconds"] >= 0, row["name"]
+    assert document["totals"]["total_tokens"] > 0 and document["totals"]["errors"] >= 0
+    assert document["duckdb_agrees"] is True  # DuckDB comes with the bench extra
+    assert "vs orjson" in result.stdout and "summarize_file" in result.stdout

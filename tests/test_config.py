@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 from pathlib import Path
@@ -54,18 +53,6 @@ def test_unconfigured_process_without_env_stays_off(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-#: Until the session is integrated with the pydantic-free settings: the first import of
-#: pydantic now happens at exit (the summary fold), where pydantic's plugin hook imports
-#: logfire, whose OpenTelemetry resource detection submits to a thread pool that refuses
-#: work during interpreter shutdown, so run_summary.json is not written at exit.
-SUMMARY_AT_EXIT_NEEDS_INTEGRATION = pytest.mark.xfail(
-    importlib.util.find_spec("logfire") is not None,
-    reason="summary fold first imports pydantic (and logfire via its plugin) at exit",
-    strict=True,
-)
-
-
-@SUMMARY_AT_EXIT_NEEDS_INTEGRATION
 def test_env_enabled_turns_tracing_on_for_an_unmodified_program(tmp_path: Path) -> None:
     code = "import spanline\nwith spanline.get_tracer().span('from-env', kind='agent'):\n    pass\n"
     result = run_python(

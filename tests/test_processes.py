@@ -56,6 +56,56 @@ def test_fork_and_spawn_children_share_the_file(traced: spanline.Run) -> None:
     assert len(pids) == 5 and os.getpid() in pids
     assert sum(1 for e in lines if e["event"] == "run_start") == 1
     assert summary is not None and summary.processes == 5 and summary.dropped_events == 0
+    assert summary.status == "ok"
+    assert summary.totals.agents_spawned == 4  # proc-f1, proc-f2, proc-s1, proc-s2
+    assert_summary_is_a_refold(traced)
+
+
+def assert_summary_is_a_refold(run: spanline.Run) -> None:
+    """run_summary.json, folded while the run was live, equals a re-fold of its file."""
+    written = run.summary_path.read_bytes()
+    refold = spanline.summarize_file(run.telemetry_path).to_dict()
+    assert written == orjson.dumps(refold, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def test_live_summary_of_four_processes_equals_a_refold(tmp_path) -> None:
+    """Rewritten every 50 ms while 2 forked and 2 spawned children write into the run."""
+    run = spanline.configure_observability(
+        enabled=True, run_dir=tmp_path, service_name="live", summary_interval_ms=50
+    )
+    assert run is not None
+    tracer = spanline.get_tracer()
+    with tracer.span("parent", kind="agent"):
+        procs = []
+        for method, labels in (("fork", ("f1", "f2")), ("spawn", ("s1", "s2"))):
+            context = multiprocessing.get_context(method)
+            procs += [context.Process(target=emit_spans, args=(label,)) for label in labels]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+            assert proc.exitcode == 0
+        assert spanline.flush(timeout=30)
+        live = wait_for_summary(run, processes=5)
+        assert live["status"] == "incomplete"  # the parent has not ended yet
+    summary = spanline.shutdown()
+    assert summary is not None and summary.status == "ok" and summary.processes == 5
+    assert summary.span_count == 1 + 4 * SPANS_PER_PROCESS
+    assert_summary_is_a_refold(run)
+
+
+def wait_for_summary(run: spanline.Run, processes: int) -> dict:
+    """The live run_summary.json once it counts ``processes`` (polled, bounded)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if run.summary_path.exists():
+            live = orjson.loads(run.summary_path.read_bytes())
+            if live["processes"] == processes:
+                return live
+        time.sleep(0.05)
+    raise AssertionError("the live summary never caught up")
 
 
 def parent_trace(lines: list[dict]) -> str:

@@ -55,7 +55,7 @@ class _SyncQueue(deque[Any]):
     def append(self, item: Any) -> None:
         super().append(item)
         if item.__class__ is tuple:
-            self.pipeline.writetime.monotonic()
+            self.pipeline.write_now()
 
 
 class Pipeline:

@@ -4,7 +4,6 @@ late configuration, shutdown and flush (issue 3; contracts 1, 2, 16)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import sys
@@ -100,11 +99,6 @@ def test_import_and_disabled_calls_stay_light() -> None:
     assert result.stdout.strip() == "[] ['MainThread']"
 
 
-@pytest.mark.xfail(
-    importlib.util.find_spec("logfire") is not None,
-    reason="summary fold first imports pydantic (and logfire via its plugin) at exit",
-    strict=True,
-)
 def test_spanline_enabled_in_a_subprocess_turns_tracing_on(tmp_path: Path) -> None:
     code = (
         "import spanline\n"

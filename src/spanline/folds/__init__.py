@@ -1,8 +1,23 @@
-"""Folds: pure functions from events to results. They never touch the tracer."""
+"""Folds: pure functions and reducers from events to results. They never touch the tracer."""
 
 from __future__ import annotations
 
-from spanline.folds.events import LineProblem, read_events
-from spanline.folds.summary import RunSummary, summarize, summarize_file
+from spanline.folds.events import JsonlTail, LineProblem, read_events
+from spanline.folds.summary import (
+    RunSummary,
+    SummaryFold,
+    summarize,
+    summarize_file,
+    write_summary,
+)
 
-__all__ = ["LineProblem", "RunSummary", "read_events", "summarize", "summarize_file"]
+__all__ = [
+    "JsonlTail",
+    "LineProblem",
+    "RunSummary",
+    "SummaryFold",
+    "read_events",
+    "summarize",
+    "summarize_file",
+    "write_summary",
+]

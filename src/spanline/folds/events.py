@@ -10,22 +10,33 @@ from typing import Any
 
 import orjson
 
-__all__ = ["LineProblem", "iter_events", "read_events"]
+__all__ = ["JsonlTail", "LineProblem", "iter_events", "read_events"]
 
 
 @dataclass(frozen=True)
 class LineProblem:
-    """A line that was skipped: where it is and why."""
+    """A line that was skipped: where it is and why.
+
+    Attributes:
+        file: the file's path, as given.
+        line: the line's number (the first line is 1).
+        error: why it was skipped.
+    """
 
     file: str
     line: int
     error: str
 
     def __str__(self) -> str:
+        """``file:line: error``, the form compilers use."""
         return f"{self.file}:{self.line}: {self.error}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (for JSON output)."""
+        """Plain-dict form (for JSON output).
+
+        Returns:
+            ``{file, line, error}``.
+        """
         return {"file": self.file, "line": self.line, "error": self.error}
 
 
@@ -36,6 +47,13 @@ def iter_events(
 
     A line that is not a JSON object with a string ``event`` field is skipped
     and reported; so is a torn last line (no newline, still being written).
+
+    Args:
+        path: the file.
+        problems: where to append the skipped lines.
+
+    Returns:
+        An iterator over the events, read lazily.
     """
     name = str(path)
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
@@ -56,7 +74,114 @@ def iter_events(
 
 
 def read_events(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[LineProblem]]:
-    """All events of a JSONL file, and the problems of the lines that were skipped."""
+    """All events of a JSONL file, and the problems of the lines that were skipped.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The events and the skipped lines.
+    """
     problems: list[LineProblem] = []
     events = list(iter_events(path, problems))
     return events, problems
+
+
+_CHUNK = 1 << 20
+
+
+class JsonlTail:
+    """Reads a JSONL file that is still being written, a batch of new lines at a time.
+
+    Each :meth:`read` returns the events of every *complete* line added since
+    the previous call; a last line without its newline stays unread until it
+    is completed, so a line is never read half-written. Bad lines are skipped
+    and collected in :attr:`problems` exactly as :func:`iter_events` reports
+    them. One thread should own a tail (a background thread, say).
+
+    Attributes:
+        path: the file, as given.
+        offset: bytes consumed so far (just past the last line read).
+        lines: lines consumed so far.
+        problems: every line skipped so far.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Tail ``path`` from its beginning.
+
+        Args:
+            path: the file (it need not exist yet: reads return nothing until it does).
+        """
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+        self.problems: list[LineProblem] = []
+
+    def read(self, *, final: bool = False) -> list[dict[str, Any]]:
+        """Events of the complete lines added since the last call.
+
+        Args:
+            final: the writer is done: also consume a last line without a newline
+                (reported as a torn last line unless it is a whole event).
+
+        Returns:
+            The new events, in file order.
+        """
+        return list(self.iter_new(final=final))
+
+    def iter_new(self, *, final: bool = False) -> Iterator[dict[str, Any]]:
+        """Like :meth:`read`, but streamed: memory stays small on a large backlog.
+
+        Args:
+            final: see :meth:`read`.
+
+        Returns:
+            An iterator over the new events; :attr:`offset` advances as it is consumed.
+        """
+        path = Path(self.path)
+        if not path.is_file():
+            return  # not created yet
+        with path.open("rb") as handle:
+            handle.seek(self.offset)
+            rest = b""
+            while chunk := handle.read(_CHUNK):
+                data = rest + chunk if rest else chunk
+                cut = data.rfind(b"\n") + 1
+                rest = data[cut:]
+                if cut:
+                    yield from self._parse(data[:cut])
+            if rest and final:
+                yield from self._parse(rest)
+
+    def _parse(self, data: bytes) -> Iterator[dict[str, Any]]:
+        """Decode whole lines (and, at the very end, a torn one); advance the position."""
+        name = str(self.path)
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        pieces = data.split(b"\n")
+        torn = pieces.pop()  # b"" when data ends with a newline
+        for raw in pieces:
+            self.lines += 1
+            self.offset += len(raw) + 1
+            event = self._decode(raw, name, loads, decode_error, "")
+            if event is not None:
+                yield event
+        if torn:
+            self.lines += 1
+            self.offset += len(torn)
+            event = self._decode(torn, name, loads, decode_error, " (torn last line)")
+            if event is not None:
+                yield event
+
+    def _decode(
+        self, raw: bytes, name: str, loads: Any, decode_error: Any, torn: str
+    ) -> dict[str, Any] | None:
+        try:
+            event = loads(raw)
+        except decode_error as exc:
+            if raw.strip():  # blank lines are not events, nor problems
+                self.problems.append(LineProblem(name, self.lines, f"invalid JSON{torn}: {exc}"))
+            return None
+        if event.__class__ is not dict or event.get("event").__class__ is not str:
+            self.problems.append(LineProblem(name, self.lines, "not an event object"))
+            return None
+        return event

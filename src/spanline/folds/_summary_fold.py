@@ -1,0 +1,851 @@
+"""The incremental run-summary fold: feed events one at a time or in batches, ask any time.
+
+Rules:
+
+* Totals are sums over every span_end line (each span's *own* counters).
+* A span is an agent iff its kind is in the agent kinds (the run's
+  ``run_start.agent_kinds``, else :data:`~spanline.schema.AGENT_KINDS`) or it
+  was opened by ``@traced_agent`` (``gen_ai.operation.name == "invoke_agent"``).
+  Each agent's tokens, tool uses and cost are sums over its whole subtree.
+* ``phases`` has one entry per span of kind ``phase``: its duration and the
+  number of agents whose nearest phase ancestor it is. ``phase`` lines are
+  milestones; they fill ``phases`` only when the run has no phase spans.
+
+How it stays cheap: :meth:`SummaryFold.extend` keeps running aggregates and,
+per span, one small tuple (its parent and the agent it reports to) plus the
+start line's few useful fields while the span is open. Subtree sums are added
+at span_end to the span's agent and that agent's agent ancestors, so
+:meth:`SummaryFold.result` costs time in proportion to agents, tools, errors
+and open spans, never to the number of lines folded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeGuard
+
+from spanline._prices import PriceTable, compute_cost
+from spanline._usage import usage_from_attributes
+from spanline.folds._summary_model import (
+    AgentSummary,
+    ExporterStats,
+    PhaseSummary,
+    PlanProgress,
+    RunSummary,
+    SpanError,
+    TokensByType,
+    ToolStats,
+    Totals,
+    round_ms,
+)
+from spanline.folds.events import LineProblem
+from spanline.schema import AGENT_KINDS, RESERVED_END_KEYS
+
+__all__ = ["SummaryFold"]
+
+_OP = "gen_ai.operation.name"
+_COST = "gen_ai.usage.cost_usd"
+#: gen_ai.operation.name values of LLM calls (``@traced_llm`` also sets kind "llm").
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "responses"})
+#: Token attributes, in the order of :class:`TokensByType`'s fields.
+_IN = "gen_ai.usage.input_tokens"
+_OUT = "gen_ai.usage.output_tokens"
+_REASONING = "gen_ai.usage.reasoning.output_tokens"
+_CACHE_READ = "gen_ai.usage.cache_read.input_tokens"
+_CACHE_NEW = "gen_ai.usage.cache_creation.input_tokens"
+_TOKEN_KEYS = (_IN, _OUT, _REASONING, _CACHE_READ, _CACHE_NEW)
+_PRICED_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+_MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model")
+#: Start attributes kept while a span is open, for pricing and usage at its end.
+_START_KEEP = (*_TOKEN_KEYS, _COST, *_MODEL_KEYS, _OP)
+#: Start attributes that make a span worth keeping them for (besides being an LLM call).
+_START_WATCH = frozenset((*_TOKEN_KEYS, _COST))
+#: End attributes that send a span through the usage and cost path.
+_END_WATCH = frozenset((*_TOKEN_KEYS, _COST, _OP))
+#: span_end keys whose presence means "no counter besides tokens and tool_uses".
+_PLAIN_END_KEYS = frozenset(RESERVED_END_KEYS | {"tokens", "tool_uses"})
+_MAX_OPEN_LISTED = 1_000
+_MAX_LISTED_PROBLEMS = 1_000
+_PHASE_EVENT_FIELDS = frozenset({"event", "name", "wall_ms", "ts", "agents", "incomplete"})
+
+# Slots of the tuple kept per open span.
+_NAME, _KIND, _TS, _TOOL, _LLM, _KEEP, _CTX, _ROOT, _SPECIAL = range(9)
+# Slots of a context record: a subtree-sum accumulator (an agent's, or a stand-in for a
+# span referred to before its start line was read) and the index of the next one up.
+_TOKENS, _TOOL_USES, _COST_SUM, _UP = range(4)
+# Slots of a tool record.
+_CALLS, _TOTAL, _FAILURES, _NEW, _SORTED = range(5)
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return value.__class__ is int or value.__class__ is float
+
+
+def _text(value: Any) -> str | None:
+    return value if value.__class__ is str else None
+
+
+def _sort_ts(value: Any) -> float:
+    return float(value) if _number(value) else 0.0
+
+
+class SummaryFold:
+    """An incremental reducer from telemetry events to a :class:`RunSummary`.
+
+    Feed it from any source — a file read once, a file being tailed, batches —
+    with :meth:`add` or :meth:`extend`; the same events in any chunking give
+    the same summary. :meth:`result` may be called at any time, as often as
+    needed, and never changes what later calls return. Both are safe to call
+    from different threads (one lock guards the state).
+
+    A span_end read before its span_start (lines of two processes interleave
+    in the file) still counts fully in totals and subtree sums; only its tool,
+    usage and cost figures miss what the start line alone carried.
+    """
+
+    def __init__(
+        self,
+        *,
+        agent_kinds: Iterable[str] | None = None,
+        prices: PriceTable | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Start an empty fold.
+
+        Args:
+            agent_kinds: span kinds that are agents (default: the run_start line's
+                ``agent_kinds``, else :data:`~spanline.schema.AGENT_KINDS`).
+            prices: prices for LLM spans that recorded usage but no cost
+                (default: the table shipped with spanline).
+            run_id: used when the events have no run_start line.
+        """
+        self._explicit_kinds = agent_kinds is not None
+        kinds = AGENT_KINDS if agent_kinds is None else agent_kinds
+        self._kinds: frozenset[Any] = frozenset(k for k in kinds if isinstance(k, str))
+        self._prices = prices
+        self._run_id = run_id
+        self._lock = threading.Lock()
+        self._run_start: Mapping[str, Any] | None = None
+        # Scalars the hot loop keeps in locals.
+        self._first_ts = math.inf
+        self._last_ts = -math.inf
+        self._tokens: Any = 0
+        self._tool_uses: Any = 0
+        self._tokens_seen = False
+        self._tool_uses_seen = False
+        self._counters: dict[str, Any] = {}
+        # Per span: (parent id, context index, own id); open spans: the start's fields.
+        self._nodes: dict[str, tuple[str | None, int, str]] = {}
+        self._open: dict[str, tuple[Any, ...]] = {}
+        self._roots: dict[str, tuple[Any, Any] | None] = {}
+        self._ctx: list[list[Any]] = []
+        self._agents: list[list[Any]] = []
+        self._phase_spans: dict[str, list[Any]] = {}
+        # Spans referred to (as a parent, or by their end) before their start line.
+        self._waiting: dict[str, int] = {}
+        self._orphans: dict[str, list[str]] = {}
+        self._early_ends: dict[str, tuple[Any, Any]] = {}
+        self._errors: list[list[Any]] = []
+        self._tools: dict[str, list[Any]] = {}
+        self._token_types: list[int | float] = [0, 0, 0, 0, 0]
+        self._llm_without_usage = 0
+        self._cost = 0.0
+        self._unpriced: set[str] = set()
+        self._phase_events: list[dict[str, Any]] = []
+        self._started_pids: set[Any] = set()
+        self._ended_pids: set[Any] = set()
+        self._dropped = 0
+        self._suppressed = 0
+        self._exporters: dict[str, list[int]] = {}
+        self._plans_by_name: dict[str, list[tuple[str, str | None]]] = {}
+        self._plans_by_id: dict[str, str] = {}
+        self._plan_spans: dict[str, str] = {}
+        self._planned = 0
+        self._plans_started = 0
+        self._plans_done = 0
+        self._problems: list[dict[str, Any]] = []
+        self._problem_count = 0
+
+    # -- feeding -------------------------------------------------------------------------
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Fold one event.
+
+        Args:
+            event: one decoded line of telemetry.jsonl.
+        """
+        with self._lock:
+            self._fold((event,))
+
+    def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Fold many events (faster than calling :meth:`add` for each).
+
+        Args:
+            events: decoded lines, in file order.
+        """
+        with self._lock:
+            self._fold(events)
+
+    def note_problems(self, problems: Iterable[LineProblem]) -> None:
+        """Record skipped lines, listed in the summary's ``skipped_lines``.
+
+        Args:
+            problems: lines a reader could not use.
+        """
+        with self._lock:
+            for problem in problems:
+                self._problem_count += 1
+                if len(self._problems) < _MAX_LISTED_PROBLEMS:
+                    self._problems.append(problem.to_dict())
+
+    def _fold(self, events: Iterable[Mapping[str, Any]]) -> None:
+        # Runs once per line of possibly millions: state in locals, plain comparisons,
+        # ``.__class__ is`` checks, and every rare case handed to a method.
+        first, last = self._first_ts, self._last_ts
+        tok_sum, tool_sum = self._tokens, self._tool_uses
+        tok_seen, tool_seen = self._tokens_seen, self._tool_uses_seen
+        nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
+        nodes_get, open_pop, tools = nodes.get, self._open.pop, self._tools
+        tools_get, waiting, plan_spans = tools.get, self._waiting, self._plan_spans
+        kinds = self._kinds
+        plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
+        llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
+        model_key, plans, plan_names = (
+            "gen_ai.request.model",
+            self._plans_by_id,
+            self._plans_by_name,
+        )
+        try:
+            for event in events:
+                get = event.get
+                ts = get("ts")
+                if ts.__class__ is float or ts.__class__ is int:
+                    if ts < first:
+                        first = ts
+                    if ts > last:
+                        last = ts
+                tag = get("event")
+                if tag == "span_end":
+                    try:  # subscripts cost half a .get(); lines from spanline have every key
+                        sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
+                        attrs, status = event["attributes"], event["status"]
+                        duration = event["duration_ms"]
+                    except KeyError:
+                        sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
+                        attrs, status, duration = (
+                            get("attributes"),
+                            get("status"),
+                            get("duration_ms"),
+                        )
+                    if sid.__class__ is not str:
+                        continue
+                    if event.keys() <= plain_keys:
+                        if tokens.__class__ is int or tokens.__class__ is float:
+                            tok_sum += tokens
+                            tok_seen = True
+                        else:
+                            tokens = 0
+                        if uses.__class__ is int or uses.__class__ is float:
+                            tool_sum += uses
+                            tool_seen = True
+                        else:
+                            uses = 0
+                    else:
+                        tokens, uses = self._other_counters(event)
+                        if tokens is None:
+                            tokens = 0
+                        else:
+                            tok_sum += tokens
+                            tok_seen = True
+                        if uses is None:
+                            uses = 0
+                        else:
+                            tool_sum += uses
+                            tool_seen = True
+                    record = open_pop(sid, None)
+                    if record is None:
+                        self._end_without_open_start(event, sid, tokens, uses)
+                        continue
+                    if attrs.__class__ is not dict or not attrs:
+                        attrs = None
+                    keep = record[_KEEP]
+                    if keep.__class__ is dict:
+                        cost = self._usage(record[_LLM], keep, attrs)
+                    elif record[_LLM] or (attrs is not None and not end_watch.isdisjoint(attrs)):
+                        cost = self._end_usage(record[_LLM], keep, attrs)
+                    else:
+                        cost = 0.0
+                    index = record[_CTX]
+                    if index >= 0 and (tokens or uses or cost):
+                        while index >= 0:
+                            acc = ctxs[index]
+                            acc[0] += tokens
+                            acc[1] += uses
+                            acc[2] += cost
+                            index = acc[3]
+                    tool = record[_TOOL]
+                    if tool is None and attrs is not None:
+                        tool = attrs.get("tool.name")  # set only at the end
+                        if tool.__class__ is not str:
+                            tool = None
+                    if tool is not None:
+                        stats = tools_get(tool)
+                        if stats is None:
+                            stats = tools[tool] = [0, 0.0, 0, [], []]
+                        stats[0] += 1
+                        if duration.__class__ is float or duration.__class__ is int:
+                            stats[1] += duration
+                            stats[3].append(duration)
+                    if status == "error":
+                        if tool is not None:
+                            tools[tool][2] += 1
+                        self._error(sid, record[_NAME], record[_KIND], get("error"))
+                    if record[_SPECIAL] is not None:
+                        self._special_end(record[_SPECIAL], status, duration)
+                    if record[_ROOT] and sid in roots:
+                        roots[sid] = (duration, record[_TS])
+                    if plan_spans and sid in plan_spans:
+                        del plan_spans[sid]
+                        self._plans_done += 1
+                elif tag == "span_start":
+                    try:
+                        sid, parent, name = event["span_id"], event["parent"], event["name"]
+                        kind, attrs = event["kind"], event["attributes"]
+                    except KeyError:
+                        sid, parent, name = get("span_id"), get("parent"), get("name")
+                        kind, attrs = get("kind"), get("attributes")
+                    if sid.__class__ is not str:
+                        continue
+                    if name.__class__ is not str:
+                        name = None
+                    if kind.__class__ is not str:
+                        kind = None
+                    if attrs.__class__ is not dict or not attrs:
+                        attrs = None
+                    if parent.__class__ is str:
+                        pnode = nodes_get(parent)
+                        if pnode is None:
+                            ctx = self._orphan(sid, parent)
+                            root = True
+                        else:
+                            parent, ctx, root = pnode[2], pnode[1], False
+                    else:
+                        parent, ctx, root = None, -1, True
+                        roots[sid] = None
+                    tool = keep = special = None
+                    llm = kind == "llm"
+                    if attrs is not None:
+                        op = attrs.get(op_key)
+                        if op.__class__ is str and not llm:
+                            llm = op in llm_ops
+                        tool = attrs.get("tool.name")
+                        if tool.__class__ is not str:
+                            tool = None
+                        if not start_watch.isdisjoint(attrs):
+                            keep = {k: attrs[k] for k in start_keep if k in attrs}
+                        elif llm:
+                            keep = attrs.get(model_key)  # for pricing, if no cost is recorded
+                    else:
+                        op = None
+                    if tool is None and name is not None:
+                        if name.startswith("tool."):
+                            tool = name[5:]
+                        elif kind == "tool":
+                            tool = name
+                    if kind in kinds or kind == "phase" or op == "invoke_agent":
+                        ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
+                    nodes[sid] = (parent, ctx, sid)
+                    open_[sid] = (name, kind, ts, tool, llm, keep, ctx, root, special)
+                    if waiting and sid in waiting:
+                        self._arrived(sid, ctx, root)
+                    if plans and (name in plan_names or (attrs is not None and "plan_id" in attrs)):
+                        self._match_plan(sid, parent, name, attrs)
+                else:
+                    self._other_event(tag, event)
+                    kinds = self._kinds
+        finally:
+            self._first_ts, self._last_ts = first, last
+            self._tokens, self._tool_uses = tok_sum, tool_sum
+            self._tokens_seen, self._tool_uses_seen = tok_seen, tool_seen
+
+    # -- rare cases of the loop ---------------------------------------------------------
+    def _other_counters(self, event: Mapping[str, Any]) -> tuple[Any, Any]:
+        """Counters of a span_end with keys besides the usual: tokens and tool_uses are
+        returned (None when not numbers), every other number is summed here."""
+        counters = self._counters
+        tokens = uses = None
+        for key in event.keys() - RESERVED_END_KEYS:
+            value = event[key]
+            if value.__class__ is not int and value.__class__ is not float:
+                continue
+            if key == "tokens":
+                tokens = value
+            elif key == "tool_uses":
+                uses = value
+            else:
+                counters[key] = counters.get(key, 0) + value
+        return tokens, uses
+
+    def _new_ctx(self, up: int) -> int:
+        self._ctx.append([0, 0, 0.0, up])
+        return len(self._ctx) - 1
+
+    def _stand_in(self, span_id: str) -> int:
+        """The accumulator of a span not started yet (created on first need)."""
+        index = self._waiting.get(span_id)
+        if index is None:
+            index = self._waiting[span_id] = self._new_ctx(-1)
+        return index
+
+    def _orphan(self, span_id: str, parent: str) -> int:
+        """A span whose parent has not started (yet, or in this run): a root for now."""
+        self._roots[span_id] = None
+        self._orphans.setdefault(parent, []).append(span_id)
+        return self._stand_in(parent)
+
+    def _arrived(self, span_id: str, ctx: int, root: bool) -> None:
+        """The start of a span already referred to: hand over what waited for it."""
+        stand_in = self._ctx[self._waiting.pop(span_id)]
+        stand_in[_UP] = ctx
+        tokens, uses, cost = stand_in[_TOKENS], stand_in[_TOOL_USES], stand_in[_COST_SUM]
+        while ctx >= 0:
+            acc = self._ctx[ctx]
+            acc[_TOKENS] += tokens
+            acc[_TOOL_USES] += uses
+            acc[_COST_SUM] += cost
+            ctx = acc[_UP]
+        for child in self._orphans.pop(span_id, ()):
+            self._roots.pop(child, None)
+        early = self._early_ends.pop(span_id, None)
+        if early is None:
+            return
+        record = self._open.pop(span_id)
+        if record[_SPECIAL] is not None:
+            self._special_end(record[_SPECIAL], *early)
+        if root and span_id in self._roots:
+            self._roots[span_id] = (early[1], record[_TS])
+        for error in self._errors:
+            if error[0] == span_id:
+                error[1], error[2] = record[_NAME], record[_KIND]
+
+    def _end_without_open_start(
+        self, event: Mapping[str, Any], span_id: str, tokens: Any, uses: Any
+    ) -> None:
+        """A second end of a span (only its counters count), or an end before its start."""
+        if span_id in self._nodes or span_id in self._early_ends:
+            return
+        status, duration = event.get("status"), event.get("duration_ms")
+        self._early_ends[span_id] = (_text(status), duration)
+        attrs = event.get("attributes")
+        attrs = attrs if attrs.__class__ is dict and attrs else None
+        cost = self._usage(False, None, attrs) if attrs is not None else 0.0
+        acc = self._ctx[self._stand_in(span_id)]
+        acc[_TOKENS] += tokens
+        acc[_TOOL_USES] += uses
+        acc[_COST_SUM] += cost
+        tool = _text(attrs.get("tool.name")) if attrs is not None else None
+        if tool is not None:
+            stats = self._tools.setdefault(tool, [0, 0.0, 0, [], []])
+            stats[_CALLS] += 1
+            if _number(duration):
+                stats[_TOTAL] += duration
+                stats[_NEW].append(duration)
+            stats[_FAILURES] += status == "error"
+        if status == "error":
+            self._error(span_id, None, None, event.get("error"))
+
+    def _special_start(
+        self,
+        span_id: str,
+        name: str | None,
+        kind: str | None,
+        op: Any,
+        attrs: Mapping[str, Any] | None,
+        ts: Any,
+        ctx: int,
+    ) -> tuple[int, tuple[list[Any] | None, list[Any] | None] | None]:
+        """An agent or phase span starts: its records, and the context its children use."""
+        agent = phase = None
+        if kind in self._kinds or op == "invoke_agent":
+            ctx = self._new_ctx(ctx)
+            agent_id = _text(attrs.get("gen_ai.agent.id")) if attrs is not None else None
+            # span_id, name, kind, agent_id, status, duration, start ts, context
+            agent = [span_id, name, kind, agent_id, None, None, ts, ctx]
+            self._agents.append(agent)
+        if kind == "phase":
+            # name, start ts, ended, duration
+            phase = self._phase_spans[span_id] = [name, ts, False, None]
+        return ctx, (agent, phase)
+
+    def _special_end(self, special: tuple[Any, Any], status: Any, duration: Any) -> None:
+        agent, phase = special
+        if agent is not None:
+            agent[4] = _text(status)
+            agent[5] = duration if _number(duration) else None
+        if phase is not None:
+            phase[2], phase[3] = True, duration
+
+    def _error(self, span_id: str, name: Any, kind: Any, error: Any) -> None:
+        error = error if isinstance(error, Mapping) else {}
+        self._errors.append(
+            [span_id, name, kind, _text(error.get("type")), _text(error.get("message"))]
+        )
+
+    def _end_usage(self, llm: bool, model: Any, attrs: dict[str, Any] | None) -> float:
+        """:meth:`_usage` for the usual case: usage and cost only in the end attributes.
+
+        ``model`` is the start's ``gen_ai.request.model``: the start line had no other
+        attribute this needs, so nothing is merged.
+        """
+        if attrs is None:
+            if llm:
+                self._llm_without_usage += 1
+            return 0.0
+        get = attrs.get
+        a, b, c, d, e = get(_IN), get(_OUT), get(_REASONING), get(_CACHE_READ), get(_CACHE_NEW)
+        if a is None and b is None and c is None and d is None and e is None:
+            if not llm:
+                op = get(_OP)
+                llm = op.__class__ is str and op in _LLM_OPERATIONS
+            if llm:
+                self._llm_without_usage += 1
+        else:
+            types = self._token_types
+            if a.__class__ is int or a.__class__ is float:
+                types[0] += a
+            if b.__class__ is int or b.__class__ is float:
+                types[1] += b
+            if c.__class__ is int or c.__class__ is float:
+                types[2] += c
+            if d.__class__ is int or d.__class__ is float:
+                types[3] += d
+            if e.__class__ is int or e.__class__ is float:
+                types[4] += e
+        cost = get(_COST)
+        if cost.__class__ is float or cost.__class__ is int:
+            self._cost += cost
+            return float(cost)
+        if a is None and b is None:
+            return 0.0
+        if model.__class__ is str and "gen_ai.request.model" not in attrs:
+            attrs = {"gen_ai.request.model": model, **attrs}
+        return self._price(attrs)
+
+    def _usage(self, llm: bool, kept: dict[str, Any] | None, attrs: dict[str, Any] | None) -> float:
+        """Token types, LLM calls without usage and cost of one ended span.
+
+        Usage is read from the start attributes merged with the end's (the end wins).
+        Spans that recorded ``gen_ai.usage.cost_usd`` keep it; others with usage are
+        priced from the table, so usage recorded by hand is costed too.
+        """
+        merged = {**kept, **attrs} if kept and attrs else kept or attrs or {}
+        if not llm:
+            op = merged.get(_OP)
+            llm = op.__class__ is str and op in _LLM_OPERATIONS
+        has_usage = False
+        types = self._token_types
+        for position, key in enumerate(_TOKEN_KEYS):
+            value = merged.get(key)
+            if value is not None:
+                has_usage = True
+                if _number(value):
+                    types[position] += value
+        if llm and not has_usage:
+            self._llm_without_usage += 1
+        cost = merged.get(_COST)
+        if _number(cost):
+            self._cost += cost
+            return float(cost)
+        if not any(key in merged for key in _PRICED_KEYS):
+            return 0.0
+        return self._price(merged)
+
+    def _price(self, merged: Mapping[str, Any]) -> float:
+        """Cost from the usage and the model; an unpriced model is listed, not costed."""
+        model = merged.get("gen_ai.response.model") or merged.get("gen_ai.request.model")
+        if not isinstance(model, str) or not model:
+            self._unpriced.add("(unknown model)")
+            return 0.0
+        table = self._prices if self._prices is not None else PriceTable.default()
+        computed = compute_cost(usage_from_attributes(merged), model, table)
+        if computed is None:
+            self._unpriced.add(model)
+            return 0.0
+        self._cost += computed
+        return computed
+
+    def _other_event(self, tag: Any, event: Mapping[str, Any]) -> None:
+        """Lines that are not spans: headers, trailers, milestones, plans."""
+        if tag == "phase":
+            self._phase_events.append({k: v for k, v in event.items() if k != "event"})
+        elif tag == "span_planned":
+            self._plan(event)
+        elif tag == "run_start" or tag == "process_start":
+            self._started_pids.add(_hashable(event.get("pid")))
+            if tag == "run_start" and self._run_start is None:
+                self._run_start = event
+                recorded = event.get("agent_kinds")
+                if not self._explicit_kinds and isinstance(recorded, list):
+                    self._kinds = frozenset(k for k in recorded if isinstance(k, str))
+        elif tag == "process_end":
+            self._process_end(event)
+
+    def _process_end(self, event: Mapping[str, Any]) -> None:
+        self._ended_pids.add(_hashable(event.get("pid")))
+        dropped, suppressed = event.get("dropped_events"), event.get("suppressed_spans")
+        if _number(dropped):
+            self._dropped += int(dropped)
+        if _number(suppressed):
+            self._suppressed += int(suppressed)
+        exporters = event.get("exporters")
+        if not isinstance(exporters, Mapping):
+            return
+        for name, stats in exporters.items():
+            if not isinstance(name, str) or not isinstance(stats, Mapping):
+                continue
+            counts = [int(v) if _number(v) else 0 for v in _exporter_fields(stats)]
+            exported, dropped_n, failed = counts[1:]
+            received = stats.get("received")
+            counts[0] = int(received) if _number(received) else exported + dropped_n + failed
+            totals = self._exporters.setdefault(name, [0, 0, 0, 0])
+            for position, value in enumerate(counts):
+                totals[position] += value
+
+    def _plan(self, event: Mapping[str, Any]) -> None:
+        plan_id, name = event.get("plan_id"), event.get("name")
+        self._planned += 1
+        if not isinstance(plan_id, str) or not isinstance(name, str):
+            return
+        self._plans_by_id[plan_id] = name
+        self._plans_by_name.setdefault(name, []).append((plan_id, _text(event.get("parent"))))
+
+    def _match_plan(
+        self, span_id: str, parent: str | None, name: str | None, attrs: Mapping[str, Any] | None
+    ) -> None:
+        """A span that fulfils a plan: the one it names, else the first plan of its name
+        whose parent is one of the span's ancestors (any span when the plan has none)."""
+        explicit = attrs.get("plan_id") if attrs is not None else None
+        if explicit.__class__ is str and explicit in self._plans_by_id:
+            self._fulfil(span_id, explicit)
+            return
+        pending = self._plans_by_name.get(name) if name is not None else None
+        if not pending:
+            return
+        ancestors = self._ancestors(parent)
+        for plan_id, plan_parent in pending:
+            if plan_parent is None or plan_parent in ancestors:
+                self._fulfil(span_id, plan_id)
+                return
+
+    def _ancestors(self, parent: str | None) -> set[str]:
+        found: set[str] = set()
+        while parent is not None and parent not in found:
+            found.add(parent)
+            node = self._nodes.get(parent)
+            parent = node[0] if node is not None else None
+        return found
+
+    def _fulfil(self, span_id: str, plan_id: str) -> None:
+        name = self._plans_by_id.pop(plan_id)
+        pending = self._plans_by_name[name]
+        pending[:] = [plan for plan in pending if plan[0] != plan_id]
+        if not pending:
+            del self._plans_by_name[name]
+        self._plans_started += 1
+        self._plan_spans[span_id] = plan_id
+
+    # -- the summary ---------------------------------------------------------------------
+    def result(self) -> RunSummary:
+        """The summary of everything folded so far (the fold itself is not changed).
+
+        Returns:
+            A new :class:`RunSummary`.
+        """
+        with self._lock:
+            return self._result()
+
+    def _result(self) -> RunSummary:
+        run_start = self._run_start or {}
+        counters = dict(self._counters)
+        if self._tokens_seen:
+            counters["tokens"] = self._tokens
+        if self._tool_uses_seen:
+            counters["tool_uses"] = self._tool_uses
+        counters = {key: counters[key] for key in sorted(counters)}
+        return RunSummary(
+            run_id=_text(run_start.get("run_id")) or self._run_id,
+            status=self._status(),
+            source_repo=_text(run_start.get("source_repo")),
+            source_commit=_text(run_start.get("source_commit")),
+            total_wall_ms=self._total_wall_ms(),
+            phases=self._phases(),
+            totals=Totals(
+                agents_spawned=len(self._agents),
+                total_tokens=counters.get("tokens", 0),
+                total_tool_uses=counters.get("tool_uses", 0),
+                analyses_written=counters.get("analyses_written", 0),
+                cost_usd=round(self._cost, 8),
+                tokens_by_type=TokensByType(*self._token_types),
+                llm_calls_without_usage=self._llm_without_usage,
+                suppressed_spans=self._suppressed,
+                counters=counters,
+            ),
+            errors=[SpanError(*error) for error in self._errors],
+            dropped_events=self._dropped,
+            span_count=len(self._nodes) + len(self._early_ends),
+            open_spans=len(self._open),
+            processes=len(self._started_pids),
+            milestones=[dict(event) for event in self._phase_events],
+            unpriced_models=sorted(self._unpriced),
+            agents=self._agent_cards(),
+            skipped_lines=[dict(problem) for problem in self._problems],
+            skipped_line_count=self._problem_count,
+            tools=self._tool_stats(),
+            exporters={
+                name: ExporterStats(*self._exporters[name]) for name in sorted(self._exporters)
+            },
+            open_span_list=self._open_span_list(),
+            stalls=[],
+            plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
+        )
+
+    def _status(self) -> str:
+        if any(error[0] in self._roots for error in self._errors):
+            return "error"
+        if self._started_pids - self._ended_pids:
+            return "incomplete"
+        return "ok"
+
+    def _since_start_ms(self, ts: Any) -> float:
+        """Time from ``ts`` to the last line read: the wall time of a span still open."""
+        if _number(ts) and self._last_ts > -math.inf:
+            return round_ms(max(0.0, (self._last_ts - ts) * 1000.0))
+        return 0.0
+
+    def _total_wall_ms(self) -> float:
+        if len(self._roots) == 1:
+            ended = next(iter(self._roots.values()))
+            if ended is not None:
+                duration, ts = ended
+                return float(duration) if _number(duration) else self._since_start_ms(ts)
+        if self._last_ts == -math.inf:
+            return 0.0
+        return round_ms((self._last_ts - self._first_ts) * 1000.0)
+
+    def _nearest_phase(self, span_id: str) -> str | None:
+        """The span id of the closest ancestor of kind ``phase``."""
+        seen = {span_id}
+        node = self._nodes.get(span_id)
+        parent = node[0] if node is not None else None
+        while parent is not None and parent not in seen:
+            if parent in self._phase_spans:
+                return parent
+            seen.add(parent)
+            node = self._nodes.get(parent)
+            parent = node[0] if node is not None else None
+        return None
+
+    def _phases(self) -> dict[str, PhaseSummary]:
+        phases: dict[str, PhaseSummary] = {}
+        if not self._phase_spans:
+            for event in self._phase_events:
+                _add_phase(phases, str(event.get("name")), _phase_from_event(event))
+            return phases
+        counts: dict[str, int] = {}
+        for agent in self._agents:
+            phase_id = self._nearest_phase(agent[0])
+            if phase_id is not None:
+                counts[phase_id] = counts.get(phase_id, 0) + 1
+        ordered = sorted(self._phase_spans.items(), key=lambda item: _sort_ts(item[1][1]))
+        for span_id, (name, ts, ended, duration) in ordered:
+            if ended and _number(duration):
+                wall, incomplete = float(duration), None
+            else:
+                wall, incomplete = self._since_start_ms(ts), True
+            summary = PhaseSummary(wall, counts.get(span_id) or None, incomplete)
+            _add_phase(phases, str(name), summary)
+        return phases
+
+    def _agent_cards(self) -> list[AgentSummary]:
+        """Agents with subtree sums, in start order."""
+        cards = []
+        for span_id, name, kind, agent_id, status, duration, _ts, ctx in sorted(
+            self._agents, key=lambda agent: _sort_ts(agent[6])
+        ):
+            tokens, uses, cost, _ = self._ctx[ctx]
+            cards.append(
+                AgentSummary(
+                    span_id, name, kind, agent_id, status, duration, tokens, uses, round(cost, 8)
+                )
+            )
+        return cards
+
+    def _tool_stats(self) -> dict[str, ToolStats]:
+        stats = {}
+        for name in sorted(self._tools):
+            calls, total, failures, new, ordered = self._tools[name]
+            if new:
+                # Kept sorted between calls: sorting the old run plus the new calls is a
+                # merge, linear in the durations, not a fresh sort.
+                new.sort()
+                ordered.extend(new)
+                ordered.sort()
+                new.clear()
+            timed = len(ordered)
+            p95 = ordered[max(0, math.ceil(0.95 * timed) - 1)] if timed else 0.0
+            stats[name] = ToolStats(
+                calls=calls,
+                total_ms=round_ms(total),
+                avg_ms=round_ms(total / timed) if timed else 0.0,
+                p95_ms=round_ms(p95),
+                failures=failures,
+            )
+        return stats
+
+    def _open_span_list(self) -> list[dict[str, Any]]:
+        oldest = heapq.nsmallest(
+            _MAX_OPEN_LISTED, self._open.items(), key=lambda item: _sort_ts(item[1][_TS])
+        )
+        return [
+            {"span_id": span_id, "name": record[_NAME], "start_ts": record[_TS]}
+            for span_id, record in oldest
+        ]
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _exporter_fields(stats: Mapping[str, Any]) -> Sequence[Any]:
+    """Received (filled in later), exported, dropped, failed."""
+    return (None, stats.get("exported"), stats.get("dropped"), stats.get("failed"))
+
+
+def _add_phase(phases: dict[str, PhaseSummary], name: str, phase: PhaseSummary) -> None:
+    """Repeated phase names (one per round, say) add up instead of overwriting."""
+    known = phases.get(name)
+    if known is None:
+        phases[name] = phase
+        return
+    known.wall_ms = round_ms(known.wall_ms + phase.wall_ms)
+    if phase.agents:
+        known.agents = (known.agents or 0) + phase.agents
+    if phase.incomplete:
+        known.incomplete = True
+
+
+def _phase_from_event(event: Mapping[str, Any]) -> PhaseSummary:
+    wall, agents = event.get("wall_ms"), event.get("agents")
+    # Caller counts ride along, but never as our own fields (agents="many" would break).
+    extra = {k: v for k, v in event.items() if k not in _PHASE_EVENT_FIELDS}
+    return PhaseSummary(
+        wall_ms=float(wall) if _number(wall) else 0.0,
+        agents=agents if agents.__class__ is int else None,
+        extra=extra,
+    )

@@ -1,0 +1,334 @@
+"""SummaryFold: the summary's new keys, determinism, chunking, repeatability, order."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from spanline.folds import RunSummary, SummaryFold, summarize, summarize_file
+from spanline.folds.summary import write_summary
+from tests._helpers import ROOT
+from tests.test_summary import end, start
+
+LLM = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+
+
+def usage(inp: int, out: int, **more: Any) -> dict[str, Any]:
+    return {"gen_ai.usage.input_tokens": inp, "gen_ai.usage.output_tokens": out, **more}
+
+
+def with_attrs(event: dict[str, Any], **attrs: Any) -> dict[str, Any]:
+    return {**event, "attributes": attrs}
+
+
+def sample_run() -> list[dict[str, Any]]:
+    """A small run touching every key: agents, phases, tools, LLM calls, plans, exporters."""
+    return [
+        {"event": "run_start", "run_id": "r-1", "pid": 7, "ts": 0.0, "agent_kinds": ["agent"]},
+        start("root", "run", "run", ts=0.0),
+        start("ph", "depth-0", "phase", parent="root", ts=0.1),
+        {"event": "span_planned", "plan_id": "p1", "name": "lib-a", "kind": "agent",
+         "parent": "ph", "ts": 0.15, "attributes": {}},
+        {"event": "span_planned", "plan_id": "p2", "name": "lib-b", "kind": "agent",
+         "parent": None, "ts": 0.15, "attributes": {}},
+        {"event": "span_planned", "plan_id": "p3", "name": "never", "kind": "agent",
+         "parent": None, "ts": 0.15, "attributes": {}},
+        start("a", "lib-a", "agent", parent="ph", ts=0.2, **{"gen_ai.agent.id": "A"}),
+        start("l1", "llm.call", "llm", parent="a", ts=0.3, **LLM),
+        with_attrs(end("l1", 10.0, ts=0.31, tokens=150),
+                   **usage(100, 50, **{"gen_ai.usage.cache_read.input_tokens": 40,
+                                       "gen_ai.usage.reasoning.output_tokens": 5,
+                                       "gen_ai.usage.cost_usd": 0.0012345678912})),
+        start("l2", "llm.call", "llm", parent="a", ts=0.32, **LLM),
+        end("l2", 3.0, ts=0.33),  # no usage
+        start("t1", "tool.read", "tool", parent="a", ts=0.4, **{"tool.name": "read"}),
+        end("t1", 1.0004, ts=0.41, tool_uses=1),
+        start("t2", "tool.read", "tool", parent="a", ts=0.42, **{"tool.name": "read"}),
+        {**end("t2", 3.0, ts=0.43, status="error", tool_uses=1),
+         "error": {"type": "OSError", "message": "gone"}},
+        start("t3", "grep", "tool", parent="a", ts=0.44),
+        end("t3", 2.0, ts=0.45, tool_uses=1),
+        end("a", 300.0, ts=0.5, analyses_written=1),
+        start("b", "lib-b", "agent", parent="root", ts=0.6, plan_id="p2"),
+        start("o", "still-open", None, parent="b", ts=0.7),
+        end("ph", 400.0, ts=0.8),
+        {"event": "process_end", "pid": 7, "ts": 0.9, "dropped_events": 0,
+         "suppressed_spans": 2,
+         "exporters": {"otlp": {"exported": 10, "failed": 1, "dropped": 2, "errors": 1},
+                       "console": {"exported": 3, "received": 5}}},
+        {"event": "process_end", "pid": 8, "ts": 0.9, "suppressed_spans": 1,
+         "exporters": {"otlp": {"exported": 5, "failed": 0, "dropped": 0}}},
+    ]  # fmt: skip
+
+
+def test_new_keys_are_pinned() -> None:
+    data = summarize(sample_run()).to_dict()
+    assert list(data) == [
+        "run_id", "status", "source_repo", "source_commit", "total_wall_ms", "phases",
+        "totals", "errors", "dropped_events", "span_count", "open_spans", "processes",
+        "milestones", "unpriced_models", "agents", "skipped_lines", "skipped_line_count",
+        "tools", "exporters", "open_span_list", "stalls", "plan",
+    ]  # fmt: skip
+    totals = data["totals"]
+    assert totals["tokens_by_type"] == {
+        "input": 100, "output": 50, "reasoning": 5, "cache_read": 40, "cache_creation": 0,
+    }  # fmt: skip
+    assert totals["llm_calls_without_usage"] == 1
+    assert totals["suppressed_spans"] == 3
+    assert totals["cost_usd"] == 0.00123457  # rounded to 1e-8
+    assert list(totals["counters"]) == ["analyses_written", "tokens", "tool_uses"]
+    assert data["tools"] == {
+        "grep": {"calls": 1, "total_ms": 2.0, "avg_ms": 2.0, "p95_ms": 2.0, "failures": 0},
+        "read": {"calls": 2, "total_ms": 4.0, "avg_ms": 2.0, "p95_ms": 3.0, "failures": 1},
+    }
+    assert data["exporters"] == {
+        "console": {"received": 5, "exported": 3, "dropped": 0, "failed": 0},
+        "otlp": {"received": 18, "exported": 15, "dropped": 2, "failed": 1},
+    }
+    assert data["open_span_list"] == [
+        {"span_id": "root", "name": "run", "start_ts": 0.0},
+        {"span_id": "b", "name": "lib-b", "start_ts": 0.6},
+        {"span_id": "o", "name": "still-open", "start_ts": 0.7},
+    ]
+    assert data["open_spans"] == 3
+    assert data["stalls"] == []
+    assert data["plan"] == {"planned": 3, "started": 2, "done": 1}
+    assert data["status"] == "ok"
+    assert data["phases"] == {"depth-0": {"wall_ms": 400.0, "agents": 1}}
+    agents = {agent["span_id"]: agent for agent in data["agents"]}
+    assert agents["a"]["tokens"] == 150 and agents["a"]["tool_uses"] == 3
+    assert agents["a"]["cost_usd"] == 0.00123457 and agents["a"]["agent_id"] == "A"
+    assert data["processes"] == 1  # only run_start/process_start lines open a process
+
+
+def test_tool_p95_is_the_nearest_rank_on_known_durations() -> None:
+    events = []
+    durations = list(range(1, 101))
+    random.Random(3).shuffle(durations)
+    for number, ms in enumerate(durations):
+        events += [start(f"t{number}", "tool.fetch", "tool"), end(f"t{number}", float(ms))]
+    fold = SummaryFold()
+    fold.extend(events[:50])
+    assert fold.result().tools["fetch"].calls == 25
+    fold.extend(events[50:])
+    stats = fold.result().tools["fetch"]
+    assert (stats.calls, stats.total_ms, stats.avg_ms, stats.p95_ms) == (100, 5050.0, 50.5, 95.0)
+    fold.add(start("x", "tool.fetch", "tool"))
+    fold.add(end("x", 1000.0, status="error"))
+    stats = fold.result().tools["fetch"]
+    assert (stats.calls, stats.p95_ms, stats.failures) == (101, 96.0, 1)
+
+
+def test_tool_names_from_attribute_span_name_or_kind() -> None:
+    events = [
+        start("a", "tool.x", "tool", **{"tool.name": "from-attr"}), end("a", 1.0),
+        start("b", "tool.by-name", None), end("b", 1.0),
+        start("c", "plain", "tool"), end("c", 1.0),
+        start("d", "not-a-tool", "step"), end("d", 1.0),
+        start("e", "late", "step"), with_attrs(end("e", 1.0), **{"tool.name": "set-at-end"}),
+    ]  # fmt: skip
+    assert list(summarize(events).tools) == ["by-name", "from-attr", "plain", "set-at-end"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ([], "ok"),
+        ([{"event": "process_start", "pid": 9, "ts": 1.0}], "incomplete"),
+        ([start("r2", "other-root", ts=1.0), end("r2", 1.0, status="error")], "error"),
+        ([start("x", "child", parent="root", ts=1.0), end("x", 1.0, status="error")], "ok"),
+        ([start("y", "foreign", parent="elsewhere"), end("y", 1.0, status="error")], "error"),
+    ],
+)
+def test_status(extra: list[dict[str, Any]], status: str) -> None:
+    events = [
+        {"event": "run_start", "pid": 1, "ts": 0.0},
+        start("root", "run", ts=0.0),
+        *extra,
+        end("root", 5.0, ts=2.0),
+        {"event": "process_end", "pid": 1, "ts": 3.0},
+    ]
+    assert summarize(events).status == status
+
+
+def test_a_run_still_running_is_incomplete() -> None:
+    events = [{"event": "run_start", "pid": 1, "ts": 0.0}, start("root", "run")]
+    assert summarize(events).status == "incomplete"
+
+
+def test_open_span_list_is_oldest_first_and_bounded() -> None:
+    fold = SummaryFold()
+    fold.extend(start(f"s{n}", f"n{n}", ts=float(2000 - n)) for n in range(2000))
+    summary = fold.result()
+    assert summary.open_spans == 2000
+    assert len(summary.open_span_list) == 1000
+    assert summary.open_span_list[0] == {"span_id": "s1999", "name": "n1999", "start_ts": 1.0}
+    assert summary.open_span_list[-1]["start_ts"] == 1000.0
+
+
+def test_plan_explicit_id_parent_scope_and_first_match_only() -> None:
+    def plan(plan_id: str, name: str, parent: str | None) -> dict[str, Any]:
+        return {"event": "span_planned", "plan_id": plan_id, "name": name, "kind": "agent",
+                "parent": parent, "ts": 0.0, "attributes": {}}  # fmt: skip
+
+    events = [
+        start("early", "w"),  # before the plan: does not fulfil it
+        start("p", "scope"),
+        start("q", "other-scope"),
+        plan("1", "w", "p"),
+        plan("2", "w", None),
+        plan("3", "z", None),
+        start("w1", "w", parent="q"),  # not under p: fulfils plan 2 (any parent)
+        start("w2", "w", parent="w1"),  # nothing left for w outside p
+        start("w3", "w", parent="p"),  # under p: plan 1
+        end("w3", 1.0),
+        start("z1", "unrelated", plan_id="3"),  # explicit id, whatever the name
+    ]
+    assert summarize(events).plan.to_dict() == {"planned": 3, "started": 3, "done": 1}
+
+
+def _orjson_bytes(summary: RunSummary, path: Path) -> bytes:
+    write_summary(summary, path)
+    return path.read_bytes()
+
+
+def test_summary_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    run = tmp_path / "telemetry.jsonl"
+    events = sample_run()
+    # Counters first seen in different orders, unpriced models, many tools: anything a
+    # set or dict order could leak into.
+    for number in range(30):
+        counters = {f"c{(number * 7) % 11}": number, f"k{number % 5}": 1.5}
+        events.append(start(f"x{number}", f"tool.t{number % 9}", "tool", ts=number * 0.37))
+        events.append({**end(f"x{number}", number / 3, ts=number * 0.37 + 0.1), **counters})
+        events.append(start(f"m{number}", "llm.c", "llm", **{"gen_ai.request.model": f"m{number}"}))
+        events.append(with_attrs(end(f"m{number}", 1.0), **usage(3, 4)))
+    run.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
+    script = (
+        "import sys; from spanline.folds import summarize_file; "
+        "from spanline.folds.summary import write_summary; "
+        "write_summary(summarize_file(sys.argv[1]), sys.argv[2])"
+    )
+    outputs = []
+    for seed in ("1", "4242"):
+        target = tmp_path / f"summary-{seed}.json"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(run), str(target)], env=env,
+                       check=True, timeout=60)  # fmt: skip
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    data = json.loads(outputs[0])
+    assert list(data["totals"]["counters"]) == sorted(data["totals"]["counters"])
+    assert list(data["tools"]) == sorted(data["tools"])
+    for stats in data["tools"].values():
+        for key in ("total_ms", "avg_ms", "p95_ms"):
+            assert stats[key] == round(stats[key], 3)
+    assert outputs[0] == _orjson_bytes(summarize_file(run), tmp_path / "here.json")
+
+
+def random_run(seed: int, spans: int = 300) -> list[dict[str, Any]]:
+    """Nested spans with usage, tools, errors, counters, phases and agents, in file order."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = [{"event": "run_start", "pid": 1, "ts": 0.0}]
+    stack: list[str] = []
+    clock = 0.0
+    for number in range(spans):
+        clock += 0.01
+        while stack and rng.random() < 0.3:
+            sid = stack.pop()
+            events.append({**end(sid, rng.random() * 100, ts=clock, tokens=rng.randrange(9),
+                                 status=rng.choice(["ok", "ok", "error"])),
+                           "extra_counter": 1})  # fmt: skip
+        kind = rng.choice(["agent", "phase", "tool", "llm", None])
+        attrs = usage(rng.randrange(50), 5) if kind == "llm" else {}
+        parent = stack[-1] if stack else None
+        events.append(start(f"s{number}", f"tool.n{number % 4}" if kind == "tool" else "n",
+                            kind, parent=parent, ts=clock, **attrs))  # fmt: skip
+        stack.append(f"s{number}")
+    while stack:
+        events.append(end(stack.pop(), 1.0, ts=clock, tool_uses=1))
+    events.append({"event": "process_end", "pid": 1, "ts": clock})
+    return events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_chunking_gives_the_same_summary(seed: int) -> None:
+    events = random_run(seed)
+    whole = summarize(events).to_dict()
+    rng = random.Random(seed)
+    fold = SummaryFold()
+    position = 0
+    while position < len(events):
+        size = rng.randrange(1, 40)
+        if size % 2:
+            fold.extend(events[position : position + size])
+        else:
+            for event in events[position : position + size]:
+                fold.add(event)
+        position += size
+        fold.result()  # asking in between changes nothing
+    assert fold.result().to_dict() == whole
+    assert fold.result() == fold.result()
+
+
+def test_result_can_be_asked_while_adding_and_never_changes_later_results() -> None:
+    events = random_run(7)
+    fold = SummaryFold()
+    partials = []
+    for event in events:
+        fold.add(event)
+        partials.append(fold.result().to_dict())
+    for count in (1, len(events) // 3, len(events) // 2):
+        assert partials[count - 1] == summarize(events[:count]).to_dict()
+    assert partials[-1] == summarize(events).to_dict()
+
+
+def test_subtree_sums_do_not_depend_on_the_order_of_processes_lines() -> None:
+    ordered = [
+        start("a", "agent-a", "agent"),
+        start("c", "child", "tool", parent="a"),
+        start("g", "grandchild-agent", "agent", parent="c"),
+        end("g", 1.0, tokens=5, tool_uses=1),
+        end("c", 1.0, tokens=3),
+        end("a", 5.0, tokens=1),
+    ]
+    shuffled = [ordered[3], ordered[2], ordered[4], ordered[1], ordered[0], ordered[5]]
+    first, second = summarize(ordered), summarize(shuffled)
+    cards = {agent.span_id: (agent.tokens, agent.tool_uses, agent.status) for agent in first.agents}
+    assert cards == {"a": (9, 1, "ok"), "g": (5, 1, "ok")}
+    assert {a.span_id: (a.tokens, a.tool_uses, a.status) for a in second.agents} == cards
+    assert second.span_count == first.span_count == 3
+    assert second.open_spans == first.open_spans == 0
+    assert second.totals == first.totals
+
+
+def test_folds_import_no_pydantic() -> None:
+    code = "import sys, spanline.folds; assert 'pydantic' not in sys.modules, 'pydantic'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False, timeout=60, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_folds_import_nothing_from_the_tracer_or_writer() -> None:
+    """Folds stay pure (``import spanline`` itself loads the tracer, so read the sources)."""
+    import ast
+
+    forbidden = {"_tracer", "_pipeline", "_workers", "_encode", "_runtime", "_decorators"}
+    for path in (ROOT / "src" / "spanline" / "folds").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert not forbidden & set(name.split(".")), (path.name, name)
