@@ -232,6 +232,10 @@ class SummaryFold:
                         sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
                         attrs, status = event["attributes"], event["status"]
                         duration = event["duration_ms"]
+                        # Those six, "event" and "ts" (and "error"): no other counter.
+                        # Counting keys is cheaper than comparing key sets.
+                        size = len(event)
+                        plain = ts is not None and (size == 8 or (size == 9 and "error" in event))
                     except KeyError:
                         sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
                         attrs, status, duration = (
@@ -239,9 +243,10 @@ class SummaryFold:
                             get("status"),
                             get("duration_ms"),
                         )
+                        plain = event.keys() <= plain_keys
                     if sid.__class__ is not str:
                         continue
-                    if event.keys() <= plain_keys:
+                    if plain:
                         if tokens.__class__ is int or tokens.__class__ is float:
                             tok_sum += tokens
                             tok_seen = True

@@ -55,22 +55,9 @@ def iter_events(
     Returns:
         An iterator over the events, read lazily.
     """
-    name = str(path)
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    with Path(path).open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                event = loads(raw)
-            except decode_error as exc:
-                if not raw.strip():
-                    continue  # blank lines are not events, nor problems
-                torn = "" if raw.endswith(b"\n") else " (torn last line)"
-                problems.append(LineProblem(name, number, f"invalid JSON{torn}: {exc}"))
-                continue
-            if event.__class__ is not dict or event.get("event").__class__ is not str:
-                problems.append(LineProblem(name, number, "not an event object"))
-                continue
-            yield event
+    tail = JsonlTail(path)
+    tail.problems = problems  # reported as they are found
+    return tail.iter_new(final=True)
 
 
 def read_events(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[LineProblem]]:
@@ -87,7 +74,7 @@ def read_events(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], lis
     return events, problems
 
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18  # larger blocks only keep more lines alive at once
 
 
 class JsonlTail:
@@ -141,6 +128,9 @@ class JsonlTail:
         path = Path(self.path)
         if not path.is_file():
             return  # not created yet
+        name = str(path)
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        problems = self.problems
         with path.open("rb") as handle:
             handle.seek(self.offset)
             rest = b""
@@ -148,29 +138,32 @@ class JsonlTail:
                 data = rest + chunk if rest else chunk
                 cut = data.rfind(b"\n") + 1
                 rest = data[cut:]
-                if cut:
-                    yield from self._parse(data[:cut])
+                if not cut:
+                    continue
+                pieces = data[:cut].split(b"\n")
+                pieces.pop()  # b"": the data ends with a newline
+                first = self.lines
+                # Runs once per line of possibly millions: one decode, one class check;
+                # the line number is worked out only for a bad line.
+                for index, raw in enumerate(pieces, start=first + 1):
+                    try:
+                        event = loads(raw)
+                    except decode_error as exc:
+                        if raw.strip():  # blank lines are not events, nor problems
+                            problems.append(LineProblem(name, index, f"invalid JSON: {exc}"))
+                        continue
+                    if event.__class__ is dict and event.get("event").__class__ is str:
+                        yield event
+                    else:
+                        problems.append(LineProblem(name, index, "not an event object"))
+                self.lines = first + len(pieces)
+                self.offset += cut
             if rest and final:
-                yield from self._parse(rest)
-
-    def _parse(self, data: bytes) -> Iterator[dict[str, Any]]:
-        """Decode whole lines (and, at the very end, a torn one); advance the position."""
-        name = str(self.path)
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        pieces = data.split(b"\n")
-        torn = pieces.pop()  # b"" when data ends with a newline
-        for raw in pieces:
-            self.lines += 1
-            self.offset += len(raw) + 1
-            event = self._decode(raw, name, loads, decode_error, "")
-            if event is not None:
-                yield event
-        if torn:
-            self.lines += 1
-            self.offset += len(torn)
-            event = self._decode(torn, name, loads, decode_error, " (torn last line)")
-            if event is not None:
-                yield event
+                self.lines += 1
+                self.offset += len(rest)
+                event = self._decode(rest, name, loads, decode_error, " (torn last line)")
+                if event is not None:
+                    yield event
 
     def _decode(
         self, raw: bytes, name: str, loads: Any, decode_error: Any, torn: str
