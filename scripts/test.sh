@@ -19,6 +19,7 @@ fi
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache
+.venv/bin/mypy
 
 set +e
 .venv/bin/python -m pytest "$@"

@@ -29,9 +29,9 @@ def at_fork(after_in_child: Callable[[], Any], before: Callable[[], Any] | None 
         before: a bound method to run in the parent before forking.
     """
     global _installed
-    _after_in_child.append(weakref.WeakMethod(after_in_child))  # type: ignore[arg-type]
+    _after_in_child.append(weakref.WeakMethod(after_in_child))
     if before is not None:
-        _before.append(weakref.WeakMethod(before))  # type: ignore[arg-type]
+        _before.append(weakref.WeakMethod(before))
     if not _installed and hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_run_before, after_in_child=_run_after_in_child)
         _installed = True

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -24,6 +24,19 @@ from spanline._usage import Usage, _usage_or_none
 from spanline.exceptions import ConfigurationError
 
 __all__ = ["ModelPrice", "PriceTable", "compute_cost", "cost_usd"]
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class _RequiredPrices(TypedDict):
+        input: float
+        output: float
+
+    class _PriceFields(_RequiredPrices, total=False):
+        """The keyword arguments of ModelPrice, as _parse_price checks them."""
+
+        cached_input: float | None
+        cache_write: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +73,10 @@ def _parse_price(model: str, raw: object) -> ModelPrice:
         ok = value is None and key in ("cached_input", "cache_write")
         if not ok and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ConfigurationError(f"price {model!r}.{key} must be a number >= 0, got {value!r}")
-    return ModelPrice(**{key: None if v is None else float(v) for key, v in raw.items()})
+    # cast: the checks above allow only ModelPrice's keys, require input and output,
+    # and let None through only for cached_input and cache_write.
+    fields = {key: None if v is None else float(v) for key, v in raw.items()}
+    return ModelPrice(**cast("_PriceFields", fields))
 
 
 class PriceTable:

@@ -146,6 +146,7 @@ def redact_text(s: str) -> str:
         hay = text[::-1] if shift is None else text
         if gate == "lower":  # lower-case ASCII letters only, as the rules fold them, in place
             hay = (text if text.isascii() else text.encode("ascii", "replace").decode()).lower()
+        starts: list[int]
         n, starts = len(text), []
         for finder in finders:
             if (first := finder.search(hay)) is not None:  # cheaper than finditer() alone
@@ -153,6 +154,7 @@ def redact_text(s: str) -> str:
                 starts += (n - m.end() if shift is None else m.start() + shift for m in found)
         if not starts:
             continue
+        out: list[str]
         out, pos = [], 0
         for start in sorted(starts):
             if start >= pos and (match := rule.match(text, start)) is not None:
@@ -174,6 +176,7 @@ def _substitute(match: re.Match[str]) -> str:
     spans = sorted(match.span(n) for n in names if match.start(n) != -1)
     if not spans:
         return REDACTED
+    out: list[str]
     text, pos, out = match.string, match.start(), []
     for start, end in spans:
         out += (text[pos:start], REDACTED)

@@ -37,7 +37,8 @@ def add_log_file(path: Any) -> int | None:
         return logger.add(
             path,
             level="DEBUG",
-            filter=lambda record: record["name"].startswith("spanline"),
+            # loguru types the name Optional; left as is (no None check) so behaviour is unchanged.
+            filter=lambda record: record["name"].startswith("spanline"),  # type: ignore[union-attr]
             enqueue=False,
             catch=True,
         )

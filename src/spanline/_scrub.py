@@ -121,7 +121,7 @@ def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
     """``redact(attributes)``, faster: attribute names repeat, so their verdicts are cached."""
     registry = rules._registry  # rebound when rules are added: read it each time
     active = {id(attributes)}  # as in redact(): a value holding the dict itself is a cycle
-    out = {}
+    out: dict[Any, Any] = {}
     for key, value in attributes.items():
         if type(key) is str:
             name, secret = _key_verdict(key, registry)
@@ -164,7 +164,7 @@ def _redact_phase(event: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _fail_closed(event: Any) -> Any:
+def _fail_closed(event: dict[str, Any]) -> dict[str, Any]:
     # Only a malformed event gets here: drop whatever might hold a secret rather than
     # write it unredacted, and keep the line's shape so readers still parse it.
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import partial
 from random import getrandbits
 from types import TracebackType
@@ -23,8 +23,11 @@ from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, RESERVED_END_KEYS, S
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
-#: The innermost open span of the current context (thread or asyncio task).
-_current_span: ContextVar[Span | None] = ContextVar("spanline_current_span", default=None)
+#: The innermost open span of the current context (thread or asyncio task);
+#: ``SUPPRESSED`` (a NoOpSpan) on spanline's own threads.
+_current_span: ContextVar[Span | NoOpSpan | None] = ContextVar(
+    "spanline_current_span", default=None
+)
 #: Attributes attached to every span opened in this context (agent id, round...).
 context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
     "spanline_context_attributes", default=None
@@ -67,6 +70,9 @@ class Pipeline(Protocol):
 
     def phase_wall_ms(self) -> float:
         """Milliseconds since the previous phase event of this process."""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until every queued event is written and exported (``spanline.flush``)."""
 
 
 class Runtime:
@@ -122,7 +128,7 @@ SUPPRESSED: Final = NoOpSpan()
 
 def mark_internal_thread() -> None:
     """Declare the calling thread one of spanline's own: its spans become no-ops."""
-    _current_span.set(SUPPRESSED)  # type: ignore[arg-type]
+    _current_span.set(SUPPRESSED)
 
 
 def is_internal_thread() -> bool:
@@ -212,6 +218,8 @@ class Span:
         "kind",
         "name",
     )
+
+    _token: Token[Span | NoOpSpan | None] | None
 
     def __init__(
         self,
@@ -322,7 +330,8 @@ class Span:
         token = self._token
         self._token = None
         try:
-            _current_span.reset(token)
+            # Set by __enter__, which comes first; no cast(): it would cost a call per span.
+            _current_span.reset(token)  # type: ignore[arg-type]
         except (ValueError, RuntimeError):
             # Exited in another context (e.g. an async generator finalized
             # elsewhere): that context's own value is already right.

@@ -12,9 +12,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 __all__ = ["Usage", "UsageAccumulator", "extract_usage"]
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    class _Counts(TypedDict):
+        """The token-count keyword arguments of Usage (_ATTRIBUTE_KEYS less the model)."""
+
+        input_tokens: int | None
+        output_tokens: int | None
+        cache_read_input_tokens: int | None
+        cache_creation_input_tokens: int | None
+        reasoning_output_tokens: int | None
+
 
 _ATTRIBUTE_KEYS = (
     ("input_tokens", "gen_ai.usage.input_tokens"),
@@ -105,6 +118,7 @@ def _str(value: object) -> str | None:
 
 
 def _usage_or_none(usage: Usage) -> Usage | None:
+    counts: tuple[int | None, ...]
     counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens)
     counts += (usage.cache_creation_input_tokens, usage.reasoning_output_tokens)
     return None if all(count is None for count in counts) else usage
@@ -128,6 +142,7 @@ def _openai(usage: object, model: str | None, names: tuple[str, ...]) -> Usage:
     )
 
 
+_ANTHROPIC_COUNTS: tuple[str, ...]
 _ANTHROPIC_COUNTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 _ANTHROPIC_COUNTS += ("output_tokens",)
 
@@ -299,4 +314,7 @@ def usage_from_attributes(attributes: Mapping[str, Any]) -> Usage:
     values = {name: attributes.get(key) for name, key in _ATTRIBUTE_KEYS}
     model = values.pop("response_model")
     counts = {name: _int(value) for name, value in values.items()}
-    return Usage(**counts, response_model=model if isinstance(model, str) else None)
+    # cast: once response_model is popped, the names are exactly _Counts' keys.
+    return Usage(
+        **cast("_Counts", counts), response_model=model if isinstance(model, str) else None
+    )

@@ -288,7 +288,7 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
         try:
             inner = func(*args, **kwargs)
         finally:
-            if call is not None:
+            if call is not None and tokens is not None:  # both set or neither
                 call.deactivate(tokens)
         step, value = inner.asend, None
         while True:
@@ -304,7 +304,7 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
                     call.failure(exc)
                 raise
             finally:
-                if call is not None:
+                if call is not None and tokens is not None:  # both set or neither
                     call.deactivate(tokens)
             if call is not None:
                 recipe.chunk(call.span, state, item, call.elapsed_ms())
