@@ -218,7 +218,7 @@ def parse_traceparent(raw: Any) -> tuple[str, int]:
     Raises:
         ValueError: malformed, another version than 00, or an all-zero id.
     """
-    match = _TRACEPARENT.match(raw.strip().lower()) if isinstance(raw, str) else None
+    match = _TRACEPARENT.fullmatch(raw.strip().lower()) if isinstance(raw, str) else None
     # W3C: an all-zero trace id or parent id is invalid.
     if match is None or not int(match[1], 16) or not int(match[2], 16):
         raise ValueError("expected 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, not zero")

@@ -85,7 +85,7 @@ def validate_run_id(run_id: object) -> str:
         InvalidRunIdError: a path (``a/b``, ``../x``, an absolute path), an empty
             string, or characters a run id never has.
     """
-    if not isinstance(run_id, str) or not _GIVEN_ID.match(run_id) or ".." in run_id:
+    if not isinstance(run_id, str) or not _GIVEN_ID.fullmatch(run_id) or ".." in run_id:
         raise InvalidRunIdError(
             f"invalid run id {run_id!r}: expected <service>-<YYYYMMDDTHHMMSS>-<6 hex> "
             "(letters, digits, '.', '_', '-')"
@@ -181,7 +181,7 @@ def _latest_run(base: Path) -> Run:
     if (base / "telemetry.jsonl").is_file():
         return _run_in(base)  # the base itself is a run directory
     latest = read_latest(base)
-    if latest is not None and _GIVEN_ID.match(latest) and (base / "runs" / latest).is_dir():
+    if latest is not None and _GIVEN_ID.fullmatch(latest) and (base / "runs" / latest).is_dir():
         return Run(latest, (base / "runs" / latest).resolve())
     runs = list_runs(base)
     if not runs:
@@ -246,7 +246,7 @@ def list_runs(base: str | os.PathLike[str]) -> list[Run]:
     runs = [
         Run(entry.name, entry.resolve())
         for entry in entries
-        if _GIVEN_ID.match(entry.name)
+        if _GIVEN_ID.fullmatch(entry.name)
         and entry.name != "latest"
         and entry.is_dir()
         and not entry.is_symlink()
@@ -365,7 +365,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key.lower() not in _YAML_WORDS else _scalar(key)
+    return key if _PLAIN_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS else _scalar(key)
 
 
 # Plain keys YAML 1.1 readers would turn into booleans or null.

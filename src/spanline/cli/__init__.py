@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import NoReturn
 
 import orjson
@@ -27,39 +26,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def resolve_run(target: str | None, base: str) -> Path:
-    """Find a run's telemetry.jsonl from a run id, a run directory or the latest run.
-
-    ``base`` is the base directory (``<base>/runs/<run_id>``); a directory that
-    itself holds telemetry.jsonl is accepted as a run too.
-
-    Raises:
-        FileNotFoundError: nothing matches.
-    """
-    from spanline._runs import read_latest
-
-    if target:
-        candidate = Path(target)
-        for path in (candidate, candidate / "telemetry.jsonl"):
-            if path.is_file():
-                return path
-        by_id = Path(base) / "runs" / target / "telemetry.jsonl"
-        if by_id.is_file():
-            return by_id
-        raise FileNotFoundError(f"no run {target!r} (looked in {target} and {by_id.parent})")
-    if (Path(base) / "telemetry.jsonl").is_file():
-        return Path(base) / "telemetry.jsonl"
-    latest = read_latest(Path(base))
-    if latest is None:
-        raise FileNotFoundError(f"no runs under {Path(base) / 'runs'}")
-    return Path(base) / "runs" / latest / "telemetry.jsonl"
-
-
 def _summary(args: argparse.Namespace) -> int:
-    from spanline.folds.summary import summarize_file
+    from spanline._runs import resolve_run
+    from spanline.folds import summarize_file
 
-    path = resolve_run(args.run, args.dir)
-    summary = summarize_file(path, report_problems=False)
+    run = resolve_run(args.run, args.dir)
+    summary = summarize_file(run.telemetry_path, report_problems=False)
     # Today the summary is always JSON: --json is accepted so scripts can say so
     # explicitly; a human-readable table will be the default without it.
     sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -73,7 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dir", default=".spanline", help="base directory (default .spanline)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     summary = commands.add_parser("summary", help="fold a run into its summary (JSON)")
-    summary.add_argument("run", nargs="?", help="run id or directory (default: latest)")
+    summary.add_argument(
+        "run",
+        nargs="?",
+        help="run id, 'latest' (default), or a path: a run directory or a base holding runs/",
+    )
     summary.add_argument("--json", action="store_true", help="print JSON (the run_summary keys)")
     summary.set_defaults(handler=_summary)
     return parser
