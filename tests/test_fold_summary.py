@@ -332,3 +332,21 @@ def test_folds_import_nothing_from_the_tracer_or_writer() -> None:
                 continue
             for name in names:
                 assert not forbidden & set(name.split(".")), (path.name, name)
+
+
+def test_milestones_recompute_wall_ms_across_processes() -> None:
+    """Each process measures its own phase wall time; the summary measures the run's."""
+    events = [
+        {"event": "run_start", "ts": 100.0, "pid": 1, "run_id": "r"},
+        {"event": "process_start", "ts": 100.5, "pid": 2},
+        {"event": "phase", "name": "a", "wall_ms": 1000.0, "ts": 101.0, "libraries": 3},
+        {"event": "phase", "name": "c", "wall_ms": 4500.0, "ts": 105.0},  # pid 2's view
+        {"event": "phase", "name": "b", "wall_ms": 1500.0, "ts": 102.5},
+    ]
+    milestones = summarize(events).to_dict()["milestones"]
+    assert [(m["name"], m["wall_ms"], m["process_wall_ms"]) for m in milestones] == [
+        ("a", 1000.0, 1000.0),
+        ("b", 1500.0, 1500.0),
+        ("c", 2500.0, 4500.0),
+    ]
+    assert milestones[0]["libraries"] == 3 and "event" not in milestones[0]

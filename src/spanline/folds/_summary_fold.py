@@ -702,7 +702,7 @@ class SummaryFold:
             span_count=len(self._nodes) + len(self._early_ends),
             open_spans=len(self._open),
             processes=len(self._started_pids),
-            milestones=[dict(event) for event in self._phase_events],
+            milestones=self._milestones(),
             unpriced_models=sorted(self._unpriced),
             agents=self._agent_cards(),
             skipped_lines=[dict(problem) for problem in self._problems],
@@ -751,6 +751,30 @@ class SummaryFold:
             node = self._nodes.get(parent)
             parent = node[0] if node is not None else None
         return None
+
+    def _milestones(self) -> list[dict[str, Any]]:
+        """Phase lines in time order; ``wall_ms`` recomputed across the whole run.
+
+        A line's own ``wall_ms`` is what its process measured since its previous
+        phase line (kept as ``process_wall_ms``); here it is the time since the
+        previous phase line of *any* process, or since the run started.
+        """
+        run_start = self._run_start or {}
+        started = run_start.get("ts")
+        previous = started if _number(started) else self._first_ts
+        ordered = sorted(
+            enumerate(self._phase_events), key=lambda item: (_sort_ts(item[1].get("ts")), item[0])
+        )
+        milestones = []
+        for _, event in ordered:
+            milestone = dict(event)
+            ts = event.get("ts")
+            if _number(ts) and math.isfinite(previous):
+                milestone["process_wall_ms"] = event.get("wall_ms")
+                milestone["wall_ms"] = round_ms(max(0.0, (ts - previous) * 1000.0))
+                previous = ts
+            milestones.append(milestone)
+        return milestones
 
     def _phases(self) -> dict[str, PhaseSummary]:
         phases: dict[str, PhaseSummary] = {}
