@@ -33,12 +33,22 @@ def test_import_is_light() -> None:
     assert heavy_imports("import spanline", heavy) == []
 
 
-def test_loguru_attaches_only_when_tracing_starts(tmp_path) -> None:
+def test_loguru_loads_only_when_there_is_something_to_report(tmp_path) -> None:
     setup = (
         "import spanline, sys\n"
-        "assert 'loguru' not in sys.modules\n"
-        f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})\n"
+        f"run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})\n"
+        "with spanline.span('quiet'):\n"
+        "    pass\n"
+        "spanline.shutdown()\n"
+        "assert 'loguru' not in sys.modules  # a quiet run never loads it\n"
+        "assert run.log_path.exists()\n"
+        "class Broken:\n"
+        "    def export(self, batch):\n"
+        "        raise RuntimeError('receiver down')\n"
+        f"run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},"
+        " exporters=[Broken()])\n"
+        "spanline.shutdown()\n"
         "assert 'loguru' in sys.modules\n"
-        "spanline.shutdown()"
+        "assert 'receiver down' in run.log_path.read_text()\n"
     )
     assert heavy_imports(setup, {"pydantic"}) == []

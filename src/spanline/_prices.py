@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.resources
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -222,6 +221,8 @@ def _candidates(name: str) -> Iterator[str]:
 
 @functools.lru_cache(maxsize=1)
 def _default_table() -> PriceTable:
+    import importlib.resources  # ~8 ms: only when prices are first needed
+
     data = importlib.resources.files("spanline").joinpath("prices.json").read_bytes()
     return PriceTable.from_mapping(orjson.loads(data))
 

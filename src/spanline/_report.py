@@ -1,12 +1,36 @@
 """Reporting spanline's own problems on stderr (and spanline.log) through loguru.
 
-loguru is imported on first use only, to keep ``import spanline`` fast.
+loguru costs ~30 ms to import, so it is imported when there is first something
+to report, never by ``import spanline`` or ``configure_observability()``; log
+files registered before that are attached then.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 import traceback
 from typing import Any
+
+#: Log files by token: a path not attached yet, or loguru's handler id.
+_files: dict[int, Any] = {}
+_attached: dict[int, int] = {}
+_tokens = itertools.count(1)
+_lock = threading.Lock()
+
+
+def _attach_pending(logger: Any) -> None:
+    with _lock:
+        for token, path in list(_files.items()):
+            if token not in _attached:
+                _attached[token] = logger.add(
+                    path,
+                    level="DEBUG",
+                    # loguru types the name Optional: str() keeps the check total.
+                    filter=lambda record: str(record["name"]).startswith("spanline"),
+                    enqueue=False,
+                    catch=True,
+                )
 
 
 def report(message: str, *, exc: BaseException | None = None, level: str = "WARNING") -> None:
@@ -14,6 +38,8 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
     try:
         from loguru import logger
 
+        if len(_attached) < len(_files):
+            _attach_pending(logger)
         framed = f"spanline ── {message}"
         if exc is not None:
             # Our own traceback text, not loguru's "diagnose" one: that one prints
@@ -30,29 +56,36 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
 
 
 def add_log_file(path: Any) -> int | None:
-    """Send spanline's own messages to ``path`` (the run's spanline.log)."""
+    """Send spanline's own messages to ``path`` (the run's spanline.log) from now on.
+
+    The file is created at once; loguru is attached when there is a first message.
+
+    Returns:
+        A token for :func:`remove_log_file`, or None if the file cannot be created.
+    """
     try:
-        from loguru import logger
-
-        return logger.add(
-            path,
-            level="DEBUG",
-            # loguru types the name Optional; left as is (no None check) so behaviour is unchanged.
-            filter=lambda record: record["name"].startswith("spanline"),  # type: ignore[union-attr]
-            enqueue=False,
-            catch=True,
-        )
-    except Exception:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError:
         return None
+    token = next(_tokens)
+    with _lock:
+        _files[token] = path
+    return token
 
 
-def remove_log_file(handler_id: int | None) -> None:
-    """Stop writing spanline.log."""
-    if handler_id is None:
+def remove_log_file(token: int | None) -> None:
+    """Stop writing that spanline.log."""
+    if token is None:
+        return
+    with _lock:
+        _files.pop(token, None)
+        handler = _attached.pop(token, None)
+    if handler is None:
         return
     try:
         from loguru import logger
 
-        logger.remove(handler_id)
+        logger.remove(handler)
     except Exception:
         pass
