@@ -50,7 +50,8 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
             "event": "span_end",
             "span_id": f"{span_id:016x}",
             "status": status,
-            "duration_ms": duration * 1000.0,
+            # Microseconds are the precision of every millisecond figure spanline writes.
+            "duration_ms": round(duration * 1000.0, 3),
             "tokens": 0,
             "tool_uses": 0,
             "ts": ts,
@@ -72,7 +73,13 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
         }
     if tag == PHASE:
         _, name, wall_ms, ts, counts = record
-        return {"event": "phase", "name": name, "wall_ms": wall_ms, "ts": ts, **dict(counts or ())}
+        return {
+            "event": "phase",
+            "name": name,
+            "wall_ms": round(wall_ms, 3),
+            "ts": ts,
+            **dict(counts or ()),
+        }
     # Process-level records (run_start, process_end...) are queued as dicts.
     return dict(record[1])
 

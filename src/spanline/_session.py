@@ -482,11 +482,14 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
         session.signals.restore()
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
+    RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
             session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
+    finally:
+        RUNTIME.closing = None
     _tracer.set_sources()
     _restore(os.environ, session.saved_env)
     summary = None

@@ -85,6 +85,7 @@ class Runtime:
 
     __slots__ = (
         "capture",
+        "closing",
         "configure_hook",
         "pipeline",
         "preview_chars",
@@ -107,6 +108,9 @@ class Runtime:
         self.preview_chars = 200
         #: The session's price table (None: the shipped one).
         self.prices: Any = None
+        #: The pipeline being shut down: spans its exporters open meanwhile are
+        #: counted there as suppressed.
+        self.closing: Pipeline | None = None
 
     def resolve(self) -> Pipeline | None:
         """First use without configuration: let the session read the environment."""
@@ -187,10 +191,19 @@ def live_pipeline() -> Pipeline | None:
 def call_pipeline() -> Pipeline | None:
     """Like :func:`live_pipeline`, but None on spanline's own threads (counted)."""
     pipeline = live_pipeline()
-    if pipeline is not None and _current_span.get() is SUPPRESSED:
+    if pipeline is None:
+        _count_while_closing()
+    elif _current_span.get() is SUPPRESSED:
         pipeline.count_suppressed()
         return None
     return pipeline
+
+
+def _count_while_closing() -> None:
+    """Tracing is off: if only because it is shutting down, count our own threads' spans."""
+    closing = RUNTIME.closing
+    if closing is not None and _current_span.get() is SUPPRESSED:
+        closing.count_suppressed()
 
 
 class Span:
@@ -517,6 +530,7 @@ class Tracer:
         if pipeline is None:
             pipeline = live_pipeline()
             if pipeline is None:
+                _count_while_closing()
                 return NOOP_SPAN
         if _current_span.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
             pipeline.count_suppressed()

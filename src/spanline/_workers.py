@@ -76,6 +76,8 @@ class ExporterWorker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._shutdown_timeout: float | None = None
+        self._closed = False
         self._thread = threading.Thread(
             target=self._run, name=f"spanline-exporter-{self.name}", daemon=True
         )
@@ -131,16 +133,17 @@ class ExporterWorker:
         feet: what it had not taken yet is counted as dropped. Losses are
         reported once, as one line.
         """
+        self._shutdown_timeout = timeout
         self._stopping.set()
         self._wake.set()
-        if self._thread is not threading.current_thread():  # shutdown() from an exporter
+        if self._thread is threading.current_thread():  # shutdown() from an exporter
+            self._close()
+        else:
             self._thread.join(timeout)
         if self._thread.is_alive():
             with self._lock:
                 self.dropped += self._pending
                 self._pending = 0
-        else:
-            self._call("shutdown", timeout)
         lost = self.dropped + self.failed
         if lost:
             report(
@@ -157,6 +160,7 @@ class ExporterWorker:
             self._drain()
             if self._stopping.is_set():
                 self._drain()
+                self._close()
                 return
 
     def _drain(self) -> None:
@@ -194,6 +198,13 @@ class ExporterWorker:
                 self.exported += len(batch)
                 return
         self.failed += len(batch)
+
+    def _close(self) -> None:
+        """Shut the exporter down once, on this worker's thread, so spans the exporter
+        opens in its ``shutdown()`` are spanline's own (suppressed), not traced."""
+        if not self._closed:
+            self._closed = True
+            self._call("shutdown", self._shutdown_timeout)
 
     def _call(self, what: str, timeout: float | None) -> None:
         """Call the exporter's optional ``flush``/``shutdown``, with a timeout if it takes one."""

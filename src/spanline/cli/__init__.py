@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run id, 'latest' (default), or a path: a run directory or a base holding runs/",
     )
     summary.add_argument("--json", action="store_true", help="print JSON (the run_summary keys)")
+    # --dir is accepted after the command too; SUPPRESS keeps the top-level value otherwise.
+    summary.add_argument("--dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     summary.set_defaults(handler=_summary)
     return parser
 

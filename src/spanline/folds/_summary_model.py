@@ -41,6 +41,18 @@ def round_ms(value: float) -> float:
     return round(float(value), 3)
 
 
+def _ms_or_none(value: Any) -> Any:
+    return round_ms(value) if value.__class__ is float or value.__class__ is int else value
+
+
+def _rounded_milestone(milestone: dict[str, Any]) -> dict[str, Any]:
+    """A milestone with its millisecond fields rounded (other fields as written)."""
+    return {
+        key: _ms_or_none(value) if key in ("wall_ms", "process_wall_ms") else value
+        for key, value in milestone.items()
+    }
+
+
 def round_usd(value: float) -> float:
     """A computed cost in USD, rounded to 1e-8 (a hundredth of a micro-dollar).
 
@@ -72,7 +84,7 @@ class PhaseSummary:
         Returns:
             ``{wall_ms, agents?, incomplete?, **extra}``.
         """
-        data: dict[str, Any] = {"wall_ms": self.wall_ms}
+        data: dict[str, Any] = {"wall_ms": round_ms(self.wall_ms)}
         if self.agents is not None:
             data["agents"] = self.agents
         if self.incomplete is not None:
@@ -168,7 +180,7 @@ class AgentSummary:
             "kind": self.kind,
             "agent_id": self.agent_id,
             "status": self.status,
-            "duration_ms": self.duration_ms,
+            "duration_ms": _ms_or_none(self.duration_ms),
             "tokens": self.tokens,
             "tool_uses": self.tool_uses,
             "cost_usd": round_usd(self.cost_usd),
@@ -308,7 +320,7 @@ class RunSummary:
             "status": self.status,
             "source_repo": self.source_repo,
             "source_commit": self.source_commit,
-            "total_wall_ms": self.total_wall_ms,
+            "total_wall_ms": round_ms(self.total_wall_ms),
             "phases": {name: phase.to_dict() for name, phase in self.phases.items()},
             "totals": self.totals.to_dict(),
             "errors": [error.to_dict() for error in self.errors],
@@ -316,7 +328,7 @@ class RunSummary:
             "span_count": self.span_count,
             "open_spans": self.open_spans,
             "processes": self.processes,
-            "milestones": [dict(milestone) for milestone in self.milestones],
+            "milestones": [_rounded_milestone(milestone) for milestone in self.milestones],
             "unpriced_models": list(self.unpriced_models),
             "agents": [agent.to_dict() for agent in self.agents],
             "skipped_lines": [dict(line) for line in self.skipped_lines],
