@@ -98,8 +98,10 @@ def configure_observability(
     Args:
         enabled: trace at all (``SPANLINE_ENABLED``; default off).
         service_name: names the service and prefixes the run id
-            (``SPANLINE_SERVICE_NAME``, then ``OTEL_SERVICE_NAME``; default: the
-            script's name).
+            (``SPANLINE_SERVICE_NAME``, then ``OTEL_SERVICE_NAME``, then
+            ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES``; default: the
+            script's name). Characters outside ``[A-Za-z0-9._-]`` become ``-`` in
+            the run id only.
         environment: e.g. "dev", "prod" (``SPANLINE_ENVIRONMENT``).
         run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``
             (``SPANLINE_DIR``; ".spanline").
@@ -113,7 +115,8 @@ def configure_observability(
             decorators (``SPANLINE_CAPTURE``; "preview").
         preview_chars: length of previews (``SPANLINE_PREVIEW_CHARS``; 200).
         prices: price table override: a JSON/YAML file path or a mapping
-            ``{model: {input, output, cached_input}}`` in USD per million tokens,
+            ``{model: {input, output, cached_input, cache_write}}`` in USD per
+            million tokens,
             merged over the shipped table (``SPANLINE_PRICES``: a path).
         agent_kinds: span kinds counted as agents (default: ``AGENT_KINDS``).
         query: the task or question of this run (execution metadata).
