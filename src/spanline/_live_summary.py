@@ -64,7 +64,8 @@ class LiveSummary:
     def _step(self, *, final: bool) -> RunSummary | None:
         """Fold the new lines; write the summary if anything changed (always when final)."""
         with self._step_lock:
-            self._fold.extend(self._tail.iter_new(final=final))
+            for batch in self._tail.batches(final=final):
+                self._fold.extend(batch)
             problems = self._tail.problems
             if len(problems) > self._problems_seen:
                 self._fold.note_problems(problems[self._problems_seen :])
@@ -88,9 +89,7 @@ class LiveSummary:
         except Exception as exc:  # the events are safe on disk; the summary can be re-folded
             report("could not write run_summary.json", exc=exc)
             return None
-        problems = self._tail.problems
-        if problems:
-            shown = "; ".join(str(problem) for problem in problems[:5])
-            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            report(f"skipped {len(problems)} malformed line(s): {shown}{more}")
+        from spanline.folds.summary import report_skipped
+
+        report_skipped(self._tail.problems)
         return summary

@@ -74,7 +74,7 @@ def read_events(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], lis
     return events, problems
 
 
-_CHUNK = 1 << 18  # larger blocks only keep more lines alive at once
+_CHUNK = 1 << 16  # measured: larger blocks keep more lines alive at once, and are slower
 
 
 class JsonlTail:
@@ -125,12 +125,21 @@ class JsonlTail:
         Returns:
             An iterator over the new events; :attr:`offset` advances as it is consumed.
         """
+        for batch in self.batches(final=final):
+            yield from batch
+
+    def batches(self, *, final: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """The new events in lists of a few hundred lines each (the fastest way to fold).
+
+        Args:
+            final: see :meth:`read`.
+
+        Returns:
+            An iterator over lists of events; :attr:`offset` advances after each list.
+        """
         path = Path(self.path)
         if not path.is_file():
             return  # not created yet
-        name = str(path)
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        problems = self.problems
         with path.open("rb") as handle:
             handle.seek(self.offset)
             rest = b""
@@ -138,32 +147,59 @@ class JsonlTail:
                 data = rest + chunk if rest else chunk
                 cut = data.rfind(b"\n") + 1
                 rest = data[cut:]
-                if not cut:
-                    continue
-                pieces = data[:cut].split(b"\n")
-                pieces.pop()  # b"": the data ends with a newline
-                first = self.lines
-                # Runs once per line of possibly millions: one decode, one class check;
-                # the line number is worked out only for a bad line.
-                for index, raw in enumerate(pieces, start=first + 1):
-                    try:
-                        event = loads(raw)
-                    except decode_error as exc:
-                        if raw.strip():  # blank lines are not events, nor problems
-                            problems.append(LineProblem(name, index, f"invalid JSON: {exc}"))
-                        continue
-                    if event.__class__ is dict and event.get("event").__class__ is str:
-                        yield event
-                    else:
-                        problems.append(LineProblem(name, index, "not an event object"))
-                self.lines = first + len(pieces)
-                self.offset += cut
+                if cut:
+                    batch = self._block(data, cut)
+                    if batch:
+                        yield batch
             if rest and final:
                 self.lines += 1
                 self.offset += len(rest)
-                event = self._decode(rest, name, loads, decode_error, " (torn last line)")
+                name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
+                event = self._decode(rest, name, loads, error, " (torn last line)")
                 if event is not None:
-                    yield event
+                    yield [event]
+
+    def _block(self, data: bytes, cut: int) -> list[dict[str, Any]]:
+        """The events of ``data[:cut]`` (whole lines); advances the position past them.
+
+        The lines are decoded as one JSON array, which saves most of the cost of a
+        call per line. A block with any bad line, or a line holding more than one
+        value (``{...}, {...}``: the array would have more items than lines), is
+        decoded again line by line, so every problem is reported with its line.
+        """
+        count = data.count(b"\n", 0, cut)
+        first = self.lines
+        self.lines = first + count
+        self.offset += cut
+        events: list[dict[str, Any]] | None
+        try:
+            events = orjson.loads(b"[" + data[: cut - 1].replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            events = None
+        if events is not None and len(events) == count:
+            for event in events:
+                if event.__class__ is not dict or event.get("event").__class__ is not str:
+                    break
+            else:
+                return events
+        return self._lines(data[:cut], first)
+
+    def _lines(self, data: bytes, first: int) -> list[dict[str, Any]]:
+        """Decode line by line, reporting each bad one with its number."""
+        name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
+        events = []
+        for index, raw in enumerate(data.split(b"\n")[:-1], start=first + 1):
+            try:
+                event = loads(raw)
+            except error as exc:
+                if raw.strip():  # blank lines are not events, nor problems
+                    self.problems.append(LineProblem(name, index, f"invalid JSON: {exc}"))
+                continue
+            if event.__class__ is dict and event.get("event").__class__ is str:
+                events.append(event)
+            else:
+                self.problems.append(LineProblem(name, index, "not an event object"))
+        return events
 
     def _decode(
         self, raw: bytes, name: str, loads: Any, decode_error: Any, torn: str

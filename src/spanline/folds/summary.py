@@ -28,7 +28,7 @@ from spanline.folds._summary_model import (
     ToolStats,
     Totals,
 )
-from spanline.folds.events import LineProblem, iter_events
+from spanline.folds.events import JsonlTail, LineProblem
 from spanline.schema import AGENT_KINDS
 
 __all__ = [
@@ -113,19 +113,26 @@ def summarize_file(
     Returns:
         The summary; its run id defaults to the name of the file's directory.
     """
-    problems: list[LineProblem] = []
-    summary = summarize(
-        iter_events(path, problems),
-        agent_kinds=agent_kinds,
-        problems=problems,  # filled while the events are folded, read afterwards
-        run_id=Path(path).parent.name,
-        prices=prices,
-    )
-    if report_problems and problems:
+    fold = SummaryFold(agent_kinds=agent_kinds, prices=prices, run_id=Path(path).parent.name)
+    tail = JsonlTail(path)
+    for batch in tail.batches(final=True):
+        fold.extend(batch)
+    fold.note_problems(tail.problems)
+    if report_problems:
+        report_skipped(tail.problems)
+    return fold.result()
+
+
+def report_skipped(problems: Sequence[LineProblem]) -> None:
+    """Log skipped lines once, as ``file:line: why`` (the first five, and how many more).
+
+    Args:
+        problems: the lines a reader skipped.
+    """
+    if problems:
         shown = "; ".join(str(problem) for problem in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         report(f"skipped {len(problems)} malformed line(s): {shown}{more}")
-    return summary
 
 
 def write_summary(summary: RunSummary, path: str | os.PathLike[str]) -> None:
