@@ -219,14 +219,15 @@ class SummaryFold:
         )
         try:
             for event in events:
-                get = event.get
-                ts = get("ts")
+                try:  # subscripts are cheaper than .get(); spanline's lines have both keys
+                    tag, ts = event["event"], event["ts"]
+                except KeyError:
+                    tag, ts = event.get("event"), event.get("ts")
                 if ts.__class__ is float or ts.__class__ is int:
                     if ts < first:
                         first = ts
                     if ts > last:
                         last = ts
-                tag = get("event")
                 if tag == "span_end":
                     try:  # subscripts cost half a .get(); lines from spanline have every key
                         sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
@@ -237,6 +238,7 @@ class SummaryFold:
                         size = len(event)
                         plain = ts is not None and (size == 8 or (size == 9 and "error" in event))
                     except KeyError:
+                        get = event.get
                         sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
                         attrs, status, duration = (
                             get("attributes"),
@@ -306,7 +308,7 @@ class SummaryFold:
                     if status == "error":
                         if tool is not None:
                             tools[tool][2] += 1
-                        self._error(sid, record[_NAME], record[_KIND], get("error"))
+                        self._error(sid, record[_NAME], record[_KIND], event.get("error"))
                     if record[_SPECIAL] is not None:
                         self._special_end(record[_SPECIAL], status, duration)
                     if record[_ROOT] and sid in roots:
@@ -319,6 +321,7 @@ class SummaryFold:
                         sid, parent, name = event["span_id"], event["parent"], event["name"]
                         kind, attrs = event["kind"], event["attributes"]
                     except KeyError:
+                        get = event.get
                         sid, parent, name = get("span_id"), get("parent"), get("name")
                         kind, attrs = get("kind"), get("attributes")
                     if sid.__class__ is not str:
