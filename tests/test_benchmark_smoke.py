@@ -128,3 +128,38 @@ def test_fold_benchmark_smoke(tmp_path: Path) -> None:
     assert document["totals"]["total_tokens"] > 0 and document["totals"]["errors"] >= 0
     assert document["duckdb_agrees"] is True  # DuckDB comes with the bench extra
     assert "vs orjson" in result.stdout and "summarize_file" in result.stdout
+
+
+SHUTDOWN_SCRIPT = ROOT / "benchmarks" / "shutdown.py"
+SHUTDOWN_ROWS = [
+    "shutdown() total",
+    "  writer drain + process_end",
+    "  summary (live fold, last pass)",
+    "  rest (freeing the session...)",
+    "re-fold: summarize_file",
+    "re-fold: write_summary",
+    "re-fold total (old shutdown)",
+]
+
+
+def test_shutdown_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/shutdown.py --smoke: every part measured; the live fold equals a re-fold."""
+    out = tmp_path / "shutdown.json"
+    result = run_interpreter(str(SHUTDOWN_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert [row["name"] for row in document["rows"]] == SHUTDOWN_ROWS
+    for row in document["rows"]:
+        assert all(math.isfinite(value) for value in row["samples"]), row["name"]
+        assert math.isfinite(row["seconds"]) and row["ratio"] is not None, row["name"]
+    (sample,) = document["samples"]
+    assert sample["spans"] == document["spans"] > 4_900  # the root, phases, agents and units
+    # span_start + span_end per span, run_start, 5 phase lines and process_end.
+    assert sample["lines"] == 2 * sample["spans"] + 7
+    # The live fold had caught up: shutdown only folded the process_end line.
+    assert sample["lines_folded_at_shutdown"] == 1
+    assert sample["live_equals_refold"] is True and document["live_equals_refold"] is True
+    assert document["target_s"] == 0.5 and isinstance(document["summary_target_met"], bool)
+    assert "vs re-fold" in result.stdout
+    assert "live summary equals the re-fold: True" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
