@@ -9,6 +9,7 @@ writing the summary costs about the same for a run of any size.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spanline._report import report
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveSummary"]
 
+#: Queued events above which the writer is considered busy (a few of its batches).
+_BUSY = 50_000
+
 
 class LiveSummary:
     """Keeps a run's summary up to date and writes it atomically.
@@ -29,14 +33,24 @@ class LiveSummary:
         interval: seconds between rewrites of run_summary.json while live
             (0: only at the end).
         prices: the session's price table (None: the shipped one).
+        backlog: events still queued for the writer; a pass is skipped while
+            it is large, so the summary never competes with writing the log.
     """
 
-    def __init__(self, run: Run, *, interval: float, prices: Any) -> None:
+    def __init__(
+        self,
+        run: Run,
+        *,
+        interval: float,
+        prices: Any,
+        backlog: Callable[[], int] | None = None,
+    ) -> None:
         # Imported now, not at exit: imports during interpreter shutdown can fail.
         from spanline.folds import JsonlTail, SummaryFold
 
         self.run = run
         self.interval = interval
+        self._backlog = backlog
         self._tail: JsonlTail = JsonlTail(run.telemetry_path)
         # Agent kinds come from the run_start line, as for any re-fold of the file.
         self._fold: SummaryFold = SummaryFold(prices=prices, run_id=run.run_id)
@@ -56,6 +70,8 @@ class LiveSummary:
     def _run(self) -> None:
         mark_internal_thread()
         while not self._stop.wait(self.interval):
+            if self._backlog is not None and self._backlog() > _BUSY:
+                continue  # the writer is behind: the file comes first, the summary later
             try:
                 self._step(final=False)
             except Exception as exc:  # keep folding; the final pass reports again if it must

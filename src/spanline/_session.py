@@ -407,7 +407,13 @@ def _start_live_summary(session: _Session) -> LiveSummary | None:
     from spanline._live_summary import LiveSummary
 
     interval = session.settings.summary_interval_ms / 1000.0
-    live = LiveSummary(session.run, interval=interval, prices=session.prices)
+    pipeline = session.pipeline
+    live = LiveSummary(
+        session.run,
+        interval=interval,
+        prices=session.prices,
+        backlog=(lambda: len(pipeline.queue)) if pipeline is not None else None,
+    )
     live.start()
     return live
 
@@ -498,6 +504,10 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     summary = None
     if session.live is not None:
         summary = session.live.finish()
+    # The pipeline's header callback refers to the session: drop both links so the
+    # fold's memory goes now, not at some later garbage collection.
+    session.live = None
+    session.pipeline = None
     from spanline._report import remove_log_file
 
     remove_log_file(session.log_handler)
