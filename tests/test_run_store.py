@@ -114,3 +114,17 @@ def test_a_handed_over_run_id_is_joined_not_created(tmp_path: Path) -> None:
         spanline.shutdown()
         del os.environ["SPANLINE_RUN_ID"]
     assert len(_runs.list_runs(tmp_path)) == 1
+
+
+def test_cli_version_and_options_in_any_position(tmp_path: Path) -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("spanline ")
+    first, _ = _make_runs(tmp_path, 2)  # the first is not the latest
+    for args in (
+        ("--dir", str(tmp_path), "summary", first.run_id, "--json"),
+        ("summary", first.run_id, "--dir", str(tmp_path), "--json"),
+        ("summary", "--json", "--dir", str(tmp_path), first.run_id),
+    ):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert f'"run_id": "{first.run_id}"' in result.stdout

@@ -1,70 +1,51 @@
 """The ``spanline`` command: analyse runs from their telemetry.jsonl.
 
-Errors are one line on stderr and a non-zero exit, never a traceback
-(scripts can rely on the exit status).
+Every command reads runs through the run store and folds. Errors are one line
+on stderr and a non-zero exit, never a traceback, so scripts can rely on the
+exit status. Typer, Click and Rich are imported here only, never by
+``import spanline``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import NoReturn
-
-import orjson
 
 __all__ = ["main"]
 
 
-class UsageError(Exception):
-    """The command line itself is wrong."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (no usage block) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _summary(args: argparse.Namespace) -> int:
-    from spanline._runs import resolve_run
-    from spanline.folds import summarize_file
-
-    run = resolve_run(args.run, args.dir)
-    summary = summarize_file(run.telemetry_path, report_problems=False)
-    # Today the summary is always JSON: --json is accepted so scripts can say so
-    # explicitly; a human-readable table will be the default without it.
-    sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    for problem in summary.skipped_lines:
-        sys.stderr.write(f"skipped {problem['file']}:{problem['line']}: {problem['error']}\n")
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="spanline", description="Analyse spanline runs.")
-    parser.add_argument("--dir", default=".spanline", help="base directory (default .spanline)")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    summary = commands.add_parser("summary", help="fold a run into its summary (JSON)")
-    summary.add_argument(
-        "run",
-        nargs="?",
-        help="run id, 'latest' (default), or a path: a run directory or a base holding runs/",
-    )
-    summary.add_argument("--json", action="store_true", help="print JSON (the run_summary keys)")
-    # --dir is accepted after the command too; SUPPRESS keeps the top-level value otherwise.
-    summary.add_argument("--dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    summary.set_defaults(handler=_summary)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spanline`` console script."""
+    """Entry point of the ``spanline`` console script.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 on an error reading runs, 2 on bad usage
+        (a command may define more, e.g. ``compare``).
+    """
+    import click
+
+    from spanline.cli._app import CliError, command
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        return _fail("missing command", 2, usage=True)
     try:
-        args = _parser().parse_args(argv)
-        return int(args.handler(args))
-    except UsageError as exc:
-        sys.stderr.write(f"spanline: error: {exc} (see spanline --help)\n")
-        return 2
+        result = command().main(args=args, prog_name="spanline", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("aborted", 1)
+    except click.UsageError as exc:
+        return _fail(exc.format_message().splitlines()[0], 2, usage=True)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
     except (OSError, ValueError) as exc:
-        sys.stderr.write(f"spanline: error: {exc}\n")
-        return 1
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+    return int(result or 0)
+
+
+def _fail(message: str, code: int, *, usage: bool = False) -> int:
+    hint = " (see spanline --help)" if usage else ""
+    sys.stderr.write(f"spanline: error: {message}{hint}\n")
+    return code

@@ -1,0 +1,94 @@
+"""The Click group, its shared options and the output helpers of every command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from spanline._runs import Run, resolve_run
+from spanline._version import __version__
+
+__all__ = ["CliError", "cli", "command", "console", "find_run", "read_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(Exception):
+    """A one-line error for the user, with the exit status to return."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_DIR_HELP = "base directory holding runs/ (default .spanline)"
+
+
+@click.group(
+    name="spanline",
+    help="Analyse spanline runs: every command is a fold of a run's telemetry.jsonl.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(
+    __version__, "--version", prog_name="spanline", message="%(prog)s %(version)s"
+)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None) -> None:
+    """The group; ``--dir`` given here applies to every command."""
+    ctx.obj = {"dir": directory}
+
+
+def read_options(func: F) -> F:
+    """The options of every read command: ``--dir`` and ``--json``, after the command too."""
+    func = click.option("--json", "as_json", is_flag=True, help="print JSON")(func)
+    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)(func)
+    return func
+
+
+def base_dir(directory: Path | None) -> Path:
+    """The base directory: the command's ``--dir``, else the one given before it."""
+    if directory is not None:
+        return directory
+    context = click.get_current_context(silent=True)
+    while context is not None:
+        if isinstance(context.obj, dict) and context.obj.get("dir") is not None:
+            return Path(context.obj["dir"])
+        context = context.parent
+    return Path(".spanline")
+
+
+def find_run(target: str | None, directory: Path | None) -> Run:
+    """The run a command works on: an id, ``latest`` (None), or a path (with a ``/``)."""
+    return resolve_run(target, base_dir(directory))
+
+
+def console(*, stderr: bool = False, width: int | None = None) -> Any:
+    """A Rich console: no colour when the output is not a terminal or NO_COLOR is set."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    plain = not stream.isatty() or "NO_COLOR" in os.environ
+    columns = width or (int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
+    return Console(
+        file=stream,
+        no_color=plain,
+        color_system=None if plain else "auto",
+        highlight=False,
+        width=columns,
+        soft_wrap=False,
+    )
+
+
+@cache
+def command() -> click.Group:
+    """The ``spanline`` group with every command registered."""
+    from spanline.cli import _summary  # noqa: F401  (registers its commands)
+
+    return cli
