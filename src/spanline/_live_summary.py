@@ -18,6 +18,7 @@ from spanline._tracer import mark_internal_thread
 
 if TYPE_CHECKING:
     from spanline.folds import JsonlTail, RunSummary, SummaryFold
+    from spanline.folds.massgen import MassgenFold
 
 __all__ = ["LiveSummary"]
 
@@ -47,6 +48,9 @@ class LiveSummary:
     ) -> None:
         # Imported now, not at exit: imports during interpreter shutdown can fail.
         from spanline.folds import JsonlTail, SummaryFold
+        from spanline.folds.massgen import MassgenFold, write_artifacts
+
+        self._write_artifacts = write_artifacts
 
         self.run = run
         self.interval = interval
@@ -54,6 +58,9 @@ class LiveSummary:
         self._tail: JsonlTail = JsonlTail(run.telemetry_path)
         # Agent kinds come from the run_start line, as for any re-fold of the file.
         self._fold: SummaryFold = SummaryFold(prices=prices, run_id=run.run_id)
+        # MassGen-style artifacts, fed the same batches; written at the end if the
+        # run has coordination events.
+        self._massgen: MassgenFold = MassgenFold()
         self._problems_seen = 0
         self._written_offset = -1
         self._step_lock = threading.Lock()
@@ -82,6 +89,7 @@ class LiveSummary:
         with self._step_lock:
             for batch in self._tail.batches(final=final):
                 self._fold.extend(batch)
+                self._massgen.extend(batch)
             problems = self._tail.problems
             if len(problems) > self._problems_seen:
                 self._fold.note_problems(problems[self._problems_seen :])
@@ -96,7 +104,10 @@ class LiveSummary:
             return summary
 
     def finish(self, timeout: float = 10.0) -> RunSummary | None:
-        """Stop the thread, fold what is left, write run_summary.json, return the summary."""
+        """Stop the thread, fold what is left, write run_summary.json, return the summary.
+
+        A run with coordination events also gets its MassGen-style artifacts.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -108,4 +119,9 @@ class LiveSummary:
         from spanline.folds.summary import report_skipped
 
         report_skipped(self._tail.problems)
+        if self._massgen.has_events:
+            try:
+                self._write_artifacts(self._massgen.result(), self.run.directory)
+            except Exception as exc:  # the events are on disk: `export --format massgen` redoes it
+                report("could not write the MassGen-style artifacts", exc=exc)
         return summary

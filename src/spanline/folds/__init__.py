@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spanline.folds.events import JsonlTail, LineProblem, read_events
+from spanline.folds.massgen import MassgenFold, write_massgen_artifacts
 from spanline.folds.summary import (
     RunSummary,
     SummaryFold,
@@ -14,10 +15,12 @@ from spanline.folds.summary import (
 __all__ = [
     "JsonlTail",
     "LineProblem",
+    "MassgenFold",
     "RunSummary",
     "SummaryFold",
     "read_events",
     "summarize",
     "summarize_file",
+    "write_massgen_artifacts",
     "write_summary",
 ]
