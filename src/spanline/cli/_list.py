@@ -17,7 +17,7 @@ from spanline.folds import summarize_file
 
 __all__ = ["list_command", "run_row"]
 
-#: A MassGen-style analysis of the run has been written (reference 000).
+#: A MassGen-style analysis of the run has been written (as `massgen logs list` marks it).
 ANALYSIS_REPORT = "ANALYSIS_REPORT.md"
 _QUESTION_WIDTH = 40
 

@@ -46,7 +46,7 @@ def summary(run: str | None, directory: Path | None, as_json: bool) -> None:
 
 
 def render_summary(folded: RunSummary, run_start: dict[str, Any] | None) -> list[Any]:
-    """The Rich renderables of the summary, in reference 000's layout."""
+    """The Rich renderables of the summary, in the layout of MassGen's `massgen logs`."""
     from rich.panel import Panel
     from rich.text import Text
 
