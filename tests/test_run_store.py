@@ -92,7 +92,7 @@ def test_session_and_cli_find_runs_through_the_store(tmp_path: Path) -> None:
         ([first.run_id], first),
         ([str(first.directory)], first),
     ):
-        result = run_cli("--dir", str(tmp_path), "summary", *target)
+        result = run_cli("--dir", str(tmp_path), "summary", *target, "--json")
         assert result.returncode == 0, result.stderr
         assert f'"run_id": "{expected.run_id}"' in result.stdout
     for bad in ("a..b", "bad id", ".hidden"):  # with a "/" it would be a path

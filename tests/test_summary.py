@@ -175,7 +175,7 @@ def test_torn_and_garbage_lines_are_reported_and_skipped(traced: spanline.Run, t
     assert [d["line"] for d in summary.skipped_lines] == [4, len(lines) + 2]
 
     cli = subprocess.run(
-        [sys.executable, "-m", "spanline", "summary", str(path.parent)],
+        [sys.executable, "-m", "spanline", "summary", str(path.parent), "--json"],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
@@ -196,7 +196,7 @@ def test_cli_summary_of_latest_run_and_errors(traced: spanline.Run, tmp_path: Pa
     spanline.shutdown()
     base = traced.base
     ok = subprocess.run(
-        [sys.executable, "-m", "spanline", "--dir", str(base), "summary"],
+        [sys.executable, "-m", "spanline", "--dir", str(base), "summary", "--json"],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr

@@ -957,8 +957,8 @@ def make_two_runs(base: Path) -> None:
 def check_cli_targets(tmp_path: Path, base: Path, dir_after_run: bool) -> None:
     def cli(*target: str) -> subprocess.CompletedProcess[str]:
         if dir_after_run:
-            return run_cli("summary", *target, "--dir", str(base), cwd=tmp_path)
-        return run_cli("--dir", str(base), "summary", *target, cwd=tmp_path)
+            return run_cli("summary", *target, "--dir", str(base), "--json", cwd=tmp_path)
+        return run_cli("--dir", str(base), "summary", *target, "--json", cwd=tmp_path)
 
     for target, expected in (
         (("first-run",), "first-run"),
@@ -992,7 +992,7 @@ def test_cli_argument_without_slash_is_a_run_id_not_a_path(tmp_path: Path) -> No
     decoy = tmp_path / "first-run"  # a directory in the working directory, same name as the id
     decoy.mkdir()
     shutil.copy(base / "runs" / "second-run" / "telemetry.jsonl", decoy / "telemetry.jsonl")
-    result = run_cli("--dir", str(base), "summary", "first-run", cwd=tmp_path)
+    result = run_cli("--dir", str(base), "summary", "first-run", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout)["run_id"] == "first-run"
 

@@ -54,7 +54,7 @@ def test_torn_last_line_and_garbage_are_reported_and_nothing_else_is_lost(
     events, skipped = spanline.read_events(path)
     assert len(skipped) == 2 and len(events) == torn_line - 2
 
-    result = run_cli("summary", str(path.parent))
+    result = run_cli("summary", str(path.parent), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["totals"] == before["totals"]
     assert f"{path}:{garbage_line}" in result.stderr
@@ -139,8 +139,8 @@ def test_contract_5_milestones_fill_phases_only_without_phase_spans(tmp_path: Pa
 def test_summary_json_file_equals_cli_summary_and_refold(tmp_path: Path) -> None:
     run = _small_run(tmp_path)
     written = json.loads(run.summary_path.read_text())
-    by_id = run_cli("--dir", str(tmp_path), "summary", run.run_id)
-    latest = run_cli("--dir", str(tmp_path), "summary")
+    by_id = run_cli("--dir", str(tmp_path), "summary", run.run_id, "--json")
+    latest = run_cli("--dir", str(tmp_path), "summary", "--json")
     assert by_id.returncode == 0 and latest.returncode == 0, by_id.stderr + latest.stderr
     assert json.loads(by_id.stdout) == written == json.loads(latest.stdout)
     assert spanline.summarize_file(run.telemetry_path).to_dict() == written
@@ -155,7 +155,7 @@ def test_cli_summary_json_flag(tmp_path: Path) -> None:
 
 def test_cli_dir_accepts_a_run_directory(tmp_path: Path) -> None:
     run = _small_run(tmp_path)
-    result = run_cli("--dir", str(run.directory), "summary")
+    result = run_cli("--dir", str(run.directory), "summary", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["run_id"] == run.run_id
 

@@ -89,6 +89,11 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 @cache
 def command() -> click.Group:
     """The ``spanline`` group with every command registered."""
-    from spanline.cli import _summary  # noqa: F401  (registers its commands)
+    from spanline.cli import (
+        _list,  # noqa: F401  (registers its commands)
+        _show,  # noqa: F401
+        _summary,  # noqa: F401
+        _tools,  # noqa: F401
+    )
 
     return cli

@@ -4,25 +4,177 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-import orjson
 
-from spanline.cli._app import cli, find_run, read_options
+from spanline.cli._app import cli, console, find_run, read_options
+from spanline.cli._format import (
+    fmt_cost,
+    fmt_count,
+    fmt_ms,
+    fold_summary,
+    run_title,
+    to_json,
+)
+from spanline.folds import RunSummary
 
-__all__ = ["summary"]
+__all__ = ["render_summary", "summary", "tools_table"]
+
+_STATUS_STYLE = {"ok": "green", "error": "bold red", "incomplete": "yellow"}
+_ERRORS_SHOWN = 5
+TOP_TOOLS = 5
 
 
 @cli.command()
 @click.argument("run", required=False)
 @read_options
 def summary(run: str | None, directory: Path | None, as_json: bool) -> None:
-    """Fold RUN (an id, 'latest' by default, or a path) into its summary."""
-    from spanline.folds import summarize_file
+    """Fold RUN (an id, 'latest' by default, or a path) into its summary.
 
+    A panel with the run's question, status, duration, cost, agents, tokens,
+    phases, milestones, errors and top tools; --json prints run_summary.json's keys.
+    """
     found = find_run(run, directory)
-    folded = summarize_file(found.telemetry_path, report_problems=False)
-    # The readable panel comes with the full CLI; JSON is printed either way for now.
-    sys.stdout.write(orjson.dumps(folded.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    for problem in folded.skipped_lines:
-        sys.stderr.write(f"skipped {problem['file']}:{problem['line']}: {problem['error']}\n")
+    folded, run_start = fold_summary(found)
+    if as_json:
+        sys.stdout.write(to_json(folded.to_dict()))
+        return
+    out = console()
+    for part in render_summary(folded, run_start):
+        out.print(part)
+
+
+def render_summary(folded: RunSummary, run_start: dict[str, Any] | None) -> list[Any]:
+    """The Rich renderables of the summary, in the layout of MassGen's `massgen logs`."""
+    from rich.panel import Panel
+    from rich.text import Text
+
+    totals = folded.totals
+    head = Text()
+    head.append(run_title(run_start, folded.run_id) + "\n", style="bold")
+    head.append(f"{folded.run_id}\n\n", style="dim")
+    head.append("Status: ")
+    head.append(folded.status, style=_STATUS_STYLE.get(folded.status, ""))
+    head.append(
+        f" | Agents: {totals.agents_spawned} | Spans: {fmt_count(folded.span_count)}"
+        f" | Duration: {fmt_ms(folded.total_wall_ms)} | Cost: {fmt_cost(totals.cost_usd)}"
+    )
+    if folded.unpriced_models:
+        head.append(f" (unpriced: {', '.join(folded.unpriced_models)})", style="yellow")
+    parts: list[Any] = [Panel(head, title="spanline run summary"), ""]
+    by_type = totals.tokens_by_type
+    parts.append(
+        f"Tokens: Input: {fmt_count(by_type.input)} | Output: {fmt_count(by_type.output)}"
+        f" | Reasoning: {fmt_count(by_type.reasoning)} | Cached: {fmt_count(by_type.cache_read)}"
+        f" | Total: {fmt_count(totals.total_tokens)}"
+    )
+    parts.append("")
+    if folded.phases:
+        parts.extend((Text(f"Phases ({len(folded.phases)})", style="bold"), _phases(folded), ""))
+    if folded.milestones:
+        title = Text(f"Milestones ({len(folded.milestones)})", style="bold")
+        parts.extend((title, _milestones(folded), ""))
+    parts.extend(_problems(folded))
+    if folded.tools:
+        title = Text(f"Top tools ({min(TOP_TOOLS, len(folded.tools))} of {len(folded.tools)})")
+        title.stylize("bold")
+        parts.extend((title, tools_table(_top_tools(folded), total=None)))
+    return parts
+
+
+def _phases(folded: RunSummary) -> Any:
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("Phase")
+    table.add_column("Wall", justify="right")
+    table.add_column("Agents", justify="right")
+    for name, phase in folded.phases.items():
+        agents = "" if phase.agents is None else str(phase.agents)
+        wall = fmt_ms(phase.wall_ms) + (" (open)" if phase.incomplete else "")
+        table.add_row(name, wall, agents)
+    return table
+
+
+def _milestones(folded: RunSummary) -> Any:
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("Milestone")
+    table.add_column("Wall", justify="right")
+    table.add_column("Counts")
+    skip = {"name", "wall_ms", "ts", "process_wall_ms", "agents", "incomplete"}
+    for milestone in folded.milestones:
+        counts = ", ".join(f"{k}={v}" for k, v in milestone.items() if k not in skip)
+        table.add_row(str(milestone.get("name")), fmt_ms(milestone.get("wall_ms")), counts)
+    return table
+
+
+def _problems(folded: RunSummary) -> list[Any]:
+    from rich.text import Text
+
+    line = Text()
+    line.append(f"Errors: {len(folded.errors)}", style="bold red" if folded.errors else "")
+    line.append(f" | Dropped events: {fmt_count(folded.dropped_events)}")
+    line.append(f" | Open spans: {fmt_count(folded.open_spans)}")
+    line.append(f" | Skipped lines: {fmt_count(folded.skipped_line_count)}")
+    parts: list[Any] = [line]
+    for error in folded.errors[:_ERRORS_SHOWN]:
+        kind = f" ({error.type})" if error.type else ""
+        message = f": {error.message}" if error.message else ""
+        parts.append(Text(f"  ✗ {error.name}{kind}{message}", style="red"))
+    if len(folded.errors) > _ERRORS_SHOWN:
+        parts.append(f"  … and {len(folded.errors) - _ERRORS_SHOWN} more (spanline show --errors)")
+    for span in folded.open_span_list[:_ERRORS_SHOWN]:
+        parts.append(Text(f"  … open: {span.get('name')} ({span.get('span_id')})", style="yellow"))
+    parts.append("")
+    return parts
+
+
+def _top_tools(folded: RunSummary) -> list[dict[str, Any]]:
+    rows = [{"tool": name, **stats.to_dict()} for name, stats in folded.tools.items()]
+    rows.sort(key=lambda row: (-row["total_ms"], row["tool"]))
+    return rows[:TOP_TOOLS]
+
+
+def tools_table(rows: list[dict[str, Any]], *, total: dict[str, Any] | None) -> Any:
+    """A Rich table of tool rows (``tool, calls, total_ms, avg_ms, p95_ms, failures``).
+
+    Args:
+        rows: the rows, in the order to draw.
+        total: a TOTAL row to draw under a line (``calls, total_ms, failures``).
+
+    Returns:
+        The table.
+    """
+    from rich.table import Table
+
+    table = Table()
+    table.add_column("Tool")
+    for name in ("Calls", "Time", "Avg", "P95", "Fail"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        failures = row["failures"]
+        table.add_row(
+            row["tool"],
+            fmt_count(row["calls"]),
+            fmt_ms(row["total_ms"]),
+            fmt_ms(row["avg_ms"]),
+            fmt_ms(row["p95_ms"]),
+            fmt_count(failures) if failures else "",
+            style="red" if failures else None,
+        )
+    if total is not None:
+        table.add_section()
+        failures = total["failures"]
+        table.add_row(
+            "TOTAL",
+            fmt_count(total["calls"]),
+            fmt_ms(total["total_ms"]),
+            "",
+            "",
+            fmt_count(failures) if failures else "",
+            style="bold",
+        )
+    return table

@@ -1,0 +1,126 @@
+"""Reading a run for a command: one pass over its telemetry.jsonl, a progress bar when slow.
+
+Every read command folds the file through :func:`fold_run`: bad lines are
+skipped and reported on stderr in one line (``file:line: why``), a file with no
+event at all is an error, and a read that takes over a second shows a
+transient Rich progress bar on stderr when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
+
+from spanline._runs import Run
+from spanline.cli._app import CliError
+from spanline.folds import JsonlTail, LineProblem
+
+__all__ = ["PROGRESS_AFTER_S", "Fold", "fold_run", "read_file"]
+
+#: A read shows a progress bar once it has taken this long.
+PROGRESS_AFTER_S = 1.0
+
+
+class Fold(Protocol):
+    """Anything fed with batches of events."""
+
+    def extend(self, events: Any, /) -> None:
+        """Fold a batch of events."""
+
+
+def fold_run(run: Run, *folds: Fold) -> list[LineProblem]:
+    """Feed every event of ``run`` to ``folds`` in one pass; report the skipped lines.
+
+    Args:
+        run: the run.
+        folds: the reducers to feed.
+
+    Returns:
+        The skipped lines (already reported on stderr).
+
+    Raises:
+        CliError: the file holds no event (missing, empty, or only bad lines).
+    """
+    problems, lines = read_file(run.telemetry_path, folds)
+    path = run.telemetry_path
+    if lines == 0:
+        raise CliError(f"no events in {path}: the file is empty or missing")
+    if len(problems) == lines:
+        raise CliError(f"no events in {path}: {_problem_line(problems)}")
+    if problems:
+        sys.stderr.write(f"spanline: warning: {_problem_line(problems)}\n")
+    return problems
+
+
+def _problem_line(problems: Sequence[LineProblem]) -> str:
+    shown = "; ".join(str(problem) for problem in problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return f"skipped {len(problems)} malformed line(s): {shown}{more}"
+
+
+def read_file(
+    path: os.PathLike[str] | str,
+    folds: Sequence[Fold],
+    *,
+    stderr: TextIO | None = None,
+    after_s: float = PROGRESS_AFTER_S,
+) -> tuple[list[LineProblem], int]:
+    """Stream a JSONL file into ``folds``, with a progress bar once the read is slow.
+
+    Args:
+        path: the file.
+        folds: the reducers to feed.
+        stderr: where the bar goes (default: ``sys.stderr``); never drawn unless a TTY.
+        after_s: seconds before the bar appears.
+
+    Returns:
+        The skipped lines and the number of lines read.
+    """
+    stream = sys.stderr if stderr is None else stderr
+    tail = JsonlTail(path)
+    started = time.monotonic()
+    progress: Any = None
+    task: Any = None
+    try:
+        for batch in tail.batches(final=True):
+            for fold in folds:
+                fold.extend(batch)
+            if progress is not None:
+                progress.update(task, completed=tail.offset)
+            elif time.monotonic() - started >= after_s and _is_tty(stream):
+                progress, task = _start_progress(stream, path, tail.offset)
+    finally:
+        if progress is not None:
+            progress.stop()
+    return tail.problems, tail.lines
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _start_progress(stream: TextIO, path: os.PathLike[str] | str, done: int) -> tuple[Any, Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    try:
+        total = os.path.getsize(path)
+    except OSError:
+        total = None
+    progress = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=stream, no_color="NO_COLOR" in os.environ),
+        transient=True,
+    )
+    progress.start()
+    task = progress.add_task("read", total=total, completed=done)
+    return progress, task

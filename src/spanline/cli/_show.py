@@ -1,0 +1,121 @@
+"""``spanline show``: a run's span tree, with durations, status, tokens and key attributes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from spanline.cli._app import CliError, cli, console, find_run, read_options
+from spanline.cli._format import fmt_count, fmt_ms, to_json
+from spanline.cli._read import fold_run
+from spanline.folds.tree import SpanNode, TreeFold, TreeView
+
+__all__ = ["render_tree", "show"]
+
+#: Nodes drawn at most: a terminal tree past this is not read, only scrolled.
+MAX_NODES = 500
+_SHORT = {"gen_ai.agent.id": "agent", "gen_ai.request.model": "model", "tool.name": "tool"}
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option("--errors", is_flag=True, help="only failed spans and the paths to them")
+@click.option("--agent", "agent", metavar="ID", help="the subtree of this agent id (or span id)")
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    default=None,
+    help="levels drawn, 0 for all [default: 3; all with --errors]",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=MAX_NODES,
+    show_default=True,
+    help="nodes drawn at most",
+)
+@read_options
+def show(
+    run: str | None,
+    errors: bool,
+    agent: str | None,
+    depth: int | None,
+    limit: int,
+    directory: Path | None,
+    as_json: bool,
+) -> None:
+    """The span tree of RUN: durations, status, tokens and key attributes; failures in red."""
+    found = find_run(run, directory)
+    fold = TreeFold()
+    fold_run(found, fold)
+    tree = fold.result()
+    roots = None
+    if agent is not None:
+        roots = tree.agent_roots(agent)
+        if not roots:
+            raise CliError(f"no agent {agent!r} in run {found.run_id}")
+    levels = (None if errors else 3) if depth is None else (depth or None)
+    view = tree.select(roots=roots, depth=levels, limit=limit, errors_only=errors)
+    if as_json:
+        sys.stdout.write(to_json({"run_id": found.run_id, **view.to_dict()}))
+        return
+    out = console()
+    if errors and not view.roots:
+        out.print("no failed spans in this run")
+        return
+    out.print(render_tree(view, title=found.run_id))
+    for line in _left_out(view, levels, limit):
+        out.print(line, style="dim")
+
+
+def render_tree(view: TreeView, *, title: str) -> Any:
+    """A Rich tree of the selected nodes under a label ``title``."""
+    from rich.tree import Tree
+
+    top = Tree(title, guide_style="dim")
+    stack: list[tuple[SpanNode, Any]] = [(node, top) for node in reversed(view.roots)]
+    while stack:
+        node, parent = stack.pop()
+        branch = parent.add(_label(node))
+        if node.hidden:
+            branch.add(f"[dim]… {fmt_count(node.hidden)} more below[/dim]")
+        stack.extend((child, branch) for child in reversed(node.children))
+    return top
+
+
+def _label(node: SpanNode) -> Any:
+    from rich.text import Text
+
+    text = Text()
+    failed = node.status == "error"
+    text.append(node.name or "?", style="bold red" if failed else "bold")
+    if node.kind:
+        text.append(f" [{node.kind}]", style="cyan")
+    text.append(f" {fmt_ms(node.duration_ms)}" if node.duration_ms is not None else " -")
+    if node.status != "ok":
+        mark = "✗ error" if failed else node.status
+        text.append(f" {mark}", style="red" if failed else "yellow")
+    if node.tokens:
+        text.append(f" {fmt_count(node.tokens)} tok", style="magenta")
+    attributes = [f"{_SHORT.get(k, k)}={v}" for k, v in node.attributes.items()]
+    if attributes:
+        text.append(" " + " ".join(attributes), style="dim")
+    if failed and (node.error_type or node.error_message):
+        detail = ": ".join(part for part in (node.error_type, node.error_message) if part)
+        text.append(f" — {detail}", style="red")
+    return text
+
+
+def _left_out(view: TreeView, depth: int | None, limit: int) -> list[str]:
+    lines = []
+    if view.below_depth:
+        lines.append(f"{fmt_count(view.below_depth)} span(s) deeper than --depth {depth} not drawn")
+    if view.over_limit:
+        lines.append(
+            f"{fmt_count(view.over_limit)} span(s) not drawn: at most {limit} nodes "
+            "(narrow with --agent, --errors or --depth, or raise --limit)"
+        )
+    return lines

@@ -1,0 +1,334 @@
+"""The span tree of a run: a fold of its events into parents, children and a few fields each.
+
+:class:`TreeFold` reads the events once and keeps one small tuple per span (its
+start line's name, kind, parent, time and key attributes; its end line's status,
+duration, tokens and error). :meth:`SpanTree.select` then cuts the part a reader
+asks for: the subtree of an agent, only the paths to failed spans, a depth, and
+a cap on the number of nodes, saying how many spans were left out. Pure data:
+rendering is the CLI's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from spanline.folds._summary_model import round_ms
+
+__all__ = ["KEY_ATTRIBUTES", "SpanNode", "SpanTree", "TreeFold", "TreeView"]
+
+#: Attributes kept per span (start merged with end, end wins): the ones a tree shows.
+KEY_ATTRIBUTES = ("gen_ai.agent.id", "gen_ai.request.model", "tool.name")
+
+# Slots of a start record and an end record.
+_NAME, _KIND, _PARENT, _TS, _COMPONENT, _ATTRS = range(6)
+_STATUS, _DURATION, _TOKENS, _ERROR_TYPE, _ERROR_MESSAGE, _END_ATTRS = range(6)
+
+
+def _text(value: Any) -> str | None:
+    return value if value.__class__ is str else None
+
+
+def _number(value: Any) -> int | float | None:
+    return value if value.__class__ is int or value.__class__ is float else None
+
+
+def _key_attributes(attrs: Any) -> dict[str, Any] | None:
+    if attrs.__class__ is not dict or not attrs:
+        return None
+    kept = {key: attrs[key] for key in KEY_ATTRIBUTES if key in attrs}
+    return kept or None
+
+
+@dataclass
+class SpanNode:
+    """One span as a tree shows it.
+
+    Attributes:
+        span_id: the span's id.
+        name: its name.
+        kind: its kind.
+        status: ``ok``, ``error``, or ``open`` (a start and no end yet).
+        duration_ms: its duration (None while open).
+        tokens: its own tokens counter.
+        component: the start line's component.
+        error_type: the error's type, for a failed span.
+        error_message: the error's message, for a failed span.
+        attributes: the key attributes (:data:`KEY_ATTRIBUTES`) it has.
+        children: the children drawn.
+        hidden: descendants not drawn below it (cut by the depth).
+    """
+
+    span_id: str
+    name: str | None
+    kind: str | None
+    status: str
+    duration_ms: float | None = None
+    tokens: int | float = 0
+    component: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    children: list[SpanNode] = field(default_factory=list)
+    hidden: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready nested dict.
+
+        Returns:
+            The node's fields, its children nested under ``children``.
+        """
+        return {
+            "span_id": self.span_id,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "duration_ms": None if self.duration_ms is None else round_ms(self.duration_ms),
+            "tokens": self.tokens,
+            "component": self.component,
+            "error": (
+                {"type": self.error_type, "message": self.error_message}
+                if self.status == "error"
+                else None
+            ),
+            "attributes": dict(self.attributes),
+            "hidden": self.hidden,
+            "children": [child.to_dict() for child in self.children],
+        }
+
+
+@dataclass
+class TreeView:
+    """The part of a tree a reader asked for.
+
+    Attributes:
+        roots: the top nodes drawn.
+        in_scope: spans the selection covers (drawn or not).
+        drawn: nodes drawn.
+        below_depth: spans in scope not drawn because they are deeper than the depth.
+        over_limit: spans in scope not drawn because the node cap was reached.
+    """
+
+    roots: list[SpanNode]
+    in_scope: int
+    drawn: int
+    below_depth: int
+    over_limit: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict.
+
+        Returns:
+            ``{roots, in_scope, drawn, below_depth, over_limit}``, roots nested.
+        """
+        return {
+            "roots": [root.to_dict() for root in self.roots],
+            "in_scope": self.in_scope,
+            "drawn": self.drawn,
+            "below_depth": self.below_depth,
+            "over_limit": self.over_limit,
+        }
+
+
+class SpanTree:
+    """Every span of a run, linked to its parent; cut with :meth:`select`."""
+
+    def __init__(
+        self, starts: Mapping[str, tuple[Any, ...]], ends: Mapping[str, tuple[Any, ...]]
+    ) -> None:
+        """Link the spans (usually made by :meth:`TreeFold.result`).
+
+        Args:
+            starts: span id -> start record.
+            ends: span id -> end record.
+        """
+        self._starts = starts
+        self._ends = ends
+        self._children: dict[str, list[str]] = {}
+        self.roots: list[str] = []
+        for sid, record in starts.items():  # file order: children come in start order
+            parent = record[_PARENT]
+            if parent is not None and parent in starts:
+                self._children.setdefault(parent, []).append(sid)
+            else:
+                self.roots.append(sid)  # parentless, or its parent's start was never read
+
+    def __len__(self) -> int:
+        """The number of spans (those whose start line was read)."""
+        return len(self._starts)
+
+    def agent_roots(self, agent: str) -> list[str]:
+        """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``.
+
+        Args:
+            agent: an agent id or a span id.
+
+        Returns:
+            Their span ids, in start order (empty when none matches).
+        """
+        matches = [
+            sid
+            for sid in self._starts
+            if sid == agent or self._attributes(sid).get("gen_ai.agent.id") == agent
+        ]
+        chosen = set(matches)
+        out = []
+        for sid in matches:
+            parent = self._starts[sid][_PARENT]
+            while parent is not None and parent in self._starts and parent not in chosen:
+                parent = self._starts[parent][_PARENT]
+            if parent is None or parent not in chosen:
+                out.append(sid)
+        return out
+
+    def select(
+        self,
+        *,
+        roots: Iterable[str] | None = None,
+        depth: int | None = 3,
+        limit: int | None = 500,
+        errors_only: bool = False,
+    ) -> TreeView:
+        """Cut the tree for drawing.
+
+        Args:
+            roots: start from these spans (default: the run's roots).
+            depth: levels drawn (1: the roots only; None: all).
+            limit: nodes drawn at most (None: no cap).
+            errors_only: keep only failed spans and the paths leading to them.
+
+        Returns:
+            The nodes to draw and how many spans were left out, and why.
+        """
+        tops = list(self.roots if roots is None else roots)
+        size = self._scope_sizes(tops, errors_only)
+        scope = sum(size.get(sid, 0) for sid in tops)
+        drawn = below = 0
+        top_nodes: list[SpanNode] = []
+        stack: list[tuple[str, int, list[SpanNode]]] = [
+            (sid, 1, top_nodes) for sid in reversed(tops) if size.get(sid)
+        ]
+        while stack and (limit is None or drawn < limit):
+            sid, level, siblings = stack.pop()
+            node = self._node(sid)
+            siblings.append(node)
+            drawn += 1
+            kids = [kid for kid in self._children.get(sid, ()) if size.get(kid)]
+            if depth is not None and level >= depth:
+                node.hidden = size[sid] - 1
+                below += node.hidden
+                continue
+            stack.extend((kid, level + 1, node.children) for kid in reversed(kids))
+        return TreeView(top_nodes, scope, drawn, below, scope - drawn - below)
+
+    def _scope_sizes(self, tops: list[str], errors_only: bool) -> dict[str, int]:
+        """Per span under ``tops``: how many spans of the scope its subtree holds."""
+        order: list[str] = []
+        stack = list(tops)
+        while stack:
+            sid = stack.pop()
+            order.append(sid)
+            stack.extend(self._children.get(sid, ()))
+        size: dict[str, int] = {}
+        ends = self._ends
+        for sid in reversed(order):  # children before parents
+            below = sum(size[kid] for kid in self._children.get(sid, ()))
+            if errors_only:
+                failed = sid in ends and ends[sid][_STATUS] == "error"
+                size[sid] = below + 1 if below or failed else 0
+            else:
+                size[sid] = below + 1
+        return size
+
+    def _attributes(self, sid: str) -> dict[str, Any]:
+        start = self._starts[sid][_ATTRS]
+        end = self._ends[sid][_END_ATTRS] if sid in self._ends else None
+        if end is None:
+            return start or {}
+        return {**(start or {}), **end}
+
+    def _node(self, sid: str) -> SpanNode:
+        start = self._starts[sid]
+        node = SpanNode(
+            sid, start[_NAME], start[_KIND], "open", component=start[_COMPONENT],
+            attributes=self._attributes(sid),
+        )  # fmt: skip
+        end = self._ends.get(sid)
+        if end is not None:
+            node.status = end[_STATUS] or "ok"
+            node.duration_ms = end[_DURATION]
+            node.tokens = end[_TOKENS]
+            node.error_type = end[_ERROR_TYPE]
+            node.error_message = end[_ERROR_MESSAGE]
+        return node
+
+
+class TreeFold:
+    """An incremental reducer from events to a :class:`SpanTree`.
+
+    Feed it with :meth:`add` or :meth:`extend` in any chunking; :meth:`result`
+    may be called at any time. A span_end read before its span_start (two
+    processes' lines interleave) is kept until the start arrives.
+    """
+
+    def __init__(self) -> None:
+        """Start an empty fold."""
+        self._starts: dict[str, tuple[Any, ...]] = {}
+        self._ends: dict[str, tuple[Any, ...]] = {}
+
+    def add(self, event: Mapping[str, Any]) -> None:
+        """Fold one event.
+
+        Args:
+            event: one line of telemetry.jsonl, parsed.
+        """
+        self.extend((event,))
+
+    def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Fold events in file order.
+
+        Args:
+            events: lines of telemetry.jsonl, parsed.
+        """
+        starts, ends = self._starts, self._ends
+        for event in events:
+            tag = event.get("event")
+            if tag == "span_end":
+                sid = event.get("span_id")
+                if sid.__class__ is not str:
+                    continue
+                error = event.get("error")
+                if error.__class__ is dict:
+                    kind, message = _text(error.get("type")), _text(error.get("message"))
+                else:
+                    kind, message = None, _text(error)
+                ends[sid] = (
+                    _text(event.get("status")),
+                    _number(event.get("duration_ms")),
+                    _number(event.get("tokens")) or 0,
+                    kind,
+                    message,
+                    _key_attributes(event.get("attributes")),
+                )
+            elif tag == "span_start":
+                sid = event.get("span_id")
+                if sid.__class__ is not str:
+                    continue
+                parent = event.get("parent")
+                starts[sid] = (
+                    _text(event.get("name")),
+                    _text(event.get("kind")),
+                    parent if parent.__class__ is str else None,
+                    _number(event.get("ts")),
+                    _text(event.get("component")),
+                    _key_attributes(event.get("attributes")),
+                )
+
+    def result(self) -> SpanTree:
+        """The tree of the events folded so far (later events do not change it).
+
+        Returns:
+            The tree.
+        """
+        return SpanTree(dict(self._starts), dict(self._ends))
