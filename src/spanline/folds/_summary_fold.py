@@ -73,6 +73,10 @@ _PHASE_EVENT_FIELDS = frozenset({"event", "name", "wall_ms", "ts", "agents", "in
 
 # Slots of the tuple kept per open span.
 _NAME, _KIND, _TS, _TOOL, _LLM, _KEEP, _CTX, _ROOT, _SPECIAL = range(9)
+#: A span's parent id and context index.
+_Node = tuple[str | None, int]
+#: The pair of every span without a parent.
+_ROOT_NODE: _Node = (None, -1)
 # Slots of a context record: a subtree-sum accumulator (an agent's, or a stand-in for a
 # span referred to before its start line was read) and the index of the next one up.
 _TOKENS, _TOOL_USES, _COST_SUM, _UP = range(4)
@@ -137,8 +141,13 @@ class SummaryFold:
         self._tokens_seen = False
         self._tool_uses_seen = False
         self._counters: dict[str, Any] = {}
-        # Per span: (parent id, context index, own id); open spans: the start's fields.
-        self._nodes: dict[str, tuple[str | None, int, str]] = {}
+        # Per span: (parent id, context index); open spans: the start's fields. Every child
+        # of a span that is not itself an agent has the same pair, so siblings share one
+        # tuple, found in ``_kin`` (kept for spans with children): a tuple per span would
+        # be a third of the fold's memory, and on a million-line file growing memory costs
+        # more time than the work per line.
+        self._nodes: dict[str, _Node] = {}
+        self._kin: dict[str, _Node] = {}
         self._open: dict[str, tuple[Any, ...]] = {}
         self._roots: dict[str, tuple[Any, Any] | None] = {}
         self._ctx: list[list[Any]] = []
@@ -207,7 +216,7 @@ class SummaryFold:
         tok_sum, tool_sum = self._tokens, self._tool_uses
         tok_seen, tool_seen = self._tokens_seen, self._tool_uses_seen
         nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
-        nodes_get, open_pop, tools = nodes.get, self._open.pop, self._tools
+        kin, kin_get, open_pop, tools = self._kin, self._kin.get, self._open.pop, self._tools
         tools_get, waiting, plan_spans = tools.get, self._waiting, self._plan_spans
         kinds = self._kinds
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
@@ -333,14 +342,14 @@ class SummaryFold:
                     if attrs.__class__ is not dict or not attrs:
                         attrs = None
                     if parent.__class__ is str:
-                        pnode = nodes_get(parent)
-                        if pnode is None:
-                            ctx = self._orphan(sid, parent)
-                            root = True
+                        node = kin_get(parent)
+                        if node is None:
+                            node, root = self._first_child(sid, parent)
                         else:
-                            parent, ctx, root = pnode[2], pnode[1], False
+                            root = False
+                        parent, ctx = node
                     else:
-                        parent, ctx, root = None, -1, True
+                        node, parent, ctx, root = _ROOT_NODE, None, -1, True
                         roots[sid] = None
                     tool = keep = special = None
                     llm = kind == "llm"
@@ -364,7 +373,10 @@ class SummaryFold:
                             tool = name
                     if kind in kinds or kind == "phase" or op == "invoke_agent":
                         ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
-                    nodes[sid] = (parent, ctx, sid)
+                        node = (parent, ctx)  # its own context
+                    if sid in kin:  # started again: its children's pair may change
+                        del kin[sid]
+                    nodes[sid] = node
                     open_[sid] = (name, kind, ts, tool, llm, keep, ctx, root, special)
                     if waiting and sid in waiting:
                         self._arrived(sid, ctx, root)
@@ -395,6 +407,15 @@ class SummaryFold:
             else:
                 counters[key] = counters.get(key, 0) + value
         return tokens, uses
+
+    def _first_child(self, span_id: str, parent: str) -> tuple[_Node, bool]:
+        """The (parent, context) pair of a span whose parent has no child yet, and
+        whether the span is a root for now (its parent has not started)."""
+        node = self._nodes.get(parent)
+        if node is None:
+            return (parent, self._orphan(span_id, parent)), True
+        pair = self._kin[parent] = (parent, node[1])
+        return pair, False
 
     def _new_ctx(self, up: int) -> int:
         self._ctx.append([0, 0, 0.0, up])
