@@ -89,6 +89,7 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 @cache
 def command() -> click.Group:
     """The ``spanline`` group with every command registered."""
+    from spanline.cli import _compare as _compare  # registers its commands
     from spanline.cli import _summary  # noqa: F401  (registers its commands)
 
     return cli
