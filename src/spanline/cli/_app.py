@@ -91,6 +91,7 @@ def command() -> click.Group:
     """The ``spanline`` group with every command registered."""
     from spanline.cli import _compare as _compare  # registers its commands
     from spanline.cli import _emit as _emit  # registers its commands
+    from spanline.cli import _open as _open  # registers its commands
     from spanline.cli import _summary  # noqa: F401  (registers its commands)
 
     return cli
