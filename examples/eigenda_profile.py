@@ -3,9 +3,10 @@
 A lead agent runs discovery, 9 parallel depth-0 library agents, 15 sequential
 depth-N library agents, 10 parallel application agents and a synthesizer, then
 writes a manifest. Durations, tokens and tool uses are randomized (seeded); the
-whole run takes about 10 s (``--speed 10`` makes it ~1 s).
+whole run takes about 10 s (``--speed 10`` makes it ~1 s). ``--slow PHASE=F``
+multiplies the simulated durations of one phase by F (for ``spanline compare``).
 
-Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N]
+Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N] [--slow PHASE=F]
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import argparse
 import asyncio
 import random
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -31,6 +34,8 @@ APPS = [
     "controller", "encoder", "batcher", "dataapi", "proxy",
 ]  # fmt: skip
 MODEL = "claude-sonnet-4"
+#: The phase spans, in order: the names ``--slow`` accepts.
+PHASES = ("discovery", "library_depth_0", "library_depth_n", "application_analysis", "synthesis")
 
 tracer = spanline.get_tracer()
 
@@ -41,9 +46,22 @@ class Sim:
 
     rng: random.Random
     speed: float
+    #: Phase name -> factor its simulated durations are multiplied by (``--slow``).
+    slow: dict[str, float] = field(default_factory=dict)
+    factor: float = 1.0
 
     async def wait(self, seconds: float) -> None:
-        await asyncio.sleep(seconds / self.speed)
+        await asyncio.sleep(seconds * self.factor / self.speed)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A phase span; durations inside it are scaled by its ``--slow`` factor."""
+        self.factor = self.slow.get(name, 1.0)
+        try:
+            with tracer.span(name, kind="phase"):
+                yield
+        finally:
+            self.factor = 1.0
 
 
 async def run_agent(
@@ -79,12 +97,12 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
     failed: list[str] = []
     rng = sim.rng
     with tracer.span("eigenda-analysis", kind="run", component="lead-agent"):
-        with tracer.span("discovery", kind="phase"):
+        with sim.phase("discovery"):
             with tracer.span("discovery-engine", kind="discovery", component="discovery"):
                 await sim.wait(0.4)
         tracer.phase("discovery-complete", libraries=len(DEPTH_0) + len(DEPTH_N), applications=10)
 
-        with tracer.span("library_depth_0", kind="phase"):
+        with sim.phase("library_depth_0"):
             await asyncio.gather(
                 *(
                     run_agent(sim, f"lib-{lib}", "library-analysis", rng.uniform(1.2, 1.9))
@@ -94,7 +112,7 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
         tracer.phase("library-depth-0-complete", libraries=len(DEPTH_0))
 
         failing = rng.randrange(len(DEPTH_N)) if fail else -1
-        with tracer.span("library_depth_n", kind="phase"):
+        with sim.phase("library_depth_n"):
             for index, lib in enumerate(DEPTH_N):
                 try:
                     await run_agent(
@@ -105,7 +123,7 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
                     failed.append(f"lib-{lib}")  # the lead agent carries on without it
         tracer.phase("library-depth-n-complete", libraries=len(DEPTH_N))
 
-        with tracer.span("application_analysis", kind="phase"):
+        with sim.phase("application_analysis"):
             await asyncio.gather(
                 *(
                     run_agent(sim, f"app-{app}", "application-analysis", rng.uniform(1.2, 1.8))
@@ -114,7 +132,7 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
             )
         tracer.phase("application-analysis-complete", applications=len(APPS))
 
-        with tracer.span("synthesis", kind="phase"):
+        with sim.phase("synthesis"):
             await run_agent(sim, "synthesizer", "synthesis", 1.0, writes=11)
         with tracer.span("manifest-write", kind="io", component="manifest"):
             await sim.wait(0.1)
@@ -128,9 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=1.0, help="divide every duration by F")
     parser.add_argument("--fail", action="store_true", help="make one depth-N agent fail")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument(
+        "--slow",
+        action="append",
+        default=[],
+        metavar="PHASE=F",
+        help=f"multiply the durations of one phase by F (phases: {', '.join(PHASES)})",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be positive")
+    slow = _parse_slow(parser, args.slow)
 
     run = spanline.configure_observability(
         enabled=True,
@@ -146,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"telemetry:      {run.telemetry_path}")
     sys.stdout.flush()
 
-    failed = asyncio.run(orchestrate(Sim(random.Random(args.seed), args.speed), args.fail))
+    sim = Sim(random.Random(args.seed), args.speed, slow)
+    failed = asyncio.run(orchestrate(sim, args.fail))
     summary = spanline.shutdown()
     print(f"summary:        {run.summary_path}")
     if failed:
@@ -156,6 +183,22 @@ def main(argv: list[str] | None = None) -> int:
         headline = {k: v for k, v in summary.to_dict().items() if k not in ("agents", "milestones")}
         print(orjson.dumps(headline, option=orjson.OPT_INDENT_2).decode())
     return 0
+
+
+def _parse_slow(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, float]:
+    """``PHASE=F`` arguments as {phase: factor}; a bad one is a usage error."""
+    slow: dict[str, float] = {}
+    for value in values:
+        name, sep, factor = value.partition("=")
+        if not sep or name not in PHASES:
+            parser.error(f"--slow expects PHASE=F with PHASE one of {', '.join(PHASES)}: {value!r}")
+        try:
+            slow[name] = float(factor)
+        except ValueError:
+            parser.error(f"--slow {value!r}: F must be a number")
+        if not slow[name] > 0:
+            parser.error(f"--slow {value!r}: F must be positive")
+    return slow
 
 
 if __name__ == "__main__":

@@ -86,14 +86,16 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
     )
 
 
+#: The modules that define commands, one each (or a few related ones).
+_COMMAND_MODULES = ("_compare", "_emit", "_list", "_open", "_show", "_summary", "_tools")
+
+
 @cache
 def command() -> click.Group:
     """The ``spanline`` group with every command registered."""
-    from spanline.cli import (
-        _list,  # noqa: F401  (registers its commands)
-        _show,  # noqa: F401
-        _summary,  # noqa: F401
-        _tools,  # noqa: F401
-    )
+    import importlib
+
+    for module in _COMMAND_MODULES:  # each registers its commands on import
+        importlib.import_module(f"spanline.cli.{module}")
 
     return cli
