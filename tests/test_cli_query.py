@@ -9,6 +9,7 @@ example Logfire queries run with one change, ``massgen.agent_id`` ->
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -398,3 +399,31 @@ def test_the_view_module_does_not_import_duckdb() -> None:
         records_view_sql([])
     sql = records_view_sql([("it's", "/tmp/o'brien/telemetry.jsonl")])
     assert "'it''s'" in sql and "'/tmp/o''brien/telemetry.jsonl'" in sql
+
+
+DOC = ROOT / "docs" / "query.md"
+DOC_EXAMPLE = re.compile(r"```sql\n(?P<sql>.*?)```\n\n```text\n(?P<output>.*?)```", re.DOTALL)
+
+
+def table_lines(text: str, ordered: bool) -> list[str]:
+    """The table's lines without trailing blanks; body rows sorted when order is not asked."""
+    lines = [line.rstrip() for line in text.strip("\n").splitlines()]
+    if not ordered:
+        lines[2:-1] = sorted(lines[2:-1])  # header, rule, rows..., "(N rows)"
+    return lines
+
+
+def test_doc_shows_each_example_query_with_its_real_output(demo: Path) -> None:
+    """docs/query.md: every example query and its output, regenerated from the example run."""
+    shown = [(m["sql"].strip(), m["output"]) for m in DOC_EXAMPLE.finditer(DOC.read_text())]
+    assert [sql for sql, _ in shown] == [sql.strip() for sql, _, _ in EXAMPLES.values()]
+    for sql, output in shown:
+        result = run_cli("--dir", str(demo), "query", sql)
+        assert result.returncode == 0, result.stderr
+        ordered = "ORDER BY" in sql
+        assert table_lines(result.stdout, ordered) == table_lines(output, ordered), sql
+
+
+def test_doc_lists_the_view_columns() -> None:
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (.+) \|$", DOC.read_text(), re.MULTILINE)
+    assert rows == [(c.name, c.type, c.meaning) for c in RECORDS_COLUMNS]
