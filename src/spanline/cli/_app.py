@@ -87,7 +87,16 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 
 
 #: The modules that define commands, one each (or a few related ones).
-_COMMAND_MODULES = ("_compare", "_emit", "_list", "_open", "_show", "_summary", "_tools")
+_COMMAND_MODULES = (
+    "_compare",
+    "_emit",
+    "_list",
+    "_open",
+    "_query",
+    "_show",
+    "_summary",
+    "_tools",
+)
 
 
 @cache

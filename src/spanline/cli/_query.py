@@ -1,0 +1,159 @@
+"""``spanline query``: SQL over runs with DuckDB, through a Logfire-shaped ``records`` view."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from spanline._runs import Run, list_runs
+from spanline.cli._app import CliError, base_dir, cli, console, find_run, read_options
+
+__all__ = ["query"]
+
+_INSTALL = "spanline query needs DuckDB: pip install 'spanline[query]'"
+_INT64 = 1 << 63
+
+
+@cli.command()
+@click.argument("sql")
+@click.argument("run", required=False)
+@click.option("--all-runs", is_flag=True, help="query every run under the base directory")
+@read_options
+def query(sql: str, run: str | None, all_runs: bool, directory: Path | None, as_json: bool) -> None:
+    """Run SQL over the `records` view of RUN (default: latest), one row per span.
+
+    Columns, as Logfire's: span_name, start_timestamp, end_timestamp, duration
+    (seconds), attributes (JSON), trace_id, span_id, parent_span_id, level,
+    is_exception, exception_type, exception_message, kind, status, agent_id, run_id.
+    """
+    if all_runs and run is not None:
+        raise click.UsageError("give a RUN or --all-runs, not both")
+    runs = _all_runs(directory) if all_runs else [find_run(run, directory)]
+    for found in runs:
+        if not found.telemetry_path.is_file():
+            raise CliError(f"no telemetry.jsonl in {found.directory}")
+    columns, types, rows = run_query(sql, runs)
+    if as_json:
+        _print_json(columns, types, rows)
+    elif columns:
+        _print_table(columns, rows)
+
+
+def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Create the ``records`` view over ``runs``, run ``sql`` and fetch its rows.
+
+    Returns:
+        The result's column names, their DuckDB types, and the rows (no columns
+        when the statement returns no result).
+
+    Raises:
+        CliError: DuckDB is missing, or the SQL failed (its first line).
+    """
+    try:
+        import duckdb
+    except ImportError:
+        raise CliError(_INSTALL) from None
+    from spanline.folds.records import records_view_sql
+
+    view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])
+    with duckdb.connect(":memory:") as connection:
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            connection.execute(view)
+            cursor = connection.execute(sql)
+            description = cursor.description
+            rows = cursor.fetchall() if description else []
+        except duckdb.Error as exc:
+            raise CliError(_first_line(exc)) from None
+    if not description:
+        return [], [], []
+    return [d[0] for d in description], [str(d[1]) for d in description], rows
+
+
+def _all_runs(directory: Path | None) -> list[Run]:
+    base = base_dir(directory)
+    runs = [run for run in list_runs(base) if run.telemetry_path.is_file()]
+    if not runs:
+        raise CliError(f"no runs under {base / 'runs'}")
+    return runs
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _plain(value: Any, json_text: bool = False) -> Any:
+    """A DuckDB value as JSON can hold it: timestamps as ISO strings, JSON parsed."""
+    if value is None or (isinstance(value, (bool, float, str)) and not json_text):
+        return value
+    if json_text and isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else str(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (uuid.UUID, bytes, bytearray, memoryview)):
+        return str(value) if isinstance(value, uuid.UUID) else bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, json_text) for v in value]
+    return str(value)
+
+
+def _print_json(columns: list[str], types: list[str], rows: list[tuple[Any, ...]]) -> None:
+    is_json = [t == "JSON" or t == "JSON[]" for t in types]
+    document = [
+        {
+            name: _plain(value, json_text)
+            for name, value, json_text in zip(columns, row, is_json, strict=True)
+        }
+        for row in rows
+    ]
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for index, name in enumerate(columns):
+        values = [row[index] for row in rows if row[index] is not None]
+        numeric = bool(values) and all(
+            isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+            for value in values
+        )
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    out = console()
+    if not out.is_terminal:  # piped or redirected: one line per row, never wrapped
+        natural = out.measure(table, options=out.options.update_width(1 << 20)).maximum
+        out = console(width=max(out.width, natural))
+    out.print(table)
+    out.print(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
