@@ -89,6 +89,9 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 @cache
 def command() -> click.Group:
     """The ``spanline`` group with every command registered."""
-    from spanline.cli import _summary  # noqa: F401  (registers its commands)
+    from spanline.cli import (
+        _export,  # noqa: F401  (registers its commands)
+        _summary,  # noqa: F401  (registers its commands)
+    )
 
     return cli
