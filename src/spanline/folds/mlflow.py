@@ -15,7 +15,7 @@ them work on an export:
   CHAIN), ``mlflow.spanInputs`` and ``mlflow.spanOutputs``.
 
 A run with several root spans (or spans whose parent is not in the log) gets one
-synthetic root named after the run (contract 13). ``spanline.assess`` events become
+synthetic root named after the run. ``spanline.assess`` events become
 ``info.assessments``; other ``event`` lines become span events.
 """
 
