@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanline._assess import assess
 from spanline._decorators import context, traced_agent, traced_llm, traced_tool
 from spanline._redact import add_redaction_pattern, add_secret_key
 from spanline._runs import Run
@@ -39,6 +40,7 @@ __all__ = [
     "__version__",
     "add_redaction_pattern",
     "add_secret_key",
+    "assess",
     "bind_context",
     "child_env",
     "configure_observability",

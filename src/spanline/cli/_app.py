@@ -90,6 +90,7 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 _COMMAND_MODULES = (
     "_compare",
     "_emit",
+    "_export",
     "_list",
     "_open",
     "_query",

@@ -1,0 +1,124 @@
+"""``spanline export``: a run in another tool's format (MLflow, MassGen, a share bundle).
+
+Each format is a function found by its dotted name and imported only when asked
+for, so a format's code (and whatever it needs) loads with that format alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from spanline._runs import Run
+from spanline.cli._app import CliError, cli, find_run, read_options
+
+__all__ = ["FORMATS", "export", "export_mlflow", "parse_size"]
+
+#: Format name -> ``module.function(run, out, **options) -> list[Path]``.
+FORMATS = {
+    "bundle": "spanline.cli._bundle.export_bundle",
+    "massgen": "spanline.cli._export_massgen.export_massgen",
+    "mlflow": "spanline.cli._export.export_mlflow",
+}
+_DEFAULT_LIMIT = "500KB"
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6}
+_UNITS |= {"mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``500KB``, ``2MiB`` or ``1048576`` as a number of bytes (KB = 1000 bytes).
+
+    Raises:
+        click.BadParameter: not a size.
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise click.BadParameter(f"{text!r} is not a size (e.g. 500KB, 2MiB, 1048576)")
+    return int(match.group(1)) * _UNITS[unit]
+
+
+def _load(fmt: str) -> Any:
+    module_name, _, function = FORMATS[fmt].rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise CliError(f"export format {fmt!r} is not available in this version", 2) from None
+    return getattr(module, function)
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option(
+    "--format", "fmt", required=True, type=click.Choice(sorted(FORMATS)), help="what to write"
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="file or directory to write ('-': stdout, mlflow only)",
+)
+@click.option("--dry-run", is_flag=True, help="bundle: list what would be included, write nothing")
+@click.option(
+    "--limit", default=_DEFAULT_LIMIT, show_default=True, help="bundle: largest file included"
+)
+@read_options
+def export(
+    run: str | None,
+    fmt: str,
+    out: Path | None,
+    dry_run: bool,
+    limit: str,
+    directory: Path | None,
+    as_json: bool,
+) -> None:
+    """Export RUN (an id, 'latest' by default, or a path) as FORMAT; prints what it wrote."""
+    if fmt != "bundle" and (dry_run or limit != _DEFAULT_LIMIT):
+        raise click.UsageError("--dry-run and --limit apply to --format bundle only")
+    function = _load(fmt)
+    found = find_run(run, directory)
+    if not found.telemetry_path.is_file():
+        raise CliError(f"no telemetry.jsonl in {found.directory}")
+    if fmt == "bundle":
+        written = function(found, out, limit=parse_size(limit), dry_run=dry_run, as_json=as_json)
+    else:
+        written = function(found, out)
+    for path in written:
+        sys.stdout.write(f"{path}\n")
+
+
+def export_mlflow(run: Run, out: Path | None) -> list[Path]:
+    """Write the run as one MLflow trace JSON.
+
+    Args:
+        run: the run.
+        out: a file, a directory (``<run_id>.mlflow.json`` in it), ``-`` for stdout,
+            or None for ``mlflow_trace.json`` in the run directory.
+
+    Returns:
+        The file written (none for stdout).
+    """
+    from spanline.folds.mlflow import mlflow_trace_file
+
+    trace, problems = mlflow_trace_file(run.telemetry_path)
+    for problem in problems:
+        sys.stderr.write(f"skipped {problem}\n")
+    data = orjson.dumps(trace, option=orjson.OPT_INDENT_2) + b"\n"
+    if out is not None and str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return []
+    if out is None:
+        out = run.directory / "mlflow_trace.json"
+    elif out.is_dir():
+        out = out / f"{run.run_id}.mlflow.json"
+    out.write_bytes(data)
+    return [out]
