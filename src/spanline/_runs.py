@@ -26,6 +26,7 @@ __all__ = [
     "new_run_id",
     "read_latest",
     "read_run_start",
+    "read_summary_if_current",
     "resolve_run",
     "run_id_prefix",
     "validate_run_id",
@@ -268,6 +269,63 @@ def read_run_start(run: Run) -> dict[str, Any] | None:
     except OSError:
         return None
     return None
+
+
+#: Bytes read from the end of telemetry.jsonl to find its last line.
+_TAIL_BYTES = 1 << 16
+
+
+def read_summary_if_current(run: Run) -> dict[str, Any] | None:
+    """The run's ``run_summary.json`` when it provably covers the whole log, else None.
+
+    The summary written at shutdown *is* the fold of the log, so readers may use
+    it instead of folding again, but only when nothing can be missing from it:
+
+    - its ``status`` is not ``incomplete``: every process wrote its process_end;
+    - it is not older than telemetry.jsonl (an ``emit`` after shutdown makes the
+      log newer);
+    - the log's last line is a ``process_end``: a line appended after the
+      summary, within the same tick of the file system's clock, is caught too.
+
+    Args:
+        run: the run.
+
+    Returns:
+        The summary as a dict, or None when the log must be folded.
+    """
+    import orjson
+
+    try:
+        summary_mtime = run.summary_path.stat().st_mtime_ns
+        log_mtime = run.telemetry_path.stat().st_mtime_ns
+        if summary_mtime < log_mtime or not _ends_with_process_end(run.telemetry_path):
+            return None
+        summary = orjson.loads(run.summary_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("status") in (None, "incomplete"):
+        return None
+    return summary
+
+
+def _ends_with_process_end(path: Path) -> bool:
+    """Whether the file's last line is a whole ``process_end`` event."""
+    import orjson
+
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _TAIL_BYTES))
+        tail = handle.read()
+    if not tail.endswith(b"\n"):
+        return False  # empty, or a torn last line
+    start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+    if start == 0 and size > len(tail):
+        return False  # a last line longer than the tail read
+    try:
+        event = orjson.loads(tail[start:])
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(event, dict) and event.get("event") == "process_end"
 
 
 def _git(*args: str) -> str | None:

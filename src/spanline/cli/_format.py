@@ -6,8 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from spanline._runs import Run, read_run_start
-from spanline.folds import RunSummary, SummaryFold
+from spanline._runs import Run, read_run_start, read_summary_if_current
 
 __all__ = [
     "fmt_bytes",
@@ -80,13 +79,30 @@ def run_title(run_start: dict[str, Any] | None, run_id: str | None) -> str:
     return run_id or "-"
 
 
-def fold_summary(run: Run) -> tuple[RunSummary, dict[str, Any] | None]:
-    """Fold ``run`` into its summary (one pass, skipped lines reported) and read its header."""
+def fold_summary(run: Run, *, refold: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``run``'s summary as ``run_summary.json`` holds it, and the run's header.
+
+    A finished run's stored summary is used when it covers the whole log (see
+    :func:`~spanline._runs.read_summary_if_current`) and lists no skipped line
+    (those are reported on stderr by a read); otherwise the log is folded, in
+    one pass, with skipped lines reported.
+
+    Args:
+        run: the run.
+        refold: fold the log even when the stored summary is current.
+
+    Returns:
+        The summary dict (the keys of ``run_summary.json``) and the run_start line.
+    """
+    stored = None if refold else read_summary_if_current(run)
+    if stored is not None and not stored.get("skipped_line_count"):
+        return stored, read_run_start(run)
     from spanline.cli._read import fold_run
+    from spanline.folds import SummaryFold
 
     fold = SummaryFold(run_id=run.telemetry_path.parent.name)
     fold.note_problems(fold_run(run, fold))
-    return fold.result(), read_run_start(run)
+    return fold.result().to_dict(), read_run_start(run)
 
 
 def to_json(value: Any) -> str:

@@ -17,87 +17,96 @@ from spanline.cli._format import (
     run_title,
     to_json,
 )
-from spanline.folds import RunSummary
 
-__all__ = ["render_summary", "summary", "tools_table"]
+__all__ = ["refold_option", "render_summary", "summary", "tools_table"]
 
 _STATUS_STYLE = {"ok": "green", "error": "bold red", "incomplete": "yellow"}
 _ERRORS_SHOWN = 5
 TOP_TOOLS = 5
 
+#: ``--refold``: fold the log even when the stored run_summary.json is current.
+refold_option = click.option(
+    "--refold", is_flag=True, help="fold telemetry.jsonl even if run_summary.json is current"
+)
+
 
 @cli.command()
 @click.argument("run", required=False)
+@refold_option
 @read_options
-def summary(run: str | None, directory: Path | None, as_json: bool) -> None:
-    """Fold RUN (an id, 'latest' by default, or a path) into its summary.
+def summary(run: str | None, refold: bool, directory: Path | None, as_json: bool) -> None:
+    """The summary of RUN (an id, 'latest' by default, or a path).
 
     A panel with the run's question, status, duration, cost, agents, tokens,
     phases, milestones, errors and top tools; --json prints run_summary.json's keys.
+    A finished run's run_summary.json is used when it covers the whole log.
     """
     found = find_run(run, directory)
-    folded, run_start = fold_summary(found)
+    folded, run_start = fold_summary(found, refold=refold)
     if as_json:
-        sys.stdout.write(to_json(folded.to_dict()))
+        sys.stdout.write(to_json(folded))
         return
     out = console()
     for part in render_summary(folded, run_start):
         out.print(part)
 
 
-def render_summary(folded: RunSummary, run_start: dict[str, Any] | None) -> list[Any]:
-    """The Rich renderables of the summary, in the layout of MassGen's `massgen logs`."""
+def render_summary(folded: dict[str, Any], run_start: dict[str, Any] | None) -> list[Any]:
+    """The Rich renderables of a summary dict, in the layout of MassGen's `massgen logs`."""
     from rich.panel import Panel
     from rich.text import Text
 
-    totals = folded.totals
+    totals = folded["totals"]
+    status = folded["status"]
     head = Text()
-    head.append(run_title(run_start, folded.run_id) + "\n", style="bold")
-    head.append(f"{folded.run_id}\n\n", style="dim")
+    head.append(run_title(run_start, folded["run_id"]) + "\n", style="bold")
+    head.append(f"{folded['run_id']}\n\n", style="dim")
     head.append("Status: ")
-    head.append(folded.status, style=_STATUS_STYLE.get(folded.status, ""))
+    head.append(status, style=_STATUS_STYLE.get(status, ""))
     head.append(
-        f" | Agents: {totals.agents_spawned} | Spans: {fmt_count(folded.span_count)}"
-        f" | Duration: {fmt_ms(folded.total_wall_ms)} | Cost: {fmt_cost(totals.cost_usd)}"
+        f" | Agents: {totals['agents_spawned']} | Spans: {fmt_count(folded['span_count'])}"
+        f" | Duration: {fmt_ms(folded['total_wall_ms'])} | Cost: {fmt_cost(totals['cost_usd'])}"
     )
-    if folded.unpriced_models:
-        head.append(f" (unpriced: {', '.join(folded.unpriced_models)})", style="yellow")
+    if folded["unpriced_models"]:
+        head.append(f" (unpriced: {', '.join(folded['unpriced_models'])})", style="yellow")
     parts: list[Any] = [Panel(head, title="spanline run summary"), ""]
-    by_type = totals.tokens_by_type
+    by_type = totals["tokens_by_type"]
     parts.append(
-        f"Tokens: Input: {fmt_count(by_type.input)} | Output: {fmt_count(by_type.output)}"
-        f" | Reasoning: {fmt_count(by_type.reasoning)} | Cached: {fmt_count(by_type.cache_read)}"
-        f" | Total: {fmt_count(totals.total_tokens)}"
+        f"Tokens: Input: {fmt_count(by_type['input'])} | Output: {fmt_count(by_type['output'])}"
+        f" | Reasoning: {fmt_count(by_type['reasoning'])}"
+        f" | Cached: {fmt_count(by_type['cache_read'])}"
+        f" | Total: {fmt_count(totals['total_tokens'])}"
     )
     parts.append("")
-    if folded.phases:
-        parts.extend((Text(f"Phases ({len(folded.phases)})", style="bold"), _phases(folded), ""))
-    if folded.milestones:
-        title = Text(f"Milestones ({len(folded.milestones)})", style="bold")
-        parts.extend((title, _milestones(folded), ""))
+    phases, milestones, tools = folded["phases"], folded["milestones"], folded["tools"]
+    if phases:
+        parts.extend((Text(f"Phases ({len(phases)})", style="bold"), _phases(phases), ""))
+    if milestones:
+        title = Text(f"Milestones ({len(milestones)})", style="bold")
+        parts.extend((title, _milestones(milestones), ""))
     parts.extend(_problems(folded))
-    if folded.tools:
-        title = Text(f"Top tools ({min(TOP_TOOLS, len(folded.tools))} of {len(folded.tools)})")
+    if tools:
+        title = Text(f"Top tools ({min(TOP_TOOLS, len(tools))} of {len(tools)})")
         title.stylize("bold")
-        parts.extend((title, tools_table(_top_tools(folded), total=None)))
+        parts.extend((title, tools_table(_top_tools(tools), total=None)))
     return parts
 
 
-def _phases(folded: RunSummary) -> Any:
+def _phases(phases: dict[str, dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table()
     table.add_column("Phase")
     table.add_column("Wall", justify="right")
     table.add_column("Agents", justify="right")
-    for name, phase in folded.phases.items():
-        agents = "" if phase.agents is None else str(phase.agents)
-        wall = fmt_ms(phase.wall_ms) + (" (open)" if phase.incomplete else "")
-        table.add_row(name, wall, agents)
+    for name, phase in phases.items():
+        agents = phase.get("agents")
+        wall = fmt_ms(phase.get("wall_ms")) + (" (open)" if phase.get("incomplete") else "")
+        table.add_row(name, wall, "" if agents is None else str(agents))
     return table
 
 
-def _milestones(folded: RunSummary) -> Any:
+def _milestones(milestones: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table()
@@ -105,35 +114,36 @@ def _milestones(folded: RunSummary) -> Any:
     table.add_column("Wall", justify="right")
     table.add_column("Counts")
     skip = {"name", "wall_ms", "ts", "process_wall_ms", "agents", "incomplete"}
-    for milestone in folded.milestones:
+    for milestone in milestones:
         counts = ", ".join(f"{k}={v}" for k, v in milestone.items() if k not in skip)
         table.add_row(str(milestone.get("name")), fmt_ms(milestone.get("wall_ms")), counts)
     return table
 
 
-def _problems(folded: RunSummary) -> list[Any]:
+def _problems(folded: dict[str, Any]) -> list[Any]:
     from rich.text import Text
 
+    errors = folded["errors"]
     line = Text()
-    line.append(f"Errors: {len(folded.errors)}", style="bold red" if folded.errors else "")
-    line.append(f" | Dropped events: {fmt_count(folded.dropped_events)}")
-    line.append(f" | Open spans: {fmt_count(folded.open_spans)}")
-    line.append(f" | Skipped lines: {fmt_count(folded.skipped_line_count)}")
+    line.append(f"Errors: {len(errors)}", style="bold red" if errors else "")
+    line.append(f" | Dropped events: {fmt_count(folded['dropped_events'])}")
+    line.append(f" | Open spans: {fmt_count(folded['open_spans'])}")
+    line.append(f" | Skipped lines: {fmt_count(folded['skipped_line_count'])}")
     parts: list[Any] = [line]
-    for error in folded.errors[:_ERRORS_SHOWN]:
-        kind = f" ({error.type})" if error.type else ""
-        message = f": {error.message}" if error.message else ""
-        parts.append(Text(f"  ✗ {error.name}{kind}{message}", style="red"))
-    if len(folded.errors) > _ERRORS_SHOWN:
-        parts.append(f"  … and {len(folded.errors) - _ERRORS_SHOWN} more (spanline show --errors)")
-    for span in folded.open_span_list[:_ERRORS_SHOWN]:
+    for error in errors[:_ERRORS_SHOWN]:
+        kind = f" ({error['type']})" if error.get("type") else ""
+        message = f": {error['message']}" if error.get("message") else ""
+        parts.append(Text(f"  ✗ {error.get('name')}{kind}{message}", style="red"))
+    if len(errors) > _ERRORS_SHOWN:
+        parts.append(f"  … and {len(errors) - _ERRORS_SHOWN} more (spanline show --errors)")
+    for span in folded["open_span_list"][:_ERRORS_SHOWN]:
         parts.append(Text(f"  … open: {span.get('name')} ({span.get('span_id')})", style="yellow"))
     parts.append("")
     return parts
 
 
-def _top_tools(folded: RunSummary) -> list[dict[str, Any]]:
-    rows = [{"tool": name, **stats.to_dict()} for name, stats in folded.tools.items()]
+def _top_tools(tools: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = [{"tool": name, **stats} for name, stats in tools.items()]
     rows.sort(key=lambda row: (-row["total_ms"], row["tool"]))
     return rows[:TOP_TOOLS]
 
