@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
+
+import pytest
 
 from spanline.folds.tree import TreeFold
 
@@ -97,3 +100,73 @@ def test_an_end_before_its_start_is_kept() -> None:
     fold.extend([_end("x", "error", error="boom"), _start("x", None, "late")])
     (node,) = fold.result().select().roots
     assert node.status == "error" and node.error_message == "boom"
+
+
+def _random_run(seed: int) -> list[dict]:
+    """A random tree's lines, some children started before their parents, some parents lost."""
+    rng = random.Random(seed)
+    ids = [f"s{n}" for n in range(rng.randint(1, 60))]
+    parents = {sid: (None if n == 0 or rng.random() < 0.1 else rng.choice(ids[:n]))
+               for n, sid in enumerate(ids)}  # fmt: skip
+    lost = {sid for sid in ids if rng.random() < 0.05}
+    events: list[dict] = []
+    for sid in ids:
+        if sid not in lost:
+            events.append(_start(sid, parents[sid], f"n-{sid}", **{"gen_ai.agent.id": sid}))
+        if rng.random() < 0.8:
+            status = "error" if rng.random() < 0.1 else "ok"
+            events.append(_end(sid, status, error="boom" if status == "error" else None))
+    for _ in range(rng.randint(0, 8)):  # two processes: lines out of file order
+        i, j = rng.randrange(len(events)), rng.randrange(len(events))
+        events[i], events[j] = events[j], events[i]
+    return events
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_a_depth_limited_fold_draws_exactly_what_the_whole_fold_draws(seed: int) -> None:
+    events = _random_run(seed)
+    whole = TreeFold()
+    whole.extend(events)
+    full = whole.result()
+    for levels in (1, 2, 3):
+        cut = TreeFold(depth=levels)
+        for start in range(0, len(events), 7):  # any chunking
+            cut.extend(events[start : start + 7])
+        tree = cut.result()
+        assert len(tree) == len(full)
+        for depth in range(1, levels + 1):
+            for limit in (None, 5, 500):
+                expected = full.select(depth=depth, limit=limit).to_dict()
+                assert tree.select(depth=depth, limit=limit).to_dict() == expected
+
+
+def test_a_depth_limited_tree_refuses_cuts_it_cannot_make() -> None:
+    fold = TreeFold(depth=2)
+    fold.extend(EVENTS)
+    tree = fold.result()
+    assert tree.select(depth=2).to_dict() == _whole().select(depth=2).to_dict()
+    for cut in ({"depth": 3}, {"depth": None}, {"errors_only": True}, {"roots": ["r"]}):
+        with pytest.raises(ValueError, match="keeps 2 level"):
+            tree.select(**cut)
+    with pytest.raises(ValueError, match="keeps 2 level"):
+        tree.agent_roots("A")
+    with pytest.raises(ValueError, match="at least 1"):
+        TreeFold(depth=0)
+
+
+def test_result_of_a_depth_limited_fold_does_not_change_it() -> None:
+    """result() places orphans as roots in a copy: a parent read later still adopts them."""
+    fold = TreeFold(depth=2)
+    fold.extend([_start("c", "p", "child"), _start("g", "c", "grandchild")])
+    early = fold.result().select(depth=2)
+    assert _names(early.roots) == [("child", ["grandchild"])]
+    fold.extend([_start("p", None, "parent")])
+    late = fold.result().select(depth=2)
+    assert _names(late.roots) == [("parent", ["child"])]
+    assert late.roots[0].children[0].hidden == 1
+
+
+def _whole() -> Any:
+    fold = TreeFold()
+    fold.extend(EVENTS)
+    return fold.result()

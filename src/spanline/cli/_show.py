@@ -49,7 +49,10 @@ def show(
 ) -> None:
     """The span tree of RUN: durations, status, tokens and key attributes; failures in red."""
     found = find_run(run, directory)
-    fold = TreeFold()
+    levels = (None if errors else 3) if depth is None else (depth or None)
+    # Drawing the top levels of the whole run needs records of those levels only.
+    whole = errors or agent is not None or levels is None
+    fold = TreeFold() if whole else TreeFold(depth=levels)
     fold_run(found, fold)
     tree = fold.result()
     roots = None
@@ -57,7 +60,6 @@ def show(
         roots = tree.agent_roots(agent)
         if not roots:
             raise CliError(f"no agent {agent!r} in run {found.run_id}")
-    levels = (None if errors else 3) if depth is None else (depth or None)
     view = tree.select(roots=roots, depth=levels, limit=limit, errors_only=errors)
     if as_json:
         sys.stdout.write(to_json({"run_id": found.run_id, **view.to_dict()}))

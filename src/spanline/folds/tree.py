@@ -6,6 +6,11 @@ duration, tokens and error). :meth:`SpanTree.select` then cuts the part a reader
 asks for: the subtree of an agent, only the paths to failed spans, a depth, and
 a cap on the number of nodes, saying how many spans were left out. Pure data:
 rendering is the CLI's business.
+
+``TreeFold(depth=N)`` is for the common, cheap case of drawing N levels: it keeps
+a record only for spans within N levels of a root and merely counts the spans
+below each span of level N, so a million-span run costs a few dictionaries of
+ids instead of a record per span.
 """
 
 from __future__ import annotations
@@ -135,16 +140,25 @@ class SpanTree:
     """Every span of a run, linked to its parent; cut with :meth:`select`."""
 
     def __init__(
-        self, starts: Mapping[str, tuple[Any, ...]], ends: Mapping[str, tuple[Any, ...]]
+        self,
+        starts: Mapping[str, tuple[Any, ...]],
+        ends: Mapping[str, tuple[Any, ...]],
+        *,
+        pruned: Mapping[str, int] | None = None,
+        levels: int | None = None,
     ) -> None:
         """Link the spans (usually made by :meth:`TreeFold.result`).
 
         Args:
             starts: span id -> start record.
             ends: span id -> end record.
+            pruned: span id -> spans below it that have no record (cut by ``levels``).
+            levels: the records cover this many levels from the roots (None: all).
         """
         self._starts = starts
         self._ends = ends
+        self._pruned = pruned or {}
+        self.levels = levels
         self._children: dict[str, list[str]] = {}
         self.roots: list[str] = []
         for sid, record in starts.items():  # file order: children come in start order
@@ -156,7 +170,7 @@ class SpanTree:
 
     def __len__(self) -> int:
         """The number of spans (those whose start line was read)."""
-        return len(self._starts)
+        return len(self._starts) + sum(self._pruned.values())
 
     def agent_roots(self, agent: str) -> list[str]:
         """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``.
@@ -166,7 +180,11 @@ class SpanTree:
 
         Returns:
             Their span ids, in start order (empty when none matches).
+
+        Raises:
+            ValueError: the tree keeps only its top levels (``TreeFold(depth=...)``).
         """
+        self._check_whole("agent_roots()")
         matches = [
             sid
             for sid in self._starts
@@ -200,7 +218,15 @@ class SpanTree:
 
         Returns:
             The nodes to draw and how many spans were left out, and why.
+
+        Raises:
+            ValueError: the tree keeps only its top levels and the cut needs more:
+                ``roots``, ``errors_only``, or a depth beyond :attr:`levels`.
         """
+        if self.levels is not None and (
+            roots is not None or errors_only or depth is None or depth > self.levels
+        ):
+            self._check_whole(f"select(roots={roots!r}, depth={depth}, errors_only={errors_only})")
         tops = list(self.roots if roots is None else roots)
         size = self._scope_sizes(tops, errors_only)
         scope = sum(size.get(sid, 0) for sid in tops)
@@ -222,6 +248,13 @@ class SpanTree:
             stack.extend((kid, level + 1, node.children) for kid in reversed(kids))
         return TreeView(top_nodes, scope, drawn, below, scope - drawn - below)
 
+    def _check_whole(self, what: str) -> None:
+        if self.levels is not None:
+            raise ValueError(
+                f"{what} needs every span, but this tree keeps {self.levels} level(s): "
+                "fold with TreeFold() instead"
+            )
+
     def _scope_sizes(self, tops: list[str], errors_only: bool) -> dict[str, int]:
         """Per span under ``tops``: how many spans of the scope its subtree holds."""
         order: list[str] = []
@@ -231,9 +264,9 @@ class SpanTree:
             order.append(sid)
             stack.extend(self._children.get(sid, ()))
         size: dict[str, int] = {}
-        ends = self._ends
+        ends, pruned = self._ends, self._pruned
         for sid in reversed(order):  # children before parents
-            below = sum(size[kid] for kid in self._children.get(sid, ()))
+            below = sum(size[kid] for kid in self._children.get(sid, ())) + pruned.get(sid, 0)
             if errors_only:
                 failed = sid in ends and ends[sid][_STATUS] == "error"
                 size[sid] = below + 1 if below or failed else 0
@@ -270,12 +303,33 @@ class TreeFold:
     Feed it with :meth:`add` or :meth:`extend` in any chunking; :meth:`result`
     may be called at any time. A span_end read before its span_start (two
     processes' lines interleave) is kept until the start arrives.
+
+    With ``depth``, only spans within ``depth`` levels of a root keep a record;
+    a deeper span is counted under its ancestor at level ``depth`` (its
+    *anchor*), and its end line is skipped. A span started before its parent
+    (another process's line came first) keeps a record until the parent's start
+    places it; one whose parent never comes is a root, as without ``depth``.
     """
 
-    def __init__(self) -> None:
-        """Start an empty fold."""
+    def __init__(self, *, depth: int | None = None) -> None:
+        """Start an empty fold.
+
+        Args:
+            depth: keep records for this many levels only (None: every span). The
+                result then answers ``select(depth=d)`` for ``d <= depth`` only.
+
+        Raises:
+            ValueError: ``depth`` is below 1.
+        """
+        if depth is not None and depth < 1:
+            raise ValueError(f"depth must be at least 1 (or None for all), not {depth!r}")
+        self._depth = depth
         self._starts: dict[str, tuple[Any, ...]] = {}
         self._ends: dict[str, tuple[Any, ...]] = {}
+        self._level: dict[str, int] = {}  # placed spans with a record -> level (1: a root)
+        self._anchor: dict[str, str] = {}  # placed spans without one -> their anchor
+        self._pruned: dict[str, int] = {}  # anchor -> spans counted below it
+        self._waiting: dict[str, list[str]] = {}  # parent not placed yet -> its spans
 
     def add(self, event: Mapping[str, Any]) -> None:
         """Fold one event.
@@ -291,39 +345,84 @@ class TreeFold:
         Args:
             events: lines of telemetry.jsonl, parsed.
         """
+        if self._depth is not None:
+            self._extend_levels(events, self._depth)
+            return
         starts, ends = self._starts, self._ends
         for event in events:
             tag = event.get("event")
             if tag == "span_end":
                 sid = event.get("span_id")
-                if sid.__class__ is not str:
-                    continue
-                error = event.get("error")
-                if error.__class__ is dict:
-                    kind, message = _text(error.get("type")), _text(error.get("message"))
-                else:
-                    kind, message = None, _text(error)
-                ends[sid] = (
-                    _text(event.get("status")),
-                    _number(event.get("duration_ms")),
-                    _number(event.get("tokens")) or 0,
-                    kind,
-                    message,
-                    _key_attributes(event.get("attributes")),
-                )
+                if sid.__class__ is str:
+                    ends[sid] = _end_record(event)
             elif tag == "span_start":
                 sid = event.get("span_id")
-                if sid.__class__ is not str:
+                if sid.__class__ is str:
+                    starts[sid] = _start_record(event)
+
+    def _extend_levels(self, events: Iterable[Mapping[str, Any]], depth: int) -> None:
+        # Runs once per line of possibly millions: the deep spans (most of them)
+        # cost two dictionary lookups and a counter.
+        starts, ends, level, anchor, pruned = (
+            self._starts, self._ends, self._level, self._anchor, self._pruned
+        )  # fmt: skip
+        level_get, anchor_get, waiting = level.get, anchor.get, self._waiting
+        for event in events:
+            tag = event.get("event")
+            if tag == "span_end":
+                sid = event.get("span_id")
+                if sid.__class__ is str and sid not in anchor:
+                    ends[sid] = _end_record(event)
+            elif tag == "span_start":
+                sid = event.get("span_id")
+                if sid.__class__ is not str or sid in anchor:
                     continue
-                parent = event.get("parent")
-                starts[sid] = (
-                    _text(event.get("name")),
-                    _text(event.get("kind")),
-                    parent if parent.__class__ is str else None,
-                    _number(event.get("ts")),
-                    _text(event.get("component")),
-                    _key_attributes(event.get("attributes")),
-                )
+                parent: Any = event.get("parent")
+                if parent.__class__ is not str:
+                    at = 1
+                elif (above := level_get(parent)) is not None:
+                    at = above + 1
+                elif (top := anchor_get(parent)) is not None:
+                    anchor[sid] = top
+                    pruned[top] += 1
+                    if sid in waiting:
+                        self._place_waiting(sid)
+                    continue
+                else:  # the parent's start is not read yet
+                    starts[sid] = _start_record(event)
+                    if sid not in level:
+                        waiting.setdefault(parent, []).append(sid)
+                    continue
+                if at > depth:
+                    anchor[sid] = parent
+                    pruned[parent] = pruned.get(parent, 0) + 1
+                else:
+                    starts[sid] = _start_record(event)
+                    level[sid] = at
+                if sid in waiting:
+                    self._place_waiting(sid)
+
+    def _place_waiting(self, first: str) -> None:
+        """Place the spans that waited for ``first`` (just placed), and theirs, and so on."""
+        depth, starts, ends, level, anchor, pruned, waiting = (
+            self._depth, self._starts, self._ends, self._level, self._anchor, self._pruned,
+            self._waiting,
+        )  # fmt: skip
+        assert depth is not None
+        stack = [first]
+        while stack:
+            parent = stack.pop()
+            above = level.get(parent)
+            for sid in waiting.pop(parent, ()):
+                if above is not None and above < depth:
+                    level[sid] = above + 1
+                else:
+                    top = parent if above is not None else anchor[parent]
+                    anchor[sid] = top
+                    pruned[top] = pruned.get(top, 0) + 1
+                    starts.pop(sid, None)
+                    ends.pop(sid, None)
+                stack.append(sid)
 
     def result(self) -> SpanTree:
         """The tree of the events folded so far (later events do not change it).
@@ -331,4 +430,48 @@ class TreeFold:
         Returns:
             The tree.
         """
-        return SpanTree(dict(self._starts), dict(self._ends))
+        if self._depth is None:
+            return SpanTree(dict(self._starts), dict(self._ends))
+        fold = self
+        if self._waiting:  # spans whose parent never came are roots: place them in a copy
+            fold = TreeFold(depth=self._depth)
+            fold._starts, fold._ends = dict(self._starts), dict(self._ends)
+            fold._level, fold._anchor = dict(self._level), dict(self._anchor)
+            fold._pruned = dict(self._pruned)
+            fold._waiting = {parent: list(sids) for parent, sids in self._waiting.items()}
+            for parent in list(fold._waiting):
+                if parent in fold._waiting and parent not in fold._starts:
+                    for sid in fold._waiting.pop(parent):
+                        fold._level[sid] = 1
+                        fold._place_waiting(sid)
+        return SpanTree(
+            dict(fold._starts), dict(fold._ends), pruned=dict(fold._pruned), levels=self._depth
+        )
+
+
+def _start_record(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    parent = event.get("parent")
+    return (
+        _text(event.get("name")),
+        _text(event.get("kind")),
+        parent if parent.__class__ is str else None,
+        _number(event.get("ts")),
+        _text(event.get("component")),
+        _key_attributes(event.get("attributes")),
+    )
+
+
+def _end_record(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    error = event.get("error")
+    if error.__class__ is dict:
+        kind, message = _text(error.get("type")), _text(error.get("message"))
+    else:
+        kind, message = None, _text(error)
+    return (
+        _text(event.get("status")),
+        _number(event.get("duration_ms")),
+        _number(event.get("tokens")) or 0,
+        kind,
+        message,
+        _key_attributes(event.get("attributes")),
+    )
