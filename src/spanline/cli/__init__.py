@@ -25,13 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     import click
 
-    from spanline.cli._app import CliError, command
+    from spanline.cli._app import CliError, cli
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
         return _fail("missing command", 2, usage=True)
     try:
-        result = command().main(args=args, prog_name="spanline", standalone_mode=False)
+        result = cli.main(args=args, prog_name="spanline", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:

@@ -29,8 +29,39 @@ class CliError(Exception):
 
 _DIR_HELP = "base directory holding runs/ (default .spanline)"
 
+#: Each command and the module that defines it (registering it on import).
+_COMMAND_MODULES = {
+    "compare": "_compare",
+    "emit": "_emit",
+    "export": "_export",
+    "list": "_list",
+    "open": "_open",
+    "query": "_query",
+    "show": "_show",
+    "summary": "_summary",
+    "tools": "_tools",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs.
+
+    ``spanline summary`` then never imports what ``compare`` or ``export`` need.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMAND_MODULES:
+            import importlib
+
+            importlib.import_module(f"spanline.cli.{_COMMAND_MODULES[cmd_name]}")
+        return self.commands.get(cmd_name)
+
 
 @click.group(
+    cls=_LazyGroup,
     name="spanline",
     help="Analyse spanline runs: every command is a fold of a run's telemetry.jsonl.",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -86,26 +117,12 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
     )
 
 
-#: The modules that define commands, one each (or a few related ones).
-_COMMAND_MODULES = (
-    "_compare",
-    "_emit",
-    "_export",
-    "_list",
-    "_open",
-    "_query",
-    "_show",
-    "_summary",
-    "_tools",
-)
-
-
 @cache
 def command() -> click.Group:
-    """The ``spanline`` group with every command registered."""
+    """The ``spanline`` group with every command registered (each is also loaded on demand)."""
     import importlib
 
-    for module in _COMMAND_MODULES:  # each registers its commands on import
+    for module in _COMMAND_MODULES.values():  # each registers its commands on import
         importlib.import_module(f"spanline.cli.{module}")
 
     return cli
