@@ -163,3 +163,26 @@ def test_shutdown_benchmark_smoke(tmp_path: Path) -> None:
     assert "vs re-fold" in result.stdout
     assert "live summary equals the re-fold: True" in result.stdout
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
+
+
+CLI_SCRIPT = ROOT / "benchmarks" / "cli.py"
+CLI_ROWS = ["python (bare start-up)", "spanline --version", "summary", "summary --json",
+            "summary --refold", "tools", "show", "query count(*)"]  # fmt: skip
+
+
+def test_cli_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/cli.py --smoke: every command timed end to end; the stored summary is exact."""
+    out = tmp_path / "cli.json"
+    result = run_interpreter(str(CLI_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert [row["name"] for row in document["rows"]] == CLI_ROWS  # DuckDB: the bench extra
+    for row in document["rows"]:
+        assert all(math.isfinite(value) and value > 0 for value in row["samples"]), row["name"]
+        assert isinstance(row["target_met"], bool) == (row["target_s"] is not None), row["name"]
+    assert document["stored_equals_refold"] is True
+    assert isinstance(document["targets_met"], bool)
+    assert (
+        "median s" in result.stdout and "stored summary equals the re-fold: True" in result.stdout
+    )
+    assert not list(tmp_path.glob("*/runs"))  # the run went to a scratch directory
