@@ -240,3 +240,43 @@ def test_exporter_objects_must_fit_the_protocol(tmp_path) -> None:
         spanline.configure_observability(enabled=True, run_dir=tmp_path, exporters=["nope"])
     with pytest.raises(spanline.ConfigurationError, match="flush_ms"):
         spanline.configure_observability(enabled=True, run_dir=tmp_path, flush_ms=0)
+
+
+def test_plan_writes_span_planned_and_a_later_span_fulfils_it(traced, memory) -> None:
+    import jsonschema
+
+    from spanline.schema import schema
+
+    tracer = spanline.get_tracer()
+    with tracer.span("lead", kind="run") as lead:
+        plan_id = tracer.plan("lib-a", kind="agent", parent=lead, phase="depth-0")
+        other = spanline.plan("lib-b", kind="agent", parent=lead.span_id)
+        with tracer.span("lib-a", kind="agent"):
+            pass
+    spanline.shutdown()
+    lines = read_lines(traced.telemetry_path)
+    planned = [line for line in lines if line["event"] == "span_planned"]
+    assert planned[0] == {
+        "event": "span_planned",
+        "plan_id": plan_id,
+        "name": "lib-a",
+        "kind": "agent",
+        "parent": lead.span_id,
+        "ts": planned[0]["ts"],
+        "attributes": {"phase": "depth-0"},
+    }
+    assert planned[1]["plan_id"] == other != plan_id and len(other) == 16
+    validator = jsonschema.Draft202012Validator(schema())
+    for line in planned:
+        assert validator.is_valid(line)
+    summary = spanline.summarize(lines).to_dict()
+    assert summary["plan"] == {"planned": 2, "started": 1, "done": 1}
+
+
+def test_plan_while_disabled_returns_empty_and_checks_arguments() -> None:
+    spanline.shutdown()
+    assert spanline.get_tracer().plan("later", kind="agent") == ""
+    with pytest.raises(TypeError):
+        spanline.plan(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        spanline.plan("x", parent=object())

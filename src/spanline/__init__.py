@@ -51,6 +51,7 @@ __all__ = [
     "flush",
     "get_tracer",
     "phase",
+    "plan",
     "read_events",
     "shutdown",
     "span",
@@ -73,6 +74,7 @@ def get_tracer() -> Tracer:
 span = _TRACER.span
 event = _TRACER.event
 phase = _TRACER.phase
+plan = _TRACER.plan
 
 # Folds import pydantic: load them only when asked for.
 _LAZY = {

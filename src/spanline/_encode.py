@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from spanline.schema import END, EVENT, PHASE, START
+from spanline.schema import END, EVENT, PHASE, PLAN, START
 
 Event = dict[str, Any]
 
@@ -79,6 +79,17 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
             "wall_ms": round(wall_ms, 3),
             "ts": ts,
             **dict(counts or ()),
+        }
+    if tag == PLAN:
+        _, plan_id, name, kind, parent, ts, attributes = record
+        return {
+            "event": "span_planned",
+            "plan_id": f"{plan_id:016x}",
+            "name": name,
+            "kind": kind,
+            "parent": hex_id(parent),
+            "ts": ts,
+            "attributes": dict(attributes) if attributes else {},
         }
     # Process-level records (run_start, process_end...) are queued as dicts.
     return dict(record[1])

@@ -19,7 +19,7 @@ from typing import Any, Final, Protocol
 
 from spanline._errors import error_info
 from spanline._noop import NOOP_SPAN, NoOpSpan
-from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, RESERVED_END_KEYS, START
+from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
@@ -579,3 +579,38 @@ class Tracer:
         if clash:
             raise ValueError(f"phase counts may not be named {sorted(clash)}")
         pipeline.emit((PHASE, name, pipeline.phase_wall_ms(), _time(), _items(counts)))
+
+    def plan(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        parent: Any = None,
+        **attributes: Any,
+    ) -> str:
+        """Declare a span that will start later, so a viewer can show it as queued.
+
+        Writes a ``span_planned`` line. The plan is fulfilled by the first later span
+        with the same name whose ancestors include ``parent`` (any span of that name
+        when ``parent`` is None), or by a span opened with the attribute
+        ``plan_id=<the returned id>``.
+
+        Args:
+            name: the name the span will have, e.g. ``"lib-encoding"``.
+            kind: the kind it will have (``"library-analysis"``...).
+            parent: the span it will start under (a Span or a span id), or None.
+            **attributes: anything a viewer may show about the queued work.
+
+        Returns:
+            The plan id (16 hex characters), or ``""`` while tracing is off.
+        """
+        name = _check_name(name)
+        _check_label("kind", kind)
+        parent_id = _parent_id(parent)
+        pipeline = call_pipeline()
+        if pipeline is None:
+            return ""
+        plan_id = _new_span_id() or 1  # the span id source: deterministic runs stay so
+        pipeline.emit((PLAN, plan_id, name, kind, parent_id, _time(), _items(attributes)))
+        return f"{plan_id:016x}"

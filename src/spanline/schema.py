@@ -15,6 +15,7 @@ __all__ = [
     "EVENT_TYPES",
     "FALSE_WORDS",
     "PHASE",
+    "PLAN",
     "RAW",
     "RESERVED_END_KEYS",
     "SCHEMA_VERSION",
@@ -36,6 +37,8 @@ EVENT: Final = 2
 PHASE: Final = 3
 #: Records that already are event dicts (process headers and trailers).
 RAW: Final = 4
+#: A ``span_planned`` line: work declared before it starts (``Tracer.plan``).
+PLAN: Final = 5
 
 #: The ``event`` field of every line type spanline writes. Readers ignore others.
 EVENT_TYPES: Final = (
