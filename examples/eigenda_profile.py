@@ -4,9 +4,12 @@ A lead agent runs discovery, 9 parallel depth-0 library agents, 15 sequential
 depth-N library agents, 10 parallel application agents and a synthesizer, then
 writes a manifest. Durations, tokens and tool uses are randomized (seeded); the
 whole run takes about 10 s (``--speed 10`` makes it ~1 s). ``--slow PHASE=F``
-multiplies the simulated durations of one phase by F (for ``spanline compare``).
+multiplies the simulated durations of one phase by F (for ``spanline compare``);
+``--hang AGENT=S`` makes one agent go silent for S real seconds midway (for stall
+detection: ``SPANLINE_STALL_S`` below S shows it under ``stalls``).
 
 Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N] [--slow PHASE=F]
+                                         [--hang AGENT=S]
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class Sim:
     speed: float
     #: Phase name -> factor its simulated durations are multiplied by (``--slow``).
     slow: dict[str, float] = field(default_factory=dict)
+    #: Agent name -> real seconds it hangs midway, with no span or event (``--hang``).
+    hang: dict[str, float] = field(default_factory=dict)
     factor: float = 1.0
 
     async def wait(self, seconds: float) -> None:
@@ -87,16 +92,34 @@ async def run_agent(
                 )
                 llm.add(tokens=input_tokens + output_tokens)
                 await sim.wait(seconds * 0.7 / steps)
+            if step == 1 and name in sim.hang:
+                await asyncio.sleep(sim.hang[name])  # silent: nothing in its subtree
             if fail and step == 1:
                 raise RuntimeError(f"{name}: model returned an unusable analysis (--fail)")
         agent.add(analyses_written=writes)
+
+
+#: Every agent the lead starts: (name, kind, phase), in start order.
+AGENTS = (
+    *((f"lib-{lib}", "library-analysis", "library_depth_0") for lib in DEPTH_0),
+    *((f"lib-{lib}", "library-analysis", "library_depth_n") for lib in DEPTH_N),
+    *((f"app-{app}", "application-analysis", "application_analysis") for app in APPS),
+    ("synthesizer", "synthesis", "synthesis"),
+)
+
+
+def declare_agents(lead: spanline.Span | spanline.NoOpSpan) -> None:
+    """Declare the 35 agents up front, so a live view shows those not started as queued."""
+    for name, kind, phase in AGENTS:
+        tracer.plan(name, kind=kind, parent=lead, phase=phase)
 
 
 async def orchestrate(sim: Sim, fail: bool) -> list[str]:
     """The lead agent: phases in order; returns the names of agents that failed."""
     failed: list[str] = []
     rng = sim.rng
-    with tracer.span("eigenda-analysis", kind="run", component="lead-agent"):
+    with tracer.span("eigenda-analysis", kind="run", component="lead-agent") as lead:
+        declare_agents(lead)
         with sim.phase("discovery"):
             with tracer.span("discovery-engine", kind="discovery", component="discovery"):
                 await sim.wait(0.4)
@@ -153,10 +176,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PHASE=F",
         help=f"multiply the durations of one phase by F (phases: {', '.join(PHASES)})",
     )
+    parser.add_argument(
+        "--hang",
+        action="append",
+        default=[],
+        metavar="AGENT=S",
+        help="make one agent (e.g. lib-core) hang for S real seconds midway",
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be positive")
     slow = _parse_slow(parser, args.slow)
+    hang = _parse_hang(parser, args.hang)
 
     run = spanline.configure_observability(
         enabled=True,
@@ -172,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"telemetry:      {run.telemetry_path}")
     sys.stdout.flush()
 
-    sim = Sim(random.Random(args.seed), args.speed, slow)
+    sim = Sim(random.Random(args.seed), args.speed, slow, hang)
     failed = asyncio.run(orchestrate(sim, args.fail))
     summary = spanline.shutdown()
     print(f"summary:        {run.summary_path}")
@@ -199,6 +230,25 @@ def _parse_slow(parser: argparse.ArgumentParser, values: list[str]) -> dict[str,
         if not slow[name] > 0:
             parser.error(f"--slow {value!r}: F must be positive")
     return slow
+
+
+def _parse_hang(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, float]:
+    """``AGENT=S`` arguments as {agent name: seconds}; a bad one is a usage error."""
+    names = {name for name, _, _ in AGENTS}
+    hang: dict[str, float] = {}
+    for value in values:
+        name, sep, seconds = value.partition("=")
+        if not sep or name not in names:
+            parser.error(
+                f"--hang expects AGENT=S with AGENT an agent name (lib-core...): {value!r}"
+            )
+        try:
+            hang[name] = float(seconds)
+        except ValueError:
+            parser.error(f"--hang {value!r}: S must be a number")
+        if not hang[name] >= 0:
+            parser.error(f"--hang {value!r}: S must not be negative")
+    return hang
 
 
 if __name__ == "__main__":

@@ -224,6 +224,9 @@ def test_other_settings_follow_argument_then_variable_then_default() -> None:
     assert resolve({"handle_signals": False}, SPANLINE_HANDLE_SIGNALS="1").handle_signals is False
     assert resolve(SPANLINE_HANDLE_SIGNALS="off").handle_signals is False
     assert resolve(SPANLINE_SUMMARY_INTERVAL_MS="0").summary_interval_ms == 0
+    assert resolve().stall_s == 60.0
+    assert resolve(SPANLINE_STALL_S="0.5").stall_s == 0.5
+    assert resolve({"stall_s": 2}, SPANLINE_STALL_S="0.5").stall_s == 2.0
     assert resolve(SPANLINE_EXPORTERS=" console , ,memory").exporters == ("console", "memory")
 
 
@@ -394,6 +397,7 @@ def test_empty_or_non_string_service_name_argument_is_an_error(bad: object) -> N
         ("SPANLINE_PREVIEW_CHARS", "1.5", "from 1 to 1000000", "200"),
         ("SPANLINE_SUMMARY_INTERVAL_MS", "-1", "from 0 to 86400000", "5000"),
         ("SPANLINE_HANDLE_SIGNALS", "sometimes", "accepted values: 1, true", "on"),
+        ("SPANLINE_STALL_S", "soon", "expected a number of seconds greater than 0", "60"),
     ],
 )
 def test_invalid_variable_warning_names_variable_accepted_values_and_default(
@@ -417,6 +421,9 @@ def test_invalid_variable_warning_names_variable_accepted_values_and_default(
         ({"exporters": object}, "exporters="),
         ({"prices": 3}, "prices=3"),
         ({"summary_interval_ms": -1}, "summary_interval_ms=-1"),
+        ({"stall_s": 0}, "stall_s=0"),
+        ({"stall_s": float("nan")}, "stall_s=nan"),
+        ({"stall_s": True}, "stall_s=True"),
         ({"synchronous": "sometimes"}, "synchronous="),
     ],
 )

@@ -71,3 +71,31 @@ def test_eigenda_profile_summary(tmp_path: Path, fail: bool) -> None:
     for (_, end), (start, _) in itertools.pairwise(depthn):
         assert start >= end
     assert (run_dir / "execution_metadata.yaml").is_file()
+
+    # The 35 agents are declared up front under the lead span, and all ran.
+    assert summary["plan"] == {"planned": 35, "started": 35, "done": 35}
+    planned = [e for e in lines if e["event"] == "span_planned"]
+    kinds = [(e["event"], e.get("kind")) for e in lines]
+    first_agent = kinds.index(("span_start", "library-analysis"))
+    assert kinds.index(("span_planned", "synthesis")) < first_agent
+    lead = next(e for e in lines if e["event"] == "span_start" and e["parent"] is None)
+    assert {e["parent"] for e in planned} == {lead["span_id"]}
+    agent_names = {a["name"] for a in summary["agents"]}
+    assert sorted(e["name"] for e in planned) == sorted(agent_names)
+    assert summary["stalls"] == []
+
+
+def test_a_hanging_agent_is_listed_as_a_stall_it_recovered_from(tmp_path: Path) -> None:
+    env_stall = {"SPANLINE_STALL_S": "0.8"}
+    env = {"SPANLINE_DIR": str(tmp_path / "base"), **env_stall}
+    result = run_interpreter(str(EXAMPLE), "--speed", "8", "--hang", "lib-core=2",
+                             env=env, cwd=tmp_path, bare=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = (tmp_path / "base" / "runs" / "latest").resolve()
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    lines = read_lines(run_dir / "telemetry.jsonl")
+    assert lines[0]["event"] == "run_start" and lines[0]["stall_s"] == 0.8
+    hung = [stall for stall in summary["stalls"] if stall["name"] == "lib-core"]
+    assert len(hung) == 1, summary["stalls"]
+    assert hung[0]["recovered"] is True and hung[0]["stalled_ms"] >= 2000.0
+    assert summary["plan"] == {"planned": 35, "started": 35, "done": 35}

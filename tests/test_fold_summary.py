@@ -234,14 +234,21 @@ def test_summary_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     assert outputs[0] == _orjson_bytes(summarize_file(run), tmp_path / "here.json")
 
 
-def random_run(seed: int, spans: int = 300) -> list[dict[str, Any]]:
-    """Nested spans with usage, tools, errors, counters, phases and agents, in file order."""
+def random_run(seed: int, spans: int = 300, *, stalls: bool = False) -> list[dict[str, Any]]:
+    """Nested spans with usage, tools, errors, counters, phases and agents, in file order.
+
+    With ``stalls``: a threshold of 0.05 s, silences of 0.1 s and event lines.
+    """
     rng = random.Random(seed)
-    events: list[dict[str, Any]] = [{"event": "run_start", "pid": 1, "ts": 0.0}]
+    header = {"event": "run_start", "pid": 1, "ts": 0.0}
+    events: list[dict[str, Any]] = [{**header, "stall_s": 0.05} if stalls else header]
     stack: list[str] = []
     clock = 0.0
     for number in range(spans):
-        clock += 0.01
+        clock += 0.1 if stalls and rng.random() < 0.1 else 0.01
+        if stalls and stack and rng.random() < 0.2:
+            events.append({"event": "event", "name": "vote", "span_id": rng.choice(stack),
+                           "ts": clock, "attributes": {}})  # fmt: skip
         while stack and rng.random() < 0.3:
             sid = stack.pop()
             events.append({**end(sid, rng.random() * 100, ts=clock, tokens=rng.randrange(9),
@@ -259,10 +266,11 @@ def random_run(seed: int, spans: int = 300) -> list[dict[str, Any]]:
     return events
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_any_chunking_gives_the_same_summary(seed: int) -> None:
-    events = random_run(seed)
+@pytest.mark.parametrize(("seed", "stalls"), [(1, False), (2, False), (3, True), (4, True)])
+def test_any_chunking_gives_the_same_summary(seed: int, stalls: bool) -> None:
+    events = random_run(seed, stalls=stalls)
     whole = summarize(events).to_dict()
+    assert bool(whole["stalls"]) == stalls
     rng = random.Random(seed)
     fold = SummaryFold()
     position = 0
@@ -279,8 +287,9 @@ def test_any_chunking_gives_the_same_summary(seed: int) -> None:
     assert fold.result() == fold.result()
 
 
-def test_result_can_be_asked_while_adding_and_never_changes_later_results() -> None:
-    events = random_run(7)
+@pytest.mark.parametrize("stalls", [False, True])
+def test_result_can_be_asked_while_adding_and_never_changes_later_results(stalls: bool) -> None:
+    events = random_run(7, stalls=stalls)
     fold = SummaryFold()
     partials = []
     for event in events:
@@ -350,3 +359,64 @@ def test_milestones_recompute_wall_ms_across_processes() -> None:
         ("c", 2500.0, 4500.0),
     ]
     assert milestones[0]["libraries"] == 3 and "event" not in milestones[0]
+
+
+def stall_run() -> list[dict[str, Any]]:
+    """Threshold 5 s. Agent a: silent 0.5-7.5 (its child tool's start to its end), then
+    10-20 until its own end. Nested agent c inside b: silent 30-100, so b is too;
+    b's event at 100 wakes both. d still open at the end, silent since 106."""
+    return [
+        {"event": "run_start", "pid": 1, "ts": 0.0, "stall_s": 5},
+        start("root", "run", "run", ts=0.0),
+        start("a", "lib-a", "agent", parent="root", ts=0.0, **{"gen_ai.agent.id": "A"}),
+        start("t", "tool.slow", "tool", parent="a", ts=0.5),
+        end("t", 7000.0, ts=7.5),
+        {"event": "event", "name": "note", "span_id": "a", "ts": 10.0, "attributes": {}},
+        end("a", 20000.0, ts=20.0),
+        start("b", "lib-b", "agent", parent="root", ts=28.0),
+        start("c", "lib-c", "agent", parent="b", ts=30.0),
+        {"event": "event", "name": "vote", "span_id": "c", "ts": 100.0, "attributes": {}},
+        {"event": "event", "name": "ignored", "span_id": "zz", "ts": 101.0, "attributes": {}},
+        end("c", 71000.0, ts=101.0),
+        end("b", 80000.0, ts=101.0),
+        start("d", "lib-d", "agent", parent="root", ts=104.0),
+        start("d1", "llm.x", "llm", parent="d", ts=106.0),
+        {"event": "phase", "name": "later", "wall_ms": 1.0, "ts": 200.0},  # not in d's subtree
+    ]
+
+
+def test_stalls_recovered_and_still_going() -> None:
+    stalls = summarize(stall_run()).to_dict()["stalls"]
+    assert [(s["span_id"], s["since_ts"], s["stalled_ms"], s["recovered"]) for s in stalls] == [
+        ("a", 0.5, 7000.0, True),
+        ("a", 10.0, 10000.0, True),
+        ("b", 30.0, 70000.0, True),  # a nested agent's silence is its parent's too
+        ("c", 30.0, 70000.0, True),
+        ("d", 106.0, 94000.0, False),  # still silent at the run's last line
+    ]
+    assert stalls[0] == {"span_id": "a", "name": "lib-a", "agent_id": "A", "since_ts": 0.5,
+                         "stalled_ms": 7000.0, "recovered": True}  # fmt: skip
+
+
+def test_stall_threshold_from_run_start_or_argument_default_60() -> None:
+    events = stall_run()
+    fold = SummaryFold(stall_s=8)
+    fold.extend(events)
+    assert [s["span_id"] for s in fold.result().to_dict()["stalls"]] == ["a", "b", "c", "d"]
+    without = [{**events[0], "stall_s": None}, *events[1:]]
+    assert [s["span_id"] for s in summarize(without).to_dict()["stalls"]] == ["b", "c", "d"]
+    with pytest.raises(ValueError, match="stall_s"):
+        SummaryFold(stall_s=0)
+
+
+def test_stalls_do_not_depend_on_chunking_or_asking_in_between() -> None:
+    events = stall_run()
+    whole = summarize(events).to_dict()["stalls"]
+    for size in (1, 2, 3, 5):
+        fold = SummaryFold()
+        for position in range(0, len(events), size):
+            fold.extend(events[position : position + size])
+            fold.result()
+        assert fold.result().to_dict()["stalls"] == whole
+    # Asked before d's silence is long enough, then after: only the later answer has it.
+    assert summarize(events[:-1]).to_dict()["stalls"][-1]["span_id"] == "c"

@@ -280,3 +280,10 @@ def test_plan_while_disabled_returns_empty_and_checks_arguments() -> None:
         spanline.plan(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         spanline.plan("x", parent=object())
+
+
+def test_run_start_records_the_stall_threshold(tmp_path) -> None:
+    run = spanline.configure_observability(enabled=True, run_dir=tmp_path, stall_s=2.5)
+    assert run is not None
+    spanline.shutdown()
+    assert read_lines(run.telemetry_path)[0]["stall_s"] == 2.5

@@ -9,6 +9,7 @@ than the whole configure call may.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -64,6 +65,8 @@ class Settings:
     agent_kinds: frozenset[str] = AGENT_KINDS
     run_id: str | None = None
     summary_interval_ms: int = 5_000
+    #: Seconds without activity in a running agent's subtree before it counts as stalled.
+    stall_s: float = 60.0
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
     #: (trace id, parent span id) handed over by a parent process, or None.
     traceparent: tuple[str, int] | None = None
@@ -121,6 +124,19 @@ def _whole_number(low: int, high: int | None) -> Callable[[Any], int]:
         return value
 
     return parse
+
+
+def _seconds(raw: Any) -> float:
+    try:
+        # bool is an int subclass: enabled-style True must not read as 1 s.
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise TypeError
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds greater than 0") from None
+    if not 0 < value < math.inf:
+        raise ValueError("expected a number of seconds greater than 0")
+    return value
 
 
 def _text(raw: Any) -> str:
@@ -325,6 +341,10 @@ SETTINGS: tuple[Setting, ...] = (
     _R("summary_interval_ms", "summary_interval_ms", "SPANLINE_SUMMARY_INTERVAL_MS",
        "int (ms)", 5_000, "how often the live `run_summary.json` is rewritten (0 to 86400000; "
        "0: only at shutdown)", _whole_number(0, 86_400_000)),
+    _R("stall_s", "stall_s", "SPANLINE_STALL_S", "float (s)", 60.0,
+       "a running agent with no line in its subtree for this many seconds is stalled "
+       "(`stalls` in `run_summary.json`); recorded in `run_start`, so a re-fold agrees",
+       _seconds, "`60`"),
     _R("run_id", "run_id", "SPANLINE_RUN_ID", "run id", None,
        "join this existing run instead of creating one (spanline sets the variable for child "
        "processes); the argument also names a new run, e.g. for byte-identical test runs. "

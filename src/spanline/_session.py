@@ -89,6 +89,7 @@ def configure_observability(
     synchronous: bool | None = None,
     summary_interval_ms: int | None = None,
     handle_signals: bool | None = None,
+    stall_s: float | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -138,6 +139,9 @@ def configure_observability(
             run is live (``SPANLINE_SUMMARY_INTERVAL_MS``; 5000; 0: only at the end).
         handle_signals: on SIGTERM and SIGINT, flush and then call the handler
             that was there before (``SPANLINE_HANDLE_SIGNALS``; on).
+        stall_s: seconds without a line in a running agent's subtree before the
+            summary lists it under ``stalls`` (``SPANLINE_STALL_S``; 60). Recorded
+            in ``run_start``.
 
     Returns:
         The run, or None when tracing is off.
@@ -165,6 +169,7 @@ def configure_observability(
         "synchronous": synchronous,
         "summary_interval_ms": summary_interval_ms,
         "handle_signals": handle_signals,
+        "stall_s": stall_s,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
@@ -459,6 +464,7 @@ def _header(session: _Session) -> dict[str, Any]:
         "git_branch": git["branch"],
         "spanline_version": __version__,
         "agent_kinds": sorted(settings.agent_kinds),
+        "stall_s": settings.stall_s,
         "query": redact_text(str(query)) if query is not None else None,
     }
 

@@ -10,6 +10,11 @@ Rules:
 * ``phases`` has one entry per span of kind ``phase``: its duration and the
   number of agents whose nearest phase ancestor it is. ``phase`` lines are
   milestones; they fill ``phases`` only when the run has no phase spans.
+* ``stalls``: a running agent whose subtree (its own start and end, and the
+  span_start, span_end and event lines of its descendants) shows no line for
+  more than ``stall_s`` seconds (``run_start.stall_s``, else 60) stalled. A gap
+  between two such lines is a stall it recovered from; a gap between its last
+  line and the run's last line, a stall still going on.
 
 How it stays cheap: :meth:`SummaryFold.extend` keeps running aggregates and,
 per span, one small tuple (its parent and the agent it reports to) plus the
@@ -43,6 +48,10 @@ from spanline.folds._summary_model import (
 )
 from spanline.folds.events import LineProblem
 from spanline.schema import AGENT_KINDS, RESERVED_END_KEYS
+
+_NEVER = math.inf
+#: Seconds without activity in a running agent's subtree before it is stalled.
+DEFAULT_STALL_S = 60.0
 
 __all__ = ["SummaryFold"]
 
@@ -78,8 +87,9 @@ _Node = tuple[str | None, int]
 #: The pair of every span without a parent.
 _ROOT_NODE: _Node = (None, -1)
 # Slots of a context record: a subtree-sum accumulator (an agent's, or a stand-in for a
-# span referred to before its start line was read) and the index of the next one up.
-_TOKENS, _TOOL_USES, _COST_SUM, _UP = range(4)
+# span referred to before its start line was read), the index of the next one up, and
+# the last time its subtree showed a line (an open agent's; +inf: not watched).
+_TOKENS, _TOOL_USES, _COST_SUM, _UP, _SEEN = range(5)
 # Slots of a tool record.
 _CALLS, _TOTAL, _FAILURES, _NEW, _SORTED = range(5)
 
@@ -116,6 +126,7 @@ class SummaryFold:
         agent_kinds: Iterable[str] | None = None,
         prices: PriceTable | None = None,
         run_id: str | None = None,
+        stall_s: float | None = None,
     ) -> None:
         """Start an empty fold.
 
@@ -125,12 +136,21 @@ class SummaryFold:
             prices: prices for LLM spans that recorded usage but no cost
                 (default: the table shipped with spanline).
             run_id: used when the events have no run_start line.
+            stall_s: seconds without a line in a running agent's subtree before it
+                is stalled (default: the run_start line's ``stall_s``, else 60).
         """
         self._explicit_kinds = agent_kinds is not None
         kinds = AGENT_KINDS if agent_kinds is None else agent_kinds
         self._kinds: frozenset[Any] = frozenset(k for k in kinds if isinstance(k, str))
         self._prices = prices
         self._run_id = run_id
+        self._explicit_stall = stall_s is not None
+        self._stall_s = float(stall_s) if stall_s is not None else DEFAULT_STALL_S
+        if not self._stall_s > 0:
+            raise ValueError(f"stall_s must be greater than 0, not {stall_s!r}")
+        # Stalls an agent recovered from: [span_id, name, agent_id, since, gap (s)].
+        self._stalls: list[list[Any]] = []
+        self._agent_at: dict[int, list[Any]] = {}  # context index -> its agent's record
         self._lock = threading.Lock()
         self._run_start: Mapping[str, Any] | None = None
         # Scalars the hot loop keeps in locals.
@@ -218,7 +238,7 @@ class SummaryFold:
         nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
         kin, kin_get, open_pop, tools = self._kin, self._kin.get, self._open.pop, self._tools
         tools_get, waiting, plan_spans = tools.get, self._waiting, self._plan_spans
-        kinds = self._kinds
+        kinds, stall, never = self._kinds, self._stall_s, -_NEVER
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
         llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
         model_key, plans, plan_names = (
@@ -237,6 +257,9 @@ class SummaryFold:
                         first = ts
                     if ts > last:
                         last = ts
+                    now = ts
+                else:
+                    now = never  # moves no agent's last activity
                 if tag == "span_end":
                     try:  # subscripts cost half a .get(); lines from spanline have every key
                         sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
@@ -293,13 +316,26 @@ class SummaryFold:
                         cost = self._end_usage(record[_LLM], keep, attrs)
                     else:
                         cost = 0.0
+                    # Up the agents above: subtree sums, and activity in their subtrees.
                     index = record[_CTX]
-                    if index >= 0 and (tokens or uses or cost):
+                    if tokens or uses or cost:
                         while index >= 0:
                             acc = ctxs[index]
                             acc[0] += tokens
                             acc[1] += uses
                             acc[2] += cost
+                            if now > acc[4]:
+                                if now - acc[4] > stall:
+                                    self._stalled(index, acc[4], now)
+                                acc[4] = now
+                            index = acc[3]
+                    else:
+                        while index >= 0:
+                            acc = ctxs[index]
+                            if now > acc[4]:
+                                if now - acc[4] > stall:
+                                    self._stalled(index, acc[4], now)
+                                acc[4] = now
                             index = acc[3]
                     tool = record[_TOOL]
                     if tool is None and attrs is not None:
@@ -374,6 +410,14 @@ class SummaryFold:
                     if kind in kinds or kind == "phase" or op == "invoke_agent":
                         ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
                         node = (parent, ctx)  # its own context
+                    index = ctx
+                    while index >= 0:  # activity in the subtree of each agent above
+                        acc = ctxs[index]
+                        if now > acc[4]:
+                            if now - acc[4] > stall:
+                                self._stalled(index, acc[4], now)
+                            acc[4] = now
+                        index = acc[3]
                     if sid in kin:  # started again: its children's pair may change
                         del kin[sid]
                     nodes[sid] = node
@@ -382,9 +426,20 @@ class SummaryFold:
                         self._arrived(sid, ctx, root)
                     if plans and (name in plan_names or (attrs is not None and "plan_id" in attrs)):
                         self._match_plan(sid, parent, name, attrs)
+                elif tag == "event":
+                    sid = event.get("span_id")
+                    node = nodes.get(sid) if sid.__class__ is str else None
+                    index = node[1] if node is not None else -1
+                    while index >= 0:  # activity in the subtree of each agent above
+                        acc = ctxs[index]
+                        if now > acc[4]:
+                            if now - acc[4] > stall:
+                                self._stalled(index, acc[4], now)
+                            acc[4] = now
+                        index = acc[3]
                 else:
                     self._other_event(tag, event)
-                    kinds = self._kinds
+                    kinds, stall = self._kinds, self._stall_s
         finally:
             self._first_ts, self._last_ts = first, last
             self._tokens, self._tool_uses = tok_sum, tool_sum
@@ -418,8 +473,13 @@ class SummaryFold:
         return pair, False
 
     def _new_ctx(self, up: int) -> int:
-        self._ctx.append([0, 0, 0.0, up])
+        self._ctx.append([0, 0, 0.0, up, _NEVER])
         return len(self._ctx) - 1
+
+    def _stalled(self, ctx: int, since: float, now: float) -> None:
+        """The agent of context ``ctx`` showed no line from ``since`` until ``now``."""
+        agent = self._agent_at[ctx]
+        self._stalls.append([agent[0], agent[1], agent[3], since, now - since])
 
     def _stand_in(self, span_id: str) -> int:
         """The accumulator of a span not started yet (created on first need)."""
@@ -503,6 +563,9 @@ class SummaryFold:
             # span_id, name, kind, agent_id, status, duration, start ts, context
             agent = [span_id, name, kind, agent_id, None, None, ts, ctx]
             self._agents.append(agent)
+            self._agent_at[ctx] = agent
+            if ts.__class__ is float or ts.__class__ is int:
+                self._ctx[ctx][_SEEN] = ts  # watched from its start until its end
         if kind == "phase":
             # name, start ts, ended, duration
             phase = self._phase_spans[span_id] = [name, ts, False, None]
@@ -511,6 +574,7 @@ class SummaryFold:
     def _special_end(self, special: tuple[Any, Any], status: Any, duration: Any) -> None:
         agent, phase = special
         if agent is not None:
+            self._ctx[agent[7]][_SEEN] = _NEVER  # ended: no longer watched
             agent[4] = _text(status)
             agent[5] = duration if _number(duration) else None
         if phase is not None:
@@ -618,6 +682,9 @@ class SummaryFold:
                 recorded = event.get("agent_kinds")
                 if not self._explicit_kinds and isinstance(recorded, list):
                     self._kinds = frozenset(k for k in recorded if isinstance(k, str))
+                stall_s = event.get("stall_s")
+                if not self._explicit_stall and _number(stall_s) and 0 < stall_s < math.inf:
+                    self._stall_s = float(stall_s)
         elif tag == "process_end":
             self._process_end(event)
 
@@ -736,7 +803,7 @@ class SummaryFold:
                 name: ExporterStats(*self._exporters[name]) for name in sorted(self._exporters)
             },
             open_span_list=self._open_span_list(),
-            stalls=[],
+            stalls=self._stall_list(),
             plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
         )
 
@@ -827,7 +894,7 @@ class SummaryFold:
         for span_id, name, kind, agent_id, status, duration, _ts, ctx in sorted(
             self._agents, key=lambda agent: _sort_ts(agent[6])
         ):
-            tokens, uses, cost, _ = self._ctx[ctx]
+            tokens, uses, cost = self._ctx[ctx][:3]
             cards.append(
                 AgentSummary(
                     span_id, name, kind, agent_id, status, duration, tokens, uses, round(cost, 8)
@@ -856,6 +923,28 @@ class SummaryFold:
                 failures=failures,
             )
         return stats
+
+    def _stall_list(self) -> list[dict[str, Any]]:
+        """Stalls recovered from, and those of running agents silent since before the
+        run's last line; by start of the silence. Costs time in agents and stalls."""
+        stalls = [(*stall, True) for stall in self._stalls]
+        last = self._last_ts
+        for agent in self._agents:
+            seen = self._ctx[agent[7]][_SEEN]
+            if seen < _NEVER and last - seen > self._stall_s:
+                stalls.append((agent[0], agent[1], agent[3], seen, last - seen, False))
+        stalls.sort(key=lambda stall: (stall[3], str(stall[0])))
+        return [
+            {
+                "span_id": span_id,
+                "name": name,
+                "agent_id": agent_id,
+                "since_ts": since,
+                "stalled_ms": round_ms(gap * 1000.0),
+                "recovered": recovered,
+            }
+            for span_id, name, agent_id, since, gap, recovered in stalls
+        ]
 
     def _open_span_list(self) -> list[dict[str, Any]]:
         oldest = heapq.nsmallest(
