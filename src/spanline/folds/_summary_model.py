@@ -306,6 +306,8 @@ class RunSummary:
     exporters: dict[str, ExporterStats] = field(default_factory=dict)
     #: The oldest spans still open (at most 1,000; ``open_spans`` is the count).
     open_span_list: list[dict[str, Any]] = field(default_factory=list)
+    #: Agents that went silent for longer than the run's ``stall_s``: ``span_id, name,
+    #: agent_id, since_ts, stalled_ms, recovered``, by ``since_ts``.
     stalls: list[dict[str, Any]] = field(default_factory=list)
     plan: PlanProgress = field(default_factory=PlanProgress)
 
