@@ -2,7 +2,7 @@
 
 The dashboard draws these as a Gantt chart. The subtree sums (tokens, tool
 uses, cost) are the summary's ``agents`` cards, so a lane always agrees with
-``run_summary.json`` (contract 4); this fold adds what the cards do not hold:
+``run_summary.json``: per-agent figures are subtree sums. This fold adds what the cards do not hold:
 the name of the agent's nearest ``phase`` ancestor, its start and end times,
 and its error.
 """
