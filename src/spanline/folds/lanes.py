@@ -2,9 +2,8 @@
 
 The dashboard draws these as a Gantt chart. The subtree sums (tokens, tool
 uses, cost) are the summary's ``agents`` cards, so a lane always agrees with
-``run_summary.json``: per-agent figures are subtree sums. This fold adds what the cards do not hold:
-the name of the agent's nearest ``phase`` ancestor, its start and end times,
-and its error.
+``run_summary.json``. This fold adds what the cards do not hold: the name of
+the agent's nearest ``phase`` ancestor, its start and end times, and its error.
 """
 
 from __future__ import annotations
