@@ -58,6 +58,10 @@ def test_the_layers_hold() -> None:
         ("_tracer.py", "import spanline._session", "The hot path never imports"),
         ("cli/__init__.py", "import spanline._writer", "The CLI never imports the writer"),
         ("_runs.py", "import spanline._session", "Layers"),
+        ("dashboard/_data.py", "import spanline._writer", "The CLI never imports the writer"),
+        ("dashboard/_data.py", "import spanline._tracer", "The CLI never imports the writer"),
+        ("dashboard/_app.py", "import spanline._session", "Layers"),
+        ("dashboard/_app.py", "import spanline.cli", "Layers"),
     ],
 )
 def test_a_forbidden_import_breaks_the_contracts(

@@ -74,6 +74,7 @@ class Settings:
     clock: Callable[[], float] | None = None
     synchronous: bool = False
     handle_signals: bool = True
+    dashboard: bool = False
 
 
 class _Partial(ValueError):
@@ -365,6 +366,10 @@ SETTINGS: tuple[Setting, ...] = (
     _R("handle_signals", "handle_signals", "SPANLINE_HANDLE_SIGNALS", "bool", True,
        "on SIGTERM/SIGINT flush, then call the handler installed before; never replaces an "
        "ignored signal; installed only from the main thread", parse_bool),
+    _R("dashboard", "dashboard", "SPANLINE_DASHBOARD", "bool", False,
+       "serve the live dashboard of the run from a background thread (127.0.0.1, port 8765 "
+       "or a free one) and print its address; stops at shutdown. Only the process that "
+       "created the run serves. Needs `pip install 'spanline[dashboard]'`", parse_bool),
 )
 # fmt: on
 

@@ -46,6 +46,7 @@ class _Session:
     log_handler: int | None = None
     prices: Any = None
     signals: Any = None
+    dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
 
     @property
     def owner(self) -> bool:
@@ -57,6 +58,7 @@ class _Session:
         _lock = threading.RLock()  # another thread of the parent may have held it
         self.log_handler = None  # the parent's spanline.log handler stays the parent's
         self.live = None  # the parent folds the run
+        self.dashboard = None  # and serves it
 
 
 _session: _Session | None = None
@@ -90,6 +92,7 @@ def configure_observability(
     summary_interval_ms: int | None = None,
     handle_signals: bool | None = None,
     stall_s: float | None = None,
+    dashboard: bool | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -142,6 +145,10 @@ def configure_observability(
         stall_s: seconds without a line in a running agent's subtree before the
             summary lists it under ``stalls`` (``SPANLINE_STALL_S``; 60). Recorded
             in ``run_start``.
+        dashboard: serve the live dashboard of this run from a background thread
+            and print its address on stderr; it stops at shutdown. Only the
+            process that created the run serves (``SPANLINE_DASHBOARD``; off;
+            needs ``pip install 'spanline[dashboard]'``).
 
     Returns:
         The run, or None when tracing is off.
@@ -170,6 +177,7 @@ def configure_observability(
         "summary_interval_ms": summary_interval_ms,
         "handle_signals": handle_signals,
         "stall_s": stall_s,
+        "dashboard": dashboard,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
@@ -395,6 +403,8 @@ def _start_session(
     RUNTIME.pipeline = session.pipeline
     if session.owner:
         session.live = _start_live_summary(session)
+    if session.owner and settings.dashboard:
+        session.dashboard = _start_dashboard(run)
     from spanline._config import handover_variables
 
     for name, value in handover_variables(settings, run.base, run.run_id).items():
@@ -421,6 +431,35 @@ def _start_live_summary(session: _Session) -> LiveSummary | None:
     )
     live.start()
     return live
+
+
+def _start_dashboard(run: Run) -> Any:
+    """Serve the run's dashboard from a thread of its own; print where (None: not served).
+
+    The dashboard sits below the session and never imports the tracer: the
+    session hands it the marker that makes its thread one of spanline's own.
+    """
+    import sys
+
+    from spanline.dashboard import DEFAULT_PORT, DashboardUnavailable, start_in_thread
+
+    try:
+        server = start_in_thread(
+            run.base, default_run=run.run_id, thread_init=_tracer.mark_internal_thread
+        )
+    except DashboardUnavailable as exc:
+        import warnings
+
+        from spanline.exceptions import SpanlineWarning
+
+        warnings.warn(f"the dashboard is off: {exc}", SpanlineWarning, stacklevel=4)
+        return None
+    except OSError as exc:  # tracing goes on without it
+        report("could not start the dashboard", exc=exc)
+        return None
+    busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
+    sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
+    return server
 
 
 def _header(session: _Session) -> dict[str, Any]:
@@ -512,8 +551,15 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
         summary = session.live.finish()
     # The pipeline's header callback refers to the session: drop both links so the
     # fold's memory goes now, not at some later garbage collection.
+    if session.dashboard is not None:
+        # After the final summary: a page still open sees the run's end first.
+        try:
+            session.dashboard.stop()
+        except Exception as exc:
+            report("stopping the dashboard failed", exc=exc)
     session.live = None
     session.pipeline = None
+    session.dashboard = None
     from spanline._report import remove_log_file
 
     remove_log_file(session.log_handler)

@@ -37,6 +37,7 @@ _COMMAND_MODULES = {
     "list": "_list",
     "open": "_open",
     "query": "_query",
+    "serve": "_serve",
     "show": "_show",
     "summary": "_summary",
     "tools": "_tools",

@@ -1,0 +1,82 @@
+"""``spanline serve``: the live dashboard of a run store, in the browser."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from spanline.cli._app import CliError, base_dir, cli, find_run
+from spanline.dashboard import DEFAULT_HOST, DEFAULT_PORT
+
+__all__ = ["serve"]
+
+
+@cli.command()
+@click.argument("run", required=False)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="base directory holding runs/"
+)
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to bind")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    type=click.IntRange(0, 65535),
+    show_default=True,
+    help="port (a free one is used when it is busy)",
+)
+@click.option("--open", "open_browser", is_flag=True, help="open the page in a browser")
+@click.option("--allow-remote", is_flag=True, help="allow binding an address other than loopback")
+def serve(
+    run: str | None,
+    directory: Path | None,
+    host: str,
+    port: int,
+    open_browser: bool,
+    allow_remote: bool,
+) -> None:
+    """Serve the live dashboard of the runs under --dir until Ctrl-C.
+
+    RUN (an id or a run directory's path) is the run the printed address opens;
+    without it the page shows the latest run. Binds 127.0.0.1 unless --host and
+    --allow-remote say otherwise. Nothing is written: every endpoint reads.
+    """
+    from spanline.dashboard import DashboardUnavailable, require_extra
+
+    try:
+        require_extra()
+    except DashboardUnavailable as exc:
+        raise CliError(str(exc)) from None
+    from spanline.dashboard._server import DashboardServer, is_loopback
+
+    base, default_run = base_dir(directory), None
+    if run is not None:
+        found = find_run(run, directory)
+        if found.directory.parent.name != "runs":
+            raise CliError(f"{found.directory} is not inside a <base>/runs/ directory")
+        base, default_run = found.base, found.run_id
+    if not is_loopback(host) and not allow_remote:
+        raise CliError(
+            f"refusing to bind {host}: it is reachable from other machines; "
+            "add --allow-remote to do it anyway",
+            2,
+        )
+    server = DashboardServer(
+        base, host=host, port=port, default_run=default_run, allow_remote=allow_remote
+    )
+    if server.fell_back:
+        click.echo(f"spanline: port {port} is busy; using port {server.port}")
+    if not is_loopback(host):
+        click.echo(
+            f"spanline: warning: serving on {host}: anyone who can reach this machine "
+            "can read these runs (there is no authentication)",
+            err=True,
+        )
+    click.echo(f"spanline: dashboard at {server.url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    server.serve_forever()

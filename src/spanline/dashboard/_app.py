@@ -1,0 +1,289 @@
+"""The Starlette application: the page, the JSON API and the ``/events`` stream.
+
+Every endpoint is a GET and none writes. Run ids go through the run store
+before any file is touched: a malformed id gets 400, an unknown one 404, at
+once. A guard in front of the application checks the ``Host`` header (DNS
+rebinding) and adds the security headers to every response.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.resources
+import re
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from spanline._runs import Run
+from spanline.dashboard import _data
+from spanline.exceptions import InvalidRunIdError, RunNotFoundError
+
+__all__ = ["DashboardConfig", "content_security_policy", "create_app", "read_page"]
+
+_SCRIPT = re.compile(rb"<script(?:\s[^>]*)?>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
+_CHUNK = 1 << 16
+#: Events a stream sends before it lets the other streams run.
+_FAIR_SHARE = 256
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass
+class DashboardConfig:
+    """What one server serves, and how.
+
+    Attributes:
+        base: the base directory holding ``runs/``.
+        allowed_hosts: ``Host`` header values accepted (``host:port``); a value
+            ``*:<port>`` accepts any host name on that port (wildcard binds).
+        poll_s: how often a stream looks for new lines.
+        ping_s: seconds between keep-alive comments on a stream.
+        stopping: set when the server stops: streams end.
+    """
+
+    base: Path
+    allowed_hosts: set[str] = field(default_factory=set)
+    poll_s: float = 0.1
+    ping_s: float = 15.0
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+def read_page() -> bytes:
+    """The page as shipped (read on every request: whatever index.html is there is served)."""
+    page = importlib.resources.files("spanline.dashboard").joinpath("static/index.html")
+    return page.read_bytes()
+
+
+def content_security_policy(page: bytes) -> str:
+    """A Content-Security-Policy allowing exactly the page's inline scripts, by hash."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
+        for body in _SCRIPT.findall(page)
+    )
+    return (
+        f"default-src 'none'; script-src {hashes or chr(39) + 'none' + chr(39)}; "
+        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+_BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+class _Guard:
+    """Refuses other ``Host`` headers (DNS rebinding) and adds the security headers."""
+
+    def __init__(self, app: ASGIApp, config: DashboardConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1").lower()
+                break
+        if not self._allowed(host):
+            response = PlainTextResponse("invalid Host header", status_code=400)
+            await response(scope, receive, self._secured(send))
+            return
+        await self.app(scope, receive, self._secured(send))
+
+    def _allowed(self, host: str) -> bool:
+        allowed = self.config.allowed_hosts
+        if host in allowed:
+            return True
+        port = host.rsplit(":", 1)[-1] if ":" in host else ""
+        return bool(port) and f"*:{port}" in allowed
+
+    @staticmethod
+    def _secured(send: Send) -> Send:
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                names = {name.lower() for name, _ in headers}
+                headers.extend(item for item in _BASE_HEADERS if item[0] not in names)
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", _API_CSP))
+                message["headers"] = headers
+            await send(message)
+
+        return secured
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status_code=status, media_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+def _offset(raw: str | None, name: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise _data.BadOffset(f"{name} must be a byte offset (a whole number >= 0)")
+    return int(raw)
+
+
+async def _resolve(config: DashboardConfig, run_id: str | None) -> Run:
+    if run_id is None:
+        return await run_in_threadpool(_data.latest_run, config.base)
+    return await run_in_threadpool(_data.get_run, config.base, run_id)
+
+
+def _handled(
+    endpoint: Callable[[Request, DashboardConfig], Awaitable[Response]], config: DashboardConfig
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint with the run store's errors as 400 and 404."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await endpoint(request, config)
+        except (InvalidRunIdError, _data.BadOffset) as exc:
+            return _error(400, str(exc))
+        except RunNotFoundError as exc:
+            return _error(404, str(exc))
+
+    return handle
+
+
+async def _page(request: Request, config: DashboardConfig) -> Response:
+    page = await run_in_threadpool(read_page)
+    return HTMLResponse(
+        page,
+        headers={
+            "content-security-policy": content_security_policy(page),
+            "cache-control": "no-cache",
+        },
+    )
+
+
+async def _runs(request: Request, config: DashboardConfig) -> Response:
+    return _json(await run_in_threadpool(_data.run_list, config.base))
+
+
+async def _summary(request: Request, config: DashboardConfig) -> Response:
+    run = await _resolve(config, request.path_params["run_id"])
+    return _json(await run_in_threadpool(_data.summary, run))
+
+
+async def _snapshot(request: Request, config: DashboardConfig) -> Response:
+    run = await _resolve(config, request.path_params["run_id"])
+    offset = _offset(request.query_params.get("offset"), "offset")
+    return _json(await run_in_threadpool(_data.snapshot, run, offset))
+
+
+async def _events_page(request: Request, config: DashboardConfig) -> Response:
+    run = await _resolve(config, request.path_params["run_id"])
+    start = _offset(request.query_params.get("from"), "from") or 0
+    limit = _offset(request.query_params.get("limit"), "limit")
+    limit = 1000 if limit is None else min(limit, _data.MAX_LIMIT)
+    return _json(await run_in_threadpool(_data.event_page, run, start, limit))
+
+
+async def _stream(request: Request, config: DashboardConfig) -> Response:
+    run = await _resolve(config, request.query_params.get("run"))
+    start = _offset(request.headers.get("last-event-id"), "Last-Event-ID")
+    if start is None:
+        start = _offset(request.query_params.get("from"), "from") or 0
+    await run_in_threadpool(_data.check_offset, run.telemetry_path, start)
+    return EventSourceResponse(
+        _tail(run.telemetry_path, start, config),
+        ping=config.ping_s,
+        headers={"x-accel-buffering": "no"},
+    )
+
+
+async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterator[ServerSentEvent]:
+    """Each line from ``start``, then each new one, as it is completed.
+
+    Each stream reads the file itself: a slow client holds up only its own
+    stream, never the others or the writer.
+    """
+    handle = None
+    position, rest = start, b""
+    try:
+        while not config.stopping.is_set():
+            if handle is None:
+                try:
+                    handle = path.open("rb")
+                except FileNotFoundError:
+                    await anyio.sleep(config.poll_s)
+                    continue
+                handle.seek(start)
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                await anyio.sleep(config.poll_s)
+                continue
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]  # a partial last line waits for its newline
+            sent, at = 0, 0
+            while at < cut:
+                newline = data.index(b"\n", at)
+                position += newline + 1 - at
+                if newline > at:
+                    line = data[at:newline].decode("utf-8", "replace")
+                    yield ServerSentEvent(data=line, id=str(position))
+                    sent += 1
+                    if sent % _FAIR_SHARE == 0:
+                        await anyio.sleep(0)
+                at = newline + 1
+            await anyio.sleep(0)  # let the other streams run between chunks
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+async def _not_found(request: Request) -> Response:
+    return _error(404, "not found")
+
+
+def create_app(config: DashboardConfig) -> ASGIApp:
+    """The dashboard's ASGI application, behind its Host check and security headers.
+
+    Args:
+        config: what to serve and which ``Host`` headers to accept.
+
+    Returns:
+        The application.
+    """
+    routes = [
+        Route("/", _handled(_page, config)),
+        Route("/api/runs", _handled(_runs, config)),
+        # ``:path`` so that ``../x`` (however encoded) reaches the run store and gets 400.
+        Route("/api/runs/{run_id:path}/summary", _handled(_summary, config)),
+        Route("/api/runs/{run_id:path}/snapshot", _handled(_snapshot, config)),
+        Route("/api/runs/{run_id:path}/events", _handled(_events_page, config)),
+        Route("/events", _handled(_stream, config)),
+        Route("/{rest:path}", _not_found),
+    ]
+    return _Guard(Starlette(routes=routes), config)

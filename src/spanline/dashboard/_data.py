@@ -1,0 +1,256 @@
+"""What the endpoints return, as plain data: read through the run store and the folds.
+
+Nothing here knows about HTTP; :mod:`spanline.dashboard._app` turns the
+exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError``
+→ 404, ``BadOffset`` → 400).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spanline._runs import (
+    Run,
+    find_run,
+    list_runs,
+    read_latest,
+    read_run_start,
+    read_summary_if_current,
+    validate_run_id,
+)
+from spanline.exceptions import RunNotFoundError
+from spanline.folds import LineProblem, SummaryFold
+from spanline.folds.lanes import LanesFold
+
+__all__ = [
+    "BadOffset",
+    "check_offset",
+    "event_page",
+    "get_run",
+    "latest_run",
+    "run_list",
+    "snapshot",
+    "summary",
+]
+
+_CHUNK = 1 << 16
+_BATCH = 512
+#: Most events one /api/runs/{id}/events call returns.
+MAX_LIMIT = 10_000
+
+
+class BadOffset(ValueError):
+    """A byte offset that is not the start of a line of the log."""
+
+
+def get_run(base: Path, run_id: str) -> Run:
+    """The run ``run_id`` under ``base``: the id is checked before any file is touched.
+
+    Raises:
+        InvalidRunIdError: a malformed id (a path, ``..``, odd characters).
+        RunNotFoundError: no such run.
+    """
+    validate_run_id(run_id)
+    run = find_run(base, run_id)
+    if run is None:
+        raise RunNotFoundError(f"no run {run_id!r}")
+    return run
+
+
+def latest_run(base: Path) -> Run:
+    """The most recently created run under ``base`` (resolved on every call).
+
+    Raises:
+        RunNotFoundError: there is no run.
+    """
+    latest = read_latest(base)
+    if latest is not None:
+        run = find_run(base, latest)
+        if run is not None:
+            return run
+    runs = list_runs(base)
+    if not runs:
+        raise RunNotFoundError(f"no runs under {base / 'runs'}")
+    return runs[0]
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 1:
+        return False  # pid 1: a deterministic run records no real pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def run_info(run: Run) -> dict[str, Any]:
+    """One row of ``/api/runs``.
+
+    ``status`` is the stored summary's (``ok``/``error``) when it covers the
+    whole log; otherwise ``running`` while the process that created the run is
+    alive, else ``incomplete``.
+    """
+    start = read_run_start(run) or {}
+    stored = read_summary_if_current(run)
+    if stored is not None:
+        status = stored.get("status")
+    else:
+        status = "running" if _alive(start.get("pid")) else "incomplete"
+    return {
+        "run_id": run.run_id,
+        "created": start.get("ts"),
+        "status": status,
+        "service_name": start.get("service_name"),
+        "query": start.get("query"),
+        "has_summary": run.summary_path.is_file(),
+    }
+
+
+def run_list(base: Path) -> list[dict[str, Any]]:
+    """Every run under ``base``, newest first (see :func:`run_info`)."""
+    return [run_info(run) for run in list_runs(base)]
+
+
+def check_offset(path: Path, offset: int) -> None:
+    """Accept only offsets where a line starts: 0, or just past a newline.
+
+    Raises:
+        BadOffset: negative, beyond the end of the file, or inside a line.
+    """
+    if offset < 0:
+        raise BadOffset("offset must be a byte offset >= 0")
+    if offset == 0:
+        return
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if offset > size:
+                raise BadOffset(f"offset {offset} is beyond the end of the log ({size} bytes)")
+            handle.seek(offset - 1)
+            if handle.read(1) != b"\n":
+                raise BadOffset(f"offset {offset} is not the start of a line")
+    except FileNotFoundError:
+        raise BadOffset(f"offset {offset} is beyond the end of the log (0 bytes)") from None
+
+
+def lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Each complete line from ``start`` (a line start) up to ``end``, with the offset past it.
+
+    A last line without its newline is still being written: it is not read.
+    Blank lines are skipped (their bytes still count in the offsets).
+    """
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        handle.seek(start)
+        position, rest = start, b""
+        while end is None or position + len(rest) < end:
+            size = _CHUNK if end is None else min(_CHUNK, end - position - len(rest))
+            chunk = handle.read(size)
+            if not chunk:
+                return
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            at = 0
+            while at < cut:
+                newline = data.index(b"\n", at)
+                position += newline + 1 - at
+                if newline > at:
+                    yield data[at:newline], position
+                at = newline + 1
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """The run's summary: the stored one when it covers the whole log, else a fold of it."""
+    stored = read_summary_if_current(run)
+    if stored is not None and not stored.get("skipped_line_count"):
+        return stored
+    folded: dict[str, Any] = snapshot(run, None, with_lanes=False)["summary"]
+    return folded
+
+
+def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[str, Any]:
+    """The folds of the log up to ``offset`` (default: every complete line now).
+
+    Returns:
+        ``{run_id, offset, summary, lanes}``; ``offset`` is where a stream should
+        continue: just past the last line folded.
+
+    Raises:
+        BadOffset: ``offset`` is not the start of a line.
+    """
+    path = run.telemetry_path
+    if offset is not None:
+        check_offset(path, offset)
+    fold = SummaryFold(run_id=run.run_id)
+    lanes = LanesFold() if with_lanes else None
+    problems: list[LineProblem] = []
+    batch: list[dict[str, Any]] = []
+    reached, number = 0, 0
+    for line, reached in lines(path, 0, offset):  # noqa: B007 - reached is used after the loop
+        number += 1
+        event = _decode(line)
+        if event is None:
+            problems.append(LineProblem(str(path), number, "not a JSON object with an event"))
+            continue
+        batch.append(event)
+        if len(batch) >= _BATCH:
+            _feed(fold, lanes, batch)
+            batch = []
+    _feed(fold, lanes, batch)
+    fold.note_problems(problems)
+    result = fold.result()
+    return {
+        "run_id": run.run_id,
+        "offset": reached,
+        "summary": result.to_dict(),
+        "lanes": lanes.result(result) if lanes is not None else [],
+    }
+
+
+def _feed(fold: SummaryFold, lanes: LanesFold | None, batch: list[dict[str, Any]]) -> None:
+    fold.extend(batch)
+    if lanes is not None:
+        lanes.extend(batch)
+
+
+def event_page(run: Run, start: int, limit: int) -> dict[str, Any]:
+    """Up to ``limit`` events from byte offset ``start``.
+
+    Returns:
+        ``{events, next}``: the decoded events (lines that are not JSON objects are
+        skipped) and the offset to ask for next.
+
+    Raises:
+        BadOffset: ``start`` is not the start of a line.
+    """
+    check_offset(run.telemetry_path, start)
+    events: list[dict[str, Any]] = []
+    following = start
+    if limit > 0:
+        for line, following in lines(run.telemetry_path, start):  # noqa: B007
+            event = _decode(line)
+            if event is not None:
+                events.append(event)
+                if len(events) >= limit:
+                    break
+    return {"events": events, "next": following}

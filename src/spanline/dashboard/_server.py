@@ -1,0 +1,185 @@
+"""Binding and running the dashboard's server (uvicorn), in the foreground or on a thread."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from spanline.dashboard._app import DashboardConfig, create_app
+
+__all__ = ["DashboardServer", "is_loopback"]
+
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _bind(host: str, port: int) -> tuple[socket.socket, bool]:
+    """A listening socket on ``host:port``, or on a free port when that one is busy."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        fell_back = False
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            sock.bind((address[0], 0, *address[2:]))
+            fell_back = True
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, fell_back
+
+
+def _allowed_hosts(host: str, port: int) -> set[str]:
+    if host in _WILDCARDS:
+        return {f"*:{port}"}  # any address of this machine: the name cannot be pinned
+    names = {host.lower()}
+    if ":" in host and not host.startswith("["):
+        names.add(f"[{host.lower()}]")
+    if is_loopback(host):
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    return {f"{name}:{port}" for name in names}
+
+
+class DashboardServer:
+    """One bound server over a run store; runs in the foreground or on a daemon thread.
+
+    The socket is bound when the object is made, so :attr:`port` is known (and
+    the port taken) before the server runs.
+
+    Args:
+        base: the base directory holding ``runs/``.
+        host: the address to bind.
+        port: the port wanted (0: any free port); when it is busy a free one is used.
+        default_run: the run :attr:`url` opens (None: the page's default, the latest).
+        allow_remote: permit an address other than loopback.
+        poll_s: how often streams look for new lines.
+        ping_s: seconds between keep-alive comments.
+
+    Raises:
+        ValueError: a non-loopback ``host`` without ``allow_remote``.
+        OSError: the address cannot be bound.
+    """
+
+    def __init__(
+        self,
+        base: Path,
+        *,
+        host: str,
+        port: int,
+        default_run: str | None = None,
+        allow_remote: bool = False,
+        poll_s: float = 0.1,
+        ping_s: float = 15.0,
+    ) -> None:
+        if not allow_remote and not is_loopback(host):
+            raise ValueError(
+                f"refusing to bind {host!r}: the dashboard binds loopback only "
+                "unless --allow-remote is given"
+            )
+        self.host = host
+        self.requested_port = port
+        self._socket, self.fell_back = _bind(host, port)
+        self.port: int = self._socket.getsockname()[1]
+        self.default_run = default_run
+        self.pid = os.getpid()
+        self.config = DashboardConfig(
+            base=base, allowed_hosts=_allowed_hosts(host, self.port), poll_s=poll_s, ping_s=ping_s
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The page's address (with ``?run=<id>`` when a run was chosen)."""
+        shown = "127.0.0.1" if self.host in _WILDCARDS else self.host
+        if ":" in shown and not shown.startswith("["):
+            shown = f"[{shown}]"
+        query = f"?run={self.default_run}" if self.default_run else ""
+        return f"http://{shown}:{self.port}/{query}"
+
+    def _make_server(self) -> Any:
+        import uvicorn
+
+        config = uvicorn.Config(
+            create_app(self.config),
+            log_config=None,  # never reconfigure the host program's logging
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            server_header=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        return self._server
+
+    def serve_forever(self) -> None:
+        """Serve on this thread until interrupted (Ctrl-C) or :meth:`stop`."""
+        server = self._make_server()
+        try:
+            server.run(sockets=[self._socket])
+        finally:
+            self.config.stopping.set()
+            self._socket.close()
+
+    def start_in_thread(self, thread_init: Callable[[], None] | None = None) -> None:
+        """Serve from a daemon thread (``spanline-dashboard``); return once it accepts.
+
+        Args:
+            thread_init: called first on the new thread.
+        """
+        server = self._make_server()
+
+        def run() -> None:
+            if thread_init is not None:
+                thread_init()  # before the event loop: its tasks copy this context
+            try:
+                server.run(sockets=[self._socket])
+            finally:
+                self._socket.close()
+
+        self._thread = threading.Thread(target=run, name="spanline-dashboard", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10.0
+        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End every stream, stop the server and wait for its thread. Idempotent.
+
+        In a forked child it does nothing: the server belongs to the parent.
+        """
+        if os.getpid() != self.pid:
+            return
+        self.config.stopping.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,198 @@
+"""The JSON API and the page, over a real server: runs, summary, snapshot, events, security."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+import spanline
+from spanline.dashboard._server import DashboardServer
+from spanline.folds import summarize_file
+from tests._helpers import configure, read_lines
+
+
+def test_runs_are_listed_newest_first(finished: spanline.Run, client: httpx.Client) -> None:
+    second = configure(finished.base, service_name="dash", query="why?")
+    spanline.shutdown()
+    runs = client.get("/api/runs").json()
+    assert [row["run_id"] for row in runs] == [second.run_id, finished.run_id]
+    assert runs[0] == {
+        "run_id": second.run_id,
+        "created": read_lines(second.telemetry_path)[0]["ts"],
+        "status": "ok",
+        "service_name": "dash",
+        "query": "why?",
+        "has_summary": True,
+    }
+
+
+def test_summary_of_a_finished_run_is_its_run_summary(
+    finished: spanline.Run, client: httpx.Client
+) -> None:
+    response = client.get(f"/api/runs/{finished.run_id}/summary")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == orjson.loads(finished.summary_path.read_bytes())
+
+
+def test_summary_of_a_live_run_is_folded_from_the_log(base: Path, client: httpx.Client) -> None:
+    run = configure(base, service_name="live", synchronous=True)
+    with spanline.get_tracer().span("lead", kind="agent") as span:
+        span.add(tokens=7)
+    spanline.flush()
+    folded = client.get(f"/api/runs/{run.run_id}/summary").json()
+    assert folded["status"] == "incomplete"  # the process has not ended
+    assert folded["totals"]["total_tokens"] == 7
+    rows = client.get("/api/runs").json()
+    assert rows[0]["status"] == "running"
+    spanline.shutdown()
+
+
+def test_snapshot_folds_up_to_an_offset(finished: spanline.Run, client: httpx.Client) -> None:
+    raw = finished.telemetry_path.read_bytes()
+    whole = client.get(f"/api/runs/{finished.run_id}/snapshot").json()
+    assert whole["run_id"] == finished.run_id
+    assert whole["offset"] == len(raw)
+    assert whole["summary"] == summarize_file(finished.telemetry_path).to_dict()
+    lanes = {lane["name"]: lane for lane in whole["lanes"]}
+    assert set(lanes) == {"agent-a", "agent-b"}
+    agent_b = lanes["agent-b"]
+    assert agent_b["phase"] == "discovery"
+    assert agent_b["status"] == "error"
+    assert agent_b["error"]["message"] == "boom <b>"
+    assert agent_b["tokens"] == 105 and agent_b["tool_uses"] == 1  # subtree sums
+    assert agent_b["end_ts"] >= agent_b["start_ts"]
+    cards = {card["name"]: card for card in whole["summary"]["agents"]}
+    for name, lane in lanes.items():
+        assert {k: lane[k] for k in ("tokens", "tool_uses", "cost_usd")} == {
+            k: cards[name][k] for k in ("tokens", "tool_uses", "cost_usd")
+        }
+    # Up to just before agent-b's end: it is still running there.
+    cut = raw.rfind(b"\n", 0, raw.index(b"boom")) + 1
+    early = client.get(f"/api/runs/{finished.run_id}/snapshot", params={"offset": cut}).json()
+    assert early["offset"] == cut
+    lane = next(lane for lane in early["lanes"] if lane["name"] == "agent-b")
+    assert lane["end_ts"] is None and lane["status"] is None and lane["error"] is None
+    inside = client.get(f"/api/runs/{finished.run_id}/snapshot", params={"offset": cut + 3})
+    assert inside.status_code == 400
+
+
+def test_events_pages_through_the_log(finished: spanline.Run, client: httpx.Client) -> None:
+    seen, offset = [], 0
+    while True:
+        page = client.get(
+            f"/api/runs/{finished.run_id}/events", params={"from": offset, "limit": 3}
+        ).json()
+        if not page["events"]:
+            assert page["next"] == offset
+            break
+        assert len(page["events"]) <= 3
+        seen.extend(page["events"])
+        offset = page["next"]
+    assert seen == read_lines(finished.telemetry_path)
+    assert offset == finished.telemetry_path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/runs/..%2Fx/summary",
+        "/api/runs/%2e%2e/summary",
+        "/api/runs/%2e%2e%2f%2e%2e%2fetc/snapshot",
+        "/api/runs/a%20b/events",
+        "/events?run=../x",
+        "/events?run=%2e%2e",
+        "/events?run=/etc/passwd",
+    ],
+)
+def test_malformed_ids_get_400(finished: spanline.Run, server: DashboardServer, path: str) -> None:
+    # Raw requests: a client must not normalise the path before it is sent.
+    response = _raw_get(server.port, path)
+    assert response.startswith(b"HTTP/1.1 400"), response[:200]
+    assert b"text/event-stream" not in response
+
+
+def test_unknown_runs_get_404_at_once(finished: spanline.Run, client: httpx.Client) -> None:
+    unknown = "dash-20200101T000000-abcdef"
+    for path in (f"/api/runs/{unknown}/summary", f"/api/runs/{unknown}/snapshot"):
+        assert client.get(path).status_code == 404
+    response = client.get("/events", params={"run": unknown})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_offsets_inside_a_line_get_400(finished: spanline.Run, client: httpx.Client) -> None:
+    for params in ({"from": "1"}, {"from": "-1"}, {"from": "x"}, {"from": "999999999"}):
+        response = client.get(f"/api/runs/{finished.run_id}/events", params=params)
+        assert response.status_code == 400, params
+        response = client.get("/events", params={"run": finished.run_id, **params})
+        assert response.status_code == 400, params
+    response = client.get(
+        "/events", params={"run": finished.run_id}, headers={"Last-Event-ID": "5"}
+    )
+    assert response.status_code == 400
+
+
+def test_nothing_writes(finished: spanline.Run, client: httpx.Client) -> None:
+    for path in ("/", "/api/runs", f"/api/runs/{finished.run_id}/summary", "/events"):
+        assert client.post(path).status_code == 405
+        assert client.delete(path).status_code == 405
+
+
+def test_other_host_headers_are_refused(finished: spanline.Run, server: DashboardServer) -> None:
+    port = server.port
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1:1", "127.0.0.1"):
+            response = http.get("/api/runs", headers={"Host": host})
+            assert response.status_code == 400, host
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+            assert http.get("/api/runs", headers={"Host": host}).status_code == 200, host
+
+
+def test_the_page_has_a_csp_with_its_scripts_hash(client: httpx.Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    csp = response.headers["content-security-policy"]
+    scripts = re.findall(rb"<script>(.*?)</script>", response.content, re.DOTALL)
+    assert scripts
+    for script in scripts:
+        digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
+        assert f"'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp
+    assert "connect-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    api = client.get("/api/runs")
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'none'" in api.headers["content-security-policy"]
+
+
+def test_the_page_served_is_whatever_index_html_holds(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanline.dashboard import _app
+
+    monkeypatch.setattr(_app, "read_page", lambda: b"<html><script>var a=1</script></html>")
+    response = client.get("/")
+    digest = base64.b64encode(hashlib.sha256(b"var a=1").digest()).decode()
+    assert response.content == b"<html><script>var a=1</script></html>"
+    assert f"'sha256-{digest}'" in response.headers["content-security-policy"]
+
+
+def _raw_get(port: int, path: str) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)

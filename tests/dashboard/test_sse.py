@@ -1,0 +1,181 @@
+"""/events: replay, live push, partial lines, keep-alive, resume with Last-Event-ID."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+import spanline
+from spanline._runs import create_run
+from spanline.dashboard._server import DashboardServer
+from tests._helpers import configure
+from tests.dashboard._sse import Message, messages
+from tests.dashboard._writers import SPANS, write_spans
+
+
+def _file_lines(path: Path) -> list[str]:
+    return [line.decode() for line in path.read_bytes().split(b"\n") if line]
+
+
+def _ids(path: Path) -> list[int]:
+    raw, out, at = path.read_bytes(), [], 0
+    while (newline := raw.find(b"\n", at)) != -1:
+        at = newline + 1
+        out.append(at)
+    return out
+
+
+def test_replay_then_live_push_with_a_partial_line(base: Path, client: httpx.Client) -> None:
+    run = create_run(base, "raw")
+    path = run.telemetry_path
+    path.write_bytes(b'{"event":"a","n":1}\n{"event":"a","n":2}\n')
+    received: list[tuple[Message, float]] = []
+    with client.stream("GET", "/events", params={"run": run.run_id}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] in ("no-cache", "no-store")
+        stream = messages(response)
+        received += [(next(stream), time.monotonic()) for _ in range(2)]
+        with path.open("ab") as handle:
+            handle.write(b'{"event":"a",')  # half a line: must wait for its newline
+            handle.flush()
+            time.sleep(0.5)
+            written = time.monotonic()
+            handle.write(b'"n":3}\n')
+        received.append((next(stream), time.monotonic()))
+    assert [m.data for m, _ in received] == _file_lines(path)
+    assert [int(m.id or 0) for m, _ in received] == _ids(path)
+    assert received[2][1] - written < 0.5  # pushed within ~250 ms (polled every 50 ms here)
+
+
+def test_from_and_last_event_id(base: Path, client: httpx.Client) -> None:
+    run = create_run(base, "raw")
+    path = run.telemetry_path
+    path.write_bytes(b"".join(b'{"event":"a","n":%d}\n' % n for n in range(5)))
+    ids = _ids(path)
+    lines = _file_lines(path)
+
+    def first(**kwargs: object) -> Message:
+        with client.stream("GET", "/events", **kwargs) as response:  # type: ignore[arg-type]
+            return next(messages(response))
+
+    assert first(params={"run": run.run_id, "from": ids[1]}).data == lines[2]
+    got = first(params={"run": run.run_id, "from": ids[1]}, headers={"Last-Event-ID": str(ids[3])})
+    assert got.data == lines[4]  # the header wins over from=
+    assert first(params={"run": run.run_id}).id == str(ids[0])
+
+
+def test_without_run_the_latest_is_tailed_per_request(base: Path, client: httpx.Client) -> None:
+    for label in ("one", "two"):
+        run = create_run(base, label)
+        run.telemetry_path.write_bytes(b'{"event":"%s"}\n' % label.encode())
+        with client.stream("GET", "/events") as response:
+            assert next(messages(response)).data == f'{{"event":"{label}"}}'
+
+
+def test_keep_alive_comments_are_sent(base: Path, client: httpx.Client) -> None:
+    run = create_run(base, "raw")
+    run.telemetry_path.write_bytes(b"")
+    comments: list[str] = []
+    with client.stream("GET", "/events", params={"run": run.run_id}) as response:
+        for line in response.iter_lines():
+            if line.startswith(":"):
+                comments.append(line)
+                break
+    assert comments  # the fixture pings every 0.3 s
+
+
+def test_many_clients_and_a_stalled_one(base: Path, server: DashboardServer) -> None:
+    """A client that stops reading holds up nobody: the others get every line."""
+    run = create_run(base, "raw")
+    pad = "x" * 2000
+    path = run.telemetry_path
+    path.write_bytes(
+        b"".join(b'{"event":"a","n":%d,"p":"%s"}\n' % (n, pad.encode()) for n in range(3000))
+    )
+    url = f"http://127.0.0.1:{server.port}/events"
+    stalled = httpx.Client(timeout=10)
+    stalled_response = stalled.send(
+        stalled.build_request("GET", url, params={"run": run.run_id}), stream=True
+    )  # never read: its socket buffers fill
+    counts: list[int] = []
+
+    def read_all() -> None:
+        with httpx.Client(timeout=10) as http:
+            with http.stream("GET", url, params={"run": run.run_id}) as response:
+                count = 0
+                for _ in messages(response):
+                    count += 1
+                    if count == 3000:
+                        break
+                counts.append(count)
+
+    threads = [threading.Thread(target=read_all) for _ in range(5)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert counts == [3000] * 5
+    assert time.monotonic() - started < 20
+    stalled_response.close()
+    stalled.close()
+
+
+def test_resume_with_last_event_id_and_4_writer_processes(tmp_path: Path) -> None:
+    """Disconnect mid-run, reconnect with Last-Event-ID: exactly the file's lines, in order."""
+    run = configure(tmp_path, service_name="resume")
+    server = DashboardServer(run.base, host="127.0.0.1", port=0, poll_s=0.05)
+    server.start_in_thread()
+    received: list[Message] = []
+    try:
+        context = multiprocessing.get_context("spawn")
+        writers = [context.Process(target=write_spans, args=(str(n),)) for n in range(4)]
+        for writer in writers:
+            writer.start()
+        url = f"http://127.0.0.1:{server.port}/events"
+        done = threading.Event()
+
+        def finish_when_written() -> None:
+            for writer in writers:
+                writer.join(60)
+            spanline.shutdown()  # the owner's process_end: the log is complete
+            done.set()
+
+        watcher = threading.Thread(target=finish_when_written)
+        watcher.start()
+        reconnects, last_id = 0, None
+        size = run.telemetry_path.stat
+        # A short read timeout: a quiet stream is also a reason to hang up and resume.
+        with httpx.Client(timeout=httpx.Timeout(10, read=1.0)) as http:
+            while not (done.is_set() and last_id is not None and int(last_id) == size().st_size):
+                headers = {"Last-Event-ID": last_id} if last_id else {}
+                try:
+                    with http.stream("GET", url, params={"run": run.run_id}, headers=headers) as r:
+                        assert r.status_code == 200
+                        for count, message in enumerate(messages(r), start=1):
+                            received.append(message)
+                            last_id = message.id
+                            if count == 150:  # hang up mid-run, come back
+                                reconnects += 1
+                                break
+                except httpx.ReadTimeout:
+                    pass
+        watcher.join(60)
+        for writer in writers:
+            writer.join(30)
+            assert writer.exitcode == 0
+    finally:
+        spanline.shutdown()
+        server.stop()
+    lines = _file_lines(run.telemetry_path)
+    assert reconnects >= 3
+    assert [m.data for m in received] == lines
+    assert [int(m.id or 0) for m in received] == _ids(run.telemetry_path)
+    spans = sum('"event":"span_start"' in line for line in lines)
+    assert spans == 4 * SPANS
+    assert sum('"event":"process_start"' in line for line in lines) == 4
