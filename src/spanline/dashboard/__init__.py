@@ -1,0 +1,1 @@
+"""The live dashboard: a single-file D3 page (``page``) served by ``spanline serve``."""
