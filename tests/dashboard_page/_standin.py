@@ -8,8 +8,11 @@ API is specified:
 - ``GET /``: ``build_page()``, with the CSP header the real server sends;
 - ``GET /api/runs``: ``[{run_id, created, status, service_name, query, has_summary}]``,
   newest first;
-- ``GET /api/runs/{id}/snapshot``: ``{run_id, offset, summary, lanes}``, the folds
-  of the complete lines up to ``offset``;
+- ``GET /api/runs/{id}/snapshot``: ``{run_id, offset, summary, lanes, open_spans}``,
+  the folds of the complete lines up to ``offset``; ``lanes`` include planned agents
+  not started yet (``status: "queued"``, ``plan_id``), and ``open_spans`` the spans
+  open at ``offset`` (``span_id, parent, name, kind, start_ts``) so the page can
+  link later lines to them -- both asked of the real server;
 - ``GET /events?run=ID&from=OFFSET``: SSE, ``data`` = one line verbatim, ``id`` =
   the byte offset just past it; ``Last-Event-ID`` wins over ``from``.
 """
@@ -48,10 +51,18 @@ def lanes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kinds = AGENT_KINDS
     spans: dict[str, dict[str, Any]] = {}
     lanes: dict[str, dict[str, Any]] = {}
+    plans: dict[str, dict[str, Any]] = {}  # planned agents not started yet: queued lanes
     for ev in events:
         kind = ev.get("event")
         if kind == "run_start" and ev.get("agent_kinds"):
             kinds = set(ev["agent_kinds"])
+        elif kind == "span_planned":
+            plans[ev["plan_id"]] = {
+                "span_id": ev["plan_id"], "plan_id": ev["plan_id"], "name": ev["name"],
+                "kind": ev.get("kind"), "agent_id": None, "phase": None, "start_ts": None,
+                "end_ts": None, "status": "queued", "tokens": 0, "tool_uses": 0,
+                "cost_usd": 0.0, "error": None, "parent": ev.get("parent"),
+            }  # fmt: skip
         elif kind == "span_start":
             parent = spans.get(ev.get("parent") or "", {})
             phase = ev["name"] if ev.get("kind") == "phase" else parent.get("phase")
@@ -65,6 +76,9 @@ def lanes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "start_ts": ev["ts"], "end_ts": None, "status": None, "tokens": 0,
                     "tool_uses": 0, "cost_usd": 0.0, "error": None,
                 }  # fmt: skip
+                fulfilled = [p for p, plan in plans.items() if plan["name"] == ev["name"]]
+                if fulfilled:
+                    lanes[lane]["plan_id"] = plans.pop(fulfilled[0])["plan_id"]
             spans[ev["span_id"]] = {"lane": lane, "phase": phase}
         elif kind == "span_end":
             span = spans.get(ev["span_id"], {})
@@ -75,7 +89,21 @@ def lanes_of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 lane["tool_uses"] += ev.get("tool_uses", 0)
                 if lane_id == ev["span_id"]:
                     lane.update(end_ts=ev["ts"], status=ev["status"], error=ev.get("error"))
-    return list(lanes.values())
+    return [*lanes.values(), *plans.values()]
+
+
+def open_spans(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans started and not ended: ``{span_id, parent, name, kind, start_ts}``."""
+    spans: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        if ev.get("event") == "span_start":
+            spans[ev["span_id"]] = {
+                "span_id": ev["span_id"], "parent": ev.get("parent"), "name": ev.get("name"),
+                "kind": ev.get("kind"), "start_ts": ev.get("ts"),
+            }  # fmt: skip
+        elif ev.get("event") == "span_end":
+            spans.pop(ev["span_id"], None)
+    return list(spans.values())
 
 
 class StandIn(ThreadingHTTPServer):
@@ -164,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         events = [json.loads(line) for _, line in lines]
         summary = spanline.summarize(events, run_id=directory.name).to_dict()
         return {"run_id": directory.name, "offset": offset, "summary": summary,
-                "lanes": lanes_of(events)}  # fmt: skip
+                "lanes": lanes_of(events), "open_spans": open_spans(events)}  # fmt: skip
 
     def _stream(self, path: Path, offset: int) -> None:
         self.send_response(200)

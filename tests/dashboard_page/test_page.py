@@ -39,6 +39,8 @@ def bars(page: Any, phase: str) -> list[tuple[float, float]]:
 def assert_final_state(page: Any, run_dir: Path) -> None:
     """35 lanes as 9 parallel + 15 sequential + 10 parallel + 1; cards = run_summary.json."""
     summary = json.loads((run_dir / "run_summary.json").read_text())
+    # A live page may take a few seconds to see the end (the server's refetch on process_end).
+    expect(page.locator("#mode")).to_have_text("report", timeout=20_000)
     # The page's CSP forbids eval, so no wait_for_function: expect() polls instead.
     expect(page.locator("#cards .card")).to_have_count(35)
     expect(page.locator("#mode")).to_have_text("report")

@@ -111,7 +111,7 @@
 
   function spanStart(ev) {
     var parent = ev.parent ? S.spans.get(ev.parent) : null;
-    var phase = parent ? parent.phase : "";
+    var phase = parent ? parent.phase : ev.parent ? openPhase() : "";
     if (ev.kind === "phase") {
       phase = ev.name;
       if (!S.phases.has(ev.name)) { S.phases.set(ev.name, { start: ev.ts, end: null }); S.phaseOrder.push(ev.name); }
@@ -131,6 +131,13 @@
     S.spans.set(ev.span_id, { parent: ev.parent || null, lane: laneId, phase: phase,
       name: ev.name, kind: ev.kind, ts: ev.ts, keep: laneId === ev.span_id || ev.kind === "phase" });
     dirty = true;
+  }
+
+  // A parent started before the snapshot and unknown to it: the latest open phase.
+  function openPhase() {
+    var found = "";
+    S.phases.forEach(function (p, name) { if (p.end === null) found = name; });
+    return found;
   }
 
   function spanEnd(ev) {
@@ -192,6 +199,7 @@
     S.summary = summary;
     (snap.lanes || []).forEach(function (l) {
       var lane = newLane(l.span_id, l.name, l.kind, l.phase);
+      if (l.start_ts === undefined) l.start_ts = null;
       lane.agent_id = l.agent_id || null;
       lane.start_ts = l.start_ts; lane.end_ts = l.end_ts;
       lane.status = l.status === "queued" ? "queued" : l.status === "error" ? "error"
@@ -199,12 +207,28 @@
       lane.tokens = +l.tokens || 0; lane.tool_uses = +l.tool_uses || 0; lane.cost_usd = +l.cost_usd || 0;
       lane.error = l.error || null;
       lane.lastActivity = l.end_ts || l.start_ts;
+      if (l.plan_id) lane.planId = l.plan_id;
+      if (lane.status === "queued") {
+        // A planned agent not started yet: a later span_start fulfils it.
+        lane.planId = l.plan_id || l.span_id; lane.planParent = l.parent || null;
+        S.plans.set(lane.planId, lane);
+      }
       touch(l.start_ts); touch(l.end_ts);
       S.lanes.set(lane.id, lane);
       // Open agents stay in the span table so later child lines find them.
       S.spans.set(l.span_id, { parent: null, lane: lane.id, phase: lane.phase, name: l.name,
         kind: l.kind, ts: l.start_ts, keep: true });
     });
+    // Spans open at `offset` (phases, the root, agents' open calls): later lines
+    // name them as parents, so the page needs their links. Parents come first.
+    (snap.open_spans || []).slice().sort(function (a, b) { return (a.start_ts || 0) - (b.start_ts || 0); })
+      .forEach(function (o) {
+        if (S.spans.has(o.span_id)) { S.spans.get(o.span_id).parent = o.parent || null; return; }
+        var parent = o.parent ? S.spans.get(o.parent) : null;
+        var phase = o.kind === "phase" ? o.name : parent ? parent.phase : "";
+        S.spans.set(o.span_id, { parent: o.parent || null, lane: parent ? parent.lane : null, phase: phase,
+          name: o.name, kind: o.kind, ts: o.start_ts, keep: o.kind === "phase" });
+      });
     Object.keys(summary.phases || {}).forEach(function (name) {
       var p = summary.phases[name] || {};
       if (!S.phases.has(name)) { S.phases.set(name, { start: null, end: p.incomplete ? null : 0 }); S.phaseOrder.push(name); }
@@ -238,6 +262,7 @@
       if (lane) lane.stall = st;
     });
     if (summary.totals) S.totalTokens = +summary.totals.total_tokens || S.totalTokens;
+    if (summary.plan) S.plan = { planned: summary.plan.planned || 0, started: summary.plan.started || 0, done: summary.plan.done || 0 };
     if (summary.status && summary.status !== "incomplete") S.finished = true;
     dirty = true;
   }
