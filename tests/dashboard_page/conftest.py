@@ -24,9 +24,13 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Debian chromium for the session."""
+    """One headless Debian chromium per module.
+
+    Not per session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and later modules call ``asyncio.run()``.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = shutil.which("chromium")
     if executable is None:
