@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System packages the suite needs, as "command:debian-package".
 missing=()
-for pair in git:git jq:jq; do
+for pair in git:git jq:jq chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,0 +1,130 @@
+"""Browser fixtures: Debian's chromium driven by Playwright (see /work/shared/TESTING.md).
+
+Never `playwright install`: the browser is the system's `chromium` package, which
+scripts/test.sh installs when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+XSS_NAME = "<img src=x onerror=alert(1)>"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Debian chromium per module.
+
+    Not per session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and later modules call ``asyncio.run()``.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail(
+            "Debian's chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
+        )
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Watched:
+    """A page with every console error, page error, dialog and request recorded."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("dialog", self._dialog)
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield Watched(page)
+    context.close()
+
+
+def _run(base: Path, *args: str) -> None:
+    env = {**os.environ, "SPANLINE_DIR": str(base)}
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def runs_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A base directory with the EigenDA run (``--fail``) and, newer, a hostile-names run."""
+    base = tmp_path_factory.mktemp("dashboard-runs")
+    _run(base, "examples/eigenda_profile.py", "--speed", "50", "--fail")
+    script = (
+        "import spanline\n"
+        "spanline.configure_observability(enabled=True, service_name='hostile')\n"
+        "tracer = spanline.get_tracer()\n"
+        "with tracer.span('run', kind='run'):\n"
+        "    with tracer.span('work', kind='phase'):\n"
+        "        try:\n"
+        f"            with tracer.span({XSS_NAME!r}, kind='agent') as s:\n"
+        "                s.add(tokens=5)\n"
+        "                raise RuntimeError('<script>alert(2)</script>')\n"
+        "        except RuntimeError:\n"
+        "            pass\n"
+        "spanline.shutdown()\n"
+    )
+    _run(base, "-c", script)
+    return base
+
+
+def eigenda_run(base: Path) -> Path:
+    (directory,) = (base / "runs").glob("eigenda-*")
+    return directory
+
+
+def distinct_colours(browser: Any, png: bytes) -> int:
+    """How many distinct RGBA colours a PNG has, decoded by the browser itself."""
+    import base64
+
+    page = browser.new_page()
+    try:
+        return int(
+            page.evaluate(
+                """async (src) => {
+                  const img = new Image(); img.src = src; await img.decode();
+                  const c = document.createElement('canvas');
+                  c.width = img.naturalWidth; c.height = img.naturalHeight;
+                  const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+                  const d = g.getImageData(0, 0, c.width, c.height).data;
+                  const seen = new Set();
+                  for (let i = 0; i < d.length; i += 4) {
+                    seen.add(((d[i] << 24) | (d[i+1] << 16) | (d[i+2] << 8) | d[i+3]) >>> 0);
+                  }
+                  return seen.size;
+                }""",
+                "data:image/png;base64," + base64.b64encode(png).decode(),
+            )
+        )
+    finally:
+        page.close()

@@ -1,0 +1,148 @@
+"""The dashboard page in a real browser (Debian chromium + Playwright).
+
+Served by ``_standin.StandIn`` -- a STAND-IN for spanline's dashboard server
+until both branches land -- and as a static report opened from disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from spanline.dashboard.page import build_page, report_data
+from tests.dashboard_page._standin import StandIn
+from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run
+
+PHASE_LANES = {
+    "library_depth_0": 9,
+    "library_depth_n": 15,
+    "application_analysis": 10,
+    "synthesis": 1,
+}
+
+
+def bars(page: Any, phase: str) -> list[tuple[float, float]]:
+    """(x, x + width) of each lane bar of a phase, in pixels, top to bottom."""
+    return [
+        (float(x), float(x) + float(w))
+        for x, w in page.eval_on_selector_all(
+            f'g.lane[data-phase="{phase}"] rect.bar',
+            "els => els.map(e => [e.getAttribute('x'), e.getAttribute('width')])",
+        )
+    ]
+
+
+def assert_final_state(page: Any, run_dir: Path) -> None:
+    """35 lanes as 9 parallel + 15 sequential + 10 parallel + 1; cards = run_summary.json."""
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    # A live page may take a few seconds to see the end (the server's refetch on process_end).
+    expect(page.locator("#mode")).to_have_text("report", timeout=20_000)
+    # The page's CSP forbids eval, so no wait_for_function: expect() polls instead.
+    expect(page.locator("#cards .card")).to_have_count(35)
+    expect(page.locator("#mode")).to_have_text("report")
+    expect(page.locator("#lane-count")).to_have_text("35 agent lanes, 0 queued")
+    for phase, count in PHASE_LANES.items():
+        assert len(bars(page, phase)) == count, phase
+    depth_0 = bars(page, "library_depth_0")
+    assert max(s for s, _ in depth_0) < min(e for _, e in depth_0)  # all 9 overlap in time
+    depth_n = sorted(bars(page, "library_depth_n"))
+    assert all(b[0] >= a[1] - 2.5 for a, b in itertools.pairwise(depth_n))  # one by one
+    apps = bars(page, "application_analysis")
+    assert max(s for s, _ in apps) < min(e for _, e in apps)
+
+    cards = page.eval_on_selector_all(
+        "#cards .card",
+        """els => els.map(e => ({span_id: e.dataset.spanId, status: e.dataset.status,
+             tokens: e.querySelector('.tokens').textContent,
+             tools: e.querySelector('.tools').textContent}))""",
+    )
+    by_id = {c["span_id"]: c for c in cards}
+    assert len(summary["agents"]) == 35
+    for agent in summary["agents"]:
+        card = by_id[agent["span_id"]]
+        assert card["tokens"].replace(",", "") == str(agent["tokens"]), agent["name"]
+        assert card["tools"].replace(",", "") == str(agent["tool_uses"]), agent["name"]
+        assert card["status"] == ("error" if agent["status"] == "error" else "done")
+
+    (failed,) = summary["errors"]
+    item = page.locator(f'#errors li[data-span-id="{failed["span_id"]}"]')
+    assert failed["name"] in item.text_content()
+    assert failed["message"] in item.text_content()
+    assert page.text_content("#current-phase") == "finished"
+    assert page.text_content("#complete") == "100%"
+
+
+def screenshot_ok(watched: Watched, browser: Any, path: Path) -> None:
+    png = watched.page.screenshot(path=str(path), full_page=True)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert distinct_colours(browser, png) > 64, "the screenshot looks blank"
+
+
+def test_served_page_shows_the_finished_run(
+    runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
+) -> None:
+    page = watched.page
+    with StandIn(runs_base) as server:
+        page.goto(server.url + "/")
+        # The newest run is the default: the hostile names render as text only.
+        page.wait_for_selector("#cards .card")
+        assert page.text_content("#cards .card .name") == XSS_NAME
+        assert page.text_content("#gantt g.lane text.lane-label") == XSS_NAME
+        assert "<script>alert(2)</script>" in page.text_content("#errors li .msg")
+        assert page.locator("img").count() == 0
+        assert page.locator("#errors script").count() == 0
+        screenshot_ok(watched, browser, tmp_path / "hostile.png")
+
+        # The run picker switches runs without a reload.
+        run_dir = eigenda_run(runs_base)
+        page.evaluate("window.__same_document = true")
+        page.select_option("#run-picker", run_dir.name)
+        assert_final_state(page, run_dir)
+        assert page.evaluate("window.__same_document") is True
+        page.click(f'g.lane[data-span-id="{_first_agent(run_dir)}"] rect.bar')
+        page.wait_for_selector("#ticks line.tick.llm", state="attached")
+        assert page.locator("#ticks line.tick.tool").count() >= 3
+        screenshot_ok(watched, browser, tmp_path / "served.png")
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
+def test_static_report_opens_from_disk(
+    runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
+) -> None:
+    run_dir = eigenda_run(runs_base)
+    report = tmp_path / "report.html"
+    report.write_text(build_page(report_data(run_dir)), encoding="utf-8")
+    page = watched.page
+    page.goto(report.as_uri())
+    assert_final_state(page, run_dir)
+    assert page.text_content("#mode") == "report"
+    screenshot_ok(watched, browser, tmp_path / "report.png")
+    assert all(url.startswith("file://") for url in watched.requests), watched.requests
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
+def test_static_report_escapes_hostile_names(
+    runs_base: Path, watched: Watched, tmp_path: Path
+) -> None:
+    (hostile,) = (runs_base / "runs").glob("hostile-*")
+    html = build_page(report_data(hostile))
+    assert XSS_NAME not in html and "<script>alert" not in html  # escaped inside the JSON
+    report = tmp_path / "hostile.html"
+    report.write_text(html, encoding="utf-8")
+    watched.page.goto(report.as_uri())
+    watched.page.wait_for_selector("#cards .card")
+    assert watched.page.text_content("#cards .card .name") == XSS_NAME
+    assert watched.page.locator("img").count() == 0
+    assert watched.dialogs == []
+    assert watched.errors == []
+
+
+def _first_agent(run_dir: Path) -> str:
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    return str(summary["agents"][0]["span_id"])

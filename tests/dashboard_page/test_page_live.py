@@ -1,0 +1,88 @@
+"""The page follows a run while it is written, without a reload.
+
+The run is replayed into a fresh run directory over ~2 s (timestamps moved to
+now), served by the STAND-IN server (``_standin``) until spanline's server lands.
+The 35 agents are declared up front with ``span_planned`` lines (contract 19),
+as ``tracer.plan`` will write them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.dashboard_page._standin import StandIn
+from tests.dashboard_page.conftest import Watched, distinct_colours, eigenda_run
+from tests.dashboard_page.test_page import assert_final_state
+
+
+def live_lines(run_dir: Path) -> tuple[list[str], int]:
+    """The run's lines with planned agents after run_start, moved to now; and a cut.
+
+    The cut is the line count after the fifth agent started: 5 running, 30 queued.
+    """
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    events = [json.loads(line) for line in (run_dir / "telemetry.jsonl").read_text().splitlines()]
+    shift = time.time() - events[0]["ts"]
+    for event in events:
+        event["ts"] += shift
+    plans = [
+        {"event": "span_planned", "plan_id": f"plan-{i}", "name": a["name"], "kind": a["kind"],
+         "parent": None, "ts": events[0]["ts"], "attributes": {}}
+        for i, a in enumerate(summary["agents"])
+    ]  # fmt: skip
+    events[1:1] = plans
+    agents = {a["span_id"] for a in summary["agents"]}
+    started = [
+        i for i, e in enumerate(events) if e["event"] == "span_start" and e["span_id"] in agents
+    ]
+    return [json.dumps(e, separators=(",", ":")) + "\n" for e in events], started[4] + 1
+
+
+def test_the_page_updates_as_the_run_is_written(
+    runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
+) -> None:
+    source = eigenda_run(runs_base)
+    base = tmp_path / "live"
+    run_dir = base / "runs" / source.name
+    run_dir.mkdir(parents=True)
+    lines, cut = live_lines(source)
+    telemetry = run_dir / "telemetry.jsonl"
+    telemetry.write_text("".join(lines[:cut]))
+
+    def write_rest() -> None:
+        with open(telemetry, "a") as out:
+            for line in lines[cut:]:
+                out.write(line)
+                out.flush()
+                time.sleep(2.0 / len(lines))
+
+    page = watched.page
+    with StandIn(base) as server:
+        page.goto(server.url + "/")
+        expect(page.locator("#mode")).to_have_text("live")
+        expect(page.locator('#cards .card[data-status="running"]')).to_have_count(5)
+        expect(page.locator('#cards .card[data-status="queued"]')).to_have_count(30)
+        expect(page.locator("#complete-label")).to_contain_text("planned agents done 0/35")
+        page.screenshot(path=str(tmp_path / "live-start.png"), full_page=True)
+        page.evaluate("window.__same_document = true")
+
+        writer = threading.Thread(target=write_rest)
+        writer.start()
+        expect(page.locator('#cards .card[data-status="done"]')).not_to_have_count(0)
+        writer.join()
+        # The copy has no run_summary.json: compare with the original's.
+        shutil.copy(source / "run_summary.json", run_dir / "run_summary.json")
+        assert_final_state(page, run_dir)
+        assert page.evaluate("window.__same_document") is True
+        assert "planned agents done 35/35" in page.text_content("#complete-label")
+        png = page.screenshot(path=str(tmp_path / "live-end.png"), full_page=True)
+        assert distinct_colours(browser, png) > 64
+    assert watched.dialogs == []
+    assert watched.errors == []
