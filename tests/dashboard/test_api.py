@@ -174,16 +174,22 @@ def test_the_page_has_a_csp_with_its_scripts_hash(client: httpx.Client) -> None:
     assert "default-src 'none'" in api.headers["content-security-policy"]
 
 
-def test_the_page_served_is_whatever_index_html_holds(
-    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+def test_the_page_is_the_built_page_with_its_script_and_style_allowed_by_hash(
+    client: httpx.Client,
 ) -> None:
-    from spanline.dashboard import _app
+    from spanline.dashboard.page import build_page, script_hash, style_hash
 
-    monkeypatch.setattr(_app, "read_page", lambda: b"<html><script>var a=1</script></html>")
     response = client.get("/")
-    digest = base64.b64encode(hashlib.sha256(b"var a=1").digest()).decode()
-    assert response.content == b"<html><script>var a=1</script></html>"
-    assert f"'sha256-{digest}'" in response.headers["content-security-policy"]
+    html = build_page()
+    assert response.text == html
+    policy = response.headers["content-security-policy"]
+    assert f"script-src {script_hash(html)};" in policy
+    assert f"style-src {style_hash(html)};" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    # The hash is of the script actually served.
+    script = html.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" == script_hash(html)
 
 
 def _raw_get(port: int, path: str) -> bytes:

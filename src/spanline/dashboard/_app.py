@@ -8,13 +8,11 @@ rebinding) and adds the security headers to every response.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.resources
 import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +63,22 @@ class DashboardConfig:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
+@cache
 def read_page() -> bytes:
-    """The page as shipped (read on every request: whatever index.html is there is served)."""
-    page = importlib.resources.files("spanline.dashboard").joinpath("static/index.html")
-    return page.read_bytes()
+    """The page: one HTML file with D3 and the app inlined (built once per process)."""
+    from spanline.dashboard.page import build_page
+
+    return build_page().encode("utf-8")
 
 
 def content_security_policy(page: bytes) -> str:
-    """A Content-Security-Policy allowing exactly the page's inline scripts, by hash."""
-    hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
-        for body in _SCRIPT.findall(page)
-    )
+    """A Content-Security-Policy allowing exactly the page's inline script and style, by hash."""
+    from spanline.dashboard.page import script_hash, style_hash
+
+    html = page.decode("utf-8")
     return (
-        f"default-src 'none'; script-src {hashes or chr(39) + 'none' + chr(39)}; "
-        "style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; script-src {script_hash(html)}; style-src {style_hash(html)}; "
+        "connect-src 'self'; img-src 'self' data:; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
