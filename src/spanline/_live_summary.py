@@ -61,6 +61,7 @@ class LiveSummary:
         # MassGen-style artifacts, fed the same batches; written at the end if the
         # run has coordination events.
         self._massgen: MassgenFold = MassgenFold()
+        self._massgen_failed = False
         self._problems_seen = 0
         self._written_offset = -1
         self._step_lock = threading.Lock()
@@ -89,7 +90,7 @@ class LiveSummary:
         with self._step_lock:
             for batch in self._tail.batches(final=final):
                 self._fold.extend(batch)
-                self._massgen.extend(batch)
+                self._extend_massgen(batch)
             problems = self._tail.problems
             if len(problems) > self._problems_seen:
                 self._fold.note_problems(problems[self._problems_seen :])
@@ -103,6 +104,16 @@ class LiveSummary:
             self._written_offset = self._tail.offset
             return summary
 
+    def _extend_massgen(self, batch: list[dict[str, Any]]) -> None:
+        """The artifacts are extras: a failure there never costs the summary."""
+        if self._massgen_failed:
+            return
+        try:
+            self._massgen.extend(batch)
+        except Exception as exc:
+            self._massgen_failed = True
+            report("the MassGen-style artifacts are skipped for this run", exc=exc)
+
     def finish(self, timeout: float = 10.0) -> RunSummary | None:
         """Stop the thread, fold what is left, write run_summary.json, return the summary.
 
@@ -111,6 +122,11 @@ class LiveSummary:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        # Never wait forever on a pass that cannot end (the host's exit hangs on it).
+        if not self._step_lock.acquire(timeout=timeout):
+            report(f"the summary was still being folded after {timeout:g} s; not written")
+            return None
+        self._step_lock.release()
         try:
             summary = self._step(final=True)
         except Exception as exc:  # the events are safe on disk; the summary can be re-folded
@@ -119,7 +135,7 @@ class LiveSummary:
         from spanline.folds.summary import report_skipped
 
         report_skipped(self._tail.problems)
-        if self._massgen.has_events:
+        if self._massgen.has_events and not self._massgen_failed:
             try:
                 self._write_artifacts(self._massgen.result(), self.run.directory)
             except Exception as exc:  # the events are on disk: `export --format massgen` redoes it

@@ -161,7 +161,11 @@ def _point_latest(runs: Path, run_id: str) -> None:
         os.symlink(run_id, temp)
     except OSError:
         temp.write_text(run_id + "\n")
-    os.replace(temp, latest)
+    try:
+        os.replace(temp, latest)
+    except OSError:
+        temp.unlink(missing_ok=True)  # leave no stray link behind
+        raise
 
 
 def read_latest(base: Path) -> str | None:

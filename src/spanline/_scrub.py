@@ -96,8 +96,9 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         The event with ``attributes`` redacted by ``redact``, ``error.message`` and
-        ``error.stacktrace`` by ``redact_text``, and a phase's extra fields redacted
-        like attributes (a new dict for a phase that has any); other fields unchanged.
+        ``error.stacktrace``, and the ``name``, ``component`` and ``query`` fields by
+        ``redact_text``, and a phase's extra fields redacted like attributes (a new
+        dict for a phase that has any); other fields unchanged.
     """
     try:
         attributes = event.get("attributes")
@@ -110,11 +111,27 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
         error = event.get("error")
         if error:
             event["error"] = _redact_error(error)
+        # Names are user text too (a URL with credentials, a token in an event name).
+        for field in _NAME_FIELDS:
+            value = event.get(field)
+            if value.__class__ is str:
+                event[field] = _redact_name(value, rules._registry)
         if event.get("event") == "phase":
             return _redact_phase(event)
         return event
     except Exception:
         return _fail_closed(event)
+
+
+#: Top-level text fields of events that user code chooses.
+_NAME_FIELDS = ("name", "component", "query")
+
+
+@functools.lru_cache(maxsize=4096)
+def _redact_name(name: str, registry: _Registry) -> str:
+    """``redact_text`` for names: they repeat, so their verdicts are cached (per set of
+    user rules: the registry is replaced whole when a rule is added)."""
+    return redact_text(name)
 
 
 def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:

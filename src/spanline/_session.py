@@ -197,7 +197,16 @@ def configure_observability(
         RUNTIME.resolved = True
         if not settings.enabled:
             return None
-        return _start_session(settings, exporter_objects, overrides, table).run
+        try:
+            return _start_session(settings, exporter_objects, overrides, table).run
+        except OSError as exc:
+            where = f"cannot write runs under {settings.base_dir}: {exc}"
+            if run_dir is not None:
+                from spanline.exceptions import ConfigurationError
+
+                raise ConfigurationError(f"invalid run_dir: {where}") from None
+            report(f"tracing stays off: {where}")  # a bad environment never breaks the host
+            return None
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -378,18 +387,22 @@ def _start_session(
     # Read here, not on the writer thread: with an injected clock, the order of
     # readings (and so every timestamp) must not depend on thread scheduling.
     session.start_ts = _tracer.wall_time()
-    session.pipeline = Pipeline(
-        telemetry_path=run.telemetry_path,
-        trace_id=trace_id,
-        flush_interval=settings.flush_ms / 1000.0,
-        max_queue=settings.max_queue,
-        exporters=exporters,
-        header=lambda: _header(session),
-        transform=redact_event,
-        on_child_exit=shutdown,
-        synchronous=settings.synchronous,
-        record_pid=session.record_pid,
-    )
+    try:
+        session.pipeline = Pipeline(
+            telemetry_path=run.telemetry_path,
+            trace_id=trace_id,
+            flush_interval=settings.flush_ms / 1000.0,
+            max_queue=settings.max_queue,
+            exporters=exporters,
+            header=lambda: _header(session),
+            transform=redact_event,
+            on_child_exit=shutdown,
+            synchronous=settings.synchronous,
+            record_pid=session.record_pid,
+        )
+    except BaseException:
+        _tracer.set_sources()  # nothing started: leave no injected clock behind
+        raise
     global _session
     _session = session
     at_fork(session._after_fork_in_child)

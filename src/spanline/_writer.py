@@ -158,6 +158,11 @@ class Pipeline:
         at_fork(self._after_fork_in_child, before=self._before_fork)
 
     def _start_writer(self) -> None:
+        if self.synchronous:
+            # Every record is written by the thread that made it: no writer thread,
+            # so a signal handler or flush() on that thread never waits on another.
+            self._write_header()
+            return
         self._thread = threading.Thread(target=self._run, name="spanline-writer", daemon=True)
         self._thread.start()
 
@@ -173,14 +178,17 @@ class Pipeline:
             False if that did not happen within ``timeout`` seconds.
         """
         thread = self._thread
-        if thread is None or not thread.is_alive() or self.closed:
+        if self.closed or (not self.synchronous and (thread is None or not thread.is_alive())):
             return False
         if is_internal_thread():
             return False  # called from an exporter: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
         marker = _Marker()
         self.queue.append(marker)  # markers ignore the bound: they are tiny and few
-        self._wake.set()
+        if self.synchronous:
+            self._drain()  # on this thread: it may already hold the drain lock (a signal)
+        else:
+            self._wake.set()
         if not marker.done.wait(timeout):
             return False
         # The writer only asked the exporters to flush; we wait, so a stuck exporter

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), exc.code)
     except (OSError, ValueError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return _fail(f"internal error: {type(exc).__name__}: {first}", 1)
     return int(result or 0)
 
 

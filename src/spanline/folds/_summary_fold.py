@@ -496,7 +496,16 @@ class SummaryFold:
 
     def _arrived(self, span_id: str, ctx: int, root: bool) -> None:
         """The start of a span already referred to: hand over what waited for it."""
-        stand_in = self._ctx[self._waiting.pop(span_id)]
+        index = self._waiting.pop(span_id)
+        stand_in = self._ctx[index]
+        # A span that is (directly or not) its own ancestor would make the chains
+        # below loop forever: hostile or broken input. It stays a root.
+        up = ctx
+        while up >= 0:
+            if up == index:
+                ctx = -1
+                break
+            up = self._ctx[up][_UP]
         stand_in[_UP] = ctx
         tokens, uses, cost = stand_in[_TOKENS], stand_in[_TOOL_USES], stand_in[_COST_SUM]
         while ctx >= 0:

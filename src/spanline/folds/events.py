@@ -142,15 +142,18 @@ class JsonlTail:
             return  # not created yet
         with path.open("rb") as handle:
             handle.seek(self.offset)
-            rest = b""
+            pending: list[bytes] = []  # a line longer than a chunk, piece by piece
             while chunk := handle.read(_CHUNK):
-                data = rest + chunk if rest else chunk
+                if chunk.rfind(b"\n") < 0:
+                    pending.append(chunk)  # joined once its end arrives: never quadratic
+                    continue
+                data = b"".join((*pending, chunk)) if pending else chunk
                 cut = data.rfind(b"\n") + 1
-                rest = data[cut:]
-                if cut:
-                    batch = self._block(data, cut)
-                    if batch:
-                        yield batch
+                pending = [data[cut:]] if cut < len(data) else []
+                batch = self._block(data, cut)
+                if batch:
+                    yield batch
+            rest = b"".join(pending)
             if rest and final:
                 self.lines += 1
                 self.offset += len(rest)

@@ -213,8 +213,10 @@ class MassgenFold:
         tag = event.get("event")
         if tag == "span_start":
             attributes = event.get("attributes")
-            if attributes and attributes.get("gen_ai.agent.id") in self._active:
-                self._open[event.get("span_id")] = event
+            if attributes.__class__ is dict:  # lines from other producers may be odd
+                agent = attributes.get("gen_ai.agent.id")
+                if agent.__class__ is str and agent in self._active:
+                    self._open[event.get("span_id")] = event
         elif tag == "span_end":
             if self._open:
                 start = self._open.pop(event.get("span_id"), None)
