@@ -67,7 +67,7 @@ RECORDS_COLUMNS: tuple[RecordsColumn, ...] = (
     RecordsColumn(
         "exception_type",
         "VARCHAR",
-        "the error's type, e.g. `builtins.ValueError` or `status` (set by `set_status`)",
+        "the error's type, e.g. `ValueError`, `pkg.MyError`, or `status` (from `set_status`)",
     ),
     RecordsColumn("exception_message", "VARCHAR", "the error's message"),
     RecordsColumn("kind", "VARCHAR", "spanline's span kind (`agent`, `tool`, `llm`, `phase`...)"),
