@@ -1,7 +1,7 @@
 """The dashboard page in a real browser (Debian chromium + Playwright).
 
-Served by ``_standin.StandIn`` -- a STAND-IN for spanline's dashboard server
-until both branches land -- and as a static report opened from disk.
+Served by spanline's dashboard server (``spanline.dashboard.start_in_thread``),
+and as a static report opened from disk.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from spanline.dashboard.page import build_page, report_data
-from tests.dashboard_page._standin import StandIn
-from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run
+from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run, serve
 
 PHASE_LANES = {
     "library_depth_0": 9,
@@ -86,8 +85,8 @@ def test_served_page_shows_the_finished_run(
     runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
 ) -> None:
     page = watched.page
-    with StandIn(runs_base) as server:
-        page.goto(server.url + "/")
+    with serve(runs_base) as url:
+        page.goto(url + "/")
         # The newest run is the default: the hostile names render as text only.
         page.wait_for_selector("#cards .card")
         assert page.text_content("#cards .card .name") == XSS_NAME
