@@ -202,3 +202,30 @@ def _raw_get(port: int, path: str) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_snapshot_has_queued_plans_open_spans_and_run_start(
+    base: Path, client: httpx.Client
+) -> None:
+    run = configure(base, service_name="plans", synchronous=True)
+    tracer = spanline.get_tracer()
+    with tracer.span("lead", kind="run") as lead:
+        first = tracer.plan("worker-1", kind="agent", parent=lead, phase="work")
+        tracer.plan("worker-2", kind="agent", parent=lead, phase="work")
+        with tracer.span("work", kind="phase"), tracer.span("worker-1", kind="agent"):
+            spanline.flush()
+            snap = client.get(f"/api/runs/{run.run_id}/snapshot").json()
+    spanline.shutdown()
+    assert snap["run_start"] == read_lines(run.telemetry_path)[0]
+    assert [(s["name"], s["kind"]) for s in snap["open_spans"]] == [
+        ("lead", "run"),
+        ("work", "phase"),
+        ("worker-1", "agent"),
+    ]
+    assert set(snap["open_spans"][0]) == {"span_id", "parent", "name", "kind", "start_ts"}
+    running, queued = snap["lanes"]
+    assert running["name"] == "worker-1" and running["plan_id"] == first
+    assert running["status"] is None and running["phase"] == "work"
+    assert queued["name"] == "worker-2" and queued["status"] == "queued"
+    assert queued["span_id"] == queued["plan_id"] and queued["start_ts"] is None
+    assert queued["phase"] == "work" and queued["parent"] == snap["open_spans"][0]["span_id"]

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,18 @@ def watched(browser: Any) -> Iterator[Watched]:
     page.set_default_timeout(20_000)
     yield Watched(page)
     context.close()
+
+
+@contextmanager
+def serve(base: Path) -> Iterator[str]:
+    """spanline's dashboard server over ``base`` on a free loopback port; yields its URL."""
+    from spanline.dashboard import start_in_thread
+
+    server = start_in_thread(base, host="127.0.0.1", port=0)
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
 
 
 def _run(base: Path, *args: str) -> None:

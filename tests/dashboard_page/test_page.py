@@ -1,21 +1,22 @@
 """The dashboard page in a real browser (Debian chromium + Playwright).
 
-Served by ``_standin.StandIn`` -- a STAND-IN for spanline's dashboard server
-until both branches land -- and as a static report opened from disk.
+Served by spanline's dashboard server (``spanline.dashboard.start_in_thread``),
+and as a static report (``spanline export --format html``) opened from disk.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
 from spanline.dashboard.page import build_page, report_data
-from tests.dashboard_page._standin import StandIn
-from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run
+from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run, serve
 
 PHASE_LANES = {
     "library_depth_0": 9,
@@ -86,8 +87,8 @@ def test_served_page_shows_the_finished_run(
     runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
 ) -> None:
     page = watched.page
-    with StandIn(runs_base) as server:
-        page.goto(server.url + "/")
+    with serve(runs_base) as url:
+        page.goto(url + "/")
         # The newest run is the default: the hostile names render as text only.
         page.wait_for_selector("#cards .card")
         assert page.text_content("#cards .card .name") == XSS_NAME
@@ -111,12 +112,34 @@ def test_served_page_shows_the_finished_run(
     assert watched.errors == []
 
 
+#: ``spanline export`` with the server's libraries made unimportable: no [dashboard] extra.
+EXPORT_WITHOUT_EXTRA = (
+    "import sys\n"
+    "for name in ('starlette', 'sse_starlette', 'uvicorn', 'anyio'):\n"
+    "    sys.modules[name] = None\n"
+    "from spanline.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "loaded = {m.split('.')[0] for m in sys.modules if sys.modules[m]}\n"
+    "assert not {'starlette', 'uvicorn'} & loaded\n"
+    "sys.exit(status)\n"
+)
+
+
 def test_static_report_opens_from_disk(
     runs_base: Path, watched: Watched, browser: Any, tmp_path: Path
 ) -> None:
     run_dir = eigenda_run(runs_base)
     report = tmp_path / "report.html"
-    report.write_text(build_page(report_data(run_dir)), encoding="utf-8")
+    args = ["export", run_dir.name, "--dir", str(runs_base), "--format", "html"]
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_WITHOUT_EXTRA, *args, "--out", str(report)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{report}\n"
+    assert report.read_text(encoding="utf-8") == build_page(report_data(run_dir))
     page = watched.page
     page.goto(report.as_uri())
     assert_final_state(page, run_dir)

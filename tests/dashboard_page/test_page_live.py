@@ -1,9 +1,9 @@
 """The page follows a run while it is written, without a reload.
 
 The run is replayed into a fresh run directory over ~2 s (timestamps moved to
-now), served by the STAND-IN server (``_standin``) until spanline's server lands.
-The 35 agents are declared up front with ``span_planned`` lines (contract 19),
-as ``tracer.plan`` will write them.
+now), served by spanline's dashboard server. The example declares its 35 agents
+up front with ``tracer.plan`` (``span_planned`` lines, contract 19), so the page
+shows those not started yet as queued.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard_page._standin import StandIn
-from tests.dashboard_page.conftest import Watched, distinct_colours, eigenda_run
+from tests.dashboard_page.conftest import Watched, distinct_colours, eigenda_run, serve
 from tests.dashboard_page.test_page import assert_final_state
 
 
 def live_lines(run_dir: Path) -> tuple[list[str], int]:
-    """The run's lines with planned agents after run_start, moved to now; and a cut.
+    """The run's lines, moved to now; and a cut.
 
     The cut is the line count after the fifth agent started: 5 running, 30 queued.
     """
@@ -32,12 +31,7 @@ def live_lines(run_dir: Path) -> tuple[list[str], int]:
     shift = time.time() - events[0]["ts"]
     for event in events:
         event["ts"] += shift
-    plans = [
-        {"event": "span_planned", "plan_id": f"plan-{i}", "name": a["name"], "kind": a["kind"],
-         "parent": None, "ts": events[0]["ts"], "attributes": {}}
-        for i, a in enumerate(summary["agents"])
-    ]  # fmt: skip
-    events[1:1] = plans
+    assert sum(e["event"] == "span_planned" for e in events) == 35  # the example's plan
     agents = {a["span_id"] for a in summary["agents"]}
     started = [
         i for i, e in enumerate(events) if e["event"] == "span_start" and e["span_id"] in agents
@@ -64,8 +58,8 @@ def test_the_page_updates_as_the_run_is_written(
                 time.sleep(2.0 / len(lines))
 
     page = watched.page
-    with StandIn(base) as server:
-        page.goto(server.url + "/")
+    with serve(base) as url:
+        page.goto(url + "/")
         expect(page.locator("#mode")).to_have_text("live")
         expect(page.locator('#cards .card[data-status="running"]')).to_have_count(5)
         expect(page.locator('#cards .card[data-status="queued"]')).to_have_count(30)

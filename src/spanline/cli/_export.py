@@ -1,4 +1,4 @@
-"""``spanline export``: a run in another tool's format (MLflow, MassGen, a share bundle).
+"""``spanline export``: a run in another format (MLflow, MassGen, a share bundle, a web page).
 
 Each format is a function found by its dotted name and imported only when asked
 for, so a format's code (and whatever it needs) loads with that format alone.
@@ -18,11 +18,12 @@ import orjson
 from spanline._runs import Run
 from spanline.cli._app import CliError, cli, find_run, read_options
 
-__all__ = ["FORMATS", "export", "export_mlflow", "parse_size"]
+__all__ = ["FORMATS", "export", "export_html", "export_mlflow", "parse_size"]
 
 #: Format name -> ``module.function(run, out, **options) -> list[Path]``.
 FORMATS = {
     "bundle": "spanline.cli._bundle.export_bundle",
+    "html": "spanline.cli._export.export_html",
     "massgen": "spanline.cli._export_massgen.export_massgen",
     "mlflow": "spanline.cli._export.export_mlflow",
 }
@@ -64,7 +65,7 @@ def _load(fmt: str) -> Any:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, allow_dash=True),
-    help="file or directory to write ('-': stdout, mlflow only)",
+    help="file or directory to write ('-': stdout, mlflow and html only)",
 )
 @click.option("--dry-run", is_flag=True, help="bundle: list what would be included, write nothing")
 @click.option(
@@ -120,5 +121,34 @@ def export_mlflow(run: Run, out: Path | None) -> list[Path]:
         out = run.directory / "mlflow_trace.json"
     elif out.is_dir():
         out = out / f"{run.run_id}.mlflow.json"
+    out.write_bytes(data)
+    return [out]
+
+
+def export_html(run: Run, out: Path | None) -> list[Path]:
+    """Write the run as the dashboard page with its events embedded: a static report.
+
+    It opens from disk with no server and no network. Only the page builder is
+    imported, never the server, so the ``[dashboard]`` extra is not needed.
+
+    Args:
+        run: the run.
+        out: a file, a directory (``<run_id>.html`` in it), ``-`` for stdout, or
+            None for ``report.html`` in the run directory.
+
+    Returns:
+        The file written (none for stdout).
+    """
+    from spanline.dashboard.page import build_page, report_data
+
+    data = build_page(report_data(run.directory)).encode("utf-8")
+    if out is not None and str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return []
+    if out is None:
+        out = run.directory / "report.html"
+    elif out.is_dir():
+        out = out / f"{run.run_id}.html"
     out.write_bytes(data)
     return [out]

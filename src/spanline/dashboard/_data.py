@@ -192,8 +192,12 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     """The folds of the log up to ``offset`` (default: every complete line now).
 
     Returns:
-        ``{run_id, offset, summary, lanes}``; ``offset`` is where a stream should
-        continue: just past the last line folded.
+        ``{run_id, offset, summary, lanes, open_spans, run_start}``; ``offset``
+        is where a stream should continue: just past the last line folded.
+        ``lanes`` are the agents in start order, then the planned ones not
+        started yet (queued); ``open_spans`` the spans open at ``offset``
+        (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
+        ``run_start`` line, or None.
 
     Raises:
         BadOffset: ``offset`` is not the start of a line.
@@ -224,6 +228,8 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "offset": reached,
         "summary": result.to_dict(),
         "lanes": lanes.result(result) if lanes is not None else [],
+        "open_spans": lanes.open_spans() if lanes is not None else [],
+        "run_start": lanes.run_start if lanes is not None else None,
     }
 
 

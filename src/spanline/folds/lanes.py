@@ -3,7 +3,9 @@
 The dashboard draws these as a Gantt chart. The subtree sums (tokens, tool
 uses, cost) are the summary's ``agents`` cards, so a lane always agrees with
 ``run_summary.json``. This fold adds what the cards do not hold: the name of
-the agent's nearest ``phase`` ancestor, its start and end times, and its error.
+the agent's nearest ``phase`` ancestor, its start and end times, and its error;
+the planned agents not started yet (``span_planned`` lines, as queued lanes);
+the spans still open; and the run's ``run_start`` line.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class LanesFold:
         self._starts: dict[str, Any] = {}
         # span_id -> (end ts, status, error)
         self._ends: dict[str, tuple[Any, Any, Any]] = {}
+        # Spans started and not ended: span_id -> {span_id, parent, name, kind, start_ts}.
+        self._open: dict[str, dict[str, Any]] = {}
+        self._run_start: dict[str, Any] | None = None
+        # Plans not fulfilled yet, in plan order: plan_id -> its queued lane.
+        self._plans: dict[str, dict[str, Any]] = {}
+        self._plans_by_name: dict[str, list[str]] = {}
+        # span_id -> the plan it fulfilled.
+        self._plan_of: dict[str, str] = {}
 
     def add(self, event: Mapping[str, Any]) -> None:
         """Fold one event.
@@ -56,19 +66,108 @@ class LanesFold:
                 if tag == "span_start":
                     span_id = event.get("span_id")
                     if isinstance(span_id, str):
-                        self._parents[span_id] = event.get("parent")
-                        self._starts[span_id] = event.get("ts")
-                        if event.get("kind") == _PHASE:
-                            self._phase_names[span_id] = event.get("name")
+                        self._start(span_id, event)
                 elif tag == "span_end":
                     span_id = event.get("span_id")
                     if isinstance(span_id, str):
+                        self._open.pop(span_id, None)
                         error = event.get("error")
                         self._ends[span_id] = (
                             event.get("ts"),
                             event.get("status"),
                             dict(error) if isinstance(error, Mapping) else None,
                         )
+                elif tag == "span_planned":
+                    self._plan(event)
+                elif tag == "run_start" and self._run_start is None:
+                    self._run_start = dict(event)
+
+    def _start(self, span_id: str, event: Mapping[str, Any]) -> None:
+        parent = event.get("parent")
+        self._parents[span_id] = parent
+        self._starts[span_id] = event.get("ts")
+        if event.get("kind") == _PHASE:
+            self._phase_names[span_id] = event.get("name")
+        self._open[span_id] = {
+            "span_id": span_id,
+            "parent": parent,
+            "name": event.get("name"),
+            "kind": event.get("kind"),
+            "start_ts": event.get("ts"),
+        }
+        if self._plans:
+            self._match_plan(span_id, parent, event)
+
+    def _plan(self, event: Mapping[str, Any]) -> None:
+        """A ``span_planned`` line: a queued lane until a span fulfils it."""
+        plan_id, name = event.get("plan_id"), event.get("name")
+        if not isinstance(plan_id, str) or not isinstance(name, str):
+            return
+        parent = event.get("parent")
+        attributes = event.get("attributes")
+        phase = attributes.get("phase") if isinstance(attributes, Mapping) else None
+        self._plans[plan_id] = {
+            "span_id": plan_id,
+            "plan_id": plan_id,
+            "name": name,
+            "kind": event.get("kind"),
+            "parent": parent,
+            "agent_id": None,
+            "phase": phase if isinstance(phase, str) else self._phase_at(parent),
+            "start_ts": None,
+            "end_ts": None,
+            "status": "queued",
+            "tokens": 0,
+            "tool_uses": 0,
+            "cost_usd": 0,
+            "error": None,
+        }
+        self._plans_by_name.setdefault(name, []).append(plan_id)
+
+    def _match_plan(self, span_id: str, parent: Any, event: Mapping[str, Any]) -> None:
+        """Fulfil the plan the span names (attribute ``plan_id``), else the first plan
+        of its name whose parent is one of the span's ancestors (any, if it has none)."""
+        attributes = event.get("attributes")
+        explicit = attributes.get("plan_id") if isinstance(attributes, Mapping) else None
+        if isinstance(explicit, str) and explicit in self._plans:
+            self._fulfil(span_id, explicit)
+            return
+        name = event.get("name")
+        pending = self._plans_by_name.get(name) if isinstance(name, str) else None
+        if not pending:
+            return
+        ancestors: set[Any] = set()
+        while parent is not None and parent not in ancestors:
+            ancestors.add(parent)
+            parent = self._parents.get(parent)
+        for plan_id in pending:
+            plan_parent = self._plans[plan_id]["parent"]
+            if plan_parent is None or plan_parent in ancestors:
+                self._fulfil(span_id, plan_id)
+                return
+
+    def _fulfil(self, span_id: str, plan_id: str) -> None:
+        plan = self._plans.pop(plan_id)
+        pending = self._plans_by_name[plan["name"]]
+        pending.remove(plan_id)
+        if not pending:
+            del self._plans_by_name[plan["name"]]
+        self._plan_of[span_id] = plan_id
+
+    @property
+    def run_start(self) -> dict[str, Any] | None:
+        """The run's ``run_start`` line (the first one folded), or None."""
+        with self._lock:
+            return None if self._run_start is None else dict(self._run_start)
+
+    def open_spans(self) -> list[dict[str, Any]]:
+        """The spans started and not ended, in start order.
+
+        Returns:
+            ``[{span_id, parent, name, kind, start_ts}]``.
+        """
+        with self._lock:
+            return [dict(span) for span in self._open.values()]
 
     def result(self, summary: RunSummary | Mapping[str, Any]) -> list[dict[str, Any]]:
         """The lanes, in the order of the summary's agents (start order).
@@ -79,12 +178,19 @@ class LanesFold:
 
         Returns:
             One dict per agent span: ``{span_id, name, kind, agent_id, phase,
-            start_ts, end_ts, status, tokens, tool_uses, cost_usd, error}``;
-            ``end_ts``, ``status`` and ``error`` are None while it runs.
+            start_ts, end_ts, status, tokens, tool_uses, cost_usd, error,
+            plan_id}``; ``end_ts``, ``status`` and ``error`` are None while it
+            runs, ``plan_id`` is the plan it fulfilled (or None). Then one per
+            plan not fulfilled yet: ``{span_id: plan_id, plan_id, name, kind,
+            parent, status: "queued", start_ts: None, end_ts: None, tokens: 0,
+            tool_uses: 0, cost_usd: 0, phase, agent_id: None, error: None}``,
+            where ``phase`` is the plan's attribute ``phase``, else the phase
+            its parent is in.
         """
         data = summary.to_dict() if isinstance(summary, RunSummary) else summary
         with self._lock:
-            return [self._lane(agent) for agent in data.get("agents", ())]
+            started = [self._lane(agent) for agent in data.get("agents", ())]
+            return started + [dict(plan) for plan in self._plans.values()]
 
     def _lane(self, agent: Mapping[str, Any]) -> dict[str, Any]:
         span_id = str(agent.get("span_id"))
@@ -102,17 +208,21 @@ class LanesFold:
             "tool_uses": agent.get("tool_uses", 0),
             "cost_usd": agent.get("cost_usd", 0.0),
             "error": error,
+            "plan_id": self._plan_of.get(span_id),
         }
 
     def _phase_of(self, span_id: Any) -> Any:
         """The name of the closest ancestor of kind ``phase``, or None."""
-        seen = {span_id}
-        parent = self._parents.get(span_id)
-        while parent is not None and parent not in seen:
-            if parent in self._phase_names:
-                return self._phase_names[parent]
-            seen.add(parent)
-            parent = self._parents.get(parent)
+        return self._phase_at(self._parents.get(span_id), {span_id})
+
+    def _phase_at(self, span_id: Any, seen: set[Any] | None = None) -> Any:
+        """The name of ``span_id`` if it is a phase, else of its closest phase ancestor."""
+        seen = set() if seen is None else seen
+        while span_id is not None and span_id not in seen:
+            if span_id in self._phase_names:
+                return self._phase_names[span_id]
+            seen.add(span_id)
+            span_id = self._parents.get(span_id)
         return None
 
 

@@ -58,7 +58,8 @@
   function fulfil(ev, lane) {
     // Contract 19: plan_id given explicitly, else the first plan with this name
     // whose parent is an ancestor of the new span.
-    var explicit = ev.plan_id || (ev.attributes || {})["spanline.plan_id"];
+    var attrs = ev.attributes || {};
+    var explicit = ev.plan_id || attrs.plan_id || attrs["spanline.plan_id"];
     var found = null;
     if (explicit && S.plans.has(explicit)) found = S.plans.get(explicit);
     if (!found) {
@@ -184,7 +185,9 @@
 
   function planned(ev) {
     var parent = ev.parent ? S.spans.get(ev.parent) : null;
-    var lane = newLane("plan:" + ev.plan_id, ev.name, ev.kind, parent ? parent.phase : "");
+    var attrs = ev.attributes || {};
+    var phase = typeof attrs.phase === "string" ? attrs.phase : parent ? parent.phase : "";
+    var lane = newLane("plan:" + ev.plan_id, ev.name, ev.kind, phase);
     lane.planId = ev.plan_id; lane.planParent = ev.parent || null;
     lane.attributes = Object.assign({}, ev.attributes || {});
     S.plans.set(ev.plan_id, lane);
@@ -197,6 +200,7 @@
   function loadSnapshot(snap) {
     var summary = snap.summary || {};
     S.summary = summary;
+    if (snap.run_start) apply(snap.run_start); // agent kinds, stall threshold, query
     (snap.lanes || []).forEach(function (l) {
       var lane = newLane(l.span_id, l.name, l.kind, l.phase);
       if (l.start_ts === undefined) l.start_ts = null;
@@ -633,24 +637,10 @@
         replay(runId, offset, snap.summary);
         return;
       }
-      loadSnapshot(snap);
+      loadSnapshot(snap); // with the run's run_start line: no second stream for it
       if (S.finished && S.summary) reconcile(S.summary);
       else stream(runId, offset);
-      // run_start (agent kinds, query) is the first line: fetch it when the snapshot skipped it.
-      if ((snap.offset || 0) > 0 && !S.runStart) firstLine(runId);
     }).catch(showError);
-  }
-
-  function firstLine(runId) {
-    var es = new EventSource("/events?run=" + encodeURIComponent(runId) + "&from=0");
-    es.onmessage = function (msg) {
-      es.close();
-      try {
-        var ev = JSON.parse(msg.data);
-        if (S && S.runId === runId && ev.event === "run_start") { S.runStart = ev; dirty = true; }
-      } catch (e) { /* ignore */ }
-    };
-    es.onerror = function () { es.close(); };
   }
 
   function showError(err) {
