@@ -595,7 +595,12 @@
       var ev;
       try { ev = JSON.parse(msg.data); } catch (e) { return; }
       apply(ev);
-      if (ev && ev.event === "process_end") refetchSoon();
+      if (ev && ev.event === "process_end") {
+        // The process that created the run ended: the run is over. Its server may stop
+        // right after, so stop streaming now (no reconnect loop) and show the report.
+        if (S.runStart && ev.pid === S.runStart.pid) { S.finished = true; stopStream(); dirty = true; }
+        refetchSoon();
+      }
     };
     source.onerror = function () {
       // EventSource reconnects by itself, sending Last-Event-ID; nothing to do.
@@ -631,6 +636,12 @@
         loadSnapshot({ summary: snap.summary, lanes: [] });
         S.finished = false;
         replay(runId, offset, snap.summary);
+        return;
+      }
+      if (!done && offset <= REPLAY_LIMIT) {
+        // A live run of modest size is followed from its first line: the lines give the
+        // queued (planned) agents and the open spans' links, which the snapshot lacks.
+        stream(runId, 0);
         return;
       }
       loadSnapshot(snap);
