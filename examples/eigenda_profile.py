@@ -8,8 +8,14 @@ multiplies the simulated durations of one phase by F (for ``spanline compare``);
 ``--hang AGENT=S`` makes one agent go silent for S real seconds midway (for stall
 detection: ``SPANLINE_STALL_S`` below S shows it under ``stalls``).
 
+The live dashboard is on (``configure_observability(dashboard=True)``; it needs
+``pip install 'spanline[dashboard]'``): its address is printed while the run
+runs, and at the end the ``spanline serve`` command that reopens it.
+``--serve`` keeps serving it after the run until Ctrl-C; ``--no-dashboard``
+turns it off.
+
 Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N] [--slow PHASE=F]
-                                         [--hang AGENT=S]
+                                         [--hang AGENT=S] [--serve | --no-dashboard]
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -183,6 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="AGENT=S",
         help="make one agent (e.g. lib-core) hang for S real seconds midway",
     )
+    dashboard = parser.add_mutually_exclusive_group()
+    dashboard.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep serving the dashboard after the run, until Ctrl-C",
+    )
+    dashboard.add_argument(
+        "--no-dashboard", action="store_true", help="do not serve the live dashboard"
+    )
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error("--speed must be positive")
@@ -191,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run = spanline.configure_observability(
         enabled=True,
+        dashboard=not args.no_dashboard,  # prints its address on stderr
         service_name="eigenda",
         query="Analyze the EigenDA repository: libraries, applications, architecture",
         config={"libraries": {"depth_0": DEPTH_0, "depth_n": DEPTH_N}, "applications": APPS},
@@ -213,6 +232,50 @@ def main(argv: list[str] | None = None) -> int:
         # The per-agent cards and milestones are in the file; print the headline.
         headline = {k: v for k, v in summary.to_dict().items() if k not in ("agents", "milestones")}
         print(orjson.dumps(headline, option=orjson.OPT_INDENT_2).decode())
+    if not args.no_dashboard:
+        print(f"reopen with:    {serve_command(run.directory)}")
+        sys.stdout.flush()
+    if args.serve:
+        return serve(run.base, run.run_id)
+    return 0
+
+
+def serve_command(run_directory: Path) -> str:
+    """The ``spanline serve`` command that reopens this run's dashboard, as typed from here."""
+    command = "spanline"
+    beside = Path(sys.executable).parent / "spanline"  # the venv's, when it is not on PATH
+    found = shutil.which("spanline")
+    if beside.is_file() and (found is None or Path(found).resolve() != beside.resolve()):
+        command = _shown(beside)
+    return f"{command} serve {_shown(run_directory)}"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd())) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path)
+
+
+def serve(base: Path, run_id: str) -> int:
+    """Serve the finished run's dashboard until Ctrl-C (--serve)."""
+    from spanline.dashboard import DashboardUnavailable, start_in_thread
+
+    try:
+        server = start_in_thread(base, default_run=run_id)
+    except DashboardUnavailable as exc:
+        print(f"eigenda_profile: {exc}", file=sys.stderr)
+        return 1
+    print(f"serving:        {server.url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    try:
+        while server.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 

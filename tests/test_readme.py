@@ -20,6 +20,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     # Nothing but the title comes before the first command.
     assert text.index("```bash") < text.index("\n", text.index("# spanline")) + 3
     assert "examples/eigenda_profile.py" in run_main and "pip install" in run_main
+    assert "'.[dashboard]'" in run_main  # the example serves its dashboard
     assert run_tests == "bash scripts/test.sh"
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^exec bash scripts/test\.sh\s*$", ci, re.MULTILINE)

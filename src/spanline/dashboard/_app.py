@@ -230,16 +230,23 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
     handle = None
     position, rest = start, b""
     try:
-        while not config.stopping.is_set():
+        while True:
             if handle is None:
+                if config.stopping.is_set():
+                    break
                 try:
                     handle = path.open("rb")
                 except FileNotFoundError:
                     await anyio.sleep(config.poll_s)
                     continue
                 handle.seek(start)
+            # Read what is there before looking at `stopping`: the run's last lines are
+            # written just before the server stops, and an open page must get them.
+            stopping = config.stopping.is_set()
             chunk = handle.read(_CHUNK)
             if not chunk:
+                if stopping:
+                    break
                 await anyio.sleep(config.poll_s)
                 continue
             data = rest + chunk if rest else chunk

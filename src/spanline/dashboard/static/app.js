@@ -599,7 +599,12 @@
       var ev;
       try { ev = JSON.parse(msg.data); } catch (e) { return; }
       apply(ev);
-      if (ev && ev.event === "process_end") refetchSoon();
+      if (ev && ev.event === "process_end") {
+        // The process that created the run ended: the run is over. Its server may stop
+        // right after, so stop streaming now (no reconnect loop) and show the report.
+        if (S.runStart && ev.pid === S.runStart.pid) { S.finished = true; stopStream(); dirty = true; }
+        refetchSoon();
+      }
     };
     source.onerror = function () {
       // EventSource reconnects by itself, sending Last-Event-ID; nothing to do.

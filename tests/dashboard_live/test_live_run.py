@@ -1,0 +1,118 @@
+"""Must hold, "Live run": a page opened as the example starts follows it to the end.
+
+``examples/eigenda_profile.py --speed 20 --fail`` runs with its dashboard on (the
+README's way), its runs under a temporary ``SPANLINE_DIR``; the address is read
+from its stderr. ``--hang lib-encoding=3`` holds one depth-0 agent for 3 real
+seconds, so that the page, opened at the start, surely catches agents running
+and queued (at speed 20 the whole run takes well under a second).
+Then, without a reload: 35 swimlanes, cards equal to run_summary.json, the
+failed agent in the error panel. Screenshots go to the test's tmp directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.dashboard_live._example import LiveExample
+from tests.dashboard_live.conftest import distinct_colours
+
+PHASE_LANES = {
+    "library_depth_0": 9,
+    "library_depth_n": 15,
+    "application_analysis": 10,
+    "synthesis": 1,
+}
+
+
+def bars(page: Any, phase: str) -> list[tuple[float, float]]:
+    """(x, x + width) of each lane bar of a phase, in pixels."""
+    return [
+        (float(x), float(x) + float(w))
+        for x, w in page.eval_on_selector_all(
+            f'#gantt g.lane[data-phase="{phase}"] rect.bar',
+            "els => els.map(e => [e.getAttribute('x'), e.getAttribute('width')])",
+        )
+    ]
+
+
+def screenshot(page: Any, browser: Any, path: Path) -> None:
+    png = page.screenshot(path=str(path), full_page=True)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert distinct_colours(browser, png) > 64, f"{path.name} looks blank"
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def test_a_page_opened_at_the_start_follows_the_run_to_its_end(
+    browser: Any, page: Any, tmp_path: Path
+) -> None:
+    example = LiveExample(tmp_path, "--speed", "20", "--fail", "--hang", "lib-encoding=3")
+    try:
+        url = example.url()
+        page.goto(url)
+        # The start: agents running, the rest queued (declared by tracer.plan).
+        expect(page.locator("#mode")).to_have_text("live")
+        expect(page.locator('#cards .card[data-status="running"]')).not_to_have_count(0)
+        expect(page.locator('#cards .card[data-status="queued"]')).not_to_have_count(0)
+        expect(page.locator('#gantt g.lane[data-status="queued"]')).not_to_have_count(0)
+        assert example.process.poll() is None, "the run ended before the page saw it live"
+        screenshot(page, browser, tmp_path / "live-start.png")
+        page.evaluate("window.__same_document = true")  # a reload would drop it
+
+        assert example.finish() == 0
+        summary = json.loads((example.run_dir / "run_summary.json").read_text())
+
+        # The end, without a reload.
+        expect(page.locator("#cards .card")).to_have_count(35)
+        expect(page.locator("#lane-count")).to_have_text("35 agent lanes, 0 queued")
+        expect(page.locator('#cards .card[data-status="running"]')).to_have_count(0)
+        expect(page.locator('#cards .card[data-status="error"]')).to_have_count(1)
+        expect(page.locator("#mode")).to_have_text("report")
+        assert page.evaluate("window.__same_document") is True
+        screenshot(page, browser, tmp_path / "live-end.png")
+    finally:
+        example.kill()
+
+    for phase, count in PHASE_LANES.items():
+        assert len(bars(page, phase)) == count, phase
+    depth_0 = bars(page, "library_depth_0")
+    assert max(s for s, _ in depth_0) < min(e for _, e in depth_0)  # the 9 overlap in time
+    depth_n = sorted(bars(page, "library_depth_n"))
+    assert all(b[0] >= a[1] - 2.5 for a, b in itertools.pairwise(depth_n))  # one by one
+    apps = bars(page, "application_analysis")
+    assert max(s for s, _ in apps) < min(e for _, e in apps)
+
+    cards = page.eval_on_selector_all(
+        "#cards .card",
+        """els => els.map(e => ({span_id: e.dataset.spanId, status: e.dataset.status,
+             tokens: e.querySelector('.tokens').textContent,
+             tools: e.querySelector('.tools').textContent}))""",
+    )
+    by_id = {card["span_id"]: card for card in cards}
+    assert len(summary["agents"]) == 35
+    for agent in summary["agents"]:
+        card = by_id[agent["span_id"]]
+        assert card["tokens"].replace(",", "") == str(agent["tokens"]), agent["name"]
+        assert card["tools"].replace(",", "") == str(agent["tool_uses"]), agent["name"]
+        assert card["status"] == ("error" if agent["status"] == "error" else "done")
+
+    (failed,) = summary["errors"]
+    item = page.locator(f'#errors li[data-span-id="{failed["span_id"]}"]')
+    assert failed["name"] in item.text_content()
+    assert failed["message"] in item.text_content()
+    assert page.errors == []  # type: ignore[attr-defined]
