@@ -186,3 +186,32 @@ def test_cli_benchmark_smoke(tmp_path: Path) -> None:
         "median s" in result.stdout and "stored summary equals the re-fold: True" in result.stdout
     )
     assert not list(tmp_path.glob("*/runs"))  # the run went to a scratch directory
+
+
+DASHBOARD_SCRIPT = ROOT / "benchmarks" / "dashboard.py"
+
+
+def test_dashboard_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/dashboard.py --smoke: the page drew the run, every line arrived, the clients
+    kept up and the traced child lost nothing; no timing is asserted."""
+    out = tmp_path / "dashboard.json"
+    result = run_interpreter(
+        str(DASHBOARD_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    interactive, latency, hot = document["interactive"], document["latency"], document["hot_path"]
+    assert interactive["lanes_drawn"] == 35 and len(interactive["samples_ms"]) == 1
+    assert math.isfinite(interactive["median_ms"]) and interactive["median_ms"] > 0
+    assert latency["received"] == latency["lines"] == 5
+    assert 0 <= latency["median_ms"] <= latency["p95_ms"] <= latency["max_ms"]
+    assert [s["clients"] for s in hot["samples"]] == [0, 10]
+    for sample in hot["samples"]:
+        assert sample["spans"] == 5_000 and sample["dropped_events"] == 0
+        assert sample["lines"] == 2 * (5_000 + 1) + 2  # the loop's spans, run_start, process_end
+    assert hot["clients_caught_up"] is True
+    assert math.isfinite(hot["ratio"]) and hot["ratio"] > 0
+    for key in ("interactive_target_met", "latency_target_met", "hot_target_met"):
+        assert isinstance(document[key], bool), key
+    assert "interactive, 2,000-span run" in result.stdout and "hot path ratio" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
