@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests._browser import distinct_colours
 from tests.dashboard_live._example import LiveExample
-from tests.dashboard_live.conftest import distinct_colours
 
 PHASE_LANES = {
     "library_depth_0": 9,

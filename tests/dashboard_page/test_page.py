@@ -16,7 +16,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 from spanline.dashboard.page import build_page, report_data
-from tests.dashboard_page.conftest import XSS_NAME, Watched, distinct_colours, eigenda_run, serve
+from tests._browser import distinct_colours
+from tests.dashboard_page.conftest import XSS_NAME, Watched, eigenda_run, serve
 
 PHASE_LANES = {
     "library_depth_0": 9,

@@ -17,7 +17,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard_page.conftest import Watched, distinct_colours, eigenda_run, serve
+from tests._browser import distinct_colours
+from tests.dashboard_page.conftest import Watched, eigenda_run, serve
 from tests.dashboard_page.test_page import assert_final_state
 
 
