@@ -37,7 +37,13 @@ def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
 
     pattern = re.compile(r"\bcontracts? \d+|\breference 00\d", re.IGNORECASE)
     places = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
-    for folder, suffix in (("docs", "*.md"), ("examples", "*.py"), ("src", "*.py")):
+    for folder, suffix in (
+        ("docs", "*.md"),
+        ("examples", "*.py"),
+        ("src", "*.py"),
+        ("src", "*.js"),
+        ("src", "*.html"),
+    ):
         places += sorted((ROOT / folder).rglob(suffix))
     found = [
         f"{path.relative_to(ROOT)}:{number}"

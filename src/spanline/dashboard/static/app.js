@@ -56,7 +56,7 @@
   }
 
   function fulfil(ev, lane) {
-    // Contract 19: plan_id given explicitly, else the first plan with this name
+    // A plan is fulfilled by its plan_id given explicitly, else by the first plan with this name
     // whose parent is an ancestor of the new span.
     var attrs = ev.attributes || {};
     var explicit = ev.plan_id || attrs.plan_id || attrs["spanline.plan_id"];
