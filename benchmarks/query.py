@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _common import parse_run_args  # shared by the run-folding benchmarks (script's directory)
 from fold import generate  # the same synthetic run as the fold benchmark (script's directory)
 
 DEFAULTS = {"events": 1_000_000, "repeats": 5}
@@ -72,18 +73,13 @@ def measure(base: Path, repeats: int) -> list[dict[str, Any]]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments, with defaults filled in."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--events", type=int, help="lines in the generated run (default 1,000,000)")
-    parser.add_argument("--repeats", type=int, help="calls per query (default 5)")
-    parser.add_argument("--smoke", action="store_true", help="a tiny run, once (for tests)")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
-    args = parser.parse_args(argv)
-    for key, value in (SMOKE if args.smoke else DEFAULTS).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if min(args.events, args.repeats) < 1:
-        parser.error("--events and --repeats must be at least 1")
-    return args
+    return parse_run_args(
+        __doc__.split("\n", 1)[0],
+        argv,
+        defaults=DEFAULTS,
+        smoke=SMOKE,
+        repeats_help="calls per query (default 5)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
