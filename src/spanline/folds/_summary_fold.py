@@ -331,7 +331,7 @@ class SummaryFold:
                                 acc[4] = now
                             index = acc[3]
                     else:
-                        while index >= 0:
+                        while index >= 0:  # _touch, inlined: it runs for most spans
                             acc = ctxs[index]
                             if now > acc[4]:
                                 if now - acc[4] > stall:
@@ -412,7 +412,7 @@ class SummaryFold:
                         ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
                         node = (parent, ctx)  # its own context
                     index = ctx
-                    while index >= 0:  # activity in the subtree of each agent above
+                    while index >= 0:  # _touch, inlined: it runs for every span
                         acc = ctxs[index]
                         if now > acc[4]:
                             if now - acc[4] > stall:
@@ -430,14 +430,8 @@ class SummaryFold:
                 elif tag == "event":
                     sid = event.get("span_id")
                     node = nodes.get(sid) if sid.__class__ is str else None
-                    index = node[1] if node is not None else -1
-                    while index >= 0:  # activity in the subtree of each agent above
-                        acc = ctxs[index]
-                        if now > acc[4]:
-                            if now - acc[4] > stall:
-                                self._stalled(index, acc[4], now)
-                            acc[4] = now
-                        index = acc[3]
+                    if node is not None:
+                        self._touch(node[1], now, stall)
                 else:
                     self._other_event(tag, event)
                     kinds, stall = self._kinds, self._stall_s
@@ -476,6 +470,18 @@ class SummaryFold:
     def _new_ctx(self, up: int) -> int:
         self._ctx.append([0, 0, 0.0, up, _NEVER])
         return len(self._ctx) - 1
+
+    def _touch(self, index: int, now: float, stall: float) -> None:
+        """A line at ``now`` in the subtree of context ``index``: each agent above it was
+        active then; a silence longer than ``stall`` before it is a stall."""
+        ctxs = self._ctx
+        while index >= 0:
+            acc = ctxs[index]
+            if now > acc[4]:
+                if now - acc[4] > stall:
+                    self._stalled(index, acc[4], now)
+                acc[4] = now
+            index = acc[3]
 
     def _stalled(self, ctx: int, since: float, now: float) -> None:
         """The agent of context ``ctx`` showed no line from ``since`` until ``now``."""
