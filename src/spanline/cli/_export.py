@@ -113,16 +113,7 @@ def export_mlflow(run: Run, out: Path | None) -> list[Path]:
     for problem in problems:
         sys.stderr.write(f"skipped {problem}\n")
     data = orjson.dumps(trace, option=orjson.OPT_INDENT_2) + b"\n"
-    if out is not None and str(out) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return []
-    if out is None:
-        out = run.directory / "mlflow_trace.json"
-    elif out.is_dir():
-        out = out / f"{run.run_id}.mlflow.json"
-    out.write_bytes(data)
-    return [out]
+    return _write_one(data, out, run.directory / "mlflow_trace.json", f"{run.run_id}.mlflow.json")
 
 
 def export_html(run: Run, out: Path | None) -> list[Path]:
@@ -142,13 +133,19 @@ def export_html(run: Run, out: Path | None) -> list[Path]:
     from spanline.dashboard.page import build_page, report_data
 
     data = build_page(report_data(run.directory)).encode("utf-8")
+    return _write_one(data, out, run.directory / "report.html", f"{run.run_id}.html")
+
+
+def _write_one(data: bytes, out: Path | None, default: Path, name_in_dir: str) -> list[Path]:
+    """Write one exported file: to stdout (``-``), ``out``, ``name_in_dir`` inside a
+    directory ``out``, or ``default``; return what was written (none for stdout)."""
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return []
     if out is None:
-        out = run.directory / "report.html"
+        out = default
     elif out.is_dir():
-        out = out / f"{run.run_id}.html"
+        out = out / name_in_dir
     out.write_bytes(data)
     return [out]
