@@ -6,7 +6,6 @@ and as a static report (``spanline export --format html``) opened from disk.
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
@@ -16,26 +15,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 from spanline.dashboard.page import build_page, report_data
-from tests._browser import distinct_colours
+from tests._browser import assert_final_eigenda_page, distinct_colours
 from tests.dashboard_page.conftest import XSS_NAME, Watched, eigenda_run, serve
-
-PHASE_LANES = {
-    "library_depth_0": 9,
-    "library_depth_n": 15,
-    "application_analysis": 10,
-    "synthesis": 1,
-}
-
-
-def bars(page: Any, phase: str) -> list[tuple[float, float]]:
-    """(x, x + width) of each lane bar of a phase, in pixels, top to bottom."""
-    return [
-        (float(x), float(x) + float(w))
-        for x, w in page.eval_on_selector_all(
-            f'g.lane[data-phase="{phase}"] rect.bar',
-            "els => els.map(e => [e.getAttribute('x'), e.getAttribute('width')])",
-        )
-    ]
 
 
 def assert_final_state(page: Any, run_dir: Path) -> None:
@@ -47,33 +28,7 @@ def assert_final_state(page: Any, run_dir: Path) -> None:
     expect(page.locator("#cards .card")).to_have_count(35)
     expect(page.locator("#mode")).to_have_text("report")
     expect(page.locator("#lane-count")).to_have_text("35 agent lanes, 0 queued")
-    for phase, count in PHASE_LANES.items():
-        assert len(bars(page, phase)) == count, phase
-    depth_0 = bars(page, "library_depth_0")
-    assert max(s for s, _ in depth_0) < min(e for _, e in depth_0)  # all 9 overlap in time
-    depth_n = sorted(bars(page, "library_depth_n"))
-    assert all(b[0] >= a[1] - 2.5 for a, b in itertools.pairwise(depth_n))  # one by one
-    apps = bars(page, "application_analysis")
-    assert max(s for s, _ in apps) < min(e for _, e in apps)
-
-    cards = page.eval_on_selector_all(
-        "#cards .card",
-        """els => els.map(e => ({span_id: e.dataset.spanId, status: e.dataset.status,
-             tokens: e.querySelector('.tokens').textContent,
-             tools: e.querySelector('.tools').textContent}))""",
-    )
-    by_id = {c["span_id"]: c for c in cards}
-    assert len(summary["agents"]) == 35
-    for agent in summary["agents"]:
-        card = by_id[agent["span_id"]]
-        assert card["tokens"].replace(",", "") == str(agent["tokens"]), agent["name"]
-        assert card["tools"].replace(",", "") == str(agent["tool_uses"]), agent["name"]
-        assert card["status"] == ("error" if agent["status"] == "error" else "done")
-
-    (failed,) = summary["errors"]
-    item = page.locator(f'#errors li[data-span-id="{failed["span_id"]}"]')
-    assert failed["name"] in item.text_content()
-    assert failed["message"] in item.text_content()
+    assert_final_eigenda_page(page, summary)
     assert page.text_content("#current-phase") == "finished"
     assert page.text_content("#complete") == "100%"
 
