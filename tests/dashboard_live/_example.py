@@ -18,16 +18,23 @@ class LiveExample:
     """``examples/eigenda_profile.py *args`` in a child process, its output read by threads.
 
     Its environment is a bare shell's (a PATH) with ``SPANLINE_DIR`` under ``tmp``.
-    ``command`` runs another program the same way (the printed ``spanline serve``).
+    ``command`` runs another program the same way (the printed ``spanline serve``);
+    ``env`` adds variables to that environment.
     """
 
-    def __init__(self, tmp: Path, *args: str, command: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *args: str,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.base = tmp / "base"
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.process = subprocess.Popen(
             command or [sys.executable, str(EXAMPLE), *args],
-            env={"PATH": BARE_PATH, "SPANLINE_DIR": str(self.base)},
+            env={"PATH": BARE_PATH, "SPANLINE_DIR": str(self.base), **(env or {})},
             cwd=tmp,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -52,7 +52,18 @@
 
   function activity(laneId, ts) {
     var lane = laneId && S.lanes.get(laneId);
-    if (lane && typeof ts === "number") lane.lastActivity = ts;
+    if (lane && typeof ts === "number") laneActivity(lane, ts);
+  }
+
+  // A line in a running agent's subtree after a silence past the threshold: the page
+  // saw that stall live, so it keeps it as recovered (the summary may never reach a
+  // page whose server ended with its run).
+  function laneActivity(lane, ts) {
+    var last = lane.lastActivity;
+    if (lane.status === "running" && last !== null && ts - last > S.stallS) {
+      lane.stall = { since_ts: last, stalled_ms: (ts - last) * 1000, recovered: true };
+    }
+    lane.lastActivity = ts;
   }
 
   function fulfil(ev, lane) {
@@ -156,7 +167,7 @@
     var lane = s && s.lane ? S.lanes.get(s.lane) : null;
     if (lane) {
       lane.tokens += tokens; lane.tool_uses += tools; lane.cost_usd += cost;
-      lane.lastActivity = ev.ts;
+      if (typeof ev.ts === "number") laneActivity(lane, ev.ts);
       if (tokens && typeof ev.ts === "number") {
         var sec = Math.floor(ev.ts);
         S.burn.set(sec, (S.burn.get(sec) || 0) + tokens);
