@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import spanline
 from spanline._runs import create_run
@@ -179,3 +180,30 @@ def test_resume_with_last_event_id_and_4_writer_processes(tmp_path: Path) -> Non
     spans = sum('"event":"span_start"' in line for line in lines)
     assert spans == 4 * SPANS
     assert sum('"event":"process_start"' in line for line in lines) == 4
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b'{"event":"span_start","name":"a"}', b'{"event":"span_end"}'],
+        [b"", b'{"x":1}', b""],  # empty lines advance the offset and send nothing
+        [b'{"name":"caf\xc3\xa9 \xe2\x9c\x93"}'],  # UTF-8 passes through
+        [b'{"x":"bad \xff byte"}', b'{"y":2}'],  # invalid UTF-8: replaced, as before
+        [b'{"x":"carriage\rreturn"}'],  # a CR would end the SSE line: split as before
+    ],
+)
+def test_batched_messages_are_the_bytes_one_message_per_line_would_be(lines: list[bytes]) -> None:
+    """The stream writes many messages at once; each is exactly what sse-starlette sends."""
+    from sse_starlette import ServerSentEvent
+
+    from spanline.dashboard._app import encode_lines
+
+    block = b"".join(line + b"\n" for line in lines)
+    start = 1000
+    expected, position = [], start
+    for line in lines:
+        position += len(line) + 1
+        if line:
+            text = line.decode("utf-8", "replace")
+            expected.append(ServerSentEvent(data=text, id=str(position)).encode())
+    assert encode_lines(block, start) == (b"".join(expected), start + len(block))
