@@ -810,3 +810,92 @@ def test_redact_event_never_raises_and_fails_closed(monkeypatch: pytest.MonkeyPa
     assert key not in str(result)
     assert result["attributes"] == {"spanline.redaction_failed": True}
     assert result["error"] == {"type": "unknown", "message": REDACTED}
+
+
+# --- command lines, odd keys, run headers, spanline's own reports ---
+
+ARGV = ["mysql", "--password", "hunter2", "--api-key=abc", "-u", "root", "--token"]
+ARGV_REDACTED = ["mysql", "--password", REDACTED, f"--api-key={REDACTED}", "-u", "root", "--token"]
+
+
+def test_the_word_after_a_secret_flag_in_an_argument_list_is_redacted() -> None:
+    assert redact(ARGV) == ARGV_REDACTED
+    assert redact({"argv": tuple(ARGV)}) == {"argv": tuple(ARGV_REDACTED)}
+    assert to_jsonable({"cmd": ARGV}) == {"cmd": ARGV_REDACTED}
+    assert preview(ARGV, 1000) == repr(ARGV_REDACTED)
+    # Only the word right after the flag; a list that is not a command line is left alone.
+    words = ["--password", 3, "x", "-", "--verbose", "password", "y"]
+    assert redact(words) == words and to_jsonable(words) == words
+
+
+def test_a_quoted_argument_list_in_text_loses_the_flag_values() -> None:
+    import subprocess
+
+    error = subprocess.CalledProcessError(1, ["mysql", "--password", "hunter2", "-u", "root"])
+    assert redact_text(str(error)) == (
+        "Command '['mysql', '--password', '[REDACTED]', '-u', 'root']' returned non-zero"
+        " exit status 1."
+    )
+    assert redact_text('["--client-secret", "a b", "--n", "1"]') == (
+        '["--client-secret", "[REDACTED]", "--n", "1"]'
+    )
+
+
+def test_mapping_keys_that_are_not_strings_are_redacted_as_written() -> None:
+    key = SECRETS["stripe_live"]
+    attributes = {frozenset([key]): 1, (key, 2): "x", 3: "three", None: "none"}
+    written = orjson.dumps(redact_event(span_start(attributes)), option=orjson.OPT_NON_STR_KEYS)
+    assert key.encode() not in written
+    assert redact({("a", key): 1}) == {f"('a', '{REDACTED}')": 1}
+    assert redact({3: "three", None: "x", 1.5: "y"}) == {3: "three", None: "x", 1.5: "y"}
+
+
+def test_run_headers_are_redacted_in_place() -> None:
+    remote = f"https://x-access-token:{SECRETS['github_classic']}@github.com/o/r.git"
+    run_start = {"event": "run_start", "run_id": "r1", "source_repo": remote, "pid": 7}
+    run_start |= {"service_name": f"svc {SECRETS['slack_bot']}", "agent_kinds": ["agent"]}
+    result = redact_event(run_start)
+    assert result is run_start
+    assert result["source_repo"] == f"https://x-access-token:{REDACTED}@github.com/o/r.git"
+    assert result["service_name"] == f"svc {REDACTED}"
+    end = {"event": "process_end", "pid": 7, "exporters": {f"x {SECRETS['jwt']}": {"failed": 1}}}
+    assert redact_event(end)["exporters"] == {f"x {REDACTED}": {"failed": 1}}
+
+
+def test_span_and_event_names_are_redacted() -> None:
+    for secret in SECRETS.values():
+        event = span_start({})
+        event["name"], event["component"] = f"call {secret}", f"part {secret}"
+        result = redact_event(event)
+        assert (result["name"], result["component"]) == (f"call {REDACTED}", f"part {REDACTED}")
+    plan = {"event": "span_planned", "name": "redis://:pw@cache", "attributes": {}}
+    assert redact_event(plan)["name"] == f"redis://:{REDACTED}@cache"
+
+
+def test_reports_are_redacted_whole(capfd: pytest.CaptureFixture[str]) -> None:
+    # spanline.log gets the same text (it only keeps spanline's own records): see
+    # tests/test_redact_corpus.py, where a real exporter raises.
+    from spanline._report import report
+
+    secret = SECRETS["slack_user"]
+    try:
+        raise RuntimeError(f"upload failed for {secret}")
+    except RuntimeError as exc:
+        report(f"exporter x {secret} raised", exc=exc)
+    report(f"cannot write redis://:pw@cache/{secret}")
+    text = capfd.readouterr().err
+    assert "spanline ── exporter x [REDACTED] raised" in text
+    assert "upload failed for [REDACTED]" in text and "── end of spanline report" in text
+    assert "redis://:[REDACTED]@cache/[REDACTED]" in text
+    assert secret not in text and "pw@" not in text
+
+
+def test_a_bad_setting_is_quoted_back_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spanline._config import resolve_settings
+    from spanline.exceptions import SpanlineWarning
+
+    monkeypatch.setenv("SPANLINE_FLUSH_MS", f"password={SECRETS['stripe_live']}")
+    with pytest.warns(SpanlineWarning) as caught:
+        resolve_settings({})
+    (warning,) = caught
+    assert "SPANLINE_FLUSH_MS='password=[REDACTED]' is invalid" in str(warning.message)

@@ -114,6 +114,11 @@ _DEFAULT_RULES = (
     # --key value on a command line (--key=value is the key=value rule); a value that is the
     # next flag is not one.
     _KEY_START + r"--(?P<key_c>[\w.-]{0,64}?" + _KEY_WORDS + r")[ \t]+(?!-)" + _line_value("c"),
+    # '--key', 'value' in the repr of an argument list (a subprocess error quotes its command).
+    _KEY_START
+    + r"(?P<key_f>--?[\w.-]*?"
+    + _KEY_WORDS
+    + r")\\?[\"']\s*,\s*(?P<vf>\\?[\"'])(?P<secret_f>(?:[^\\\n]|\\.)*?)(?P=vf)",
     # Bearer and Basic credentials (the scheme word is kept), in any case; a long lower-case
     # run counts as a token too.
     r"(?<![A-Za-z0-9])(?i:bearer|basic)\s+(?P<secret_bearer>(?:"
@@ -172,6 +177,7 @@ _FINDERS: tuple[tuple[tuple[str, ...], int | None, str], ...] = (
     (("://",), 3, ""),
     ((r":[ \t]*" + _KEY_RUN,), None, ":"),
     (("--",), 0, ""),
+    ((r",\s*[\"']\\?" + _KEY_RUN,), None, ","),
     (("bearer|basic",), 0, "lower"),
     *(((f,), 0, "") for f in ("eyJ", "sk-", "AIza", "gh[pousr]_|github_pat_", "AKIA|ASIA")),
     (("xox|xapp",), 0, ""),
@@ -195,7 +201,7 @@ _PREFIX_TRIGGER = re.compile(
     ),
     re.ASCII,
 )
-_KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c")
+_KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c", "key_f")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -298,6 +304,20 @@ def _key_check(name: str, registry: _Registry) -> bool:
     if _SECRET_KEY_RE.fullmatch(normal) or normal in registry.key_names:
         return True
     return any(p.search(name) or p.search(normal) for p in registry.key_patterns)
+
+
+def _is_secret_flag(item: object) -> bool:
+    """Whether a command-line word is a flag naming a secret (``--password``, ``-api-key``),
+    so that the next word is its value."""
+    return item.__class__ is str and item[:1] == "-" and "=" not in item and is_secret_key(item)
+
+
+def _hide_flag_values(items: list[object]) -> None:
+    """In a list of command-line words (``sys.argv``, a subprocess command), replace the
+    word after each secret flag in place; the flag itself stays."""
+    for index in range(len(items) - 1):
+        if _is_secret_flag(items[index]) and isinstance(items[index + 1], str):
+            items[index + 1] = REDACTED
 
 
 def add_redaction_pattern(pattern: str | re.Pattern[str]) -> None:
