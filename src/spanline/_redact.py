@@ -5,11 +5,17 @@ whatever its kind, so one grep finds every redaction. Built-in text rules:
 
 - OpenAI and Anthropic keys (``sk-…``, ``sk-proj-…``, ``sk-ant-…``), Google API keys
   (``AIza…``), GitHub tokens (``ghp_`` ``gho_`` ``ghu_`` ``ghs_`` ``ghr_`` ``github_pat_``),
-  AWS access key ids (``AKIA…``/``ASIA…``) and JWTs (``eyJ….….…``);
-- ``Bearer <token>`` (the word ``Bearer`` is kept);
-- assignments to secret-looking names, e.g. ``aws_secret_access_key=…``,
-  ``"password": "…"`` (only the value is replaced, its quotes are kept), and the
-  password in ``scheme://user:password@host``.
+  AWS access key ids (``AKIA…``/``ASIA…``), Slack tokens (``xoxb-`` ``xoxp-`` and the other
+  ``xox?-`` kinds, ``xapp-``), Stripe secret and restricted keys (``sk_live_`` ``rk_live_``
+  ``sk_test_`` ``rk_test_``) and JWTs (``eyJ….….…``);
+- PEM private key blocks (the BEGIN and END lines are kept; a block cut short loses all
+  that follows BEGIN);
+- ``Bearer <token>`` and ``Basic <credentials>`` in any case (the scheme word is kept);
+- the value after a secret-looking name: ``"password": "…"`` in JSON and reprs (only the
+  value is replaced, its quotes are kept), ``aws_secret_access_key=…`` in env files, query
+  strings and ``--flag=…``, ``password: …`` in YAML, headers and logs, ``--password …`` and
+  ``'--password', '…'`` on command lines; and the password in ``scheme://user:password@host``
+  (the user may be empty, the password may hold ``:`` and ``@``).
 
 No rule consumes quotes, commas, brackets or backslashes around a secret, so
 redacting JSON text leaves valid JSON.
