@@ -872,18 +872,25 @@ def test_span_and_event_names_are_redacted() -> None:
     assert redact_event(plan)["name"] == f"redis://:{REDACTED}@cache"
 
 
-def test_reports_are_redacted_whole(capfd: pytest.CaptureFixture[str]) -> None:
-    # spanline.log gets the same text (it only keeps spanline's own records): see
-    # tests/test_redact_corpus.py, where a real exporter raises.
+def test_reports_are_redacted_whole() -> None:
+    # What loguru hands every sink: stderr and spanline.log get this text (through a real
+    # exporter and run, see tests/test_redact_corpus.py).
+    from loguru import logger
+
     from spanline._report import report
 
+    messages: list[str] = []
+    sink = logger.add(messages.append, format="{message}", level="DEBUG")
     secret = SECRETS["slack_user"]
     try:
-        raise RuntimeError(f"upload failed for {secret}")
-    except RuntimeError as exc:
-        report(f"exporter x {secret} raised", exc=exc)
-    report(f"cannot write redis://:pw@cache/{secret}")
-    text = capfd.readouterr().err
+        try:
+            raise RuntimeError(f"upload failed for {secret}")
+        except RuntimeError as exc:
+            report(f"exporter x {secret} raised", exc=exc)
+        report(f"cannot write redis://:pw@cache/{secret}")
+    finally:
+        logger.remove(sink)
+    text = "".join(messages)
     assert "spanline ── exporter x [REDACTED] raised" in text
     assert "upload failed for [REDACTED]" in text and "── end of spanline report" in text
     assert "redis://:[REDACTED]@cache/[REDACTED]" in text
