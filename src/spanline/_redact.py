@@ -183,7 +183,8 @@ _FINDERS: tuple[tuple[tuple[str, ...], int | None, str], ...] = (
     (("://",), 3, ""),
     ((r":[ \t]*" + _KEY_RUN,), None, ":"),
     (("--",), 0, ""),
-    (("'-", '"-'), 1, ""),  # a flag starts a quoted word: cheaper than reading back from ","
+    # A flag starts a quoted word: one search for "-" is cheaper than reading back from ",".
+    (("""-(?<=['"]-)""",), 0, ""),
     (("bearer|basic",), 0, "lower"),
     *(((f,), 0, "") for f in ("eyJ", "sk-", "AIza", "gh[pousr]_|github_pat_", "AKIA|ASIA")),
     (("xox|xapp",), 0, ""),
