@@ -823,6 +823,8 @@ def test_the_word_after_a_secret_flag_in_an_argument_list_is_redacted() -> None:
     assert redact({"argv": tuple(ARGV)}) == {"argv": tuple(ARGV_REDACTED)}
     assert to_jsonable({"cmd": ARGV}) == {"cmd": ARGV_REDACTED}
     assert preview(ARGV, 1000) == repr(ARGV_REDACTED)
+    # A list cut after a flag keeps its "more items" marker.
+    assert to_jsonable(["a", "--token", "x", "y"], max_items=2) == ["a", "--token", "…[+2 items]"]
     # Only the word right after the flag; a list that is not a command line is left alone.
     words = ["--password", 3, "x", "-", "--verbose", "password", "y"]
     assert redact(words) == words and to_jsonable(words) == words

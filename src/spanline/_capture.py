@@ -338,13 +338,16 @@ class _Jsonifier:
 
     def _list(self, members: Iterable[Any], total: int | None, depth: int) -> list[object]:
         out: list[object] = []
+        more = None
         for shown, item in enumerate(members):
             if self.items_left <= 0:
-                out.append(_more(total, shown))
+                more = _more(total, shown)
                 break
             self.items_left -= 1
             out.append(self.convert(item, depth + 1))
         _hide_flag_values(out)  # an argv list: ["--password", "x"]
+        if more is not None:
+            out.append(more)
         return out
 
     def _dict(self, members: Iterable[Any], total: int | None, depth: int) -> dict[str, object]:
