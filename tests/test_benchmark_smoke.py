@@ -215,3 +215,20 @@ def test_dashboard_benchmark_smoke(tmp_path: Path) -> None:
         assert isinstance(document[key], bool), key
     assert "interactive, 2,000-span run" in result.stdout and "hot path ratio" in result.stdout
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
+
+
+REDACT_SCRIPT = ROOT / "benchmarks" / "redact.py"
+
+
+def test_redact_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/redact.py --smoke: every payload timed against the encoder; no timing asserted."""
+    out = tmp_path / "redact.json"
+    result = run_interpreter(str(REDACT_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    names = [row["name"] for row in document["rows"]]
+    assert names[0] == "span_end, no attributes" and "text: 10 KB + one secret a kind" in names
+    for row in document["rows"]:
+        assert math.isfinite(row["redact_us"]) and row["redact_us"] > 0, row["name"]
+        assert math.isfinite(row["ratio"]) and row["ratio"] > 0, row["name"]
+    assert "vs encode" in result.stdout

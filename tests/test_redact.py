@@ -41,6 +41,14 @@ SECRETS = {
         ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
         ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
     ),
+    "slack_bot": "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "slack_user": "xoxp-" + "123456789012-1234567890123-1234567890123-0a1b2c3d4e5f6a7b8c9d",
+    "slack_refresh": "xoxe.xoxp-1-" + "Mi0yLTEyMzQ1Njc4OTAxMi0xMjM0NTY3ODkwMTIz",
+    "slack_app": "xapp-1-" + "A0123BCDE45-1234567890123-0a1b2c3d4e5f6a7b8c9d0e1f",
+    "stripe_live": "sk_live_" + "51H8xYzAbCdEfGhIjKlMnOpQrStUv",
+    "stripe_restricted": "rk_live_" + "51H8xYzAbCdEfGhIjKlMnOpQrStUv",
+    "stripe_test": "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "stripe_restricted_test": "rk_test_" + "4eC39HqLyjWDarjtT1zdp7dc",
 }
 SECRET_CASES = list(SECRETS.items())
 SECRET_IDS = list(SECRETS)
@@ -105,11 +113,90 @@ def test_redact_text_removes_assignments(text: str, expected: str | None) -> Non
         assert redacted == expected
 
 
+PEM_BODY = "MIIEowIBAAKCAQEA7bq98fJk2xQzVb3\nqLm9Rt4Vb8Nc3Jk6Hd1Fs5Gw0Ze+/AB==\n"
+PEM_KINDS = ["RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "PRIVATE KEY"]
+PEM_KINDS += ["ENCRYPTED PRIVATE KEY", "DSA PRIVATE KEY", "PGP PRIVATE KEY BLOCK"]
+
+
+def pem(kind: str, body: str = PEM_BODY) -> str:
+    return f"-----BEGIN {kind}-----\n{body}-----END {kind}-----"
+
+
+@pytest.mark.parametrize("kind", PEM_KINDS)
+def test_pem_private_key_blocks_lose_their_body(kind: str) -> None:
+    text = f"key file:\n{pem(kind)}\nnext line"
+    redacted = redact_text(text)
+    assert redacted == f"key file:\n-----BEGIN {kind}-----[REDACTED]-----END {kind}-----\nnext line"
+    # As it appears in JSON text (escaped newlines), the result still parses.
+    document = orjson.dumps({"key": "x", "pem": pem(kind), "n": 1}).decode()
+    assert orjson.loads(redact_text(document))["pem"] == redacted.split("\n")[1]
+
+
+def test_a_pem_block_cut_short_loses_everything_after_begin() -> None:
+    headers = "Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\n"
+    cut = f"-----BEGIN RSA PRIVATE KEY-----\n{headers}{PEM_BODY}"
+    assert redact_text(cut) == "-----BEGIN RSA PRIVATE KEY-----[REDACTED]"
+    escaped = orjson.dumps({"pem": cut[:60]}).decode()  # JSON: the body has "\n" escapes
+    assert orjson.loads(redact_text(escaped)) == {
+        "pem": "-----BEGIN RSA PRIVATE KEY-----[REDACTED]"
+    }
+    # A preview redacts a window past its cut: a long key is cut in its body there.
+    long_key = pem("RSA PRIVATE KEY", PEM_BODY * 200)
+    for shown in (preview(long_key, 40), preview(long_key, 2000), preview({"k": long_key}, 300)):
+        assert "-----BEGIN RSA PRIVATE KEY-----[REDACTE" in shown and "MIIE" not in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic [REDACTED]"),
+        ("curl -H 'authorization: basic dXNlcjpwYXNz' x", None),
+        ("Basic dXNlcjpodW50ZXIy", "Basic [REDACTED]"),
+        ("aws_secret_access_key: wJalrXUtnFEMI/K7MDENG", "aws_secret_access_key: [REDACTED]"),
+        ("[default]\naws_secret_access_key = wJalrXUtnFEMI/K7", None),
+        ("password: hunter2", "password: [REDACTED]"),
+        ("db:\n  password: 'hunter 2'  # yaml", "db:\n  password: '[REDACTED]'  # yaml"),
+        ('client_secret: "s3 cr3t"\nuser: ann', 'client_secret: "[REDACTED]"\nuser: ann'),
+        ("PASSWORD=hunter2 make", "PASSWORD=[REDACTED] make"),
+        ("--password hunter2 --verbose", "--password [REDACTED] --verbose"),
+        ("--password=hunter2 --verbose", "--password=[REDACTED] --verbose"),
+        ("run --db-password\t'a b' --x", "run --db-password\t'[REDACTED]' --x"),
+        ("--aws-secret-access-key abc/DEF+1", "--aws-secret-access-key [REDACTED]"),
+        ("--password --verbose", "--password --verbose"),  # read from a prompt: no value
+        ("authorization: bearer abcdefghijklmnopqrstuvwx", "authorization: bearer [REDACTED]"),
+        ("bearer abcdefghijklmnopqrstuvwxyz", "bearer [REDACTED]"),
+        ("BEARER ABC123DEF456GHI", "BEARER [REDACTED]"),
+        ("redis://:pw@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"),
+        ("amqp://user:p:a@ss@host/vhost", "amqp://user:[REDACTED]@host/vhost"),
+        ("postgres://user:p%40ss@db/app", "postgres://user:[REDACTED]@db/app"),
+        ("https://u:pw@host/?mail=a@b.c", "https://u:[REDACTED]@host/?mail=a@b.c"),
+    ],
+)
+def test_redact_text_removes_the_variants_that_leaked(text: str, expected: str | None) -> None:
+    redacted = redact_text(text)
+    if expected is None:
+        assert "dXNlcjpwYXNz" not in redacted and "wJalrXUtnFEMI" not in redacted
+        assert REDACTED in redacted
+    else:
+        assert redacted == expected
+
+
 @pytest.mark.parametrize(
     "text",
     [
         "",
         "sk",
+        "basic usage of the API",
+        "Basic Authentication is described in RFC 7617.",
+        "Forgot your password? Reset it. The password reset link was sent.",
+        "xoxo-gossip-girl-fan-club and xoxb alone",
+        "risk_live_feed desk_test_results sk_live_ pk_live_51H8xYzAbCdEfGhIjKlMnOp",
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZI\n-----END PUBLIC KEY-----",
+        "mail user@example.com, ssh://git@github.com/o/r.git at 12:30:45",
+        "http://localhost:8080/a@b and https://example.com:443/",
+        "--verbose --dry-run -- --max-tokens 100 --token-count 5",
+        "Note: the tokenizer splits text; author: Ann",
         "sk-",
         "task-list",
         "risk-assessment-for-the-whole-company",
@@ -138,6 +225,9 @@ def test_redact_text_leaves_ordinary_text_alone(text: str) -> None:
 
 ADVERSARIAL_UNITS = ["sk-", "eyJ", "eyJa.", "token'", '"token": "', "Bearer ", "bearer a"]
 ADVERSARIAL_UNITS += ["x://a", "ghp_", "github_pat_", "AKIA", '\\"pwd\\": \\"', "key: '", "a."]
+ADVERSARIAL_UNITS += ["-----BEGIN PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\nAAAA", "--"]
+ADVERSARIAL_UNITS += ["--password ", "password: ", "a-token: ", "xoxb-1", "sk_live_", "basic "]
+ADVERSARIAL_UNITS += ["://a:b@", "://:", "a:@"]
 
 
 @pytest.mark.parametrize("unit", ADVERSARIAL_UNITS)
@@ -229,6 +319,7 @@ def reference_redact_text(text: str) -> str:
     return text
 
 
+KEY_RUN = spanline._redact._KEY_RUN
 PLAIN = "the model returned a long answer about token counts keys and authors"
 
 
@@ -293,6 +384,14 @@ CORPUS = [
     '--password=hunter2 --verbose --token "abc" -e SECRET=1',
     "monkey=1 author=me key=value secretary=x passwords=many tokens=5 api_key =  spaced",
     "eyJ alone, eyJhbGciOiJIUzI1NiJ9.short.x, sk-learn, sk-proj-lowercase-only-words",
+    "Authorization: Basic dXNlcjpwYXNz\nauthorization: bearer abcdefghijklmnopqrstuvwxyz",
+    "db:\n  password: 'hunter 2'\n  secret: \"x y\"\n  api_key: abc,def\n  token:\n  auth: [a]",
+    "run --password hunter2 --client-secret 'a b' --token --verbose --api-key=k -- --pwd x",
+    "redis://:pw@cache:6379 amqp://u:p:a@ss@h/v https://u:pw@h/?m=a@b x://:@ :// @",
+    f"{pem('RSA PRIVATE KEY')} and {pem('PRIVATE KEY')[:50]} -----BEGIN EC PRIVATE KEY-----",
+    '-----BEGIN PRIVATE KEY-----\\nMIIE\\nAB==\\n-----END PRIVATE KEY-----\\n"}',
+    "xoxb-123456789012-abc xoxo-gossip xapp-1-A0123BCDE45 xoxe.xoxp-1-Mi0yLTEy x-xoxb-1234567890",
+    "sk_live_4eC39HqLyjWDarjtT1 rk_test_4eC39HqLyj ask_live_4eC39HqLy",
     "",
     "hello world",
 ]
@@ -337,6 +436,8 @@ def test_random_mixtures_match_running_every_rule() -> None:
     pieces += ["=", " ", "\n", ",", "{", "}", "&", ";", ".", "-", "_", "/", "@", "://", "x"]
     pieces += ["Bearer ", "bEaReR\t", "sk-", "AKIA", "ASIA", "eyJ", "ghp_", "hunter2", "İ", "é"]
     pieces += ["abc123DEF456ghi", "Q7" * 8]
+    pieces += ["-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "--", "\t"]
+    pieces += ["Basic ", "xoxb-", "xoxp-1", "xapp-", "sk_live_", "rk_test_", "?", "#"]
     rng = random.Random(20240601)
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
@@ -370,9 +471,12 @@ def test_only_rules_whose_trigger_is_present_are_tried(monkeypatch: pytest.Monke
     assert calls() == [0] * len(plans)
     url = redact_text(f"{prose} postgres://u:pw@db/x {prose}")
     assert "postgres://u:[REDACTED]@db/x" in url
-    assert calls() == [0, 0, 1, 0, 0, 0, 0, 0, 0]  # the URL rule, once
+    finders = [plan[1][0].pattern for plan in plans]
+    url_rule, quoted_rule = finders.index("://"), finders.index(r":\s*[\"']\\?" + KEY_RUN)
+    assert calls() == [int(i == url_rule) for i in range(len(plans))]  # the URL rule, once
     assert redact_text(f'{{"auth": "x", "notes": "{prose}"}}').startswith('{"auth": "[REDACTED]"')
-    assert calls() == [1, 0, 1, 0, 0, 0, 0, 0, 0]  # then the quoted-key rule, once
+    # Then the quoted-key rule, once.
+    assert calls() == [int(i in (url_rule, quoted_rule)) for i in range(len(plans))]
 
 
 def test_str_subclass_overriding_methods_is_still_redacted() -> None:
@@ -706,3 +810,101 @@ def test_redact_event_never_raises_and_fails_closed(monkeypatch: pytest.MonkeyPa
     assert key not in str(result)
     assert result["attributes"] == {"spanline.redaction_failed": True}
     assert result["error"] == {"type": "unknown", "message": REDACTED}
+
+
+# --- command lines, odd keys, run headers, spanline's own reports ---
+
+ARGV = ["mysql", "--password", "hunter2", "--api-key=abc", "-u", "root", "--token"]
+ARGV_REDACTED = ["mysql", "--password", REDACTED, f"--api-key={REDACTED}", "-u", "root", "--token"]
+
+
+def test_the_word_after_a_secret_flag_in_an_argument_list_is_redacted() -> None:
+    assert redact(ARGV) == ARGV_REDACTED
+    assert redact({"argv": tuple(ARGV)}) == {"argv": tuple(ARGV_REDACTED)}
+    assert to_jsonable({"cmd": ARGV}) == {"cmd": ARGV_REDACTED}
+    assert preview(ARGV, 1000) == repr(ARGV_REDACTED)
+    # A list cut after a flag keeps its "more items" marker.
+    assert to_jsonable(["a", "--token", "x", "y"], max_items=2) == ["a", "--token", "…[+2 items]"]
+    # Only the word right after the flag; a list that is not a command line is left alone.
+    words = ["--password", 3, "x", "-", "--verbose", "password", "y"]
+    assert redact(words) == words and to_jsonable(words) == words
+
+
+def test_a_quoted_argument_list_in_text_loses_the_flag_values() -> None:
+    import subprocess
+
+    error = subprocess.CalledProcessError(1, ["mysql", "--password", "hunter2", "-u", "root"])
+    assert redact_text(str(error)) == (
+        "Command '['mysql', '--password', '[REDACTED]', '-u', 'root']' returned non-zero"
+        " exit status 1."
+    )
+    assert redact_text('["--client-secret", "a b", "--n", "1"]') == (
+        '["--client-secret", "[REDACTED]", "--n", "1"]'
+    )
+
+
+def test_mapping_keys_that_are_not_strings_are_redacted_as_written() -> None:
+    key = SECRETS["stripe_live"]
+    attributes = {frozenset([key]): 1, (key, 2): "x", 3: "three", None: "none"}
+    written = orjson.dumps(redact_event(span_start(attributes)), option=orjson.OPT_NON_STR_KEYS)
+    assert key.encode() not in written
+    assert redact({("a", key): 1}) == {f"('a', '{REDACTED}')": 1}
+    assert redact({3: "three", None: "x", 1.5: "y"}) == {3: "three", None: "x", 1.5: "y"}
+
+
+def test_run_headers_are_redacted_in_place() -> None:
+    remote = f"https://x-access-token:{SECRETS['github_classic']}@github.com/o/r.git"
+    run_start = {"event": "run_start", "run_id": "r1", "source_repo": remote, "pid": 7}
+    run_start |= {"service_name": f"svc {SECRETS['slack_bot']}", "agent_kinds": ["agent"]}
+    result = redact_event(run_start)
+    assert result is run_start
+    assert result["source_repo"] == f"https://x-access-token:{REDACTED}@github.com/o/r.git"
+    assert result["service_name"] == f"svc {REDACTED}"
+    end = {"event": "process_end", "pid": 7, "exporters": {f"x {SECRETS['jwt']}": {"failed": 1}}}
+    assert redact_event(end)["exporters"] == {f"x {REDACTED}": {"failed": 1}}
+
+
+def test_span_and_event_names_are_redacted() -> None:
+    for secret in SECRETS.values():
+        event = span_start({})
+        event["name"], event["component"] = f"call {secret}", f"part {secret}"
+        result = redact_event(event)
+        assert (result["name"], result["component"]) == (f"call {REDACTED}", f"part {REDACTED}")
+    plan = {"event": "span_planned", "name": "redis://:pw@cache", "attributes": {}}
+    assert redact_event(plan)["name"] == f"redis://:{REDACTED}@cache"
+
+
+def test_reports_are_redacted_whole() -> None:
+    # What loguru hands every sink: stderr and spanline.log get this text (through a real
+    # exporter and run, see tests/test_redact_corpus.py).
+    from loguru import logger
+
+    from spanline._report import report
+
+    messages: list[str] = []
+    sink = logger.add(messages.append, format="{message}", level="DEBUG")
+    secret = SECRETS["slack_user"]
+    try:
+        try:
+            raise RuntimeError(f"upload failed for {secret}")
+        except RuntimeError as exc:
+            report(f"exporter x {secret} raised", exc=exc)
+        report(f"cannot write redis://:pw@cache/{secret}")
+    finally:
+        logger.remove(sink)
+    text = "".join(messages)
+    assert "spanline ── exporter x [REDACTED] raised" in text
+    assert "upload failed for [REDACTED]" in text and "── end of spanline report" in text
+    assert "redis://:[REDACTED]@cache/[REDACTED]" in text
+    assert secret not in text and "pw@" not in text
+
+
+def test_a_bad_setting_is_quoted_back_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from spanline._config import resolve_settings
+    from spanline.exceptions import SpanlineWarning
+
+    monkeypatch.setenv("SPANLINE_FLUSH_MS", f"password={SECRETS['stripe_live']}")
+    with pytest.warns(SpanlineWarning) as caught:
+        resolve_settings({})
+    (warning,) = caught
+    assert "SPANLINE_FLUSH_MS='password=[REDACTED]' is invalid" in str(warning.message)

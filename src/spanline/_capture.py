@@ -22,6 +22,8 @@ from spanline._redact import (
     _CYCLE,
     REDACTED,
     _bytes_window,
+    _hide_flag_values,
+    _is_secret_flag,
     _redacted_window,
     is_secret_key,
     redact_text,
@@ -230,13 +232,18 @@ class _Previewer:
             self._active.discard(id(value))
 
     def _members(self, kind: _Kind, members: Iterable[Any], depth: int) -> None:
+        flag = False  # the previous item was a secret flag: this one is its value
         for index, member in enumerate(members):
             if self.budget <= 0:
                 return  # the caller's final clip adds the ellipsis
             if index:
                 self.emit(", ")
             if kind is _Kind.ITEMS:
-                self.value(member, depth + 1)
+                if flag and isinstance(member, str):
+                    self.emit(repr(REDACTED))
+                else:
+                    self.value(member, depth + 1)
+                flag = _is_secret_flag(member)
                 continue
             key, item = member
             if kind is _Kind.FIELDS:
@@ -331,12 +338,16 @@ class _Jsonifier:
 
     def _list(self, members: Iterable[Any], total: int | None, depth: int) -> list[object]:
         out: list[object] = []
+        more = None
         for shown, item in enumerate(members):
             if self.items_left <= 0:
-                out.append(_more(total, shown))
+                more = _more(total, shown)
                 break
             self.items_left -= 1
             out.append(self.convert(item, depth + 1))
+        _hide_flag_values(out)  # an argv list: ["--password", "x"]
+        if more is not None:
+            out.append(more)
         return out
 
     def _dict(self, members: Iterable[Any], total: int | None, depth: int) -> dict[str, object]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from spanline._redact import redact_text
 from spanline._runs import run_id_prefix, validate_run_id
 from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineWarning
 from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS
@@ -456,8 +457,9 @@ def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
     except ValueError as exc:
         default = row.default_text.replace("`", "")
         message = f"{row.env}={raw!r} is invalid ({exc}); using the default: {default}"
+    # The value is quoted back, and a variable may carry a secret (OTEL_RESOURCE_ATTRIBUTES).
     # Stack: here, resolve_settings, configure_observability, the caller.
-    warnings.warn(message, SpanlineWarning, stacklevel=4)
+    warnings.warn(redact_text(message), SpanlineWarning, stacklevel=4)
 
 
 def _short(value: Any) -> str:

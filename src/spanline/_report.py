@@ -34,23 +34,29 @@ def _attach_pending(logger: Any) -> None:
 
 
 def report(message: str, *, exc: BaseException | None = None, level: str = "WARNING") -> None:
-    """Log a clearly framed message about spanline itself; never raises."""
+    """Log a clearly framed, redacted message about spanline itself; never raises.
+
+    Args:
+        message: One line saying what happened.
+        exc: An exception whose traceback follows the line, framed.
+        level: loguru's level name.
+    """
     try:
         from loguru import logger
 
         if len(_attached) < len(_files):
             _attach_pending(logger)
+        from spanline._redact import redact_text
+
         framed = f"spanline ── {message}"
         if exc is not None:
             # Our own traceback text, not loguru's "diagnose" one: that one prints
             # local variables, which may hold the very events we must not leak.
             details = "".join(traceback.format_exception(exc)).rstrip()
-            # An exporter's exception may quote the events it choked on.
-            from spanline._redact import redact_text
-
-            details = redact_text(details)
             framed = f"{framed}\n{details}\n── end of spanline report"
-        logger.opt(depth=1).log(level, framed)
+        # Everything is redacted, the message too: it may quote a path, a setting, an
+        # exporter's name, and an exporter's exception may quote the events it choked on.
+        logger.opt(depth=1).log(level, redact_text(framed))
     except Exception:  # reporting must never break the host program
         pass
 

@@ -15,6 +15,7 @@ from spanline._capture import to_jsonable
 from spanline._redact import (
     _CYCLE,
     REDACTED,
+    _hide_flag_values,
     _key_check,
     _Registry,
     is_secret_key,
@@ -30,9 +31,10 @@ def redact(value: object) -> object:
     """Redact a JSON-like structure recursively, returning a new structure.
 
     Strings go through ``redact_text``; the value under a secret key (see
-    ``is_secret_key``) becomes ``[REDACTED]`` whatever its type. Dicts, lists, tuples
-    and sets are rebuilt; numbers, booleans and None are kept; any other object is
-    converted with ``to_jsonable`` (which redacts what it produces).
+    ``is_secret_key``) becomes ``[REDACTED]`` whatever its type, and so does the word
+    after a secret flag in a list or tuple (``["--password", "x"]``, as in ``sys.argv``).
+    Dicts, lists, tuples and sets are rebuilt; numbers, booleans and None are kept; any
+    other object is converted with ``to_jsonable`` (which redacts what it produces).
 
     Args:
         value: Typically span attributes or a ``to_jsonable`` result.
@@ -63,17 +65,31 @@ def _redact(value: object, active: set[int], depth: int) -> object:
         try:
             if isinstance(value, Mapping):
                 return {
-                    redact_text(k): REDACTED if is_secret_key(k) else _redact(v, active, depth + 1)
+                    _redact_key(k): REDACTED if is_secret_key(k) else _redact(v, active, depth + 1)
                     for k, v in value.items()
                 }
             items = [_redact(item, active, depth + 1) for item in value]
         finally:
             active.discard(id(value))
         if isinstance(value, (list, tuple)):
+            _hide_flag_values(items)  # an argv list: ["--password", "x"]
             return items if isinstance(value, list) else tuple(items)
         return frozenset(items) if isinstance(value, frozenset) else set(items)
     except Exception:
         return REDACTED  # fail closed: an unwalkable part might hold a secret
+
+
+def _redact_key(key: object) -> object:
+    """A mapping key as it will be written: the encoder writes a key that is not a string or
+    a number as its ``str()``, so that text is redacted here."""
+    if isinstance(key, str):
+        return redact_text(key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return key
+    try:
+        return redact_text(str(key))
+    except Exception:
+        return f"<unrepresentable {type(key).__name__}>"
 
 
 _PHASE_FIELDS = frozenset({"event", "name", "wall_ms", "ts"})
@@ -97,8 +113,9 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
     Returns:
         The event with ``attributes`` redacted by ``redact``, ``error.message`` and
         ``error.stacktrace``, and the ``name``, ``component`` and ``query`` fields by
-        ``redact_text``, and a phase's extra fields redacted like attributes (a new
-        dict for a phase that has any); other fields unchanged.
+        ``redact_text``, a phase's extra fields redacted like attributes (a new dict for
+        a phase that has any), and every field of a ``run_start``, ``process_start`` or
+        ``process_end`` line (in place); other fields unchanged.
     """
     try:
         attributes = event.get("attributes")
@@ -116,11 +133,27 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
             value = event.get(field)
             if value.__class__ is str:
                 event[field] = _redact_name(value, rules._registry)
-        if event.get("event") == "phase":
+        kind = event.get("event")
+        if kind == "phase":
             return _redact_phase(event)
+        if kind in _HEADERS:
+            _redact_header(event)
         return event
     except Exception:
         return _fail_closed(event)
+
+
+#: Process and run lines: once a process, with user text (a git remote with a token in its
+#: URL, a service name, exporter names).
+_HEADERS = frozenset({"run_start", "process_start", "process_end"})
+
+
+def _redact_header(event: dict[str, Any]) -> None:
+    for key, value in event.items():
+        if value.__class__ is str:
+            event[key] = redact_text(value)
+        elif value.__class__ not in _PLAIN:
+            event[key] = redact(value)
 
 
 #: Top-level text fields of events that user code chooses.
@@ -139,11 +172,12 @@ def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
     registry = rules._registry  # rebound when rules are added: read it each time
     active = {id(attributes)}  # as in redact(): a value holding the dict itself is a cycle
     out: dict[Any, Any] = {}
+    name: object
     for key, value in attributes.items():
         if type(key) is str:
             name, secret = _key_verdict(key, registry)
         else:
-            name, secret = redact_text(key), is_secret_key(key)
+            name, secret = _redact_key(key), is_secret_key(key)
         if secret:
             out[name] = REDACTED
         elif type(value) in _PLAIN:
