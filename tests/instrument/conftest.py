@@ -1,0 +1,51 @@
+"""Fixtures: the loopback provider server and real SDK clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import spanline
+from tests.instrument._providers import ProviderServer, provider_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ProviderServer]:
+    with provider_server() as running:
+        yield running
+
+
+@pytest.fixture
+def instrumented() -> Iterator[Any]:
+    """Instrument all three SDKs for one test; the originals are back after it."""
+    names = ("openai", "anthropic", "google-genai")
+    for name in names:
+        spanline.instrument(name)
+    try:
+        yield spanline
+    finally:
+        for name in names:
+            spanline.uninstrument(name)
+
+
+def openai_client(server: ProviderServer, *, sync: bool = True) -> Any:
+    import openai
+
+    kind = openai.OpenAI if sync else openai.AsyncOpenAI
+    return kind(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0)
+
+
+def anthropic_client(server: ProviderServer, *, sync: bool = True) -> Any:
+    import anthropic
+
+    kind = anthropic.Anthropic if sync else anthropic.AsyncAnthropic
+    return kind(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+
+
+def genai_client(server: ProviderServer) -> Any:
+    from google import genai
+
+    options = genai.types.HttpOptions(base_url=server.url)
+    return genai.Client(api_key="gm-test", http_options=options)
