@@ -49,3 +49,20 @@ def genai_client(server: ProviderServer) -> Any:
 
     options = genai.types.HttpOptions(base_url=server.url)
     return genai.Client(api_key="gm-test", http_options=options)
+
+
+@pytest.fixture
+def reports() -> Iterator[list[str]]:
+    """spanline's own warnings during the test; each function's first warning is fresh."""
+    from loguru import logger
+
+    from spanline import _decorators
+
+    _decorators._WARNED.clear()
+    messages: list[str] = []
+    handler = logger.add(messages.append, level="WARNING", format="{message}")
+    try:
+        yield messages
+    finally:
+        logger.remove(handler)
+        _decorators._WARNED.clear()
