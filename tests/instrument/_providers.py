@@ -120,6 +120,32 @@ def _openai_response(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _openai_response_stream(body: dict[str, Any]) -> Iterator[bytes]:
+    """The Responses API's documented event sequence, usage in ``response.completed``."""
+    done = _openai_response(body)
+    message = done["output"][0]
+    ids = {"item_id": message["id"], "output_index": 0}
+    part = {"type": "output_text", "text": "", "annotations": []}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": {**done, "status": "in_progress", "output": [],
+                                                  "usage": None}},
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {**message, "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", **ids, "content_index": 0, "part": part},
+        *({"type": "response.output_text.delta", **ids, "content_index": 0, "delta": text,
+           "logprobs": []} for text in TEXT),
+        {"type": "response.output_text.done", **ids, "content_index": 0, "text": "".join(TEXT),
+         "logprobs": []},
+        {"type": "response.content_part.done", **ids, "content_index": 0,
+         "part": message["content"][0]},
+        {"type": "response.output_item.done", "output_index": 0, "item": message},
+        {"type": "response.completed", "response": done},
+    ]  # fmt: skip
+    for number, event in enumerate(events):
+        data = json.dumps({**event, "sequence_number": number})
+        yield f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
 def _anthropic_message(body: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {
         "id": "msg_1",
@@ -196,7 +222,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._json(_openai_chat(body))
         elif path.endswith("/responses"):
-            self._json(_openai_response(body))
+            if body.get("stream"):
+                self._sse(_openai_response_stream(body))
+            else:
+                self._json(_openai_response(body))
         elif path.endswith("/messages"):
             if body.get("stream"):
                 self._sse(_anthropic_stream(body))

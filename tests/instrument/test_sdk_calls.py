@@ -91,6 +91,20 @@ def openai_responses(server: ProviderServer) -> Any:
     return openai_client(server).responses.create(model="gpt-4o", input="hi").output_text
 
 
+def openai_responses_stream(server: ProviderServer) -> Any:
+    stream = openai_client(server).responses.create(model="gpt-4o", input="hi", stream=True)
+    return "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+
+
+def openai_responses_stream_helper(server: ProviderServer) -> Any:
+    with openai_client(server).responses.stream(model="gpt-4o", input="hi") as stream:
+        return stream.get_final_response().output_text
+
+
+def openai_responses_parse(server: ProviderServer) -> Any:
+    return openai_client(server).responses.parse(model="gpt-4o", input="hi").output_text
+
+
 async def _openai_async_create(server: ProviderServer) -> Any:
     async with openai_client(server, sync=False) as client:
         answer = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
@@ -233,6 +247,9 @@ CASES: list[tuple[Callable[[ProviderServer], Any], str, dict[str, int] | None, b
     (openai_raw_stream, OPENAI, OPENAI_TOKENS, True),
     (openai_parse, "llm.openai.chat.completions.parse", OPENAI_TOKENS, False),
     (openai_responses, "llm.openai.responses.create", OPENAI_TOKENS, False),
+    (openai_responses_stream, "llm.openai.responses.create", OPENAI_TOKENS, True),
+    (openai_responses_stream_helper, "llm.openai.responses.create", OPENAI_TOKENS, True),
+    (openai_responses_parse, "llm.openai.responses.parse", OPENAI_TOKENS, False),
     (_sync(_openai_async_create), OPENAI, OPENAI_TOKENS, False),
     (_sync(_openai_async_stream), OPENAI, OPENAI_TOKENS, True),
     (_sync(_openai_async_stream_helper), OPENAI, OPENAI_TOKENS, True),

@@ -8,10 +8,11 @@ __all__ = ["targets"]
 
 
 def targets() -> list[Target]:
-    """Chat Completions (``create``, ``parse``) and Responses (``create``), sync and async.
+    """Chat Completions and Responses (``create``, ``parse``), sync and async.
 
-    ``chat.completions.stream(...)`` sends its request through ``create``, so it
-    is traced by that wrapper; ``with_raw_response`` wraps the same methods.
+    The ``chat.completions.stream(...)`` and ``responses.stream(...)`` helpers send
+    their request through ``create``, so that wrapper traces them;
+    ``with_raw_response`` wraps the same methods.
     """
     from openai.resources.chat.completions import completions as chat
     from openai.resources.responses import responses
@@ -22,5 +23,6 @@ def targets() -> list[Target]:
         for method in ("create", "parse"):
             found.append(Target(owner, method, f"openai.chat.completions.{method}", "openai"))
     for owner in (responses.Responses, responses.AsyncResponses):
-        found.append(Target(owner, "create", "openai.responses.create", "openai"))
+        for method in ("create", "parse"):
+            found.append(Target(owner, method, f"openai.responses.{method}", "openai"))
     return found
