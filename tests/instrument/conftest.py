@@ -10,6 +10,16 @@ import pytest
 import spanline
 from tests.instrument._providers import ProviderServer, provider_server
 
+#: Sync clients made by the helpers below; each test closes its own at teardown.
+_OPEN: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ProviderServer]:
@@ -33,15 +43,21 @@ def instrumented() -> Iterator[Any]:
 def openai_client(server: ProviderServer, *, sync: bool = True) -> Any:
     import openai
 
-    kind = openai.OpenAI if sync else openai.AsyncOpenAI
-    return kind(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0)
+    if not sync:  # async clients are closed by the test's own `async with`
+        return openai.AsyncOpenAI(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0)
+    client = openai.OpenAI(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def anthropic_client(server: ProviderServer, *, sync: bool = True) -> Any:
     import anthropic
 
-    kind = anthropic.Anthropic if sync else anthropic.AsyncAnthropic
-    return kind(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    if not sync:
+        return anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def genai_client(server: ProviderServer) -> Any:

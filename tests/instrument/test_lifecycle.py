@@ -111,7 +111,7 @@ def test_a_failed_call_raises_unchanged_and_ends_its_span_in_error(clean: None) 
     spanline.instrument("openai")
     # Nothing listens on port 9 of the loopback: the SDK's own error reaches the caller.
     client = openai.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
-    with capture_spans() as captured:
+    with client, capture_spans() as captured:
         with pytest.raises(openai.APIConnectionError):
             client.chat.completions.create(model="gpt-4o", messages=[])
     (span,) = llm_spans(captured)
