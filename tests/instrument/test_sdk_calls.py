@@ -292,6 +292,10 @@ def test_each_call_records_the_servers_usage(
     assert attributes["gen_ai.request.model"].startswith(("gpt-4o", "claude", "gemini"))
     assert attributes["gen_ai.provider.name"] in ("openai", "anthropic", "gcp.gen_ai")
     assert attributes["gen_ai.operation.name"] in ("chat", "generate_content")
+    if not streamed and name != MESSAGES_STREAM:  # answers read whole
+        assert attributes["gen_ai.response.id"] in ("chatcmpl-1", "resp_1", "msg_1", "gem-1")
+    if name in (OPENAI, MESSAGES_CREATE, GENERATE) and not streamed:
+        assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["end_turn"], ["STOP"])
     if streamed:
         assert attributes["gen_ai.response.time_to_first_chunk_ms"] >= 0
         assert attributes["gen_ai.response.chunks"] > 0
@@ -307,3 +311,16 @@ def test_each_call_records_the_servers_usage(
         assert totals.total_tokens == expected["input"] + expected["output"]
         assert totals.tokens_by_type.input == expected["input"]
         assert totals.tokens_by_type.output == expected["output"]
+
+
+def test_a_stream_without_usage_is_warned_once_with_the_option(
+    server: ProviderServer, reports: list[str]
+) -> None:
+    with capture_spans() as captured:
+        openai_stream_without_usage_option(server)
+        openai_stream_without_usage_option(server)
+    assert captured.summary is not None
+    assert captured.summary.totals.llm_calls_without_usage == 2
+    (warning,) = [line for line in reports if "without token usage" in line]
+    assert "llm.openai.chat.completions.create" in warning
+    assert 'stream_options={"include_usage": True}' in warning

@@ -9,6 +9,7 @@ from typing import Any
 from spanline._decorators import LlmRecipe
 from spanline._tracer import Span, _current_span
 from spanline._usage import _get
+from spanline._wrapping import parsed_raw_response
 from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]
@@ -64,6 +65,25 @@ class SdkCall(LlmRecipe):
 
     def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
         super().finish(span, result, elapsed_ms)
+        result = parsed_raw_response(result)
         response_id = _get(result, "id", "response_id")
         if isinstance(response_id, str):
             span.set_attribute("gen_ai.response.id", response_id)
+        reasons = _finish_reasons(result)
+        if reasons:
+            span.set_attribute("gen_ai.response.finish_reasons", reasons)
+
+
+def _finish_reasons(result: Any) -> list[str]:
+    """Why the model stopped: OpenAI choices, Gemini candidates, Anthropic's stop_reason."""
+    stop = _get(result, "stop_reason")
+    if isinstance(stop, str):
+        return [stop]
+    reasons = []
+    for choice in _get(result, "choices", "candidates") or ():
+        reason = _get(choice, "finish_reason")
+        # Gemini's is an enum whose value is the wire spelling ("STOP").
+        reason = getattr(reason, "value", reason)
+        if isinstance(reason, str):
+            reasons.append(reason)
+    return reasons
