@@ -15,6 +15,7 @@ from typing import Any, TypeVar, overload
 from spanline._errors import safe_str
 from spanline._prices import compute_cost
 from spanline._report import report
+from spanline._streams import helper_snapshot
 from spanline._tracer import RUNTIME, Span, context_attributes, new_span_id
 from spanline._usage import Usage, UsageAccumulator, extract_usage
 from spanline._wrapping import Recipe, captured, decorate, parsed_raw_response
@@ -208,22 +209,11 @@ class LlmRecipe(Recipe):
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
 
 
-#: Final-state properties of the SDK stream helpers (Anthropic, OpenAI), read when
-#: the consumer took only text or never iterated (``until_done()``, ``text_stream``).
-_SNAPSHOTS = ("current_message_snapshot", "current_completion_snapshot")
-
-
 def _snapshot_usage(stream: Any) -> Usage | None:
-    if stream is None:
-        return None
-    for name in _SNAPSHOTS:
-        try:
-            snapshot = getattr(stream, name, None)
-        except Exception:  # no snapshot yet: the helper raises until an event arrived
-            continue
-        if snapshot is not None:
-            return extract_usage(snapshot)
-    return None
+    """Usage from a stream helper's final state: the consumer took text only, or
+    let the helper read the stream (``until_done()``, ``get_final_message()``)."""
+    snapshot = helper_snapshot(stream)
+    return None if snapshot is None else extract_usage(snapshot)
 
 
 def _stream_cause(span: Span, state: Any) -> str:

@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 from spanline._report import report
 
-__all__ = ["Call", "parsed_raw_response", "raw_response_is_deferred", "wrap_deferred"]
+__all__ = [
+    "Call",
+    "helper_snapshot",
+    "parsed_raw_response",
+    "raw_response_is_deferred",
+    "wrap_deferred",
+]
 
 
 class Call(Protocol):
@@ -292,7 +298,9 @@ class _StreamManagerProxy:
             return
         self._done = True
         if self._stream is not None:
-            self._stream._finish(exc, closed_early=True)
+            # Read to the end through until_done() or get_final_*() is not early.
+            early = not _helper_finished(self._stream._stream)
+            self._stream._finish(exc, closed_early=early)
         elif exc is not None:
             self._call.failure(exc)
         else:  # never entered: no request was sent
@@ -335,6 +343,35 @@ class _StreamManagerProxy:
     def __del__(self) -> None:
         if not self._done and self._stream is None:
             self._end()
+
+
+#: Final-state properties of the SDK stream helpers (Anthropic, OpenAI chat).
+_SNAPSHOTS = ("current_message_snapshot", "current_completion_snapshot")
+
+
+def helper_snapshot(stream: Any) -> Any:
+    """The message a stream helper has accumulated so far, or None (not a helper, no event)."""
+    if stream is None:
+        return None
+    for name in _SNAPSHOTS:
+        try:
+            snapshot = getattr(stream, name, None)
+        except Exception:  # no snapshot yet: the helpers raise until an event arrived
+            continue
+        if snapshot is not None:
+            return snapshot
+    return None
+
+
+def _helper_finished(stream: Any) -> bool:
+    """Whether a stream helper's snapshot says the model finished its answer."""
+    snapshot = helper_snapshot(stream)
+    if snapshot is None:
+        return False
+    if getattr(snapshot, "stop_reason", None) is not None:  # Anthropic
+        return True
+    choices = getattr(snapshot, "choices", None) or ()
+    return bool(choices) and all(getattr(c, "finish_reason", None) for c in choices)
 
 
 class _RawResponseProxy:

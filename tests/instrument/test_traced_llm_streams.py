@@ -96,6 +96,35 @@ def test_returned_stream_helper_left_early_ends_its_span(server: ProviderServer)
     assert span["ended"] and span["attributes"]["spanline.closed_early"] is True
 
 
+def test_returned_stream_helper_read_to_the_end_is_not_closed_early(
+    server: ProviderServer,
+) -> None:
+    anthropic_sdk, openai_sdk = anthropic_client(server), openai_client(server)
+
+    @traced_llm(provider="anthropic", model="claude-sonnet-4-5")
+    def claude() -> Any:
+        return anthropic_sdk.messages.stream(**CLAUDE)
+
+    @traced_llm(provider="openai")
+    def gpt() -> Any:
+        options = {"include_usage": True}
+        return openai_sdk.chat.completions.stream(
+            model="gpt-4o", messages=MESSAGES, stream_options=options
+        )
+
+    with capture_spans() as captured:
+        with claude() as stream:
+            assert stream.get_final_message().content[0].text == TEXT_ALL
+        with gpt() as stream:
+            stream.until_done()
+    spans = llm_spans(captured)
+    assert [span["name"] for span in spans] == ["llm.claude", "llm.gpt"]
+    for span in spans:
+        assert span["ended"] and "spanline.closed_early" not in span["attributes"]
+    assert_usage(spans[0], ANTHROPIC_TOKENS)
+    assert_usage(spans[1], OPENAI_TOKENS)
+
+
 def test_returned_raw_response(server: ProviderServer) -> None:
     client = openai_client(server)
 
