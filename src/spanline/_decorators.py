@@ -217,7 +217,9 @@ def _snapshot_usage(stream: Any) -> Usage | None:
 
 
 def _stream_cause(span: Span, state: Any) -> str:
-    if state["chunks"] and state["chunks"] == state["texts"]:
+    if not state["chunks"]:
+        return "no part of the answer was read through the returned object"
+    if state["chunks"] == state["texts"]:
         return "it yielded text only, so the stream's usage never reached it"
     if span.attributes.get("gen_ai.provider.name") == "openai":
         return 'an OpenAI stream without stream_options={"include_usage": True}'

@@ -12,6 +12,7 @@ the caller's code behave the same with tracing on.
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any, Protocol
 
 from spanline._report import report
@@ -65,13 +66,27 @@ def _raw_state(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _read_body(http_response: Any) -> bytes | None:
+    """The HTTP body if it has been read already; never reads it."""
+    try:
+        body = http_response.content  # httpx raises ResponseNotRead until it is read
+    except Exception:
+        return None
+    return body if isinstance(body, bytes) else None
+
+
 def raw_response_is_deferred(value: Any) -> bool:
-    """A raw answer whose parsed body is not at hand yet: a stream, or an async ``parse()``."""
+    """A raw answer whose parsed body is not at hand yet.
+
+    A stream, an async ``parse()``, or a body still unread (``with_streaming_response``:
+    reading it here would take the streaming away from the caller).
+    """
     state = _raw_state(value)
     if state is None:
         return False
     streamed = state.get("_stream") is True or state.get("_is_sse_stream") is True
-    return streamed or inspect.iscoroutinefunction(type(value).parse)
+    unread = _read_body(state["http_response"]) is None
+    return streamed or unread or inspect.iscoroutinefunction(type(value).parse)
 
 
 def parsed_raw_response(value: Any) -> Any:
@@ -375,10 +390,12 @@ def _helper_finished(stream: Any) -> bool:
 
 
 class _RawResponseProxy:
-    """A ``with_raw_response`` answer still to be parsed (a stream, or an async parse).
+    """A raw answer still to be read: a stream, an async parse, or an unread body.
 
     ``parse()`` gives the stream wrapped like a returned one, or the parsed body,
-    whose usage is recorded; a raw answer never parsed ends its span when dropped.
+    whose usage is recorded. Closed (or dropped) without ``parse()``, the span
+    reads the usage from the body if the caller read it whole (``read()``,
+    ``json()``), and otherwise ends without usage.
     """
 
     def __init__(self, raw: Any, call: Call) -> None:
@@ -417,7 +434,36 @@ class _RawResponseProxy:
     async def _aparse(self, pending: Any) -> Any:
         return self._take(await pending)
 
-    def __del__(self) -> None:
-        if not self._done:
-            self._done = True
+    def close(self) -> Any:
+        """The SDK's ``close()`` (a coroutine for async clients); then the span ends."""
+        result = self._raw.close()
+        if inspect.isawaitable(result):
+            return self._closing(result)
+        self._settle()
+        return result
+
+    async def _closing(self, pending: Any) -> Any:
+        try:
+            return await pending
+        finally:
+            self._settle()
+
+    def _settle(self) -> None:
+        """End the span without ``parse()``: usage from a body read whole, if any."""
+        if self._done:
+            return
+        self._done = True
+        answer = None
+        body = _read_body(getattr(self._raw, "http_response", None))
+        if body:
+            try:
+                answer = json.loads(body)
+            except ValueError:  # an SSE stream or plain text: no single answer to read
+                answer = None
+        if isinstance(answer, dict):
+            self._call.success(answer)
+        else:
             self._call.stream_done(self._call.recipe.new_stream(), closed_early=True)
+
+    def __del__(self) -> None:
+        self._settle()

@@ -9,6 +9,7 @@ where the server sent none, a span the summary counts in llm_calls_without_usage
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,26 @@ def openai_raw_stream(server: ProviderServer) -> Any:
         model="gpt-4o", messages=MESSAGES, stream=True, **USAGE_ON
     )
     return "".join(chunk.choices[0].delta.content or "" for chunk in raw.parse() if chunk.choices)
+
+
+def openai_streaming_response_json(server: ProviderServer) -> Any:
+    create = openai_client(server).chat.completions.with_streaming_response.create
+    with create(model="gpt-4o", messages=MESSAGES) as response:
+        return response.json()["choices"][0]["message"]["content"]
+
+
+def openai_streaming_response_parse(server: ProviderServer) -> Any:
+    create = openai_client(server).chat.completions.with_streaming_response.create
+    with create(model="gpt-4o", messages=MESSAGES) as response:
+        return response.parse().choices[0].message.content
+
+
+def openai_streaming_response_lines(server: ProviderServer) -> Any:
+    # Read line by line, the body is never held whole: there is no usage to read.
+    create = openai_client(server).chat.completions.with_streaming_response.create
+    with create(model="gpt-4o", messages=MESSAGES) as response:
+        answer = json.loads("".join(response.iter_lines()))
+    return answer["choices"][0]["message"]["content"]
 
 
 def openai_parse(server: ProviderServer) -> Any:
@@ -167,6 +188,19 @@ def anthropic_raw(server: ProviderServer) -> Any:
     return raw.parse().content[0].text
 
 
+def anthropic_raw_stream(server: ProviderServer) -> Any:
+    raw = anthropic_client(server).messages.with_raw_response.create(**CLAUDE, stream=True)
+    return "".join(e.delta.text for e in raw.parse() if e.type == "content_block_delta")
+
+
+async def _anthropic_async_streaming_response_json(server: ProviderServer) -> Any:
+    async with (
+        anthropic_client(server, sync=False) as client,
+        client.messages.with_streaming_response.create(**CLAUDE) as response,
+    ):
+        return (await response.json())["content"][0]["text"]
+
+
 async def _anthropic_async_create(server: ProviderServer) -> Any:
     async with anthropic_client(server, sync=False) as client:
         return (await client.messages.create(**CLAUDE)).content[0].text
@@ -245,6 +279,9 @@ CASES: list[tuple[Callable[[ProviderServer], Any], str, dict[str, int] | None, b
     (openai_stream_helper_final, OPENAI, OPENAI_TOKENS, True),
     (openai_raw, OPENAI, OPENAI_TOKENS, False),
     (openai_raw_stream, OPENAI, OPENAI_TOKENS, True),
+    (openai_streaming_response_json, OPENAI, OPENAI_TOKENS, False),
+    (openai_streaming_response_parse, OPENAI, OPENAI_TOKENS, False),
+    (openai_streaming_response_lines, OPENAI, None, False),
     (openai_parse, "llm.openai.chat.completions.parse", OPENAI_TOKENS, False),
     (openai_responses, "llm.openai.responses.create", OPENAI_TOKENS, False),
     (openai_responses_stream, "llm.openai.responses.create", OPENAI_TOKENS, True),
@@ -260,6 +297,8 @@ CASES: list[tuple[Callable[[ProviderServer], Any], str, dict[str, int] | None, b
     (anthropic_stream_helper_text, MESSAGES_STREAM, ANTHROPIC_TOKENS, True),
     (anthropic_stream_helper_final, MESSAGES_STREAM, ANTHROPIC_TOKENS, False),
     (anthropic_raw, MESSAGES_CREATE, ANTHROPIC_TOKENS, False),
+    (anthropic_raw_stream, MESSAGES_CREATE, ANTHROPIC_TOKENS, True),
+    (_sync(_anthropic_async_streaming_response_json), MESSAGES_CREATE, ANTHROPIC_TOKENS, False),
     (_sync(_anthropic_async_create), MESSAGES_CREATE, ANTHROPIC_TOKENS, False),
     (_sync(_anthropic_async_create_stream), MESSAGES_CREATE, ANTHROPIC_TOKENS, True),
     (_sync(_anthropic_async_stream_helper_text), MESSAGES_STREAM, ANTHROPIC_TOKENS, True),
@@ -292,9 +331,11 @@ def test_each_call_records_the_servers_usage(
     assert attributes["gen_ai.request.model"].startswith(("gpt-4o", "claude", "gemini"))
     assert attributes["gen_ai.provider.name"] in ("openai", "anthropic", "gcp.gen_ai")
     assert attributes["gen_ai.operation.name"] in ("chat", "generate_content")
-    if not streamed and name != MESSAGES_STREAM:  # answers read whole
+    # Answers the caller read whole give their id and why the model stopped.
+    whole = not streamed and name != MESSAGES_STREAM and call is not openai_streaming_response_lines
+    if whole:
         assert attributes["gen_ai.response.id"] in ("chatcmpl-1", "resp_1", "msg_1", "gem-1")
-    if name in (OPENAI, MESSAGES_CREATE, GENERATE) and not streamed:
+    if whole and name in (OPENAI, MESSAGES_CREATE, GENERATE):
         assert attributes["gen_ai.response.finish_reasons"] in (["stop"], ["end_turn"], ["STOP"])
     if streamed:
         assert attributes["gen_ai.response.time_to_first_chunk_ms"] >= 0
