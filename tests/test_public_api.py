@@ -25,6 +25,8 @@ def test_import_is_light() -> None:
     heavy = {"pydantic", "loguru", "opentelemetry", "jsonschema", "yaml", "fcntl", "subprocess"}
     heavy |= {"click", "rich", "typer", "duckdb"}  # the CLI's libraries load with the CLI only
     heavy |= {"spanline._writer", "spanline._session_writer", "spanline.folds", "spanline._config"}
+    # spanline.instrument() loads its machinery and the provider SDKs when called.
+    heavy |= {"spanline._instrument", "openai", "anthropic", "google.genai"}
     heavy |= {
         "spanline.exporters",
         "spanline.exporters.console",
@@ -53,3 +55,14 @@ def test_loguru_loads_only_when_there_is_something_to_report(tmp_path) -> None:
         "assert 'receiver down' in run.log_path.read_text()\n"
     )
     assert heavy_imports(setup, {"pydantic"}) == []
+
+
+def test_instrument_is_one_lazy_entry_point() -> None:
+    setup = (
+        "import sys, spanline\n"
+        "assert 'spanline._instrument' not in sys.modules\n"
+        "assert spanline.instrument.__module__ == 'spanline._instrument'\n"
+        "assert spanline.uninstrument.__module__ == 'spanline._instrument'\n"
+    )
+    # Resolving the names loads the dispatcher only, never a provider SDK.
+    assert heavy_imports(setup, {"openai", "anthropic", "google.genai"}) == []

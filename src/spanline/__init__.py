@@ -50,6 +50,7 @@ __all__ = [
     "event",
     "flush",
     "get_tracer",
+    "instrument",
     "phase",
     "plan",
     "read_events",
@@ -60,6 +61,7 @@ __all__ = [
     "traced_agent",
     "traced_llm",
     "traced_tool",
+    "uninstrument",
 ]
 
 _TRACER = Tracer()
@@ -82,6 +84,9 @@ _LAZY = {
     "summarize": "spanline.folds.summary",
     "summarize_file": "spanline.folds.summary",
     "read_events": "spanline.folds.events",
+    # Provider SDKs are imported only when instrument() is called.
+    "instrument": "spanline._instrument",
+    "uninstrument": "spanline._instrument",
 }
 
 

@@ -14,9 +14,12 @@ from typing import Any, TypeVar, overload
 
 from spanline._errors import safe_str
 from spanline._prices import compute_cost
+from spanline._report import report
+from spanline._streams import helper_snapshot
 from spanline._tracer import RUNTIME, Span, context_attributes, new_span_id
 from spanline._usage import Usage, UsageAccumulator, extract_usage
-from spanline._wrapping import Recipe, captured, decorate
+from spanline._wrapping import Recipe, captured, decorate, parsed_raw_response
+from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["context", "traced_agent", "traced_llm", "traced_tool"]
 
@@ -115,7 +118,7 @@ class _Tool(Recipe):
         self._outcome(span, True, elapsed_ms, **counts)
 
 
-class _Llm(Recipe):
+class LlmRecipe(Recipe):
     kind = "llm"
     wraps_streams = True
 
@@ -153,26 +156,45 @@ class _Llm(Recipe):
         span.attributes.update({**attributes, **captured("input.value", arguments)})
 
     def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
-        self._usage(span, extract_usage(result))
+        result = parsed_raw_response(result)  # with_raw_response: usage is in the body
+        usage = extract_usage(result)
+        if usage is None and isinstance(result, str):
+            self._usage(
+                span, None, "it returned text only, so the response's usage never reached it"
+            )
+        else:
+            self._usage(span, usage, "the response carried no usage")
         span.set_attributes(captured("output.value", result))
 
     def new_stream(self) -> Any:
-        return {"usage": UsageAccumulator(), "chunks": 0}
+        return {"usage": UsageAccumulator(), "chunks": 0, "texts": 0, "source": None}
 
     def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
         if state["chunks"] == 0:
             span.set_attribute("gen_ai.response.time_to_first_chunk_ms", elapsed_ms)
         state["chunks"] += 1
-        state["usage"].add(item)
+        if isinstance(item, str):
+            state["texts"] += 1
+        else:
+            state["usage"].add(item)
+
+    def stream_source(self, state: Any, stream: Any) -> None:
+        state["source"] = stream
 
     def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
         span.set_attribute("gen_ai.response.chunks", state["chunks"])
-        self._usage(span, state["usage"].usage)
+        usage = state["usage"].usage or _snapshot_usage(state["source"])
+        self._usage(span, usage, _stream_cause(span, state))
 
-    def _usage(self, span: Span, usage: Usage | None) -> None:
+    def _usage(self, span: Span, usage: Usage | None, cause: str = "") -> None:
         """Tokens into attributes and the ``tokens`` counter; cost when the model is priced."""
+        if _usage_recorded_inside(span):
+            return  # an instrumented SDK call inside recorded it on its own span: count once
         if usage is None:
-            return  # no usage reported: counts stay absent, never zero
+            # No usage reported: counts stay absent, never zero, and the fold counts
+            # the call in llm_calls_without_usage. Say so once per function.
+            _warn_without_usage(self.func, span.name, cause)
+            return
         span.set_attributes(usage.to_attributes())
         if usage.total_tokens is not None:
             span.add(tokens=usage.total_tokens)
@@ -185,6 +207,50 @@ class _Llm(Recipe):
             cost = compute_cost(usage, model, RUNTIME.prices)
             if cost is not None:
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
+
+
+def _snapshot_usage(stream: Any) -> Usage | None:
+    """Usage from a stream helper's final state: the consumer took text only, or
+    let the helper read the stream (``until_done()``, ``get_final_message()``)."""
+    snapshot = helper_snapshot(stream)
+    return None if snapshot is None else extract_usage(snapshot)
+
+
+def _stream_cause(span: Span, state: Any) -> str:
+    if not state["chunks"]:
+        return "no part of the answer was read through the returned object"
+    if state["chunks"] == state["texts"]:
+        return "it yielded text only, so the stream's usage never reached it"
+    if span.attributes.get("gen_ai.provider.name") == "openai":
+        return 'an OpenAI stream without stream_options={"include_usage": True}'
+    return "no stream chunk carried usage"
+
+
+def _usage_recorded_inside(span: Span) -> bool:
+    attributes = span._end_attributes
+    return attributes is not None and attributes.get(USAGE_ON_CHILD) is True
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_without_usage(func: Callable[..., Any], span_name: str, cause: str) -> None:
+    """One warning per function: its LLM span ended with no token usage."""
+    name = getattr(func, "__qualname__", span_name)
+    key = f"{getattr(func, '__module__', '')}.{name}"
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    hint = (
+        "; spanline.instrument('openai' | 'anthropic' | 'google-genai') records usage"
+        " from the SDK call itself"
+        if "text only" in cause
+        else ""
+    )
+    report(
+        f"{span_name} ({name}) ended without token usage: {cause}{hint}."
+        " Such calls are counted in totals.llm_calls_without_usage."
+    )
 
 
 def _char_count(value: Any) -> int:
@@ -294,7 +360,7 @@ def traced_llm(
         model: the requested model (else the call's ``model`` argument).
         operation: ``gen_ai.operation.name`` (default ``"chat"``).
     """
-    return _decorator(lambda f: _Llm(f, name, kind, provider, model, operation), func)
+    return _decorator(lambda f: LlmRecipe(f, name, kind, provider, model, operation), func)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture import capture_value
-from spanline._report import report
+from spanline._streams import parsed_raw_response, wrap_deferred
 from spanline._tracer import (
     _CURRENT,
     RUNTIME,
@@ -29,7 +29,7 @@ from spanline._tracer import (
 if TYPE_CHECKING:
     from spanline._tracer import Pipeline
 
-__all__ = ["Recipe", "captured", "decorate"]
+__all__ = ["Recipe", "captured", "decorate", "parsed_raw_response"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,6 +83,9 @@ class Recipe:
 
     def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
         """A generator or stream produced ``item``."""
+
+    def stream_source(self, state: Any, stream: Any) -> None:
+        """The returned stream is ending: ``stream`` is the object the call returned."""
 
     def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
         """The generator or stream is exhausted (or was closed early)."""
@@ -150,8 +153,10 @@ class _Call:
 
     def success(self, result: Any) -> Any:
         recipe = self.recipe
-        if recipe.wraps_streams and _is_stream(result):
-            return _wrap_stream(result, self)
+        if recipe.wraps_streams:
+            wrapped = wrap_deferred(result, self)
+            if wrapped is not None:
+                return wrapped
         try:
             recipe.finish(self.span, result, self.elapsed_ms())
         finally:
@@ -172,12 +177,6 @@ class _Call:
             self.recipe.finish_stream(self.span, state, self.elapsed_ms())
         finally:
             self.span.end()
-
-
-def _is_stream(value: Any) -> bool:
-    if isinstance(value, (str, bytes, bytearray, dict, list, tuple)):
-        return False
-    return hasattr(value, "__next__") or hasattr(value, "__anext__")
 
 
 def decorate(func: F, recipe: Recipe) -> F:
@@ -325,128 +324,3 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
                 step, value = inner.athrow, exc
 
     return wrapper
-
-
-class _StreamProxy:
-    """A returned stream (iterator): the span ends when it is exhausted or closed.
-
-    Attribute access goes to the wrapped stream, but the proxy is not an
-    instance of the stream's class: ``isinstance(result, openai.Stream)`` is
-    False while tracing is on.
-    """
-
-    def __init__(self, stream: Any, call: _Call) -> None:
-        self._stream = stream
-        self._call = call
-        self._state = call.recipe.new_stream()
-        self._done = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def _item(self, item: Any) -> Any:
-        if not self._done:  # iterating past the end or after close() records nothing
-            try:
-                call = self._call
-                call.recipe.chunk(call.span, self._state, item, call.elapsed_ms())
-            except Exception as exc:  # tracing must not break the consumer
-                report("recording a stream chunk failed", exc=exc)
-        return item
-
-    def _finish(self, exc: BaseException | None = None, closed_early: bool = False) -> None:
-        if self._done:
-            return
-        self._done = True
-        if exc is not None:
-            self._call.failure(exc)
-        else:
-            self._call.stream_done(self._state, closed_early=closed_early)
-
-    def __iter__(self) -> _StreamProxy:
-        return self
-
-    def __next__(self) -> Any:
-        try:
-            item = next(self._stream)
-        except StopIteration:
-            self._finish()
-            raise
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-        return self._item(item)
-
-    def close(self) -> None:
-        """Close the underlying stream; the span ends (closed early if not exhausted)."""
-        closer = getattr(self._stream, "close", None)
-        try:
-            if closer is not None:
-                closer()
-        finally:
-            self._finish(closed_early=True)
-
-    def __enter__(self) -> _StreamProxy:
-        enter = getattr(self._stream, "__enter__", None)
-        if enter is not None:
-            enter()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self._stream, "__exit__", None)
-        try:
-            # Its answer matters: a stream that suppresses an exception still does.
-            return exit_(*exc_info) if exit_ is not None else None
-        finally:
-            self._finish(closed_early=True)
-
-    def __del__(self) -> None:
-        if not self._done:
-            self._finish(closed_early=True)
-
-
-class _AsyncStreamProxy(_StreamProxy):
-    """The async flavour: ``async for`` over a returned async stream."""
-
-    def __aiter__(self) -> _AsyncStreamProxy:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            item = await self._stream.__anext__()
-        except StopAsyncIteration:
-            self._finish()
-            raise
-        except BaseException as exc:
-            self._finish(exc)
-            raise
-        return self._item(item)
-
-    async def aclose(self) -> None:
-        """Close the underlying stream; the span ends."""
-        closer = getattr(self._stream, "aclose", None) or getattr(self._stream, "close", None)
-        try:
-            if closer is not None:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-        finally:
-            self._finish(closed_early=True)
-
-    async def __aenter__(self) -> _AsyncStreamProxy:
-        enter = getattr(self._stream, "__aenter__", None)
-        if enter is not None:
-            await enter()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self._stream, "__aexit__", None)
-        try:
-            return await exit_(*exc_info) if exit_ is not None else None
-        finally:
-            self._finish(closed_early=True)
-
-
-def _wrap_stream(stream: Any, call: _Call) -> _StreamProxy:
-    if hasattr(stream, "__anext__"):
-        return _AsyncStreamProxy(stream, call)
-    return _StreamProxy(stream, call)

@@ -48,7 +48,7 @@ from spanline.folds._summary_model import (
     round_ms,
 )
 from spanline.folds.events import LineProblem
-from spanline.schema import AGENT_KINDS, RESERVED_END_KEYS
+from spanline.schema import AGENT_KINDS, RESERVED_END_KEYS, USAGE_ON_CHILD
 
 _NEVER = math.inf
 #: Seconds without activity in a running agent's subtree before it is stalled.
@@ -618,7 +618,7 @@ class SummaryFold:
             if not llm:
                 op = get(_OP)
                 llm = op.__class__ is str and op in _LLM_OPERATIONS
-            if llm:
+            if llm and get(USAGE_ON_CHILD) is not True:
                 self._llm_without_usage += 1
         else:
             types = self._token_types
@@ -661,7 +661,7 @@ class SummaryFold:
                 has_usage = True
                 if _number(value):
                     types[position] += value
-        if llm and not has_usage:
+        if llm and not has_usage and merged.get(USAGE_ON_CHILD) is not True:
             self._llm_without_usage += 1
         cost = merged.get(_COST)
         if _number(cost):

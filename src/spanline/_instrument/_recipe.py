@@ -1,0 +1,89 @@
+"""The LLM recipe of an instrumented SDK method, and how a provider names one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from spanline._decorators import LlmRecipe
+from spanline._tracer import Span, _current_span
+from spanline._usage import _get
+from spanline._wrapping import parsed_raw_response
+from spanline.schema import USAGE_ON_CHILD
+
+__all__ = ["SdkCall", "Target"]
+
+#: Request keywords recorded as gen_ai.request.* attributes (first spelling found wins).
+_REQUEST = (
+    ("gen_ai.request.max_tokens", ("max_tokens", "max_completion_tokens", "max_output_tokens")),
+    ("gen_ai.request.temperature", ("temperature",)),
+    ("gen_ai.request.top_p", ("top_p",)),
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One SDK method to wrap: ``owner.attribute``, and how its span is named."""
+
+    owner: type
+    attribute: str
+    #: The span is named ``llm.<span_name>``, e.g. ``openai.chat.completions.create``.
+    span_name: str
+    provider: str
+    operation: str = "chat"
+
+
+class SdkCall(LlmRecipe):
+    """``@traced_llm``'s recipe for a patched SDK method."""
+
+    def __init__(self, func: Callable[..., Any], target: Target) -> None:
+        super().__init__(func, target.span_name, None, target.provider, None, target.operation)
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        # The SDK methods take keywords only; binding their 40-parameter signatures
+        # with defaults would capture a page of sentinels.
+        return dict(kwargs)
+
+    def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().start_attributes(span, args, kwargs)
+        config = kwargs.get("config")  # google-genai puts sampling settings there
+        for key, names in _REQUEST:
+            value = _get(kwargs, *names)
+            if value is None and config is not None:
+                value = _get(config, *names)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                span.attributes[key] = value
+        outer = _current_span.get()
+        if isinstance(outer, Span) and outer.kind == "llm":
+            # Inside a @traced_llm function: this span records the usage, the outer
+            # one records none, so totals count the call once.
+            try:
+                outer.set_attribute(USAGE_ON_CHILD, True)
+            except ValueError:  # the outer span has ended: nothing to count twice
+                pass
+
+    def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        super().finish(span, result, elapsed_ms)
+        result = parsed_raw_response(result)
+        response_id = _get(result, "id", "response_id")
+        if isinstance(response_id, str):
+            span.set_attribute("gen_ai.response.id", response_id)
+        reasons = _finish_reasons(result)
+        if reasons:
+            span.set_attribute("gen_ai.response.finish_reasons", reasons)
+
+
+def _finish_reasons(result: Any) -> list[str]:
+    """Why the model stopped: OpenAI choices, Gemini candidates, Anthropic's stop_reason."""
+    stop = _get(result, "stop_reason")
+    if isinstance(stop, str):
+        return [stop]
+    reasons = []
+    for choice in _get(result, "choices", "candidates") or ():
+        reason = _get(choice, "finish_reason")
+        # Gemini's is an enum whose value is the wire spelling ("STOP").
+        reason = getattr(reason, "value", reason)
+        if isinstance(reason, str):
+            reasons.append(reason)
+    return reasons
