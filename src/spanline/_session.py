@@ -539,7 +539,7 @@ def _register_atexit() -> None:
         _atexit_registered = True
 
 
-def _end_session(timeout: float = 30.0) -> RunSummary | None:
+def _end_session(timeout: float = 5.0) -> RunSummary | None:
     global _session
     session = _session
     if session is None:
@@ -584,10 +584,16 @@ def _on_signal() -> None:
     flush(timeout=5.0)
 
 
-def shutdown(timeout: float = 30.0) -> RunSummary | None:
+def shutdown(timeout: float = 5.0) -> RunSummary | None:
     """Flush everything, stop the writer, write run_summary.json. Idempotent.
 
     Also runs at interpreter exit. Tracing stays off until configured again.
+
+    Args:
+        timeout: one deadline in seconds for the writer and every exporter
+            together, however exporters behave (sleeping, blocking, raising).
+            What an exporter has not taken by then is counted as dropped and
+            reported; run_summary.json is written after it.
 
     Returns:
         The run summary (in the process that created the run), else None.
@@ -601,7 +607,9 @@ def flush(timeout: float = 10.0) -> bool:
     """Block until every event recorded so far is in telemetry.jsonl and exported.
 
     Returns:
-        True if done within ``timeout`` seconds (False when tracing is off).
+        True if done within ``timeout`` seconds and every exporter confirmed;
+        False when one raised, lost events since the previous flush, did not
+        answer in time, or when tracing is off.
     """
     pipeline = RUNTIME.pipeline
     return pipeline.flush(timeout) if pipeline is not None else False

@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spanline._encode import Event, encode_many, to_event
+from spanline._encode import Event, encode_many, guard_marker, to_event
 from spanline._fileio import append_locked, open_append
 from spanline._fork import at_fork
 from spanline._report import report
 from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
-from spanline._workers import ExporterWorker
+from spanline._workers import ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]
@@ -41,7 +41,7 @@ class _Marker:
 
     def __init__(self, stop: bool = False) -> None:
         self.done = threading.Event()
-        self.exported: list[threading.Event] = []
+        self.exported: list[FlushRequest] = []
         self.stop = stop
 
 
@@ -116,6 +116,8 @@ class Pipeline:
         self._drain_lock = threading.RLock()
         self._phase_lock = threading.Lock()
         self._wake = threading.Event()
+        self._writer_lost = False
+        self._death: BaseException | None = None
         self.dropped = 0
         self.suppressed = 0
         self.write_errors = 0
@@ -135,9 +137,29 @@ class Pipeline:
             self.count_drop()
 
     def count_drop(self) -> None:
-        """Count one event lost to the queue bound."""
+        """Count one event lost to the queue bound (or to a writer that died)."""
         with self._count_lock:  # never held across I/O
             self.dropped += 1
+        if self._writer_lost:
+            self._revive_writer()
+
+    def _revive_writer(self) -> None:
+        """The writer thread died: report it once and start a fresh one.
+
+        A dying writer closes the queue (``max_queue = 0``), so the next span
+        lands here, on the slow path, and the hot path pays nothing for the check.
+        """
+        with self._count_lock:
+            if not self._writer_lost or self.closed:
+                return
+            self._writer_lost = False
+        report(
+            f"the writer thread stopped unexpectedly; a fresh one takes over "
+            f"({self.dropped} events counted as dropped so far)",
+            exc=self._death,
+        )
+        self.max_queue = self.queue_bound
+        self._start_writer()
 
     def count_suppressed(self) -> None:
         """Count one span or event opened on spanline's own threads (not traced)."""
@@ -177,6 +199,8 @@ class Pipeline:
         Returns:
             False if that did not happen within ``timeout`` seconds.
         """
+        if self._writer_lost:
+            self._revive_writer()
         thread = self._thread
         if self.closed or (not self.synchronous and (thread is None or not thread.is_alive())):
             return False
@@ -192,11 +216,20 @@ class Pipeline:
         if not marker.done.wait(timeout):
             return False
         # The writer only asked the exporters to flush; we wait, so a stuck exporter
-        # delays this caller, never telemetry.jsonl.
-        return all(event.wait(max(0.0, deadline - time.monotonic())) for event in marker.exported)
+        # delays this caller, never telemetry.jsonl. Every exporter is waited on (no
+        # short-circuit): one that raised or timed out makes the answer False.
+        confirmed = [
+            flush.done.wait(max(0.0, deadline - time.monotonic())) and flush.ok
+            for flush in marker.exported
+        ]
+        return all(confirmed)
 
-    def shutdown(self, timeout: float = 30.0) -> Event:
+    def shutdown(self, timeout: float = 5.0) -> Event:
         """Drain everything, stop the threads, append this process's process_end line.
+
+        ``timeout`` is one deadline for the writer and every exporter together:
+        whatever an exporter does (sleeps, blocks, raises), this returns within it
+        plus the final write, and what an exporter did not take is counted.
 
         Returns:
             The process_end event (dropped events and exporter statistics).
@@ -255,14 +288,36 @@ class Pipeline:
     # -- writer thread -------------------------------------------------------
     def _run(self) -> None:
         mark_internal_thread()
-        self._write_header()
+        try:
+            self._write_header()
+            self._loop()
+        except BaseException as exc:  # reported once, by whoever notices (the next span)
+            self._death = exc
+        finally:
+            if not self._stopped and not self.closed:
+                # Only a fault outside every guard gets here (an asynchronous
+                # exception, say). Close the queue so the next span notices.
+                self._writer_lost = True
+                self.max_queue = 0
+
+    def _loop(self) -> None:
+        # A fixed cadence: the next pass is due one interval after the previous
+        # deadline, not after the previous write, so a busy writer never drifts
+        # past flush_ms (the real clock, even under an injected one).
+        interval = self.flush_interval
+        due = time.monotonic() + interval
         while True:
-            self._wake.wait(self.flush_interval)
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
+            now = time.monotonic()
+            if now >= due:
+                due += interval
+                if due <= now:  # far behind (a stalled machine): restart the grid
+                    due = now + interval
             try:
                 if self._drain() or self._stopped:
                     return
-            except Exception as exc:  # a bug of ours must not silently stop the writer
+            except BaseException as exc:  # user code or a bug of ours: carry on
                 report("the writer hit an unexpected error and carries on", exc=exc)
 
     def _write_header(self) -> None:
@@ -292,6 +347,19 @@ class Pipeline:
         popleft = self.queue.popleft
         records: list[tuple[Any, ...]] = []
         stop = False
+        try:
+            stop = self._take(popleft, records)
+        except BaseException:
+            # Taken off the queue and not written: lost, so counted.
+            with self._count_lock:
+                self.dropped += len(records)
+            raise
+        if stop:
+            self._stopped = True
+        return stop
+
+    def _take(self, popleft: Callable[[], Any], records: list[tuple[Any, ...]]) -> bool:
+        stop = False
         while True:
             try:
                 item = popleft()
@@ -301,30 +369,50 @@ class Pipeline:
                 records.append(item)
                 if len(records) >= _CHUNK:
                     self._process(records)
-                    records = []
+                    records.clear()
                 continue
             self._process(records)
-            records = []
+            records.clear()
             if not item.stop:
-                requested = (worker.request_flush() for worker in self._workers)
-                item.exported = [event for event in requested if event is not None]
+                item.exported = [worker.request_flush() for worker in self._workers]
             item.done.set()
             stop = stop or item.stop
         self._process(records)
-        if stop:
-            self._stopped = True
+        records.clear()
         return stop
 
     def _process(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
-        trace_id = self.trace_id
-        events = [to_event(record, trace_id) for record in records]
-        if self._transform is not None:
-            events = [self._transform(event) for event in events]
+        events = [self._event(record) for record in records]
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
+
+    def _event(self, record: tuple[Any, ...]) -> Event:
+        """One record as its (redacted) event; user code it runs cannot kill the writer."""
+        try:
+            event = to_event(record, self.trace_id)
+            return event if self._transform is None else self._transform(event)
+        except BaseException as exc:  # SystemExit from a __repr__, say
+            return self._salvage(record, exc)
+
+    def _salvage(self, record: tuple[Any, ...], exc: BaseException) -> Event:
+        """The event with each attribute whose conversion fails replaced by a marker."""
+        event = to_event(record, self.trace_id)
+        transform = self._transform or (lambda e: e)
+        attributes = event.get("attributes") or {}
+        safe: dict[str, Any] = {}
+        for key, value in attributes.items():
+            try:
+                transform({"event": "event", "attributes": {key: value}})
+                safe[key] = value
+            except BaseException as failure:
+                safe[key] = guard_marker(failure)
+        try:
+            return transform({**event, "attributes": safe})
+        except BaseException:
+            return transform({**event, "attributes": {"spanline.encode_error": guard_marker(exc)}})
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
