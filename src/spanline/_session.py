@@ -154,7 +154,9 @@ def configure_observability(
         The run, or None when tracing is off.
 
     Raises:
-        ConfigurationError: an explicit argument is invalid.
+        ConfigurationError: an explicit argument is invalid. A run directory
+            that cannot be written is not an error: it gives one warning on
+            stderr and tracing stays off (None is returned).
     """
     from spanline._config import resolve_settings
 
@@ -200,12 +202,9 @@ def configure_observability(
         try:
             return _start_session(settings, exporter_objects, overrides, table).run
         except OSError as exc:
-            where = f"cannot write runs under {settings.base_dir}: {exc}"
-            if run_dir is not None:
-                from spanline.exceptions import ConfigurationError
-
-                raise ConfigurationError(f"invalid run_dir: {where}") from None
-            report(f"tracing stays off: {where}")  # a bad environment never breaks the host
+            # An unwritable directory, whether given as run_dir or SPANLINE_DIR, is a
+            # state of the machine, not a misuse of the API: warn once, never raise.
+            report(f"tracing stays off: cannot write runs under {settings.base_dir}: {exc}")
             return None
 
 

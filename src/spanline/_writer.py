@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spanline._encode import Event, encode_many, guard_marker, to_event
-from spanline._fileio import append_locked, open_append
+from spanline._fileio import PartialAppend, append_locked, open_append
 from spanline._fork import at_fork
 from spanline._report import report
 from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
@@ -158,6 +158,8 @@ class Pipeline:
             f"({self.dropped} events counted as dropped so far)",
             exc=self._death,
         )
+        # The dead thread may have left its wake-up event's lock held: a fresh one.
+        self._wake = threading.Event()
         self.max_queue = self.queue_bound
         self._start_writer()
 
@@ -420,9 +422,14 @@ class Pipeline:
         try:
             append_locked(self._fd, buffer)
         except OSError as exc:
-            self.write_errors += len(events)
-            if self.write_errors == len(events):
-                report(f"cannot write {self.telemetry_path}", exc=exc)
+            # Count the events that did not reach the file, not the batch: whole
+            # lines written before the failure stay (one JSON line per event).
+            kept = exc.kept if isinstance(exc, PartialAppend) else 0
+            lost = len(events) - buffer.count(b"\n", 0, kept)
+            first = self.write_errors == 0
+            self.write_errors += lost
+            if first:
+                report(f"cannot write {self.telemetry_path}; events are counted as lost", exc=exc)
 
     # -- fork ----------------------------------------------------------------
     def _before_fork(self) -> None:
