@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,37 @@ def test_a_writer_far_behind_restarts_its_grid_instead_of_bursting(
     monkeypatch.setattr(pipeline, "_drain", stalled_drain)
     pipeline._loop()
     assert passes == pytest.approx([0.25, 1.25, 1.5])
+
+
+class _Hanging:
+    """A value whose repr does not return until released (a 5 s repr, or worse)."""
+
+    release = threading.Event()
+
+    def __repr__(self) -> str:
+        self.release.wait()
+        return "finally"
+
+
+def test_a_hanging_repr_does_not_stall_writing(tmp_path: Path) -> None:
+    run = configure(tmp_path)
+    try:
+        with spanline.span("hangs", value=_Hanging(), kept=1):
+            pass
+        for number in range(100):
+            with spanline.span("fine", number=number):
+                pass
+        # The repr never returns while we wait: only a writer that stops waiting
+        # for it gets the rest written.
+        assert spanline.flush(timeout=20) is True
+        with spanline.span("again", value=_Hanging()):
+            pass
+        assert spanline.flush(timeout=20) is True
+        summary, events = finish(run)
+    finally:
+        _Hanging.release.set()
+    assert one(events, "hangs")["attributes"] == {"value": "<repr timed out: _Hanging>", "kept": 1}
+    assert len(named(events, "fine")) == 100
+    # A type seen hanging is not tried again: no second wait.
+    assert one(events, "again")["attributes"] == {"value": "<repr skipped: slow _Hanging>"}
+    assert summary.dropped_events == 0

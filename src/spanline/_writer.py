@@ -24,13 +24,27 @@ from spanline._fileio import PartialAppend, append_locked, open_append
 from spanline._fork import at_fork
 from spanline._report import report
 from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
-from spanline._workers import ExporterWorker, FlushRequest
+from spanline._workers import PLAIN, Converter, ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]
 
 #: At most this many events per write: bounds the writer's memory per batch.
 _CHUNK = 20_000
+
+
+def _masked(event: Event, types: frozenset[type] | None, why: str) -> Event:
+    """``event`` with attribute values of ``types`` (None: every non-plain type) as markers."""
+    attributes = event.get("attributes")
+    if not attributes:
+        return event
+    masked = {
+        key: f"<{why} {type(value).__name__}>"
+        if (type(value) in types if types is not None else type(value) not in PLAIN)
+        else value
+        for key, value in attributes.items()
+    }
+    return {**event, "attributes": masked}
 
 
 class _Marker:
@@ -118,6 +132,7 @@ class Pipeline:
         self._wake = threading.Event()
         self._writer_lost = False
         self._death: BaseException | None = None
+        self._converter = Converter(self._event, self._salvage_slow)
         self.dropped = 0
         self.suppressed = 0
         self.write_errors = 0
@@ -260,6 +275,8 @@ class Pipeline:
                 f"the writer did not finish within {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
             )
+        if writer_done:
+            self._converter.stop(max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()
@@ -386,15 +403,23 @@ class Pipeline:
     def _process(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
-        events = [self._event(record) for record in records]
+        if self.synchronous:  # on the caller's thread: its own slow repr is its own
+            events = [self._event(record) for record in records]
+        else:
+            events = self._converter.run(records)
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
 
-    def _event(self, record: tuple[Any, ...]) -> Event:
-        """One record as its (redacted) event; user code it runs cannot kill the writer."""
+    def _event(self, record: tuple[Any, ...], slow: frozenset[type] = frozenset()) -> Event:
+        """One record as its (redacted) event; user code it runs cannot kill the writer.
+
+        Values of a type whose conversion once hung (``slow``) are not tried again.
+        """
         try:
             event = to_event(record, self.trace_id)
+            if slow:
+                event = _masked(event, slow, "repr skipped: slow")
             return event if self._transform is None else self._transform(event)
         except BaseException as exc:  # SystemExit from a __repr__, say
             return self._salvage(record, exc)
@@ -415,6 +440,11 @@ class Pipeline:
             return transform({**event, "attributes": safe})
         except BaseException:
             return transform({**event, "attributes": {"spanline.encode_error": guard_marker(exc)}})
+
+    def _salvage_slow(self, record: tuple[Any, ...], slow: frozenset[type]) -> Event:
+        """A record whose conversion hung: its plain values kept, the others marked."""
+        event = _masked(to_event(record, self.trace_id), None, "repr timed out:")
+        return event if self._transform is None else self._transform(event)
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
