@@ -112,7 +112,8 @@ def configure_observability(
         exporters: exporter names (built-in or registered under the
             ``spanline.exporters`` entry points) or exporter objects, besides
             telemetry.jsonl (``SPANLINE_EXPORTERS``, comma-separated).
-        flush_ms: longest time between writes (``SPANLINE_FLUSH_MS``; 250).
+        flush_ms: the period of the writer, fixed however long a write takes
+            (``SPANLINE_FLUSH_MS``; 250).
         max_queue: events that may wait before new ones are dropped and counted
             (``SPANLINE_MAX_QUEUE``; 2,000,000).
         capture: "off", "preview" or "full" capture of arguments and results by the
