@@ -193,3 +193,21 @@ def test_a_hanging_repr_does_not_stall_writing(tmp_path: Path) -> None:
     # A type seen hanging is not tried again: no second wait.
     assert one(events, "again")["attributes"] == {"value": "<repr skipped: slow _Hanging>"}
     assert summary.dropped_events == 0
+
+
+class _Tracing:
+    """A value whose repr opens a span: it runs on spanline's converter thread."""
+
+    def __repr__(self) -> str:
+        with spanline.span("inside-repr"):
+            return "traced"
+
+
+def test_spans_opened_by_a_repr_on_the_converter_thread_are_suppressed(tmp_path: Path) -> None:
+    run = configure(tmp_path)
+    with spanline.span("outer", value=_Tracing()):
+        pass
+    summary, events = finish(run)
+    assert one(events, "outer")["attributes"] == {"value": "traced"}
+    assert named(events, "inside-repr") == []  # spanline never traces itself
+    assert summary.totals.suppressed_spans == 1

@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spanline._encode import Event, encode_many, guard_marker, to_event
+from spanline._convert import Converter, EventMaker
+from spanline._encode import Event, encode_many
 from spanline._fileio import PartialAppend, append_locked, open_append
 from spanline._fork import at_fork
 from spanline._report import report
 from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
-from spanline._workers import PLAIN, Converter, ExporterWorker, FlushRequest
+from spanline._workers import ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]
@@ -35,20 +36,6 @@ __all__ = ["Pipeline"]
 #: gets events onto disk while a long pass is still converting the rest (at 20k
 #: spans/s, 20,000-event chunks let a kill -9 lose up to ~350 ms; 2,000: ~170 ms).
 _CHUNK = 2_000
-
-
-def _masked(event: Event, types: frozenset[type] | None, why: str) -> Event:
-    """``event`` with attribute values of ``types`` (None: every non-plain type) as markers."""
-    attributes = event.get("attributes")
-    if not attributes:
-        return event
-    masked = {
-        key: f"<{why} {type(value).__name__}>"
-        if (type(value) in types if types is not None else type(value) not in PLAIN)
-        else value
-        for key, value in attributes.items()
-    }
-    return {**event, "attributes": masked}
 
 
 class _Marker:
@@ -119,6 +106,7 @@ class Pipeline:
         self.flush_interval = flush_interval
         self._header = header
         self._transform = transform
+        self._make = EventMaker(trace_id, transform)
         self._on_child_exit = on_child_exit
         self._record_pid = record_pid
         self._exporters = list(exporters)
@@ -136,7 +124,7 @@ class Pipeline:
         self._wake = threading.Event()
         self._writer_lost = False
         self._death: BaseException | None = None
-        self._converter = Converter(self._event, self._salvage_slow)
+        self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
         self.suppressed = 0
         self.write_errors = 0
@@ -408,47 +396,12 @@ class Pipeline:
         if not records:
             return
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
-            events = [self._event(record) for record in records]
+            events = [self._make.event(record) for record in records]
         else:
             events = self._converter.run(records)
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
-
-    def _event(self, record: tuple[Any, ...], slow: frozenset[type] = frozenset()) -> Event:
-        """One record as its (redacted) event; user code it runs cannot kill the writer.
-
-        Values of a type whose conversion once hung (``slow``) are not tried again.
-        """
-        try:
-            event = to_event(record, self.trace_id)
-            if slow:
-                event = _masked(event, slow, "repr skipped: slow")
-            return event if self._transform is None else self._transform(event)
-        except BaseException as exc:  # SystemExit from a __repr__, say
-            return self._salvage(record, exc)
-
-    def _salvage(self, record: tuple[Any, ...], exc: BaseException) -> Event:
-        """The event with each attribute whose conversion fails replaced by a marker."""
-        event = to_event(record, self.trace_id)
-        transform = self._transform or (lambda e: e)
-        attributes = event.get("attributes") or {}
-        safe: dict[str, Any] = {}
-        for key, value in attributes.items():
-            try:
-                transform({"event": "event", "attributes": {key: value}})
-                safe[key] = value
-            except BaseException as failure:
-                safe[key] = guard_marker(failure)
-        try:
-            return transform({**event, "attributes": safe})
-        except BaseException:
-            return transform({**event, "attributes": {"spanline.encode_error": guard_marker(exc)}})
-
-    def _salvage_slow(self, record: tuple[Any, ...], slow: frozenset[type]) -> Event:
-        """A record whose conversion hung: its plain values kept, the others marked."""
-        event = _masked(to_event(record, self.trace_id), None, "repr timed out:")
-        return event if self._transform is None else self._transform(event)
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
