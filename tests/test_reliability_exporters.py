@@ -231,3 +231,16 @@ def test_an_exporter_raising_system_exit_is_counted_and_framed_once(tmp_path: Pa
     assert result.stderr.count("exporter Exits raised") == 1
     assert result.stderr.count("── end of spanline report") == 1
     assert result.stderr.count("exporter Exits lost 3 of 3 events") == 1
+
+
+def test_a_backlog_longer_than_the_deadline_is_written_not_dropped(tmp_path: Path) -> None:
+    """The deadline bounds exporters; the writer's own drain goes on while it progresses."""
+    run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
+    for number in range(50_000):
+        with spanline.span("queued", n=number):
+            pass
+    spanline.shutdown(timeout=0.2)  # less than writing 100,000 lines takes here
+    events = read_lines(run.telemetry_path)
+    (trailer,) = by_kind(events, "process_end")
+    assert trailer["dropped_events"] == 0
+    assert len(by_kind(events, "span_end")) == 50_000

@@ -590,10 +590,12 @@ def shutdown(timeout: float = 5.0) -> RunSummary | None:
     Also runs at interpreter exit. Tracing stays off until configured again.
 
     Args:
-        timeout: one deadline in seconds for the writer and every exporter
-            together, however exporters behave (sleeping, blocking, raising).
-            What an exporter has not taken by then is counted as dropped and
-            reported; run_summary.json is written after it.
+        timeout: what exporters may cost, in seconds: once everything queued
+            is in telemetry.jsonl, the exporters together get this long,
+            however they behave (sleeping, blocking, raising); what one has not
+            taken by then is counted as dropped and reported. Writing the queue
+            to the file is not cut short while it makes progress. Then
+            run_summary.json is written.
 
     Returns:
         The run summary (in the process that created the run), else None.

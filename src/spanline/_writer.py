@@ -126,6 +126,8 @@ class Pipeline:
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
+        #: Records turned into events so far: shutdown's measure of the writer's progress.
+        self.handled = 0
         self.suppressed = 0
         self.write_errors = 0
         self._header_written = False
@@ -236,22 +238,24 @@ class Pipeline:
     def shutdown(self, timeout: float = 5.0) -> Event:
         """Drain everything, stop the threads, append this process's process_end line.
 
-        ``timeout`` is one deadline for the writer and every exporter together:
-        whatever an exporter does (sleeps, blocks, raises), this returns within it
-        plus the final write, and what an exporter did not take is counted.
+        ``timeout`` bounds what exporters can cost: once everything queued is in
+        telemetry.jsonl, the exporters together get ``timeout`` seconds, whatever
+        they do (sleep, block, raise); what one did not take by then is counted
+        as dropped. Writing the queue to the file is spanline's own work: it is
+        not cut short while it makes progress (a deadline must not drop a
+        backlog a tight loop left), and is given up after ``timeout`` seconds
+        without any.
 
         Returns:
             The process_end event (dropped events and exporter statistics).
         """
         if self.closed:
             return {}
-        # Deadlines use the real clock, even when a deterministic clock is injected.
-        deadline = time.monotonic() + timeout  # one budget for the writer and all exporters
         thread = self._thread
         self.queue.append(_Marker(stop=True))
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout)
+            self._join_writer(thread, timeout)
         self.closed = True
         writer_done = thread is None or not thread.is_alive()
         # From here on, spans still open elsewhere end into a closed pipeline:
@@ -264,9 +268,11 @@ class Pipeline:
             with self._count_lock:
                 self.dropped += unwritten
             report(
-                f"the writer did not finish within {timeout:g} s; up to {unwritten} queued "
+                f"the writer made no progress for {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
             )
+        # Deadlines use the real clock, even when a deterministic clock is injected.
+        deadline = time.monotonic() + timeout  # one budget for every exporter together
         if writer_done:
             self._converter.stop(max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
@@ -281,6 +287,15 @@ class Pipeline:
                 "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
             )
         return trailer
+
+    def _join_writer(self, thread: threading.Thread, timeout: float) -> None:
+        """Wait for the writer to finish; give up after ``timeout`` s without progress."""
+        seen = -1
+        while True:
+            thread.join(timeout)
+            if not thread.is_alive() or self.handled == seen:
+                return
+            seen = self.handled
 
     def _trailer(self) -> Event:
         return {
@@ -399,6 +414,7 @@ class Pipeline:
             events = [self._make.event(record) for record in records]
         else:
             events = self._converter.run(records)
+        self.handled += len(records)
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
