@@ -5,9 +5,9 @@ daemon thread wakes on a fixed period (or when asked), has the tuples turned
 into events (on a watched helper thread: user ``__repr__`` runs there), appends
 them to ``telemetry.jsonl`` in one write per batch and hands the batch to the
 exporter workers. Nothing that user code raises stops it; if it dies anyway,
-the next span notices and starts a fresh one. The session above hands its callbacks down
-(the first line of each process, redaction, what to do when a multiprocessing
-child exits) instead of being imported here.
+the next span notices and starts a fresh one. The session above hands its
+callbacks down (the first line of each process, redaction, what to do when a
+multiprocessing child exits) instead of being imported here.
 """
 
 from __future__ import annotations
@@ -208,7 +208,9 @@ class Pipeline:
         """Block until every event queued before this call is written and exported.
 
         Returns:
-            False if that did not happen within ``timeout`` seconds.
+            False if that did not happen within ``timeout`` seconds, or if an
+            exporter did not confirm (it lost events since the previous flush,
+            or its ``flush()`` raised or returned False).
         """
         if self._writer_lost:
             self._revive_writer()
