@@ -232,3 +232,30 @@ def test_redact_benchmark_smoke(tmp_path: Path) -> None:
         assert math.isfinite(row["redact_us"]) and row["redact_us"] > 0, row["name"]
         assert math.isfinite(row["ratio"]) and row["ratio"] > 0, row["name"]
     assert "vs encode" in result.stdout
+
+
+RELIABILITY_SCRIPT = ROOT / "benchmarks" / "reliability.py"
+
+
+def test_reliability_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/reliability.py --smoke: kills measured, exits complete, counters add up."""
+    out = tmp_path / "reliability.json"
+    result = run_interpreter(str(RELIABILITY_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert len(document["kills_ms"]) == 2
+    assert all(math.isfinite(ms) for ms in document["kills_ms"])  # something was on disk
+    (exit_run,) = document["exits"]
+    assert exit_run["summary_written"] and exit_run["returncode"] == 0
+    assert set(document["outage"]) == {"none", "raising", "sleeping", "blocking"}
+    for mode in ("raising", "sleeping", "blocking"):
+        (row,) = document["outage"][mode]
+        stats = row["exporter"]
+        # 1,000 warm-up and 2,000 measured spans (start and end each) and run_start.
+        assert stats["received"] == 6_001
+        assert stats["received"] == stats["exported"] + stats["dropped"] + stats["failed"]
+    assert document["outage"]["raising"][0]["exporter"]["failed"] == 6_001
+    assert document["outage"]["blocking"][0]["exporter"]["exported"] == 0
+    assert "kill -9 exposure over 2 kills" in result.stdout
+    assert "producers' end to process exit" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory

@@ -55,7 +55,8 @@ def test_failing_exporter_is_retried_then_counted_and_never_stops_the_file(tmp_p
     assert run is not None
     with spanline.span("one"):
         pass
-    assert spanline.flush(timeout=30)
+    # Everything was handled, but one exporter lost it all: the flush is not confirmed.
+    assert spanline.flush(timeout=30) is False
     with spanline.span("two"):
         pass
     spanline.shutdown()

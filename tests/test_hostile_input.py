@@ -85,8 +85,8 @@ def test_an_unusable_base_directory_from_the_environment_leaves_tracing_off(
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["None", "False", "True"]  # off, and no clock left behind
     assert "tracing stays off: cannot write runs under" in result.stderr
-    with pytest.raises(spanline.ConfigurationError, match="invalid run_dir"):
-        spanline.configure_observability(enabled=True, run_dir=not_a_dir)
+    # The same directory given as the argument: the same warning, never an exception.
+    assert spanline.configure_observability(enabled=True, run_dir=not_a_dir) is None
 
 
 def test_synchronous_flush_works_on_the_tracing_thread(tmp_path: Path) -> None:

@@ -326,8 +326,9 @@ SETTINGS: tuple[Setting, ...] = (
        "exporter names (`console`, `memory`, installed plugins) or exporter objects; the "
        "variable is comma-separated", _exporters, "none (`jsonl` is always on)"),
     _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 250,
-       "longest time between writes (1 to 60000). A crash loses what was still queued: with "
-       "a writer that keeps up, the events of the last interval", _whole_number(1, 60_000)),
+       "the writer's period (1 to 60000): it writes on this fixed cadence, however long a "
+       "write takes. A crash loses what was still queued: with a writer that keeps up, the "
+       "events of about the last period", _whole_number(1, 60_000)),
     _R("max_queue", "max_queue", "SPANLINE_MAX_QUEUE", "int", 2_000_000,
        "events that may wait for the writer; past it new events are dropped and counted "
        "(`dropped_events`)", _whole_number(1, None)),

@@ -95,12 +95,25 @@ def to_event(record: tuple[Any, ...], trace_id: str) -> Event:
     return dict(record[1])
 
 
+def guard_marker(exc: BaseException, what: str = "repr") -> str:
+    """The text that replaces a value whose conversion raised.
+
+    For example ``<repr failed: SystemExit>``.
+    """
+    return f"<{what} failed: {type(exc).__name__}>"
+
+
 def _default(value: Any) -> str:
-    """orjson fallback: anything it cannot serialize is stored as its repr."""
+    """orjson fallback: anything it cannot serialize is stored as its repr.
+
+    User code runs here, on the writer thread: whatever it raises (even
+    ``SystemExit`` or ``KeyboardInterrupt``) becomes a marker, never the
+    writer's death.
+    """
     try:
         return repr(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"
+    except BaseException as exc:
+        return guard_marker(exc)
 
 
 def _sanitize(value: Any, depth: int = 0) -> Any:
@@ -130,7 +143,7 @@ def encode(event: Mapping[str, Any]) -> bytes:
         pass
     try:
         return orjson.dumps(_sanitize(event), default=_default, option=_OPTIONS)
-    except Exception as exc:  # last resort: keep the line, lose only the attributes
+    except BaseException as exc:  # last resort: keep the line, lose only the attributes
         safe = {k: v for k, v in event.items() if k not in ("attributes",)}
         safe["attributes"] = {"spanline.encode_error": _default(exc)}
         return orjson.dumps(_sanitize(safe), default=_default, option=_OPTIONS)

@@ -3,11 +3,20 @@ and atomic replacement. The bottom of the package: no spanline imports."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 
-__all__ = ["append_locked", "open_append", "write_atomic"]
+__all__ = ["PartialAppend", "append_locked", "open_append", "write_atomic"]
+
+
+class PartialAppend(OSError):
+    """An append that failed part-way; ``kept`` bytes of it (whole lines) remain."""
+
+    def __init__(self, cause: OSError, kept: int) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.kept = kept
 
 
 def append_locked(fd: int, data: bytes | bytearray) -> None:
@@ -15,17 +24,47 @@ def append_locked(fd: int, data: bytes | bytearray) -> None:
 
     ``O_APPEND`` alone makes each ``write`` land at the end; the lock also
     covers the rare short write, so lines of several processes never interleave.
+    A short write is completed; if the rest fails (disk full, file size limit),
+    the file is cut back to the last whole line written, so a partial line is
+    never glued to the next one.
+
+    Raises:
+        PartialAppend: the write failed; ``kept`` says how many bytes (whole
+            lines) of ``data`` are in the file.
     """
     if not data:
         return
     view = memoryview(data)
+    done = 0
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        start = os.fstat(fd).st_size
+        try:
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        except OSError as exc:
+            raise PartialAppend(exc, _roll_back(fd, data, start, done)) from exc
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _roll_back(fd: int, data: bytes | bytearray, start: int, done: int) -> int:
+    """Cut a failed append back to its last whole line; returns the bytes kept."""
+    if done == 0:
+        return 0
+    kept = data.rfind(b"\n", 0, done) + 1  # 0 when not even one line got through
+    if kept == done:
+        return kept
+    try:
+        os.ftruncate(fd, start + kept)
+    except OSError:
+        # Cannot cut (not a regular file?): end the partial line instead, so it
+        # stays one bad line of its own rather than corrupting the next.
+        try:
+            os.write(fd, b"\n")
+        except OSError:
+            pass
+    return kept
 
 
 def open_append(path: str | os.PathLike[str]) -> int:
@@ -36,13 +75,46 @@ def open_append(path: str | os.PathLike[str]) -> int:
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` at once: readers see the old file or the new one.
 
-    Writes a temporary file beside it, then renames it over the target.
+    The data goes to an unnamed file in the same directory (``O_TMPFILE``), which
+    gets a name only once it is complete, then is renamed over the target: a
+    process killed mid-write (``SIGXFSZ`` at a file size limit, say) leaves no
+    stray temporary file. Where the file system lacks ``O_TMPFILE``, a named
+    temporary file is used and removed on failure.
     """
     target = Path(path)
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        temp.write_bytes(data)
+        if not _write_unnamed(target, temp, data):
+            temp.write_bytes(data)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _write_unnamed(target: Path, temp: Path, data: bytes) -> bool:
+    """Write ``data`` to an unnamed file, then link it as ``temp``; False if unsupported."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return False
+    try:
+        fd = os.open(target.parent, flag | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return False  # the file system (or /proc) cannot: use a named temp file
+        raise
+    directory = os.open(target.parent, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        temp.unlink(missing_ok=True)
+        # A directory fd makes os.link use linkat(AT_SYMLINK_FOLLOW), which names
+        # the open file itself rather than the /proc symlink to it.
+        os.link(f"/proc/self/fd/{fd}", temp.name, dst_dir_fd=directory, follow_symlinks=True)
+    except FileNotFoundError:
+        return False  # no /proc: nothing was named, retry the plain way
+    finally:
+        os.close(fd)
+        os.close(directory)
+    return True

@@ -29,7 +29,9 @@ def _attach_pending(logger: Any) -> None:
                     # loguru types the name Optional: str() keeps the check total.
                     filter=lambda record: str(record["name"]).startswith("spanline"),
                     enqueue=False,
-                    catch=True,
+                    # Not caught by loguru: a full disk would print its multi-line
+                    # "Logging error" block for every message; report() swallows it.
+                    catch=False,
                 )
 
 

@@ -112,7 +112,8 @@ def configure_observability(
         exporters: exporter names (built-in or registered under the
             ``spanline.exporters`` entry points) or exporter objects, besides
             telemetry.jsonl (``SPANLINE_EXPORTERS``, comma-separated).
-        flush_ms: longest time between writes (``SPANLINE_FLUSH_MS``; 250).
+        flush_ms: the period of the writer, fixed however long a write takes
+            (``SPANLINE_FLUSH_MS``; 250).
         max_queue: events that may wait before new ones are dropped and counted
             (``SPANLINE_MAX_QUEUE``; 2,000,000).
         capture: "off", "preview" or "full" capture of arguments and results by the
@@ -154,7 +155,9 @@ def configure_observability(
         The run, or None when tracing is off.
 
     Raises:
-        ConfigurationError: an explicit argument is invalid.
+        ConfigurationError: an explicit argument is invalid. A run directory
+            that cannot be written is not an error: it gives one warning on
+            stderr and tracing stays off (None is returned).
     """
     from spanline._config import resolve_settings
 
@@ -200,12 +203,9 @@ def configure_observability(
         try:
             return _start_session(settings, exporter_objects, overrides, table).run
         except OSError as exc:
-            where = f"cannot write runs under {settings.base_dir}: {exc}"
-            if run_dir is not None:
-                from spanline.exceptions import ConfigurationError
-
-                raise ConfigurationError(f"invalid run_dir: {where}") from None
-            report(f"tracing stays off: {where}")  # a bad environment never breaks the host
+            # An unwritable directory, whether given as run_dir or SPANLINE_DIR, is a
+            # state of the machine, not a misuse of the API: warn once, never raise.
+            report(f"tracing stays off: cannot write runs under {settings.base_dir}: {exc}")
             return None
 
 
@@ -539,7 +539,7 @@ def _register_atexit() -> None:
         _atexit_registered = True
 
 
-def _end_session(timeout: float = 30.0) -> RunSummary | None:
+def _end_session(timeout: float = 5.0) -> RunSummary | None:
     global _session
     session = _session
     if session is None:
@@ -584,10 +584,18 @@ def _on_signal() -> None:
     flush(timeout=5.0)
 
 
-def shutdown(timeout: float = 30.0) -> RunSummary | None:
+def shutdown(timeout: float = 5.0) -> RunSummary | None:
     """Flush everything, stop the writer, write run_summary.json. Idempotent.
 
     Also runs at interpreter exit. Tracing stays off until configured again.
+
+    Args:
+        timeout: what exporters may cost, in seconds: once everything queued
+            is in telemetry.jsonl, the exporters together get this long,
+            however they behave (sleeping, blocking, raising); what one has not
+            taken by then is counted as dropped and reported. Writing the queue
+            to the file is not cut short while it makes progress. Then
+            run_summary.json is written.
 
     Returns:
         The run summary (in the process that created the run), else None.
@@ -601,7 +609,9 @@ def flush(timeout: float = 10.0) -> bool:
     """Block until every event recorded so far is in telemetry.jsonl and exported.
 
     Returns:
-        True if done within ``timeout`` seconds (False when tracing is off).
+        True if done within ``timeout`` seconds and every exporter confirmed;
+        False when one raised, lost events since the previous flush, did not
+        answer in time, or when tracing is off.
     """
     pipeline = RUNTIME.pipeline
     return pipeline.flush(timeout) if pipeline is not None else False

@@ -13,14 +13,19 @@ from spanline._tracer import mark_internal_thread
 
 Batch = Sequence[Mapping[str, Any]]
 
-__all__ = ["ExporterWorker"]
+__all__ = ["ExporterWorker", "FlushRequest"]
 
 
-class _Flush:
-    __slots__ = ("done",)
+class FlushRequest:
+    """A flush asked of one exporter: ``done`` is set once it was handled, and
+    ``ok`` says whether the exporter confirmed (nothing failed or was dropped
+    since the previous flush, and its ``flush()`` neither raised nor said False)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("done", "ok")
+
+    def __init__(self, ok: bool = False) -> None:
         self.done = threading.Event()
+        self.ok = ok
 
 
 def _takes_timeout(method: Any) -> bool:
@@ -69,10 +74,16 @@ class ExporterWorker:
         self.dropped = 0
         self.errors = 0
         self._reported = False
+        #: Whether something was lost or raised since the previous flush request.
+        self._troubled = False
+        #: Once shutdown gave up on the exporter, its late results are not counted
+        #: again (what it held was counted as dropped).
+        self._frozen = False
 
     def _reset(self) -> None:
         self._queue: deque[Any] = deque()
         self._pending = 0
+        self._inflight = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -111,20 +122,23 @@ class ExporterWorker:
             self.received += len(batch)
             if self._pending + len(batch) > self.max_pending:
                 self.dropped += len(batch)
+                self._troubled = True
                 return
             self._pending += len(batch)
         self._queue.append(batch)
         self._wake.set()
 
-    def request_flush(self) -> threading.Event | None:
-        """Ask for a flush without waiting: the event is set once every batch queued
-        so far was handled and the exporter flushed (None if the worker is gone)."""
+    def request_flush(self) -> FlushRequest:
+        """Ask for a flush without waiting: ``done`` is set once every batch queued
+        so far was handled and the exporter flushed (at once, unconfirmed, if the
+        worker is gone)."""
+        marker = FlushRequest()
         if not self._thread.is_alive():
-            return None
-        marker = _Flush()
+            marker.done.set()
+            return marker
         self._queue.append(marker)
         self._wake.set()
-        return marker.done
+        return marker
 
     def shutdown(self, timeout: float) -> None:
         """Drain the queue, stop the thread, shut the exporter down.
@@ -141,9 +155,13 @@ class ExporterWorker:
         else:
             self._thread.join(timeout)
         if self._thread.is_alive():
+            # Still busy past the deadline: what it holds (the batch in its hands
+            # included) and what waits for it is lost, and counted now, once.
             with self._lock:
-                self.dropped += self._pending
+                self.dropped += self._pending + self._inflight
                 self._pending = 0
+                self._inflight = 0
+                self._frozen = True
         lost = self.dropped + self.failed
         if lost:
             report(
@@ -167,12 +185,16 @@ class ExporterWorker:
         queue = self._queue
         while queue:
             item = queue.popleft()
-            if isinstance(item, _Flush):
-                self._call("flush", None)
+            if isinstance(item, FlushRequest):
+                confirmed = self._call("flush", None)
+                with self._lock:
+                    item.ok = confirmed is not False and not self._troubled
+                    self._troubled = False
                 item.done.set()
                 continue
             with self._lock:
                 self._pending -= len(item)
+                self._inflight = len(item)
             self._export(item)
 
     def _export(self, batch: Batch) -> None:
@@ -180,7 +202,7 @@ class ExporterWorker:
         for attempt in range(self.retries + 1):
             try:
                 self.exporter.export(batch)
-            except Exception as exc:
+            except BaseException as exc:  # even SystemExit: this thread must live on
                 self.errors += 1
                 if not self._reported:
                     self._reported = True
@@ -195,9 +217,19 @@ class ExporterWorker:
                 self._stopping.wait(delay)
                 delay *= 2
             else:
-                self.exported += len(batch)
+                self._settle(exported=len(batch))
                 return
-        self.failed += len(batch)
+        self._settle(failed=len(batch))
+
+    def _settle(self, exported: int = 0, failed: int = 0) -> None:
+        """Book the batch just handled, unless shutdown already counted it as dropped."""
+        with self._lock:
+            if not self._frozen:
+                self.exported += exported
+                self.failed += failed
+            self._inflight = 0
+            if failed:
+                self._troubled = True
 
     def _close(self) -> None:
         """Shut the exporter down once, on this worker's thread, so spans the exporter
@@ -206,19 +238,23 @@ class ExporterWorker:
             self._closed = True
             self._call("shutdown", self._shutdown_timeout)
 
-    def _call(self, what: str, timeout: float | None) -> None:
-        """Call the exporter's optional ``flush``/``shutdown``, with a timeout if it takes one."""
+    def _call(self, what: str, timeout: float | None) -> Any:
+        """Call the exporter's optional ``flush``/``shutdown``, with a timeout if it takes one.
+
+        Returns:
+            What the method returned; False if it raised; None if there is none.
+        """
         method = getattr(self.exporter, what, None)
         if not callable(method):
-            return
+            return None
         if _takes_timeout(method):
-            self._guard(what, lambda: method(timeout=timeout))
-        else:
-            self._guard(what, method)
+            return self._guard(what, lambda: method(timeout=timeout))
+        return self._guard(what, method)
 
-    def _guard(self, what: str, call: Callable[[], Any]) -> None:
+    def _guard(self, what: str, call: Callable[[], Any]) -> Any:
         try:
-            call()
-        except Exception as exc:
+            return call()
+        except BaseException as exc:  # an exporter never stops its worker
             self.errors += 1
             report(f"exporter {self.name}.{what}() raised", exc=exc)
+            return False

@@ -1,11 +1,13 @@
 """The writer: a deque, one writer thread, exporter workers, fork handling.
 
 Callers only append tuples to ``Pipeline.queue``. The ``spanline-writer``
-daemon thread wakes every flush interval (or when asked), turns the tuples into
-JSON lines, appends them to ``telemetry.jsonl`` in one write per batch and hands
-the batch to the exporter workers. The session above hands its callbacks down
-(the first line of each process, redaction, what to do when a multiprocessing
-child exits) instead of being imported here.
+daemon thread wakes on a fixed period (or when asked), has the tuples turned
+into events (on a watched helper thread: user ``__repr__`` runs there), appends
+them to ``telemetry.jsonl`` in one write per batch and hands the batch to the
+exporter workers. Nothing that user code raises stops it; if it dies anyway,
+the next span notices and starts a fresh one. The session above hands its
+callbacks down (the first line of each process, redaction, what to do when a
+multiprocessing child exits) instead of being imported here.
 """
 
 from __future__ import annotations
@@ -19,18 +21,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from spanline._encode import Event, encode_many, to_event
-from spanline._fileio import append_locked, open_append
+from spanline._convert import Converter, EventMaker
+from spanline._encode import Event, encode_many
+from spanline._fileio import PartialAppend, append_locked, open_append
 from spanline._fork import at_fork
 from spanline._report import report
 from spanline._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
-from spanline._workers import ExporterWorker
+from spanline._workers import ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]
 
-#: At most this many events per write: bounds the writer's memory per batch.
-_CHUNK = 20_000
+#: At most this many events per write: bounds the writer's memory per batch, and
+#: gets events onto disk while a long pass is still converting the rest (at 20k
+#: spans/s, 20,000-event chunks let a kill -9 lose up to ~350 ms; 2,000: ~170 ms).
+_CHUNK = 2_000
 
 
 class _Marker:
@@ -41,7 +46,7 @@ class _Marker:
 
     def __init__(self, stop: bool = False) -> None:
         self.done = threading.Event()
-        self.exported: list[threading.Event] = []
+        self.exported: list[FlushRequest] = []
         self.stop = stop
 
 
@@ -64,7 +69,7 @@ class Pipeline:
     Args:
         telemetry_path: the run's telemetry.jsonl.
         trace_id: 32 hex characters shared by every span of the run.
-        flush_interval: seconds between writes (at most).
+        flush_interval: the writer's period in seconds (a fixed cadence).
         max_queue: events allowed to wait; past that they are dropped and counted.
         exporters: ``(name, exporter)`` pairs besides the JSONL file.
         header: returns the first line of this process (run_start / process_start);
@@ -101,6 +106,7 @@ class Pipeline:
         self.flush_interval = flush_interval
         self._header = header
         self._transform = transform
+        self._make = EventMaker(trace_id, transform)
         self._on_child_exit = on_child_exit
         self._record_pid = record_pid
         self._exporters = list(exporters)
@@ -116,7 +122,12 @@ class Pipeline:
         self._drain_lock = threading.RLock()
         self._phase_lock = threading.Lock()
         self._wake = threading.Event()
+        self._writer_lost = False
+        self._death: BaseException | None = None
+        self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
+        #: Records turned into events so far: shutdown's measure of the writer's progress.
+        self.handled = 0
         self.suppressed = 0
         self.write_errors = 0
         self._header_written = False
@@ -135,9 +146,31 @@ class Pipeline:
             self.count_drop()
 
     def count_drop(self) -> None:
-        """Count one event lost to the queue bound."""
+        """Count one event lost to the queue bound (or to a writer that died)."""
         with self._count_lock:  # never held across I/O
             self.dropped += 1
+        if self._writer_lost:
+            self._revive_writer()
+
+    def _revive_writer(self) -> None:
+        """The writer thread died: report it once and start a fresh one.
+
+        A dying writer closes the queue (``max_queue = 0``), so the next span
+        lands here, on the slow path, and the hot path pays nothing for the check.
+        """
+        with self._count_lock:
+            if not self._writer_lost or self.closed:
+                return
+            self._writer_lost = False
+        report(
+            f"the writer thread stopped unexpectedly; a fresh one takes over "
+            f"({self.dropped} events counted as dropped so far)",
+            exc=self._death,
+        )
+        # The dead thread may have left its wake-up event's lock held: a fresh one.
+        self._wake = threading.Event()
+        self.max_queue = self.queue_bound
+        self._start_writer()
 
     def count_suppressed(self) -> None:
         """Count one span or event opened on spanline's own threads (not traced)."""
@@ -175,8 +208,12 @@ class Pipeline:
         """Block until every event queued before this call is written and exported.
 
         Returns:
-            False if that did not happen within ``timeout`` seconds.
+            False if that did not happen within ``timeout`` seconds, or if an
+            exporter did not confirm (it lost events since the previous flush,
+            or its ``flush()`` raised or returned False).
         """
+        if self._writer_lost:
+            self._revive_writer()
         thread = self._thread
         if self.closed or (not self.synchronous and (thread is None or not thread.is_alive())):
             return False
@@ -192,24 +229,35 @@ class Pipeline:
         if not marker.done.wait(timeout):
             return False
         # The writer only asked the exporters to flush; we wait, so a stuck exporter
-        # delays this caller, never telemetry.jsonl.
-        return all(event.wait(max(0.0, deadline - time.monotonic())) for event in marker.exported)
+        # delays this caller, never telemetry.jsonl. Every exporter is waited on (no
+        # short-circuit): one that raised or timed out makes the answer False.
+        confirmed = [
+            flush.done.wait(max(0.0, deadline - time.monotonic())) and flush.ok
+            for flush in marker.exported
+        ]
+        return all(confirmed)
 
-    def shutdown(self, timeout: float = 30.0) -> Event:
+    def shutdown(self, timeout: float = 5.0) -> Event:
         """Drain everything, stop the threads, append this process's process_end line.
+
+        ``timeout`` bounds what exporters can cost: once everything queued is in
+        telemetry.jsonl, the exporters together get ``timeout`` seconds, whatever
+        they do (sleep, block, raise); what one did not take by then is counted
+        as dropped. Writing the queue to the file is spanline's own work: it is
+        not cut short while it makes progress (a deadline must not drop a
+        backlog a tight loop left), and is given up after ``timeout`` seconds
+        without any.
 
         Returns:
             The process_end event (dropped events and exporter statistics).
         """
         if self.closed:
             return {}
-        # Deadlines use the real clock, even when a deterministic clock is injected.
-        deadline = time.monotonic() + timeout  # one budget for the writer and all exporters
         thread = self._thread
         self.queue.append(_Marker(stop=True))
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout)
+            self._join_writer(thread, timeout)
         self.closed = True
         writer_done = thread is None or not thread.is_alive()
         # From here on, spans still open elsewhere end into a closed pipeline:
@@ -222,9 +270,13 @@ class Pipeline:
             with self._count_lock:
                 self.dropped += unwritten
             report(
-                f"the writer did not finish within {timeout:g} s; up to {unwritten} queued "
+                f"the writer made no progress for {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
             )
+        # Deadlines use the real clock, even when a deterministic clock is injected.
+        deadline = time.monotonic() + timeout  # one budget for every exporter together
+        if writer_done:
+            self._converter.stop(max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()
@@ -237,6 +289,15 @@ class Pipeline:
                 "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
             )
         return trailer
+
+    def _join_writer(self, thread: threading.Thread, timeout: float) -> None:
+        """Wait for the writer to finish; give up after ``timeout`` s without progress."""
+        seen = -1
+        while True:
+            thread.join(timeout)
+            if not thread.is_alive() or self.handled == seen:
+                return
+            seen = self.handled
 
     def _trailer(self) -> Event:
         return {
@@ -255,14 +316,36 @@ class Pipeline:
     # -- writer thread -------------------------------------------------------
     def _run(self) -> None:
         mark_internal_thread()
-        self._write_header()
+        try:
+            self._write_header()
+            self._loop()
+        except BaseException as exc:  # reported once, by whoever notices (the next span)
+            self._death = exc
+        finally:
+            if not self._stopped and not self.closed:
+                # Only a fault outside every guard gets here (an asynchronous
+                # exception, say). Close the queue so the next span notices.
+                self._writer_lost = True
+                self.max_queue = 0
+
+    def _loop(self) -> None:
+        # A fixed cadence: the next pass is due one interval after the previous
+        # deadline, not after the previous write, so a busy writer never drifts
+        # past flush_ms (the real clock, even under an injected one).
+        interval = self.flush_interval
+        due = time.monotonic() + interval
         while True:
-            self._wake.wait(self.flush_interval)
+            self._wake.wait(max(0.0, due - time.monotonic()))
             self._wake.clear()
+            now = time.monotonic()
+            if now >= due:
+                due += interval
+                if due <= now:  # far behind (a stalled machine): restart the grid
+                    due = now + interval
             try:
                 if self._drain() or self._stopped:
                     return
-            except Exception as exc:  # a bug of ours must not silently stop the writer
+            except BaseException as exc:  # user code or a bug of ours: carry on
                 report("the writer hit an unexpected error and carries on", exc=exc)
 
     def _write_header(self) -> None:
@@ -292,6 +375,19 @@ class Pipeline:
         popleft = self.queue.popleft
         records: list[tuple[Any, ...]] = []
         stop = False
+        try:
+            stop = self._take(popleft, records)
+        except BaseException:
+            # Taken off the queue and not written: lost, so counted.
+            with self._count_lock:
+                self.dropped += len(records)
+            raise
+        if stop:
+            self._stopped = True
+        return stop
+
+    def _take(self, popleft: Callable[[], Any], records: list[tuple[Any, ...]]) -> bool:
+        stop = False
         while True:
             try:
                 item = popleft()
@@ -301,27 +397,26 @@ class Pipeline:
                 records.append(item)
                 if len(records) >= _CHUNK:
                     self._process(records)
-                    records = []
+                    records.clear()
                 continue
             self._process(records)
-            records = []
+            records.clear()
             if not item.stop:
-                requested = (worker.request_flush() for worker in self._workers)
-                item.exported = [event for event in requested if event is not None]
+                item.exported = [worker.request_flush() for worker in self._workers]
             item.done.set()
             stop = stop or item.stop
         self._process(records)
-        if stop:
-            self._stopped = True
+        records.clear()
         return stop
 
     def _process(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
-        trace_id = self.trace_id
-        events = [to_event(record, trace_id) for record in records]
-        if self._transform is not None:
-            events = [self._transform(event) for event in events]
+        if self.synchronous:  # on the caller's thread: its own slow repr is its own
+            events = [self._make.event(record) for record in records]
+        else:
+            events = self._converter.run(records)
+        self.handled += len(records)
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
@@ -332,9 +427,14 @@ class Pipeline:
         try:
             append_locked(self._fd, buffer)
         except OSError as exc:
-            self.write_errors += len(events)
-            if self.write_errors == len(events):
-                report(f"cannot write {self.telemetry_path}", exc=exc)
+            # Count the events that did not reach the file, not the batch: whole
+            # lines written before the failure stay (one JSON line per event).
+            kept = exc.kept if isinstance(exc, PartialAppend) else 0
+            lost = len(events) - buffer.count(b"\n", 0, kept)
+            first = self.write_errors == 0
+            self.write_errors += lost
+            if first:
+                report(f"cannot write {self.telemetry_path}; events are counted as lost", exc=exc)
 
     # -- fork ----------------------------------------------------------------
     def _before_fork(self) -> None:
