@@ -48,8 +48,10 @@ __all__ = [
     "current_run",
     "current_span",
     "event",
+    "extract",
     "flush",
     "get_tracer",
+    "inject",
     "phase",
     "plan",
     "read_events",
@@ -82,6 +84,9 @@ _LAZY = {
     "summarize": "spanline.folds.summary",
     "summarize_file": "spanline.folds.summary",
     "read_events": "spanline.folds.events",
+    # Carriers for queues, HTTP and subprocesses: loaded on first use.
+    "extract": "spanline._propagate",
+    "inject": "spanline._propagate",
 }
 
 
