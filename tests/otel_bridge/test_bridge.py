@@ -212,3 +212,40 @@ def test_install_twice_records_once(tmp_path: Path, host: Host) -> None:
 def test_install_rejects_a_non_sdk_provider() -> None:
     with pytest.raises(TypeError, match="TracerProvider"):
         spanline.otel.install(trace.NoOpTracerProvider())  # type: ignore[arg-type]
+
+
+def test_plain_spanline_spans_never_touch_opentelemetry(tmp_path: Path, host: Host) -> None:
+    """The bridge's cost is paid where OTel reads or sets its context, never per spanline span."""
+    from opentelemetry import context as otel_context
+
+    run = configure(tmp_path)
+    spanline.otel.install(host.provider)
+    bridge = otel_context._RUNTIME_CONTEXT
+    calls: list[str] = []
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(self.inner, name)
+
+    bridge.inner = Counting(bridge.inner)  # type: ignore[attr-defined]
+    try:
+
+        @spanline.traced_tool
+        def tool() -> None:
+            pass
+
+        for _ in range(100):
+            with spanline.span("plain"):
+                tool()
+        assert calls == []
+        with spanline.span("plain"):
+            with host.tracer.start_as_current_span("otel"):
+                pass
+        assert calls  # ...while OTel spans do go through it
+    finally:
+        bridge.inner = bridge.inner.inner  # type: ignore[attr-defined]
+    finish(run)
