@@ -25,12 +25,14 @@ def test_sdk_span_inside_a_spanline_span_nests_under_it(tmp_path: Path, host: Ho
     run = configure(tmp_path)
     spanline.otel.install(host.provider)
     with spanline.span("outer") as outer:
-        with host.tracer.start_as_current_span("from-otel", attributes={"answer": 42}):
-            pass
+        with host.tracer.start_as_current_span("from-otel", attributes={"answer": 42}) as span:
+            span.set_attribute("later", "yes")
     _, events = finish(run)
     bridged = one(events, "from-otel")
     assert bridged["parent"] == outer.span_id
-    assert bridged["attrs"]["answer"] == 42
+    # Known at open on span_start; set later on span_end (readers merge them).
+    assert bridged["attributes"]["answer"] == 42 and "later" not in bridged["attributes"]
+    assert bridged["end"]["attributes"] == {"later": "yes"}
     assert bridged["attrs"]["otel.scope.name"] == "host-app"
     assert bridged["end"]["status"] == "ok"
     # The same span, seen by OpenTelemetry: same ids, spanline's trace.

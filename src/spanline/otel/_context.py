@@ -33,7 +33,7 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 from spanline._propagate import RemoteParent
 from spanline._tracer import SUPPRESSED, Span, _current_span
 
-__all__ = ["disable", "enable", "is_enabled", "note_foreign", "trace_id_of"]
+__all__ = ["disable", "enable", "is_enabled", "recording", "trace_id_of"]
 
 #: The spanline span that was current when a context was attached: a spanline
 #: span current now that is not this one was opened later, so it is innermost.
@@ -41,17 +41,11 @@ _SPANLINE_KEY: Final = otel_context.create_key("spanline-current-span")
 _SUPPRESS_KEY: Final = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 _SAMPLED: Final = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 
-#: Span ids of OTel spans a spanline SpanProcessor is recording (open now).
-_foreign: set[int] = set()
+#: OTel spans spanline's processors are recording (open now), by span id: only
+#: those become parents of spanline spans. Single dict operations are atomic,
+#: so the processors share it without a lock.
+recording: dict[int, Any] = {}
 _lock = threading.Lock()
-
-
-def note_foreign(span_id: int, recording: bool) -> None:
-    """Track the OTel spans spanline records: only those become spanline parents."""
-    if recording:
-        _foreign.add(span_id)
-    else:
-        _foreign.discard(span_id)
 
 
 _trace_ids: dict[str, int] = {}
@@ -97,7 +91,7 @@ class BridgeContext(_RuntimeContext):
         span = context.get(_SPAN_KEY)  # where trace.set_span_in_context() puts it
         if isinstance(span, trace.Span):
             span_context = span.get_span_context()
-            if span_context.span_id in _foreign:
+            if span_context.span_id in recording:
                 moved = _current_span.set(RemoteParent(span_context.span_id, None))
         context = Context({**context, _SPANLINE_KEY: _current_span.get()})
         token = _Token(self.inner.attach(context), moved)

@@ -8,7 +8,6 @@ spanline span (bridge mode) their parent is that span, so one tree holds both.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -84,8 +83,6 @@ class SpanProcessor(SdkSpanProcessor):
     """
 
     def __init__(self) -> None:
-        self._open: dict[int, _Open] = {}
-        self._lock = threading.Lock()
         self._shut = False
         _context.enable()
 
@@ -112,9 +109,7 @@ class SpanProcessor(SdkSpanProcessor):
         scope = span.instrumentation_scope
         if scope is not None and scope.name:
             start["otel.scope.name"] = scope.name
-        with self._lock:
-            self._open[span_id] = _Open(pipeline, kind, start)
-        _context.note_foreign(span_id, True)
+        _context.recording[span_id] = _Open(pipeline, kind, start)
         ts = (span.start_time or 0) / 1e9
         pipeline.emit((START, span_id, parent, span.name, None, kind, ts, tuple(start.items())))
 
@@ -124,9 +119,7 @@ class SpanProcessor(SdkSpanProcessor):
         if context is None:
             return
         span_id = context.span_id
-        with self._lock:
-            opened = self._open.pop(span_id, None)
-        _context.note_foreign(span_id, False)
+        opened = _context.recording.pop(span_id, None)
         if opened is None:
             return  # started before tracing was on, or on one of spanline's threads
         pipeline = opened.pipeline
