@@ -96,6 +96,10 @@ AGENT_KINDS: Final = frozenset(
     }
 )
 
+#: Set on an LLM span whose usage an instrumented SDK call inside it records on its
+#: own span: the outer span then records none and is not a call without usage.
+USAGE_ON_CHILD: Final = "spanline.usage_on_child"
+
 #: Spellings of "on" and "off" for boolean settings.
 TRUE_WORDS: Final = ("1", "true", "yes", "on")
 FALSE_WORDS: Final = ("", "0", "false", "no", "off")

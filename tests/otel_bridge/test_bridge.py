@@ -251,3 +251,26 @@ def test_plain_spanline_spans_never_touch_opentelemetry(tmp_path: Path, host: Ho
     finally:
         bridge.inner = bridge.inner.inner  # type: ignore[attr-defined]
     finish(run)
+
+
+def test_genai_span_inside_traced_llm_takes_the_usage(tmp_path: Path, host: Host) -> None:
+    """Usage is counted once: the innermost LLM span (the bridged one) holds it, and the
+    ``@traced_llm`` span around it is marked so it records none of its own."""
+    run = configure(tmp_path)
+    spanline.otel.install(host.provider)
+
+    @spanline.traced_llm(provider="openai", model="gpt-4o-mini")
+    def ask() -> str:
+        with host.tracer.start_as_current_span(
+            "chat gpt-4o-mini", attributes={"gen_ai.operation.name": "chat"}
+        ) as span:
+            span.set_attributes({"gen_ai.usage.input_tokens": 9, "gen_ai.usage.output_tokens": 1})
+        return "answer"
+
+    ask()
+    summary, events = finish(run)
+    outer = one(events, "llm.ask")
+    assert outer["end"]["attributes"]["spanline.usage_on_child"] is True
+    assert outer["end"]["tokens"] == 0
+    assert one(events, "chat gpt-4o-mini")["end"]["tokens"] == 10
+    assert summary.totals.total_tokens == 10

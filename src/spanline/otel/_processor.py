@@ -17,9 +17,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import SpanProcessor as SdkSpanProcessor
 
-from spanline._tracer import RUNTIME, SUPPRESSED, _current_span, context_attributes, live_pipeline
+from spanline._tracer import (
+    RUNTIME,
+    SUPPRESSED,
+    Span,
+    _current_span,
+    context_attributes,
+    live_pipeline,
+)
 from spanline.otel import _context
-from spanline.schema import END, EVENT, START
+from spanline.schema import END, EVENT, START, USAGE_ON_CHILD
 
 __all__ = ["SpanProcessor"]
 
@@ -109,6 +116,8 @@ class SpanProcessor(SdkSpanProcessor):
         scope = span.instrumentation_scope
         if scope is not None and scope.name:
             start["otel.scope.name"] = scope.name
+        if kind == "llm":
+            _usage_moves_here(_current_span.get())
         _context.recording[span_id] = _Open(pipeline, kind, start)
         ts = (span.start_time or 0) / 1e9
         pipeline.emit((START, span_id, parent, span.name, None, kind, ts, tuple(start.items())))
@@ -170,6 +179,16 @@ class SpanProcessor(SdkSpanProcessor):
 
 
 _MISSING: Final = object()
+
+
+def _usage_moves_here(outer: Any) -> None:
+    """A GenAI span inside a ``@traced_llm`` span records the call's usage itself:
+    the outer span is marked so it records none, and the call counts once."""
+    if isinstance(outer, Span) and outer.kind == "llm":
+        try:
+            outer.set_attribute(USAGE_ON_CHILD, True)
+        except ValueError:  # the outer span has ended: nothing to count twice
+            pass
 
 
 def _error(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, str]:
