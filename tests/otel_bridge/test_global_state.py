@@ -227,3 +227,29 @@ def test_own_clients_are_never_traced_in_bridge_mode(
     assert [s.name for s in host.exporter.get_finished_spans()] == ["GET"]
     (request,) = named(events, "GET")  # the host's request, under its spanline span
     assert request["parent"] == named(events, "work")[0]["span_id"]
+
+
+class _SpanningExporter:
+    """A spanline exporter that opens an OpenTelemetry span itself (on spanline's thread)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.done = threading.Event()
+
+    def export(self, batch: list[dict[str, Any]]) -> None:
+        with self.host.tracer.start_as_current_span("inside-exporter"):
+            pass
+        self.done.set()
+
+
+def test_otel_spans_on_spanline_threads_are_not_recorded(tmp_path: Path, host: Host) -> None:
+    exporter = _SpanningExporter(host)
+    run = configure(tmp_path, exporters=[exporter])
+    spanline.otel.install(host.provider)
+    with spanline.span("work"):
+        pass
+    spanline.flush()
+    assert exporter.done.wait(10)
+    summary, events = finish(run)
+    assert named(events, "inside-exporter") == []
+    assert summary.totals.suppressed_spans >= 1
