@@ -41,6 +41,10 @@ __all__ = [
 T = TypeVar("T")
 
 _TRACEPARENT: Final = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+#: ThreadPoolExecutor subclasses running tasks in other interpreters (Python 3.14+).
+_OTHER_INTERPRETERS: tuple[type, ...] = tuple(
+    pool for pool in (getattr(concurrent.futures, "InterpreterPoolExecutor", None),) if pool
+)
 #: Values that survive pickling to a worker process unchanged.
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -181,7 +185,9 @@ def _submit_thread(
 ) -> Any:  # the pool's Future
     span = _current_span.get()
     attributes = context_attributes.get()
-    if span is None and attributes is None:  # nothing to carry: the pool's own behaviour
+    if (span is None and attributes is None) or isinstance(self, _OTHER_INTERPRETERS):
+        # Nothing to carry (the pool's own behaviour), or a pool of subinterpreters,
+        # which must pickle the task: spans are not shared across interpreters.
         return _thread_submit(self, fn, *args, **kwargs)
     return _thread_submit(self, _run_in_thread, span, attributes, fn, args, kwargs)
 
