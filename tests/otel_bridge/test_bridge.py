@@ -274,3 +274,38 @@ def test_genai_span_inside_traced_llm_takes_the_usage(tmp_path: Path, host: Host
     assert outer["end"]["tokens"] == 0
     assert one(events, "chat gpt-4o-mini")["end"]["tokens"] == 10
     assert summary.totals.total_tokens == 10
+
+
+def test_concurrent_tools_each_keep_their_own_otel_children(tmp_path: Path, host: Host) -> None:
+    """2 threads x 50 tool calls, each with an OTel span inside: every one under its tool."""
+    import threading
+
+    run = configure(tmp_path)
+    spanline.otel.install(host.provider)
+
+    @spanline.traced_tool
+    def step(owner: str, n: int) -> None:
+        with host.tracer.start_as_current_span(f"otel-{owner}-{n}"):
+            pass
+
+    @spanline.traced_agent(name="worker")
+    def agent(agent_id: str) -> None:
+        for n in range(50):
+            step(agent_id, n)
+
+    threads = [threading.Thread(target=agent, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _, events = finish(run)
+    starts = {e["span_id"]: e for e in named_all(events)}
+    bridged = [e for e in starts.values() if e["name"].startswith("otel-")]
+    assert len(bridged) == 100
+    for span in bridged:
+        tool = starts[span["parent"]]
+        assert tool["name"] == "tool.step"
+        owner = span["name"].split("-")[1]
+        assert tool["attributes"]["gen_ai.agent.id"] == owner
+        assert span["attributes"]["gen_ai.agent.id"] == owner
+    assert len(host.exporter.get_finished_spans()) == 100

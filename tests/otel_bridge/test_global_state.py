@@ -19,7 +19,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 import spanline
 import spanline.otel
-from tests._helpers import configure, finish, named, run_python
+from tests._helpers import configure, finish, named, one, read_lines, run_python
 from tests.otel_bridge.conftest import Host
 
 #: The host application: its own global provider, httpx instrumented, nested spans,
@@ -253,3 +253,57 @@ def test_otel_spans_on_spanline_threads_are_not_recorded(tmp_path: Path, host: H
     summary, events = finish(run)
     assert named(events, "inside-exporter") == []
     assert summary.totals.suppressed_spans >= 1
+
+
+GLOBAL_HTTPX = textwrap.dedent(
+    """
+    import json, sys, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    import spanline, spanline.otel
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(204)
+            self.end_headers()
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    run = spanline.configure_observability(enabled=True, run_dir=sys.argv[1])
+    spanline.otel.install(set_global_otel=True)
+    HTTPXClientInstrumentor().instrument()  # the global provider: no argument needed
+
+    @spanline.traced_tool
+    def fetch():
+        return httpx.get(f"http://127.0.0.1:{server.server_address[1]}/").status_code
+
+    @spanline.traced_agent(name="agent", id="a1")
+    def agent():
+        return fetch()
+
+    assert agent() == 204
+    spanline.shutdown()
+    server.shutdown()
+    print(run.telemetry_path)
+    """
+)
+
+
+def test_the_usual_setup_global_provider_and_httpx_instrumentation(tmp_path: Path) -> None:
+    """install(set_global_otel=True) + HTTPXClientInstrumentor().instrument(), in a fresh
+    interpreter: the request nests under the tool, with the agent's id."""
+    script = tmp_path / "global_httpx.py"
+    script.write_text(GLOBAL_HTTPX)
+    result = run_python(
+        f"import runpy, sys; sys.argv = ['g', {str(tmp_path)!r}]; runpy.run_path({str(script)!r})"
+    )
+    assert result.returncode == 0, result.stderr
+    events = read_lines(Path(result.stdout.strip().splitlines()[-1]))
+    tool = one(events, "tool.fetch")
+    request = one(events, "GET")
+    assert request["parent"] == tool["span_id"]
+    assert request["attrs"]["gen_ai.agent.id"] == "a1"
+    assert request["trace_id"] == tool["trace_id"]
