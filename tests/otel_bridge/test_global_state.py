@@ -155,7 +155,10 @@ GLOBAL_PROVIDER = textwrap.dedent(
         host = TracerProvider()
         trace.set_tracer_provider(host)
     before = trace.get_tracer_provider()
-    made = spanline.otel.install(set_global_otel=(case != "default"))
+    given = TracerProvider() if case == "given-asked" else None
+    made = spanline.otel.install(given, set_global_otel=(case != "default"))
+    if given is not None:
+        assert made is given
     after = trace.get_tracer_provider()
     print(type(before).__name__, made is after, after is before)
     """
@@ -177,6 +180,8 @@ def test_the_global_provider_is_replaced_only_when_asked(tmp_path: Path) -> None
     assert case("default") == "ProxyTracerProvider False True"
     # Asked: the provider spanline made becomes the global one.
     assert case("asked") == "ProxyTracerProvider True False"
+    # Asked, with a provider of the host's: that one becomes the global one.
+    assert case("given-asked") == "ProxyTracerProvider True False"
     # The host has one: spanline adds its processor to it and replaces nothing.
     assert case("host-has-one") == "TracerProvider True True"
 

@@ -34,16 +34,16 @@ def install(
     """Turn the bridge on: record OpenTelemetry spans and nest them under spanline's.
 
     The processor goes on ``tracer_provider``, else on the global provider when
-    the host has set an SDK one. Otherwise a new provider is made; it becomes
-    the global one only with ``set_global_otel=True`` (spanline never replaces
-    the host's global provider unless asked; OpenTelemetry itself refuses to
-    replace one already set). Pass the returned provider to instrumentations
+    the host has set an SDK one, else on a new provider. That provider becomes
+    the global one only with ``set_global_otel=True``, and only when no SDK
+    provider is global yet: spanline never replaces the host's global provider.
+    Pass the returned provider to instrumentations
     (``HTTPXClientInstrumentor().instrument(tracer_provider=...)``) when it is
     not the global one. Calling it again is harmless.
 
     Args:
         tracer_provider: the provider to record from (default: see above).
-        set_global_otel: make a provider spanline created the global one.
+        set_global_otel: make the provider the global one (when none is set yet).
 
     Returns:
         The provider that carries spanline's processor.
@@ -52,17 +52,16 @@ def install(
         TypeError: ``tracer_provider`` is not an OpenTelemetry SDK provider.
     """
     provider: Any = tracer_provider
-    if provider is None:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider()
-            if set_global_otel:
-                trace.set_tracer_provider(provider)
-    elif not isinstance(provider, TracerProvider):
+    if provider is not None and not isinstance(provider, TracerProvider):
         raise TypeError(
             f"tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, "
             f"not {type(provider).__name__}"
         )
+    current = trace.get_tracer_provider()
+    if provider is None:
+        provider = current if isinstance(current, TracerProvider) else TracerProvider()
+    if set_global_otel and not isinstance(current, TracerProvider):
+        trace.set_tracer_provider(provider)  # only a proxy is there: nothing is replaced
     if provider not in _installed:
         processor = SpanProcessor()
         provider.add_span_processor(processor)
