@@ -46,7 +46,17 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-CONTENDERS = ("spanline", "otel-sdk", "logfire", "loguru", "structlog")
+CONTENDERS = (
+    "spanline",
+    "otel-sdk",
+    "logfire",
+    "loguru",
+    "structlog",
+    # The OpenTelemetry bridge: plain spanline spans with it installed (must cost what
+    # "spanline" costs), and OTel SDK spans it records into telemetry.jsonl.
+    "spanline-bridge",
+    "otel-bridged",
+)
 #: Contenders that also run the 2-thread test.
 THREADED = ("spanline", "otel-sdk")
 THREADS = 2
@@ -172,6 +182,34 @@ class SpanlineContender:
 
         summary = spanline.shutdown(timeout=DRAIN_TIMEOUT_S)
         return summary.dropped_events if summary is not None else 0
+
+
+class SpanlineBridgeContender(SpanlineContender):
+    """spanline with ``spanline.otel.install()`` on: the same plain spans, bridge mode on."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+
+        import spanline.otel
+
+        spanline.otel.install(TracerProvider())
+
+
+class BridgedOTelContender(SpanlineContender):
+    """OpenTelemetry SDK spans recorded by spanline's SpanProcessor (no OTel exporter)."""
+
+    def __init__(self) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+
+        import spanline.otel
+
+        self._tracer = spanline.otel.install(TracerProvider()).get_tracer("bench")
+
+    def loop(self, n: int) -> None:
+        start = self._tracer.start_as_current_span
+        for _ in range(n):
+            with start(SPAN_NAME):
+                pass
 
 
 class OTelContender:
@@ -332,6 +370,8 @@ FACTORIES: dict[str, Callable[[], Contender]] = {
     "logfire": LogfireContender,
     "loguru": LoguruContender,
     "structlog": StructlogContender,
+    "spanline-bridge": SpanlineBridgeContender,
+    "otel-bridged": BridgedOTelContender,
 }
 
 

@@ -19,6 +19,7 @@ from tests._helpers import ROOT, run_interpreter
 
 SCRIPT = ROOT / "benchmarks" / "hot_path.py"
 CONTENDERS = {"spanline", "otel-sdk", "logfire", "loguru", "structlog"}
+CONTENDERS |= {"spanline-bridge", "otel-bridged"}  # the OpenTelemetry bridge's rows
 THREADED = {"spanline", "otel-sdk"}
 TINY = ["--quick", "--spans", "2000", "--repeats", "1", "--threads-spans", "5000"]
 
@@ -56,8 +57,13 @@ def test_every_contender_is_measured_single_and_threaded(bench) -> None:
 
 def test_spanline_loses_no_event(bench) -> None:
     _, document = bench
-    for threads, spans in ((1, 2000), (2, 2 * 5000)):
-        row = rows(document, threads)["spanline"]
+    for threads, spans, name in (
+        (1, 2000, "spanline"),
+        (2, 2 * 5000, "spanline"),
+        (1, 2000, "spanline-bridge"),
+        (1, 2000, "otel-bridged"),  # OTel spans recorded through the bridge: 2 lines too
+    ):
+        row = rows(document, threads)[name]
         # 2 lines a span, plus run_start.
         assert row["expected_lines"] == 2 * spans + 1
         assert row["lost_events"] == 0

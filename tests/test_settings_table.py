@@ -35,7 +35,7 @@ def test_the_table_covers_the_required_variables_and_arguments() -> None:
         "SPANLINE_ENVIRONMENT", "SPANLINE_FLUSH_MS", "SPANLINE_MAX_QUEUE", "SPANLINE_CAPTURE",
         "SPANLINE_PREVIEW_CHARS", "SPANLINE_PRICES", "SPANLINE_RUN_ID",
         "SPANLINE_SUMMARY_INTERVAL_MS", "SPANLINE_HANDLE_SIGNALS", "SPANLINE_STALL_S",
-        "SPANLINE_DASHBOARD",
+        "SPANLINE_DASHBOARD", "SPANLINE_PROPAGATE_EXECUTORS",
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES", "TRACEPARENT",
     }  # fmt: skip
@@ -47,6 +47,8 @@ def test_the_table_covers_the_required_variables_and_arguments() -> None:
     assert arguments["run_dir"].name == "base_dir"
     assert arguments["run_dir"].env == "SPANLINE_DIR"
     assert arguments["handle_signals"].env == "SPANLINE_HANDLE_SIGNALS"
+    # Executors carry the current span unless switched off.
+    assert arguments["propagate_executors"].default is True
     assert len(arguments) == len([row for row in SETTINGS if row.argument])
 
 

@@ -48,8 +48,10 @@ __all__ = [
     "current_run",
     "current_span",
     "event",
+    "extract",
     "flush",
     "get_tracer",
+    "inject",
     "instrument",
     "phase",
     "plan",
@@ -87,6 +89,9 @@ _LAZY = {
     # Provider SDKs are imported only when instrument() is called.
     "instrument": "spanline._instrument",
     "uninstrument": "spanline._instrument",
+    # Carriers for queues, HTTP and subprocesses: loaded on first use.
+    "extract": "spanline._propagate",
+    "inject": "spanline._propagate",
 }
 
 

@@ -76,6 +76,7 @@ class Settings:
     synchronous: bool = False
     handle_signals: bool = True
     dashboard: bool = False
+    propagate_executors: bool = True
 
 
 class _Partial(ValueError):
@@ -372,6 +373,11 @@ SETTINGS: tuple[Setting, ...] = (
        "serve the live dashboard of the run from a background thread (127.0.0.1, port 8765 "
        "or a free one) and print its address; stops at shutdown. Only the process that "
        "created the run serves. Needs `pip install 'spanline[dashboard]'`", parse_bool),
+    _R("propagate_executors", "propagate_executors", "SPANLINE_PROPAGATE_EXECUTORS", "bool",
+       True, "work handed to `ThreadPoolExecutor.submit`, `loop.run_in_executor` and "
+       "`ProcessPoolExecutor.submit` keeps the current span as its parent, with its agent id. "
+       "Off: such work starts parentless spans (`asyncio.to_thread` copies the context by "
+       "itself either way)", parse_bool),
 )
 # fmt: on
 

@@ -93,6 +93,7 @@ def configure_observability(
     handle_signals: bool | None = None,
     stall_s: float | None = None,
     dashboard: bool | None = None,
+    propagate_executors: bool | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -150,6 +151,9 @@ def configure_observability(
             and print its address on stderr; it stops at shutdown. Only the
             process that created the run serves (``SPANLINE_DASHBOARD``; off;
             needs ``pip install 'spanline[dashboard]'``).
+        propagate_executors: make the current span, with its agent id, follow work
+            handed to ``ThreadPoolExecutor.submit``, ``loop.run_in_executor`` and
+            ``ProcessPoolExecutor.submit`` (``SPANLINE_PROPAGATE_EXECUTORS``; on).
 
     Returns:
         The run, or None when tracing is off.
@@ -181,6 +185,7 @@ def configure_observability(
         "handle_signals": handle_signals,
         "stall_s": stall_s,
         "dashboard": dashboard,
+        "propagate_executors": propagate_executors,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
@@ -423,12 +428,23 @@ def _start_session(
     for name, value in handover_variables(settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
+    _propagate_executors(settings.propagate_executors)
     if settings.handle_signals:
         from spanline._signals import install
 
         session.signals = install(_on_signal, shutdown)
     _register_atexit()
     return session
+
+
+def _propagate_executors(on: bool) -> None:
+    """Patch the executors' ``submit`` (or give it back): the setting of the latest run wins."""
+    from spanline import _propagate
+
+    if on:
+        _propagate.patch_executors()
+    else:
+        _propagate.unpatch_executors()
 
 
 def _start_live_summary(session: _Session) -> LiveSummary | None:

@@ -9,6 +9,7 @@ strings in the writer.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
@@ -131,8 +132,19 @@ SUPPRESSED: Final = NoOpSpan()
 
 
 def mark_internal_thread() -> None:
-    """Declare the calling thread one of spanline's own: its spans become no-ops."""
+    """Declare the calling thread one of spanline's own: its spans become no-ops.
+
+    Where OpenTelemetry is loaded, the thread also sets its "suppress
+    instrumentation" flag: the host's instrumentations (httpx, requests...) then
+    leave spanline's own clients untraced too.
+    """
     _current_span.set(SUPPRESSED)
+    otel = sys.modules.get("opentelemetry.context")
+    if otel is not None:
+        try:
+            otel.attach(otel.set_value(otel._SUPPRESS_INSTRUMENTATION_KEY, True))
+        except Exception:  # an OTel without that key: nothing to suppress with
+            pass
 
 
 def is_internal_thread() -> bool:

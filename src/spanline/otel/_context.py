@@ -1,0 +1,167 @@
+"""spanline into OpenTelemetry: OTel's current context follows spanline's current span.
+
+OpenTelemetry reads its current context through one runtime-context object
+(``opentelemetry.context._RUNTIME_CONTEXT``). In bridge mode spanline wraps it:
+
+* ``get_current()`` answers with a ``NonRecordingSpan`` carrying spanline's
+  trace and span ids whenever a spanline span was opened after the context
+  was attached, so OTel spans (httpx, the GenAI instrumentations, the host's
+  own) become children of the open spanline span;
+* ``attach()`` of a context whose span spanline records makes that span the
+  parent of spanline spans opened inside it, so both kinds nest either way;
+* on spanline's own threads the context asks instrumentations to stay quiet
+  (OpenTelemetry's "suppress instrumentation" flag): spanline never traces
+  itself.
+
+Nothing here runs on spanline's hot path: a plain span costs what it did. The
+price is paid where OTel reads or sets its context, and only after
+:func:`enable`. Once installed the wrapper stays (tokens it handed out must
+stay valid); :func:`disable` makes it pass everything through.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextvars import Token
+from typing import Any, Final
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context.context import Context, _RuntimeContext
+from opentelemetry.trace.propagation import _SPAN_KEY
+
+from spanline._propagate import RemoteParent
+from spanline._tracer import SUPPRESSED, Span, _current_span
+
+__all__ = ["disable", "enable", "is_enabled", "recording", "trace_id_of"]
+
+#: The spanline span that was current when a context was attached: a spanline
+#: span current now that is not this one was opened later, so it is innermost.
+_SPANLINE_KEY: Final = otel_context.create_key("spanline-current-span")
+_SUPPRESS_KEY: Final = otel_context._SUPPRESS_INSTRUMENTATION_KEY
+_SAMPLED: Final = trace.TraceFlags(trace.TraceFlags.SAMPLED)
+
+#: OTel spans spanline's processors are recording (open now), by span id: only
+#: those become parents of spanline spans. Single dict operations are atomic,
+#: so the processors share it without a lock.
+recording: dict[int, Any] = {}
+_lock = threading.Lock()
+
+
+_trace_ids: dict[str, int] = {}
+
+
+def trace_id_of(span: Any) -> int:
+    """The trace id (an int) of a spanline span or remote parent; 0 if unknown."""
+    if isinstance(span, RemoteParent):
+        text = span.trace_id
+    else:
+        text = getattr(getattr(span, "_pipeline", None), "trace_id", None)
+    if not isinstance(text, str):
+        return 0
+    value = _trace_ids.get(text)
+    if value is None:
+        value = _trace_ids[text] = int(text, 16)
+    return value
+
+
+class _Token:
+    """What attach() returned: OTel's own token, and spanline's when it moved too."""
+
+    __slots__ = ("inner", "spanline")
+
+    def __init__(self, inner: Token[Context], spanline: Token[Any] | None) -> None:
+        self.inner = inner
+        self.spanline = spanline
+
+
+class BridgeContext(_RuntimeContext):
+    """OpenTelemetry's runtime context, aware of spanline's current span."""
+
+    def __init__(self, inner: _RuntimeContext) -> None:
+        self.inner = inner
+        self.active = False
+        #: (context, spanline span, answer): get_current() is called often per span.
+        self._last: tuple[Any, Any, Context] | None = None
+
+    def attach(self, context: Context) -> Token[Context]:
+        if not self.active:
+            return self.inner.attach(context)
+        moved = None
+        span = context.get(_SPAN_KEY)  # where trace.set_span_in_context() puts it
+        if isinstance(span, trace.Span):
+            span_context = span.get_span_context()
+            if span_context.span_id in recording:
+                moved = _current_span.set(RemoteParent(span_context.span_id, None))
+        context = Context({**context, _SPANLINE_KEY: _current_span.get()})
+        token = _Token(self.inner.attach(context), moved)
+        return token  # type: ignore[return-value]  # OTel only hands it back to detach()
+
+    def detach(self, token: Token[Context]) -> None:
+        if not isinstance(token, _Token):
+            self.inner.detach(token)  # attached before the bridge was installed
+            return
+        try:
+            self.inner.detach(token.inner)
+        finally:
+            if token.spanline is not None:
+                try:
+                    _current_span.reset(token.spanline)
+                except (ValueError, RuntimeError):  # detached in another context
+                    pass
+
+    def get_current(self) -> Context:
+        context = self.inner.get_current()
+        if not self.active:
+            return context
+        current = _current_span.get()
+        if current is None or current is context.get(_SPANLINE_KEY):
+            return context
+        last = self._last
+        if last is not None and last[0] is context and last[1] is current:
+            return last[2]
+        if current is SUPPRESSED:
+            answer = Context({**context, _SUPPRESS_KEY: True, _SPANLINE_KEY: current})
+        elif isinstance(current, (Span, RemoteParent)) and current._id:
+            trace_id = trace_id_of(current)
+            if not trace_id:
+                return context
+            parent = trace.NonRecordingSpan(
+                trace.SpanContext(trace_id, current._id, is_remote=False, trace_flags=_SAMPLED)
+            )
+            answer = Context({**context, _SPAN_KEY: parent, _SPANLINE_KEY: current})
+        else:
+            return context
+        self._last = (context, current, answer)
+        return answer
+
+
+def _bridge() -> BridgeContext:
+    runtime = otel_context._RUNTIME_CONTEXT
+    if isinstance(runtime, BridgeContext):
+        return runtime
+    with _lock:
+        runtime = otel_context._RUNTIME_CONTEXT
+        if not isinstance(runtime, BridgeContext):
+            runtime = BridgeContext(runtime)
+            otel_context._RUNTIME_CONTEXT = runtime
+    return runtime
+
+
+def enable() -> None:
+    """Bridge mode on: OTel's current context follows spanline's current span."""
+    _bridge().active = True
+
+
+def disable() -> None:
+    """Bridge mode off: OTel's context is OTel's own again."""
+    runtime = otel_context._RUNTIME_CONTEXT
+    if isinstance(runtime, BridgeContext):
+        runtime.active = False
+        runtime._last = None
+
+
+def is_enabled() -> bool:
+    """True in bridge mode."""
+    runtime = otel_context._RUNTIME_CONTEXT
+    return isinstance(runtime, BridgeContext) and runtime.active
