@@ -3,6 +3,7 @@ read independently of spanline's mapping (so a mapping bug cannot hide itself)."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -61,5 +62,46 @@ def expected_spans(telemetry: Path) -> dict[str, dict[str, Any]]:
             "attributes": attributes,
             "event_names": event_names,
             "notes": [n["attributes"] for n in notes.get(span_id, [])],
+        }
+    return out
+
+
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
+
+
+def _value(any_value: Any) -> Any:
+    which = any_value.WhichOneof("value")
+    if which == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    return getattr(any_value, which)
+
+
+def _plain(attributes: Any) -> dict[str, Any]:
+    return {a.key: _value(a.value) for a in attributes}
+
+
+def _json_or(value: Any) -> Any:
+    """A value as the log holds it: mappings were sent as JSON text."""
+    if isinstance(value, str) and value[:1] in "{[":
+        return json.loads(value)
+    return value
+
+
+def received_spans(spans: list[Any]) -> dict[str, dict[str, Any]]:
+    """span_id -> the received span, in the shape of :func:`expected_spans`."""
+    out = {}
+    for span in spans:
+        notes = [e for e in span.events if e.name != "exception"]
+        out[span.span_id.hex()] = {
+            "name": span.name,
+            "trace_id": span.trace_id.hex(),
+            "parent": span.parent_span_id.hex() or None,
+            "start_ns": span.start_time_unix_nano,
+            "end_ns": span.end_time_unix_nano,
+            "status": _STATUS[span.status.code],
+            "message": span.status.message,
+            "attributes": {k: _json_or(v) for k, v in _plain(span.attributes).items()},
+            "event_names": [e.name for e in span.events],
+            "notes": [_plain(e.attributes) for e in notes],
         }
     return out
