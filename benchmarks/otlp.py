@@ -1,0 +1,187 @@
+"""The caller's per-span cost with the OTLP exporter on, against healthy and broken receivers.
+
+Usage::
+
+    python benchmarks/otlp.py [--spans N] [--repeats R] [--slow-s S] [--smoke] [--json PATH]
+
+Scenarios (each in a fresh interpreter, ``--worker NAME``): no exporter; the OTLP
+exporter sending to a healthy receiver; to a port nobody listens on (connection
+refused); to a receiver answering HTTP 503 to everything; to one that holds every
+request ``--slow-s`` seconds (10 by default) before answering. The receivers run in
+this parent process, on 127.0.0.1.
+
+For each it reports, per span: the hot loop (open and close N spans, median of R
+repeats) and its ratio to the no-exporter loop; whether ``telemetry.jsonl`` holds
+every span; the worker's peak RSS; the exporter's counters from the summary
+(received = exported + dropped + failed); and how long ``shutdown()`` took (its
+budget is 5 s here). Nothing is asserted: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = ("none", "healthy", "refused", "http-503", "slow")
+DEFAULTS = {"spans": 50_000, "repeats": 5, "slow_s": 10.0}
+SMOKE = {"spans": 1_000, "repeats": 1, "slow_s": 1.0}
+RESULT_PREFIX = "RESULT "
+SHUTDOWN_BUDGET_S = 5.0
+
+
+class _Receiver:
+    """Answers every POST with ``code`` after ``delay`` seconds; counts requests."""
+
+    def __init__(self, code: int, delay: float) -> None:
+        self.requests = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests += 1
+                if delay:
+                    time.sleep(delay)
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _refused_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def worker(scenario: str, spans: int, repeats: int, base: Path) -> dict[str, Any]:
+    """One scenario in this interpreter: configure, time the loop, shut down."""
+    import spanline
+
+    exporters = [] if scenario == "none" else ["otlp"]
+    run = spanline.configure_observability(
+        enabled=True, run_dir=base, exporters=exporters, service_name="bench"
+    )
+    assert run is not None
+    span = spanline.span
+    for _ in range(1_000):  # warm up
+        with span("warm"):
+            pass
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(spans):
+            with span("hot"):
+                pass
+        times.append((time.perf_counter() - start) / spans)
+    began = time.monotonic()
+    summary = spanline.shutdown(timeout=SHUTDOWN_BUDGET_S)
+    shutdown_s = time.monotonic() - began
+    ends = 0
+    with run.telemetry_path.open("rb") as lines:
+        for line in lines:
+            ends += b'"span_end"' in line
+    counts = summary.to_dict()["exporters"].get("otlp", {}) if summary else {}
+    return {
+        "scenario": scenario,
+        "hot_us": statistics.median(times) * 1e6,
+        "spans_in_log": ends,
+        "expected_spans": 1_000 + spans * repeats,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "shutdown_s": shutdown_s,
+        "exporter": counts,
+    }
+
+
+def _run_worker(scenario: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as base:
+        command = [sys.executable, __file__, "--worker", scenario, "--spans", str(args.spans)]
+        command += ["--repeats", str(args.repeats), "--base", base]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])  # type: ignore[no-any-return]
+    raise RuntimeError(f"worker {scenario} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--spans", type=int)
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--slow-s", dest="slow_s", type=float)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (for tests)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--worker", choices=SCENARIOS, help=argparse.SUPPRESS)
+    parser.add_argument("--base", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for key, value in (SMOKE if args.smoke else DEFAULTS).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.worker:
+        result = worker(args.worker, args.spans, args.repeats, args.base)
+        print(RESULT_PREFIX + json.dumps(result))
+        return 0
+    receivers = {
+        "healthy": _Receiver(200, 0.0),
+        "http-503": _Receiver(503, 0.0),
+        "slow": _Receiver(200, args.slow_s),
+    }
+    urls = {name: r.url for name, r in receivers.items()} | {"refused": _refused_url()}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLINE_", "OTEL_"))}
+    results = []
+    try:
+        for scenario in SCENARIOS:
+            env = dict(clean)
+            if scenario != "none":
+                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = urls[scenario]
+                env["OTEL_EXPORTER_OTLP_TIMEOUT"] = str(max(2.0, args.slow_s / 2))
+            results.append(_run_worker(scenario, args, env))
+    finally:
+        for receiver in receivers.values():
+            receiver.close()
+    baseline = results[0]["hot_us"]
+    for row in results:
+        row["hot_ratio"] = row["hot_us"] / baseline
+    print(f"{args.spans} spans x {args.repeats} repeats; slow receiver: {args.slow_s} s a request")
+    header = f"{'scenario':<10} {'us/span':>8} {'ratio':>6} {'in log':>13} {'RSS MB':>7} "
+    print(header + f"{'shutdown s':>10}  exporter (received/exported/dropped/failed)")
+    for row in results:
+        c = row["exporter"]
+        counts = "/".join(str(c.get(k, "-")) for k in ("received", "exported", "dropped", "failed"))
+        print(
+            f"{row['scenario']:<10} {row['hot_us']:>8.2f} {row['hot_ratio']:>6.2f} "
+            f"{row['spans_in_log']:>6}/{row['expected_spans']:<6} {row['peak_rss_mb']:>7.1f} "
+            f"{row['shutdown_s']:>10.1f}  {counts}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"json": None}, "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
