@@ -133,12 +133,21 @@ def _under(spans: dict[str, dict[str, Any]], span_id: str, name: str) -> bool:
     return False
 
 
-def test_a_dead_receiver_keeps_no_memory_per_failed_batch() -> None:
+def _child_rss_kb(exporter: Any) -> int:
+    pid = exporter._sender._child.pid
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+
+
+@pytest.mark.parametrize("process", [True, False], ids=["helper-process", "thread"])
+def test_a_dead_receiver_keeps_no_memory_per_failed_batch(process: bool) -> None:
     import tracemalloc
 
     from spanline.exporters.otlp import OtlpExporter
 
-    exporter = OtlpExporter(endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", timeout=0.2)
+    exporter = OtlpExporter(
+        endpoint=f"http://127.0.0.1:{free_port()}/v1/traces", timeout=0.2, process=process
+    )
     trace = "0af7651916cd43dd8448eb211c80319c"
 
     def batch(n: int) -> list[dict[str, Any]]:
@@ -162,18 +171,24 @@ def test_a_dead_receiver_keeps_no_memory_per_failed_batch() -> None:
     try:
         failing_batches(0, 5)
         baseline = tracemalloc.get_traced_memory()[0]
+        child_baseline = _child_rss_kb(exporter) if process else 0
         failing_batches(5, 40)
         grown = tracemalloc.get_traced_memory()[0] - baseline
+        child_grown = _child_rss_kb(exporter) - child_baseline if process else 0
     finally:
         tracemalloc.stop()
         exporter.shutdown()
-    # One batch of 200 spans is ~100 KB; 40 more failed batches must not add them up.
+    # One batch of 200 spans is ~100 KB; 40 more failed batches (~4 MB) must not add up,
+    # in this process or in the helper.
     assert grown < 150_000, grown
-    assert exporter._assembler.open_count == 0
+    assert child_grown < 2_000, child_grown
+    if not process:
+        assert exporter._sender._assembler.open_count == 0
 
 
+@pytest.mark.parametrize("process", [True, False], ids=["helper-process", "thread"])
 def test_spanlines_own_requests_are_not_traced_by_the_hosts_requests_instrumentation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    process: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import requests
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -192,13 +207,13 @@ def test_spanlines_own_requests_are_not_traced_by_the_hosts_requests_instrumenta
             requests.post(rx.endpoint, data=b"", timeout=5)  # the host's own call: traced
             assert len(host.get_finished_spans()) == 1
             # Without the suppression the exporter's client would be traced too.
-            bare = OtlpExporter(endpoint=rx.endpoint)
-            bare._client.export([])
+            bare = OtlpExporter(endpoint=rx.endpoint, process=False)
+            bare._sender._client.export([])
             bare.shutdown()
             assert len(host.get_finished_spans()) == 2
             host.clear()
             _otlp_env(monkeypatch, rx.endpoint)
-            configure(tmp_path, exporters=["otlp"])
+            configure(tmp_path, exporters=[OtlpExporter(process=process)])
             nested_run()
             spanline.shutdown()
             assert len(rx.wait_for(8)) == 8
@@ -230,3 +245,38 @@ print(run.telemetry_path)
     assert "pip install 'spanline[otlp]'" in warnings[0]
     events = validate_file(Path(result.stdout.strip()))
     assert [e["name"] for e in events if e["event"] == "span_start"] == ["work"]
+
+
+def _one_span_batch(n: int) -> list[dict[str, Any]]:
+    span_id = f"{n:016x}"
+    return [
+        {"event": "span_start", "span_id": span_id, "parent": None, "name": f"s{n}",
+         "trace_id": "0af7651916cd43dd8448eb211c80319c", "kind": "tool", "ts": 1.0,
+         "attributes": {}},
+        {"event": "span_end", "span_id": span_id, "status": "ok", "duration_ms": 1.0,
+         "tokens": 0, "tool_uses": 0, "ts": 1.001, "attributes": {}},
+    ]  # fmt: skip
+
+
+def test_a_helper_process_that_dies_is_started_again_and_spanline_never_traces_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spanline.exporters.otlp import OtlpExporter
+
+    monkeypatch.setenv("SPANLINE_ENABLED", "1")  # what a traced parent hands its children
+    with receiver() as rx:
+        exporter = OtlpExporter(endpoint=rx.endpoint)
+        try:
+            exporter.export(_one_span_batch(1))
+            child = exporter._sender._child
+            environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+            assert not [v for v in environ if v.startswith((b"SPANLINE_", b"TRACEPARENT="))]
+            child.kill()
+            child.wait()
+            exporter.export(_one_span_batch(2))
+            assert exporter._sender._child.pid != child.pid
+        finally:
+            exporter.shutdown()
+        assert [s.name for s in rx.wait_for(2)] == ["s1", "s2"]
+    assert exporter._sender._child is None  # shut down: no process left behind
+    assert child.returncode is not None

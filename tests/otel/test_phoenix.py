@@ -88,7 +88,11 @@ def test_a_nested_run_reads_back_from_phoenix_equal_to_the_log(
         "OTEL_EXPORTER_OTLP_ENDPOINT", phoenix.grpc if protocol == "grpc" else phoenix.http
     )
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"openinference.project.name={project}")
-    run = configure(tmp_path, exporters=["otlp"])
+    if protocol == "grpc":
+        run = configure(tmp_path, exporters=["otlp"])
+    else:  # selected by the environment variable instead
+        monkeypatch.setenv("SPANLINE_EXPORTERS", "otlp")
+        run = configure(tmp_path)
     for _ in range(5):  # tens of spans, in several traces' worth of nesting
         nested_run(workers=4)
     summary = spanline.shutdown()

@@ -81,30 +81,10 @@ def _resource_from_environment() -> dict[str, str]:
     return {key: str(value) for key, value in detected.items()}
 
 
-class OtlpExporter:
-    """Sends each spanline span, once it ends, as an OpenTelemetry span over OTLP.
-
-    Spans keep their trace and span ids, parents, times, status, attributes (start
-    merged with end) and events. The exporter runs on its own worker thread behind a
-    bounded queue (the exporter platform), so a dead, slow or failing receiver never
-    blocks the caller, ``telemetry.jsonl`` or other exporters; the official client
-    retries with backoff within each request's timeout, the platform retries the batch,
-    and what is finally lost is counted in ``run_summary.json`` under ``exporters.otlp``.
-
-    Args:
-        endpoint: the receiver; default from ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
-            ``OTEL_EXPORTER_OTLP_ENDPOINT`` (HTTP: ``http://localhost:4318/v1/traces``,
-            gRPC: ``localhost:4317``).
-        protocol: ``http/protobuf`` or ``grpc``; default from
-            ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``.
-        headers: extra request headers; default from ``OTEL_EXPORTER_OTLP_HEADERS``.
-        timeout: seconds per request, retries included; default from
-            ``OTEL_EXPORTER_OTLP_TIMEOUT`` (10 s).
-        max_batch: spans per request.
-        max_open: spans started and not yet ended that are remembered.
-
-    Raises:
-        ConfigurationError: an unknown protocol or a non-positive size.
+class OtlpSender:
+    """Assembles spans from batches of events and sends them with the official OTLP client,
+    on the calling thread. :class:`OtlpExporter` runs one in a process of its own; the
+    arguments are the exporter's.
     """
 
     def __init__(
@@ -213,14 +193,100 @@ class OtlpExporter:
             instrumentation_scope=_SCOPE,
         )
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Nothing is buffered between batches: each ``export`` sends before returning."""
-        return not self._unsent
-
-    def shutdown(self, timeout: float | None = None) -> None:
+    def shutdown(self) -> None:
         """Stop the client: a retry still waiting gives up at once."""
         self._client.shutdown()
 
     def after_fork(self) -> None:
         """A forked child gets its own connection and forgets the parent's open spans."""
         self._open()
+
+
+class OtlpExporter:
+    """Sends each spanline span, once it ends, as an OpenTelemetry span over OTLP.
+
+    Spans keep their trace and span ids, parents, times, status, attributes (start
+    merged with end) and events. The exporter runs on its own worker thread behind a
+    bounded queue (the exporter platform), so a dead, slow or failing receiver never
+    blocks the caller, ``telemetry.jsonl`` or other exporters; the official client
+    retries with backoff within each request's timeout, the platform retries the batch
+    (resuming where it stopped: no span is sent twice), and what is finally lost is
+    counted in ``run_summary.json`` under ``exporters.otlp``.
+
+    Building and encoding spans costs far more CPU than recording them, and a thread
+    doing it would take the GIL from the application in every tight loop. So by
+    default the work runs in a helper process: this object only hands it each batch
+    (serialized in C) and waits for its answer without holding the GIL.
+
+    Args:
+        endpoint: the receiver; default from ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
+            ``OTEL_EXPORTER_OTLP_ENDPOINT`` (HTTP: ``http://localhost:4318/v1/traces``,
+            gRPC: ``localhost:4317``).
+        protocol: ``http/protobuf`` or ``grpc``; default from
+            ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``.
+        headers: extra request headers; default from ``OTEL_EXPORTER_OTLP_HEADERS``.
+        timeout: seconds per request, retries included; default from
+            ``OTEL_EXPORTER_OTLP_TIMEOUT`` (10 s).
+        max_batch: spans per request.
+        max_open: spans started and not yet ended that are remembered.
+        process: send from a helper process (default); False sends from the
+            exporter's thread (no extra process, but it competes with the application
+            for the GIL).
+
+    Raises:
+        ConfigurationError: an unknown protocol or a non-positive size.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        max_batch: int = 512,
+        max_open: int = 100_000,
+        process: bool = True,
+    ) -> None:
+        settings: dict[str, Any] = {
+            "endpoint": endpoint,
+            "protocol": _protocol(protocol),
+            "headers": dict(headers) if headers is not None else None,
+            "timeout": timeout,
+            "max_batch": max_batch,
+            "max_open": max_open,
+        }
+        self.protocol: str = settings["protocol"]
+        self._sender: Any
+        if process:
+            from spanline.exporters._otlp_process import SenderProcess
+
+            if max_batch < 1 or max_open < 1:
+                raise ConfigurationError("max_batch and max_open must be at least 1")
+            self._sender = SenderProcess(settings)
+        else:
+            self._sender = OtlpSender(**settings)
+
+    def export(self, batch: Sequence[Mapping[str, Any]]) -> None:
+        """Send the spans that end in ``batch``.
+
+        Raises:
+            ConnectionError: the receiver did not take them (the platform retries the
+                same batch, which resumes where this attempt stopped).
+        """
+        self._sender.export(batch)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Nothing is buffered between batches: each ``export`` sends before returning."""
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop sending; a helper process gets ``timeout`` seconds (default 5) to finish."""
+        if isinstance(self._sender, OtlpSender):
+            self._sender.shutdown()
+        else:
+            self._sender.shutdown(5.0 if timeout is None else timeout)
+
+    def after_fork(self) -> None:
+        """A forked child sends on its own and forgets the parent's open spans."""
+        self._sender.after_fork()
