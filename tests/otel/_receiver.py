@@ -26,6 +26,7 @@ class Receiver:
         self.failures = failures
         self.delay = delay
         self.requests = 0
+        self.arrived = 0  # counted before the delay
         self.refused = 0
         self.spans: list[Any] = []
         self.resources: list[dict[str, Any]] = []
@@ -45,6 +46,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                with receiver._lock:
+                    receiver.arrived += 1
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver._lock:

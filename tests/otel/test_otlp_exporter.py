@@ -280,3 +280,84 @@ def test_a_helper_process_that_dies_is_started_again_and_spanline_never_traces_i
         assert [s.name for s in rx.wait_for(2)] == ["s1", "s2"]
     assert exporter._sender._child is None  # shut down: no process left behind
     assert child.returncode is not None
+
+
+def test_a_receiver_taking_10_s_per_request_blocks_neither_the_caller_nor_the_log_nor_other_exporters(  # noqa: E501
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanline.exporters import InMemoryExporter
+    from spanline.exporters.otlp import OtlpExporter
+
+    with receiver(delay=10.0) as rx:
+        otlp = OtlpExporter(endpoint=rx.endpoint, timeout=30)
+        memory = InMemoryExporter()
+        run = configure(tmp_path, exporters=[otlp, memory])
+        nested_run()
+        with spanline.span("next"):  # recorded at once while the receiver holds a request
+            pass
+        # An explicit flush waits for the exporters within its timeout: the stuck one
+        # says False, and everything else is done by then.
+        assert spanline.flush(timeout=1.0) is False
+        expected = expected_spans(run.telemetry_path)
+        assert len(expected) == 9  # the log is complete while the request hangs
+        assert len([e for e in memory.events if e["event"] == "span_end"]) == 9
+        summary = spanline.shutdown(timeout=1.0)
+        counts = summary.to_dict()["exporters"]["OtlpExporter"]  # an object: its class name
+        assert counts["exported"] < counts["received"]  # not sent in time: not counted sent
+        child = otlp._sender._child
+        assert rx.arrived >= 1
+        # The worker finishes its one request after the receiver answers, then ends the
+        # helper: no process is left behind.
+        if child is not None:
+            child.wait(60)
+
+
+def test_the_helper_never_outlives_a_program_killed_mid_request(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests._helpers import clean_env
+
+    code = """
+import sys, time, spanline
+from spanline.exporters.otlp import OtlpExporter
+otlp = OtlpExporter(endpoint=sys.argv[1], timeout=60)
+spanline.configure_observability(enabled=True, run_dir=sys.argv[2], exporters=[otlp])
+with spanline.span("work"):
+    pass
+while otlp._sender._child is None:
+    time.sleep(0.05)
+print(otlp._sender._child.pid, flush=True)
+time.sleep(120)
+"""
+    with receiver(delay=60.0) as rx:
+        program = subprocess.Popen(
+            [sys.executable, "-c", code, rx.endpoint, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            env=clean_env(),
+            text=True,
+        )
+        try:
+            assert program.stdout is not None
+            helper = int(program.stdout.readline())
+            deadline = time.monotonic() + 30
+            while rx.arrived == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert rx.arrived == 1  # the helper is inside a 60 s request
+        finally:
+            program.send_signal(signal.SIGKILL)
+            program.wait(30)
+            program.stdout.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(helper, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(helper, signal.SIGKILL)
+            raise AssertionError("the helper outlived its program")

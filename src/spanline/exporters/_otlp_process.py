@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -143,10 +145,21 @@ class SenderProcess:
         self._batch = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this helper when its parent is gone, even in the middle of a request that
+    retries for a while: it must never outlive the program it sends for."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main() -> int:
     """The helper's loop: settings, then batches until end of input."""
     from spanline.exporters.otlp import OtlpSender
 
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="spanline-otlp-watch", daemon=True
+    ).start()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     settings = _read(stdin)
     if settings is None:
