@@ -48,17 +48,19 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"phoenix was not ready in 120 s: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="session")
-def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
-    """Phoenix serving OTLP over HTTP and gRPC on 127.0.0.1 for this session."""
-    executable = PHOENIX_VENV / "bin" / "phoenix"
+def _require_phoenix() -> Path:
     if not (PHOENIX_VENV / ".complete").exists():
         message = f"Phoenix {PHOENIX_VERSION} is not installed (scripts/test.sh installs it)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    workdir = tmp_path_factory.mktemp("phoenix")
-    http_port, grpc_port = free_port(), free_port()
+    return PHOENIX_VENV / "bin" / "phoenix"
+
+
+def start_phoenix(workdir: Path, http_port: int, grpc_port: int) -> subprocess.Popen[bytes]:
+    """Start Phoenix on these loopback ports, keeping its data in ``workdir``; return
+    once it answers ``/healthz``. The caller stops it with :func:`stop_phoenix`."""
+    executable = _require_phoenix()
     env = {
         **os.environ,
         "PHOENIX_WORKING_DIR": str(workdir),
@@ -68,18 +70,37 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
         "PHOENIX_GRPC_PORT": str(grpc_port),
     }
     log = workdir / "phoenix.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [str(executable), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        url = f"http://127.0.0.1:{http_port}"
-        _wait_ready(url, process, log)
-        yield Phoenix(http=url, grpc=f"http://127.0.0.1:{grpc_port}")
-    finally:
+        _wait_ready(f"http://127.0.0.1:{http_port}", process, log)
+    except BaseException:
+        stop_phoenix(process)
+        raise
+    return process
+
+
+def stop_phoenix(process: subprocess.Popen[bytes]) -> None:
+    """Stop Phoenix by its pid (terminate, then kill)."""
+    if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
+    """Phoenix serving OTLP over HTTP and gRPC on 127.0.0.1 for this session."""
+    _require_phoenix()
+    workdir = tmp_path_factory.mktemp("phoenix")
+    http_port, grpc_port = free_port(), free_port()
+    process = start_phoenix(workdir, http_port, grpc_port)
+    try:
+        yield Phoenix(http=f"http://127.0.0.1:{http_port}", grpc=f"http://127.0.0.1:{grpc_port}")
+    finally:
+        stop_phoenix(process)

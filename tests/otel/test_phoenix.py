@@ -1,5 +1,6 @@
 """Against a real OTLP backend: a nested traced run sent to Arize Phoenix over HTTP and
-over gRPC, read back through Phoenix's own REST API, equals the JSONL log."""
+over gRPC, read back through Phoenix's own REST API, equals the JSONL log; and a Phoenix
+killed mid-run gets the spans sent after it is back."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import pytest
 
 import spanline
 from tests._helpers import configure
+from tests.otel._receiver import free_port
 from tests.otel._run import expected_spans, nested_run
-from tests.otel.conftest import Phoenix
+from tests.otel.conftest import Phoenix, start_phoenix, stop_phoenix
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _STATUS = {"OK": "ok", "ERROR": "error", "UNSET": "unset"}
@@ -34,8 +36,14 @@ def _json_or(value: Any) -> Any:
     return value
 
 
-def read_spans(phoenix: Phoenix, project: str, count: int) -> list[dict[str, Any]]:
-    """Phoenix's spans of ``project``, polled until ``count`` arrived (ingestion is slow)."""
+def read_spans(
+    phoenix: Phoenix,
+    project: str,
+    count: int,
+    ids: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[dict[str, Any]]:
+    """Phoenix's spans of ``project``, polled until ``count`` arrived and every span id of
+    ``ids`` among them (ingestion is slow)."""
     spans: list[dict[str, Any]] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -52,7 +60,7 @@ def read_spans(phoenix: Phoenix, project: str, count: int) -> list[dict[str, Any
         except urllib.error.HTTPError as exc:
             if exc.code != 404:  # 404 until the project's first span arrives
                 raise
-        if len(spans) >= count:
+        if len(spans) >= count and ids <= {span["context"]["span_id"] for span in spans}:
             return spans
         time.sleep(0.5)
     return spans
@@ -104,3 +112,58 @@ def test_a_nested_run_reads_back_from_phoenix_equal_to_the_log(
         assert got[span_id] == span, span["name"]
     counts = summary.to_dict()["exporters"]["otlp"]
     assert counts["received"] == counts["exported"] and counts["failed"] == 0
+
+
+def test_phoenix_killed_mid_run_gets_the_spans_sent_after_it_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Phoenix of its own, SIGKILLed mid-run and started again on the same ports."""
+    workdir = tmp_path / "phoenix"
+    workdir.mkdir()
+    http_port, grpc_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{http_port}"
+    project = f"spanline-killed-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "3")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"openinference.project.name={project}")
+    process = start_phoenix(workdir, http_port, grpc_port)
+    try:
+        run = configure(tmp_path / "runs", exporters=["otlp"])
+        with spanline.span("before"):
+            nested_run()
+        spanline.flush()
+        assert len(read_spans(Phoenix(url, ""), project, 9)) == 9
+        process.kill()  # mid-run, without warning
+        process.wait(30)
+        with spanline.span("while-down"):
+            nested_run()
+        spanline.flush(timeout=30)
+        process = start_phoenix(workdir, http_port, grpc_port)
+        with spanline.span("after-recovery"):
+            nested_run()
+        summary = spanline.shutdown()
+        expected = expected_spans(run.telemetry_path)
+        assert len(expected) == 27  # the log is complete
+        roots = {span["name"]: span_id for span_id, span in expected.items()}
+        trees = {
+            name: {roots[name]} | {s for s in expected if _under(expected, s, roots[name])}
+            for name in ("before", "after-recovery")
+        }
+        wanted = trees["before"] | trees["after-recovery"]
+        got = as_logged(read_spans(Phoenix(url, ""), project, len(wanted), wanted))
+    finally:
+        stop_phoenix(process)
+    assert len(wanted) == 18
+    for span_id in wanted:
+        assert got[span_id] == expected[span_id]
+    counts = summary.to_dict()["exporters"]["otlp"]
+    assert counts["received"] == counts["exported"] + counts["dropped"] + counts["failed"]
+
+
+def _under(spans: dict[str, dict[str, Any]], span_id: str, root: str) -> bool:
+    parent = spans[span_id]["parent"]
+    while parent is not None:
+        if parent == root:
+            return True
+        parent = spans[parent]["parent"] if parent in spans else None
+    return False
