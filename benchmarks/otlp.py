@@ -5,7 +5,8 @@ Usage::
     python benchmarks/otlp.py [--spans N] [--repeats R] [--slow-s S] [--smoke] [--json PATH]
 
 Scenarios (each in a fresh interpreter, ``--worker NAME``): no exporter; the OTLP
-exporter sending to a healthy receiver; to a port nobody listens on (connection
+exporter sending to a healthy receiver (from its helper process, the default, and
+from the exporter's thread, ``process=False``); to a port nobody listens on (connection
 refused); to a receiver answering HTTP 503 to everything; to one that holds every
 request ``--slow-s`` seconds (10 by default) before answering. The receivers run in
 this parent process, on 127.0.0.1.
@@ -35,7 +36,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("none", "healthy", "refused", "http-503", "slow")
+SCENARIOS = ("none", "healthy", "healthy-thread", "refused", "http-503", "slow")
 #: The order they run in: no exporter first and last, to show the machine's drift.
 ORDER = (*SCENARIOS, "none")
 DEFAULTS = {"spans": 50_000, "repeats": 5, "slow_s": 10.0}
@@ -86,7 +87,11 @@ def worker(scenario: str, spans: int, repeats: int, base: Path) -> dict[str, Any
     """One scenario in this interpreter: configure, time the loop, shut down."""
     import spanline
 
-    exporters = [] if scenario == "none" else ["otlp"]
+    exporters: list[Any] = [] if scenario == "none" else ["otlp"]
+    if scenario == "healthy-thread":
+        from spanline.exporters.otlp import OtlpExporter
+
+        exporters = [OtlpExporter(process=False)]
     run = spanline.configure_observability(
         enabled=True, run_dir=base, exporters=exporters, service_name="bench"
     )
@@ -109,7 +114,8 @@ def worker(scenario: str, spans: int, repeats: int, base: Path) -> dict[str, Any
     with run.telemetry_path.open("rb") as lines:
         for line in lines:
             ends += b'"span_end"' in line
-    counts = summary.to_dict()["exporters"].get("otlp", {}) if summary else {}
+    found = summary.to_dict()["exporters"] if summary else {}
+    counts = found.get("otlp") or found.get("OtlpExporter") or {}
     return {
         "scenario": scenario,
         "hot_us": min(times) * 1e6,
@@ -156,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "slow": _Receiver(200, args.slow_s),
     }
     urls = {name: r.url for name, r in receivers.items()} | {"refused": _refused_url()}
+    urls["healthy-thread"] = urls["healthy"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLINE_", "OTEL_"))}
     results = []
     try:
