@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/otlp.py [--spans N] [--repeats R] [--slow-s S] [--smoke] [--json PATH]
+    python benchmarks/otlp.py [--spans N] [--repeats R] [--rounds K] [--slow-s S]
+                              [--smoke] [--json PATH]
 
 Scenarios (each in a fresh interpreter, ``--worker NAME``): no exporter; the OTLP
 exporter sending to a healthy receiver (from its helper process, the default, and
@@ -11,12 +12,13 @@ refused); to a receiver answering HTTP 503 to everything; to one that holds ever
 request ``--slow-s`` seconds (10 by default) before answering. The receivers run in
 this parent process, on 127.0.0.1.
 
-For each it reports, per span: the hot loop (open and close N spans, the fastest of R
-repeats, the least disturbed by other work on a shared machine) and its ratio to the
-no-exporter loop (the mean of the first and last runs); whether ``telemetry.jsonl`` holds
-every span; the worker's peak RSS; the exporter's counters from the summary
-(received = exported + dropped + failed); and how long ``shutdown()`` took (its
-budget is 5 s here). Nothing is asserted: the machine is shared and noisy.
+The scenarios run K rounds, interleaved, each a fresh worker. For each scenario it
+reports, per span: the hot loop (open and close N spans; the fastest of R repeats
+in the fastest of K rounds: the run least disturbed by other work on a shared
+machine) and its ratio to the no-exporter loop; the median over rounds too;
+whether ``telemetry.jsonl`` holds every span; the worker's peak RSS; the exporter's
+counters from the summary (received = exported + dropped + failed); and how long
+``shutdown()`` took (its budget is 5 s here). Nothing is asserted: the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -37,10 +39,9 @@ from pathlib import Path
 from typing import Any
 
 SCENARIOS = ("none", "healthy", "healthy-thread", "refused", "http-503", "slow")
-#: The order they run in: no exporter first and last, to show the machine's drift.
-ORDER = (*SCENARIOS, "none")
-DEFAULTS = {"spans": 50_000, "repeats": 5, "slow_s": 10.0}
-SMOKE = {"spans": 1_000, "repeats": 1, "slow_s": 1.0}
+
+DEFAULTS = {"spans": 50_000, "repeats": 5, "slow_s": 10.0, "rounds": 3}
+SMOKE = {"spans": 1_000, "repeats": 1, "slow_s": 1.0, "rounds": 1}
 RESULT_PREFIX = "RESULT "
 SHUTDOWN_BUDGET_S = 5.0
 
@@ -144,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spans", type=int)
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--slow-s", dest="slow_s", type=float)
+    parser.add_argument("--rounds", type=int, help="interleaved runs of every scenario")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (for tests)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--worker", choices=SCENARIOS, help=argparse.SUPPRESS)
@@ -164,28 +166,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     urls = {name: r.url for name, r in receivers.items()} | {"refused": _refused_url()}
     urls["healthy-thread"] = urls["healthy"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLINE_", "OTEL_"))}
-    results = []
+    rounds: dict[str, list[dict[str, Any]]] = {scenario: [] for scenario in SCENARIOS}
     try:
-        for scenario in ORDER:
-            env = dict(clean)
-            if scenario != "none":
-                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = urls[scenario]
-                env["OTEL_EXPORTER_OTLP_TIMEOUT"] = str(max(2.0, args.slow_s / 2))
-            results.append(_run_worker(scenario, args, env))
+        for _ in range(args.rounds):
+            for scenario in SCENARIOS:
+                env = dict(clean)
+                if scenario != "none":
+                    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = urls[scenario]
+                    env["OTEL_EXPORTER_OTLP_TIMEOUT"] = str(max(2.0, args.slow_s / 2))
+                rounds[scenario].append(_run_worker(scenario, args, env))
     finally:
         for receiver in receivers.values():
             receiver.close()
-    baseline = (results[0]["hot_us"] + results[-1]["hot_us"]) / 2
+    results = []
+    for scenario in SCENARIOS:
+        row = dict(min(rounds[scenario], key=lambda r: r["hot_us"]))
+        row["hot_round_median_us"] = statistics.median(r["hot_us"] for r in rounds[scenario])
+        results.append(row)
+    baseline = results[0]["hot_us"]
+    median_baseline = results[0]["hot_round_median_us"]
     for row in results:
         row["hot_ratio"] = row["hot_us"] / baseline
-    print(f"{args.spans} spans x {args.repeats} repeats; slow receiver: {args.slow_s} s a request")
-    header = f"{'scenario':<10} {'us/span':>8} {'ratio':>6} {'in log':>13} {'RSS MB':>7} "
+        row["hot_median_ratio"] = row["hot_round_median_us"] / median_baseline
+    print(
+        f"{args.spans} spans x {args.repeats} repeats x {args.rounds} rounds; "
+        f"slow receiver: {args.slow_s} s a request"
+    )
+    header = f"{'scenario':<14} {'us/span':>8} {'ratio':>6} {'median':>6} {'in log':>13} "
+    header += f"{'RSS MB':>7} "
     print(header + f"{'shutdown s':>10}  exporter (received/exported/dropped/failed)")
     for row in results:
         c = row["exporter"]
         counts = "/".join(str(c.get(k, "-")) for k in ("received", "exported", "dropped", "failed"))
         print(
-            f"{row['scenario']:<10} {row['hot_us']:>8.2f} {row['hot_ratio']:>6.2f} "
+            f"{row['scenario']:<14} {row['hot_us']:>8.2f} {row['hot_ratio']:>6.2f} "
+            f"{row['hot_median_ratio']:>6.2f} "
             f"{row['spans_in_log']:>6}/{row['expected_spans']:<6} {row['peak_rss_mb']:>7.1f} "
             f"{row['shutdown_s']:>10.1f}  {counts}"
         )
