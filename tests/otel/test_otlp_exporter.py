@@ -361,3 +361,32 @@ time.sleep(120)
         else:
             os.kill(helper, signal.SIGKILL)
             raise AssertionError("the helper outlived its program")
+
+
+def test_an_exporter_bounds_its_own_queue_with_max_pending(tmp_path: Path) -> None:
+    import threading
+
+    from spanline.exporters.otlp import OtlpExporter
+
+    class Stuck:
+        max_pending = 10
+
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def export(self, batch: Any) -> None:
+            self.release.wait(30)
+
+    stuck = Stuck()
+    run = configure(tmp_path, exporters=[stuck])
+    for _ in range(200):
+        with spanline.span("s"):
+            pass
+    spanline.flush(timeout=0.5)
+    stuck.release.set()
+    summary = spanline.shutdown()
+    counts = summary.to_dict()["exporters"]["Stuck"]
+    assert counts["dropped"] > 0 and counts["received"] >= 400
+    assert counts["received"] == counts["exported"] + counts["dropped"] + counts["failed"]
+    assert len(expected_spans(run.telemetry_path)) == 200
+    assert OtlpExporter(process=False).max_pending == 20_000  # small: ~10 MB of events

@@ -229,6 +229,9 @@ class OtlpExporter:
             ``OTEL_EXPORTER_OTLP_TIMEOUT`` (10 s).
         max_batch: spans per request.
         max_open: spans started and not yet ended that are remembered.
+        max_pending: events allowed to wait for this exporter; past it, batches are
+            dropped and counted. Kept small (about 10 MB of events) because events
+            held in memory cost the program garbage-collector time while it runs.
         process: send from a helper process (default); False sends from the
             exporter's thread (no extra process, but it competes with the application
             for the GIL).
@@ -246,8 +249,13 @@ class OtlpExporter:
         timeout: float | None = None,
         max_batch: int = 512,
         max_open: int = 100_000,
+        max_pending: int = 20_000,
         process: bool = True,
     ) -> None:
+        if max_pending < 1:
+            raise ConfigurationError("max_pending must be at least 1")
+        #: Read by the exporter platform: the bound of this exporter's queue.
+        self.max_pending = max_pending
         settings: dict[str, Any] = {
             "endpoint": endpoint,
             "protocol": _protocol(protocol),
