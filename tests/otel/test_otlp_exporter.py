@@ -390,3 +390,21 @@ def test_an_exporter_bounds_its_own_queue_with_max_pending(tmp_path: Path) -> No
     assert counts["received"] == counts["exported"] + counts["dropped"] + counts["failed"]
     assert len(expected_spans(run.telemetry_path)) == 200
     assert OtlpExporter(process=False).max_pending == 20_000  # small: ~10 MB of events
+
+
+def test_an_unknown_protocol_is_a_warning_from_the_environment_and_an_error_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanline import ConfigurationError, SpanlineWarning
+    from spanline.exporters.otlp import OtlpExporter
+
+    with pytest.raises(ConfigurationError, match="http/protobuf, grpc"):
+        OtlpExporter(protocol="http/json")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    monkeypatch.setenv("SPANLINE_EXPORTERS", "otlp")
+    with pytest.warns(SpanlineWarning, match="OTLP protocol 'http/json' is not supported"):
+        run = configure(tmp_path)
+    with spanline.span("still-traced"):
+        pass
+    spanline.shutdown()
+    assert [s["name"] for s in expected_spans(run.telemetry_path).values()] == ["still-traced"]
