@@ -6,8 +6,8 @@ Usage::
                               [--smoke] [--json PATH]
 
 Scenarios (each in a fresh interpreter, ``--worker NAME``): no exporter; the OTLP
-exporter sending to a healthy receiver (from its helper process, the default, and
-from the exporter's thread, ``process=False``); to a port nobody listens on (connection
+exporter sending to a healthy receiver (from the exporter's thread, the default,
+and from its helper process, ``process=True``); to a port nobody listens on (connection
 refused); to a receiver answering HTTP 503 to everything; to one that holds every
 request ``--slow-s`` seconds (10 by default) before answering. The receivers run in
 this parent process, on 127.0.0.1.
@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = ("none", "healthy", "healthy-thread", "refused", "http-503", "slow")
+SCENARIOS = ("none", "healthy", "healthy-process", "refused", "http-503", "slow")
 
 DEFAULTS = {"spans": 50_000, "repeats": 5, "slow_s": 10.0, "rounds": 3}
 SMOKE = {"spans": 1_000, "repeats": 1, "slow_s": 1.0, "rounds": 1}
@@ -89,10 +89,10 @@ def worker(scenario: str, spans: int, repeats: int, base: Path) -> dict[str, Any
     import spanline
 
     exporters: list[Any] = [] if scenario == "none" else ["otlp"]
-    if scenario == "healthy-thread":
+    if scenario == "healthy-process":
         from spanline.exporters.otlp import OtlpExporter
 
-        exporters = [OtlpExporter(process=False)]
+        exporters = [OtlpExporter(process=True)]
     run = spanline.configure_observability(
         enabled=True, run_dir=base, exporters=exporters, service_name="bench"
     )
@@ -164,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "slow": _Receiver(200, args.slow_s),
     }
     urls = {name: r.url for name, r in receivers.items()} | {"refused": _refused_url()}
-    urls["healthy-thread"] = urls["healthy"]
+    urls["healthy-process"] = urls["healthy"]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SPANLINE_", "OTEL_"))}
     rounds: dict[str, list[dict[str, Any]]] = {scenario: [] for scenario in SCENARIOS}
     try:

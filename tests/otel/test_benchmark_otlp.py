@@ -20,7 +20,7 @@ def test_the_otlp_benchmark_measures_every_scenario_and_the_log_stays_complete(
     assert result.returncode == 0, result.stderr
     rows = json.loads(out.read_text())["results"]
     assert [r["scenario"] for r in rows] == [
-        "none", "healthy", "healthy-thread", "refused", "http-503", "slow",
+        "none", "healthy", "healthy-process", "refused", "http-503", "slow",
     ]  # fmt: skip
     for row in rows:
         assert math.isfinite(row["hot_ratio"]) and row["hot_ratio"] > 0

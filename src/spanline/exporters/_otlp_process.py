@@ -157,6 +157,12 @@ def main() -> int:
     """The helper's loop: settings, then batches until end of input."""
     from spanline.exporters.otlp import OtlpSender
 
+    try:
+        # Background work: when cores are scarce, the program being traced goes first
+        # (a backlog here is bounded, dropped and counted; a slower program is not).
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="spanline-otlp-watch", daemon=True
     ).start()

@@ -213,10 +213,11 @@ class OtlpExporter:
     (resuming where it stopped: no span is sent twice), and what is finally lost is
     counted in ``run_summary.json`` under ``exporters.otlp``.
 
-    Building and encoding spans costs far more CPU than recording them, and a thread
-    doing it would take the GIL from the application in every tight loop. So by
-    default the work runs in a helper process: this object only hands it each batch
-    (serialized in C) and waits for its answer without holding the GIL.
+    Spans are built, encoded and sent on the exporter's thread. With ``process=True``
+    that work runs in a helper process instead: this object only hands it each batch
+    (serialized in C) and waits for its answer without holding the GIL. That frees
+    the GIL but takes a core: on the 2-core machine it was measured on, sending from
+    the thread cost the traced program less (see docs/performance.md).
 
     Args:
         endpoint: the receiver; default from ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
@@ -232,9 +233,8 @@ class OtlpExporter:
         max_pending: events allowed to wait for this exporter; past it, batches are
             dropped and counted. Kept small (about 10 MB of events) because events
             held in memory cost the program garbage-collector time while it runs.
-        process: send from a helper process (default); False sends from the
-            exporter's thread (no extra process, but it competes with the application
-            for the GIL).
+        process: send from a helper process (niced, ended with the program) instead
+            of the exporter's thread.
 
     Raises:
         ConfigurationError: an unknown protocol or a non-positive size.
@@ -250,7 +250,7 @@ class OtlpExporter:
         max_batch: int = 512,
         max_open: int = 100_000,
         max_pending: int = 20_000,
-        process: bool = True,
+        process: bool = False,
     ) -> None:
         if max_pending < 1:
             raise ConfigurationError("max_pending must be at least 1")
