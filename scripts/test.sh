@@ -16,6 +16,20 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
+# A real OTLP receiver for tests/otel: Arize Phoenix, pinned, in its own venv (its
+# dependency tree is large and must not mix with ours), cached outside the clone.
+# Keep the version in step with tests/otel/conftest.py.
+PHOENIX_VERSION=20.26.1
+phoenix="${HOME}/.cache/spanline-tests/phoenix-${PHOENIX_VERSION}"
+if [ ! -e "${phoenix}/.complete" ]; then
+  rm -rf "${phoenix}"
+  mkdir -p "$(dirname "${phoenix}")"
+  python3 -m venv "${phoenix}"
+  "${phoenix}/bin/python" -m pip install -q --disable-pip-version-check \
+    "arize-phoenix==${PHOENIX_VERSION}"
+  touch "${phoenix}/.complete"  # only a finished install counts
+fi
+
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache

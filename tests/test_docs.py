@@ -10,7 +10,7 @@ import pytest
 from tests._helpers import ROOT, run_python
 
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCKS = [
     pytest.param(
         code, id=f"{page.name}:{ROOT.joinpath(page).read_text()[: m.start()].count(chr(10)) + 1}"

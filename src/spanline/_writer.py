@@ -38,6 +38,14 @@ __all__ = ["Pipeline"]
 _CHUNK = 2_000
 
 
+def _queue_bound(exporter: Any) -> dict[str, int]:
+    """``max_pending`` for the exporter's worker when the exporter sets a valid one."""
+    bound = getattr(exporter, "max_pending", None)
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
+        return {"max_pending": bound}
+    return {}
+
+
 class _Marker:
     """Queued by flush()/shutdown(): "everything before me is written" once ``done`` is
     set; ``exported`` then holds the exporters' own flush confirmations to wait on."""
@@ -186,7 +194,12 @@ class Pipeline:
 
     def start(self) -> None:
         """Start the exporter workers and the writer thread."""
-        self._workers = [ExporterWorker(exporter, name) for name, exporter in self._exporters]
+        # An exporter may bound its own queue (``max_pending`` events); events held for
+        # it stay alive, and a large backlog costs the program garbage-collector time.
+        self._workers = [
+            ExporterWorker(exporter, name, **_queue_bound(exporter))
+            for name, exporter in self._exporters
+        ]
         self._start_writer()
         at_fork(self._after_fork_in_child, before=self._before_fork)
 

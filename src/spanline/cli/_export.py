@@ -1,4 +1,5 @@
-"""``spanline export``: a run in another format (MLflow, MassGen, a share bundle, a web page).
+"""``spanline export``: a run in another format (MLflow, MassGen, OTLP JSON, a share bundle,
+a web page).
 
 Each format is a function found by its dotted name and imported only when asked
 for, so a format's code (and whatever it needs) loads with that format alone.
@@ -18,7 +19,7 @@ import orjson
 from spanline._runs import Run
 from spanline.cli._app import CliError, cli, find_run, read_options
 
-__all__ = ["FORMATS", "export", "export_html", "export_mlflow", "parse_size"]
+__all__ = ["FORMATS", "export", "export_html", "export_mlflow", "export_otlp_json", "parse_size"]
 
 #: Format name -> ``module.function(run, out, **options) -> list[Path]``.
 FORMATS = {
@@ -26,6 +27,7 @@ FORMATS = {
     "html": "spanline.cli._export.export_html",
     "massgen": "spanline.cli._export_massgen.export_massgen",
     "mlflow": "spanline.cli._export.export_mlflow",
+    "otlp-json": "spanline.cli._export.export_otlp_json",
 }
 _DEFAULT_LIMIT = "500KB"
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
@@ -65,7 +67,7 @@ def _load(fmt: str) -> Any:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, allow_dash=True),
-    help="file or directory to write ('-': stdout, mlflow and html only)",
+    help="file or directory to write ('-': stdout, mlflow, otlp-json and html only)",
 )
 @click.option("--dry-run", is_flag=True, help="bundle: list what would be included, write nothing")
 @click.option(
@@ -114,6 +116,29 @@ def export_mlflow(run: Run, out: Path | None) -> list[Path]:
         sys.stderr.write(f"skipped {problem}\n")
     data = orjson.dumps(trace, option=orjson.OPT_INDENT_2) + b"\n"
     return _write_one(data, out, run.directory / "mlflow_trace.json", f"{run.run_id}.mlflow.json")
+
+
+def export_otlp_json(run: Run, out: Path | None) -> list[Path]:
+    """Write the run as OTLP JSON: one ``ExportTraceServiceRequest`` that any OTLP/HTTP
+    receiver taking JSON accepts (``curl -H 'Content-Type: application/json' --data @file``).
+
+    Args:
+        run: the run.
+        out: a file, a directory (``<run_id>.otlp.json`` in it), ``-`` for stdout, or
+            None for ``otlp_traces.json`` in the run directory.
+
+    Returns:
+        The file written (none for stdout).
+    """
+    from spanline.folds.otlp_json import otlp_json_file
+
+    request, unfinished, problems = otlp_json_file(run.telemetry_path)
+    for problem in problems:
+        sys.stderr.write(f"skipped {problem}\n")
+    if unfinished:
+        sys.stderr.write(f"skipped {unfinished} spans that never ended (OTLP needs an end time)\n")
+    data = orjson.dumps(request) + b"\n"
+    return _write_one(data, out, run.directory / "otlp_traces.json", f"{run.run_id}.otlp.json")
 
 
 def export_html(run: Run, out: Path | None) -> list[Path]:

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
     from spanline.exporters.console import ConsoleExporter
     from spanline.exporters.jsonl import JsonlExporter
     from spanline.exporters.memory import InMemoryExporter
+    from spanline.exporters.otlp import OtlpExporter
 
 __all__ = [
     "ConsoleExporter",
     "Exporter",
     "InMemoryExporter",
     "JsonlExporter",
+    "OtlpExporter",
     "build_exporter",
     "registered_names",
 ]
@@ -32,6 +34,7 @@ _WHERE = {
     "Exporter": "spanline.exporters._base",
     "InMemoryExporter": "spanline.exporters.memory",
     "JsonlExporter": "spanline.exporters.jsonl",
+    "OtlpExporter": "spanline.exporters.otlp",
     "build_exporter": "spanline.exporters._registry",
     "registered_names": "spanline.exporters._registry",
 }

@@ -21,6 +21,8 @@ class Exporter(Protocol):
     exception from ``export`` is retried with backoff, then counted; it never
     reaches user code. Spans opened inside these methods are not traced (and are
     counted as suppressed). Events are shared between exporters: do not mutate them.
+    An optional integer attribute ``max_pending`` bounds that queue (events; default
+    200,000); past it, batches are dropped and counted.
     """
 
     def export(self, batch: Sequence[Mapping[str, Any]]) -> None:

@@ -25,6 +25,7 @@ GROUP = "spanline.exporters"
 BUILTIN: dict[str, tuple[str, str | None]] = {
     "console": ("spanline.exporters.console:ConsoleExporter", None),
     "memory": ("spanline.exporters.memory:InMemoryExporter", None),
+    "otlp": ("spanline.exporters.otlp:OtlpExporter", "otlp"),
 }
 
 _warned: set[str] = set()
