@@ -64,8 +64,9 @@ class LanesFold:
             for event in events:
                 tag = event.get("event")
                 if tag == "span_start":
-                    span_id = event.get("span_id")
-                    if isinstance(span_id, str):
+                    span_id, parent = event.get("span_id"), event.get("parent")
+                    # The summary skips (and reports) a line with ids of the wrong type.
+                    if isinstance(span_id, str) and (parent is None or isinstance(parent, str)):
                         self._start(span_id, event)
                 elif tag == "span_end":
                     span_id = event.get("span_id")
@@ -104,6 +105,8 @@ class LanesFold:
         if not isinstance(plan_id, str) or not isinstance(name, str):
             return
         parent = event.get("parent")
+        if not isinstance(parent, str):
+            parent = None
         attributes = event.get("attributes")
         phase = attributes.get("phase") if isinstance(attributes, Mapping) else None
         self._plans[plan_id] = {
