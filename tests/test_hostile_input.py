@@ -264,3 +264,25 @@ def test_nested_agents_fold_in_linear_time(shape: str) -> None:
     large = _fold_steps(run(2000), budget=12 * small)
     # Four times the agents: about four times the work (quadratic would be sixteen).
     assert large <= 6 * small, (small, large)
+
+
+def test_the_written_summary_names_the_line_a_fold_skipped(tmp_path: Path) -> None:
+    run = spanline.configure_observability(enabled=True, run_dir=tmp_path, synchronous=True)
+    assert run is not None
+    with spanline.span("before"):
+        pass
+    assert spanline.flush(timeout=5)
+    with run.telemetry_path.open("ab") as handle:  # another producer's broken line
+        handle.write(orjson.dumps({**_end("zz"), "pid": 1, "duration_ms": -1.0}) + b"\n")
+    with spanline.span("after"):
+        pass
+    spanline.shutdown()
+    written = orjson.loads(run.summary_path.read_bytes())
+    assert written["skipped_lines"] == [
+        {"file": str(run.telemetry_path), "line": 4, "error": "implausible duration_ms -1.0"}
+    ]
+    assert written["span_count"] == 2
+    # The suite checks every run's lines against the schema after each test: take the
+    # hostile line out again, now that the summary has shown what it did with it.
+    kept = run.telemetry_path.read_bytes().splitlines(keepends=True)
+    run.telemetry_path.write_bytes(b"".join(kept[:3] + kept[4:]))
