@@ -286,3 +286,29 @@ def test_the_written_summary_names_the_line_a_fold_skipped(tmp_path: Path) -> No
     # hostile line out again, now that the summary has shown what it did with it.
     kept = run.telemetry_path.read_bytes().splitlines(keepends=True)
     run.telemetry_path.write_bytes(b"".join(kept[:3] + kept[4:]))
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ({**_start("aa", None), "span_id": 5}, "span_id is int, not a string"),
+        ({**_start("aa", None), "parent": ["bb"]}, "parent is list, not a string"),
+        ({**_start("aa", None), "kind": {"agent": 1}}, "kind is dict, not a string"),
+        ({**_start("aa", None), "attributes": [1]}, "attributes is list, not an object"),
+        ({**_end("bb"), "span_id": {"x": 1}}, "span_id is dict, not a string"),
+        ({**_end("bb"), "tokens": "many"}, "tokens is str, not a number"),
+        ({**_end("bb"), "tool_uses": True}, "tool_uses is bool, not a number"),
+        ({**_end("bb"), "status": 3}, "status is int, not a string"),
+        ({**_end("bb"), "analyses_written": 2**64}, "implausible analyses_written"),
+        ({"event": "event", "span_id": 3.0, "ts": 1.0}, "span_id is float, not a string"),
+        ({"event": "process_end", "pid": 1, "dropped_events": -1}, "dropped_events is -1"),
+        ({"event": "phase", "name": "p", "wall_ms": "x", "ts": 1.0}, "wall_ms is 'x'"),
+        ({"event": 7, "ts": 1.0}, "event is int, not a string"),
+    ],
+)
+def test_a_field_of_the_wrong_type_skips_its_line_only(line: dict, why: str) -> None:
+    events = [_start("bb", None), line, _end("bb", tokens=3)]
+    summary = summarize(events)
+    assert summary.skipped_line_count == 1
+    assert summary.skipped_lines[0]["line"] == 2 and why in summary.skipped_lines[0]["error"]
+    assert summary.totals.total_tokens == 3 and summary.span_count == 1

@@ -590,7 +590,9 @@ class SummaryFold:
                             self._match_plan(sid, parent, name, attrs)
                     elif tag == "event":
                         sid = event.get("span_id")
-                        node = nodes.get(sid) if sid.__class__ is str else None
+                        if sid.__class__ is not str and sid is not None:
+                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                        node = nodes.get(sid) if sid is not None else None
                         if node is not None and node[1] >= 0:
                             self._touch(node[1], now)
                     elif tag.__class__ is str:
