@@ -1,9 +1,9 @@
 """What a reader accepts as plausible: a line outside these bounds is skipped and reported.
 
 Timestamps are seconds since the epoch; up to the year 5138, so that no difference
-of two of them (and no duration in milliseconds) can overflow a double. Counters
-fit in 64 bits, as JSON readers everywhere expect; their sums may not, and are
-then written as floats.
+of two of them (and no duration in milliseconds) can overflow a double. A counter
+given as a float must be finite and within 64 bits (integers are exact at any
+size); sums past 64 bits are written as floats.
 """
 
 from __future__ import annotations

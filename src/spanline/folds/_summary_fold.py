@@ -116,6 +116,15 @@ def _type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _real(value: Any, field: str) -> float:
+    """A counter that is not an int: a finite float within 64 bits, or the line is skipped."""
+    if value.__class__ is not float:
+        raise _Skip(f"{field} is {_type(value)}, not a number")
+    if not -_COUNT_MAX <= value <= _COUNT_MAX:
+        raise _Skip(f"implausible {field} {value!r}")
+    return float(value)
+
+
 def _number(value: Any) -> TypeGuard[int | float]:
     return value.__class__ is int or value.__class__ is float
 
@@ -357,7 +366,7 @@ class SummaryFold:
         kinds, stall, never = self._kinds, self._stall_s, -_NEVER
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
         llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
-        ts_min, ts_max, most, ms_max = _TS_MIN, _TS_MAX, _COUNT_MAX, _MS_MAX
+        ts_min, ts_max, ms_max = _TS_MIN, _TS_MAX, _MS_MAX
         model_key, plans, plan_names = (
             "gen_ai.request.model",
             self._plans_by_id,
@@ -371,18 +380,20 @@ class SummaryFold:
                     except KeyError:
                         tag, ts = event.get("event"), event.get("ts")
                     if ts.__class__ is float or ts.__class__ is int:
-                        # Bounds move rarely, so their range checks cost almost nothing;
-                        # a NaN fails every comparison and is caught by ``ts != ts``.
-                        if ts > last:
-                            if not ts_min <= ts <= ts_max:
-                                raise _Skip(f"implausible timestamp {ts!r}")
-                            last = ts
-                        elif ts != ts:
-                            raise _Skip("timestamp is not a number")
+                        # A new earliest time is rare: it gets the full range check, first,
+                        # so a bad one changes nothing. Any other time is at least the
+                        # earliest (checked), so only the upper bound is left to check; a
+                        # NaN fails every comparison and is caught by ``ts != ts``.
                         if ts < first:
                             if not ts_min <= ts <= ts_max:
                                 raise _Skip(f"implausible timestamp {ts!r}")
                             first = ts
+                        if ts > last:
+                            if ts > ts_max:
+                                raise _Skip(f"implausible timestamp {ts!r}")
+                            last = ts
+                        elif ts != ts:
+                            raise _Skip("timestamp is not a number")
                         now = ts
                     elif ts is None:
                         now = never  # moves no agent's last activity
@@ -417,7 +428,7 @@ class SummaryFold:
                         if status.__class__ is not str and status is not None:
                             raise _Skip(f"status is {_type(status)}, not a string")
                         if duration.__class__ is float or duration.__class__ is int:
-                            if not 0 <= duration <= ms_max:
+                            if not 0.0 <= duration <= ms_max:
                                 raise _Skip(f"implausible duration_ms {duration!r}")
                         elif duration is not None:
                             raise _Skip(f"duration_ms is {_type(duration)}, not a number")
@@ -427,29 +438,22 @@ class SummaryFold:
                         elif not attrs:
                             attrs = None
                         if plain:
-                            if tokens.__class__ is int or tokens.__class__ is float:
-                                if not -most <= tokens <= most:
-                                    raise _Skip(f"implausible tokens {tokens!r}")
-                                counted = True
-                            elif tokens is None:
-                                tokens, counted = 0, False
+                            # Integers of any size are exact in Python (their sums are
+                            # written as floats past 64 bits); anything else is checked.
+                            if tokens.__class__ is not int and tokens is not None:
+                                tokens = _real(tokens, "tokens")
+                            if uses.__class__ is not int and uses is not None:
+                                uses = _real(uses, "tool_uses")
+                            if tokens is None:
+                                tokens = 0
                             else:
-                                raise _Skip(f"tokens is {_type(tokens)}, not a number")
-                            if uses.__class__ is int or uses.__class__ is float:
-                                if not -most <= uses <= most:
-                                    raise _Skip(f"implausible tool_uses {uses!r}")
-                                if counted:
-                                    tok_sum += tokens
-                                    tok_seen = True
+                                tok_sum += tokens
+                                tok_seen = True
+                            if uses is None:
+                                uses = 0
+                            else:
                                 tool_sum += uses
                                 tool_seen = True
-                            elif uses is None:
-                                uses = 0
-                                if counted:
-                                    tok_sum += tokens
-                                    tok_seen = True
-                            else:
-                                raise _Skip(f"tool_uses is {_type(uses)}, not a number")
                         else:
                             tokens, uses = self._other_counters(event)
                             if tokens is None:
@@ -616,12 +620,12 @@ class SummaryFold:
         found = []
         for key in event.keys() - RESERVED_END_KEYS:
             value = event[key]
-            if value.__class__ is not int and value.__class__ is not float:
+            if value.__class__ is float:
+                value = _real(value, key)
+            elif value.__class__ is not int:
                 if value is not None and (key == "tokens" or key == "tool_uses"):
                     raise _Skip(f"{key} is {_type(value)}, not a number")
                 continue
-            if not -_COUNT_MAX <= value <= _COUNT_MAX:
-                raise _Skip(f"implausible {key} {value!r}")
             if key == "tokens":
                 tokens = value
             elif key == "tool_uses":
