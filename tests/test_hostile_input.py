@@ -215,12 +215,15 @@ def _chain(depth: int, *, phase: bool = True) -> list[dict]:
     return events
 
 
-def _fold_steps(events: list[dict], budget: int) -> int:
-    """Lines of the summary fold's code run to fold ``events`` and ask for the result:
-    a count of work that, unlike a clock, the machine's load cannot change. Past
-    ``budget`` the fold is stopped (a quadratic fold would take minutes here)."""
-    import spanline.folds._summary_fold as module
+def _fold_steps(events: list[dict], budget: int, fold: str = "summary") -> int:
+    """Lines of a fold's code run to fold ``events`` and ask for the result: a count
+    of work that, unlike a clock, the machine's load cannot change. Past ``budget``
+    the fold is stopped (a quadratic fold would take minutes here)."""
+    import spanline.folds._summary_fold as summary_module
+    import spanline.folds.lanes as lanes_module
 
+    module = summary_module if fold == "summary" else lanes_module
+    summary = summarize(events) if fold == "lanes" else None
     steps = 0
 
     class OverBudget(Exception):
@@ -239,7 +242,12 @@ def _fold_steps(events: list[dict], budget: int) -> int:
 
     sys.settrace(calls)
     try:
-        summarize(events)
+        if summary is None:
+            summarize(events)
+        else:
+            lanes = lanes_module.LanesFold()
+            lanes.extend(events)
+            lanes.result(summary)
     except OverBudget:
         pass
     finally:
@@ -313,3 +321,9 @@ def test_a_field_of_the_wrong_type_skips_its_line_only(line: dict, why: str) -> 
     assert summary.skipped_line_count == 1
     assert summary.skipped_lines[0]["line"] == 2 and why in summary.skipped_lines[0]["error"]
     assert summary.totals.total_tokens == 3 and summary.span_count == 1
+
+
+def test_the_lanes_of_nested_agents_take_linear_time() -> None:
+    small = _fold_steps(_chain(500), budget=10**7, fold="lanes")
+    large = _fold_steps(_chain(2000), budget=12 * small, fold="lanes")
+    assert large <= 6 * small, (small, large)
