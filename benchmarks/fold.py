@@ -15,6 +15,9 @@ with exporter statistics. Then it times, median of R repeats:
 * **summarize_file**: spanline's whole fold, reading included;
 * **duckdb**: ``read_json`` with explicit columns aggregating the same totals
   (skipped when DuckDB is not installed: ``pip install 'spanline[bench]'``);
+* **nested agents**: :func:`summarize` of 16,000 agents (500 with ``--smoke``)
+  each nested in the one before, under a phase: the fold's cost must not grow
+  with the depth of nesting (it took 27.8 s before the fold became linear);
 * **result()**: :meth:`SummaryFold.result` alone, once every event was added
   (first call, which sorts the tools' durations, and a repeated call).
 
@@ -41,7 +44,7 @@ from typing import Any
 import orjson
 from _common import parse_run_args  # shared by the run-folding benchmarks (script's directory)
 
-from spanline.folds import SummaryFold, read_events, summarize_file
+from spanline.folds import SummaryFold, read_events, summarize, summarize_file
 
 DEFAULTS = {"events": 1_000_000, "repeats": 3}
 SMOKE = {"events": 5_000, "repeats": 1}
@@ -297,8 +300,26 @@ def measure_result(path: Path, repeats: int) -> tuple[float, float]:
     return first, again
 
 
-def run(path: Path, repeats: int) -> dict[str, Any]:
-    """Every measurement on one file."""
+def nested_agents(count: int) -> list[dict[str, Any]]:
+    """A phase, ``count`` agents each the child of the one before (a line a second), and
+    their ends, innermost first."""
+
+    def start(span_id: str, parent: str | None, kind: str, ts: float) -> dict[str, Any]:
+        return {"event": "span_start", "span_id": span_id, "parent": parent, "name": span_id,
+                "kind": kind, "ts": ts, "attributes": {}}  # fmt: skip
+
+    events = [start("phase", None, "phase", 0.0)]
+    for index in range(count):
+        events.append(start(f"a{index}", f"a{index - 1}" if index else "phase", "agent", index))
+    for index in reversed(range(count)):
+        events.append({"event": "span_end", "span_id": f"a{index}", "status": "ok",
+                       "duration_ms": 1.0, "tokens": 1, "tool_uses": 0,
+                       "ts": float(2 * count - index), "attributes": {}})  # fmt: skip
+    return events
+
+
+def run(path: Path, repeats: int, nested: int = 16_000) -> dict[str, Any]:
+    """Every measurement on one file (and on ``nested`` agents nested in memory)."""
     rows: list[dict[str, Any]] = []
     base, samples = timed(lambda: orjson_loop(path), repeats)
     rows.append({"name": "orjson loop", "seconds": base, "samples": samples})
@@ -308,6 +329,9 @@ def run(path: Path, repeats: int) -> dict[str, Any]:
     if duck is not None:
         duck_s, samples = timed(lambda: duckdb_totals(path), repeats)
         rows.append({"name": "duckdb read_json", "seconds": duck_s, "samples": samples})
+    chain = nested_agents(nested)
+    nested_s, samples = timed(lambda: summarize(chain), repeats)
+    rows.append({"name": f"{nested:,} nested agents", "seconds": nested_s, "samples": samples})
     first, again = measure_result(path, repeats)
     rows.append({"name": "result() first call", "seconds": first, "samples": [first]})
     rows.append({"name": "result() again", "seconds": again, "samples": [again]})
@@ -371,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         size_mb = path.stat().st_size / 1e6
         print(f"python {platform.python_version()}; {written:,} events, {size_mb:.0f} MB; "
               f"median of {args.repeats}")  # fmt: skip
-        results = run(path, args.repeats)
+        results = run(path, args.repeats, 16_000 if args.events >= 100_000 else 500)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(format_table(results["rows"]))

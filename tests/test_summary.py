@@ -230,7 +230,12 @@ def test_lines_with_odd_types_never_crash_the_fold(tmp_path: Path) -> None:
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in odd))
     summary = summarize_file(path)
     assert summary.run_id == "odd"  # the directory's name: the recorded one is not a string
-    assert summary.span_count == 3 and summary.totals.agents_spawned == 1
+    # A span line with a field of the wrong type is skipped and reported with its line.
+    assert [(p["file"], p["line"]) for p in summary.skipped_lines] == [
+        (str(path), 2), (str(path), 3), (str(path), 4), (str(path), 8),
+    ]  # fmt: skip
+    assert "ts is str, not a number" in summary.skipped_lines[0]["error"]
+    assert summary.span_count == 2 and summary.totals.agents_spawned == 1
     assert summary.phases["ph"].agents == 1
     assert [e.name for e in summary.errors] == ["ag"]
     cli = subprocess.run(

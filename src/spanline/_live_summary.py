@@ -88,8 +88,9 @@ class LiveSummary:
     def _step(self, *, final: bool) -> RunSummary | None:
         """Fold the new lines; write the summary if anything changed (always when final)."""
         with self._step_lock:
+            path = str(self._tail.path)
             for batch in self._tail.batches(final=final):
-                self._fold.extend(batch)
+                self._fold.extend(batch, file=path, lines=self._tail.batch_lines)
                 self._extend_massgen(batch)
             problems = self._tail.problems
             if len(problems) > self._problems_seen:
@@ -134,7 +135,8 @@ class LiveSummary:
             return None
         from spanline.folds.summary import report_skipped
 
-        report_skipped(self._tail.problems)
+        skipped = [*self._tail.problems, *self._fold.problems]  # the reader's, the fold's
+        report_skipped(sorted(skipped, key=lambda problem: problem.line))
         if self._massgen.has_events and not self._massgen_failed:
             try:
                 self._write_artifacts(self._massgen.result(), self.run.directory)

@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except click.exceptions.Abort:
         return _fail("aborted", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except RecursionError:  # input nested too deep for a fold: still one line
+        return _fail("input nested too deeply", 1)
     except click.UsageError as exc:
         return _fail(exc.format_message().splitlines()[0], 2, usage=True)
     except CliError as exc:

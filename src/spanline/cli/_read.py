@@ -16,7 +16,7 @@ from typing import Any, Protocol, TextIO
 
 from spanline._runs import Run
 from spanline.cli._app import CliError
-from spanline.folds import JsonlTail, LineProblem
+from spanline.folds import JsonlTail, LineProblem, SummaryFold
 
 __all__ = ["PROGRESS_AFTER_S", "Fold", "fold_run", "read_file"]
 
@@ -77,17 +77,23 @@ def read_file(
         after_s: seconds before the bar appears.
 
     Returns:
-        The skipped lines and the number of lines read.
+        The skipped lines (the reader's, and those a summary fold could not use) and
+        the number of lines read.
     """
     stream = sys.stderr if stderr is None else stderr
     tail = JsonlTail(path)
+    name = str(path)
+    summaries = [fold for fold in folds if isinstance(fold, SummaryFold)]
     started = time.monotonic()
     progress: Any = None
     task: Any = None
     try:
         for batch in tail.batches(final=True):
             for fold in folds:
-                fold.extend(batch)
+                if isinstance(fold, SummaryFold):  # it names the lines it skips
+                    fold.extend(batch, file=name, lines=tail.batch_lines)
+                else:
+                    fold.extend(batch)
             if progress is not None:
                 progress.update(task, completed=tail.offset)
             elif time.monotonic() - started >= after_s and _is_tty(stream):
@@ -95,7 +101,9 @@ def read_file(
     finally:
         if progress is not None:
             progress.stop()
-    return tail.problems, tail.lines
+    skipped = {(p.line, p.error): p for fold in summaries for p in fold.problems}
+    problems = sorted([*tail.problems, *skipped.values()], key=lambda problem: problem.line)
+    return problems, tail.lines
 
 
 def _is_tty(stream: TextIO) -> bool:

@@ -209,6 +209,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     lanes = LanesFold() if with_lanes else None
     problems: list[LineProblem] = []
     batch: list[dict[str, Any]] = []
+    numbers: list[int] = []  # each event's line, for the lines the fold skips
     reached, number = 0, 0
     for line, reached in lines(path, 0, offset):  # noqa: B007 - reached is used after the loop
         number += 1
@@ -217,10 +218,11 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
             problems.append(LineProblem(str(path), number, "not a JSON object with an event"))
             continue
         batch.append(event)
+        numbers.append(number)
         if len(batch) >= _BATCH:
-            _feed(fold, lanes, batch)
-            batch = []
-    _feed(fold, lanes, batch)
+            _feed(fold, lanes, batch, str(path), numbers)
+            batch, numbers = [], []
+    _feed(fold, lanes, batch, str(path), numbers)
     fold.note_problems(problems)
     result = fold.result()
     return {
@@ -233,8 +235,14 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     }
 
 
-def _feed(fold: SummaryFold, lanes: LanesFold | None, batch: list[dict[str, Any]]) -> None:
-    fold.extend(batch)
+def _feed(
+    fold: SummaryFold,
+    lanes: LanesFold | None,
+    batch: list[dict[str, Any]],
+    file: str,
+    numbers: list[int],
+) -> None:
+    fold.extend(batch, file=file, lines=numbers)
     if lanes is not None:
         lanes.extend(batch)
 

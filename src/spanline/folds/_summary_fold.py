@@ -18,10 +18,19 @@ Rules:
 
 How it stays cheap: :meth:`SummaryFold.extend` keeps running aggregates and,
 per span, one small tuple (its parent and the agent it reports to) plus the
-start line's few useful fields while the span is open. Subtree sums are added
-at span_end to the span's agent and that agent's agent ancestors, so
-:meth:`SummaryFold.result` costs time in proportion to agents, tools, errors
-and open spans, never to the number of lines folded.
+start line's few useful fields while the span is open. A span's counters are
+added at its span_end to its agent's record only; :meth:`SummaryFold.result`
+adds them up the agent tree, so it costs time in proportion to agents, tools,
+errors and open spans, never to the number of lines folded. Activity, too, is
+kept at the line's nearest agent: the agents above are looked at only when that
+agent has been silent for longer than the stall time. Each line costs the same
+however deeply agents nest.
+
+A line that breaks a rule (a field of the wrong type, an implausible timestamp,
+duration or counter: see ``spanline.folds._limits``) is skipped and listed in
+``skipped_lines`` with its file and line number; the checks are ones the loop
+makes anyway, or comparisons on branches that rarely run, and anything they miss
+is caught by a guard around each line that costs nothing until it fires.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from typing import Any, TypeGuard
 
 from spanline._prices import PriceTable, compute_cost
 from spanline._usage import usage_from_attributes
+from spanline.folds._limits import COUNT_MAX, MS_MAX, TS_MAX, TS_MIN
 from spanline.folds._summary_model import (
     AgentSummary,
     ExporterStats,
@@ -80,6 +90,8 @@ _PLAIN_END_KEYS = frozenset(RESERVED_END_KEYS | {"tokens", "tool_uses"})
 _MAX_OPEN_LISTED = 1_000
 _MAX_LISTED_PROBLEMS = 1_000
 _PHASE_EVENT_FIELDS = frozenset({"event", "name", "wall_ms", "ts", "agents", "incomplete"})
+_TS_MIN, _TS_MAX, _MS_MAX, _COUNT_MAX = TS_MIN, TS_MAX, MS_MAX, COUNT_MAX
+_FLOAT_MAX = 1.7976931348623157e308
 
 # Slots of the tuple kept per open span.
 _NAME, _KIND, _TS, _TOOL, _LLM, _KEEP, _CTX, _ROOT, _SPECIAL = range(9)
@@ -95,8 +107,54 @@ _TOKENS, _TOOL_USES, _COST_SUM, _UP, _SEEN = range(5)
 _CALLS, _TOTAL, _FAILURES, _NEW, _SORTED = range(5)
 
 
+class _Skip(ValueError):
+    """A line that breaks a rule of the schema: it is skipped and reported."""
+
+
+def _type(value: Any) -> str:
+    """How a wrong value is named in a skipped line's reason."""
+    return "null" if value is None else type(value).__name__
+
+
+def _real(value: Any, field: str) -> float:
+    """A counter that is not an int: a finite float within 64 bits, or the line is skipped."""
+    if value.__class__ is not float:
+        raise _Skip(f"{field} is {_type(value)}, not a number")
+    if not -_COUNT_MAX <= value <= _COUNT_MAX:
+        raise _Skip(f"implausible {field} {value!r}")
+    return float(value)
+
+
 def _number(value: Any) -> TypeGuard[int | float]:
     return value.__class__ is int or value.__class__ is float
+
+
+def _fit(value: int | float) -> int | float:
+    """A sum as JSON can hold it: past 64 bits an int is carried as a float, and a float
+    past the largest double (finite addends can get there) is clamped to it."""
+    if value.__class__ is int:
+        if -_COUNT_MAX - 1 <= value <= _COUNT_MAX:
+            return value
+        return math.copysign(_FLOAT_MAX, value) if abs(value) >= _FLOAT_MAX else float(value)
+    if math.isfinite(value):
+        return value
+    return 0.0 if math.isnan(value) else math.copysign(_FLOAT_MAX, value)
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """A copy of a value a caller passed along that JSON can hold (events handed to
+    :meth:`SummaryFold.add` directly may hold any Python value; a file's cannot)."""
+    if value is None or value.__class__ in (str, bool):
+        return value
+    if value.__class__ is int or value.__class__ is float:
+        return _fit(value) if value == value else None
+    if depth > 32:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in value]
+    return repr(value)
 
 
 def _text(value: Any) -> str | None:
@@ -198,6 +256,17 @@ class SummaryFold:
         self._plans_done = 0
         self._problems: list[dict[str, Any]] = []
         self._problem_count = 0
+        # Lines the fold itself skipped (the reader's are handed to note_problems).
+        self._skipped: list[LineProblem] = []
+        self._fed = 0  # events fed so far: where a line of events handed over is
+        self._where: tuple[str | None, Sequence[int] | None, int] = (None, None, 0)
+        # Activity watch: each agent's record keeps the last line at the agent itself;
+        # its subtree's last line is the latest over the open agents below it, found
+        # through these links only when a silence is long enough to matter.
+        self._kids: dict[int, set[int]] = {}
+        self._holder: dict[int, int] = {}
+        self._ended: set[int] = set()
+        self._past: dict[int, int] = {}  # ended context -> the nearest above not ended
 
     # -- feeding -------------------------------------------------------------------------
     def add(self, event: Mapping[str, Any]) -> None:
@@ -207,16 +276,68 @@ class SummaryFold:
             event: one decoded line of telemetry.jsonl.
         """
         with self._lock:
-            self._fold((event,))
+            self._feed((event,), None, None)
 
-    def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def extend(
+        self,
+        events: Iterable[Mapping[str, Any]],
+        *,
+        file: str | None = None,
+        lines: Sequence[int] | None = None,
+    ) -> None:
         """Fold many events (faster than calling :meth:`add` for each).
+
+        An event that breaks the schema's rules (a field of the wrong type, an
+        implausible timestamp, duration or counter) is skipped and listed in the
+        summary's ``skipped_lines`` and in :attr:`problems`.
 
         Args:
             events: decoded lines, in file order.
+            file: the file they were read from, to name in skipped lines.
+            lines: each event's line number in ``file`` (default: its position among
+                all the events fed so far, from 1).
         """
         with self._lock:
+            self._feed(events, file, lines)
+
+    @property
+    def problems(self) -> list[LineProblem]:
+        """The lines this fold skipped, with why (the first thousand).
+
+        Returns:
+            A copy of the list.
+        """
+        with self._lock:
+            return list(self._skipped)
+
+    def _feed(
+        self, events: Iterable[Mapping[str, Any]], file: str | None, lines: Sequence[int] | None
+    ) -> None:
+        if not isinstance(events, (list, tuple)):
+            events = list(events)  # a skipped line is then found by its position
+        self._where = (file, lines, 0)
+        try:
             self._fold(events)
+        finally:
+            self._fed += len(events)
+
+    def _skip(self, event: Any, error: Exception, events: Sequence[Any]) -> None:
+        """Record a line the loop could not use (rare: the loop's guard calls it)."""
+        file, lines, start = self._where
+        position = next(
+            (i for i in range(start, len(events)) if events[i] is event), len(events) - 1
+        )
+        self._where = (file, lines, position + 1)
+        if lines is not None and position < len(lines):
+            line = lines[position]
+        else:
+            line = self._fed + position + 1
+        reason = str(error) if isinstance(error, _Skip) else f"{type(error).__name__}: {error}"
+        problem = LineProblem(file or "<events>", line, reason[:200])
+        self._problem_count += 1
+        if len(self._problems) < _MAX_LISTED_PROBLEMS:
+            self._problems.append(problem.to_dict())
+            self._skipped.append(problem)
 
     def note_problems(self, problems: Iterable[LineProblem]) -> None:
         """Record skipped lines, listed in the summary's ``skipped_lines``.
@@ -230,9 +351,12 @@ class SummaryFold:
                 if len(self._problems) < _MAX_LISTED_PROBLEMS:
                     self._problems.append(problem.to_dict())
 
-    def _fold(self, events: Iterable[Mapping[str, Any]]) -> None:
+    def _fold(self, events: Sequence[Mapping[str, Any]]) -> None:
         # Runs once per line of possibly millions: state in locals, plain comparisons,
-        # ``.__class__ is`` checks, and every rare case handed to a method.
+        # ``.__class__ is`` checks, and every rare case handed to a method. A line that
+        # breaks a rule raises inside the guard below and is skipped and reported; the
+        # guard costs nothing until something raises. Checks come before any change to
+        # the state, so a skipped line leaves no trace but its place in the time range.
         first, last = self._first_ts, self._last_ts
         tok_sum, tool_sum = self._tokens, self._tool_uses
         tok_seen, tool_seen = self._tokens_seen, self._tool_uses_seen
@@ -242,6 +366,7 @@ class SummaryFold:
         kinds, stall, never = self._kinds, self._stall_s, -_NEVER
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
         llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
+        ts_min, ts_max, ms_max = _TS_MIN, _TS_MAX, _MS_MAX
         model_key, plans, plan_names = (
             "gen_ai.request.model",
             self._plans_by_id,
@@ -249,192 +374,238 @@ class SummaryFold:
         )
         try:
             for event in events:
-                try:  # subscripts are cheaper than .get(); spanline's lines have both keys
-                    tag, ts = event["event"], event["ts"]
-                except KeyError:
-                    tag, ts = event.get("event"), event.get("ts")
-                if ts.__class__ is float or ts.__class__ is int:
-                    if ts < first:
-                        first = ts
-                    if ts > last:
-                        last = ts
-                    now = ts
-                else:
-                    now = never  # moves no agent's last activity
-                if tag == "span_end":
-                    try:  # subscripts cost half a .get(); lines from spanline have every key
-                        sid, tokens, uses = event["span_id"], event["tokens"], event["tool_uses"]
-                        attrs, status = event["attributes"], event["status"]
-                        duration = event["duration_ms"]
-                        # Those six, "event" and "ts" (and "error"): no other counter.
-                        # Counting keys is cheaper than comparing key sets.
-                        size = len(event)
-                        plain = ts is not None and (size == 8 or (size == 9 and "error" in event))
+                try:
+                    try:  # subscripts are cheaper than .get(); spanline's lines have both keys
+                        tag, ts = event["event"], event["ts"]
                     except KeyError:
-                        get = event.get
-                        sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
-                        attrs, status, duration = (
-                            get("attributes"),
-                            get("status"),
-                            get("duration_ms"),
-                        )
-                        plain = event.keys() <= plain_keys
-                    if sid.__class__ is not str:
-                        continue
-                    if plain:
-                        if tokens.__class__ is int or tokens.__class__ is float:
-                            tok_sum += tokens
-                            tok_seen = True
-                        else:
-                            tokens = 0
-                        if uses.__class__ is int or uses.__class__ is float:
-                            tool_sum += uses
-                            tool_seen = True
-                        else:
-                            uses = 0
+                        tag, ts = event.get("event"), event.get("ts")
+                    if ts.__class__ is float or ts.__class__ is int:
+                        # A new earliest time is rare: it gets the full range check, first,
+                        # so a bad one changes nothing. Any other time is at least the
+                        # earliest (checked), so only the upper bound is left to check; a
+                        # NaN fails every comparison and is caught by ``ts != ts``.
+                        if ts < first:
+                            if not ts_min <= ts <= ts_max:
+                                raise _Skip(f"implausible timestamp {ts!r}")
+                            first = ts
+                        if ts > last:
+                            if ts > ts_max:
+                                raise _Skip(f"implausible timestamp {ts!r}")
+                            last = ts
+                        elif ts != ts:
+                            raise _Skip("timestamp is not a number")
+                        now = ts
+                    elif ts is None:
+                        now = never  # moves no agent's last activity
                     else:
-                        tokens, uses = self._other_counters(event)
-                        if tokens is None:
-                            tokens = 0
-                        else:
-                            tok_sum += tokens
-                            tok_seen = True
-                        if uses is None:
-                            uses = 0
-                        else:
-                            tool_sum += uses
-                            tool_seen = True
-                    record = open_pop(sid, None)
-                    if record is None:
-                        self._end_without_open_start(event, sid, tokens, uses)
-                        continue
-                    if attrs.__class__ is not dict or not attrs:
-                        attrs = None
-                    keep = record[_KEEP]
-                    if keep.__class__ is dict:
-                        cost = self._usage(record[_LLM], keep, attrs)
-                    elif record[_LLM] or (attrs is not None and not end_watch.isdisjoint(attrs)):
-                        cost = self._end_usage(record[_LLM], keep, attrs)
-                    else:
-                        cost = 0.0
-                    # Up the agents above: subtree sums, and activity in their subtrees.
-                    index = record[_CTX]
-                    if tokens or uses or cost:
-                        while index >= 0:
-                            acc = ctxs[index]
-                            acc[0] += tokens
-                            acc[1] += uses
-                            acc[2] += cost
-                            if now > acc[4]:
-                                if now - acc[4] > stall:
-                                    self._stalled(index, acc[4], now)
-                                acc[4] = now
-                            index = acc[3]
-                    else:
-                        while index >= 0:  # _touch, inlined: it runs for most spans
-                            acc = ctxs[index]
-                            if now > acc[4]:
-                                if now - acc[4] > stall:
-                                    self._stalled(index, acc[4], now)
-                                acc[4] = now
-                            index = acc[3]
-                    tool = record[_TOOL]
-                    if tool is None and attrs is not None:
-                        tool = attrs.get("tool.name")  # set only at the end
-                        if tool.__class__ is not str:
-                            tool = None
-                    if tool is not None:
-                        stats = tools_get(tool)
-                        if stats is None:
-                            stats = tools[tool] = [0, 0.0, 0, array("d"), array("d")]
-                        stats[0] += 1
+                        raise _Skip(f"ts is {_type(ts)}, not a number")
+                    if tag == "span_end":
+                        try:  # subscripts cost half a .get(); spanline's lines have every key
+                            sid, tokens, uses = (
+                                event["span_id"],
+                                event["tokens"],
+                                event["tool_uses"],
+                            )
+                            attrs, status = event["attributes"], event["status"]
+                            duration = event["duration_ms"]
+                            # Those six, "event" and "ts" (and "error"): no other counter.
+                            # Counting keys is cheaper than comparing key sets.
+                            size = len(event)
+                            plain = ts is not None and (
+                                size == 8 or (size == 9 and "error" in event)
+                            )
+                        except KeyError:
+                            get = event.get
+                            sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
+                            attrs, status, duration = (
+                                get("attributes"),
+                                get("status"),
+                                get("duration_ms"),
+                            )
+                            plain = event.keys() <= plain_keys
+                        if sid.__class__ is not str:
+                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                        if status.__class__ is not str and status is not None:
+                            raise _Skip(f"status is {_type(status)}, not a string")
                         if duration.__class__ is float or duration.__class__ is int:
-                            stats[1] += duration
-                            stats[3].append(duration)
-                    if status == "error":
-                        if tool is not None:
-                            tools[tool][2] += 1
-                        self._error(sid, record[_NAME], record[_KIND], event.get("error"))
-                    if record[_SPECIAL] is not None:
-                        self._special_end(record[_SPECIAL], status, duration)
-                    if record[_ROOT] and sid in roots:
-                        roots[sid] = (duration, record[_TS])
-                    if plan_spans and sid in plan_spans:
-                        del plan_spans[sid]
-                        self._plans_done += 1
-                elif tag == "span_start":
-                    try:
-                        sid, parent, name = event["span_id"], event["parent"], event["name"]
-                        kind, attrs = event["kind"], event["attributes"]
-                    except KeyError:
-                        get = event.get
-                        sid, parent, name = get("span_id"), get("parent"), get("name")
-                        kind, attrs = get("kind"), get("attributes")
-                    if sid.__class__ is not str:
-                        continue
-                    if name.__class__ is not str:
-                        name = None
-                    if kind.__class__ is not str:
-                        kind = None
-                    if attrs.__class__ is not dict or not attrs:
-                        attrs = None
-                    if parent.__class__ is str:
-                        node = kin_get(parent)
-                        if node is None:
-                            node, root = self._first_child(sid, parent)
+                            if not 0.0 <= duration <= ms_max:
+                                raise _Skip(f"implausible duration_ms {duration!r}")
+                        elif duration is not None:
+                            raise _Skip(f"duration_ms is {_type(duration)}, not a number")
+                        if attrs.__class__ is not dict:
+                            if attrs is not None:
+                                raise _Skip(f"attributes is {_type(attrs)}, not an object")
+                        elif not attrs:
+                            attrs = None
+                        if plain:
+                            # Integers of any size are exact in Python (their sums are
+                            # written as floats past 64 bits); anything else is checked.
+                            if tokens.__class__ is not int and tokens is not None:
+                                tokens = _real(tokens, "tokens")
+                            if uses.__class__ is not int and uses is not None:
+                                uses = _real(uses, "tool_uses")
+                            if tokens is None:
+                                tokens = 0
+                            else:
+                                tok_sum += tokens
+                                tok_seen = True
+                            if uses is None:
+                                uses = 0
+                            else:
+                                tool_sum += uses
+                                tool_seen = True
                         else:
-                            root = False
-                        parent, ctx = node
+                            tokens, uses = self._other_counters(event)
+                            if tokens is None:
+                                tokens = 0
+                            else:
+                                tok_sum += tokens
+                                tok_seen = True
+                            if uses is None:
+                                uses = 0
+                            else:
+                                tool_sum += uses
+                                tool_seen = True
+                        record = open_pop(sid, None)
+                        if record is None:
+                            self._end_without_open_start(event, sid, tokens, uses)
+                            continue
+                        keep = record[_KEEP]
+                        if keep.__class__ is dict:
+                            cost = self._usage(record[_LLM], keep, attrs)
+                        elif record[_LLM] or (
+                            attrs is not None and not end_watch.isdisjoint(attrs)
+                        ):
+                            cost = self._end_usage(record[_LLM], keep, attrs)
+                        else:
+                            cost = 0.0
+                        # The span's own sums go to its agent's record only: subtree sums
+                        # are added up once, when a result is asked for.
+                        index = record[_CTX]
+                        if index >= 0:
+                            acc = ctxs[index]
+                            if tokens or uses or cost:
+                                acc[0] += tokens
+                                acc[1] += uses
+                                acc[2] += cost
+                            seen = acc[4]  # _touch, inlined: it runs for most spans
+                            if now > seen:
+                                if now - seen > stall:
+                                    self._quiet(index, now)
+                                acc[4] = now
+                            elif seen == _NEVER:
+                                self._touch(index, now)
+                        tool = record[_TOOL]
+                        if tool is None and attrs is not None:
+                            tool = attrs.get("tool.name")  # set only at the end
+                            if tool.__class__ is not str:
+                                tool = None
+                        if tool is not None:
+                            stats = tools_get(tool)
+                            if stats is None:
+                                stats = tools[tool] = [0, 0.0, 0, array("d"), array("d")]
+                            stats[0] += 1
+                            if duration is not None:
+                                stats[1] += duration
+                                stats[3].append(duration)
+                        if status == "error":
+                            if tool is not None:
+                                tools[tool][2] += 1
+                            self._error(sid, record[_NAME], record[_KIND], event.get("error"))
+                        if record[_SPECIAL] is not None:
+                            self._special_end(record[_SPECIAL], status, duration)
+                        if record[_ROOT] and sid in roots:
+                            roots[sid] = (duration, record[_TS])
+                        if plan_spans and sid in plan_spans:
+                            del plan_spans[sid]
+                            self._plans_done += 1
+                    elif tag == "span_start":
+                        try:
+                            sid, parent, name = event["span_id"], event["parent"], event["name"]
+                            kind, attrs = event["kind"], event["attributes"]
+                        except KeyError:
+                            get = event.get
+                            sid, parent, name = get("span_id"), get("parent"), get("name")
+                            kind, attrs = get("kind"), get("attributes")
+                        if sid.__class__ is not str:
+                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                        if name.__class__ is not str and name is not None:
+                            raise _Skip(f"name is {_type(name)}, not a string")
+                        if kind.__class__ is not str and kind is not None:
+                            raise _Skip(f"kind is {_type(kind)}, not a string")
+                        if attrs.__class__ is not dict:
+                            if attrs is not None:
+                                raise _Skip(f"attributes is {_type(attrs)}, not an object")
+                        elif not attrs:
+                            attrs = None
+                        if parent.__class__ is str:
+                            node = kin_get(parent)
+                            if node is None:
+                                node, root = self._first_child(sid, parent)
+                            else:
+                                root = False
+                            parent, ctx = node
+                        elif parent is None:
+                            node, ctx, root = _ROOT_NODE, -1, True
+                            roots[sid] = None
+                        else:
+                            raise _Skip(f"parent is {_type(parent)}, not a string")
+                        tool = keep = special = None
+                        llm = kind == "llm"
+                        if attrs is not None:
+                            op = attrs.get(op_key)
+                            if op.__class__ is str and not llm:
+                                llm = op in llm_ops
+                            tool = attrs.get("tool.name")
+                            if tool.__class__ is not str:
+                                tool = None
+                            if not start_watch.isdisjoint(attrs):
+                                keep = {k: attrs[k] for k in start_keep if k in attrs}
+                            elif llm:
+                                keep = attrs.get(model_key)  # for pricing, if no cost recorded
+                        else:
+                            op = None
+                        if tool is None and name is not None:
+                            if name.startswith("tool."):
+                                tool = name[5:]
+                            elif kind == "tool":
+                                tool = name
+                        if ctx >= 0:  # _touch, inlined: it runs for every span
+                            acc = ctxs[ctx]
+                            seen = acc[4]
+                            if now > seen:
+                                if now - seen > stall:
+                                    self._quiet(ctx, now)
+                                acc[4] = now
+                            elif seen == _NEVER:
+                                self._touch(ctx, now)
+                        if kind in kinds or kind == "phase" or op == "invoke_agent":
+                            ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
+                            node = (parent, ctx)  # its own context
+                        if sid in kin:  # started again: its children's pair may change
+                            del kin[sid]
+                        nodes[sid] = node
+                        open_[sid] = (name, kind, ts, tool, llm, keep, ctx, root, special)
+                        if waiting and sid in waiting:
+                            self._arrived(sid, ctx, root)
+                        if plans and (
+                            name in plan_names or (attrs is not None and "plan_id" in attrs)
+                        ):
+                            self._match_plan(sid, parent, name, attrs)
+                    elif tag == "event":
+                        sid = event.get("span_id")
+                        if sid.__class__ is not str and sid is not None:
+                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                        node = nodes.get(sid) if sid is not None else None
+                        if node is not None and node[1] >= 0:
+                            self._touch(node[1], now)
+                    elif tag.__class__ is str:
+                        self._other_event(tag, event)
+                        kinds, stall = self._kinds, self._stall_s
                     else:
-                        node, parent, ctx, root = _ROOT_NODE, None, -1, True
-                        roots[sid] = None
-                    tool = keep = special = None
-                    llm = kind == "llm"
-                    if attrs is not None:
-                        op = attrs.get(op_key)
-                        if op.__class__ is str and not llm:
-                            llm = op in llm_ops
-                        tool = attrs.get("tool.name")
-                        if tool.__class__ is not str:
-                            tool = None
-                        if not start_watch.isdisjoint(attrs):
-                            keep = {k: attrs[k] for k in start_keep if k in attrs}
-                        elif llm:
-                            keep = attrs.get(model_key)  # for pricing, if no cost is recorded
-                    else:
-                        op = None
-                    if tool is None and name is not None:
-                        if name.startswith("tool."):
-                            tool = name[5:]
-                        elif kind == "tool":
-                            tool = name
-                    if kind in kinds or kind == "phase" or op == "invoke_agent":
-                        ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
-                        node = (parent, ctx)  # its own context
-                    index = ctx
-                    while index >= 0:  # _touch, inlined: it runs for every span
-                        acc = ctxs[index]
-                        if now > acc[4]:
-                            if now - acc[4] > stall:
-                                self._stalled(index, acc[4], now)
-                            acc[4] = now
-                        index = acc[3]
-                    if sid in kin:  # started again: its children's pair may change
-                        del kin[sid]
-                    nodes[sid] = node
-                    open_[sid] = (name, kind, ts, tool, llm, keep, ctx, root, special)
-                    if waiting and sid in waiting:
-                        self._arrived(sid, ctx, root)
-                    if plans and (name in plan_names or (attrs is not None and "plan_id" in attrs)):
-                        self._match_plan(sid, parent, name, attrs)
-                elif tag == "event":
-                    sid = event.get("span_id")
-                    node = nodes.get(sid) if sid.__class__ is str else None
-                    if node is not None:
-                        self._touch(node[1], now, stall)
-                else:
-                    self._other_event(tag, event)
-                    kinds, stall = self._kinds, self._stall_s
+                        raise _Skip(f"event is {_type(tag)}, not a string")
+                except Exception as exc:  # any line the rules above missed
+                    self._skip(event, exc, events)
         finally:
             self._first_ts, self._last_ts = first, last
             self._tokens, self._tool_uses = tok_sum, tool_sum
@@ -446,16 +617,23 @@ class SummaryFold:
         returned (None when not numbers), every other number is summed here."""
         counters = self._counters
         tokens = uses = None
+        found = []
         for key in event.keys() - RESERVED_END_KEYS:
             value = event[key]
-            if value.__class__ is not int and value.__class__ is not float:
+            if value.__class__ is float:
+                value = _real(value, key)
+            elif value.__class__ is not int:
+                if value is not None and (key == "tokens" or key == "tool_uses"):
+                    raise _Skip(f"{key} is {_type(value)}, not a number")
                 continue
             if key == "tokens":
                 tokens = value
             elif key == "tool_uses":
                 uses = value
-            else:
-                counters[key] = counters.get(key, 0) + value
+            elif key.__class__ is str:
+                found.append((key, value))
+        for key, value in found:  # only once the whole line is known to be good
+            counters[key] = counters.get(key, 0) + value
         return tokens, uses
 
     def _first_child(self, span_id: str, parent: str) -> tuple[_Node, bool]:
@@ -469,19 +647,102 @@ class SummaryFold:
 
     def _new_ctx(self, up: int) -> int:
         self._ctx.append([0, 0, 0.0, up, _NEVER])
-        return len(self._ctx) - 1
+        index = len(self._ctx) - 1
+        self._hold(index, up)
+        return index
 
-    def _touch(self, index: int, now: float, stall: float) -> None:
-        """A line at ``now`` in the subtree of context ``index``: each agent above it was
-        active then; a silence longer than ``stall`` before it is a stall."""
+    def _hold(self, index: int, up: int) -> None:
+        """Link a context under the nearest context at or above ``up`` still open."""
+        up = self._open_at(up)
+        if up >= 0:
+            self._kids.setdefault(up, set()).add(index)
+            self._holder[index] = up
+
+    def _open_at(self, index: int) -> int:
+        """The nearest context at or above ``index`` that has not ended. Ended stays
+        ended, so the answer is kept for every context passed: lines under a deep
+        chain of ended agents cost constant time each, not the chain's depth."""
+        ended, past, ctxs = self._ended, self._past, self._ctx
+        passed = []
+        while index >= 0 and index in ended:
+            passed.append(index)
+            index = past.get(index, ctxs[index][_UP])
+        for each in passed:
+            past[each] = index
+        return index
+
+    def _touch(self, index: int, now: float) -> None:
+        """A line at ``now`` in the subtree of context ``index``: the nearest watched agent
+        at or above it was active then (and, through it, every agent above)."""
+        if now == -_NEVER:
+            return
         ctxs = self._ctx
         while index >= 0:
             acc = ctxs[index]
-            if now > acc[4]:
-                if now - acc[4] > stall:
-                    self._stalled(index, acc[4], now)
-                acc[4] = now
-            index = acc[3]
+            seen = acc[_SEEN]
+            if seen != _NEVER:
+                if now > seen:
+                    if now - seen > self._stall_s:
+                        self._quiet(index, now)
+                    acc[_SEEN] = now
+                return
+            # Ended, not started yet, or not timed: the one above.
+            index = self._open_at(index) if index in self._ended else acc[_UP]
+
+    def _quiet(self, index: int, now: float) -> None:
+        """A line at ``now`` for the watched agent of ``index``, whose own last line is
+        older than the stall time: each agent from it upwards whose whole subtree was
+        silent that long stalled. Upwards, subtrees only grow, so the first agent
+        with a recent enough line ends the walk."""
+        stall, ctxs, latest = self._stall_s, self._ctx, self._latest
+        memo: dict[int, float] = {}
+        while index >= 0:
+            if ctxs[index][_SEEN] != _NEVER:
+                since = latest(index, memo)
+                if not now - since > stall:
+                    return
+                if since > -_NEVER:
+                    self._stalled(index, since, now)
+            index = ctxs[index][_UP]
+
+    def _latest(self, index: int, memo: dict[int, float]) -> float:
+        """The last activity in the subtree of context ``index`` (-inf: none)."""
+        kids, ctxs = self._kids, self._ctx
+        order, stack = [], [index]
+        while stack:
+            current = stack.pop()
+            if current not in memo:
+                order.append(current)
+                stack.extend(kids.get(current, ()))
+        for current in reversed(order):  # children before their parents
+            seen = ctxs[current][_SEEN]
+            best = seen if seen != _NEVER else -_NEVER
+            for kid in kids.get(current, ()):
+                best = max(best, memo.get(kid, -_NEVER))
+            memo[current] = best
+        return memo[index]
+
+    def _subtree_sums(self) -> list[list[Any]]:
+        """Tokens, tool uses and cost of each context's whole subtree, leaves first."""
+        ctxs = self._ctx
+        sums = [acc[:3] for acc in ctxs]
+        pending = [0] * len(ctxs)
+        for acc in ctxs:
+            if acc[_UP] >= 0:
+                pending[acc[_UP]] += 1
+        ready = [index for index, count in enumerate(pending) if not count]
+        while ready:
+            index = ready.pop()
+            up = ctxs[index][_UP]
+            if up >= 0:
+                total, part = sums[up], sums[index]
+                total[0] += part[0]
+                total[1] += part[1]
+                total[2] += part[2]
+                pending[up] -= 1
+                if not pending[up]:
+                    ready.append(up)
+        return sums
 
     def _stalled(self, ctx: int, since: float, now: float) -> None:
         """The agent of context ``ctx`` showed no line from ``since`` until ``now``."""
@@ -513,14 +774,8 @@ class SummaryFold:
                 ctx = -1
                 break
             up = self._ctx[up][_UP]
-        stand_in[_UP] = ctx
-        tokens, uses, cost = stand_in[_TOKENS], stand_in[_TOOL_USES], stand_in[_COST_SUM]
-        while ctx >= 0:
-            acc = self._ctx[ctx]
-            acc[_TOKENS] += tokens
-            acc[_TOOL_USES] += uses
-            acc[_COST_SUM] += cost
-            ctx = acc[_UP]
+        stand_in[_UP] = ctx  # its sums count upwards from now on (added up in results)
+        self._hold(index, ctx)
         for child in self._orphans.pop(span_id, ()):
             self._roots.pop(child, None)
         early = self._early_ends.pop(span_id, None)
@@ -590,11 +845,34 @@ class SummaryFold:
     def _special_end(self, special: tuple[Any, Any], status: Any, duration: Any) -> None:
         agent, phase = special
         if agent is not None:
-            self._ctx[agent[7]][_SEEN] = _NEVER  # ended: no longer watched
+            self._end_watch(agent[7])
             agent[4] = _text(status)
             agent[5] = duration if _number(duration) else None
         if phase is not None:
             phase[2], phase[3] = True, duration
+
+    def _end_watch(self, index: int) -> None:
+        """An agent ended: no longer watched. Its last activity moves to the nearest
+        watched agent above, and what is open below it hangs from its holder."""
+        ctxs, kids, holder = self._ctx, self._kids, self._holder
+        acc = ctxs[index]
+        seen, acc[_SEEN] = acc[_SEEN], _NEVER
+        self._ended.add(index)
+        if seen != _NEVER:
+            up = acc[_UP]
+            while up >= 0 and ctxs[up][_SEEN] == _NEVER:
+                up = self._open_at(up) if up in self._ended else ctxs[up][_UP]
+            if up >= 0 and seen > ctxs[up][_SEEN]:
+                ctxs[up][_SEEN] = seen
+        above = holder.pop(index, -1)
+        if above >= 0:
+            kids[above].discard(index)
+        for kid in kids.pop(index, ()):
+            if above >= 0:
+                kids.setdefault(above, set()).add(kid)
+                holder[kid] = above
+            else:
+                holder.pop(kid, None)
 
     def _error(self, span_id: str, name: Any, kind: Any, error: Any) -> None:
         error = error if isinstance(error, Mapping) else {}
@@ -688,11 +966,18 @@ class SummaryFold:
     def _other_event(self, tag: Any, event: Mapping[str, Any]) -> None:
         """Lines that are not spans: headers, trailers, milestones, plans."""
         if tag == "phase":
-            self._phase_events.append({k: v for k, v in event.items() if k != "event"})
+            wall, agents = event.get("wall_ms"), event.get("agents")
+            if wall is not None and not (_number(wall) and 0 <= wall <= _MS_MAX):
+                raise _Skip(f"wall_ms is {wall!r}, not a plausible number")
+            if agents is not None and not (agents.__class__ is int and 0 <= agents <= _COUNT_MAX):
+                raise _Skip(f"agents is {agents!r}, not a plausible count")
+            self._phase_events.append(
+                {str(k): _json_safe(v) for k, v in event.items() if k != "event"}
+            )
         elif tag == "span_planned":
             self._plan(event)
         elif tag == "run_start" or tag == "process_start":
-            self._started_pids.add(_hashable(event.get("pid")))
+            self._started_pids.add(_pid(event))
             if tag == "run_start" and self._run_start is None:
                 self._run_start = event
                 recorded = event.get("agent_kinds")
@@ -705,22 +990,29 @@ class SummaryFold:
             self._process_end(event)
 
     def _process_end(self, event: Mapping[str, Any]) -> None:
-        self._ended_pids.add(_hashable(event.get("pid")))
-        dropped, suppressed = event.get("dropped_events"), event.get("suppressed_spans")
-        if _number(dropped):
-            self._dropped += int(dropped)
-        if _number(suppressed):
-            self._suppressed += int(suppressed)
+        dropped = _count(event.get("dropped_events"), "dropped_events")
+        suppressed = _count(event.get("suppressed_spans"), "suppressed_spans")
         exporters = event.get("exporters")
-        if not isinstance(exporters, Mapping):
-            return
-        for name, stats in exporters.items():
-            if not isinstance(name, str) or not isinstance(stats, Mapping):
-                continue
-            counts = [int(v) if _number(v) else 0 for v in _exporter_fields(stats)]
-            exported, dropped_n, failed = counts[1:]
-            received = stats.get("received")
-            counts[0] = int(received) if _number(received) else exported + dropped_n + failed
+        figures = []
+        if isinstance(exporters, Mapping):
+            for name, stats in exporters.items():
+                if not isinstance(name, str) or not isinstance(stats, Mapping):
+                    continue
+                counts = [_count(v, f"exporters.{name}") for v in _exporter_fields(stats)]
+                exported, dropped_n, failed = counts[1:]
+                received = stats.get("received")
+                counts[0] = (
+                    _count(received, f"exporters.{name}")
+                    if received is not None
+                    else exported + dropped_n + failed
+                )
+                figures.append((name, counts))
+        pid = _pid(event)
+        # Only once the whole line is known to be good.
+        self._ended_pids.add(pid)
+        self._dropped += dropped
+        self._suppressed += suppressed
+        for name, counts in figures:
             totals = self._exporters.setdefault(name, [0, 0, 0, 0])
             for position, value in enumerate(counts):
                 totals[position] += value
@@ -785,7 +1077,7 @@ class SummaryFold:
             counters["tokens"] = self._tokens
         if self._tool_uses_seen:
             counters["tool_uses"] = self._tool_uses
-        counters = {key: counters[key] for key in sorted(counters)}
+        counters = {key: _fit(counters[key]) for key in sorted(counters)}
         return RunSummary(
             run_id=_text(run_start.get("run_id")) or self._run_id,
             status=self._status(),
@@ -798,25 +1090,29 @@ class SummaryFold:
                 total_tokens=counters.get("tokens", 0),
                 total_tool_uses=counters.get("tool_uses", 0),
                 analyses_written=counters.get("analyses_written", 0),
-                cost_usd=round(self._cost, 8),
-                tokens_by_type=TokensByType(*self._token_types),
+                cost_usd=round(_fit(self._cost), 8),
+                tokens_by_type=TokensByType(*map(_fit, self._token_types)),
                 llm_calls_without_usage=self._llm_without_usage,
-                suppressed_spans=self._suppressed,
+                suppressed_spans=min(self._suppressed, _COUNT_MAX),
                 counters=counters,
             ),
             errors=[SpanError(*error) for error in self._errors],
-            dropped_events=self._dropped,
+            dropped_events=min(self._dropped, _COUNT_MAX),
             span_count=len(self._nodes) + len(self._early_ends),
             open_spans=len(self._open),
             processes=len(self._started_pids),
             milestones=self._milestones(),
             unpriced_models=sorted(self._unpriced),
             agents=self._agent_cards(),
-            skipped_lines=[dict(problem) for problem in self._problems],
+            skipped_lines=sorted(
+                (dict(problem) for problem in self._problems),
+                key=lambda problem: (str(problem["file"]), problem["line"]),
+            ),
             skipped_line_count=self._problem_count,
             tools=self._tool_stats(),
             exporters={
-                name: ExporterStats(*self._exporters[name]) for name in sorted(self._exporters)
+                name: ExporterStats(*(min(n, _COUNT_MAX) for n in self._exporters[name]))
+                for name in sorted(self._exporters)
             },
             open_span_list=self._open_span_list(),
             stalls=self._stall_list(),
@@ -846,18 +1142,29 @@ class SummaryFold:
             return 0.0
         return round_ms((self._last_ts - self._first_ts) * 1000.0)
 
-    def _nearest_phase(self, span_id: str) -> str | None:
-        """The span id of the closest ancestor of kind ``phase``."""
-        seen = {span_id}
-        node = self._nodes.get(span_id)
+    def _nearest_phase(self, span_id: str, memo: dict[str, str | None]) -> str | None:
+        """The span id of the closest ancestor of kind ``phase``. ``memo`` keeps the
+        answer for every span passed on the way, so nested agents cost linear time."""
+        nodes, phases = self._nodes, self._phase_spans
+        path: list[str] = []
+        on_path: set[str] = {span_id}
+        node = nodes.get(span_id)
         parent = node[0] if node is not None else None
-        while parent is not None and parent not in seen:
-            if parent in self._phase_spans:
-                return parent
-            seen.add(parent)
-            node = self._nodes.get(parent)
+        found: str | None = None
+        while parent is not None and parent not in on_path:  # a cycle: no phase
+            if parent in phases:
+                found = parent
+                break
+            if parent in memo:
+                found = memo[parent]
+                break
+            path.append(parent)
+            on_path.add(parent)
+            node = nodes.get(parent)
             parent = node[0] if node is not None else None
-        return None
+        for passed in path:
+            memo[passed] = found
+        return found
 
     def _milestones(self) -> list[dict[str, Any]]:
         """Phase lines in time order; ``wall_ms`` recomputed across the whole run.
@@ -890,8 +1197,9 @@ class SummaryFold:
                 _add_phase(phases, str(event.get("name")), _phase_from_event(event))
             return phases
         counts: dict[str, int] = {}
+        memo: dict[str, str | None] = {}
         for agent in self._agents:
-            phase_id = self._nearest_phase(agent[0])
+            phase_id = self._nearest_phase(agent[0], memo)
             if phase_id is not None:
                 counts[phase_id] = counts.get(phase_id, 0) + 1
         ordered = sorted(self._phase_spans.items(), key=lambda item: _sort_ts(item[1][1]))
@@ -907,13 +1215,15 @@ class SummaryFold:
     def _agent_cards(self) -> list[AgentSummary]:
         """Agents with subtree sums, in start order."""
         cards = []
+        sums = self._subtree_sums()
         for span_id, name, kind, agent_id, status, duration, _ts, ctx in sorted(
             self._agents, key=lambda agent: _sort_ts(agent[6])
         ):
-            tokens, uses, cost = self._ctx[ctx][:3]
+            tokens, uses, cost = sums[ctx]
+            cost = round(_fit(cost), 8)
             cards.append(
                 AgentSummary(
-                    span_id, name, kind, agent_id, status, duration, tokens, uses, round(cost, 8)
+                    span_id, name, kind, agent_id, status, duration, _fit(tokens), _fit(uses), cost
                 )
             )
         return cards
@@ -945,9 +1255,12 @@ class SummaryFold:
         run's last line; by start of the silence. Costs time in agents and stalls."""
         stalls = [(*stall, True) for stall in self._stalls]
         last = self._last_ts
+        memo: dict[int, float] = {}
         for agent in self._agents:
-            seen = self._ctx[agent[7]][_SEEN]
-            if seen < _NEVER and last - seen > self._stall_s:
+            if self._ctx[agent[7]][_SEEN] == _NEVER:
+                continue  # ended (or never timed): not watched
+            seen = self._latest(agent[7], memo)
+            if last - seen > self._stall_s:
                 stalls.append((agent[0], agent[1], agent[3], seen, last - seen, False))
         stalls.sort(key=lambda stall: (stall[3], str(stall[0])))
         return [
@@ -972,12 +1285,21 @@ class SummaryFold:
         ]
 
 
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
+def _count(value: Any, field: str) -> int:
+    """A count a line carries (0 when absent); a wrong one skips the line."""
+    if value is None:
+        return 0
+    if not _number(value) or not 0 <= value <= _COUNT_MAX:
+        raise _Skip(f"{field} is {value!r}, not a plausible count")
+    return int(value)
+
+
+def _pid(event: Mapping[str, Any]) -> int | None:
+    """The process id of a header or trailer line; a wrong one skips the line."""
+    pid = event.get("pid")
+    if pid is not None and pid.__class__ is not int:
+        raise _Skip(f"pid is {_type(pid)}, not an integer")
+    return pid
 
 
 def _exporter_fields(stats: Mapping[str, Any]) -> Sequence[Any]:

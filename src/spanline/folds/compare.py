@@ -173,6 +173,8 @@ class ProfileFold:
         kind = event.get("kind")
         attrs = event.get("attributes")
         attrs = attrs if isinstance(attrs, dict) else {}
+        if parent.__class__ is not str:
+            parent = None  # the summary skips (and reports) such a line; it has no parent here
         phase, agent_kind = self._context.get(parent, (None, None)) if parent else (None, None)
         if kind == "phase" and isinstance(event.get("name"), str):
             phase = event["name"]
@@ -183,7 +185,7 @@ class ProfileFold:
             self._group(self._kind, agent_kind).count += 1
         self._context[span_id] = (phase, agent_kind)
         keep = {k: v for k, v in attrs.items() if k.startswith(_USAGE_PREFIX) or k in _MODELS}
-        llm = kind == "llm" or op in _LLM_OPERATIONS
+        llm = kind == "llm" or (op.__class__ is str and op in _LLM_OPERATIONS)
         self._open[span_id] = (phase, agent_kind, keep, llm, agent)
         for end in self._early.pop(span_id, ()):
             self._end(end)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,8 @@ class JsonlTail:
         offset: bytes consumed so far (just past the last line read).
         lines: lines consumed so far.
         problems: every line skipped so far.
+        batch_lines: the line number of each event of the last batch read (for a
+            fold to name the line of an event it cannot use).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -103,6 +105,7 @@ class JsonlTail:
         self.offset = 0
         self.lines = 0
         self.problems: list[LineProblem] = []
+        self.batch_lines: Sequence[int] = ()
 
     def read(self, *, final: bool = False) -> list[dict[str, Any]]:
         """Events of the complete lines added since the last call.
@@ -160,6 +163,7 @@ class JsonlTail:
                 name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
                 event = self._decode(rest, name, loads, error, " (torn last line)")
                 if event is not None:
+                    self.batch_lines = (self.lines,)
                     yield [event]
 
     def _block(self, data: bytes, cut: int) -> list[dict[str, Any]]:
@@ -184,6 +188,7 @@ class JsonlTail:
                 if event.__class__ is not dict or event.get("event").__class__ is not str:
                     break
             else:
+                self.batch_lines = range(first + 1, first + 1 + count)  # one event a line
                 return events
         return self._lines(data[:cut], first)
 
@@ -191,6 +196,8 @@ class JsonlTail:
         """Decode line by line, reporting each bad one with its number."""
         name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
         events = []
+        numbers: list[int] = []
+        self.batch_lines = numbers
         for index, raw in enumerate(data.split(b"\n")[:-1], start=first + 1):
             try:
                 event = loads(raw)
@@ -200,6 +207,7 @@ class JsonlTail:
                 continue
             if event.__class__ is dict and event.get("event").__class__ is str:
                 events.append(event)
+                numbers.append(index)
             else:
                 self.problems.append(LineProblem(name, index, "not an event object"))
         return events

@@ -64,8 +64,9 @@ class LanesFold:
             for event in events:
                 tag = event.get("event")
                 if tag == "span_start":
-                    span_id = event.get("span_id")
-                    if isinstance(span_id, str):
+                    span_id, parent = event.get("span_id"), event.get("parent")
+                    # The summary skips (and reports) a line with ids of the wrong type.
+                    if isinstance(span_id, str) and (parent is None or isinstance(parent, str)):
                         self._start(span_id, event)
                 elif tag == "span_end":
                     span_id = event.get("span_id")
@@ -104,6 +105,8 @@ class LanesFold:
         if not isinstance(plan_id, str) or not isinstance(name, str):
             return
         parent = event.get("parent")
+        if not isinstance(parent, str):
+            parent = None
         attributes = event.get("attributes")
         phase = attributes.get("phase") if isinstance(attributes, Mapping) else None
         self._plans[plan_id] = {
@@ -189,10 +192,11 @@ class LanesFold:
         """
         data = summary.to_dict() if isinstance(summary, RunSummary) else summary
         with self._lock:
-            started = [self._lane(agent) for agent in data.get("agents", ())]
+            memo: dict[Any, Any] = {}  # span -> its phase: nested agents cost linear time
+            started = [self._lane(agent, memo) for agent in data.get("agents", ())]
             return started + [dict(plan) for plan in self._plans.values()]
 
-    def _lane(self, agent: Mapping[str, Any]) -> dict[str, Any]:
+    def _lane(self, agent: Mapping[str, Any], memo: dict[Any, Any]) -> dict[str, Any]:
         span_id = str(agent.get("span_id"))
         end_ts, status, error = self._ends.get(span_id, (None, None, None))
         return {
@@ -200,7 +204,7 @@ class LanesFold:
             "name": agent.get("name"),
             "kind": agent.get("kind"),
             "agent_id": agent.get("agent_id"),
-            "phase": self._phase_of(span_id),
+            "phase": self._phase_at(self._parents.get(span_id), {span_id}, memo),
             "start_ts": self._starts.get(span_id),
             "end_ts": end_ts,
             "status": status if status is not None else agent.get("status"),
@@ -211,19 +215,31 @@ class LanesFold:
             "plan_id": self._plan_of.get(span_id),
         }
 
-    def _phase_of(self, span_id: Any) -> Any:
-        """The name of the closest ancestor of kind ``phase``, or None."""
-        return self._phase_at(self._parents.get(span_id), {span_id})
+    def _phase_at(
+        self, span_id: Any, seen: set[Any] | None = None, memo: dict[Any, Any] | None = None
+    ) -> Any:
+        """The name of ``span_id`` if it is a phase, else of its closest phase ancestor.
 
-    def _phase_at(self, span_id: Any, seen: set[Any] | None = None) -> Any:
-        """The name of ``span_id`` if it is a phase, else of its closest phase ancestor."""
+        ``memo`` keeps the answer for every span passed on the way (``seen`` stops a
+        cycle in parent links), so the lanes of nested agents cost linear time.
+        """
         seen = set() if seen is None else seen
+        memo = {} if memo is None else memo
+        passed = []
+        found = None
         while span_id is not None and span_id not in seen:
             if span_id in self._phase_names:
-                return self._phase_names[span_id]
+                found = self._phase_names[span_id]
+                break
+            if span_id in memo:
+                found = memo[span_id]
+                break
             seen.add(span_id)
+            passed.append(span_id)
             span_id = self._parents.get(span_id)
-        return None
+        for each in passed:
+            memo[each] = found
+        return found
 
 
 def lanes(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -215,15 +215,18 @@ class MassgenFold:
             attributes = event.get("attributes")
             if attributes.__class__ is dict:  # lines from other producers may be odd
                 agent = attributes.get("gen_ai.agent.id")
-                if agent.__class__ is str and agent in self._active:
-                    self._open[event.get("span_id")] = event
+                span_id = event.get("span_id")
+                if agent.__class__ is str and agent in self._active and span_id.__class__ is str:
+                    self._open[span_id] = event
         elif tag == "span_end":
-            if self._open:
-                start = self._open.pop(event.get("span_id"), None)
+            span_id = event.get("span_id")
+            if self._open and span_id.__class__ is str:
+                start = self._open.pop(span_id, None)
                 if start is not None:
                     self._finish_span(start, event)
         elif tag == "event":
-            if event.get("name") in _COORDINATION:
+            name = event.get("name")
+            if name.__class__ is str and name in _COORDINATION:
                 self._coordination(event)
         elif tag == "run_start":
             self._run_id = event.get("run_id")

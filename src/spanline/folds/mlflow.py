@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from spanline.folds._limits import TS_MAX
 from spanline.folds.events import JsonlTail, LineProblem
 from spanline.folds.summary import is_agent
 from spanline.schema import AGENT_KINDS
@@ -48,7 +50,10 @@ _PRIMITIVE = (str, bool, int, float)
 
 def _json(value: Any) -> str:
     """An attribute value as MLflow stores it: JSON text."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
+    except TypeError:  # an integer past 64 bits, handed over in process
+        return json.dumps(value, default=repr)
 
 
 def _b64(hex_id: str, size: int) -> str:
@@ -75,7 +80,10 @@ def _digest_id(text: str, size: int) -> str:
 
 
 def _ns(ts: Any) -> int | None:
-    return round(float(ts) * 1e9) if isinstance(ts, (int, float)) else None
+    """Nanoseconds of a plausible timestamp (seconds since the epoch), else None."""
+    if (ts.__class__ is not int and ts.__class__ is not float) or not 0 <= ts <= TS_MAX:
+        return None  # not a number, not finite, or far outside any run
+    return round(float(ts) * 1e9)
 
 
 def _rfc3339(ns: int) -> str:
@@ -136,7 +144,11 @@ class MlflowFold:
             first = next(iter(self._starts.values()), {})
             trace_hex = _hex_id(first.get("trace_id"), 16) or _digest_id(run_id, 16)
         request_id = f"tr-{trace_hex}"
-        kinds = self._header.get("agent_kinds") or AGENT_KINDS
+        recorded = self._header.get("agent_kinds")
+        kinds: Iterable[str] = (
+            [k for k in recorded if k.__class__ is str] if isinstance(recorded, list) else []
+        )
+        kinds = kinds or AGENT_KINDS
         roots = [
             span_id
             for span_id, start in self._starts.items()

@@ -60,7 +60,7 @@ def is_agent(start: Mapping[str, Any], agent_kinds: Iterable[str] = AGENT_KINDS)
         True when its kind is an agent kind or ``@traced_agent`` opened it.
     """
     kind: Any = start.get("kind")
-    if kind in agent_kinds:
+    if kind.__class__ is str and kind in agent_kinds:
         return True
     attributes = start.get("attributes")
     return isinstance(attributes, Mapping) and (
@@ -115,11 +115,12 @@ def summarize_file(
     """
     fold = SummaryFold(agent_kinds=agent_kinds, prices=prices, run_id=Path(path).parent.name)
     tail = JsonlTail(path)
+    name = str(path)
     for batch in tail.batches(final=True):
-        fold.extend(batch)
+        fold.extend(batch, file=name, lines=tail.batch_lines)
     fold.note_problems(tail.problems)
     if report_problems:
-        report_skipped(tail.problems)
+        report_skipped(sorted([*tail.problems, *fold.problems], key=lambda p: p.line))
     return fold.result()
 
 
