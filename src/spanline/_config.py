@@ -75,6 +75,8 @@ class Settings:
     synchronous: bool = False
     handle_signals: bool = True
     dashboard: bool = False
+    #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
+    logfire: bool | None = None
 
 
 class _Partial(ValueError):
@@ -370,6 +372,11 @@ SETTINGS: tuple[Setting, ...] = (
        "serve the live dashboard of the run from a background thread (127.0.0.1, port 8765 "
        "or a free one) and print its address; stops at shutdown. Only the process that "
        "created the run serves. Needs `pip install 'spanline[dashboard]'`", parse_bool),
+    _R("logfire", "logfire", None, "bool", None,
+       "`True` adds the `logfire` exporter (as `SPANLINE_EXPORTERS=logfire` does), `False` "
+       "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
+       "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
+       "as `exporters` says"),
 )
 # fmt: on
 

@@ -140,9 +140,7 @@ class OtlpSender:
         """
         if batch is not self._batch:
             self._batch = batch
-            self._unsent = [
-                self._readable(span) for span in map(self._assembler.add, batch) if span is not None
-            ]
+            self._unsent = self._spans(batch)
         while self._unsent:
             chunk = self._unsent[: self.max_batch]
             if self._send(chunk) is not SpanExportResult.SUCCESS:
@@ -151,6 +149,17 @@ class OtlpSender:
                     f"({self.protocol}; see the OpenTelemetry exporter's log for why)"
                 )
             del self._unsent[: len(chunk)]
+
+    def _spans(self, batch: Sequence[Mapping[str, Any]]) -> list[ReadableSpan]:
+        """The spans to send for ``batch``: those it ends (an exporter built on this one
+        may send more, such as Logfire's pending spans)."""
+        return [
+            self._readable(span) for span in map(self._assembler.add, batch) if span is not None
+        ]
+
+    def _resource_attributes(self, header: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The resource of every span, from the run's ``run_start`` line when seen."""
+        return dict(resource_attributes(header, self._extra_resource))
 
     def _send(self, chunk: list[ReadableSpan]) -> SpanExportResult:
         ctx = otel_context.get_current()
@@ -168,7 +177,7 @@ class OtlpSender:
         if self._resource is None or (header is not None and not self._resource_has_header):
             # Built once, and once more when run_start arrives (a child process never
             # sees it: its resource comes from the environment alone).
-            self._resource = Resource(resource_attributes(header, self._extra_resource))
+            self._resource = Resource(self._resource_attributes(header))
             self._resource_has_header = header is not None
         trace_id = int(span.trace_id, 16)
         parent = (
