@@ -131,3 +131,22 @@ def test_a_receiver_answering_503_then_recovering_gets_every_span_pending_span_a
 def test_import_spanline_loads_neither_the_exporter_nor_logfire() -> None:
     loaded = heavy_imports("import spanline", {"spanline.exporters.logfire", "logfire"})
     assert loaded == []
+
+
+def test_upper_case_ids_from_other_producers_pair_like_lower_case_ones() -> None:
+    start = _start("00000000000000AB", trace_id=TRACE.upper(), attributes={"plan": [1]})
+    note = {"event": "event", "span_id": "00000000000000AB", "name": "n", "ts": 2.0}
+    with receiver() as rx:
+        exporter = _exporter(rx)
+        exporter.export([start])
+        exporter.export([note, _end("00000000000000AB")])
+        exporter.shutdown()
+        spans = rx.wait_for(3)
+    (span,) = of_type(spans, "span")
+    assert json.loads(attrs(span)["logfire.json_schema"])["properties"] == {
+        "plan": {"type": "array"}
+    }
+    for child in (*of_type(spans, "pending_span"), *of_type(spans, "log")):
+        assert child.parent_span_id.hex() == "00000000000000ab"
+        assert child.trace_id.hex() == TRACE
+    assert len(spans) == 3

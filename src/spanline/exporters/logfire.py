@@ -274,7 +274,7 @@ class LogfireExporter(OtlpExporter):
             if isinstance(attributes, Mapping)
             else {}
         )
-        self._starts[str(span_id)] = (str(trace_id), structured)
+        self._starts[str(span_id).lower()] = (str(trace_id).lower(), structured)
         return True
 
     def _pending(self, start: Mapping[str, Any]) -> OtelSpan:
@@ -289,15 +289,17 @@ class LogfireExporter(OtlpExporter):
         parent = start.get("parent")
         converted = {str(key): attribute_value(value) for key, value in raw.items()}
         logfire = _logfire_attributes(name, "pending_span", LEVEL_INFO, raw, converted)
-        logfire["logfire.pending_parent_id"] = str(parent) if _valid_id(parent, 16) else _NO_PARENT
+        logfire["logfire.pending_parent_id"] = (
+            str(parent).lower() if _valid_id(parent, 16) else _NO_PARENT
+        )
         tags = _tags(start.get("kind"), start.get("component"), raw)
         if tags:
             logfire["logfire.tags"] = tags
         start_ns = round(float(start["ts"]) * 1_000_000) * 1000 if _number(start.get("ts")) else 0
         return OtelSpan(
-            trace_id=str(start["trace_id"]),
+            trace_id=str(start["trace_id"]).lower(),
             span_id=_new_id(),
-            parent_span_id=str(start["span_id"]),
+            parent_span_id=str(start["span_id"]).lower(),
             name=name,
             start_ns=start_ns,
             end_ns=start_ns,
@@ -329,8 +331,9 @@ class LogfireExporter(OtlpExporter):
 
     def _log(self, event: Mapping[str, Any]) -> OtelSpan | None:
         """A coordination event as a Logfire log: an info record under its span."""
-        span_id = event.get("span_id")
-        opened = self._starts.get(span_id) if isinstance(span_id, str) else None
+        raw_id = event.get("span_id")
+        span_id = raw_id.lower() if isinstance(raw_id, str) else ""
+        opened = self._starts.get(span_id)
         if opened is None or not _number(event.get("ts")):
             return None
         attributes = event.get("attributes")
@@ -341,7 +344,7 @@ class LogfireExporter(OtlpExporter):
         return OtelSpan(
             trace_id=opened[0],
             span_id=_new_id(),
-            parent_span_id=str(span_id),
+            parent_span_id=span_id,
             name=name,
             start_ns=time_ns,
             end_ns=time_ns,
