@@ -16,7 +16,7 @@ def test_the_logfire_benchmark_prints_its_ratio_tables(tmp_path: Path) -> None:
         str(ROOT / "benchmarks" / "logfire_export.py"), "--smoke", "--json", str(out), cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    assert "Exporter worker, per exported span" in result.stdout
+    assert "Exporter worker, CPU per exported span" in result.stdout
     assert "Traced program, per span (the hot path)" in result.stdout
     results = json.loads(out.read_text())
     assert list(results["worker"]) == [
@@ -26,7 +26,9 @@ def test_the_logfire_benchmark_prints_its_ratio_tables(tmp_path: Path) -> None:
     ]
     assert list(results["caller"]) == [
         "no exporter",
+        "otlp, receiver up",
         "logfire, receiver up",
+        "otlp, receiver down",
         "logfire, receiver down",
     ]
     for table in results.values():
