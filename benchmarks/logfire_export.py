@@ -8,7 +8,9 @@ Usage::
 * **worker**: the events of a traced run (agents with tools under them, structured
   attributes, an event per agent) are fed to each exporter in batches of 512 lines, as
   the writer hands them over, against a loopback OTLP/HTTP receiver that answers 200.
-  CPU time of the exporting thread per span (the receiver's threads not counted).
+  CPU time per span of the sender doing the work (``process=False``: on this thread;
+  by default it runs in the exporter's helper process), the receiver's threads not
+  counted.
   Rows: the OTLP exporter; the Logfire exporter (logfire.* attributes, logs, and no
   pending span, since each span ends in the batch it starts in); the Logfire exporter
   fed every start before any end (every span pending: the worst case). Median of R
@@ -16,9 +18,9 @@ Usage::
 * **caller**: N spans opened and closed in a loop with tracing on and no exporter, then
   with the OTLP exporter and with the Logfire exporter, each with a live receiver and
   pointed at a closed port. Loop time per span, median of R repeats; ratio to no
-  exporter. The caller never waits for
-  an exporter; what differs is the exporter's thread taking its share of the GIL while
-  it works (the run's spans keep it busy after the loop too). With the receiver down,
+  exporter. Both exporters run their sender in a helper process (the default), so
+  the program's process only serializes each batch and writes it to a pipe. With the
+  receiver down,
   ``shutdown`` gives up after 2 s and counts what is lost: the benchmark prints that.
 
 ``--smoke`` runs a tiny size once (the test suite uses it); no timing is asserted there.
@@ -139,8 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         lines = _traced_run(spans, Path(scratch) / "source")
         worker = [
-            ("OTLP exporter", lambda: OtlpExporter(endpoint=endpoint, protocol="http/protobuf")),
-            ("Logfire exporter", lambda: LogfireExporter(token=TOKEN, base_url=base_url)),
+            (
+                "OTLP exporter",
+                lambda: OtlpExporter(endpoint=endpoint, protocol="http/protobuf", process=False),
+            ),
+            (
+                "Logfire exporter",
+                lambda: LogfireExporter(token=TOKEN, base_url=base_url, process=False),
+            ),
         ]
         worker_rows = [(name, _time_worker(make, lines, 512, repeats)) for name, make in worker]
         # Every start exported before any end: each span is in flight, so each gets a

@@ -81,6 +81,14 @@ def _resource_from_environment() -> dict[str, str]:
     return {key: str(value) for key, value in detected.items()}
 
 
+def load_sender(target: str) -> Any:
+    """The sender class named ``module:class``."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 class OtlpSender:
     """Assembles spans from batches of events and sends them with the official OTLP client,
     on the calling thread. :class:`OtlpExporter` runs one in a process of its own; the
@@ -272,6 +280,7 @@ class OtlpExporter:
             "timeout": timeout,
             "max_batch": max_batch,
             "max_open": max_open,
+            **self._sender_settings(),
         }
         self.protocol: str = settings["protocol"]
         self._sender: Any
@@ -280,9 +289,17 @@ class OtlpExporter:
 
             if max_batch < 1 or max_open < 1:
                 raise ConfigurationError("max_batch and max_open must be at least 1")
-            self._sender = SenderProcess(settings)
+            self._sender = SenderProcess({**settings, "sender": self.SENDER})
         else:
-            self._sender = OtlpSender(**settings)
+            self._sender = load_sender(self.SENDER)(**settings)
+
+    #: The sender this exporter runs, as ``module:class``: the helper process imports it
+    #: by that name. An exporter built on this one (Logfire's) names its own.
+    SENDER = "spanline.exporters.otlp:OtlpSender"
+
+    def _sender_settings(self) -> dict[str, Any]:
+        """Keyword arguments of :attr:`SENDER` beyond the OTLP ones (JSON values)."""
+        return {}
 
     def export(self, batch: Sequence[Mapping[str, Any]]) -> None:
         """Send the spans that end in ``batch``.
