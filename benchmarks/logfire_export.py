@@ -16,13 +16,13 @@ Usage::
   fed every start before any end (every span pending: the worst case). Median of R
   repeats; ratio to the OTLP exporter.
 * **caller**: N spans opened and closed in a loop with tracing on and no exporter, then
-  with the OTLP exporter and with the Logfire exporter, each with a live receiver and
-  pointed at a closed port. Loop time per span, median of R repeats; ratio to no
-  exporter. Both exporters run their sender in a helper process (the default), so
-  the program's process only serializes each batch and writes it to a pipe; one span
-  and a flush before the loop let that process start first. With the
-  receiver down,
-  ``shutdown`` gives up after 2 s and counts what is lost: the benchmark prints that.
+  with the OTLP exporter and with the Logfire exporter, each with a live receiver (in a
+  process of its own) and pointed at a closed port. Loop time per span, median of R
+  repeats; ratio to no exporter. Both exporters run their sender in a helper process
+  (the default), so the program's process only serializes each batch and writes it to
+  a pipe; one span and a flush before the loop let that process start first. With the
+  receiver down, ``shutdown`` gives up after 2 s and counts what is lost: the benchmark
+  prints that.
 
 ``--smoke`` runs a tiny size once (the test suite uses it); no timing is asserted there.
 """
@@ -34,6 +34,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -66,6 +67,23 @@ def _receiver() -> ThreadingHTTPServer:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def _receiver_process() -> tuple[subprocess.Popen[str], str]:
+    """A receiver in a process of its own (so its work is not the traced program's)."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    return child, child.stdout.readline().strip()
+
+
+def _serve() -> int:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    server.daemon_threads = True
+    print(f"http://127.0.0.1:{server.server_port}", flush=True)
+    server.serve_forever()
+    return 0
 
 
 def _closed_port() -> int:
@@ -139,7 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--smoke", action="store_true", help="tiny size, one repeat")
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        return _serve()
     spans, repeats = (600, 1) if args.smoke else (args.spans, args.repeats)
     server = _receiver()
     base_url = f"http://127.0.0.1:{server.server_port}"
@@ -170,16 +191,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         caller_rows = [("no exporter", _time_caller(spans, repeats, Path(scratch) / "none"))]
         down = f"http://127.0.0.1:{_closed_port()}"
         # The OTLP exporter beside it, as the reference for "an exporter at work".
-        for name, url in (("receiver up", base_url), ("receiver down", down)):
+        sink, live = _receiver_process()
+        for name, url in (("receiver up", live), ("receiver down", down)):
             for exporter, variable, value in (
                 ("otlp", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"{url}/v1/traces"),
                 ("logfire", "LOGFIRE_BASE_URL", url),
             ):
                 os.environ.update({variable: value, "LOGFIRE_TOKEN": TOKEN})
                 directory = Path(scratch) / f"{exporter}-{name}"
-                wait = 60.0 if url == base_url else 2.0
+                wait = 60.0 if url == live else 2.0
                 cost = _time_caller(spans, repeats, directory, wait, exporters=[exporter])
                 caller_rows.append((f"{exporter}, {name}", cost))
+        sink.terminate()
+        sink.wait()
     server.shutdown()
     server.server_close()
     print(f"{len(lines)} lines, {spans} spans requested, median of {repeats}")
