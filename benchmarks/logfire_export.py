@@ -8,9 +8,8 @@ Usage::
 * **worker**: the events of a traced run (agents with tools under them, structured
   attributes, an event per agent) are fed to each exporter in batches of 512 lines, as
   the writer hands them over, against a loopback OTLP/HTTP receiver that answers 200.
-  CPU time per span of the sender doing the work (``process=False``: on this thread;
-  by default it runs in the exporter's helper process), the receiver's threads not
-  counted.
+  CPU time per span of the sender doing the work (on this thread), the receiver's
+  threads not counted.
   Rows: the OTLP exporter; the Logfire exporter (logfire.* attributes, logs, and no
   pending span, since each span ends in the batch it starts in); the Logfire exporter
   fed every start before any end (every span pending: the worst case). Median of R
@@ -18,9 +17,9 @@ Usage::
 * **caller**: N spans opened and closed in a loop with tracing on and no exporter, then
   with the OTLP exporter and with the Logfire exporter, each with a live receiver (in a
   process of its own) and pointed at a closed port. Loop time per span, median of R
-  repeats; ratio to no exporter. Both exporters run their sender in a helper process
-  (the default), so the program's process only serializes each batch and writes it to
-  a pipe; one span and a flush before the loop let that process start first. With the
+  repeats; ratio to no exporter. Both exporters send from their thread (the default);
+  one span and a flush before the loop let each start (and a helper process, with
+  ``process=True``, boot) before the loop is timed. With the
   receiver down, ``shutdown`` gives up after 2 s and counts what is lost: the benchmark
   prints that.
 
@@ -130,8 +129,8 @@ def _time_caller(spans: int, repeats: int, base: Path, wait: float = 60.0, **opt
     times = []
     for _ in range(repeats):
         spanline.configure_observability(enabled=True, run_dir=base, **options)
-        # Warm up: the exporter's helper process starts (importing OpenTelemetry) on its
-        # first batch; the loop measures the steady state, not that one-off start.
+        # Warm up: the exporter connects (a helper process would boot) on its first
+        # batch; the loop measures the steady state, not that one-off start.
         with spanline.span("warm-up"):
             pass
         spanline.flush(timeout=3)
@@ -170,11 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker = [
             (
                 "OTLP exporter",
-                lambda: OtlpExporter(endpoint=endpoint, protocol="http/protobuf", process=False),
+                lambda: OtlpExporter(endpoint=endpoint, protocol="http/protobuf"),
             ),
             (
                 "Logfire exporter",
-                lambda: LogfireExporter(token=TOKEN, base_url=base_url, process=False),
+                lambda: LogfireExporter(token=TOKEN, base_url=base_url),
             ),
         ]
         worker_rows = [(name, _time_worker(make, lines, 512, repeats)) for name, make in worker]

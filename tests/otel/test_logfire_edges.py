@@ -151,3 +151,26 @@ def test_upper_case_ids_from_other_producers_pair_like_lower_case_ones() -> None
         assert child.parent_span_id.hex() == "00000000000000ab"
         assert child.trace_id.hex() == TRACE
     assert len(spans) == 3
+
+
+def test_a_helper_process_builds_and_sends_the_same_logfire_spans() -> None:
+    """``process=True``: the helper imports the Logfire sender by name and runs it."""
+    start = _start("0000000000000001", attributes={"plan": {"n": 1}})
+    with receiver() as rx:
+        exporter = LogfireExporter(
+            token=TOKEN,
+            base_url=rx.endpoint.removesuffix("/v1/traces"),
+            service_name="helper",
+            process=True,
+        )
+        exporter.export([start])
+        exporter.export([_end("0000000000000001", status="error", error={"type": "E"})])
+        exporter.shutdown()
+        spans = rx.wait_for(2)
+    (pending,) = of_type(spans, "pending_span")
+    (span,) = of_type(spans, "span")
+    assert pending.parent_span_id.hex() == span.span_id.hex() == "0000000000000001"
+    assert attrs(pending)["logfire.pending_parent_id"] == "0" * 16
+    assert attrs(span)["plan"] == '{"n":1}' and attrs(span)["logfire.level_num"] == 17
+    assert {h["authorization"] for h in rx.headers} == {TOKEN}
+    assert {r["service.name"] for r in rx.resources} == {"helper"}

@@ -116,8 +116,9 @@ class LogfireExporter(OtlpExporter):
     Spans carry the logfire.* attributes, a pending span announces each span still open
     when its start is exported, and event lines become Logfire logs (see
     :class:`~spanline.exporters._logfire_spans.LogfireSender`). It runs like the OTLP
-    exporter: behind the exporter platform's bounded queue, building and sending from a
-    helper process by default, with the same retries, counters and failure handling.
+    exporter: behind the exporter platform's bounded queue, building and sending on the
+    exporter's thread (or a helper process), with the same retries, counters and
+    failure handling.
 
     Args:
         token: the project's write token (default: ``LOGFIRE_TOKEN``, then the credentials
@@ -135,8 +136,8 @@ class LogfireExporter(OtlpExporter):
         timeout: seconds per request, retries included (default 10).
         max_batch: spans per request.
         max_open: spans started and not yet ended that are remembered.
-        process: build and send from a helper process (default), or on the exporter's
-            thread.
+        process: build and send from a helper process, as the OTLP exporter's
+            ``process=True`` does, instead of on the exporter's thread.
 
     Raises:
         ConfigurationError: no token, an unreadable credentials file or a bad base URL.
@@ -156,7 +157,7 @@ class LogfireExporter(OtlpExporter):
         timeout: float | None = None,
         max_batch: int = 512,
         max_open: int = 100_000,
-        process: bool = True,
+        process: bool = False,
     ) -> None:
         secret, self.base_url = resolve_destination(token, base_url, credentials_dir)
         self.service_name = service_name or os.environ.get("LOGFIRE_SERVICE_NAME") or None
