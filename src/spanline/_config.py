@@ -77,6 +77,8 @@ class Settings:
     handle_signals: bool = True
     dashboard: bool = False
     propagate_executors: bool = True
+    #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
+    logfire: bool | None = None
 
 
 class _Partial(ValueError):
@@ -378,6 +380,11 @@ SETTINGS: tuple[Setting, ...] = (
        "`ProcessPoolExecutor.submit` keeps the current span as its parent, with its agent id. "
        "Off: such work starts parentless spans (`asyncio.to_thread` copies the context by "
        "itself either way)", parse_bool),
+    _R("logfire", "logfire", None, "bool", None,
+       "`True` adds the `logfire` exporter (as `SPANLINE_EXPORTERS=logfire` does), `False` "
+       "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
+       "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
+       "as `exporters` says"),
 )
 # fmt: on
 

@@ -94,6 +94,7 @@ def configure_observability(
     stall_s: float | None = None,
     dashboard: bool | None = None,
     propagate_executors: bool | None = None,
+    logfire: bool | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -154,6 +155,9 @@ def configure_observability(
         propagate_executors: make the current span, with its agent id, follow work
             handed to ``ThreadPoolExecutor.submit``, ``loop.run_in_executor`` and
             ``ProcessPoolExecutor.submit`` (``SPANLINE_PROPAGATE_EXECUTORS``; on).
+        logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
+            ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
+            and a write token; without them a one-line warning, and tracing goes on).
 
     Returns:
         The run, or None when tracing is off.
@@ -186,10 +190,13 @@ def configure_observability(
         "stall_s": stall_s,
         "dashboard": dashboard,
         "propagate_executors": propagate_executors,
+        "logfire": logfire,
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
-    exporter_objects = _build_exporters(settings.exporters, explicit=exporters is not None)
+    exporter_objects = _build_exporters(
+        _with_logfire(settings.exporters, settings.logfire), explicit=exporters is not None
+    )
     overrides = {
         "query": query,
         "config": config,
@@ -302,6 +309,14 @@ def _unique_name(name: str, taken: set[str]) -> str:
         chosen = f"{name}#{number}"
     taken.add(chosen)
     return chosen
+
+
+def _with_logfire(names: tuple[Any, ...], logfire: bool | None) -> tuple[Any, ...]:
+    """The exporters with ``logfire`` added (True) or removed (False)."""
+    if logfire is None:
+        return names
+    others = tuple(item for item in names if item != "logfire")
+    return (*others, "logfire") if logfire else others
 
 
 def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[tuple[str, Any]]:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from spanline.exporters._registry import build_exporter, registered_names
     from spanline.exporters.console import ConsoleExporter
     from spanline.exporters.jsonl import JsonlExporter
+    from spanline.exporters.logfire import LogfireExporter
     from spanline.exporters.memory import InMemoryExporter
     from spanline.exporters.otlp import OtlpExporter
 
@@ -24,6 +25,7 @@ __all__ = [
     "Exporter",
     "InMemoryExporter",
     "JsonlExporter",
+    "LogfireExporter",
     "OtlpExporter",
     "build_exporter",
     "registered_names",
@@ -34,6 +36,7 @@ _WHERE = {
     "Exporter": "spanline.exporters._base",
     "InMemoryExporter": "spanline.exporters.memory",
     "JsonlExporter": "spanline.exporters.jsonl",
+    "LogfireExporter": "spanline.exporters.logfire",
     "OtlpExporter": "spanline.exporters.otlp",
     "build_exporter": "spanline.exporters._registry",
     "registered_names": "spanline.exporters._registry",

@@ -5,7 +5,7 @@ The parent (:class:`SenderProcess`, on the exporter's worker thread) writes fram
 the child's stdin; the child (``python -m spanline.exporters._otlp_process``) answers
 each batch on its stdout. A frame is a 4-byte big-endian length and its bytes:
 
-- first frame: the settings, JSON;
+- first frame: the settings, JSON (``sender``: the sender class as ``module:class``);
 - then one frame per attempt: an 8-byte sequence number and the batch as JSON. A
   retry sends the same number, and the child resumes that batch where it stopped;
 - the child's answer: JSON ``{"seq": n, "ok": true}`` or ``{"seq": n, "ok": false,
@@ -155,7 +155,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def main() -> int:
     """The helper's loop: settings, then batches until end of input."""
-    from spanline.exporters.otlp import OtlpSender
+    from spanline.exporters.otlp import load_sender
 
     try:
         # Background work: when cores are scarce, the program being traced goes first
@@ -170,7 +170,8 @@ def main() -> int:
     settings = _read(stdin)
     if settings is None:
         return 0
-    sender = OtlpSender(**orjson.loads(settings))
+    options = orjson.loads(settings)
+    sender = load_sender(options.pop("sender", "spanline.exporters.otlp:OtlpSender"))(**options)
     last_seq, batch = -1, None
     try:
         while (frame := _read(stdin)) is not None:

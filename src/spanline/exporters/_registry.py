@@ -26,6 +26,7 @@ BUILTIN: dict[str, tuple[str, str | None]] = {
     "console": ("spanline.exporters.console:ConsoleExporter", None),
     "memory": ("spanline.exporters.memory:InMemoryExporter", None),
     "otlp": ("spanline.exporters.otlp:OtlpExporter", "otlp"),
+    "logfire": ("spanline.exporters.logfire:logfire_exporter", "logfire"),
 }
 
 _warned: set[str] = set()

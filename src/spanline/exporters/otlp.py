@@ -81,6 +81,14 @@ def _resource_from_environment() -> dict[str, str]:
     return {key: str(value) for key, value in detected.items()}
 
 
+def load_sender(target: str) -> Any:
+    """The sender class named ``module:class``."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 class OtlpSender:
     """Assembles spans from batches of events and sends them with the official OTLP client,
     on the calling thread. :class:`OtlpExporter` runs one in a process of its own; the
@@ -140,9 +148,7 @@ class OtlpSender:
         """
         if batch is not self._batch:
             self._batch = batch
-            self._unsent = [
-                self._readable(span) for span in map(self._assembler.add, batch) if span is not None
-            ]
+            self._unsent = self._spans(batch)
         while self._unsent:
             chunk = self._unsent[: self.max_batch]
             if self._send(chunk) is not SpanExportResult.SUCCESS:
@@ -151,6 +157,17 @@ class OtlpSender:
                     f"({self.protocol}; see the OpenTelemetry exporter's log for why)"
                 )
             del self._unsent[: len(chunk)]
+
+    def _spans(self, batch: Sequence[Mapping[str, Any]]) -> list[ReadableSpan]:
+        """The spans to send for ``batch``: those it ends (an exporter built on this one
+        may send more, such as Logfire's pending spans)."""
+        return [
+            self._readable(span) for span in map(self._assembler.add, batch) if span is not None
+        ]
+
+    def _resource_attributes(self, header: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The resource of every span, from the run's ``run_start`` line when seen."""
+        return dict(resource_attributes(header, self._extra_resource))
 
     def _send(self, chunk: list[ReadableSpan]) -> SpanExportResult:
         ctx = otel_context.get_current()
@@ -168,7 +185,7 @@ class OtlpSender:
         if self._resource is None or (header is not None and not self._resource_has_header):
             # Built once, and once more when run_start arrives (a child process never
             # sees it: its resource comes from the environment alone).
-            self._resource = Resource(resource_attributes(header, self._extra_resource))
+            self._resource = Resource(self._resource_attributes(header))
             self._resource_has_header = header is not None
         trace_id = int(span.trace_id, 16)
         parent = (
@@ -263,6 +280,7 @@ class OtlpExporter:
             "timeout": timeout,
             "max_batch": max_batch,
             "max_open": max_open,
+            **self._sender_settings(),
         }
         self.protocol: str = settings["protocol"]
         self._sender: Any
@@ -271,9 +289,17 @@ class OtlpExporter:
 
             if max_batch < 1 or max_open < 1:
                 raise ConfigurationError("max_batch and max_open must be at least 1")
-            self._sender = SenderProcess(settings)
+            self._sender = SenderProcess({**settings, "sender": self.SENDER})
         else:
-            self._sender = OtlpSender(**settings)
+            self._sender = load_sender(self.SENDER)(**settings)
+
+    #: The sender this exporter runs, as ``module:class``: the helper process imports it
+    #: by that name. An exporter built on this one (Logfire's) names its own.
+    SENDER = "spanline.exporters.otlp:OtlpSender"
+
+    def _sender_settings(self) -> dict[str, Any]:
+        """Keyword arguments of :attr:`SENDER` beyond the OTLP ones (JSON values)."""
+        return {}
 
     def export(self, batch: Sequence[Mapping[str, Any]]) -> None:
         """Send the spans that end in ``batch``.
