@@ -62,6 +62,7 @@ class _Session:
 
 
 _session: _Session | None = None
+_early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
 _atexit_registered = False
 
@@ -194,10 +195,9 @@ def configure_observability(
     }
     with _lock:
         _end_session()
-        RUNTIME.resolved = True
-        if not settings.enabled:
-            return None
         try:
+            if not settings.enabled:
+                return None
             return _start_session(settings, exporter_objects, overrides, table).run
         except OSError as exc:
             where = f"cannot write runs under {settings.base_dir}: {exc}"
@@ -207,6 +207,10 @@ def configure_observability(
                 raise ConfigurationError(f"invalid run_dir: {where}") from None
             report(f"tracing stays off: {where}")  # a bad environment never breaks the host
             return None
+        finally:
+            # Only now: threads whose first span arrives meanwhile wait on the lock for
+            # the pipeline instead of reading "resolved, off" and losing their spans.
+            RUNTIME.resolved = True
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -423,12 +427,43 @@ def _start_session(
     for name, value in handover_variables(settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
-    if settings.handle_signals:
-        from spanline._signals import install
-
-        session.signals = install(_on_signal, shutdown)
+    session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
     return session
+
+
+def _signal_handlers(wanted: bool) -> Any:
+    """The session's signal handlers: those installed at import when they are still
+    in place, else new ones (possible on the main thread only)."""
+    global _early_signals
+    early, _early_signals = _early_signals, None
+    if early is not None:
+        if wanted and early.is_installed():
+            return early
+        early.restore()  # opted out after all: transparent where it cannot be undone
+    if not wanted:
+        return None
+    from spanline._signals import install
+
+    return install(_on_signal, shutdown)
+
+
+def _install_early_signal_handlers() -> Any:
+    """With ``SPANLINE_ENABLED`` set, tracing starts at the first span, possibly on a
+    worker thread, where Python refuses signal handlers; install them now, at import
+    (normally on the main thread). Until a session starts they flush nothing and
+    pass every signal on."""
+    from spanline.schema import FALSE_WORDS, TRUE_WORDS
+
+    enabled = os.environ.get("SPANLINE_ENABLED", "").strip().lower() in TRUE_WORDS
+    handle = os.environ.get("SPANLINE_HANDLE_SIGNALS", "").strip().lower()
+    if not enabled or (handle and handle in FALSE_WORDS):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    from spanline._signals import install
+
+    return install(_on_signal, shutdown)
 
 
 def _start_live_summary(session: _Session) -> LiveSummary | None:
@@ -552,6 +587,7 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
+            _abandon_open_spans(session.pipeline)
             session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
@@ -577,6 +613,26 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
 
     remove_log_file(session.log_handler)
     return summary
+
+
+def _abandon_open_spans(pipeline: Pipeline) -> None:
+    """Every span still open gets its span_end now, with the reason it was left open."""
+    from spanline._signals import exit_signal
+
+    by_signal = exit_signal()
+    main = threading.main_thread().ident
+    running = {thread.ident for thread in threading.enumerate()}
+
+    def reason(owner: Any) -> str:
+        if by_signal is not None:
+            return f"signal {by_signal}"
+        if isinstance(owner, str):
+            return owner  # a generator or stream not consumed to its end
+        if owner != main and owner in running:
+            return "thread not finished"
+        return "process exit"
+
+    _tracer.abandon_open_spans(pipeline, reason)
 
 
 def _on_signal() -> None:
@@ -628,3 +684,6 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
     if session is not None and span.span_id:
         env["TRACEPARENT"] = f"00-{session.trace_id}-{span.span_id}-01"
     return env
+
+
+_early_signals = _install_early_signal_handlers()

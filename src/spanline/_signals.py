@@ -2,7 +2,8 @@
 
 Installed only from the main thread (Python's rule), never over ``SIG_IGN``
 (a process that ignores a signal keeps ignoring it), and undone at shutdown
-when our handler is still the one installed.
+when our handler is still the one installed. Where it cannot be undone (off
+the main thread), it turns transparent: it only passes the signal on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["SignalHandlers", "install"]
+__all__ = ["SignalHandlers", "exit_signal", "install"]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+#: The name of the signal ending the process ("SIGTERM"), once one has arrived
+#: and was not handled by a handler that let the program carry on.
+_exiting: str | None = None
+
+
+def exit_signal() -> str | None:
+    """The signal this process is exiting by ("SIGTERM", "SIGINT"), or None."""
+    return _exiting
 
 
 class SignalHandlers:
@@ -24,11 +34,21 @@ class SignalHandlers:
 
     def __init__(self) -> None:
         self.installed: dict[int, tuple[Any, Any]] = {}  # signal -> (ours, previous)
+        #: False once restored: a handler left in place only passes signals on.
+        self.active = True
+
+    def is_installed(self) -> bool:
+        """True while at least one of our handlers is the one installed."""
+        try:
+            return any(signal.getsignal(s) is ours for s, (ours, _) in self.installed.items())
+        except (ValueError, OSError):
+            return False
 
     def restore(self) -> None:
         """Put the previous handlers back where ours are still installed."""
+        self.active = False
         if threading.current_thread() is not threading.main_thread():
-            return
+            return  # cannot touch handlers here; ours stay, transparent
         for signum, (ours, previous) in self.installed.items():
             try:
                 if signal.getsignal(signum) is ours:
@@ -56,7 +76,7 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
         previous = signal.getsignal(signum)
         if previous is signal.SIG_IGN or previous is None:  # None: set outside Python
             continue
-        ours = _handler(previous, on_signal, on_fatal)
+        ours = _handler(handlers, previous, on_signal, on_fatal)
         try:
             signal.signal(signum, ours)
         except (ValueError, OSError):
@@ -66,20 +86,30 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
 
 
 def _handler(
-    previous: Any, on_signal: Callable[[], Any], on_fatal: Callable[[], Any]
+    handlers: SignalHandlers,
+    previous: Any,
+    on_signal: Callable[[], Any],
+    on_fatal: Callable[[], Any],
 ) -> Callable[[int, FrameType | None], Any]:
     def handle(signum: int, frame: FrameType | None) -> Any:
-        try:
-            on_signal()
-        except Exception:  # never let tracing stand between a process and its signal
-            pass
+        global _exiting
+        if handlers.active:
+            _exiting = signal.Signals(signum).name  # why open spans are abandoned
+            try:
+                on_signal()
+            except Exception:  # never let tracing stand between a process and its signal
+                pass
         if callable(previous):
-            return previous(signum, frame)
+            # A KeyboardInterrupt raised here leaves the signal as the exit reason.
+            result = previous(signum, frame)
+            _exiting = None  # the program's own handler chose to carry on
+            return result
         # The default action ends the process without atexit: finish the run first.
-        try:
-            on_fatal()
-        except Exception:
-            pass
+        if handlers.active:
+            try:
+                on_fatal()
+            except Exception:
+                pass
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return None

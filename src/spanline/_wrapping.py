@@ -23,6 +23,8 @@ from spanline._tracer import (
     _current_span,
     call_pipeline,
     context_attributes,
+    hold_open,
+    is_clean_exit,
     monotonic,
 )
 
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from spanline._tracer import Pipeline
 
 __all__ = ["Recipe", "captured", "decorate"]
+
+#: Why the span of a generator or stream still open at shutdown was left open.
+NOT_EXHAUSTED = "generator not exhausted"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,7 +165,8 @@ class _Call:
 
     def failure(self, exc: BaseException) -> None:
         try:
-            self.recipe.fail(self.span, exc, self.elapsed_ms())
+            if not is_clean_exit(exc):  # sys.exit(0) inside a tool is no failure of it
+                self.recipe.fail(self.span, exc, self.elapsed_ms())
         finally:
             self.span._fail(exc)
             self.span.end()
@@ -238,6 +244,7 @@ def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]
         if pipeline is None:
             return (yield from func(*args, **kwargs))
         call = _Call(pipeline, recipe, args, kwargs)
+        hold_open(call.span, NOT_EXHAUSTED)
         state = recipe.new_stream()
         tokens = call.activate()
         try:
@@ -283,6 +290,8 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         pipeline = call_pipeline()
         call = None if pipeline is None else _Call(pipeline, recipe, args, kwargs)
+        if call is not None:
+            hold_open(call.span, NOT_EXHAUSTED)
         state = recipe.new_stream() if call is not None else None
         tokens = call.activate() if call is not None else None
         try:
@@ -338,6 +347,7 @@ class _StreamProxy:
     def __init__(self, stream: Any, call: _Call) -> None:
         self._stream = stream
         self._call = call
+        hold_open(call.span, NOT_EXHAUSTED)
         self._state = call.recipe.new_stream()
         self._done = False
 
