@@ -580,8 +580,17 @@ def _end_session(timeout: float = 30.0) -> RunSummary | None:
     if session is None:
         return None
     _session = None
-    if session.signals is not None:
-        session.signals.restore()
+    signals = session.signals
+    if signals is not None:
+        signals.hold()  # restored, and a held signal delivered, once all is written
+    try:
+        return _finish_session(session, timeout)
+    finally:
+        if signals is not None:
+            signals.restore()
+
+
+def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
     RUNTIME.closing = session.pipeline

@@ -36,6 +36,19 @@ class SignalHandlers:
         self.installed: dict[int, tuple[Any, Any]] = {}  # signal -> (ours, previous)
         #: False once restored: a handler left in place only passes signals on.
         self.active = True
+        #: True while tracing shuts down: a signal then waits until it is done.
+        self.holding = False
+        self.held: int | None = None
+
+    def hold(self) -> None:
+        """Keep signals from interrupting the shutdown that begins now.
+
+        A SIGTERM arriving meanwhile (``multiprocessing.Pool.terminate()`` sends one
+        to workers that are already finishing) would otherwise end the process
+        halfway through writing its last events; it is delivered by
+        :meth:`restore` instead.
+        """
+        self.holding = True
 
     def is_installed(self) -> bool:
         """True while at least one of our handlers is the one installed."""
@@ -45,17 +58,22 @@ class SignalHandlers:
             return False
 
     def restore(self) -> None:
-        """Put the previous handlers back where ours are still installed."""
+        """Put the previous handlers back where ours are still installed, then
+        deliver a signal held during the shutdown to them."""
         self.active = False
-        if threading.current_thread() is not threading.main_thread():
-            return  # cannot touch handlers here; ours stay, transparent
-        for signum, (ours, previous) in self.installed.items():
-            try:
-                if signal.getsignal(signum) is ours:
-                    signal.signal(signum, previous)
-            except (ValueError, OSError):
-                pass
-        self.installed.clear()
+        self.holding = False
+        held, self.held = self.held, None
+        if threading.current_thread() is threading.main_thread():
+            for signum, (ours, previous) in self.installed.items():
+                try:
+                    if signal.getsignal(signum) is ours:
+                        signal.signal(signum, previous)
+                except (ValueError, OSError):
+                    pass
+            self.installed.clear()
+        # Off the main thread ours stay installed, transparent: they pass it on.
+        if held is not None:
+            signal.raise_signal(held)
 
 
 def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> SignalHandlers | None:
@@ -95,6 +113,9 @@ def _handler(
         global _exiting
         if handlers.active:
             _exiting = signal.Signals(signum).name  # why open spans are abandoned
+            if handlers.holding:
+                handlers.held = signum  # delivered once the shutdown is done
+                return None
             try:
                 on_signal()
             except Exception:  # never let tracing stand between a process and its signal
