@@ -524,6 +524,10 @@ def _header(session: _Session) -> dict[str, Any]:
         "pid": session.record_pid or os.getpid(),
         "trace_id": session.trace_id,
     }
+    if session.record_pid is None:  # readers check a pid only on the host that wrote it
+        from spanline._runs import this_host
+
+        common["host"] = this_host()
     if not session.owner:
         return {"event": "process_start", **common, "ppid": os.getppid()}
     git = git_info()

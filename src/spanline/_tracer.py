@@ -135,8 +135,18 @@ SUPPRESSED: Final = NoOpSpan()
 
 
 def mark_internal_thread() -> None:
-    """Declare the calling thread one of spanline's own: its spans become no-ops."""
+    """Declare the calling thread one of spanline's own: its spans become no-ops.
+
+    It also stops taking SIGTERM and SIGINT: the kernel may hand a process's
+    signal to any thread that does not block it, and one caught by ours would
+    wait for the main thread, which may sit in a blocking call (a
+    multiprocessing lock) that only the signal itself would have interrupted.
+    """
     _current_span.set(SUPPRESSED)
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
 
 
 def is_internal_thread() -> bool:
