@@ -299,3 +299,59 @@ spanline.get_tracer().start_span("left-open")
     result = run_python(code, timeout=60)
     assert result.returncode == 0, result.stderr
     _abandoned(_ends_by_name(_events(tmp_path))["left-open"], "process exit")
+
+
+def test_handlers_are_installed_from_the_main_thread_only(tmp_path: Path) -> None:
+    code = f"""
+import signal, threading, spanline
+before = signal.getsignal(signal.SIGTERM)
+def configure():
+    spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+    with spanline.span("from-a-thread"):
+        pass
+thread = threading.Thread(target=configure)
+thread.start()
+thread.join()
+print(signal.getsignal(signal.SIGTERM) is before)
+"""
+    result = run_python(code, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"]
+    _ends_by_name(_events(tmp_path))  # traced all the same
+
+
+@pytest.mark.parametrize(
+    ("setup", "env", "expected"),
+    [
+        ("", {"SPANLINE_ENABLED": "1"}, "ours"),
+        ("signal.signal(signal.SIGTERM, signal.SIG_IGN)", {"SPANLINE_ENABLED": "1"}, "ignored"),
+        ("", {"SPANLINE_ENABLED": "1", "SPANLINE_HANDLE_SIGNALS": "0"}, "default"),
+        ("", {}, "default"),
+    ],
+)
+def test_import_time_handlers_follow_the_same_rules(
+    tmp_path: Path, setup: str, env: dict[str, str], expected: str
+) -> None:
+    code = f"""
+import signal
+{setup}
+import spanline
+handler = signal.getsignal(signal.SIGTERM)
+print("ignored" if handler is signal.SIG_IGN else "default" if handler is signal.SIG_DFL
+      else "ours")
+"""
+    result = run_python(code, env={**env, "SPANLINE_DIR": str(tmp_path)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [expected]
+
+
+def test_opting_out_at_configure_removes_the_import_time_handlers(tmp_path: Path) -> None:
+    code = f"""
+import signal, spanline
+installed = signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r}, handle_signals=False)
+print(installed, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+"""
+    result = run_python(code, env={"SPANLINE_ENABLED": "1"}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

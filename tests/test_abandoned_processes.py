@@ -38,11 +38,13 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork start method")
-@pytest.mark.parametrize("attempt", range(3))  # the race showed up in most runs, not all
+@pytest.mark.parametrize("attempt", range(5))  # both races show up in some runs only
 def test_pool_context_manager_loses_no_event_of_its_fork_workers(
     tmp_path: Path, attempt: int
 ) -> None:
-    result = run_python(POOL_PROGRAM.format(base=str(tmp_path)), timeout=120)
+    """Workers already shutting down when the SIGTERM comes finish first; a worker
+    asleep in the pool's lock is woken by it (it used to hang in 1 run of 15)."""
+    result = run_python(POOL_PROGRAM.format(base=str(tmp_path)), timeout=60)
     assert result.returncode == 0, result.stderr
     total, directory = result.stdout.split()
     assert int(total) == sum(range(40))

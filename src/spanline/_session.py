@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +48,27 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
+    mp_hooked: bool = False
 
     @property
     def owner(self) -> bool:
         """True in the process that created the run: it writes metadata and the summary."""
         return self.owner_pid == os.getpid()
+
+    def _before_fork(self) -> None:
+        # multiprocessing's own after-fork registry tells its fork children apart.
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None and not self.mp_hooked and self.signals is not None:
+            self.mp_hooked = True  # the registry keeps it for every later fork
+            util.register_after_fork(self, _Session._mp_child)
+
+    def _mp_child(self) -> None:
+        from spanline._signals import watch_lost_signals
+
+        try:
+            watch_lost_signals(self.signals)
+        except Exception as exc:  # the worker runs on without the safeguard
+            report("could not watch for SIGTERM in this worker", exc=exc)
 
     def _after_fork_in_child(self) -> None:
         global _lock
@@ -409,7 +426,7 @@ def _start_session(
         raise
     global _session
     _session = session
-    at_fork(session._after_fork_in_child)
+    at_fork(session._after_fork_in_child, before=session._before_fork)
     if session.owner:
         session.log_handler = add_log_file(run.log_path)
     RUNTIME.capture = settings.capture

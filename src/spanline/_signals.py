@@ -15,13 +15,17 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["SignalHandlers", "exit_signal", "install"]
+__all__ = ["SignalHandlers", "exit_signal", "install", "watch_lost_signals"]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 #: The name of the signal ending the process ("SIGTERM"), once one has arrived
 #: and was not handled by a handler that let the program carry on.
 _exiting: str | None = None
+
+
+#: How many times one of our handlers started running (see watch_lost_signals).
+_handled = 0
 
 
 def exit_signal() -> str | None:
@@ -110,7 +114,8 @@ def _handler(
     on_fatal: Callable[[], Any],
 ) -> Callable[[int, FrameType | None], Any]:
     def handle(signum: int, frame: FrameType | None) -> Any:
-        global _exiting
+        global _exiting, _handled
+        _handled += 1
         if handlers.active:
             _exiting = signal.Signals(signum).name  # why open spans are abandoned
             if handlers.holding:
@@ -136,3 +141,63 @@ def _handler(
         return None
 
     return handle
+
+
+def watch_lost_signals(handlers: SignalHandlers) -> None:
+    """Make sure a SIGTERM reaches our handler in a multiprocessing fork child.
+
+    Python runs signal handlers on the main thread. A pool worker's main thread
+    sleeps in a multiprocessing lock, and a SIGTERM that lands just as it goes
+    back to sleep there is taken by the C-level handler but never wakes it: the
+    worker then hangs, and ``Pool.__exit__`` with it. The signal is also written
+    to a wakeup pipe; a thread of ours reads it and, while our handler has not
+    started, signals the main thread again (which interrupts its wait).
+
+    Called on the main thread of the child; does nothing when another wakeup
+    file descriptor is set or when SIGTERM does not end the process by default.
+    """
+    entry = handlers.installed.get(signal.SIGTERM)
+    if entry is None or entry[1] is not signal.SIG_DFL or not hasattr(signal, "pthread_kill"):
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        previous = None
+    if previous != -1:  # someone else's (asyncio's): leave it alone
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    main = threading.main_thread().ident
+    assert main is not None
+    thread = threading.Thread(
+        target=_wake_main, args=(read_fd, main), name="spanline-signals", daemon=True
+    )
+    thread.start()
+
+
+def _wake_main(read_fd: int, main: int) -> None:
+    from spanline._tracer import mark_internal_thread
+
+    mark_internal_thread()  # also blocks SIGTERM and SIGINT on this thread
+    while True:
+        try:
+            data = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        if signal.SIGTERM not in data:
+            continue
+        seen = _handled
+        for _ in range(100):
+            threading.Event().wait(0.05)
+            if _handled != seen:
+                break  # the handler runs: it takes it from here
+            try:
+                signal.pthread_kill(main, signal.SIGTERM)
+            except (ProcessLookupError, OSError):
+                return
