@@ -1,5 +1,5 @@
-"""Readers call a span with a start and no end "in flight" while the run's process
-lives, and "abandoned" once it is gone."""
+"""Readers (``summary``, ``show``) call a span with a start and no end "in flight"
+while the run's process lives, and "abandoned" once it is gone."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_summary_says_in_flight_while_the_process_lives_and_abandoned_after_kill
         live = _summary_text(run_dir)
         assert "in flight: crawl-docs" in live
         assert "abandoned" not in live
+        tree = run_cli("show", str(run_dir))
+        assert tree.returncode == 0, tree.stderr
+        assert "crawl-docs - in flight" in tree.stdout
         as_json = json.loads(run_cli("summary", str(run_dir), "--json").stdout)
         assert [s["name"] for s in as_json["open_span_list"]] == ["crawl-docs"]
         process.send_signal(signal.SIGKILL)
@@ -64,6 +67,9 @@ def test_summary_says_in_flight_while_the_process_lives_and_abandoned_after_kill
     dead = _summary_text(run_dir)
     assert "abandoned: crawl-docs" in dead
     assert "in flight" not in dead
+    tree = run_cli("show", str(run_dir))
+    assert tree.returncode == 0, tree.stderr
+    assert "crawl-docs - abandoned" in tree.stdout
 
 
 def _write_run(tmp_path: Path, lines: list[dict[str, object]]) -> Run:
