@@ -96,7 +96,11 @@ print(json.dumps({
     assert loaded["files"] == []
     # The plugin adds nothing to what ``import spanline`` loads: in particular not
     # spanline.testing (imported only when a test asks for the fixture).
-    plain = run_python("import json, sys, spanline; print(json.dumps(sorted(sys.modules)))")
+    plain = run_python(
+        "import json, sys, spanline; print(json.dumps(sorted(sys.modules)))",
+        env={"SPANLINE_ENABLED": "1"},  # the same environment: it installs signal handlers
+        cwd=tmp_path,
+    )
     assert plain.returncode == 0, plain.stderr
     package = {m for m in json.loads(plain.stdout) if m.startswith("spanline")}
     assert set(loaded["modules"]) == package | {"spanline.pytest_plugin"}

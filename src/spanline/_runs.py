@@ -312,6 +312,69 @@ def read_summary_if_current(run: Run) -> dict[str, Any] | None:
     return summary
 
 
+def this_host() -> str:
+    """The name of this machine, as written in the run's process headers."""
+    import socket
+
+    return socket.gethostname()
+
+
+def run_is_live(run: Run) -> bool:
+    """True while some process of the run that wrote no ``process_end`` still runs.
+
+    Spans with a start and no end are *in flight* while this holds, and
+    *abandoned* once it does not. A process is checked by its pid, and only when
+    its header names this host: one on another machine (or a header without a
+    host, as in deterministic runs) cannot be seen running from here.
+
+    Args:
+        run: the run.
+
+    Returns:
+        True if such a process is alive.
+    """
+    import orjson
+
+    hosts: dict[Any, Any] = {}
+    try:
+        with run.telemetry_path.open("rb") as handle:
+            for line in handle:
+                # Only header and trailer lines matter: skip the rest unparsed.
+                if b'"process_' not in line and b'"run_start"' not in line:
+                    continue
+                try:
+                    event = orjson.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                pid = event.get("pid")
+                if type(pid) is not int:
+                    continue
+                if event.get("event") in ("run_start", "process_start"):
+                    hosts[pid] = event.get("host")
+                elif event.get("event") == "process_end":
+                    hosts.pop(pid, None)
+    except OSError:
+        return False
+    here = this_host()
+    return any(host == here and _pid_alive(pid) for pid, host in hosts.items())
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError:
+        return False
+    return True
+
+
 def _ends_with_process_end(path: Path) -> bool:
     """Whether the file's last line is a whole ``process_end`` event."""
     import orjson

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +48,27 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
+    mp_hooked: bool = False
 
     @property
     def owner(self) -> bool:
         """True in the process that created the run: it writes metadata and the summary."""
         return self.owner_pid == os.getpid()
+
+    def _before_fork(self) -> None:
+        # multiprocessing's own after-fork registry tells its fork children apart.
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None and not self.mp_hooked and self.signals is not None:
+            self.mp_hooked = True  # the registry keeps it for every later fork
+            util.register_after_fork(self, _Session._mp_child)
+
+    def _mp_child(self) -> None:
+        from spanline._signals import watch_lost_signals
+
+        try:
+            watch_lost_signals(self.signals)
+        except Exception as exc:  # the worker runs on without the safeguard
+            report("could not watch for SIGTERM in this worker", exc=exc)
 
     def _after_fork_in_child(self) -> None:
         global _lock
@@ -62,6 +79,7 @@ class _Session:
 
 
 _session: _Session | None = None
+_early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
 _atexit_registered = False
 
@@ -209,16 +227,19 @@ def configure_observability(
     }
     with _lock:
         _end_session()
-        RUNTIME.resolved = True
-        if not settings.enabled:
-            return None
         try:
+            if not settings.enabled:
+                return None
             return _start_session(settings, exporter_objects, overrides, table).run
         except OSError as exc:
             # An unwritable directory, whether given as run_dir or SPANLINE_DIR, is a
             # state of the machine, not a misuse of the API: warn once, never raise.
             report(f"tracing stays off: cannot write runs under {settings.base_dir}: {exc}")
             return None
+        finally:
+            # Only now: threads whose first span arrives meanwhile wait on the lock for
+            # the pipeline instead of reading "resolved, off" and losing their spans.
+            RUNTIME.resolved = True
 
 
 def _environment_without_our_exports() -> dict[str, str]:
@@ -425,7 +446,7 @@ def _start_session(
         raise
     global _session
     _session = session
-    at_fork(session._after_fork_in_child)
+    at_fork(session._after_fork_in_child, before=session._before_fork)
     if session.owner:
         session.log_handler = add_log_file(run.log_path)
     RUNTIME.capture = settings.capture
@@ -444,10 +465,7 @@ def _start_session(
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
     _propagate_executors(settings.propagate_executors)
-    if settings.handle_signals:
-        from spanline._signals import install
-
-        session.signals = install(_on_signal, shutdown)
+    session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
     return session
 
@@ -460,6 +478,40 @@ def _propagate_executors(on: bool) -> None:
         _propagate.patch_executors()
     else:
         _propagate.unpatch_executors()
+
+
+def _signal_handlers(wanted: bool) -> Any:
+    """The session's signal handlers: those installed at import when they are still
+    in place, else new ones (possible on the main thread only)."""
+    global _early_signals
+    early, _early_signals = _early_signals, None
+    if early is not None:
+        if wanted and early.is_installed():
+            return early
+        early.restore()  # opted out after all: transparent where it cannot be undone
+    if not wanted:
+        return None
+    from spanline._signals import install
+
+    return install(_on_signal, shutdown)
+
+
+def _install_early_signal_handlers() -> Any:
+    """With ``SPANLINE_ENABLED`` set, tracing starts at the first span, possibly on a
+    worker thread, where Python refuses signal handlers; install them now, at import
+    (normally on the main thread). Until a session starts they flush nothing and
+    pass every signal on."""
+    from spanline.schema import FALSE_WORDS, TRUE_WORDS
+
+    enabled = os.environ.get("SPANLINE_ENABLED", "").strip().lower() in TRUE_WORDS
+    handle = os.environ.get("SPANLINE_HANDLE_SIGNALS", "").strip().lower()
+    if not enabled or (handle and handle in FALSE_WORDS):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    from spanline._signals import install
+
+    return install(_on_signal, shutdown)
 
 
 def _start_live_summary(session: _Session) -> LiveSummary | None:
@@ -520,6 +572,10 @@ def _header(session: _Session) -> dict[str, Any]:
         "pid": session.record_pid or os.getpid(),
         "trace_id": session.trace_id,
     }
+    if session.record_pid is None:  # readers check a pid only on the host that wrote it
+        from spanline._runs import this_host
+
+        common["host"] = this_host()
     if not session.owner:
         return {"event": "process_start", **common, "ppid": os.getppid()}
     git = git_info()
@@ -576,13 +632,23 @@ def _end_session(timeout: float = 5.0) -> RunSummary | None:
     if session is None:
         return None
     _session = None
-    if session.signals is not None:
-        session.signals.restore()
+    signals = session.signals
+    if signals is not None:
+        signals.hold()  # restored, and a held signal delivered, once all is written
+    try:
+        return _finish_session(session, timeout)
+    finally:
+        if signals is not None:
+            signals.restore()
+
+
+def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
     RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
+            _abandon_open_spans(session.pipeline)
             session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
@@ -608,6 +674,26 @@ def _end_session(timeout: float = 5.0) -> RunSummary | None:
 
     remove_log_file(session.log_handler)
     return summary
+
+
+def _abandon_open_spans(pipeline: Pipeline) -> None:
+    """Every span still open gets its span_end now, with the reason it was left open."""
+    from spanline._signals import exit_signal
+
+    by_signal = exit_signal()
+    main = threading.main_thread().ident
+    running = {thread.ident for thread in threading.enumerate()}
+
+    def reason(owner: Any) -> str:
+        if by_signal is not None:
+            return f"signal {by_signal}"
+        if isinstance(owner, str):
+            return owner  # a generator or stream not consumed to its end
+        if owner != main and owner in running:
+            return "thread not finished"
+        return "process exit"
+
+    _tracer.abandon_open_spans(pipeline, reason)
 
 
 def _on_signal() -> None:
@@ -669,3 +755,6 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
     if session is not None and span.span_id:
         env["TRACEPARENT"] = f"00-{session.trace_id}-{span.span_id}-01"
     return env
+
+
+_early_signals = _install_early_signal_handlers()

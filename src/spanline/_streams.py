@@ -16,6 +16,7 @@ import json
 from typing import Any, Protocol
 
 from spanline._report import report
+from spanline._tracer import hold_open
 
 __all__ = [
     "Call",
@@ -24,6 +25,10 @@ __all__ = [
     "raw_response_is_deferred",
     "wrap_deferred",
 ]
+
+
+#: Why the span of a generator or stream still open at shutdown was left open.
+NOT_EXHAUSTED = "generator not exhausted"
 
 
 class Call(Protocol):
@@ -140,6 +145,7 @@ class _StreamProxy:
     def __init__(self, stream: Any, call: Call) -> None:
         self._stream = stream
         self._call = call
+        hold_open(call.span, NOT_EXHAUSTED)
         self._state = call.recipe.new_stream()
         self._done = False
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from _thread import get_ident
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from functools import partial
@@ -36,7 +37,7 @@ context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
 
 _INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
-_NEW, _STARTED, _ENDED = 0, 1, 2
+_NEW, _STARTED, _ENDED, _ABANDONED = 0, 1, 2, 3
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 
 _time = time.time
@@ -59,6 +60,9 @@ class Pipeline(Protocol):
     queue: Any  # a deque: append() is the whole hot path
     max_queue: int
     pid: int
+    #: Spans started and not yet ended in this process: span -> the ident of the
+    #: thread that started it, or a reason (a generator's span).
+    open_spans: dict[Any, Any]
 
     def emit(self, record: tuple[Any, ...]) -> None:
         """Queue one record, or count it as dropped."""
@@ -137,8 +141,17 @@ def mark_internal_thread() -> None:
     Where OpenTelemetry is loaded, the thread also sets its "suppress
     instrumentation" flag: the host's instrumentations (httpx, requests...) then
     leave spanline's own clients untraced too.
+
+    It also stops taking SIGTERM and SIGINT: the kernel may hand a process's
+    signal to any thread that does not block it, and one caught by ours would
+    wait for the main thread, which may sit in a blocking call (a
+    multiprocessing lock) that only the signal itself would have interrupted.
     """
     _current_span.set(SUPPRESSED)
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     otel = sys.modules.get("opentelemetry.context")
     if otel is not None:
         try:
@@ -289,6 +302,8 @@ class Span:
         self._t0 = _perf()
         pipeline = self._pipeline
         self._pid = pipeline.pid
+        # Registered so that shutdown can end it if its owner never does.
+        pipeline.open_spans[self] = get_ident()
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             queue.append(
@@ -314,6 +329,8 @@ class Span:
         """
         state = self._state
         if state != _STARTED:
+            if state == _ABANDONED:
+                return  # shutdown already ended it for its owner, who comes too late
             raise ValueError(
                 f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
             )
@@ -322,6 +339,13 @@ class Span:
         pipeline = self._pipeline
         if self._pid != pipeline.pid:
             return  # opened before a fork: the parent process ends it, not this child
+        # The removal decides who writes the end when shutdown abandons spans meanwhile:
+        # a dict operation is atomic, so exactly one of the two gets the entry.
+        # (``del`` rather than ``pop()``: no method call on the hot path.)
+        try:
+            del pipeline.open_spans[self]
+        except KeyError:
+            return
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             queue.append(
@@ -365,10 +389,32 @@ class Span:
 
     def _fail(self, exc: BaseException) -> None:
         """Mark the span failed by ``exc`` unless a status was set explicitly."""
-        # GeneratorExit is how a generator closed early says goodbye: not an error.
-        if self._status is None and not isinstance(exc, GeneratorExit):
+        if self._status is None and not is_clean_exit(exc):
             self._status = "error"
             self._error = error_info(exc)
+
+    def _abandon(self, reason: str) -> None:
+        """End the span for an owner that never will: error ``abandoned`` with ``reason``.
+
+        Called at shutdown, after the span was taken out of the open-span registry.
+        """
+        self._state = _ABANDONED
+        duration = _perf() - self._t0
+        # dict() copies in one step: the owner's thread may still be setting attributes.
+        attributes = dict(self._end_attributes) if self._end_attributes else None
+        counters = dict(self._counters) if self._counters else None
+        self._pipeline.emit(
+            (
+                END,
+                self._id,
+                "error",
+                duration,
+                self._ts + duration,
+                (("type", "abandoned"), ("message", reason)),
+                _items(attributes),
+                _items(counters),
+            )
+        )
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -464,6 +510,43 @@ class Span:
 
     def __repr__(self) -> str:
         return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
+
+
+def is_clean_exit(exc: BaseException) -> bool:
+    """True for exceptions that end a span ``ok``: ``GeneratorExit`` (a generator
+    closed early) and ``SystemExit`` with code 0 or None (a successful exit)."""
+    if isinstance(exc, GeneratorExit):
+        return True
+    return isinstance(exc, SystemExit) and exc.code in (0, None)
+
+
+def hold_open(span: Span, reason: str) -> None:
+    """Name why ``span`` would be left open at shutdown (a generator not exhausted)."""
+    registry = span._pipeline.open_spans
+    if span in registry:
+        registry[span] = reason
+
+
+def abandon_open_spans(pipeline: Pipeline, reason: Callable[[Any], str]) -> int:
+    """End every span still open in this process (at shutdown).
+
+    Args:
+        pipeline: the pipeline the spans were opened in.
+        reason: turns a registry value (the starting thread's ident, or a reason
+            given by :func:`hold_open`) into the reason written in the span_end.
+
+    Returns:
+        How many spans were ended.
+    """
+    registry = pipeline.open_spans
+    ended = 0
+    for span in registry.copy():  # one C-level copy: other threads may end spans meanwhile
+        owner = registry.pop(span, None)
+        if owner is None:
+            continue  # its owner ended it after all
+        span._abandon(reason(owner))
+        ended += 1
+    return ended
 
 
 def _parent_id(parent: Any) -> int | None:

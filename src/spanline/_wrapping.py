@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture import capture_value
-from spanline._streams import parsed_raw_response, wrap_deferred
+from spanline._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
 from spanline._tracer import (
     _CURRENT,
     RUNTIME,
@@ -23,6 +23,8 @@ from spanline._tracer import (
     _current_span,
     call_pipeline,
     context_attributes,
+    hold_open,
+    is_clean_exit,
     monotonic,
 )
 
@@ -165,7 +167,8 @@ class _Call:
 
     def failure(self, exc: BaseException) -> None:
         try:
-            self.recipe.fail(self.span, exc, self.elapsed_ms())
+            if not is_clean_exit(exc):  # sys.exit(0) inside a tool is no failure of it
+                self.recipe.fail(self.span, exc, self.elapsed_ms())
         finally:
             self.span._fail(exc)
             self.span.end()
@@ -237,6 +240,7 @@ def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]
         if pipeline is None:
             return (yield from func(*args, **kwargs))
         call = _Call(pipeline, recipe, args, kwargs)
+        hold_open(call.span, NOT_EXHAUSTED)
         state = recipe.new_stream()
         tokens = call.activate()
         try:
@@ -282,6 +286,8 @@ def _async_gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[...
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         pipeline = call_pipeline()
         call = None if pipeline is None else _Call(pipeline, recipe, args, kwargs)
+        if call is not None:
+            hold_open(call.span, NOT_EXHAUSTED)
         state = recipe.new_stream() if call is not None else None
         tokens = call.activate() if call is not None else None
         try:

@@ -143,6 +143,8 @@ class Pipeline:
         self._last_phase = monotonic()
         self.pid = os.getpid()
         self._thread: threading.Thread | None = None
+        #: Spans open in this process (filled by the hot path; see ``Tracer``).
+        self.open_spans: dict[Any, Any] = {}
 
     # -- caller side (any thread) -------------------------------------------
     def emit(self, record: tuple[Any, ...]) -> None:

@@ -313,17 +313,19 @@ def test_writer_flushes_by_itself(tmp_path: Path) -> None:
     finish(run)
 
 
-def test_an_open_span_at_shutdown_is_reported_open_and_ending_it_later_is_harmless(
+def test_an_open_span_at_shutdown_is_ended_abandoned_and_ending_it_later_is_harmless(
     tmp_path: Path,
 ) -> None:
     run = configure(tmp_path)
     dangling = spanline.get_tracer().start_span("dangling")
     summary = spanline.shutdown()
     dangling.end()  # must not raise, must not write into the closed run
-    assert summary.open_spans == 1
+    assert summary.open_spans == 0  # every span ends
     events = read_lines(run.telemetry_path)
     assert events[-1]["event"] == "process_end"
-    assert not by_kind(events, "span_end")
+    (end,) = by_kind(events, "span_end")
+    assert end["status"] == "error"
+    assert end["error"] == {"type": "abandoned", "message": "process exit"}
 
 
 def test_bad_environment_values_warn_and_use_defaults(

@@ -68,27 +68,47 @@ def show(
     if errors and not view.roots:
         out.print("no failed spans in this run")
         return
-    out.print(render_tree(view, title=found.run_id))
+    out.print(render_tree(view, title=found.run_id, open_state=_open_state(found, view)))
     for line in _left_out(view, levels, limit):
         out.print(line, style="dim")
 
 
-def render_tree(view: TreeView, *, title: str) -> Any:
-    """A Rich tree of the selected nodes under a label ``title``."""
+def _open_state(run: Any, view: TreeView) -> str:
+    """How to call the drawn spans that have a start and no end (checked only if any)."""
+    stack = list(view.roots)
+    while stack:
+        node = stack.pop()
+        if node.status == "open":
+            from spanline._runs import run_is_live
+
+            return "in flight" if run_is_live(run) else "abandoned"
+        stack.extend(node.children)
+    return "open"
+
+
+def render_tree(view: TreeView, *, title: str, open_state: str = "open") -> Any:
+    """A Rich tree of the selected nodes under a label ``title``.
+
+    Args:
+        view: the selected nodes.
+        title: the label of the tree's root.
+        open_state: the mark of spans with a start and no end: ``in flight``
+            while a process of the run still runs, ``abandoned`` once none does.
+    """
     from rich.tree import Tree
 
     top = Tree(title, guide_style="dim")
     stack: list[tuple[SpanNode, Any]] = [(node, top) for node in reversed(view.roots)]
     while stack:
         node, parent = stack.pop()
-        branch = parent.add(_label(node))
+        branch = parent.add(_label(node, open_state))
         if node.hidden:
             branch.add(f"[dim]… {fmt_count(node.hidden)} more below[/dim]")
         stack.extend((child, branch) for child in reversed(node.children))
     return top
 
 
-def _label(node: SpanNode) -> Any:
+def _label(node: SpanNode, open_state: str) -> Any:
     from rich.text import Text
 
     text = Text()
@@ -98,7 +118,7 @@ def _label(node: SpanNode) -> Any:
         text.append(f" [{node.kind}]", style="cyan")
     text.append(f" {fmt_ms(node.duration_ms)}" if node.duration_ms is not None else " -")
     if node.status != "ok":
-        mark = "✗ error" if failed else node.status
+        mark = "✗ error" if failed else open_state if node.status == "open" else node.status
         text.append(f" {mark}", style="red" if failed else "yellow")
     if node.tokens:
         text.append(f" {fmt_count(node.tokens)} tok", style="magenta")

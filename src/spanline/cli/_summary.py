@@ -46,13 +46,27 @@ def summary(run: str | None, refold: bool, directory: Path | None, as_json: bool
     if as_json:
         sys.stdout.write(to_json(folded))
         return
+    open_state = "open"
+    if folded["open_spans"]:
+        from spanline._runs import run_is_live
+
+        open_state = "in flight" if run_is_live(found) else "abandoned"
     out = console()
-    for part in render_summary(folded, run_start):
+    for part in render_summary(folded, run_start, open_state=open_state):
         out.print(part)
 
 
-def render_summary(folded: dict[str, Any], run_start: dict[str, Any] | None) -> list[Any]:
-    """The Rich renderables of a summary dict, in the layout of MassGen's `massgen logs`."""
+def render_summary(
+    folded: dict[str, Any], run_start: dict[str, Any] | None, *, open_state: str = "open"
+) -> list[Any]:
+    """The Rich renderables of a summary dict, in the layout of MassGen's `massgen logs`.
+
+    Args:
+        folded: the summary, as run_summary.json holds it.
+        run_start: the run's first line (its title), if known.
+        open_state: what spans with a start and no end are: ``in flight`` while a
+            process of the run still runs, ``abandoned`` once none does.
+    """
     from rich.panel import Panel
     from rich.text import Text
 
@@ -84,7 +98,7 @@ def render_summary(folded: dict[str, Any], run_start: dict[str, Any] | None) -> 
     if milestones:
         title = Text(f"Milestones ({len(milestones)})", style="bold")
         parts.extend((title, _milestones(milestones), ""))
-    parts.extend(_problems(folded))
+    parts.extend(_problems(folded, open_state))
     if tools:
         title = Text(f"Top tools ({min(TOP_TOOLS, len(tools))} of {len(tools)})")
         title.stylize("bold")
@@ -120,14 +134,17 @@ def _milestones(milestones: list[dict[str, Any]]) -> Any:
     return table
 
 
-def _problems(folded: dict[str, Any]) -> list[Any]:
+def _problems(folded: dict[str, Any], open_state: str) -> list[Any]:
     from rich.text import Text
 
     errors = folded["errors"]
     line = Text()
     line.append(f"Errors: {len(errors)}", style="bold red" if errors else "")
     line.append(f" | Dropped events: {fmt_count(folded['dropped_events'])}")
-    line.append(f" | Open spans: {fmt_count(folded['open_spans'])}")
+    open_spans = folded["open_spans"]
+    line.append(f" | Open spans: {fmt_count(open_spans)}")
+    if open_spans and open_state != "open":
+        line.append(f" ({open_state})", style="yellow")
     line.append(f" | Skipped lines: {fmt_count(folded['skipped_line_count'])}")
     parts: list[Any] = [line]
     for error in errors[:_ERRORS_SHOWN]:
@@ -137,7 +154,8 @@ def _problems(folded: dict[str, Any]) -> list[Any]:
     if len(errors) > _ERRORS_SHOWN:
         parts.append(f"  … and {len(errors) - _ERRORS_SHOWN} more (spanline show --errors)")
     for span in folded["open_span_list"][:_ERRORS_SHOWN]:
-        parts.append(Text(f"  … open: {span.get('name')} ({span.get('span_id')})", style="yellow"))
+        label = f"  … {open_state}: {span.get('name')} ({span.get('span_id')})"
+        parts.append(Text(label, style="yellow"))
     parts.append("")
     return parts
 

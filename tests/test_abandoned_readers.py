@@ -1,0 +1,101 @@
+"""Readers (``summary``, ``show``) call a span with a start and no end "in flight"
+while the run's process lives, and "abandoned" once it is gone."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from spanline._runs import Run, run_is_live, this_host
+from tests._helpers import clean_env, run_cli
+
+LIVE_PROGRAM = """
+import sys, time
+import spanline
+
+spanline.configure_observability(enabled=True, run_dir={base!r}, service_name="live")
+with spanline.span("finished"):
+    pass
+spanline.get_tracer().start_span("crawl-docs")
+spanline.flush()
+print(spanline.current_run().directory, flush=True)
+time.sleep(60)
+"""
+
+
+def _summary_text(run_dir: Path) -> str:
+    result = run_cli("summary", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_summary_says_in_flight_while_the_process_lives_and_abandoned_after_kill_9(
+    tmp_path: Path,
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", LIVE_PROGRAM.format(base=str(tmp_path))],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        run_dir = Path(process.stdout.readline().strip())
+        run = Run(run_dir.name, run_dir)
+        assert run_is_live(run)
+        live = _summary_text(run_dir)
+        assert "in flight: crawl-docs" in live
+        assert "abandoned" not in live
+        tree = run_cli("show", str(run_dir))
+        assert tree.returncode == 0, tree.stderr
+        assert "crawl-docs - in flight" in tree.stdout
+        as_json = json.loads(run_cli("summary", str(run_dir), "--json").stdout)
+        assert [s["name"] for s in as_json["open_span_list"]] == ["crawl-docs"]
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert not run_is_live(run)
+    dead = _summary_text(run_dir)
+    assert "abandoned: crawl-docs" in dead
+    assert "in flight" not in dead
+    tree = run_cli("show", str(run_dir))
+    assert tree.returncode == 0, tree.stderr
+    assert "crawl-docs - abandoned" in tree.stdout
+
+
+def _write_run(tmp_path: Path, lines: list[dict[str, object]]) -> Run:
+    run_dir = tmp_path / "runs" / "r-1"
+    run_dir.mkdir(parents=True)
+    data = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    (run_dir / "telemetry.jsonl").write_bytes(data)
+    return Run("r-1", run_dir)
+
+
+def test_liveness_is_checked_by_pid_on_this_host_only(tmp_path: Path) -> None:
+    import os
+
+    me = os.getpid()  # surely alive
+    start = {"event": "run_start", "pid": me, "ts": 1.0, "run_id": "r-1"}
+    assert run_is_live(_write_run(tmp_path / "a", [{**start, "host": this_host()}]))
+    # The same pid on another machine says nothing about this one.
+    assert not run_is_live(_write_run(tmp_path / "b", [{**start, "host": "elsewhere"}]))
+    # Without a host (deterministic runs record pid 1) nothing can be checked.
+    assert not run_is_live(_write_run(tmp_path / "c", [{**start, "pid": 1}]))
+    # A process that wrote its process_end is finished, whatever its pid does now.
+    ended = [{**start, "host": this_host()}, {"event": "process_end", "pid": me, "ts": 2.0}]
+    assert not run_is_live(_write_run(tmp_path / "d", ended))
+    # A torn or odd line is skipped, never an error.
+    odd = tmp_path / "e"
+    run = _write_run(odd, [{"event": "process_start", "pid": [1], "host": this_host()}])
+    with run.telemetry_path.open("ab") as handle:
+        handle.write(b'{"event":"process_end","pid":')
+    assert not run_is_live(run)
