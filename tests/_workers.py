@@ -27,3 +27,41 @@ def emit(label: str) -> None:
                 if index % 100 == 0:
                     span.set_attribute("padding", PAD)
                     tracer.event("beat", label=label, index=index)
+
+
+THREADS, TASKS, INNER = 4, 50, 5
+
+
+def emit_mixed(label: str) -> None:
+    """4 threads, each an asyncio loop of 50 tasks, each task a span with 5 children.
+
+    Never calls shutdown(): spanline must flush the child at exit by itself.
+    """
+    import asyncio
+    import threading
+
+    tracer = spanline.get_tracer()
+
+    async def task(thread: int, number: int) -> None:
+        with tracer.span("task", component=label, thread=thread, number=number):
+            for inner in range(INNER):
+                with tracer.span(
+                    "step", component=label, thread=thread, number=number, inner=inner
+                ):
+                    await asyncio.sleep(0)
+
+    async def loop(thread: int) -> None:
+        await asyncio.gather(*(task(thread, n) for n in range(TASKS)))
+
+    def run_loop(thread: int) -> None:
+        asyncio.run(loop(thread))
+
+    with tracer.span(f"mixed-{label}", kind="agent", component=label):
+        threads = [
+            threading.Thread(target=spanline.bind_context(run_loop), args=(t,))
+            for t in range(THREADS)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
