@@ -241,7 +241,9 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
             # Read what is there before looking at `stopping`: the run's last lines are
             # written just before the server stops, and an open page must get them.
             stopping = config.stopping.is_set()
-            chunk = handle.read(_CHUNK)
+            # Reads end on multiples of the chunk size, so streams that fell behind
+            # meet at the same offsets and share one encoding of the same block.
+            chunk = handle.read(_CHUNK - handle.tell() % _CHUNK)
             if not chunk:
                 if stopping:
                     break
@@ -251,13 +253,31 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
             cut = data.rfind(b"\n") + 1
             rest = data[cut:]  # a partial last line waits for its newline
             if cut:
-                messages, position = encode_lines(data[:cut], position)
+                messages, position = _encoded(str(path), data[:cut], position)
                 if messages:
                     yield messages
             await anyio.sleep(0)  # let the other streams run between chunks
     finally:
         if handle is not None:
             handle.close()
+
+
+#: Recently encoded blocks, by (file, offset, length): streams tailing the same run
+#: mostly read the same new lines at the same offset, and the log only grows, so the
+#: bytes there never change. Shared by the streams of this server's event loop.
+_RECENT: dict[tuple[str, int, int], tuple[bytes, int]] = {}
+_RECENT_MAX = 64
+
+
+def _encoded(path: str, block: bytes, position: int) -> tuple[bytes, int]:
+    key = (path, position, len(block))
+    found = _RECENT.get(key)
+    if found is None:
+        found = encode_lines(block, position)
+        if len(_RECENT) >= _RECENT_MAX:
+            _RECENT.clear()
+        _RECENT[key] = found
+    return found
 
 
 def encode_lines(block: bytes, position: int) -> tuple[bytes, int]:
