@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -207,3 +209,13 @@ def test_batched_messages_are_the_bytes_one_message_per_line_would_be(lines: lis
             text = line.decode("utf-8", "replace")
             expected.append(ServerSentEvent(data=text, id=str(position)).encode())
     assert encode_lines(block, start) == (b"".join(expected), start + len(block))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+def test_the_server_runs_nicer_than_the_program_it_observes(server: DashboardServer) -> None:
+    """On a busy machine the dashboard's threads give way to the traced program's."""
+    (thread,) = [t for t in threading.enumerate() if t.name == "spanline-dashboard"]
+    assert thread.native_id is not None
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, ours + 10)
+    assert os.getpriority(os.PRIO_PROCESS, os.getpid()) == ours  # the program is untouched
