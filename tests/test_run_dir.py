@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 import spanline
@@ -47,6 +48,27 @@ def test_latest_falls_back_to_a_plain_file(tmp_path: Path, monkeypatch) -> None:
     _point_latest(runs, "svc-20260101T000000-abcdef")
     assert not (runs / "latest").is_symlink()
     assert read_latest(tmp_path) == "svc-20260101T000000-abcdef"
+
+
+def test_latest_leaves_no_temporary_file_when_its_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No symlinks and a full disk: the error reaches the caller, no stray file stays."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    def no_symlinks(*args: object, **kwargs: object) -> None:
+        raise OSError("symlinks not supported here")
+
+    def disk_full(self: Path, *args: object, **kwargs: object) -> int:
+        self.touch()  # the file exists, empty, as a real ENOSPC leaves it
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "symlink", no_symlinks)
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        _point_latest(runs, "svc-20260101T000000-abcdef")
+    assert list(runs.iterdir()) == []
 
 
 def test_execution_metadata_inside_a_git_repo(tmp_path: Path) -> None:

@@ -158,13 +158,13 @@ def _point_latest(runs: Path, run_id: str) -> None:
     latest = runs / "latest"
     temp = runs / f".latest-{os.getpid()}-{os.urandom(4).hex()}"
     try:
-        os.symlink(run_id, temp)
-    except OSError:
-        temp.write_text(run_id + "\n")
-    try:
+        try:
+            os.symlink(run_id, temp)
+        except OSError:
+            temp.write_text(run_id + "\n")  # no symlinks here: may fail too (disk full)
         os.replace(temp, latest)
     except OSError:
-        temp.unlink(missing_ok=True)  # leave no stray link behind
+        temp.unlink(missing_ok=True)  # leave no stray link or file behind
         raise
 
 
