@@ -7,6 +7,7 @@ and as a static report (``spanline export --format html``) opened from disk.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,51 @@ def test_static_report_escapes_hostile_names(
 def _first_agent(run_dir: Path) -> str:
     summary = json.loads((run_dir / "run_summary.json").read_text())
     return str(summary["agents"][0]["span_id"])
+
+
+KILLED_PROGRAM = """
+import sys, time
+import spanline
+
+spanline.configure_observability(enabled=True, run_dir=sys.argv[1], service_name="killed")
+tracer = spanline.get_tracer()
+with tracer.span("done-agent", kind="agent"):
+    pass
+tracer.start_span("crawler", kind="agent")  # never ends: the process is killed
+spanline.flush()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_runs_open_agents_show_as_abandoned(watched: Watched, tmp_path: Path) -> None:
+    """Every process of the run is gone: what never ended is abandoned, not running."""
+    base = tmp_path / "base"
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PROGRAM, str(base)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        with serve(base) as url:
+            page = watched.page
+            page.goto(url)  # while the process lives, the agent is running
+            crawler = page.locator("#cards .card").filter(
+                has=page.locator(".name", has_text="crawler")
+            )
+            expect(crawler).to_have_attribute("data-status", "running")
+            expect(page.locator("#mode")).to_have_text("live")
+            child.send_signal(signal.SIGKILL)
+            child.wait(10)
+            page.reload()
+            expect(crawler).to_have_attribute("data-status", "abandoned")
+            expect(page.locator("#mode")).to_have_text("ended (processes gone)")
+            done = page.locator("#cards .card").filter(
+                has=page.locator(".name", has_text="done-agent")
+            )
+            expect(done).to_have_attribute("data-status", "done")
+    finally:
+        child.kill()
+        child.wait(10)
+        child.stdout.close()
+    assert watched.errors == []

@@ -21,6 +21,7 @@ from spanline._runs import (
     read_latest,
     read_run_start,
     read_summary_if_current,
+    run_is_live,
     validate_run_id,
 )
 from spanline.exceptions import RunNotFoundError
@@ -192,12 +193,13 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     """The folds of the log up to ``offset`` (default: every complete line now).
 
     Returns:
-        ``{run_id, offset, summary, lanes, open_spans, run_start}``; ``offset``
+        ``{run_id, offset, summary, lanes, open_spans, run_start, live}``; ``offset``
         is where a stream should continue: just past the last line folded.
         ``lanes`` are the agents in start order, then the planned ones not
         started yet (queued); ``open_spans`` the spans open at ``offset``
         (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
-        ``run_start`` line, or None.
+        ``run_start`` line, or None; ``live`` whether a process of the run that wrote
+        no ``process_end`` still runs on this host.
 
     Raises:
         BadOffset: ``offset`` is not the start of a line.
@@ -225,13 +227,17 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     _feed(fold, lanes, batch, str(path), numbers)
     fold.note_problems(problems)
     result = fold.result()
+    summary_dict = result.to_dict()
     return {
         "run_id": run.run_id,
         "offset": reached,
-        "summary": result.to_dict(),
+        "summary": summary_dict,
         "lanes": lanes.result(result) if lanes is not None else [],
         "open_spans": lanes.open_spans() if lanes is not None else [],
         "run_start": lanes.run_start if lanes is not None else None,
+        # Spans with no end are in flight while a process of the run still runs,
+        # abandoned once none does (its processes were killed).
+        "live": summary_dict.get("status") == "incomplete" and run_is_live(run),
     }
 
 

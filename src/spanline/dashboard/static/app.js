@@ -7,7 +7,7 @@
     "external-service", "architecture-documenter", "synthesis"];
   var ROW = 20, LABEL_W = 170, AXIS_H = 22, GROUP_H = 18, MAX_CARDS = 300, MAX_TICKS = 2000;
   var BURN_WINDOW_S = 30, REPLAY_LIMIT = 16 * 1024 * 1024;
-  var STATUS_ORDER = { error: 0, stalled: 1, running: 2, queued: 3, done: 4 };
+  var STATUS_ORDER = { error: 0, abandoned: 1, stalled: 2, running: 3, queued: 4, done: 5 };
 
   var S = null;            // the current run's state (see reset)
   var source = null;       // the EventSource while streaming
@@ -25,7 +25,7 @@
       errors: new Map(),   // span_id -> {span_id, name, kind, type, message}
       burn: new Map(),     // whole second -> tokens ended in agent subtrees
       plan: { planned: 0, started: 0, done: 0 },
-      t0: null, tLast: null, finished: false, summary: null, stallS: 60,
+      t0: null, tLast: null, finished: false, dead: false, summary: null, stallS: 60,
       selected: null, totalTokens: 0
     };
     zoomT = d3.zoomIdentity;
@@ -290,6 +290,8 @@
   }
 
   function laneStatus(lane, now) {
+    // Every process of the run is gone (killed): what never ended was abandoned.
+    if (lane.status === "running" && S.dead) return "abandoned";
     if (lane.status === "running" && !S.finished && lane.lastActivity !== null
         && now - lane.lastActivity > S.stallS) return "stalled";
     return lane.status;
@@ -364,7 +366,7 @@
     setText("tokens-total", fmtInt(S.totalTokens));
     setText("run-status", S.finished ? (summary.status || "done") : "running");
     var mode = document.getElementById("mode");
-    mode.textContent = S.finished ? "report" : "live";
+    mode.textContent = S.dead ? "ended (processes gone)" : S.finished ? "report" : "live";
     mode.className = "mode" + (S.finished ? "" : " live");
     setText("run-id", S.runId || "");
     setText("query", (S.runStart && S.runStart.query) || "");
@@ -654,6 +656,11 @@
         return;
       }
       loadSnapshot(snap); // with the run's run_start line: no second stream for it
+      if (snap.live === false && !done) {
+        // No process of the run is left to write: nothing more will come.
+        S.dead = true; S.finished = true; dirty = true;
+        return;
+      }
       if (S.finished && S.summary) reconcile(S.summary);
       else stream(runId, offset);
     }).catch(showError);
@@ -691,6 +698,7 @@
     loadSnapshot(snap);
     (data.events || []).forEach(apply);
     if (snap.summary) reconcile(snap.summary);
+    if (snap.live === false && snap.summary && snap.summary.status === "incomplete") S.dead = true;
     S.finished = true;
   }
 
