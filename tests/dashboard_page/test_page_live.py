@@ -9,6 +9,7 @@ shows those not started yet as queued.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -23,7 +24,8 @@ from tests.dashboard_page.test_page import assert_final_state
 
 
 def live_lines(run_dir: Path) -> tuple[list[str], int]:
-    """The run's lines, moved to now; and a cut.
+    """The run's lines, moved to now and to this process (the one writing them, alive);
+    and a cut.
 
     The cut is the line count after the fifth agent started: 5 running, 30 queued.
     """
@@ -32,6 +34,8 @@ def live_lines(run_dir: Path) -> tuple[list[str], int]:
     shift = time.time() - events[0]["ts"]
     for event in events:
         event["ts"] += shift
+        if "pid" in event:
+            event["pid"] = os.getpid()
     assert sum(e["event"] == "span_planned" for e in events) == 35  # the example's plan
     agents = {a["span_id"] for a in summary["agents"]}
     started = [
