@@ -631,10 +631,12 @@ def _end_session(timeout: float = 5.0) -> RunSummary | None:
     session = _session
     if session is None:
         return None
-    _session = None
     signals = session.signals
     if signals is not None:
+        # Before the session is let go: a signal landing in between would find no
+        # session to finish and end the process before its process_end is written.
         signals.hold()  # restored, and a held signal delivered, once all is written
+    _session = None
     try:
         return _finish_session(session, timeout)
     finally:
