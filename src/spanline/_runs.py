@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -335,7 +336,7 @@ def run_is_live(run: Run) -> bool:
     """
     import orjson
 
-    hosts: dict[Any, Any] = {}
+    hosts: dict[int, Any] = {}
     try:
         with run.telemetry_path.open("rb") as handle:
             for line in handle:
@@ -346,17 +347,32 @@ def run_is_live(run: Run) -> bool:
                     event = orjson.loads(line)
                 except ValueError:
                     continue
-                if not isinstance(event, dict):
-                    continue
-                pid = event.get("pid")
-                if type(pid) is not int:
-                    continue
-                if event.get("event") in ("run_start", "process_start"):
-                    hosts[pid] = event.get("host")
-                elif event.get("event") == "process_end":
-                    hosts.pop(pid, None)
+                if isinstance(event, dict):
+                    track_writer(hosts, event)
     except OSError:
         return False
+    return writers_alive(hosts)
+
+
+#: The events that open and close a process's part of a run.
+WRITER_EVENTS = frozenset({"run_start", "process_start", "process_end"})
+
+
+def track_writer(hosts: dict[int, Any], event: Mapping[str, Any]) -> None:
+    """Keep ``hosts`` as {pid: host} of the processes that started and wrote no
+    ``process_end`` yet, given the run's events in file order (others are ignored)."""
+    pid = event.get("pid")
+    if type(pid) is not int:
+        return
+    tag = event.get("event")
+    if tag == "run_start" or tag == "process_start":
+        hosts[pid] = event.get("host")
+    elif tag == "process_end":
+        hosts.pop(pid, None)
+
+
+def writers_alive(hosts: Mapping[int, Any]) -> bool:
+    """True if a process of ``hosts`` (see :func:`track_writer`) runs on this host."""
     here = this_host()
     return any(host == here and _pid_alive(pid) for pid, host in hosts.items())
 

@@ -15,14 +15,16 @@ from typing import Any
 import orjson
 
 from spanline._runs import (
+    WRITER_EVENTS,
     Run,
     find_run,
     list_runs,
     read_latest,
     read_run_start,
     read_summary_if_current,
-    run_is_live,
+    track_writer,
     validate_run_id,
+    writers_alive,
 )
 from spanline.exceptions import RunNotFoundError
 from spanline.folds import LineProblem, SummaryFold
@@ -213,6 +215,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     batch: list[dict[str, Any]] = []
     numbers: list[int] = []  # each event's line, for the lines the fold skips
     reached, number = 0, 0
+    writers: dict[int, Any] = {}  # pid -> host of the processes with no process_end yet
     for line, reached in lines(path, 0, offset):  # noqa: B007 - reached is used after the loop
         number += 1
         event = _decode(line)
@@ -221,6 +224,8 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
             continue
         batch.append(event)
         numbers.append(number)
+        if event["event"] in WRITER_EVENTS:
+            track_writer(writers, event)  # who may still write: read here, not again
         if len(batch) >= _BATCH:
             _feed(fold, lanes, batch, str(path), numbers)
             batch, numbers = [], []
@@ -237,7 +242,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "run_start": lanes.run_start if lanes is not None else None,
         # Spans with no end are in flight while a process of the run still runs,
         # abandoned once none does (its processes were killed).
-        "live": summary_dict.get("status") == "incomplete" and run_is_live(run),
+        "live": summary_dict.get("status") == "incomplete" and writers_alive(writers),
     }
 
 
