@@ -470,18 +470,16 @@ class SummaryFold:
                         if record is None:
                             self._end_without_open_start(event, sid, tokens, uses)
                             continue
-                        keep = record[_KEEP]
+                        # One unpacking is cheaper than a subscript per field.
+                        name, kind, began, tool, llm, keep, index, root, special = record
                         if keep.__class__ is dict:
-                            cost = self._usage(record[_LLM], keep, attrs)
-                        elif record[_LLM] or (
-                            attrs is not None and not end_watch.isdisjoint(attrs)
-                        ):
-                            cost = self._end_usage(record[_LLM], keep, attrs)
+                            cost = self._usage(llm, keep, attrs)
+                        elif llm or (attrs is not None and not end_watch.isdisjoint(attrs)):
+                            cost = self._end_usage(llm, keep, attrs)
                         else:
                             cost = 0.0
                         # The span's own sums go to its agent's record only: subtree sums
                         # are added up once, when a result is asked for.
-                        index = record[_CTX]
                         if index >= 0:
                             acc = ctxs[index]
                             if tokens or uses or cost:
@@ -495,7 +493,6 @@ class SummaryFold:
                                 acc[4] = now
                             elif seen == _NEVER:
                                 self._touch(index, now)
-                        tool = record[_TOOL]
                         if tool is None and attrs is not None:
                             tool = attrs.get("tool.name")  # set only at the end
                             if tool.__class__ is not str:
@@ -511,11 +508,11 @@ class SummaryFold:
                         if status == "error":
                             if tool is not None:
                                 tools[tool][2] += 1
-                            self._error(sid, record[_NAME], record[_KIND], event.get("error"))
-                        if record[_SPECIAL] is not None:
-                            self._special_end(record[_SPECIAL], status, duration)
-                        if record[_ROOT] and sid in roots:
-                            roots[sid] = (duration, record[_TS])
+                            self._error(sid, name, kind, event.get("error"))
+                        if special is not None:
+                            self._special_end(special, status, duration)
+                        if root and sid in roots:
+                            roots[sid] = (duration, began)
                         if plan_spans and sid in plan_spans:
                             del plan_spans[sid]
                             self._plans_done += 1
