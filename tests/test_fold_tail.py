@@ -68,3 +68,36 @@ def test_iter_new_streams_a_large_backlog(tmp_path: Path) -> None:
     tail = JsonlTail(path)
     assert [e["name"] for e in tail.iter_new()] == [e["name"] for e in events]
     assert tail.lines == 5000 and tail.offset == path.stat().st_size
+
+
+def test_a_block_with_odd_lines_keeps_every_line_number(tmp_path: Path) -> None:
+    """The fast read decodes a block of lines as one array and counts its lines as it
+    goes; lines it cannot take that way (two values, CRLF, blank, an array) must still
+    come out, or be reported, with their own numbers."""
+    path = tmp_path / "telemetry.jsonl"
+    good = [{"event": "phase", "name": f"p{n}", "ts": float(n)} for n in range(6)]
+    lines = [orjson.dumps(event) for event in good]
+    path.write_bytes(
+        lines[0] + b"\r\n"  # 1: CRLF, still one event
+        + lines[1] + b", " + lines[2] + b"\n"  # 2: two values on one line
+        + b"\n"  # 3: blank, neither an event nor a problem
+        + lines[3] + b"\n"  # 4
+        + b"[1, 2]\n"  # 5: not an event object
+        + lines[4] + b"\n" + lines[5] + b"\n"  # 6, 7
+    )  # fmt: skip
+    tail = JsonlTail(path)
+    batches = []
+    for batch in tail.batches(final=True):
+        batches.append(list(zip(tail.batch_lines, [e["name"] for e in batch], strict=True)))
+    assert [pair for batch in batches for pair in batch] == [
+        (1, "p0"), (4, "p3"), (6, "p4"), (7, "p5"),
+    ]  # fmt: skip
+    assert [(p.line, p.error.split(":")[0]) for p in tail.problems] == [
+        (2, "invalid JSON"), (5, "not an event object"),
+    ]  # fmt: skip
+    assert tail.lines == 7 and tail.offset == path.stat().st_size
+
+    clean = tmp_path / "clean.jsonl"  # the fast path: numbered 1.. in one batch
+    clean.write_bytes(b"".join(line + b"\n" for line in lines))
+    tail = JsonlTail(clean)
+    assert [list(tail.batch_lines) for _ in tail.batches()] == [[1, 2, 3, 4, 5, 6]]

@@ -87,6 +87,7 @@ _START_WATCH = frozenset((*_TOKEN_KEYS, _COST))
 _END_WATCH = frozenset((*_TOKEN_KEYS, _COST, _OP))
 #: span_end keys whose presence means "no counter besides tokens and tool_uses".
 _PLAIN_END_KEYS = frozenset(RESERVED_END_KEYS | {"tokens", "tool_uses"})
+_PHASE_KIND = frozenset({"phase"})
 _MAX_OPEN_LISTED = 1_000
 _MAX_LISTED_PROBLEMS = 1_000
 _PHASE_EVENT_FIELDS = frozenset({"event", "name", "wall_ms", "ts", "agents", "incomplete"})
@@ -363,7 +364,8 @@ class SummaryFold:
         nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
         kin, kin_get, open_pop, tools = self._kin, self._kin.get, self._open.pop, self._tools
         tools_get, waiting, plan_spans = tools.get, self._waiting, self._plan_spans
-        kinds, stall, never = self._kinds, self._stall_s, -_NEVER
+        stall, never = self._stall_s, -_NEVER
+        specials = self._kinds | _PHASE_KIND  # agent kinds and "phase": their own context
         plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
         llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
         ts_min, ts_max, ms_max = _TS_MIN, _TS_MAX, _MS_MAX
@@ -437,7 +439,11 @@ class SummaryFold:
                                 raise _Skip(f"attributes is {_type(attrs)}, not an object")
                         elif not attrs:
                             attrs = None
-                        if plain:
+                        if plain and tokens.__class__ is int and uses.__class__ is int:
+                            tok_sum += tokens  # the usual line: both are plain integers
+                            tool_sum += uses
+                            tok_seen = tool_seen = True
+                        elif plain:
                             # Integers of any size are exact in Python (their sums are
                             # written as floats past 64 bits); anything else is checked.
                             if tokens.__class__ is not int and tokens is not None:
@@ -576,7 +582,7 @@ class SummaryFold:
                                 acc[4] = now
                             elif seen == _NEVER:
                                 self._touch(ctx, now)
-                        if kind in kinds or kind == "phase" or op == "invoke_agent":
+                        if kind in specials or op == "invoke_agent":
                             ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
                             node = (parent, ctx)  # its own context
                         if sid in kin:  # started again: its children's pair may change
@@ -598,7 +604,7 @@ class SummaryFold:
                             self._touch(node[1], now)
                     elif tag.__class__ is str:
                         self._other_event(tag, event)
-                        kinds, stall = self._kinds, self._stall_s
+                        specials, stall = self._kinds | _PHASE_KIND, self._stall_s
                     else:
                         raise _Skip(f"event is {_type(tag)}, not a string")
                 except Exception as exc:  # any line the rules above missed

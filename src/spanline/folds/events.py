@@ -174,22 +174,29 @@ class JsonlTail:
         value (``{...}, {...}``: the array would have more items than lines), is
         decoded again line by line, so every problem is reported with its line.
         """
-        count = data.count(b"\n", 0, cut)
+        # Each newline becomes ",\n": the lines are then the items of an array, and the
+        # growth is the number of lines (bytes.count of one byte is four times slower).
+        body = data.replace(b"\n", b",\n")
+        count = len(body) - len(data)  # every newline is before ``cut``
         first = self.lines
         self.lines = first + count
         self.offset += cut
         events: list[dict[str, Any]] | None
         try:
-            events = orjson.loads(b"[" + data[: cut - 1].replace(b"\n", b",") + b"]")
+            # Without the last ",\n"; one join, no slice copies.
+            events = orjson.loads(b"".join((b"[", memoryview(body)[: cut + count - 2], b"]")))
         except orjson.JSONDecodeError:
             events = None
         if events is not None and len(events) == count:
-            for event in events:
-                if event.__class__ is not dict or event.get("event").__class__ is not str:
-                    break
-            else:
-                self.batch_lines = range(first + 1, first + 1 + count)  # one event a line
-                return events
+            try:  # a subscript costs half a .get(); a missing key ends the loop
+                for event in events:
+                    if event.__class__ is not dict or event["event"].__class__ is not str:
+                        break
+                else:
+                    self.batch_lines = range(first + 1, first + 1 + count)  # one a line
+                    return events
+            except KeyError:
+                pass
         return self._lines(data[:cut], first)
 
     def _lines(self, data: bytes, first: int) -> list[dict[str, Any]]:
