@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -125,6 +126,24 @@ def test_tool_p95_is_the_nearest_rank_on_known_durations() -> None:
     fold.add(end("x", 1000.0, status="error"))
     stats = fold.result().tools["fetch"]
     assert (stats.calls, stats.p95_ms, stats.failures) == (101, 96.0, 1)
+
+
+def test_tool_p95_matches_a_sort_at_every_size_and_after_each_batch() -> None:
+    rng = random.Random(5)
+    fold, seen = SummaryFold(), []
+    for batch in range(40):
+        events = []
+        for number in range(rng.randint(0, 7)):
+            ms = round(rng.lognormvariate(3, 1), 3)
+            seen.append(ms)
+            span_id = f"t{batch}-{number}"
+            events += [start(span_id, "tool.fetch", "tool"), end(span_id, ms)]
+        fold.extend(events)
+        if seen:
+            nearest_rank = sorted(seen)[math.ceil(0.95 * len(seen)) - 1]
+            assert fold.result().tools["fetch"].p95_ms == round(nearest_rank, 3)
+        for _ in range(2):  # asked again without new calls: the same answer
+            assert fold.result() == fold.result()
 
 
 def test_tool_names_from_attribute_span_name_or_kind() -> None:

@@ -105,7 +105,7 @@ _ROOT_NODE: _Node = (None, -1)
 # the last time its subtree showed a line (an open agent's; +inf: not watched).
 _TOKENS, _TOOL_USES, _COST_SUM, _UP, _SEEN = range(5)
 # Slots of a tool record.
-_CALLS, _TOTAL, _FAILURES, _NEW, _SORTED = range(5)
+_CALLS, _TOTAL, _FAILURES, _DURATIONS, _P95 = range(5)
 
 
 class _Skip(ValueError):
@@ -506,7 +506,7 @@ class SummaryFold:
                         if tool is not None:
                             stats = tools_get(tool)
                             if stats is None:
-                                stats = tools[tool] = [0, 0.0, 0, array("d"), array("d")]
+                                stats = tools[tool] = [0, 0.0, 0, array("d"), (0, 0.0)]
                             stats[0] += 1
                             if duration is not None:
                                 stats[1] += duration
@@ -810,11 +810,11 @@ class SummaryFold:
         acc[_COST_SUM] += cost
         tool = _text(attrs.get("tool.name")) if attrs is not None else None
         if tool is not None:
-            stats = self._tools.setdefault(tool, [0, 0.0, 0, array("d"), array("d")])
+            stats = self._tools.setdefault(tool, [0, 0.0, 0, array("d"), (0, 0.0)])
             stats[_CALLS] += 1
             if _number(duration):
                 stats[_TOTAL] += duration
-                stats[_NEW].append(duration)
+                stats[_DURATIONS].append(duration)
             stats[_FAILURES] += status == "error"
         if status == "error":
             self._error(span_id, None, None, event.get("error"))
@@ -1234,16 +1234,16 @@ class SummaryFold:
     def _tool_stats(self) -> dict[str, ToolStats]:
         stats = {}
         for name in sorted(self._tools):
-            calls, total, failures, new, ordered = self._tools[name]
-            if new:
-                # Kept sorted between calls: sorting the old run plus the new calls is a
-                # merge, linear in the durations, not a fresh sort. Durations are kept
-                # as C doubles (array), not float objects: less memory touched per call.
-                ordered.extend(sorted(new))
-                ordered = self._tools[name][_SORTED] = array("d", sorted(ordered))
-                del new[:]
-            timed = len(ordered)
-            p95 = ordered[max(0, math.ceil(0.95 * timed) - 1)] if timed else 0.0
+            record = self._tools[name]
+            calls, total, failures, durations, (known, p95) = record
+            timed = len(durations)
+            if timed != known:
+                # The 95th percentile is the k-th largest duration: a heap of k (a
+                # twentieth of them), not a sort of all, and only when new calls came.
+                # Durations are C doubles (array), not float objects: less memory.
+                largest = timed - math.ceil(0.95 * timed) + 1
+                p95 = heapq.nlargest(largest, durations)[-1]
+                record[_P95] = (timed, p95)
             stats[name] = ToolStats(
                 calls=calls,
                 total_ms=round_ms(total),
