@@ -439,3 +439,46 @@ def test_stalls_do_not_depend_on_chunking_or_asking_in_between() -> None:
         assert fold.result().to_dict()["stalls"] == whole
     # Asked before d's silence is long enough, then after: only the later answer has it.
     assert summarize(events[:-1]).to_dict()["stalls"][-1]["span_id"] == "c"
+
+
+@pytest.mark.parametrize("batch", [1, 3, 100])
+def test_time_range_checks_hold_for_the_first_time_read_and_every_later_one(batch: int) -> None:
+    """The loop checks a new latest time against the upper bound and a new earliest
+    against the whole range; the first time read is both, and a NaN or an infinity is
+    refused wherever it comes, first or not."""
+
+    def line(ts: float) -> dict[str, Any]:
+        return {"event": "event", "ts": ts, "name": "mark"}
+
+    times = [
+        math.inf,  # first line: no time read yet
+        math.nan,
+        -math.inf,
+        1_700_000_010.0,  # the first good time: earliest and latest
+        1_700_000_010.0,  # the same again
+        1e12,  # too late
+        1_700_000_012.5,  # a new latest
+        1_700_000_011.0,  # in between
+        -5.0,  # too early
+        1_700_000_004.0,  # a new earliest
+        math.nan,
+        math.inf,
+    ]
+    fold = SummaryFold()
+    events = [line(ts) for ts in times]
+    for begin in range(0, len(events), batch):
+        fold.extend(events[begin : begin + batch])
+    summary = fold.result()
+    assert summary.total_wall_ms == 8500.0  # 1_700_000_004.0 .. 1_700_000_012.5
+    reasons = [problem["error"] for problem in summary.skipped_lines]
+    assert [problem["line"] for problem in summary.skipped_lines] == [1, 2, 3, 6, 9, 11, 12]
+    assert reasons == [
+        "implausible timestamp inf",
+        "timestamp is not a number",
+        "implausible timestamp -inf",
+        "implausible timestamp 1000000000000.0",
+        "implausible timestamp -5.0",
+        "timestamp is not a number",
+        "implausible timestamp inf",
+    ]
+    assert SummaryFold().result().total_wall_ms == 0.0  # nothing read: no range

@@ -359,6 +359,8 @@ class SummaryFold:
         # guard costs nothing until something raises. Checks come before any change to
         # the state, so a skipped line leaves no trace but its place in the time range.
         first, last = self._first_ts, self._last_ts
+        if last == -_NEVER:
+            last = _NEVER  # no time read yet: the first one is a new earliest (see below)
         tok_sum, tool_sum = self._tokens, self._tool_uses
         tok_seen, tool_seen = self._tokens_seen, self._tool_uses_seen
         nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
@@ -382,20 +384,27 @@ class SummaryFold:
                     except KeyError:
                         tag, ts = event.get("event"), event.get("ts")
                     if ts.__class__ is float or ts.__class__ is int:
-                        # A new earliest time is rare: it gets the full range check, first,
-                        # so a bad one changes nothing. Any other time is at least the
-                        # earliest (checked), so only the upper bound is left to check; a
-                        # NaN fails every comparison and is caught by ``ts != ts``.
-                        if ts < first:
-                            if not ts_min <= ts <= ts_max:
-                                raise _Skip(f"implausible timestamp {ts!r}")
-                            first = ts
+                        # The usual line is the latest so far: it is above the earliest
+                        # (checked), so only the upper bound is left to check. A new
+                        # earliest is rare and gets the full range check. Before any time
+                        # was read, ``last`` is +inf, so the first one takes that branch.
+                        # A NaN fails every comparison and is caught by the last test.
                         if ts > last:
                             if ts > ts_max:
                                 raise _Skip(f"implausible timestamp {ts!r}")
                             last = ts
-                        elif ts != ts:
-                            raise _Skip("timestamp is not a number")
+                        elif ts < first:
+                            if not ts_min <= ts <= ts_max:
+                                raise _Skip(f"implausible timestamp {ts!r}")
+                            first = ts
+                            if last == _NEVER:
+                                last = ts  # the first time read
+                        elif not ts <= ts_max:
+                            raise _Skip(
+                                "timestamp is not a number"
+                                if ts != ts
+                                else f"implausible timestamp {ts!r}"
+                            )
                         now = ts
                     elif ts is None:
                         now = never  # moves no agent's last activity
@@ -610,7 +619,7 @@ class SummaryFold:
                 except Exception as exc:  # any line the rules above missed
                     self._skip(event, exc, events)
         finally:
-            self._first_ts, self._last_ts = first, last
+            self._first_ts, self._last_ts = first, (last if last != _NEVER else -_NEVER)
             self._tokens, self._tool_uses = tok_sum, tool_sum
             self._tokens_seen, self._tool_uses_seen = tok_seen, tool_seen
 

@@ -188,14 +188,16 @@ class JsonlTail:
         except orjson.JSONDecodeError:
             events = None
         if events is not None and len(events) == count:
-            try:  # a subscript costs half a .get(); a missing key ends the loop
+            # Only JSON objects take a string subscript (a list, a number or a string
+            # raises TypeError), so one subscript checks both what it is and its tag.
+            try:
                 for event in events:
-                    if event.__class__ is not dict or event["event"].__class__ is not str:
+                    if event["event"].__class__ is not str:
                         break
                 else:
                     self.batch_lines = range(first + 1, first + 1 + count)  # one a line
                     return events
-            except KeyError:
+            except (KeyError, TypeError):
                 pass
         return self._lines(data[:cut], first)
 
