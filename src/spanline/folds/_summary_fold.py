@@ -422,9 +422,6 @@ class SummaryFold:
                             # Those six, "event" and "ts" (and "error"): no other counter.
                             # Counting keys is cheaper than comparing key sets.
                             size = len(event)
-                            plain = ts is not None and (
-                                size == 8 or (size == 9 and "error" in event)
-                            )
                         except KeyError:
                             get = event.get
                             sid, tokens, uses = get("span_id"), get("tokens"), get("tool_uses")
@@ -433,7 +430,7 @@ class SummaryFold:
                                 get("status"),
                                 get("duration_ms"),
                             )
-                            plain = event.keys() <= plain_keys
+                            size, plain = 0, event.keys() <= plain_keys
                         if sid.__class__ is not str:
                             raise _Skip(f"span_id is {_type(sid)}, not a string")
                         if status.__class__ is not str and status is not None:
@@ -448,11 +445,20 @@ class SummaryFold:
                                 raise _Skip(f"attributes is {_type(attrs)}, not an object")
                         elif not attrs:
                             attrs = None
-                        if plain and tokens.__class__ is int and uses.__class__ is int:
+                        if (
+                            size == 8
+                            and tokens.__class__ is int
+                            and uses.__class__ is int
+                            and ts is not None  # else "ts" was missing: another key counts
+                        ):
                             tok_sum += tokens  # the usual line: both are plain integers
                             tool_sum += uses
                             tok_seen = tool_seen = True
-                        elif plain:
+                        elif (
+                            ts is not None and (size == 8 or (size == 9 and "error" in event))
+                            if size
+                            else plain
+                        ):
                             # Integers of any size are exact in Python (their sums are
                             # written as floats past 64 bits); anything else is checked.
                             if tokens.__class__ is not int and tokens is not None:
