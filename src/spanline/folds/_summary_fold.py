@@ -454,29 +454,20 @@ class SummaryFold:
                             tok_sum += tokens  # the usual line: both are plain integers
                             tool_sum += uses
                             tok_seen = tool_seen = True
-                        elif (
-                            ts is not None and (size == 8 or (size == 9 and "error" in event))
-                            if size
-                            else plain
-                        ):
-                            # Integers of any size are exact in Python (their sums are
-                            # written as floats past 64 bits); anything else is checked.
-                            if tokens.__class__ is not int and tokens is not None:
-                                tokens = _real(tokens, "tokens")
-                            if uses.__class__ is not int and uses is not None:
-                                uses = _real(uses, "tool_uses")
-                            if tokens is None:
-                                tokens = 0
-                            else:
-                                tok_sum += tokens
-                                tok_seen = True
-                            if uses is None:
-                                uses = 0
-                            else:
-                                tool_sum += uses
-                                tool_seen = True
                         else:
-                            tokens, uses = self._other_counters(event)
+                            if (
+                                ts is not None and (size == 8 or (size == 9 and "error" in event))
+                                if size
+                                else plain
+                            ):
+                                # Integers of any size are exact in Python (their sums are
+                                # written as floats past 64 bits); anything else is checked.
+                                if tokens.__class__ is not int and tokens is not None:
+                                    tokens = _real(tokens, "tokens")
+                                if uses.__class__ is not int and uses is not None:
+                                    uses = _real(uses, "tool_uses")
+                            else:
+                                tokens, uses = self._other_counters(event)
                             if tokens is None:
                                 tokens = 0
                             else:
