@@ -134,7 +134,21 @@ def wrap_deferred(result: Any, call: Call) -> Any:
     return None
 
 
-class _StreamProxy:
+class _Proxy:
+    """Stands in for the object in ``_wrapped``: it reports that object's class (so
+    ``isinstance`` checks hold) and hands over every attribute it does not define."""
+
+    _wrapped: Any  # set first in __init__: __getattr__ reads it
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return type(self._wrapped)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+class _StreamProxy(_Proxy):
     """A returned stream (iterator): the span ends when it is exhausted or closed.
 
     Attribute access goes to the wrapped stream, and ``isinstance(result,
@@ -143,15 +157,11 @@ class _StreamProxy:
     """
 
     def __init__(self, stream: Any, call: Call) -> None:
-        self._stream = stream
+        self._wrapped = self._stream = stream
         self._call = call
         hold_open(call.span, NOT_EXHAUSTED)
         self._state = call.recipe.new_stream()
         self._done = False
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        return type(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._stream, name)
@@ -288,7 +298,7 @@ def _wrap_stream(stream: Any, call: Call) -> _StreamProxy:
     return _StreamProxy(stream, call)
 
 
-class _StreamManagerProxy:
+class _StreamManagerProxy(_Proxy):
     """A returned ``.stream(...)`` helper: the request is sent when it is entered.
 
     The span covers the request and the stream: it ends when the stream entered
@@ -298,17 +308,10 @@ class _StreamManagerProxy:
     """
 
     def __init__(self, manager: Any, call: Call) -> None:
-        self._manager = manager
+        self._wrapped = self._manager = manager
         self._call = call
         self._stream: _StreamProxy | None = None
         self._done = False
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        return type(self._manager)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._manager, name)
 
     def _entered(self, stream: Any) -> Any:
         self._stream = _wrap_stream(stream, self._call)
@@ -395,7 +398,7 @@ def _helper_finished(stream: Any) -> bool:
     return bool(choices) and all(getattr(c, "finish_reason", None) for c in choices)
 
 
-class _RawResponseProxy:
+class _RawResponseProxy(_Proxy):
     """A raw answer still to be read: a stream, an async parse, or an unread body.
 
     ``parse()`` gives the stream wrapped like a returned one, or the parsed body,
@@ -405,17 +408,10 @@ class _RawResponseProxy:
     """
 
     def __init__(self, raw: Any, call: Call) -> None:
-        self._raw = raw
+        self._wrapped = self._raw = raw
         self._call = call
         self._parsed: Any = None
         self._done = False
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        return type(self._raw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
 
     def _take(self, parsed: Any) -> Any:
         if self._done:
