@@ -75,6 +75,45 @@ time.sleep(60)
 """
 
 
+EARLY_KILLED_PROGRAM = """
+import time
+import spanline
+
+spanline.configure_observability(enabled=True, run_dir={base!r}, summary_interval_ms=3_600_000)
+with spanline.span("setup", kind="agent"):
+    pass
+print(spanline.current_run().directory, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_run_killed_before_its_first_interval_still_has_a_summary(tmp_path: Path) -> None:
+    """With an hour between rewrites, the first pass still comes early (after a second):
+    a run killed in its first minutes is not left without run_summary.json."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", EARLY_KILLED_PROGRAM.format(base=str(tmp_path))],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        summary_path = Path(process.stdout.readline().strip()) / "run_summary.json"
+        deadline = time.monotonic() + 60  # a bound for a loaded machine, not a measurement
+        while not summary_path.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    summary = json.loads(summary_path.read_text())
+    assert summary["span_count"] == 1 and summary["status"] == "incomplete"
+    assert [agent["name"] for agent in summary["agents"]] == ["setup"]
+
+
 def test_a_killed_run_keeps_its_last_periodic_summary(tmp_path: Path) -> None:
     """kill -9 runs no handler and no atexit: the summary on disk is the last one the
     live summary thread wrote."""

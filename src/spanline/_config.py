@@ -346,7 +346,8 @@ SETTINGS: tuple[Setting, ...] = (
        "table. The variable is a path", _prices, "the shipped `prices.json`"),
     _R("summary_interval_ms", "summary_interval_ms", "SPANLINE_SUMMARY_INTERVAL_MS",
        "int (ms)", 5_000, "how often the live `run_summary.json` is rewritten (0 to 86400000; "
-       "0: only at shutdown)", _whole_number(0, 86_400_000)),
+       "0: only at shutdown); the first time one second after start, or sooner if this is "
+       "shorter, so a run killed early still has one", _whole_number(0, 86_400_000)),
     _R("stall_s", "stall_s", "SPANLINE_STALL_S", "float (s)", 60.0,
        "a running agent with no line in its subtree for this many seconds is stalled "
        "(`stalls` in `run_summary.json`); recorded in `run_start`, so a re-fold agrees",

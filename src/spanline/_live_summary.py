@@ -24,6 +24,9 @@ __all__ = ["LiveSummary"]
 
 #: Queued events above which the writer is considered busy (a few of its batches).
 _BUSY = 50_000
+#: Seconds before the first pass: a run killed before its first interval still leaves
+#: a summary of what it did (a pass over a young run's few lines costs next to nothing).
+_FIRST_PASS_S = 1.0
 
 
 class LiveSummary:
@@ -77,7 +80,9 @@ class LiveSummary:
 
     def _run(self) -> None:
         mark_internal_thread()
-        while not self._stop.wait(self.interval):
+        wait = min(self.interval, _FIRST_PASS_S)
+        while not self._stop.wait(wait):
+            wait = self.interval
             if self._backlog is not None and self._backlog() > _BUSY:
                 continue  # the writer is behind: the file comes first, the summary later
             try:

@@ -160,7 +160,8 @@ def configure_observability(
         synchronous: write every span start and end at once, on the caller's
             thread (for tests; slow).
         summary_interval_ms: how often run_summary.json is rewritten while the
-            run is live (``SPANLINE_SUMMARY_INTERVAL_MS``; 5000; 0: only at the end).
+            run is live, the first time after one second at most
+            (``SPANLINE_SUMMARY_INTERVAL_MS``; 5000; 0: only at the end).
         handle_signals: on SIGTERM and SIGINT, flush and then call the handler
             that was there before (``SPANLINE_HANDLE_SIGNALS``; on).
         stall_s: seconds without a line in a running agent's subtree before the
