@@ -7,9 +7,11 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from spanline._runs import Run, run_is_live, this_host
 from tests._helpers import clean_env, run_cli
@@ -84,7 +86,7 @@ def test_liveness_is_checked_by_pid_on_this_host_only(tmp_path: Path) -> None:
     import os
 
     me = os.getpid()  # surely alive
-    start = {"event": "run_start", "pid": me, "ts": 1.0, "run_id": "r-1"}
+    start = {"event": "run_start", "pid": me, "ts": time.time(), "run_id": "r-1"}
     assert run_is_live(_write_run(tmp_path / "a", [{**start, "host": this_host()}]))
     # The same pid on another machine says nothing about this one.
     assert not run_is_live(_write_run(tmp_path / "b", [{**start, "host": "elsewhere"}]))
@@ -99,3 +101,31 @@ def test_liveness_is_checked_by_pid_on_this_host_only(tmp_path: Path) -> None:
     with run.telemetry_path.open("ab") as handle:
         handle.write(b'{"event":"process_end","pid":')
     assert not run_is_live(run)
+
+
+def test_a_pid_taken_by_a_newer_process_is_not_the_run_still_running(tmp_path: Path) -> None:
+    """A run's process died and its pid now belongs to a process that started after
+    the run's header (a restarted container reuses small pids): the run is not live,
+    so its open spans are abandoned, not in flight."""
+    if not Path("/proc/self/stat").is_file():
+        pytest.skip("process start times are read from /proc (Linux)")
+    newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        header = {"event": "process_start", "pid": newer.pid, "host": this_host()}
+        open_span = {
+            "event": "span_start", "span_id": "a" * 16, "parent": None, "trace_id": "0" * 32,
+            "name": "crawl-docs", "component": None, "kind": "agent", "ts": 5.0,
+            "attributes": {},
+        }  # fmt: skip
+        # Written an hour before that process started: its pid was reused since.
+        before = _write_run(tmp_path / "old", [{**header, "ts": time.time() - 3600}, open_span])
+        assert not run_is_live(before)
+        assert "abandoned" in _summary_text(before.directory)
+        # Written by that very process (after it started): it runs.
+        after = _write_run(tmp_path / "new", [{**header, "ts": time.time()}, open_span])
+        assert run_is_live(after)
+        assert "in flight" in _summary_text(after.directory)
+    finally:
+        newer.kill()
+        newer.wait()
+    assert not run_is_live(after)  # and once it is gone, it is gone

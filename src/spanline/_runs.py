@@ -326,7 +326,10 @@ def run_is_live(run: Run) -> bool:
     Spans with a start and no end are *in flight* while this holds, and
     *abandoned* once it does not. A process is checked by its pid, and only when
     its header names this host: one on another machine (or a header without a
-    host, as in deterministic runs) cannot be seen running from here.
+    host, as in deterministic runs) cannot be seen running from here. Where the
+    system tells when a process started (Linux), a pid now held by a process
+    that started after the header was written is a new process with a reused
+    pid (a restarted container, say): the run's own process is gone.
 
     Args:
         run: the run.
@@ -359,14 +362,15 @@ WRITER_EVENTS = frozenset({"run_start", "process_start", "process_end"})
 
 
 def track_writer(hosts: dict[int, Any], event: Mapping[str, Any]) -> None:
-    """Keep ``hosts`` as {pid: host} of the processes that started and wrote no
-    ``process_end`` yet, given the run's events in file order (others are ignored)."""
+    """Keep ``hosts`` as {pid: (host, header time)} of the processes that started and
+    wrote no ``process_end`` yet, given the run's events in file order (others are
+    ignored)."""
     pid = event.get("pid")
     if type(pid) is not int:
         return
     tag = event.get("event")
     if tag == "run_start" or tag == "process_start":
-        hosts[pid] = event.get("host")
+        hosts[pid] = (event.get("host"), event.get("ts"))
     elif tag == "process_end":
         hosts.pop(pid, None)
 
@@ -374,10 +378,15 @@ def track_writer(hosts: dict[int, Any], event: Mapping[str, Any]) -> None:
 def writers_alive(hosts: Mapping[int, Any]) -> bool:
     """True if a process of ``hosts`` (see :func:`track_writer`) runs on this host."""
     here = this_host()
-    return any(host == here and _pid_alive(pid) for pid, host in hosts.items())
+    return any(host == here and _pid_alive(pid, ts) for pid, (host, ts) in hosts.items())
 
 
-def _pid_alive(pid: int) -> bool:
+#: How much later than its header a process may seem to have started and still be
+#: the header's writer: the boot time the system reports is rounded to the second.
+_START_SLACK_S = 2.0
+
+
+def _pid_alive(pid: int, header_ts: Any = None) -> bool:
     if pid <= 0:
         return False
     try:
@@ -385,10 +394,36 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # it exists, under another user
+        pass  # it exists, under another user
     except OSError:
         return False
+    if type(header_ts) is float or type(header_ts) is int:
+        started = _process_started(pid)
+        if started is not None and started > header_ts + _START_SLACK_S:
+            return False  # the pid was reused: its process is newer than the header
     return True
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (Linux's /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        # Fields after the command name (which may hold spaces and parentheses);
+        # the 22nd field, the start in clock ticks after boot, is the 20th of these.
+        ticks = int(stat.rsplit(b")", 1)[1].split()[19])
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _boot_time() -> float:
+    """This machine's boot time, in seconds since the epoch (``btime`` of /proc/stat)."""
+    with open("/proc/stat", "rb") as handle:
+        for line in handle:
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
+    raise ValueError("no btime in /proc/stat")
 
 
 def _ends_with_process_end(path: Path) -> bool:
