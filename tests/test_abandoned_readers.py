@@ -4,6 +4,7 @@ while the run's process lives, and "abandoned" once it is gone."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spanline._runs import Run, run_is_live, this_host
+from spanline._runs import Run, run_is_live, this_host, writers_alive
 from tests._helpers import clean_env, run_cli
 
 LIVE_PROGRAM = """
@@ -118,7 +119,9 @@ def test_a_pid_taken_by_a_newer_process_is_not_the_run_still_running(tmp_path: P
             "attributes": {},
         }  # fmt: skip
         # Written an hour before that process started: its pid was reused since.
-        before = _write_run(tmp_path / "old", [{**header, "ts": time.time() - 3600}, open_span])
+        hour_ago = time.time() - 3600
+        before = _write_run(tmp_path / "old", [{**header, "ts": hour_ago}, open_span])
+        os.utime(before.telemetry_path, (hour_ago, hour_ago))  # its last write, too
         assert not run_is_live(before)
         assert "abandoned" in _summary_text(before.directory)
         # Written by that very process (after it started): it runs.
@@ -129,3 +132,50 @@ def test_a_pid_taken_by_a_newer_process_is_not_the_run_still_running(tmp_path: P
         newer.kill()
         newer.wait()
     assert not run_is_live(after)  # and once it is gone, it is gone
+
+
+CLOCK_BEHIND_PROGRAM = """
+import time
+real = time.time
+time.time = lambda: real() - 30  # the writer's clock, behind the kernel's
+import spanline
+
+spanline.configure_observability(enabled=True, run_dir={base!r}, summary_interval_ms=0)
+with spanline.span("work", kind="agent"):
+    print(spanline.current_run().directory, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_writer_whose_clock_is_behind_still_runs(tmp_path: Path) -> None:
+    """The header's time is the writer's clock (stepped, or patched in tests); the file's
+    last write is the kernel's. A live writer is never taken for a reused pid."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLOCK_BEHIND_PROGRAM.format(base=str(tmp_path))],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        run_dir = Path(process.stdout.readline().strip())
+        run = Run(run_dir.name, run_dir)
+        assert process.poll() is None and run_is_live(run)
+    finally:
+        process.kill()
+        process.communicate()
+    assert not run_is_live(run)
+
+
+def test_impossible_pids_and_times_in_a_header_are_not_errors(tmp_path: Path) -> None:
+    me = os.getpid()
+    for pid in (2**40, 2**63 - 1, 2**63, 2**64 - 1):
+        header = {"event": "process_start", "pid": pid, "host": this_host(), "ts": time.time()}
+        run = _write_run(tmp_path / str(pid), [header])
+        assert not run_is_live(run)  # os.kill refuses such a pid (OverflowError)
+        assert "run" in _summary_text(run.directory).lower()
+    here = this_host()
+    for ts in (10**400, -(10**400), float("nan"), float("inf"), True, "soon", None):
+        assert writers_alive({me: (here, ts)}) in (True, False)
+    assert writers_alive({me: (here, time.time())}, tmp_path / "missing.jsonl")

@@ -75,3 +75,26 @@ def test_interval_zero_writes_only_at_the_end(tmp_path: Path) -> None:
     assert not run.summary_path.exists()
     summary = live.finish()
     assert summary is not None and summary.span_count == 1 and run.summary_path.exists()
+
+
+def test_the_first_pass_waits_for_a_busy_writer_then_comes_early(tmp_path: Path) -> None:
+    """A pass skipped because the writer is behind does not push the first summary to
+    the next interval: with an hour between rewrites, one still arrives soon."""
+    run = create_run(tmp_path, "busy-start")
+    run.telemetry_path.write_bytes(b'{"event":"phase","name":"p","wall_ms":1.0,"ts":1.0}\n')
+    started = time.monotonic()
+    checked = []
+
+    def backlog() -> int:
+        checked.append(time.monotonic() - started)
+        return 10**6 if len(checked) < 2 else 0  # busy at the first look only
+
+    live = LiveSummary(run, interval=3600.0, prices=None, backlog=backlog)
+    live.start()
+    try:
+        deadline = time.monotonic() + 60  # a bound for a loaded machine, not a measurement
+        while not run.summary_path.is_file() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run.summary_path.is_file() and len(checked) == 2
+    finally:
+        live.finish()

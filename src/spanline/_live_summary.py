@@ -80,11 +80,11 @@ class LiveSummary:
 
     def _run(self) -> None:
         mark_internal_thread()
-        wait = min(self.interval, _FIRST_PASS_S)
+        wait = min(self.interval, _FIRST_PASS_S)  # until a first pass has run
         while not self._stop.wait(wait):
-            wait = self.interval
             if self._backlog is not None and self._backlog() > _BUSY:
                 continue  # the writer is behind: the file comes first, the summary later
+            wait = self.interval
             try:
                 self._step(final=False)
             except Exception as exc:  # keep folding; the final pass reports again if it must

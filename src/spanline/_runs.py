@@ -328,8 +328,9 @@ def run_is_live(run: Run) -> bool:
     its header names this host: one on another machine (or a header without a
     host, as in deterministic runs) cannot be seen running from here. Where the
     system tells when a process started (Linux), a pid now held by a process
-    that started after the header was written is a new process with a reused
-    pid (a restarted container, say): the run's own process is gone.
+    that started after the run's header and after the file's last write is a
+    new process with a reused pid (a restarted container, say): the run's own
+    process is gone.
 
     Args:
         run: the run.
@@ -354,7 +355,7 @@ def run_is_live(run: Run) -> bool:
                     track_writer(hosts, event)
     except OSError:
         return False
-    return writers_alive(hosts)
+    return writers_alive(hosts, run.telemetry_path)
 
 
 #: The events that open and close a process's part of a run.
@@ -375,18 +376,33 @@ def track_writer(hosts: dict[int, Any], event: Mapping[str, Any]) -> None:
         hosts.pop(pid, None)
 
 
-def writers_alive(hosts: Mapping[int, Any]) -> bool:
-    """True if a process of ``hosts`` (see :func:`track_writer`) runs on this host."""
+def writers_alive(hosts: Mapping[int, Any], log: str | os.PathLike[str] | None = None) -> bool:
+    """True if a process of ``hosts`` (see :func:`track_writer`) runs on this host.
+
+    Args:
+        hosts: the processes to check.
+        log: the run's telemetry.jsonl: a pid held by a process that started after
+            both the header and the file's last write was reused.
+
+    Returns:
+        True if one of them still runs.
+    """
     here = this_host()
-    return any(host == here and _pid_alive(pid, ts) for pid, (host, ts) in hosts.items())
+    written = None
+    if log is not None:
+        try:
+            written = os.stat(log).st_mtime
+        except OSError:
+            pass
+    return any(host == here and _pid_alive(pid, ts, written) for pid, (host, ts) in hosts.items())
 
 
-#: How much later than its header a process may seem to have started and still be
-#: the header's writer: the boot time the system reports is rounded to the second.
+#: How much later than the run's header a process may seem to have started and still
+#: be its writer: the boot time the system reports is rounded to the second.
 _START_SLACK_S = 2.0
 
 
-def _pid_alive(pid: int, header_ts: Any = None) -> bool:
+def _pid_alive(pid: int, header_ts: Any = None, written: float | None = None) -> bool:
     if pid <= 0:
         return False
     try:
@@ -395,12 +411,16 @@ def _pid_alive(pid: int, header_ts: Any = None) -> bool:
         return False
     except PermissionError:
         pass  # it exists, under another user
-    except OSError:
+    except (OSError, OverflowError):  # OverflowError: no pid is that large
         return False
     if type(header_ts) is float or type(header_ts) is int:
+        # The header's time is the writer's clock, which a step of the system clock
+        # (or a patched time.time) can put behind; the file's last write is the
+        # kernel's. A process started after both cannot be the one that wrote them.
+        since = header_ts if written is None or written < header_ts else written
         started = _process_started(pid)
-        if started is not None and started > header_ts + _START_SLACK_S:
-            return False  # the pid was reused: its process is newer than the header
+        if started is not None and started - _START_SLACK_S > since:
+            return False  # the pid was reused: its process is newer than the run
     return True
 
 

@@ -215,7 +215,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     batch: list[dict[str, Any]] = []
     numbers: list[int] = []  # each event's line, for the lines the fold skips
     reached, number = 0, 0
-    writers: dict[int, Any] = {}  # pid -> host of the processes with no process_end yet
+    writers: dict[int, Any] = {}  # pid -> (host, header ts) of those with no process_end
     for line, reached in lines(path, 0, offset):  # noqa: B007 - reached is used after the loop
         number += 1
         event = _decode(line)
@@ -242,7 +242,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "run_start": lanes.run_start if lanes is not None else None,
         # Spans with no end are in flight while a process of the run still runs,
         # abandoned once none does (its processes were killed).
-        "live": summary_dict.get("status") == "incomplete" and writers_alive(writers),
+        "live": summary_dict.get("status") == "incomplete" and writers_alive(writers, path),
     }
 
 
