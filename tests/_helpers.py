@@ -4,6 +4,7 @@ wrote, from the outside, and run fresh interpreters with a clean environment."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.resources
 import json
 import os
@@ -144,6 +145,30 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.pop("TRACEPARENT", None)
     env.update(extra or {})
     return env
+
+
+@contextlib.contextmanager
+def traced_program(code: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """Run ``code`` in a fresh interpreter (clean environment) whose first output line
+    is its run directory; yield the process and that directory, and kill the process
+    on the way out if it still runs."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process, Path(process.stdout.readline().strip())
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def run_interpreter(

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests._helpers import clean_env, read_lines, run_python, spans
+from tests._helpers import read_lines, run_python, spans, traced_program
 
 POOL_PROGRAM = """
 import multiprocessing as mp, sys
@@ -90,25 +88,13 @@ time.sleep(120)
 def test_a_run_killed_before_its_first_interval_still_has_a_summary(tmp_path: Path) -> None:
     """With an hour between rewrites, the first pass still comes early (after a second):
     a run killed in its first minutes is not left without run_summary.json."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", EARLY_KILLED_PROGRAM.format(base=str(tmp_path))],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        summary_path = Path(process.stdout.readline().strip()) / "run_summary.json"
+    with traced_program(EARLY_KILLED_PROGRAM.format(base=str(tmp_path))) as (process, run_dir):
+        summary_path = run_dir / "run_summary.json"
         deadline = time.monotonic() + 60  # a bound for a loaded machine, not a measurement
         while not summary_path.is_file() and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.wait(timeout=30)
     summary = json.loads(summary_path.read_text())
     assert summary["span_count"] == 1 and summary["status"] == "incomplete"
     assert [agent["name"] for agent in summary["agents"]] == ["setup"]
@@ -117,16 +103,7 @@ def test_a_run_killed_before_its_first_interval_still_has_a_summary(tmp_path: Pa
 def test_a_killed_run_keeps_its_last_periodic_summary(tmp_path: Path) -> None:
     """kill -9 runs no handler and no atexit: the summary on disk is the last one the
     live summary thread wrote."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_PROGRAM.format(base=str(tmp_path))],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        run_dir = Path(process.stdout.readline().strip())
+    with traced_program(KILLED_PROGRAM.format(base=str(tmp_path))) as (process, run_dir):
         summary_path = run_dir / "run_summary.json"
         deadline = time.monotonic() + 30
         summary = None
@@ -140,11 +117,7 @@ def test_a_killed_run_keeps_its_last_periodic_summary(tmp_path: Path) -> None:
                     break
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     assert summary is not None and summary["span_count"] == 201
     after = json.loads(summary_path.read_text())

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from spanline._runs import Run, run_is_live, this_host, writers_alive
-from tests._helpers import clean_env, run_cli
+from tests._helpers import run_cli, traced_program
 
 LIVE_PROGRAM = """
 import sys, time
@@ -40,16 +40,7 @@ def _summary_text(run_dir: Path) -> str:
 def test_summary_says_in_flight_while_the_process_lives_and_abandoned_after_kill_9(
     tmp_path: Path,
 ) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-c", LIVE_PROGRAM.format(base=str(tmp_path))],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        run_dir = Path(process.stdout.readline().strip())
+    with traced_program(LIVE_PROGRAM.format(base=str(tmp_path))) as (process, run_dir):
         run = Run(run_dir.name, run_dir)
         assert run_is_live(run)
         live = _summary_text(run_dir)
@@ -61,11 +52,7 @@ def test_summary_says_in_flight_while_the_process_lives_and_abandoned_after_kill
         as_json = json.loads(run_cli("summary", str(run_dir), "--json").stdout)
         assert [s["name"] for s in as_json["open_span_list"]] == ["crawl-docs"]
         process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        process.wait(timeout=30)
     assert not run_is_live(run)
     dead = _summary_text(run_dir)
     assert "abandoned: crawl-docs" in dead
@@ -150,21 +137,9 @@ with spanline.span("work", kind="agent"):
 def test_a_writer_whose_clock_is_behind_still_runs(tmp_path: Path) -> None:
     """The header's time is the writer's clock (stepped, or patched in tests); the file's
     last write is the kernel's. A live writer is never taken for a reused pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", CLOCK_BEHIND_PROGRAM.format(base=str(tmp_path))],
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        run_dir = Path(process.stdout.readline().strip())
+    with traced_program(CLOCK_BEHIND_PROGRAM.format(base=str(tmp_path))) as (process, run_dir):
         run = Run(run_dir.name, run_dir)
         assert process.poll() is None and run_is_live(run)
-    finally:
-        process.kill()
-        process.communicate()
     assert not run_is_live(run)
 
 
