@@ -157,14 +157,14 @@ class _StreamProxy(_Proxy):
     """
 
     def __init__(self, stream: Any, call: Call) -> None:
-        self._wrapped = self._stream = stream
+        self._wrapped = stream
         self._call = call
         hold_open(call.span, NOT_EXHAUSTED)
         self._state = call.recipe.new_stream()
         self._done = False
 
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self._stream, name)
+        value = getattr(self._wrapped, name)
         if name == "text_stream" and not self._done:
             # The SDK helpers' text-only view still feeds the first-chunk time and
             # ends the span when it is exhausted.
@@ -200,7 +200,7 @@ class _StreamProxy(_Proxy):
             return
         self._done = True
         try:
-            self._call.recipe.stream_source(self._state, self._stream)
+            self._call.recipe.stream_source(self._state, self._wrapped)
         except Exception as error:  # tracing must not break the consumer
             report("reading a stream's final state failed", exc=error)
         if exc is not None:
@@ -213,7 +213,7 @@ class _StreamProxy(_Proxy):
 
     def __next__(self) -> Any:
         try:
-            item = next(self._stream)
+            item = next(self._wrapped)
         except StopIteration:
             self._finish()
             raise
@@ -224,7 +224,7 @@ class _StreamProxy(_Proxy):
 
     def close(self) -> None:
         """Close the underlying stream; the span ends (closed early if not exhausted)."""
-        closer = getattr(self._stream, "close", None)
+        closer = getattr(self._wrapped, "close", None)
         try:
             if closer is not None:
                 closer()
@@ -232,13 +232,13 @@ class _StreamProxy(_Proxy):
             self._finish(closed_early=True)
 
     def __enter__(self) -> _StreamProxy:
-        enter = getattr(self._stream, "__enter__", None)
+        enter = getattr(self._wrapped, "__enter__", None)
         if enter is not None:
             enter()
         return self
 
     def __exit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self._stream, "__exit__", None)
+        exit_ = getattr(self._wrapped, "__exit__", None)
         try:
             # Its answer matters: a stream that suppresses an exception still does.
             return exit_(*exc_info) if exit_ is not None else None
@@ -258,7 +258,7 @@ class _AsyncStreamProxy(_StreamProxy):
 
     async def __anext__(self) -> Any:
         try:
-            item = await self._stream.__anext__()
+            item = await self._wrapped.__anext__()
         except StopAsyncIteration:
             self._finish()
             raise
@@ -269,7 +269,7 @@ class _AsyncStreamProxy(_StreamProxy):
 
     async def aclose(self) -> None:
         """Close the underlying stream; the span ends."""
-        closer = getattr(self._stream, "aclose", None) or getattr(self._stream, "close", None)
+        closer = getattr(self._wrapped, "aclose", None) or getattr(self._wrapped, "close", None)
         try:
             if closer is not None:
                 result = closer()
@@ -279,13 +279,13 @@ class _AsyncStreamProxy(_StreamProxy):
             self._finish(closed_early=True)
 
     async def __aenter__(self) -> _AsyncStreamProxy:
-        enter = getattr(self._stream, "__aenter__", None)
+        enter = getattr(self._wrapped, "__aenter__", None)
         if enter is not None:
             await enter()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self._stream, "__aexit__", None)
+        exit_ = getattr(self._wrapped, "__aexit__", None)
         try:
             return await exit_(*exc_info) if exit_ is not None else None
         finally:
@@ -308,7 +308,7 @@ class _StreamManagerProxy(_Proxy):
     """
 
     def __init__(self, manager: Any, call: Call) -> None:
-        self._wrapped = self._manager = manager
+        self._wrapped = manager
         self._call = call
         self._stream: _StreamProxy | None = None
         self._done = False
@@ -323,7 +323,7 @@ class _StreamManagerProxy(_Proxy):
         self._done = True
         if self._stream is not None:
             # Read to the end through until_done() or get_final_*() is not early.
-            early = not _helper_finished(self._stream._stream)
+            early = not _helper_finished(self._stream._wrapped)
             self._stream._finish(exc, closed_early=early)
         elif exc is not None:
             self._call.failure(exc)
@@ -333,7 +333,7 @@ class _StreamManagerProxy(_Proxy):
     def __enter__(self) -> Any:
         tokens = self._call.activate()
         try:
-            stream = self._manager.__enter__()
+            stream = self._wrapped.__enter__()
         except BaseException as exc:
             self._end(exc)
             raise
@@ -343,14 +343,14 @@ class _StreamManagerProxy(_Proxy):
 
     def __exit__(self, *exc_info: Any) -> Any:
         try:
-            return self._manager.__exit__(*exc_info)
+            return self._wrapped.__exit__(*exc_info)
         finally:
             self._end()
 
     async def __aenter__(self) -> Any:
         tokens = self._call.activate()
         try:
-            stream = await self._manager.__aenter__()
+            stream = await self._wrapped.__aenter__()
         except BaseException as exc:
             self._end(exc)
             raise
@@ -360,7 +360,7 @@ class _StreamManagerProxy(_Proxy):
 
     async def __aexit__(self, *exc_info: Any) -> Any:
         try:
-            return await self._manager.__aexit__(*exc_info)
+            return await self._wrapped.__aexit__(*exc_info)
         finally:
             self._end()
 
@@ -408,7 +408,7 @@ class _RawResponseProxy(_Proxy):
     """
 
     def __init__(self, raw: Any, call: Call) -> None:
-        self._wrapped = self._raw = raw
+        self._wrapped = raw
         self._call = call
         self._parsed: Any = None
         self._done = False
@@ -427,8 +427,8 @@ class _RawResponseProxy(_Proxy):
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         """The SDK's ``parse()``; the span follows what it returns."""
         if self._done:
-            return self._parsed if not args and not kwargs else self._raw.parse(*args, **kwargs)
-        result = self._raw.parse(*args, **kwargs)
+            return self._parsed if not args and not kwargs else self._wrapped.parse(*args, **kwargs)
+        result = self._wrapped.parse(*args, **kwargs)
         if inspect.isawaitable(result):
             return self._aparse(result)
         return self._take(result)
@@ -438,7 +438,7 @@ class _RawResponseProxy(_Proxy):
 
     def close(self) -> Any:
         """The SDK's ``close()`` (a coroutine for async clients); then the span ends."""
-        result = self._raw.close()
+        result = self._wrapped.close()
         if inspect.isawaitable(result):
             return self._closing(result)
         self._settle()
@@ -456,7 +456,7 @@ class _RawResponseProxy(_Proxy):
             return
         self._done = True
         answer = None
-        body = _read_body(getattr(self._raw, "http_response", None))
+        body = _read_body(getattr(self._wrapped, "http_response", None))
         if body:
             try:
                 answer = json.loads(body)
