@@ -455,11 +455,11 @@ class SummaryFold:
                             tool_sum += uses
                             tok_seen = tool_seen = True
                         else:
-                            if (
-                                ts is not None and (size == 8 or (size == 9 and "error" in event))
-                                if size
-                                else plain
-                            ):
+                            if size:  # every usual key was there (else ``plain`` is known)
+                                plain = ts is not None and (
+                                    size == 8 or (size == 9 and "error" in event)
+                                )
+                            if plain:
                                 # Integers of any size are exact in Python (their sums are
                                 # written as floats past 64 bits); anything else is checked.
                                 if tokens.__class__ is not int and tokens is not None:
