@@ -118,15 +118,23 @@ class _RecordingWake:
         pass
 
 
-def test_the_writer_wakes_on_a_fixed_period_not_after_each_write(
+def _writer_on_fake_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[_Clock, Pipeline]:
+    """A pipeline flushing every 0.25 s whose writer loop reads, and sleeps on, ``clock``."""
     clock = _Clock()
     monkeypatch.setattr(_writer, "time", clock)
     pipeline = Pipeline(
         telemetry_path=tmp_path / "t.jsonl", trace_id="0" * 32, flush_interval=0.25, max_queue=10
     )
     pipeline._wake = _RecordingWake(clock)  # type: ignore[assignment]
+    return clock, pipeline
+
+
+def test_the_writer_wakes_on_a_fixed_period_not_after_each_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, pipeline = _writer_on_fake_clock(tmp_path, monkeypatch)
     passes: list[float] = []
 
     def slow_drain() -> bool:
@@ -143,12 +151,7 @@ def test_the_writer_wakes_on_a_fixed_period_not_after_each_write(
 def test_a_writer_far_behind_restarts_its_grid_instead_of_bursting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = _Clock()
-    monkeypatch.setattr(_writer, "time", clock)
-    pipeline = Pipeline(
-        telemetry_path=tmp_path / "t.jsonl", trace_id="0" * 32, flush_interval=0.25, max_queue=10
-    )
-    pipeline._wake = _RecordingWake(clock)  # type: ignore[assignment]
+    clock, pipeline = _writer_on_fake_clock(tmp_path, monkeypatch)
     passes: list[float] = []
 
     def stalled_drain() -> bool:
