@@ -22,19 +22,11 @@ import spanline.otel
 from tests._helpers import configure, finish, named, one, read_lines, run_python
 from tests.otel_bridge.conftest import Host
 
-#: The host application: its own global provider, httpx instrumented, nested spans,
-#: a request, work in a thread pool. MODE decides what spanline does around it.
-HOST_APP = textwrap.dedent(
+#: A loopback HTTP server answering 204, started in a daemon thread: ``server``.
+LOCAL_SERVER = textwrap.dedent(
     """
-    import concurrent.futures, json, sys, threading
+    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import httpx
-    from opentelemetry import trace
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    import spanline
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -45,6 +37,22 @@ HOST_APP = textwrap.dedent(
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    """
+)
+
+#: The host application: its own global provider, httpx instrumented, nested spans,
+#: a request, work in a thread pool. MODE decides what spanline does around it.
+HOST_APP = LOCAL_SERVER + textwrap.dedent(
+    """
+    import concurrent.futures, json, sys, threading
+    import httpx
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    import spanline
+
     port = server.server_address[1]
     url = f"http://127.0.0.1:{port}/"
 
@@ -260,23 +268,13 @@ def test_otel_spans_on_spanline_threads_are_not_recorded(tmp_path: Path, host: H
     assert summary.totals.suppressed_spans >= 1
 
 
-GLOBAL_HTTPX = textwrap.dedent(
+GLOBAL_HTTPX = LOCAL_SERVER + textwrap.dedent(
     """
     import json, sys, threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     import httpx
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     import spanline, spanline.otel
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(204)
-            self.end_headers()
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     run = spanline.configure_observability(enabled=True, run_dir=sys.argv[1])
     spanline.otel.install(set_global_otel=True)
     HTTPXClientInstrumentor().instrument()  # the global provider: no argument needed
