@@ -126,7 +126,7 @@ def test_configure_observability_returns_none_for_an_unwritable_run_dir(tmp_path
 
 KILLED_WHILE_REPLACING = """
 import resource, signal, sys
-from spanline._fileio import write_atomic
+from spanline._lines._fileio import write_atomic
 # Python ignores SIGXFSZ; restored, it kills the process the way kill -9 would.
 signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 target = sys.argv[1]
@@ -151,7 +151,7 @@ def test_a_process_killed_while_replacing_a_summary_leaves_no_temporary_file(
 def test_write_atomic_without_unnamed_files_replaces_and_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spanline._fileio import write_atomic
+    from spanline._lines._fileio import write_atomic
 
     target = tmp_path / "summary.json"
     write_atomic(target, b"one\n")

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from spanline._fileio import write_atomic
+from spanline._lines._fileio import write_atomic
 from spanline._prices import PriceTable
 from spanline._report import report
 from spanline.folds._summary_fold import SummaryFold
