@@ -13,7 +13,7 @@ import pytest
 
 import spanline
 from spanline import _runs as spanline_runs
-from spanline._tracer import RUNTIME
+from spanline._hotpath._tracer import RUNTIME
 from spanline.exporters import InMemoryExporter
 from tests._helpers import validate_file
 

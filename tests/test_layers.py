@@ -46,20 +46,24 @@ def test_the_layers_hold() -> None:
     [
         (
             "folds/events.py",
-            "from spanline._tracer import RUNTIME",
+            "from spanline._hotpath._tracer import RUNTIME",
             "Folds never import the tracer",
         ),
         ("folds/summary.py", "import spanline._writer", "Folds never import the tracer"),
         (
             "exporters/console.py",
-            "from spanline import _tracer",
+            "from spanline._hotpath import _tracer",
             "Exporters never import the tracer",
         ),
-        ("_tracer.py", "import spanline._session", "The hot path never imports"),
+        ("_hotpath/_tracer.py", "import spanline._session", "The hot path never imports"),
         ("cli/__init__.py", "import spanline._writer", "The CLI never imports the writer"),
         ("_runs.py", "import spanline._session", "Layers"),
         ("dashboard/_data.py", "import spanline._writer", "The CLI never imports the writer"),
-        ("dashboard/_data.py", "import spanline._tracer", "The CLI never imports the writer"),
+        (
+            "dashboard/_data.py",
+            "import spanline._hotpath._tracer",
+            "The CLI never imports the writer",
+        ),
         ("dashboard/_app.py", "import spanline._session", "Layers"),
         ("dashboard/_app.py", "import spanline.cli", "Layers"),
     ],

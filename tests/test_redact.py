@@ -14,7 +14,7 @@ import pytest
 import spanline._redact
 import spanline._scrub
 from spanline._capture import preview, to_jsonable
-from spanline._errors import error_info
+from spanline._hotpath._errors import error_info
 from spanline._redact import (
     REDACTED,
     add_redaction_pattern,

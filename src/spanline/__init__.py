@@ -11,6 +11,7 @@ from typing import Any
 
 from spanline._assess import assess
 from spanline._decorators import context, traced_agent, traced_llm, traced_tool
+from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._redact import add_redaction_pattern, add_secret_key
 from spanline._runs import Run
 from spanline._session import (
@@ -21,7 +22,6 @@ from spanline._session import (
     shutdown,
 )
 from spanline._threads import ThreadPoolExecutor, bind_context
-from spanline._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._version import __version__
 from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
 from spanline.schema import AGENT_KINDS

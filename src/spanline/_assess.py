@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanline._tracer import Tracer
+from spanline._hotpath._tracer import Tracer
 
 __all__ = ["ASSESSMENT_SOURCES", "assess"]
 

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from spanline._hotpath._tracer import mark_internal_thread
 from spanline._lines._encode import Event, guard_marker, to_event
-from spanline._tracer import mark_internal_thread
 
 __all__ = ["CONVERT_BOUND", "PLAIN", "Converter", "EventMaker", "masked"]
 

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spanline._hotpath._tracer import mark_internal_thread
 from spanline._report import report
 from spanline._runs import Run
-from spanline._tracer import mark_internal_thread
 
 if TYPE_CHECKING:
     from spanline.folds import JsonlTail, RunSummary, SummaryFold

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import Token
 from typing import Any, Final, TypeVar
 
-from spanline._noop import NoOpSpan
-from spanline._tracer import (
+from spanline._hotpath._noop import NoOpSpan
+from spanline._hotpath._tracer import (
     RUNTIME,
     SUPPRESSED,
     _current_span,

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from spanline import _tracer
+from spanline._hotpath import _tracer
+from spanline._hotpath._tracer import RUNTIME, current_span
 from spanline._report import report
 from spanline._runs import Run
-from spanline._tracer import RUNTIME, current_span
 
 if TYPE_CHECKING:
     from spanline._config import Settings

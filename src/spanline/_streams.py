@@ -15,8 +15,8 @@ import inspect
 import json
 from typing import Any, Protocol
 
+from spanline._hotpath._tracer import hold_open
 from spanline._report import report
-from spanline._tracer import hold_open
 
 __all__ = [
     "Call",

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture import capture_value
-from spanline._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
-from spanline._tracer import (
+from spanline._hotpath._tracer import (
     _CURRENT,
     RUNTIME,
     Span,
@@ -27,9 +26,10 @@ from spanline._tracer import (
     is_clean_exit,
     monotonic,
 )
+from spanline._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
 
 if TYPE_CHECKING:
-    from spanline._tracer import Pipeline
+    from spanline._hotpath._tracer import Pipeline
 
 __all__ = ["Recipe", "captured", "decorate", "parsed_raw_response"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spanline._tracer import Tracer, context_attributes
+from spanline._hotpath._tracer import Tracer, context_attributes
 from spanline._wrapping import captured
 
 __all__ = [

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import SpanProcessor as SdkSpanProcessor
 
-from spanline._tracer import (
+from spanline._hotpath._tracer import (
     RUNTIME,
     SUPPRESSED,
     Span,

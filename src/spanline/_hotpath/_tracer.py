@@ -19,8 +19,8 @@ from random import getrandbits
 from types import TracebackType
 from typing import Any, Final, Protocol
 
-from spanline._errors import error_info
-from spanline._noop import NOOP_SPAN, NoOpSpan
+from spanline._hotpath._errors import error_info
+from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
