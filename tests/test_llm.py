@@ -9,7 +9,13 @@ import pytest
 
 from spanline import traced_llm
 from spanline.testing import CapturedSpans, capture_spans
-from tests.test_usage import ANTHROPIC_MESSAGE, ANTHROPIC_STREAM, FORMS, OPENAI_CHAT_STREAM, build
+from tests.capture.test_usage import (
+    ANTHROPIC_MESSAGE,
+    ANTHROPIC_STREAM,
+    FORMS,
+    OPENAI_CHAT_STREAM,
+    build,
+)
 
 # claude-sonnet-4-5 at the shipped prices: 100 input x $3, 500 cache writes x $3.75,
 # 2000 cache reads x $0.30 and 300 output x $15, per million tokens.

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from spanline._assess import assess
+from spanline._capture._redact import add_redaction_pattern, add_secret_key
 from spanline._decorators import context, traced_agent, traced_llm, traced_tool
 from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
-from spanline._redact import add_redaction_pattern, add_secret_key
 from spanline._runs import Run
 from spanline._session import (
     child_env,

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spanline._capture._report import report
 from spanline._hotpath._tracer import mark_internal_thread
-from spanline._report import report
 from spanline._runs import Run
 
 if TYPE_CHECKING:

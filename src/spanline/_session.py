@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spanline._capture._report import report
 from spanline._hotpath import _tracer
 from spanline._hotpath._tracer import RUNTIME, current_span
-from spanline._report import report
 from spanline._runs import Run
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ def _price_table(override: Any, *, explicit: bool) -> Any:
     """The shipped price table merged with the user's file or mapping (None: default)."""
     if override is None:
         return None
-    from spanline._prices import PriceTable
+    from spanline._capture._prices import PriceTable
 
     try:
         extra = (
@@ -408,9 +408,9 @@ def _open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]
 def _start_session(
     settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
 ) -> _Session:
+    from spanline._capture._report import add_log_file
+    from spanline._capture._scrub import redact_event
     from spanline._fork import at_fork
-    from spanline._report import add_log_file
-    from spanline._scrub import redact_event
     from spanline._writer import Pipeline
 
     run, created = _open_run(settings, overrides)
@@ -561,7 +561,7 @@ def _start_dashboard(run: Run) -> Any:
 
 def _header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner, also writes metadata) or process_start."""
-    from spanline._redact import redact_text
+    from spanline._capture._redact import redact_text
     from spanline._runs import execution_metadata, git_info, write_metadata
     from spanline._version import __version__
     from spanline.schema import SCHEMA_VERSION
@@ -611,7 +611,7 @@ def _header(session: _Session) -> dict[str, Any]:
 
 def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     """Execution metadata with secrets removed (query, config and cli args may hold keys)."""
-    from spanline._scrub import redact
+    from spanline._capture._scrub import redact
 
     cleaned = redact(metadata)
     if isinstance(cleaned, dict):
@@ -673,7 +673,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     session.live = None
     session.pipeline = None
     session.dashboard = None
-    from spanline._report import remove_log_file
+    from spanline._capture._report import remove_log_file
 
     remove_log_file(session.log_handler)
     return summary

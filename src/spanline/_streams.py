@@ -15,8 +15,8 @@ import inspect
 import json
 from typing import Any, Protocol
 
+from spanline._capture._report import report
 from spanline._hotpath._tracer import hold_open
-from spanline._report import report
 
 __all__ = [
     "Call",

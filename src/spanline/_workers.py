@@ -8,8 +8,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from spanline._capture._report import report
 from spanline._hotpath._tracer import mark_internal_thread
-from spanline._report import report
 
 Batch = Sequence[Mapping[str, Any]]
 

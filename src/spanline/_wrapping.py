@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanline._capture import capture_value
+from spanline._capture._previews import capture_value
 from spanline._hotpath._tracer import (
     _CURRENT,
     RUNTIME,

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from spanline._capture._usage import _get
 from spanline._decorators import LlmRecipe
 from spanline._hotpath._tracer import Span, _current_span
-from spanline._usage import _get
 from spanline._wrapping import parsed_raw_response
 from spanline.schema import USAGE_ON_CHILD
 

@@ -2,7 +2,7 @@
 
 Shell hooks and orchestrators in other languages take part in a run this way.
 Each line goes through what the writer does to its own: redaction
-(:func:`spanline._scrub.redact_event`), the writer's encoder
+(:func:`spanline._capture._scrub.redact_event`), the writer's encoder
 (:func:`spanline._lines._encode.encode`) and its locked append
 (:func:`spanline._lines._fileio.append_locked`), so lines of several processes never
 interleave. Each is checked against the published schema before it is written.
@@ -290,9 +290,9 @@ def _previous_milestone(run: Run) -> float | None:
 
 def _append(run: Run, event: dict[str, Any]) -> None:
     """Redact, check against the schema, encode and append one line, as the writer does."""
+    from spanline._capture._scrub import redact_event
     from spanline._lines._encode import encode
     from spanline._lines._fileio import append_locked, open_append
-    from spanline._scrub import redact_event
     from spanline.cli._validate import schema_errors
     from spanline.schema import schema
 

@@ -42,8 +42,8 @@ from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeGuard
 
-from spanline._prices import PriceTable, compute_cost
-from spanline._usage import usage_from_attributes
+from spanline._capture._prices import PriceTable, compute_cost
+from spanline._capture._usage import usage_from_attributes
 from spanline.folds._limits import COUNT_MAX, MS_MAX, TS_MAX, TS_MIN
 from spanline.folds._summary_model import (
     AgentSummary,

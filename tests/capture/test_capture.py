@@ -1,4 +1,4 @@
-"""Value capture (spanline._capture): previews, JSON-ready copies and capture modes."""
+"""Value capture (spanline._capture._previews): previews, JSON-ready copies and capture modes."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import orjson
 import pydantic
 import pytest
 
-from spanline._capture import CaptureMode, capture_value, preview, to_jsonable
-from spanline._redact import REDACTED, reset_redaction
-from tests.test_redact import SECRET_CASES, SECRET_IDS, SECRETS, assert_no_leak
+from spanline._capture._previews import CaptureMode, capture_value, preview, to_jsonable
+from spanline._capture._redact import REDACTED, reset_redaction
+from tests.capture.test_redact import SECRET_CASES, SECRET_IDS, SECRETS, assert_no_leak
 
 
 @pytest.fixture(autouse=True)
@@ -319,7 +319,7 @@ def test_capture_value_by_mode() -> None:
 
 
 def test_importing_the_module_does_not_import_pydantic() -> None:
-    import spanline._capture as capture
+    import spanline._capture._previews as capture
 
     code = (
         "import importlib.util, sys\n"

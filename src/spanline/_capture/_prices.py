@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from spanline._usage import Usage, _usage_or_none
+from spanline._capture._usage import Usage, _usage_or_none
 from spanline.exceptions import ConfigurationError
 
 __all__ = ["ModelPrice", "PriceTable", "compute_cost", "cost_usd"]

@@ -1,4 +1,4 @@
-"""Secret redaction (spanline._redact): text, structures, keys and telemetry events."""
+"""Secret redaction (spanline._capture._redact): text, structures, keys and telemetry events."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-import spanline._redact
-import spanline._scrub
-from spanline._capture import preview, to_jsonable
-from spanline._hotpath._errors import error_info
-from spanline._redact import (
+import spanline._capture._redact
+import spanline._capture._scrub
+from spanline._capture._previews import preview, to_jsonable
+from spanline._capture._redact import (
     REDACTED,
     add_redaction_pattern,
     add_secret_key,
@@ -23,7 +22,8 @@ from spanline._redact import (
     redact_text,
     reset_redaction,
 )
-from spanline._scrub import redact, redact_event
+from spanline._capture._scrub import redact, redact_event
+from spanline._hotpath._errors import error_info
 
 # Fake secrets in each supported format (random-looking, not real credentials).
 SECRETS = {
@@ -313,13 +313,13 @@ def test_json_nested_in_a_json_string_is_redacted_and_valid() -> None:
 
 def reference_redact_text(text: str) -> str:
     """redact_text as it was before per-rule triggers: every rule over the whole text."""
-    module = spanline._redact
+    module = spanline._capture._redact
     for rule in (*module._RULES, *module._registry.patterns):
         text = rule.sub(module._substitute, text)
     return text
 
 
-KEY_RUN = spanline._redact._KEY_RUN
+KEY_RUN = spanline._capture._redact._KEY_RUN
 PLAIN = "the model returned a long answer about token counts keys and authors"
 
 
@@ -460,8 +460,8 @@ def test_only_rules_whose_trigger_is_present_are_tried(monkeypatch: pytest.Monke
             self.calls += 1
             return self.rule.match(text, pos)
 
-    plans = [(CountingRule(rule), *how) for rule, *how in spanline._redact._PLANS]
-    monkeypatch.setattr(spanline._redact, "_PLANS", tuple(plans))
+    plans = [(CountingRule(rule), *how) for rule, *how in spanline._capture._redact._PLANS]
+    monkeypatch.setattr(spanline._capture._redact, "_PLANS", tuple(plans))
 
     def calls() -> list[int]:
         return [plan[0].calls for plan in plans]
@@ -803,7 +803,7 @@ def test_redact_event_never_raises_and_fails_closed(monkeypatch: pytest.MonkeyPa
     def broken(attributes: object) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(spanline._scrub, "_redact_attributes", broken)
+    monkeypatch.setattr(spanline._capture._scrub, "_redact_attributes", broken)
     key = SECRETS["google"]
     event = span_end({"prompt": key}, error={"type": "E", "message": key})
     result = redact_event(event)
@@ -876,10 +876,10 @@ def test_span_and_event_names_are_redacted() -> None:
 
 def test_reports_are_redacted_whole() -> None:
     # What loguru hands every sink: stderr and spanline.log get this text (through a real
-    # exporter and run, see tests/test_redact_corpus.py).
+    # exporter and run, see tests/capture/test_redact_corpus.py).
     from loguru import logger
 
-    from spanline._report import report
+    from spanline._capture._report import report
 
     messages: list[str] = []
     sink = logger.add(messages.append, format="{message}", level="DEBUG")

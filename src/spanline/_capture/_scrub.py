@@ -1,7 +1,7 @@
 """Redaction of structured values and whole events, on the writer thread.
 
-Text-level rules live in :mod:`spanline._redact`; objects are first turned into
-JSON-like data by :func:`spanline._capture.to_jsonable`, which redacts as it goes.
+Text-level rules live in :mod:`spanline._capture._redact`; objects are first turned into
+JSON-like data by :func:`spanline._capture._previews.to_jsonable`, which redacts as it goes.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from spanline import _redact as rules
-from spanline._capture import to_jsonable
-from spanline._redact import (
+from spanline._capture import _redact as rules
+from spanline._capture._previews import to_jsonable
+from spanline._capture._redact import (
     _CYCLE,
     REDACTED,
     _hide_flag_values,

@@ -2,7 +2,7 @@
 
 Nothing here raises on odd values: captured arguments come from user code, and
 tracing must never break it. Every public function applies redaction (see
-``spanline._redact``) before any truncation, so a secret is never shown in part.
+``spanline._capture._redact``) before any truncation, so a secret is never shown in part.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from spanline._redact import (
+from spanline._capture._redact import (
     _CYCLE,
     REDACTED,
     _bytes_window,

@@ -1,4 +1,4 @@
-"""Tests for token usage extraction and stream accumulation (spanline._usage)."""
+"""Tests for token usage extraction and stream accumulation (spanline._capture._usage)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from spanline import _usage
-from spanline._usage import Usage, UsageAccumulator, extract_usage
+from spanline._capture import _usage
+from spanline._capture._usage import Usage, UsageAccumulator, extract_usage
 from tests._helpers import heavy_imports
 
 FORMS = ["dict", "sdk"]

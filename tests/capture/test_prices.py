@@ -1,4 +1,4 @@
-"""Tests for price lookup and cost (spanline._prices)."""
+"""Tests for price lookup and cost (spanline._capture._prices)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from spanline import _prices
-from spanline._prices import ModelPrice, PriceTable, compute_cost, cost_usd
-from spanline._usage import Usage, extract_usage
+from spanline._capture import _prices
+from spanline._capture._prices import ModelPrice, PriceTable, compute_cost, cost_usd
+from spanline._capture._usage import Usage, extract_usage
 from spanline.exceptions import ConfigurationError
 from tests._helpers import heavy_imports
-from tests.test_usage import ANTHROPIC_MESSAGE, GEMINI_RESPONSE, OPENAI_CHAT
+from tests.capture.test_usage import ANTHROPIC_MESSAGE, GEMINI_RESPONSE, OPENAI_CHAT
 
 # --- Prices and cost ---------------------------------------------------------------
 
@@ -143,7 +143,7 @@ def test_default_table_is_cached_and_covers_current_models() -> None:
 
 
 def test_shipped_file_format() -> None:
-    raw = json.loads(Path(_prices.__file__).with_name("prices.json").read_text())
+    raw = json.loads(Path(_prices.__file__).parent.parent.joinpath("prices.json").read_text())
     assert (raw["currency"], raw["unit"]) == ("USD", "per_million_tokens")
 
 
@@ -222,6 +222,6 @@ def test_malformed_price_file_raises_configuration_error(tmp_path: Path) -> None
 
 def test_module_imports_no_pydantic_yaml_or_provider_sdk() -> None:
     # PyYAML is imported only when a YAML price file is read.
-    setup = "import spanline._prices\nspanline._prices.PriceTable.default()"
+    setup = "import spanline._capture._prices\nspanline._capture._prices.PriceTable.default()"
     heavy = {"pydantic", "openai", "anthropic", "google.genai", "yaml"}
     assert heavy_imports(setup, heavy) == []

@@ -48,7 +48,7 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
 
         if len(_attached) < len(_files):
             _attach_pending(logger)
-        from spanline._redact import redact_text
+        from spanline._capture._redact import redact_text
 
         framed = f"spanline ── {message}"
         if exc is not None:

@@ -4,7 +4,7 @@ Shapes are recognised by duck typing (dict keys or attributes), so no provider S
 is imported: a plain ``dict`` from ``json.loads`` and a pydantic SDK object read
 the same. Token counts follow the OpenTelemetry GenAI conventions: input tokens
 include cache reads and cache writes, output tokens include reasoning tokens.
-Prices and the cost of a usage are in ``spanline._prices``.
+Prices and the cost of a usage are in ``spanline._capture._prices``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,4 @@
+"""Capture: previews of values, secret redaction (text rules and the walk over events),
+token usage, prices and cost, and the redacted report of spanline's own problems.
+
+Pure functions of values; nothing here imports the hot path or anything above it."""
