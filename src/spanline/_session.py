@@ -473,7 +473,7 @@ def _start_session(
 
 def _propagate_executors(on: bool) -> None:
     """Patch the executors' ``submit`` (or give it back): the setting of the latest run wins."""
-    from spanline import _propagate
+    from spanline._decorators import _propagate
 
     if on:
         _propagate.patch_executors()

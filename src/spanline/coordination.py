@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spanline._decorators._wrapping import captured
 from spanline._hotpath._tracer import Tracer, context_attributes
-from spanline._wrapping import captured
 
 __all__ = [
     "EVENT_TYPES",

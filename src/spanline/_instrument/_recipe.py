@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from spanline._capture._usage import _get
-from spanline._decorators import LlmRecipe
+from spanline._decorators._traced import LlmRecipe
+from spanline._decorators._wrapping import parsed_raw_response
 from spanline._hotpath._tracer import Span, _current_span
-from spanline._wrapping import parsed_raw_response
 from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]

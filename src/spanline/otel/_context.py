@@ -30,8 +30,8 @@ from opentelemetry import trace
 from opentelemetry.context.context import Context, _RuntimeContext
 from opentelemetry.trace.propagation import _SPAN_KEY
 
+from spanline._decorators._propagate import RemoteParent
 from spanline._hotpath._tracer import SUPPRESSED, Span, _current_span
-from spanline._propagate import RemoteParent
 
 __all__ = ["disable", "enable", "is_enabled", "recording", "trace_id_of"]
 

@@ -32,7 +32,7 @@ NOT_EXHAUSTED = "generator not exhausted"
 
 
 class Call(Protocol):
-    """The traced invocation a proxy ends (``spanline._wrapping._Call``)."""
+    """The traced invocation a proxy ends (``spanline._decorators._wrapping._Call``)."""
 
     recipe: Any
     span: Any

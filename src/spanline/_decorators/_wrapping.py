@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture._previews import capture_value
+from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
 from spanline._hotpath._tracer import (
     _CURRENT,
     RUNTIME,
@@ -26,7 +27,6 @@ from spanline._hotpath._tracer import (
     is_clean_exit,
     monotonic,
 )
-from spanline._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
 
 if TYPE_CHECKING:
     from spanline._hotpath._tracer import Pipeline
