@@ -201,7 +201,7 @@ def live_child(spans: int, chunk: int, interval_ms: int, directory: Path) -> dic
     import spanline
     from spanline import _session
     from spanline._live_summary import LiveSummary
-    from spanline._writer import Pipeline
+    from spanline._writer._pipeline import Pipeline
 
     parts: dict[str, float] = {}
     wrap_timed(LiveSummary, "finish", parts, "summary_s")

@@ -49,16 +49,24 @@ def test_the_layers_hold() -> None:
             "from spanline._hotpath._tracer import RUNTIME",
             "Folds never import the tracer",
         ),
-        ("folds/summary.py", "import spanline._writer", "Folds never import the tracer"),
+        ("folds/summary.py", "import spanline._writer._pipeline", "Folds never import the tracer"),
         (
             "exporters/console.py",
             "from spanline._hotpath import _tracer",
             "Exporters never import the tracer",
         ),
         ("_hotpath/_tracer.py", "import spanline._session", "The hot path never imports"),
-        ("cli/__init__.py", "import spanline._writer", "The CLI never imports the writer"),
+        (
+            "cli/__init__.py",
+            "import spanline._writer._pipeline",
+            "The CLI never imports the writer",
+        ),
         ("_runs.py", "import spanline._session", "Layers"),
-        ("dashboard/_data.py", "import spanline._writer", "The CLI never imports the writer"),
+        (
+            "dashboard/_data.py",
+            "import spanline._writer._pipeline",
+            "The CLI never imports the writer",
+        ),
         (
             "dashboard/_data.py",
             "import spanline._hotpath._tracer",

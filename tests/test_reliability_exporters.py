@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import spanline
-from spanline._writer import Pipeline
+from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, configure, read_lines, run_python
 
 

@@ -26,7 +26,7 @@ from spanline._runs import Run
 if TYPE_CHECKING:
     from spanline._config import Settings
     from spanline._live_summary import LiveSummary
-    from spanline._writer import Pipeline
+    from spanline._writer._pipeline import Pipeline
     from spanline.folds.summary import RunSummary
 
 __all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
@@ -410,8 +410,8 @@ def _start_session(
 ) -> _Session:
     from spanline._capture._report import add_log_file
     from spanline._capture._scrub import redact_event
-    from spanline._fork import at_fork
-    from spanline._writer import Pipeline
+    from spanline._writer._fork import at_fork
+    from spanline._writer._pipeline import Pipeline
 
     run, created = _open_run(settings, overrides)
     trace_id, remote_parent = _trace_context(settings, run.run_id)

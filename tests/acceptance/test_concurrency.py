@@ -1,6 +1,6 @@
 """Issue 3: threads and asyncio tasks at volume; every event counted, every parent right.
 
-The 4 threads x 50k spans scenario runs here only (it was once in tests/test_concurrency.py
+The 4 threads x 50k spans scenario runs here only (it was once in tests/writer/test_concurrency.py
 too): pool threads carry the parent, a plain thread gives roots, an exporter is attached."""
 
 from __future__ import annotations

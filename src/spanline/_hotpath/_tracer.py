@@ -55,7 +55,7 @@ def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None
 
 
 class Pipeline(Protocol):
-    """What the hot path needs of the writer below the session (``spanline._writer``)."""
+    """What the hot path needs of the writer below the session (``spanline._writer._pipeline``)."""
 
     queue: Any  # a deque: append() is the whole hot path
     max_queue: int

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-from spanline._writer import Pipeline
+from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, named, read_lines, run_python
 
 #: Runs in a subprocess: RLIMIT_FSIZE is per process and would hit pytest's own files.

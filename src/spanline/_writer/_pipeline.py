@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from spanline._capture._report import report
-from spanline._convert import Converter, EventMaker
-from spanline._fork import at_fork
 from spanline._hotpath._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
 from spanline._lines._encode import Event, encode_many
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
-from spanline._workers import ExporterWorker, FlushRequest
+from spanline._writer._convert import Converter, EventMaker
+from spanline._writer._fork import at_fork
+from spanline._writer._workers import ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import spanline
-from spanline import _writer
-from spanline._writer import Pipeline
+from spanline._writer import _pipeline as _writer
+from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, configure, finish, named, one, writer_threads
 
 
