@@ -368,7 +368,7 @@ def test_invalid_run_ids(run_id: str) -> None:
 def test_run_id_prefix_sanitises_and_the_attribute_keeps_the_original(
     name: str, prefix: str
 ) -> None:
-    from spanline._runs import RUN_ID_PATTERN
+    from spanline._runs._store import RUN_ID_PATTERN
 
     assert run_id_prefix(name) == prefix
     assert RUN_ID_PATTERN.match(f"{run_id_prefix(name)}-20240101T000000-abcdef")

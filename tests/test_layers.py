@@ -61,7 +61,7 @@ def test_the_layers_hold() -> None:
             "import spanline._writer._pipeline",
             "The CLI never imports the writer",
         ),
-        ("_runs.py", "import spanline._session", "Layers"),
+        ("_runs/_store.py", "import spanline._session", "Layers"),
         (
             "dashboard/_data.py",
             "import spanline._writer._pipeline",

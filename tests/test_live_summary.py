@@ -9,7 +9,7 @@ import orjson
 
 import spanline
 from spanline._live_summary import LiveSummary
-from spanline._runs import create_run
+from spanline._runs._store import create_run
 
 
 def _write(run: spanline.Run, *events: dict) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 import spanline
 from spanline import coordination, traced_agent, traced_llm, traced_tool
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline.cli._export_massgen import export_massgen
 from spanline.folds import read_events
 from spanline.folds.massgen import COORDINATION_EVENT_TYPES, MassgenFold, write_massgen_artifacts

@@ -14,7 +14,7 @@ from spanline._decorators._assess import assess
 from spanline._decorators._threads import ThreadPoolExecutor, bind_context
 from spanline._decorators._traced import context, traced_agent, traced_llm, traced_tool
 from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline._session import (
     child_env,
     configure_observability,

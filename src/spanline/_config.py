@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from spanline._capture._redact import redact_text
-from spanline._runs import run_id_prefix, validate_run_id
+from spanline._runs._store import run_id_prefix, validate_run_id
 from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineWarning
 from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS
 

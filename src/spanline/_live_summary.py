@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
 from spanline._hotpath._tracer import mark_internal_thread
-from spanline._runs import Run
+from spanline._runs._store import Run
 
 if TYPE_CHECKING:
     from spanline.folds import JsonlTail, RunSummary, SummaryFold

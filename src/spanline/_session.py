@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from spanline._capture._report import report
 from spanline._hotpath import _tracer
 from spanline._hotpath._tracer import RUNTIME, current_span
-from spanline._runs import Run
+from spanline._runs._store import Run
 
 if TYPE_CHECKING:
     from spanline._config import Settings
@@ -387,7 +387,7 @@ def _trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:
 
 def _open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
     """The run to write to, and whether this process created it."""
-    from spanline._runs import create_run, find_run
+    from spanline._runs._store import create_run, find_run
 
     base = settings.base_dir.expanduser().resolve()
     joining = overrides["join"]
@@ -562,7 +562,7 @@ def _start_dashboard(run: Run) -> Any:
 def _header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner, also writes metadata) or process_start."""
     from spanline._capture._redact import redact_text
-    from spanline._runs import execution_metadata, git_info, write_metadata
+    from spanline._runs._store import execution_metadata, git_info, write_metadata
     from spanline._version import __version__
     from spanline.schema import SCHEMA_VERSION
 
@@ -574,7 +574,7 @@ def _header(session: _Session) -> dict[str, Any]:
         "trace_id": session.trace_id,
     }
     if session.record_pid is None:  # readers check a pid only on the host that wrote it
-        from spanline._runs import this_host
+        from spanline._runs._store import this_host
 
         common["host"] = this_host()
     if not session.owner:

@@ -25,7 +25,7 @@ import orjson
 
 from spanline._capture._redact import REDACTED, is_secret_key, redact_text
 from spanline._capture._scrub import redact, redact_event
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline._version import __version__
 
 __all__ = ["Bundle", "export_bundle", "plan_bundle"]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from spanline._runs import Run, read_run_start
+from spanline._runs._store import Run, read_run_start
 from spanline.cli._app import CliError, cli, find_run
 
 __all__ = ["emit"]

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from spanline._runs import Run, read_run_start, read_summary_if_current
+from spanline._runs._store import Run, read_run_start, read_summary_if_current
 
 __all__ = [
     "fmt_bytes",
@@ -83,7 +83,7 @@ def fold_summary(run: Run, *, refold: bool = False) -> tuple[dict[str, Any], dic
     """``run``'s summary as ``run_summary.json`` holds it, and the run's header.
 
     A finished run's stored summary is used when it covers the whole log (see
-    :func:`~spanline._runs.read_summary_if_current`) and lists no skipped line
+    :func:`~spanline._runs._store.read_summary_if_current`) and lists no skipped line
     (those are reported on stderr by a read); otherwise the log is folded, in
     one pass, with skipped lines reported.
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from spanline._runs import Run, list_runs
+from spanline._runs._store import Run, list_runs
 from spanline.cli._app import CliError, base_dir, cli, console, find_run, read_options
 
 __all__ = ["query"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from spanline._runs import (
+from spanline._runs._store import (
     WRITER_EVENTS,
     Run,
     find_run,

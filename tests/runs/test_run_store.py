@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import spanline
-from spanline import _runs
+from spanline._runs import _store as _runs
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 from tests._helpers import run_cli
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import spanline
-from spanline._runs import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
+from spanline._runs._store import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
 from tests._helpers import read_lines, run_python
 
 
