@@ -55,13 +55,17 @@ def test_the_layers_hold() -> None:
             "from spanline._hotpath import _tracer",
             "Exporters never import the tracer",
         ),
-        ("_hotpath/_tracer.py", "import spanline._session", "The hot path never imports"),
+        (
+            "_hotpath/_tracer.py",
+            "import spanline._session._configure",
+            "The hot path never imports",
+        ),
         (
             "cli/__init__.py",
             "import spanline._writer._pipeline",
             "The CLI never imports the writer",
         ),
-        ("_runs/_store.py", "import spanline._session", "Layers"),
+        ("_runs/_store.py", "import spanline._session._configure", "Layers"),
         (
             "dashboard/_data.py",
             "import spanline._writer._pipeline",
@@ -72,7 +76,7 @@ def test_the_layers_hold() -> None:
             "import spanline._hotpath._tracer",
             "The CLI never imports the writer",
         ),
-        ("dashboard/_app.py", "import spanline._session", "Layers"),
+        ("dashboard/_app.py", "import spanline._session._configure", "Layers"),
         ("dashboard/_app.py", "import spanline.cli", "Layers"),
     ],
 )

@@ -28,7 +28,7 @@ def test_import_is_light() -> None:
         "spanline._writer._pipeline",
         "spanline._session_writer",
         "spanline.folds",
-        "spanline._config",
+        "spanline._session._settings",
     }
     # spanline.instrument() loads its machinery and the provider SDKs when called.
     heavy |= {"spanline._instrument", "openai", "anthropic", "google.genai"}

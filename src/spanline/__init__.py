@@ -15,7 +15,7 @@ from spanline._decorators._threads import ThreadPoolExecutor, bind_context
 from spanline._decorators._traced import context, traced_agent, traced_llm, traced_tool
 from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._runs._store import Run
-from spanline._session import (
+from spanline._session._configure import (
     child_env,
     configure_observability,
     current_run,

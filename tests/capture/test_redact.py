@@ -900,7 +900,7 @@ def test_reports_are_redacted_whole() -> None:
 
 
 def test_a_bad_setting_is_quoted_back_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from spanline._config import resolve_settings
+    from spanline._session._settings import resolve_settings
     from spanline.exceptions import SpanlineWarning
 
     monkeypatch.setenv("SPANLINE_FLUSH_MS", f"password={SECRETS['stripe_live']}")

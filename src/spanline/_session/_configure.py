@@ -24,8 +24,8 @@ from spanline._hotpath._tracer import RUNTIME, current_span
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:
-    from spanline._config import Settings
-    from spanline._live_summary import LiveSummary
+    from spanline._session._live_summary import LiveSummary
+    from spanline._session._settings import Settings
     from spanline._writer._pipeline import Pipeline
     from spanline.folds.summary import RunSummary
 
@@ -63,7 +63,7 @@ class _Session:
             util.register_after_fork(self, _Session._mp_child)
 
     def _mp_child(self) -> None:
-        from spanline._signals import watch_lost_signals
+        from spanline._session._signals import watch_lost_signals
 
         try:
             watch_lost_signals(self.signals)
@@ -186,7 +186,7 @@ def configure_observability(
             that cannot be written is not an error: it gives one warning on
             stderr and tracing stays off (None is returned).
     """
-    from spanline._config import resolve_settings
+    from spanline._session._settings import resolve_settings
 
     arguments = {
         "enabled": enabled,
@@ -269,7 +269,7 @@ def configure_from_environment() -> None:
     Threads that open their first spans together all wait here for the one
     configuration (none gets a no-op span meanwhile).
     """
-    from spanline._config import parse_bool, read_environment
+    from spanline._session._settings import parse_bool, read_environment
 
     with _lock:
         if RUNTIME.resolved:
@@ -460,7 +460,7 @@ def _start_session(
         session.live = _start_live_summary(session)
     if session.owner and settings.dashboard:
         session.dashboard = _start_dashboard(run)
-    from spanline._config import handover_variables
+    from spanline._session._settings import handover_variables
 
     for name, value in handover_variables(settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)
@@ -492,7 +492,7 @@ def _signal_handlers(wanted: bool) -> Any:
         early.restore()  # opted out after all: transparent where it cannot be undone
     if not wanted:
         return None
-    from spanline._signals import install
+    from spanline._session._signals import install
 
     return install(_on_signal, shutdown)
 
@@ -510,13 +510,13 @@ def _install_early_signal_handlers() -> Any:
         return None
     if threading.current_thread() is not threading.main_thread():
         return None
-    from spanline._signals import install
+    from spanline._session._signals import install
 
     return install(_on_signal, shutdown)
 
 
 def _start_live_summary(session: _Session) -> LiveSummary | None:
-    from spanline._live_summary import LiveSummary
+    from spanline._session._live_summary import LiveSummary
 
     interval = session.settings.summary_interval_ms / 1000.0
     pipeline = session.pipeline
@@ -681,7 +681,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
 
 def _abandon_open_spans(pipeline: Pipeline) -> None:
     """Every span still open gets its span_end now, with the reason it was left open."""
-    from spanline._signals import exit_signal
+    from spanline._session._signals import exit_signal
 
     by_signal = exit_signal()
     main = threading.main_thread().ident

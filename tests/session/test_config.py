@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import spanline
-from spanline._config import (
+from spanline._session._settings import (
     Settings,
     handover_variables,
     parse_resource_attributes,

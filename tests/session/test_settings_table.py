@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from spanline._config import ENV_VARS, SETTINGS, Settings, resolve_settings, settings_markdown
+from spanline._session._settings import (
+    ENV_VARS,
+    SETTINGS,
+    Settings,
+    resolve_settings,
+    settings_markdown,
+)
 from tests._helpers import ROOT, heavy_imports, run_python
 
 DOC = ROOT / "docs" / "configuration.md"
@@ -112,7 +118,7 @@ def test_user_facing_text_names_no_internal_documents() -> None:
 
 
 def test_importing_and_resolving_settings_does_not_import_pydantic() -> None:
-    setup = "import spanline._config as c\nc.resolve_settings({'enabled': True})"
+    setup = "import spanline._session._settings as c\nc.resolve_settings({'enabled': True})"
     assert heavy_imports(setup, {"pydantic", "logfire", "loguru", "opentelemetry"}) == []
 
 
@@ -121,7 +127,7 @@ def test_importing_the_settings_module_is_cheap() -> None:
     code = (
         "import time, spanline\n"
         "t = time.perf_counter()\n"
-        "import spanline._config as c\n"
+        "import spanline._session._settings as c\n"
         "c.resolve_settings({'enabled': True}, {})\n"
         "print(time.perf_counter() - t)\n"
     )

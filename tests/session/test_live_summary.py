@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 
 import spanline
-from spanline._live_summary import LiveSummary
 from spanline._runs._store import create_run
+from spanline._session._live_summary import LiveSummary
 
 
 def _write(run: spanline.Run, *events: dict) -> None:
