@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from spanline.folds import JsonlTail, SummaryFold, read_events, summarize_file
-from tests.test_fold_summary import random_run
+from tests.folds.test_fold_summary import random_run
 
 
 def _lines(events: list[dict]) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 from spanline.folds import RunSummary, SummaryFold, summarize, summarize_file
 from spanline.folds.summary import write_summary
 from tests._helpers import ROOT
-from tests.test_summary import end, start
+from tests.folds.test_summary import end, start
 
 LLM = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
 
