@@ -1,4 +1,4 @@
-"""One wrapper for four call shapes, used by the decorators in ``_decorators``.
+"""One wrapper for four call shapes, used by the decorators in ``_traced``.
 
 A *recipe* says what a kind of call records (name, attributes at start, what
 to do with the result); :func:`decorate` wraps sync functions, coroutines,
