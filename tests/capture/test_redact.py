@@ -314,7 +314,7 @@ def test_json_nested_in_a_json_string_is_redacted_and_valid() -> None:
 def reference_redact_text(text: str) -> str:
     """redact_text as it was before per-rule triggers: every rule over the whole text."""
     module = spanline._capture._redact
-    for rule in (*module._RULES, *module._registry.patterns):
+    for rule in (*module._RULES, *module.registry.patterns):
         text = rule.sub(module._substitute, text)
     return text
 

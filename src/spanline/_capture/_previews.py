@@ -19,14 +19,14 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from spanline._capture._redact import (
-    _CYCLE,
+    CYCLE,
     REDACTED,
-    _bytes_window,
-    _hide_flag_values,
-    _is_secret_flag,
-    _redacted_window,
+    bytes_window,
+    hide_flag_values,
+    is_secret_flag,
     is_secret_key,
     redact_text,
+    redacted_window,
 )
 
 __all__ = ["CaptureMode", "capture_value", "preview", "to_jsonable"]
@@ -168,7 +168,7 @@ def preview(value: object, limit: int = 200) -> str:
     limit = max(limit, 1)
     try:
         if isinstance(value, str):
-            return _clip(_redacted_window(value, limit), limit)
+            return _clip(redacted_window(value, limit), limit)
         walker = _Previewer(limit + 1)
         walker.value(value, 0)
         return _clip("".join(walker.parts), limit)
@@ -198,26 +198,26 @@ class _Previewer:
 
     def _render(self, value: object, depth: int) -> None:
         if isinstance(value, enum.Enum):
-            self.emit(_redacted_window(repr(value), self.budget))
+            self.emit(redacted_window(repr(value), self.budget))
         elif isinstance(value, str):
-            self.emit(repr(_redacted_window(value, self.budget)))
+            self.emit(repr(redacted_window(value, self.budget)))
         elif value is None or isinstance(value, (bool, float)):
             self.emit(repr(value))
         elif isinstance(value, int):
             self.emit(_int_text(value))
         elif isinstance(value, (bytes, bytearray)):
-            self.emit(redact_text(repr(_bytes_window(value, self.budget))))
+            self.emit(redact_text(repr(bytes_window(value, self.budget))))
         elif isinstance(value, memoryview):
             self.emit(f"<memoryview nbytes={value.nbytes}>")
         elif id(value) in self._active:
-            self.emit(_CYCLE)
+            self.emit(CYCLE)
         else:
             self._structured(value, depth)
 
     def _structured(self, value: object, depth: int) -> None:
         shape = _shape(value, preview=True)
         if shape is None:
-            self.emit(_redacted_window(repr(value), self.budget))
+            self.emit(redacted_window(repr(value), self.budget))
             return
         kind, opening, closing, members = shape
         self._active.add(id(value))
@@ -243,7 +243,7 @@ class _Previewer:
                     self.emit(repr(REDACTED))
                 else:
                     self.value(member, depth + 1)
-                flag = _is_secret_flag(member)
+                flag = is_secret_flag(member)
                 continue
             key, item = member
             if kind is _Kind.FIELDS:
@@ -314,7 +314,7 @@ class _Jsonifier:
         ):
             return self.text(str(value))
         if id(value) in self._active:
-            return _CYCLE
+            return CYCLE
         return self._structured(value, depth)
 
     def _structured(self, value: object, depth: int) -> object:
@@ -345,7 +345,7 @@ class _Jsonifier:
                 break
             self.items_left -= 1
             out.append(self.convert(item, depth + 1))
-        _hide_flag_values(out)  # an argv list: ["--password", "x"]
+        hide_flag_values(out)  # an argv list: ["--password", "x"]
         if more is not None:
             out.append(more)
         return out
@@ -372,21 +372,21 @@ class _Jsonifier:
             text = _int_text(key) if isinstance(key, int) else repr(float(key))
         else:
             text = preview(key, _KEY_CAP)
-        return _clip(_redacted_window(text, _KEY_CAP), _KEY_CAP)
+        return _clip(redacted_window(text, _KEY_CAP), _KEY_CAP)
 
     def text(self, s: str) -> str:
         budget = max(self.chars_left, 0)
         if len(s) <= budget:
             out = redact_text(str.__str__(s))
         else:
-            out = _redacted_window(s, budget)[:budget] + f"{_ELLIPSIS}[+{len(s) - budget} chars]"
+            out = redacted_window(s, budget)[:budget] + f"{_ELLIPSIS}[+{len(s) - budget} chars]"
         self.chars_left -= len(out)
         return out
 
     def _bytes(self, value: bytes | bytearray | memoryview) -> str:
         size = memoryview(value).nbytes
         budget = max(self.chars_left, 0)
-        head = _bytes_window(value, budget)
+        head = bytes_window(value, budget)
         complete = len(head) == size
         try:
             # An incremental decoder tolerates a multi-byte character cut at the end.

@@ -47,9 +47,14 @@ __all__ = [
     "reset_redaction",
 ]
 
+# For the structure walks of the capture package (``_previews``, ``_scrub``), which share
+# these text rules: CYCLE, Registry, registry (rebound when rules are added: read it as
+# ``_redact.registry`` each time), key_check, is_secret_flag, hide_flag_values,
+# bytes_window and redacted_window. Not part of spanline's public API.
+
 REDACTED = "[REDACTED]"
 """What every secret is replaced by, whatever its kind."""
-_CYCLE = "<cycle>"
+CYCLE = "<cycle>"
 # Text redacted past a cut, so a secret straddling the cut is still matched whole.
 _WINDOW_MARGIN = 1024
 # A cut is also pushed past any run of token characters (up to 64 KiB) it would split.
@@ -212,7 +217,7 @@ _KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c", "key_f")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class _Registry:
+class Registry:
     """User additions to redaction; replaced whole, never mutated, so readers need no lock."""
 
     patterns: tuple[re.Pattern[str], ...] = ()
@@ -220,7 +225,7 @@ class _Registry:
     key_patterns: tuple[re.Pattern[str], ...] = ()
 
 
-_registry = _Registry()
+registry = Registry()
 _registry_lock = threading.Lock()
 
 
@@ -269,7 +274,7 @@ def redact_text(s: str) -> str:
                 pos = match.end()
         if out:
             text = "".join((*out, text[pos:]))
-    for pattern in _registry.patterns:  # no known trigger: always run
+    for pattern in registry.patterns:  # no known trigger: always run
         text = pattern.sub(_substitute, text)
     return s if text is original else text
 
@@ -301,11 +306,11 @@ def is_secret_key(name: object) -> bool:
     Returns:
         True when the key matches ``SECRET_KEY_PATTERN`` or a key added by ``add_secret_key``.
     """
-    return isinstance(name, str) and _key_check(name, _registry)
+    return isinstance(name, str) and key_check(name, registry)
 
 
 @functools.lru_cache(maxsize=4096)
-def _key_check(name: str, registry: _Registry) -> bool:
+def key_check(name: str, registry: Registry) -> bool:
     # The registry is part of the cache key, so a swap can never serve a stale answer.
     normal = name.lower().translate(_KEY_STRIP)
     if _SECRET_KEY_RE.fullmatch(normal) or normal in registry.key_names:
@@ -313,17 +318,17 @@ def _key_check(name: str, registry: _Registry) -> bool:
     return any(p.search(name) or p.search(normal) for p in registry.key_patterns)
 
 
-def _is_secret_flag(item: object) -> bool:
+def is_secret_flag(item: object) -> bool:
     """Whether a command-line word is a flag naming a secret (``--password``, ``-api-key``),
     so that the next word is its value."""
     return item.__class__ is str and item[:1] == "-" and "=" not in item and is_secret_key(item)
 
 
-def _hide_flag_values(items: list[object]) -> None:
+def hide_flag_values(items: list[object]) -> None:
     """In a list of command-line words (``sys.argv``, a subprocess command), replace the
     word after each secret flag in place; the flag itself stays."""
     for index in range(len(items) - 1):
-        if _is_secret_flag(items[index]) and isinstance(items[index + 1], str):
+        if is_secret_flag(items[index]) and isinstance(items[index + 1], str):
             items[index + 1] = REDACTED
 
 
@@ -341,9 +346,9 @@ def add_redaction_pattern(pattern: str | re.Pattern[str]) -> None:
     compiled = re.compile(pattern)
     if compiled.match("") is not None:
         raise ValueError(f"redaction pattern {compiled.pattern!r} matches the empty string")
-    global _registry
+    global registry
     with _registry_lock:
-        _registry = dataclasses.replace(_registry, patterns=(*_registry.patterns, compiled))
+        registry = dataclasses.replace(registry, patterns=(*registry.patterns, compiled))
 
 
 def add_secret_key(name_or_regex: str) -> None:
@@ -360,25 +365,25 @@ def add_secret_key(name_or_regex: str) -> None:
     """
     if not name_or_regex:
         raise ValueError("a secret key name must not be empty")
-    global _registry
+    global registry
     with _registry_lock:
         if re.fullmatch(r"[\w .-]+", name_or_regex):
-            names = _registry.key_names | {name_or_regex.lower().translate(_KEY_STRIP)}
-            _registry = dataclasses.replace(_registry, key_names=names)
+            names = registry.key_names | {name_or_regex.lower().translate(_KEY_STRIP)}
+            registry = dataclasses.replace(registry, key_names=names)
         else:
             regex = re.compile(name_or_regex, re.IGNORECASE)
-            patterns = (*_registry.key_patterns, regex)
-            _registry = dataclasses.replace(_registry, key_patterns=patterns)
+            patterns = (*registry.key_patterns, regex)
+            registry = dataclasses.replace(registry, key_patterns=patterns)
 
 
 def reset_redaction() -> None:
     """Forget every pattern and key added at run time (the built-in rules stay)."""
-    global _registry
+    global registry
     with _registry_lock:
-        _registry = _Registry()
+        registry = Registry()
 
 
-def _redacted_window(s: str, n: int) -> str:
+def redacted_window(s: str, n: int) -> str:
     """Redact enough of ``s`` that its first ``n`` characters can be shown safely."""
     s = str.__str__(s)  # a str subclass could override slicing
     end = max(n, 0) + _WINDOW_MARGIN
@@ -388,8 +393,8 @@ def _redacted_window(s: str, n: int) -> str:
     return redact_text(s)
 
 
-def _bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
-    """The bytes to redact before showing the first ``n`` (see ``_redacted_window``)."""
+def bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
+    """The bytes to redact before showing the first ``n`` (see ``redacted_window``)."""
     view = memoryview(data).cast("B")
     end = max(n, 0) + _WINDOW_MARGIN
     if len(view) > end:

@@ -13,12 +13,12 @@ from typing import Any
 from spanline._capture import _redact as rules
 from spanline._capture._previews import to_jsonable
 from spanline._capture._redact import (
-    _CYCLE,
+    CYCLE,
     REDACTED,
-    _hide_flag_values,
-    _key_check,
-    _Registry,
+    Registry,
+    hide_flag_values,
     is_secret_key,
+    key_check,
     redact_text,
 )
 
@@ -58,7 +58,7 @@ def _redact(value: object, active: set[int], depth: int) -> object:
             # the conversion redacts.
             return to_jsonable(value)
         if id(value) in active:
-            return _CYCLE
+            return CYCLE
         if depth >= _REDACT_DEPTH:
             return "<max depth>"
         active.add(id(value))
@@ -72,7 +72,7 @@ def _redact(value: object, active: set[int], depth: int) -> object:
         finally:
             active.discard(id(value))
         if isinstance(value, (list, tuple)):
-            _hide_flag_values(items)  # an argv list: ["--password", "x"]
+            hide_flag_values(items)  # an argv list: ["--password", "x"]
             return items if isinstance(value, list) else tuple(items)
         return frozenset(items) if isinstance(value, frozenset) else set(items)
     except Exception:
@@ -132,7 +132,7 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
         for field in _NAME_FIELDS:
             value = event.get(field)
             if value.__class__ is str:
-                event[field] = _redact_name(value, rules._registry)
+                event[field] = _redact_name(value, rules.registry)
         kind = event.get("event")
         if kind == "phase":
             return _redact_phase(event)
@@ -161,7 +161,7 @@ _NAME_FIELDS = ("name", "component", "query")
 
 
 @functools.lru_cache(maxsize=4096)
-def _redact_name(name: str, registry: _Registry) -> str:
+def _redact_name(name: str, registry: Registry) -> str:
     """``redact_text`` for names: they repeat, so their verdicts are cached (per set of
     user rules: the registry is replaced whole when a rule is added)."""
     return redact_text(name)
@@ -169,7 +169,7 @@ def _redact_name(name: str, registry: _Registry) -> str:
 
 def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
     """``redact(attributes)``, faster: attribute names repeat, so their verdicts are cached."""
-    registry = rules._registry  # rebound when rules are added: read it each time
+    registry = rules.registry  # rebound when rules are added: read it each time
     active = {id(attributes)}  # as in redact(): a value holding the dict itself is a cycle
     out: dict[Any, Any] = {}
     name: object
@@ -188,9 +188,9 @@ def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _key_verdict(key: str, registry: _Registry) -> tuple[str, bool]:
-    # The registry is part of the cache key, as in _key_check.
-    return redact_text(key), _key_check(key, registry)
+def _key_verdict(key: str, registry: Registry) -> tuple[str, bool]:
+    # The registry is part of the cache key, as in key_check.
+    return redact_text(key), key_check(key, registry)
 
 
 def _redact_error(error: object) -> object:
