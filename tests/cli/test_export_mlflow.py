@@ -21,7 +21,7 @@ from tests._helpers import EXAMPLE, configure, finish, run_cli, run_interpreter
 MLFLOW_TRACING = "3.17.2"
 CACHE = Path.home() / ".cache" / "spanline-tests" / f"mlflow-tracing-{MLFLOW_TRACING}"
 
-#: Reference 002's "Quick Health Check", verbatim.
+#: The "Quick Health Check" jq filter for MLflow trace JSON, verbatim.
 HEALTH_CHECK = """{
 state: .info.state,
 span_count: (.data.spans | length),
@@ -268,7 +268,7 @@ def test_reference_health_check_on_a_failed_example_run(
             starts[event["span_id"]] = event["name"]
         elif event["event"] == "span_end" and event["status"] == "error":
             failed_names.append(starts[event["span_id"]])
-    assert len(failed_names) == 1  # --fail: exactly one agent raises (contract 9)
+    assert len(failed_names) == 1  # --fail: exactly one agent raises
 
     health = jq(HEALTH_CHECK, out)
     assert health["error_spans"] == failed_names

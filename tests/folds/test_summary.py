@@ -1,4 +1,5 @@
-"""The summary fold: reference 001's fields, contracts 4 and 5, bad lines skipped."""
+"""The summary fold: the run summary's fields, counters (totals are sums of every span's own
+counts), agents and phases, bad lines skipped."""
 
 from __future__ import annotations
 

@@ -198,7 +198,7 @@ def test_plain_threads_are_roots_but_the_helpers_carry_the_parent(traced, memory
         with spanline.ThreadPoolExecutor(max_workers=3) as pool:
             list(pool.map(work, [f"pooled-{i}" for i in range(6)]))
     spans = by_name(memory)
-    assert spans["plain"]["parent"] is None  # contract 11
+    assert spans["plain"]["parent"] is None  # a bare thread: parentless
     assert spans["bound"]["parent"] == main.span_id
     for i in range(6):
         assert spans[f"pooled-{i}"]["parent"] == main.span_id
@@ -225,7 +225,7 @@ def test_events_and_phases(traced, memory) -> None:
 
 
 def test_tracer_taken_before_configuration_traces_afterwards(tmp_path, memory) -> None:
-    tracer = spanline.get_tracer()  # taken at "import time" (contract 16)
+    tracer = spanline.get_tracer()  # taken at "import time"
     assert tracer.span("off") is tracer.span("still-off")  # the shared no-op span
     spanline.configure_observability(enabled=True, run_dir=tmp_path, exporters=[memory])
     with tracer.span("on"):

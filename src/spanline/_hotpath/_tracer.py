@@ -1,9 +1,9 @@
 """Tracer and spans: the hot path.
 
 Opening or closing a span builds one tuple and appends it to the pipeline's
-deque. No lock, no I/O, no serialization: the writer thread (``_pipeline``)
-turns tuples into JSON lines later. Span ids are integers here and become hex
-strings in the writer.
+deque. No lock, no I/O, no serialization: the writer thread
+(``spanline._writer._pipeline``) turns tuples into JSON lines later. Span ids are
+integers here and become hex strings in the writer.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """Settings: one table of every setting, resolved as argument, then variable, then default.
 
 The table (:data:`SETTINGS`) is the single description of configuration: the
-resolver walks it, the documentation's table is generated from it, and it is
-the only place that reads the environment. Validation is plain functions, not
-pydantic: importing pydantic (and, through its plugin hook, logfire) cost more
-than the whole configure call may.
+resolver walks it, the documentation's table is generated from it, and
+:func:`read_environment` reads the variables it names. One reading happens
+before the table is loaded: at ``import spanline``, the session looks at
+``SPANLINE_ENABLED`` and ``SPANLINE_HANDLE_SIGNALS`` itself to decide whether to
+install signal handlers early (loading the table there would slow the import).
+
+Validation is plain functions, not pydantic: importing pydantic (and, through
+its plugin hook, logfire) cost more than the whole configure call may.
 """
 
 from __future__ import annotations
@@ -448,7 +452,8 @@ def _given(row: Setting, arguments: Mapping[str, Any]) -> Any:
     if row.argument is None:
         return None
     given = arguments.get(row.argument)
-    # The session passes run_dir under its attribute name, base_dir.
+    # run_dir is also accepted under its attribute name, base_dir (the one setting whose
+    # argument and attribute names differ); the session passes run_dir.
     return arguments.get(row.name) if given is None else given
 
 

@@ -2,7 +2,7 @@
 
 Every command reads runs through the run store and folds. Errors are one line
 on stderr and a non-zero exit, never a traceback, so scripts can rely on the
-exit status. Typer, Click and Rich are imported here only, never by
+exit status. Click and Rich are imported here only, never by
 ``import spanline``.
 """
 
