@@ -23,6 +23,7 @@ __all__ = [
     "Run",
     "create_run",
     "find_run",
+    "latest_run",
     "list_runs",
     "new_run_id",
     "read_latest",
@@ -183,9 +184,14 @@ def _run_in(directory: Path) -> Run:
     return Run(directory.name, directory.resolve())
 
 
-def _latest_run(base: Path) -> Run:
-    if (base / "telemetry.jsonl").is_file():
-        return _run_in(base)  # the base itself is a run directory
+def latest_run(base: str | os.PathLike[str]) -> Run:
+    """The most recently created run under ``<base>/runs``: the one ``latest`` points
+    at, else the newest listed (resolved on every call).
+
+    Raises:
+        RunNotFoundError: there is no run.
+    """
+    base = Path(base)
     latest = read_latest(base)
     if latest is not None and _GIVEN_ID.fullmatch(latest) and (base / "runs" / latest).is_dir():
         return Run(latest, (base / "runs" / latest).resolve())
@@ -193,6 +199,12 @@ def _latest_run(base: Path) -> Run:
     if not runs:
         raise RunNotFoundError(f"no runs under {base / 'runs'}")
     return runs[0]
+
+
+def _latest_in(base: Path) -> Run:
+    if (base / "telemetry.jsonl").is_file():
+        return _run_in(base)  # the base itself is a run directory
+    return latest_run(base)
 
 
 def resolve_run(target: str | os.PathLike[str] | None, base: str | os.PathLike[str]) -> Run:
@@ -214,7 +226,7 @@ def resolve_run(target: str | os.PathLike[str] | None, base: str | os.PathLike[s
     """
     base_path = Path(base)
     if target is None or str(target) == "latest":
-        return _latest_run(base_path)
+        return _latest_in(base_path)
     text = os.fspath(target)
     if "/" in text or os.sep in text:
         path = Path(text)
@@ -223,7 +235,7 @@ def resolve_run(target: str | os.PathLike[str] | None, base: str | os.PathLike[s
         if (path / "telemetry.jsonl").is_file():
             return _run_in(path)
         if (path / "runs").is_dir():
-            return _latest_run(path)
+            return _latest_in(path)
         raise RunNotFoundError(f"no run at {text} (no telemetry.jsonl, no runs/ directory)")
     run_id = validate_run_id(text)
     directory = base_path / "runs" / run_id

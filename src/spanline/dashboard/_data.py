@@ -18,10 +18,11 @@ from spanline._runs._store import (
     WRITER_EVENTS,
     Run,
     find_run,
+    latest_run,
     list_runs,
-    read_latest,
     read_run_start,
     read_summary_if_current,
+    run_is_live,
     track_writer,
     validate_run_id,
     writers_alive,
@@ -65,48 +66,20 @@ def get_run(base: Path, run_id: str) -> Run:
     return run
 
 
-def latest_run(base: Path) -> Run:
-    """The most recently created run under ``base`` (resolved on every call).
-
-    Raises:
-        RunNotFoundError: there is no run.
-    """
-    latest = read_latest(base)
-    if latest is not None:
-        run = find_run(base, latest)
-        if run is not None:
-            return run
-    runs = list_runs(base)
-    if not runs:
-        raise RunNotFoundError(f"no runs under {base / 'runs'}")
-    return runs[0]
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 1:
-        return False  # pid 1: a deterministic run records no real pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
-
-
 def run_info(run: Run) -> dict[str, Any]:
     """One row of ``/api/runs``.
 
     ``status`` is the stored summary's (``ok``/``error``) when it covers the
-    whole log; otherwise ``running`` while the process that created the run is
-    alive, else ``incomplete``.
+    whole log; otherwise ``running`` while a process of the run may still write
+    (the run store's :func:`~spanline._runs._store.run_is_live`, as in the
+    snapshot), else ``incomplete``.
     """
     start = read_run_start(run) or {}
     stored = read_summary_if_current(run)
     if stored is not None:
         status = stored.get("status")
     else:
-        status = "running" if _alive(start.get("pid")) else "incomplete"
+        status = "running" if run_is_live(run) else "incomplete"
     return {
         "run_id": run.run_id,
         "created": start.get("ts"),
