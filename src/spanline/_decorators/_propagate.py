@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-import re
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import Token
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from spanline._hotpath._noop import NoOpSpan
 from spanline._hotpath._tracer import (
@@ -28,6 +27,7 @@ from spanline._hotpath._tracer import (
     context_attributes,
     live_pipeline,
 )
+from spanline.schema import traceparent_ids
 
 __all__ = [
     "RemoteParent",
@@ -40,7 +40,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-_TRACEPARENT: Final = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 #: ThreadPoolExecutor subclasses running tasks in other interpreters (Python 3.14+).
 _OTHER_INTERPRETERS: tuple[type, ...] = tuple(
     pool for pool in (getattr(concurrent.futures, "InterpreterPoolExecutor", None),) if pool
@@ -162,10 +161,10 @@ def extract(carrier: Mapping[str, Any] | None) -> RemoteParent:
         raw = next((v for k, v in carrier.items() if str(k).lower() == "traceparent"), None)
     if isinstance(raw, bytes):
         raw = raw.decode("latin-1")
-    match = _TRACEPARENT.fullmatch(raw.strip().lower()) if isinstance(raw, str) else None
-    if match is None or set(match.group(1)) == {"0"}:
+    parsed = traceparent_ids(raw)
+    if parsed is None or set(parsed[0]) == {"0"}:
         return RemoteParent(0)
-    return RemoteParent(int(match.group(2), 16), match.group(1))
+    return RemoteParent(int(parsed[1], 16), parsed[0])
 
 
 # -- executors ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,7 +26,7 @@ from urllib.parse import unquote
 from spanline._capture._redact import redact_text
 from spanline._runs._store import run_id_prefix, validate_run_id
 from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineWarning
-from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS
+from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS, traceparent_ids
 
 __all__ = [
     "ENV_VARS",
@@ -46,9 +45,6 @@ __all__ = [
     "settings_markdown",
 ]
 
-#: Run ids a caller may give (with no ``..``): one safe directory name. The ids
-#: spanline creates, ``<service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>``, are among them.
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _FALLBACK_SERVICE = "spanline"
 
 
@@ -243,11 +239,11 @@ def parse_traceparent(raw: Any) -> tuple[str, int]:
     Raises:
         ValueError: malformed, another version than 00, or an all-zero id.
     """
-    match = _TRACEPARENT.fullmatch(raw.strip().lower()) if isinstance(raw, str) else None
+    parsed = traceparent_ids(raw)
     # W3C: an all-zero trace id or parent id is invalid.
-    if match is None or not int(match[1], 16) or not int(match[2], 16):
+    if parsed is None or not int(parsed[0], 16) or not int(parsed[1], 16):
         raise ValueError("expected 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, not zero")
-    return match[1], int(match[2], 16)
+    return parsed[0], int(parsed[1], 16)
 
 
 def parse_resource_attributes(raw: Any) -> dict[str, str]:

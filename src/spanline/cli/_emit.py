@@ -22,13 +22,13 @@ import orjson
 
 from spanline._runs._store import Run, read_run_start
 from spanline.cli._app import CliError, cli, find_run
+from spanline.schema import traceparent_ids
 
 __all__ = ["emit"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 #: Exit status for a line that cannot be written as asked (bad id, schema mismatch).
 BAD_INPUT = 2
 
@@ -245,8 +245,8 @@ def _trace_id(run: Run) -> str:
 
 def _parent_from_environment(trace_id: str) -> str | None:
     """The span named by ``$TRACEPARENT`` when it belongs to this run's trace."""
-    match = _TRACEPARENT.fullmatch(os.environ.get("TRACEPARENT", "").strip().lower())
-    return match.group(2) if match and match.group(1) == trace_id else None
+    parsed = traceparent_ids(os.environ.get("TRACEPARENT"))
+    return parsed[1] if parsed is not None and parsed[0] == trace_id else None
 
 
 def _lines(run: Run, *needles: bytes) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,25 @@
+"""Each concept is written once in the package: the copies that used to exist stay gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests._helpers import ROOT
+
+SRC = ROOT / "src" / "spanline"
+
+
+def _sources() -> dict[Path, str]:
+    return {path: path.read_text() for path in SRC.rglob("*.py")}
+
+
+def test_the_traceparent_pattern_is_written_once() -> None:
+    holders = [path.relative_to(SRC) for path, text in _sources().items() if "{32})-(" in text]
+    assert holders == [Path("schema.py")]
+
+
+def test_liveness_and_the_latest_run_belong_to_the_run_store() -> None:
+    """The dashboard asks the run store whether a run runs and which run is the latest."""
+    dashboard = "".join(text for path, text in _sources().items() if "dashboard" in path.parts)
+    assert "os.kill(" not in dashboard
+    assert "read_latest(" not in dashboard
