@@ -23,3 +23,13 @@ def test_liveness_and_the_latest_run_belong_to_the_run_store() -> None:
     dashboard = "".join(text for path, text in _sources().items() if "dashboard" in path.parts)
     assert "os.kill(" not in dashboard
     assert "read_latest(" not in dashboard
+
+
+def test_the_stored_summary_or_a_fold_is_decided_once() -> None:
+    """Whether a stored run_summary.json may stand for a fold is the run store's call."""
+    deciders = [
+        path.relative_to(SRC)
+        for path, text in _sources().items()
+        if 'get("skipped_line_count")' in text
+    ]
+    assert deciders == [Path("_runs/_store.py")]

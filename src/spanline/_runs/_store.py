@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "read_summary_if_current",
     "resolve_run",
     "run_id_prefix",
+    "summary_or_fold",
     "validate_run_id",
 ]
 
@@ -323,6 +324,30 @@ def read_summary_if_current(run: Run) -> dict[str, Any] | None:
     if not isinstance(summary, dict) or summary.get("status") in (None, "incomplete"):
         return None
     return summary
+
+
+def summary_or_fold(
+    run: Run, fold: Callable[[Run], dict[str, Any]], *, refold: bool = False
+) -> dict[str, Any]:
+    """The run's summary: ``run_summary.json`` when it covers the whole log (see
+    :func:`read_summary_if_current`) and lists no skipped line, else ``fold(run)``.
+
+    A stored summary that lists skipped lines is folded again, so the reader that
+    folds reports them as it reads.
+
+    Args:
+        run: the run.
+        fold: folds the run's log into a summary dict (the reader's own way: with
+            its progress, its reports and its errors).
+        refold: fold even when the stored summary is current.
+
+    Returns:
+        The summary dict (the keys of ``run_summary.json``).
+    """
+    stored = None if refold else read_summary_if_current(run)
+    if stored is not None and not stored.get("skipped_line_count"):
+        return stored
+    return fold(run)
 
 
 def this_host() -> str:

@@ -23,6 +23,7 @@ from spanline._runs._store import (
     read_run_start,
     read_summary_if_current,
     run_is_live,
+    summary_or_fold,
     track_writer,
     validate_run_id,
     writers_alive,
@@ -157,9 +158,10 @@ def _decode(line: bytes) -> dict[str, Any] | None:
 
 def summary(run: Run) -> dict[str, Any]:
     """The run's summary: the stored one when it covers the whole log, else a fold of it."""
-    stored = read_summary_if_current(run)
-    if stored is not None and not stored.get("skipped_line_count"):
-        return stored
+    return summary_or_fold(run, _fold)
+
+
+def _fold(run: Run) -> dict[str, Any]:
     folded: dict[str, Any] = snapshot(run, None, with_lanes=False)["summary"]
     return folded
 
