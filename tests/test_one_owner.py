@@ -33,3 +33,12 @@ def test_the_stored_summary_or_a_fold_is_decided_once() -> None:
         if 'get("skipped_line_count")' in text
     ]
     assert deciders == [Path("_runs/_store.py")]
+
+
+def test_multiprocessing_after_fork_is_joined_by_the_fork_registry_only() -> None:
+    joiners = [
+        path.relative_to(SRC)
+        for path, text in _sources().items()
+        if "register_after_fork(" in text or "register_at_fork(" in text
+    ]
+    assert joiners == [Path("_writer/_fork.py")]

@@ -48,23 +48,18 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
-    mp_hooked: bool = False
 
     @property
     def owner(self) -> bool:
         """True in the process that created the run: it writes metadata and the summary."""
         return self.owner_pid == os.getpid()
 
-    def _before_fork(self) -> None:
-        # multiprocessing's own after-fork registry tells its fork children apart.
-        util = sys.modules.get("multiprocessing.util")
-        if util is not None and not self.mp_hooked and self.signals is not None:
-            self.mp_hooked = True  # the registry keeps it for every later fork
-            util.register_after_fork(self, _Session._mp_child)
-
     def _mp_child(self) -> None:
+        """In a multiprocessing fork child (a pool worker): watch for a lost SIGTERM."""
         from spanline._session._signals import watch_lost_signals
 
+        if self.signals is None:
+            return
         try:
             watch_lost_signals(self.signals)
         except Exception as exc:  # the worker runs on without the safeguard
@@ -447,7 +442,7 @@ def _start_session(
         raise
     global _session
     _session = session
-    at_fork(session._after_fork_in_child, before=session._before_fork)
+    at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
     if session.owner:
         session.log_handler = add_log_file(run.log_path)
     RUNTIME.capture = settings.capture
@@ -536,7 +531,6 @@ def _start_dashboard(run: Run) -> Any:
     The dashboard sits below the session and never imports the tracer: the
     session hands it the marker that makes its thread one of spanline's own.
     """
-    import sys
 
     from spanline.dashboard import DEFAULT_PORT, DashboardUnavailable, start_in_thread
 

@@ -13,7 +13,6 @@ multiprocessing child exits) instead of being imported here.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -121,7 +120,6 @@ class Pipeline:
         self._workers: list[ExporterWorker] = []
         self._fd = open_append(self.telemetry_path)
         self.closed = False
-        self._mp_hooked = False
         self._reset_process_state()
 
     def _reset_process_state(self) -> None:
@@ -203,7 +201,7 @@ class Pipeline:
             for name, exporter in self._exporters
         ]
         self._start_writer()
-        at_fork(self._after_fork_in_child, before=self._before_fork)
+        at_fork(self._after_fork_in_child, in_multiprocessing_child=self._mp_child)
 
     def _start_writer(self) -> None:
         if self.synchronous:
@@ -452,18 +450,12 @@ class Pipeline:
                 report(f"cannot write {self.telemetry_path}; events are counted as lost", exc=exc)
 
     # -- fork ----------------------------------------------------------------
-    def _before_fork(self) -> None:
-        # multiprocessing's fork children end with os._exit(), skipping atexit; its
-        # own after-fork registry lets us install a finalizer that flushes instead.
-        util = sys.modules.get("multiprocessing.util")
-        if util is not None and not self.closed and not self._mp_hooked:
-            self._mp_hooked = True  # the registry keeps it for every later fork
-            util.register_after_fork(self, Pipeline._mp_child)
-
     def _mp_child(self) -> None:
+        # A multiprocessing fork child ends with os._exit(), skipping atexit: a
+        # finalizer of multiprocessing's flushes instead.
         import multiprocessing.util as util
 
-        if self._on_child_exit is not None:
+        if not self.closed and self._on_child_exit is not None:
             util.Finalize(None, self._on_child_exit, exitpriority=100)
 
     def _after_fork_in_child(self) -> None:
