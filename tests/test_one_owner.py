@@ -42,3 +42,13 @@ def test_multiprocessing_after_fork_is_joined_by_the_fork_registry_only() -> Non
         if "register_after_fork(" in text or "register_at_fork(" in text
     ]
     assert joiners == [Path("_writer/_fork.py")]
+
+
+def test_spanline_variables_are_read_through_the_settings_table() -> None:
+    """Only the settings module reads a SPANLINE_* variable's value."""
+    readers = [
+        path.relative_to(SRC)
+        for path, text in _sources().items()
+        if 'environ.get("SPANLINE_' in text or 'getenv("SPANLINE_' in text
+    ]
+    assert readers == []

@@ -497,11 +497,11 @@ def _install_early_signal_handlers() -> Any:
     worker thread, where Python refuses signal handlers; install them now, at import
     (normally on the main thread). Until a session starts they flush nothing and
     pass every signal on."""
-    from spanline.schema import FALSE_WORDS, TRUE_WORDS
+    if "SPANLINE_ENABLED" not in os.environ:
+        return None  # the usual import: the settings table is not loaded for nothing
+    from spanline._session._settings import variable_flag
 
-    enabled = os.environ.get("SPANLINE_ENABLED", "").strip().lower() in TRUE_WORDS
-    handle = os.environ.get("SPANLINE_HANDLE_SIGNALS", "").strip().lower()
-    if not enabled or (handle and handle in FALSE_WORDS):
+    if not variable_flag("enabled") or not variable_flag("handle_signals"):
         return None
     if threading.current_thread() is not threading.main_thread():
         return None

@@ -2,10 +2,11 @@
 
 The table (:data:`SETTINGS`) is the single description of configuration: the
 resolver walks it, the documentation's table is generated from it, and
-:func:`read_environment` reads the variables it names. One reading happens
-before the table is loaded: at ``import spanline``, the session looks at
-``SPANLINE_ENABLED`` and ``SPANLINE_HANDLE_SIGNALS`` itself to decide whether to
-install signal handlers early (loading the table there would slow the import).
+:func:`read_environment` reads the variables it names. What must be known
+before configuration (at ``import spanline``: whether ``SPANLINE_ENABLED`` and
+``SPANLINE_HANDLE_SIGNALS`` ask for signal handlers) is read through
+:func:`variable_flag`; the session loads this module for it only when
+``SPANLINE_ENABLED`` is set at all, so a plain import stays light.
 
 Validation is plain functions, not pydantic: importing pydantic (and, through
 its plugin hook, logfire) cost more than the whole configure call may.
@@ -43,6 +44,7 @@ __all__ = [
     "run_id_prefix",
     "script_name",
     "settings_markdown",
+    "variable_flag",
 ]
 
 _FALLBACK_SERVICE = "spanline"
@@ -406,6 +408,31 @@ def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     """
     env = os.environ if environ is None else environ
     return {name: env[name] for name in ENV_VARS if env.get(name, "").strip()}
+
+
+def variable_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """The boolean setting ``name`` as its variable alone sets it, read through the table.
+
+    For what must be known before ``configure_observability()`` (whether a process
+    with ``SPANLINE_ENABLED`` traces, and installs signal handlers at import). A
+    value that is not a boolean gives the setting's default here; configuring warns
+    about it.
+
+    Args:
+        name: the setting (a row of :data:`SETTINGS` of type bool).
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        The variable's value, or the setting's default when it is unset or invalid.
+    """
+    row = next(row for row in SETTINGS if row.name == name and row.env is not None)
+    raw = read_environment(environ).get(row.env or "")
+    if raw is None:
+        return bool(row.default)
+    try:
+        return bool(row.parse(raw))
+    except ValueError:
+        return bool(row.default)
 
 
 def resolve_settings(
