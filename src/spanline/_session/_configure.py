@@ -48,6 +48,11 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
+    #: The owner's git facts, read on the metadata thread (which also writes
+    #: execution_metadata.yaml); run_start waits for them.
+    git: dict[str, str | None] | None = None
+    metadata_done: threading.Event = field(default_factory=threading.Event)
+    metadata_thread: threading.Thread | None = None
 
     @property
     def owner(self) -> bool:
@@ -71,6 +76,9 @@ class _Session:
         self.log_handler = None  # the parent's spanline.log handler stays the parent's
         self.live = None  # the parent folds the run
         self.dashboard = None  # and serves it
+        self.metadata_done = threading.Event()  # and writes the run's metadata
+        self.metadata_done.set()
+        self.metadata_thread = None
 
 
 _session: _Session | None = None
@@ -420,6 +428,10 @@ def _start_session(
         record_pid=1 if clock is not None else None,
         prices=prices,
     )
+    if created:
+        _start_metadata(session)
+    else:
+        session.metadata_done.set()
     _tracer.set_sources(settings.id_generator, clock, clock)
     # Read here, not on the writer thread: with an injected clock, the order of
     # readings (and so every timestamp) must not depend on thread scheduling.
@@ -553,10 +565,48 @@ def _start_dashboard(run: Run) -> Any:
     return server
 
 
-def _header(session: _Session) -> dict[str, Any]:
-    """First line of a process: run_start (owner, also writes metadata) or process_start."""
-    from spanline._capture._redact import redact_text
+def _start_metadata(session: _Session) -> None:
+    """Read git and write ``execution_metadata.yaml`` on a thread of their own: git costs
+    a few milliseconds a call, which neither configure nor the writer waits for (only
+    the run_start line, which names the commit, does)."""
+    thread = threading.Thread(
+        target=_write_metadata, args=(session,), name="spanline-metadata", daemon=True
+    )
+    session.metadata_thread = thread
+    try:
+        thread.start()
+    except RuntimeError as exc:  # no thread to be had (interpreter shutting down)
+        session.metadata_done.set()
+        report("could not start the metadata thread", exc=exc)
+
+
+def _write_metadata(session: _Session) -> None:
     from spanline._runs._store import execution_metadata, git_info, write_metadata
+
+    _tracer.mark_internal_thread()
+    try:
+        git = session.git = git_info()
+        run, settings, overrides = session.run, session.settings, session.overrides
+        metadata = execution_metadata(
+            run_id=run.run_id,
+            service_name=settings.service_name,
+            environment=settings.environment,
+            query=overrides["query"],
+            config=overrides["config"],
+            config_path=overrides["config_path"],
+            cli_args=overrides["cli_args"],
+            git=git,
+        )
+        write_metadata(run, redact_metadata(metadata))
+    except Exception as exc:  # the run goes on without its metadata file
+        report("could not write execution_metadata.yaml", exc=exc)
+    finally:
+        session.metadata_done.set()
+
+
+def _header(session: _Session) -> dict[str, Any]:
+    """First line of a process: run_start (owner) or process_start."""
+    from spanline._capture._redact import redact_text
     from spanline._version import __version__
     from spanline.schema import SCHEMA_VERSION
 
@@ -573,19 +623,9 @@ def _header(session: _Session) -> dict[str, Any]:
         common["host"] = this_host()
     if not session.owner:
         return {"event": "process_start", **common, "ppid": os.getppid()}
-    git = git_info()
+    session.metadata_done.wait()  # set by the metadata thread, whatever happens there
+    git = session.git or {"commit": None, "branch": None, "remote": None}
     overrides = session.overrides
-    metadata = execution_metadata(
-        run_id=run.run_id,
-        service_name=settings.service_name,
-        environment=settings.environment,
-        query=overrides["query"],
-        config=overrides["config"],
-        config_path=overrides["config_path"],
-        cli_args=overrides["cli_args"],
-        git=git,
-    )
-    write_metadata(run, redact_metadata(metadata))
     query = overrides["query"]
     return {
         "event": "run_start",
@@ -652,6 +692,9 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     finally:
         RUNTIME.closing = None
     _tracer.set_sources()
+    thread = session.metadata_thread
+    if session.owner and thread is not None and thread.ident is not None:
+        thread.join(timeout)  # the metadata is written, and its thread gone, before the end
     _restore(os.environ, session.saved_env)
     summary = None
     if session.live is not None:
