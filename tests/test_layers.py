@@ -50,6 +50,8 @@ FORBIDDEN = [
     ("_hotpath/_tracer.py", "from spanline._writer import _pipeline", "Layers"),
     ("_decorators/_traced.py", "import spanline.exporters", "Layers"),
     ("_lines/_encode.py", "import spanline._hotpath", "Layers"),
+    ("exporters/_worker.py", "import spanline._writer._pipeline", "Layers"),
+    ("folds/summary.py", "from spanline._writer import _pipeline", "Layers"),
     ("dashboard/_app.py", "import spanline._session", "Layers"),
     ("dashboard/_app.py", "import spanline.cli", "Layers"),
     (
@@ -64,7 +66,7 @@ FORBIDDEN = [
         "Exporters never import the tracer",
     ),
     ("cli/__init__.py", "import spanline._writer._pipeline", "The CLI never imports"),
-    ("cli/_emit.py", "from spanline._writer import _workers", "The CLI never imports"),
+    ("cli/_emit.py", "from spanline._writer import _convert", "The CLI never imports"),
     ("dashboard/_data.py", "import spanline._writer", "The CLI never imports"),
     ("dashboard/_data.py", "import spanline._hotpath._tracer", "The CLI never imports"),
 ]

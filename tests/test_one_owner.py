@@ -52,3 +52,16 @@ def test_spanline_variables_are_read_through_the_settings_table() -> None:
         if 'environ.get("SPANLINE_' in text or 'getenv("SPANLINE_' in text
     ]
     assert readers == []
+
+
+def test_the_exporter_platform_lives_in_one_package() -> None:
+    """The protocol, the registry, building from the settings and the worker thread."""
+    definitions = (
+        "class Exporter(",
+        "def build_exporter(",
+        "def build_exporters(",
+        "class ExporterWorker",
+    )
+    for definition in definitions:
+        holders = [path for path, text in _sources().items() if definition in text]
+        assert [path.parent.name for path in holders] == ["exporters"], definition

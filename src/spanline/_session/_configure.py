@@ -216,8 +216,10 @@ def configure_observability(
     }
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
-    exporter_objects = _build_exporters(
-        _with_logfire(settings.exporters, settings.logfire), explicit=exporters is not None
+    from spanline.exporters._registry import build_exporters
+
+    exporter_objects = build_exporters(
+        settings.exporters, logfire=settings.logfire, explicit=exporters is not None
     )
     overrides = {
         "query": query,
@@ -324,57 +326,6 @@ def _price_table(override: Any, *, explicit: bool) -> Any:
             f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=3
         )
         return None
-
-
-def _unique_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name#2``, ``name#3``... when an exporter of that name exists already."""
-    chosen, number = name, 1
-    while chosen in taken:
-        number += 1
-        chosen = f"{name}#{number}"
-    taken.add(chosen)
-    return chosen
-
-
-def _with_logfire(names: tuple[Any, ...], logfire: bool | None) -> tuple[Any, ...]:
-    """The exporters with ``logfire`` added (True) or removed (False)."""
-    if logfire is None:
-        return names
-    others = tuple(item for item in names if item != "logfire")
-    return (*others, "logfire") if logfire else others
-
-
-def _build_exporters(items: tuple[Any, ...], *, explicit: bool) -> list[tuple[str, Any]]:
-    from spanline.exceptions import ConfigurationError
-
-    built: list[tuple[str, Any]] = []
-    taken: set[str] = set()
-    for item in items:
-        if isinstance(item, str):
-            if item == "jsonl":
-                continue  # telemetry.jsonl is always written
-            from spanline.exporters._registry import build_exporter
-
-            try:
-                exporter = build_exporter(item)
-            except ConfigurationError as exc:
-                if explicit:
-                    raise
-                import warnings
-
-                from spanline.exceptions import SpanlineWarning
-
-                warnings.warn(f"SPANLINE_EXPORTERS: {exc}", SpanlineWarning, stacklevel=4)
-                continue
-            if exporter is not None:
-                built.append((_unique_name(item, taken), exporter))
-        elif callable(getattr(item, "export", None)):
-            name = getattr(item, "name", None)
-            label = name if isinstance(name, str) and name else type(item).__name__
-            built.append((_unique_name(label, taken), item))
-        else:
-            raise ConfigurationError(f"exporter {item!r} has no export(batch) method")
-    return built
 
 
 def _trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:

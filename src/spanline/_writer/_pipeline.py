@@ -26,7 +26,7 @@ from spanline._lines._encode import Event, encode_many
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fork import at_fork
-from spanline._writer._workers import ExporterWorker, FlushRequest
+from spanline.exporters._worker import ExporterWorker, FlushRequest
 from spanline.schema import RAW
 
 __all__ = ["Pipeline"]
@@ -197,7 +197,9 @@ class Pipeline:
         # An exporter may bound its own queue (``max_pending`` events); events held for
         # it stay alive, and a large backlog costs the program garbage-collector time.
         self._workers = [
-            ExporterWorker(exporter, name, **_queue_bound(exporter))
+            ExporterWorker(
+                exporter, name, **_queue_bound(exporter), on_thread_start=mark_internal_thread
+            )
             for name, exporter in self._exporters
         ]
         self._start_writer()

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from spanline._capture._report import report
-from spanline._hotpath._tracer import mark_internal_thread
 
 Batch = Sequence[Mapping[str, Any]]
 
@@ -49,6 +48,9 @@ class ExporterWorker:
             and counted (``dropped``).
         retries: further attempts after a failed ``export``.
         backoff: first delay between attempts in seconds, doubled each time.
+        on_thread_start: called first on the worker's thread (the writer hands down
+            the hot path's "spanline's own thread" marker: spans opened by the
+            exporter are not traced).
     """
 
     def __init__(
@@ -58,8 +60,10 @@ class ExporterWorker:
         max_pending: int = 200_000,
         retries: int = 3,
         backoff: float = 0.05,
+        on_thread_start: Callable[[], Any] | None = None,
     ) -> None:
         self.exporter = exporter
+        self._on_thread_start = on_thread_start
         self.name = name or type(exporter).__name__
         self.max_pending = max_pending
         self.retries = retries
@@ -171,7 +175,8 @@ class ExporterWorker:
             )
 
     def _run(self) -> None:
-        mark_internal_thread()
+        if self._on_thread_start is not None:
+            self._on_thread_start()
         while True:
             self._wake.wait(0.5)
             self._wake.clear()
