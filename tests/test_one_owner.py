@@ -65,3 +65,16 @@ def test_the_exporter_platform_lives_in_one_package() -> None:
     for definition in definitions:
         holders = [path for path, text in _sources().items() if definition in text]
         assert [path.parent.name for path in holders] == ["exporters"], definition
+
+
+def test_every_line_type_is_built_by_the_line_format() -> None:
+    """span, phase, planned, header and trailer lines: the tracer's, the session's, the
+    writer's and ``spanline emit``'s all come from ``spanline._lines``."""
+    import re
+
+    literal = re.compile(r'"event": "(span_start|span_end|span_planned|phase|run_start|'
+                         r'process_start|process_end)"')  # fmt: skip
+    builders = sorted(
+        str(path.relative_to(SRC)) for path, text in _sources().items() if literal.search(text)
+    )
+    assert builders == ["_lines/_encode.py"]

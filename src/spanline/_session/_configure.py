@@ -558,40 +558,37 @@ def _write_metadata(session: _Session) -> None:
 def _header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner) or process_start."""
     from spanline._capture._redact import redact_text
+    from spanline._lines._encode import process_start_line, run_start_line
+    from spanline._runs._store import this_host
     from spanline._version import __version__
-    from spanline.schema import SCHEMA_VERSION
 
     run, settings = session.run, session.settings
-    common = {
-        "ts": session.start_ts if session.owner else _tracer.wall_time(),
-        "run_id": run.run_id,
-        "pid": session.record_pid or os.getpid(),
-        "trace_id": session.trace_id,
-    }
-    if session.record_pid is None:  # readers check a pid only on the host that wrote it
-        from spanline._runs._store import this_host
-
-        common["host"] = this_host()
+    ts = session.start_ts if session.owner else _tracer.wall_time()
+    pid = session.record_pid or os.getpid()
+    # A deterministic run records no real pid, so no host to check it on.
+    host = this_host() if session.record_pid is None else None
     if not session.owner:
-        return {"event": "process_start", **common, "ppid": os.getppid()}
+        return process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
     session.metadata_done.wait()  # set by the metadata thread, whatever happens there
     git = session.git or {"commit": None, "branch": None, "remote": None}
     overrides = session.overrides
     query = overrides["query"]
-    return {
-        "event": "run_start",
-        **common,
-        "schema_version": SCHEMA_VERSION,
-        "service_name": settings.service_name,
-        "environment": settings.environment,
-        "source_repo": overrides["source_repo"] or git["remote"],
-        "source_commit": overrides["source_commit"] or git["commit"],
-        "git_branch": git["branch"],
-        "spanline_version": __version__,
-        "agent_kinds": sorted(settings.agent_kinds),
-        "stall_s": settings.stall_s,
-        "query": redact_text(str(query)) if query is not None else None,
-    }
+    return run_start_line(
+        ts,
+        run.run_id,
+        pid,
+        session.trace_id,
+        host,
+        service_name=settings.service_name,
+        environment=settings.environment,
+        source_repo=overrides["source_repo"] or git["remote"],
+        source_commit=overrides["source_commit"] or git["commit"],
+        git_branch=git["branch"],
+        spanline_version=__version__,
+        agent_kinds=sorted(settings.agent_kinds),
+        stall_s=settings.stall_s,
+        query=redact_text(str(query)) if query is not None else None,
+    )
 
 
 def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from spanline._capture._report import report
 from spanline._hotpath._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
-from spanline._lines._encode import Event, encode_many
+from spanline._lines._encode import Event, encode_many, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fork import at_fork
@@ -315,15 +315,14 @@ class Pipeline:
             seen = self.handled
 
     def _trailer(self) -> Event:
-        return {
-            "event": "process_end",
-            "pid": self._pid(),
-            "ts": wall_time(),
-            "dropped_events": self.dropped,
-            "suppressed_spans": self.suppressed,
-            "write_errors": self.write_errors,
-            "exporters": {w.name: w.stats() for w in self._workers},
-        }
+        return process_end_line(
+            self._pid(),
+            wall_time(),
+            self.dropped,
+            self.suppressed,
+            self.write_errors,
+            {w.name: w.stats() for w in self._workers},
+        )
 
     def _pid(self) -> int:
         return self._record_pid if self._record_pid is not None else os.getpid()

@@ -1,9 +1,10 @@
 """``spanline emit``: append one schema-valid line to a run's telemetry.jsonl.
 
 Shell hooks and orchestrators in other languages take part in a run this way.
-Each line goes through what the writer does to its own: redaction
-(:func:`spanline._capture._scrub.redact_event`), the writer's encoder
-(:func:`spanline._lines._encode.encode`) and its locked append
+Each line is built by the line format's own functions (``spanline._lines``, as the
+writer's are) and goes through what the writer does to its own: redaction
+(:func:`spanline._capture._scrub.redact_event`), encoding
+(:func:`spanline._lines._encode.encode`) and the locked append
 (:func:`spanline._lines._fileio.append_locked`), so lines of several processes never
 interleave. Each is checked against the published schema before it is written.
 """
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from spanline._lines._encode import event_line, phase_line, span_end_line, span_start_line
 from spanline._runs._store import Run, read_run_start
 from spanline.cli._app import CliError, cli, find_run
 from spanline.schema import traceparent_ids
@@ -91,18 +93,11 @@ def span_start(
     else:
         parent = _parent_from_environment(trace_id)
     span_id = os.urandom(8).hex()
-    event = {
-        "event": "span_start",
-        "span_id": span_id,
-        "parent": parent,
-        "trace_id": trace_id,
-        "name": name,
-        "component": component,
-        "kind": kind,
-        "ts": time.time(),
-        "attributes": _parse_attrs(attrs),
-    }
-    _append(run, event)
+    attributes = _parse_attrs(attrs)
+    line = span_start_line(
+        span_id, parent, trace_id, name, component, kind, time.time(), attributes
+    )
+    _append(run, line)
     click.echo(span_id)
 
 
@@ -142,19 +137,12 @@ def span_end(
                 BAD_INPUT,
             )
         duration_ms = max(0.0, (now - started) * 1000.0)
-    event: dict[str, Any] = {
-        "event": "span_end",
-        "span_id": span_id,
-        "status": status,
-        "duration_ms": round(duration_ms, 3),
-        "tokens": tokens,
-        "tool_uses": tool_uses,
-        "ts": now,
-        "attributes": _parse_attrs(attrs),
-    }
+    error = None
     if status == "error" or error_type is not None or message is not None:
-        event["error"] = {"type": error_type or "error", "message": message or ""}
-    _append(run, event)
+        error = {"type": error_type or "error", "message": message or ""}
+    counters = {"tokens": tokens, "tool_uses": tool_uses}
+    line = span_end_line(span_id, status, duration_ms, now, _parse_attrs(attrs), counters, error)
+    _append(run, line)
 
 
 @emit.command("phase")
@@ -179,7 +167,7 @@ def phase(
     if wall_ms is None:
         previous = _previous_milestone(run)
         wall_ms = max(0.0, (now - previous) * 1000.0) if previous is not None else 0.0
-    _append(run, {"event": "phase", "name": name, "wall_ms": round(wall_ms, 3), "ts": now, **extra})
+    _append(run, phase_line(name, wall_ms, now, extra))
 
 
 @emit.command("event")
@@ -198,14 +186,7 @@ def event(
     if span_id is not None:
         _check_span_id(span_id, "--span")
     run = find_run(target, directory)
-    line = {
-        "event": "event",
-        "name": name,
-        "span_id": span_id,
-        "ts": time.time(),
-        "attributes": _parse_attrs(attrs),
-    }
-    _append(run, line)
+    _append(run, event_line(name, span_id, time.time(), _parse_attrs(attrs)))
 
 
 # -- helpers ---------------------------------------------------------------------------------
