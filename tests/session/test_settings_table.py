@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import spanline
 from spanline._session._settings import (
     ENV_VARS,
     SETTINGS,
@@ -134,3 +135,24 @@ def test_importing_the_settings_module_is_cheap() -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert float(result.stdout) < 0.03
+
+
+def test_configure_takes_and_documents_exactly_the_table_and_the_run_metadata() -> None:
+    """Each setting is written in its signature and its table row; the docstring names
+    the same arguments (their variables and defaults are the table's alone)."""
+    import inspect
+
+    from spanline._session._configure import METADATA_ARGUMENTS
+    from spanline._session._settings import ARGUMENTS
+
+    expected = set(ARGUMENTS) | set(METADATA_ARGUMENTS)
+    assert len(ARGUMENTS) + len(METADATA_ARGUMENTS) == len(expected)
+    assert set(inspect.signature(spanline.configure_observability).parameters) == expected
+    doc = inspect.getdoc(spanline.configure_observability) or ""
+    section = doc.split("Args:\n", 1)[1].split("\n\n", 1)[0]
+    documented = re.findall(r"^    (\w+):", section, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(expected)
+    assert "SPANLINE_" not in section  # variables are named by the table (and its docs) only
+    rows = DOC.read_text()
+    for argument in ARGUMENTS:
+        assert f"`{argument}`" in rows, argument

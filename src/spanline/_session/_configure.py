@@ -81,6 +81,10 @@ class _Session:
         self.metadata_thread = None
 
 
+#: The arguments of configure_observability() that are not settings: what the run
+#: is about, written into its metadata (execution_metadata.yaml, run_start).
+METADATA_ARGUMENTS = ("query", "config", "config_path", "cli_args", "source_repo", "source_commit")
+
 _session: _Session | None = None
 _early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
@@ -119,64 +123,55 @@ def configure_observability(
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
-    Each argument left as None falls back to its ``SPANLINE_*`` variable, then to
-    the default. Calling it again ends the current run (writing its summary) first.
+    Each setting left as None falls back to its ``SPANLINE_*`` variable, then to
+    its default: the settings table (:data:`spanline._session._settings.SETTINGS`,
+    shown in ``docs/configuration.md``) names each one's variable, default and
+    accepted values. Calling it again ends the current run (writing its summary) first.
 
     Args:
-        enabled: trace at all (``SPANLINE_ENABLED``; default off).
-        service_name: names the service and prefixes the run id
-            (``SPANLINE_SERVICE_NAME``, then ``OTEL_SERVICE_NAME``, then
-            ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES``; default: the
-            script's name). Characters outside ``[A-Za-z0-9._-]`` become ``-`` in
-            the run id only.
-        environment: e.g. "dev", "prod" (``SPANLINE_ENVIRONMENT``).
-        run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``
-            (``SPANLINE_DIR``; ".spanline").
+        enabled: trace at all.
+        service_name: names the service and prefixes the run id (characters outside
+            ``[A-Za-z0-9._-]`` become ``-`` in the run id only).
+        environment: e.g. "dev", "prod".
+        run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``.
         exporters: exporter names (built-in or registered under the
             ``spanline.exporters`` entry points) or exporter objects, besides
-            telemetry.jsonl (``SPANLINE_EXPORTERS``, comma-separated).
-        flush_ms: the period of the writer, fixed however long a write takes
-            (``SPANLINE_FLUSH_MS``; 250).
-        max_queue: events that may wait before new ones are dropped and counted
-            (``SPANLINE_MAX_QUEUE``; 2,000,000).
+            telemetry.jsonl.
+        flush_ms: the period of the writer, fixed however long a write takes.
+        max_queue: events that may wait before new ones are dropped and counted.
         capture: "off", "preview" or "full" capture of arguments and results by the
-            decorators (``SPANLINE_CAPTURE``; "preview").
-        preview_chars: length of previews (``SPANLINE_PREVIEW_CHARS``; 200).
+            decorators.
+        preview_chars: length of previews.
         prices: price table override: a JSON/YAML file path or a mapping
             ``{model: {input, output, cached_input, cache_write}}`` in USD per
-            million tokens,
-            merged over the shipped table (``SPANLINE_PRICES``: a path).
-        agent_kinds: span kinds counted as agents (default: ``AGENT_KINDS``).
+            million tokens, merged over the shipped table.
+        agent_kinds: span kinds counted as agents.
         query: the task or question of this run (execution metadata).
         config: the application's configuration (execution metadata).
         config_path: where that configuration came from.
         cli_args: the command-line arguments (default ``sys.argv``).
         source_repo: repository analysed/served (default: this repo's remote).
         source_commit: its commit (default: this repo's HEAD).
-        run_id: the id of the new run (default: ``<service>-<UTC time>-<6 hex>``);
-            it must not exist yet.
-        id_generator: returns span ids as non-zero 64-bit integers (default:
-            random). With ``clock`` and ``run_id``, runs are byte-for-byte
-            reproducible, for snapshot tests.
-        clock: returns the time in seconds, for timestamps and durations alike
-            (default: the system clocks). When given, lines record pid 1.
+        run_id: the id of the new run; it must not exist yet.
+        id_generator: returns span ids as non-zero 64-bit integers. With ``clock``
+            and ``run_id``, runs are byte-for-byte reproducible, for snapshot tests.
+        clock: returns the time in seconds, for timestamps and durations alike.
+            When given, lines record pid 1.
         synchronous: write every span start and end at once, on the caller's
             thread (for tests; slow).
         summary_interval_ms: how often run_summary.json is rewritten while the
-            run is live, the first time after one second at most
-            (``SPANLINE_SUMMARY_INTERVAL_MS``; 5000; 0: only at the end).
+            run is live, the first time after one second at most (0: only at the end).
         handle_signals: on SIGTERM and SIGINT, flush and then call the handler
-            that was there before (``SPANLINE_HANDLE_SIGNALS``; on).
+            that was there before.
         stall_s: seconds without a line in a running agent's subtree before the
-            summary lists it under ``stalls`` (``SPANLINE_STALL_S``; 60). Recorded
-            in ``run_start``.
+            summary lists it under ``stalls``. Recorded in ``run_start``.
         dashboard: serve the live dashboard of this run from a background thread
             and print its address on stderr; it stops at shutdown. Only the
-            process that created the run serves (``SPANLINE_DASHBOARD``; off;
-            needs ``pip install 'spanline[dashboard]'``).
+            process that created the run serves (needs
+            ``pip install 'spanline[dashboard]'``).
         propagate_executors: make the current span, with its agent id, follow work
             handed to ``ThreadPoolExecutor.submit``, ``loop.run_in_executor`` and
-            ``ProcessPoolExecutor.submit`` (``SPANLINE_PROPAGATE_EXECUTORS``; on).
+            ``ProcessPoolExecutor.submit``.
         logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
             ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
             and a write token; without them a one-line warning, and tracing goes on).
@@ -189,31 +184,14 @@ def configure_observability(
             that cannot be written is not an error: it gives one warning on
             stderr and tracing stays off (None is returned).
     """
-    from spanline._session._settings import resolve_settings
+    given = locals()  # the parameters only, read before any other name is bound
+    from spanline._session._settings import ARGUMENTS, resolve_settings
 
-    arguments = {
-        "enabled": enabled,
-        "service_name": service_name,
-        "environment": environment,
-        "run_dir": run_dir,
-        "exporters": tuple(exporters) if isinstance(exporters, list) else exporters,
-        "flush_ms": flush_ms,
-        "max_queue": max_queue,
-        "capture": capture,
-        "preview_chars": preview_chars,
-        "prices": prices,
-        "agent_kinds": frozenset(agent_kinds) if agent_kinds is not None else None,
-        "run_id": run_id,
-        "id_generator": id_generator,
-        "clock": clock,
-        "synchronous": synchronous,
-        "summary_interval_ms": summary_interval_ms,
-        "handle_signals": handle_signals,
-        "stall_s": stall_s,
-        "dashboard": dashboard,
-        "propagate_executors": propagate_executors,
-        "logfire": logfire,
-    }
+    arguments = {name: given[name] for name in ARGUMENTS}
+    if isinstance(exporters, list):
+        arguments["exporters"] = tuple(exporters)
+    if agent_kinds is not None:
+        arguments["agent_kinds"] = frozenset(agent_kinds)
     settings = resolve_settings(arguments, _environment_without_our_exports())
     table = _price_table(settings.prices, explicit=prices is not None)
     from spanline.exporters._registry import build_exporters
@@ -221,16 +199,9 @@ def configure_observability(
     exporter_objects = build_exporters(
         settings.exporters, logfire=settings.logfire, explicit=exporters is not None
     )
-    overrides = {
-        "query": query,
-        "config": config,
-        "config_path": config_path,
-        "cli_args": cli_args,
-        "source_repo": source_repo,
-        "source_commit": source_commit,
-        # An explicit run_id creates that run; SPANLINE_RUN_ID joins an existing one.
-        "join": settings.run_id if run_id is None else None,
-    }
+    overrides = {name: given[name] for name in METADATA_ARGUMENTS}
+    # An explicit run_id creates that run; SPANLINE_RUN_ID joins an existing one.
+    overrides["join"] = settings.run_id if run_id is None else None
     with _lock:
         _end_session()
         try:

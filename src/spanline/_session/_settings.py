@@ -30,6 +30,7 @@ from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineW
 from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS, traceparent_ids
 
 __all__ = [
+    "ARGUMENTS",
     "ENV_VARS",
     "SETTINGS",
     "Setting",
@@ -393,7 +394,11 @@ SETTINGS: tuple[Setting, ...] = (
 
 #: Every environment variable the table reads.
 ENV_VARS: tuple[str, ...] = tuple(row.env for row in SETTINGS if row.env is not None)
-_ARGUMENTS = frozenset(row.argument for row in SETTINGS if row.argument is not None)
+#: Every ``configure_observability()`` argument the table reads, in the table's order.
+ARGUMENTS: tuple[str, ...] = tuple(
+    dict.fromkeys(row.argument for row in SETTINGS if row.argument is not None)
+)
+_ARGUMENTS = frozenset(ARGUMENTS)
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
