@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 import spanline
-from spanline._runs._store import RUN_ID_PATTERN, _point_latest, read_latest, to_yaml
+from spanline._runs._metadata import to_yaml
+from spanline._runs._store import RUN_ID_PATTERN, _point_latest, read_latest
 from tests._helpers import read_lines, run_python
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import spanline
-from spanline._runs import _store
+from spanline._runs import _metadata
 from tests._helpers import configure, read_lines
 
 
@@ -18,13 +18,13 @@ def test_git_runs_on_the_metadata_thread_and_run_start_still_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
-    real_git_info = _store.git_info
+    real_git_info = _metadata.git_info
 
     def git_info() -> dict[str, str | None]:
         threads.append(threading.current_thread().name)
         return real_git_info()
 
-    monkeypatch.setattr(_store, "git_info", git_info)
+    monkeypatch.setattr(_metadata, "git_info", git_info)
     monkeypatch.chdir(Path(__file__).parent)  # inside this repository
     run = configure(tmp_path, service_name="meta")
     with spanline.span("work"):

@@ -1,6 +1,8 @@
-"""The run store: create a run, validate ids, resolve and list runs, read their metadata.
+"""The run store: create a run, validate ids, resolve and list runs, read their header and summary.
 
-The session, the CLI and the dashboard find runs only through this module.
+The session, the CLI and the dashboard find runs only through this package: this
+module, whether a run still runs (:mod:`spanline._runs._liveness`) and its
+execution metadata (:mod:`spanline._runs._metadata`).
 """
 
 from __future__ import annotations
@@ -8,14 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spanline._version import __version__
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 
 __all__ = [
@@ -350,139 +350,6 @@ def summary_or_fold(
     return fold(run)
 
 
-def this_host() -> str:
-    """The name of this machine, as written in the run's process headers."""
-    import socket
-
-    return socket.gethostname()
-
-
-def run_is_live(run: Run) -> bool:
-    """True while some process of the run that wrote no ``process_end`` still runs.
-
-    Spans with a start and no end are *in flight* while this holds, and
-    *abandoned* once it does not. A process is checked by its pid, and only when
-    its header names this host: one on another machine (or a header without a
-    host, as in deterministic runs) cannot be seen running from here. Where the
-    system tells when a process started (Linux), a pid now held by a process
-    that started after the run's header and after the file's last write is a
-    new process with a reused pid (a restarted container, say): the run's own
-    process is gone.
-
-    Args:
-        run: the run.
-
-    Returns:
-        True if such a process is alive.
-    """
-    import orjson
-
-    hosts: dict[int, Any] = {}
-    try:
-        with run.telemetry_path.open("rb") as handle:
-            for line in handle:
-                # Only header and trailer lines matter: skip the rest unparsed.
-                if b'"process_' not in line and b'"run_start"' not in line:
-                    continue
-                try:
-                    event = orjson.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict):
-                    track_writer(hosts, event)
-    except OSError:
-        return False
-    return writers_alive(hosts, run.telemetry_path)
-
-
-#: The events that open and close a process's part of a run.
-WRITER_EVENTS = frozenset({"run_start", "process_start", "process_end"})
-
-
-def track_writer(hosts: dict[int, Any], event: Mapping[str, Any]) -> None:
-    """Keep ``hosts`` as {pid: (host, header time)} of the processes that started and
-    wrote no ``process_end`` yet, given the run's events in file order (others are
-    ignored)."""
-    pid = event.get("pid")
-    if type(pid) is not int:
-        return
-    tag = event.get("event")
-    if tag == "run_start" or tag == "process_start":
-        hosts[pid] = (event.get("host"), event.get("ts"))
-    elif tag == "process_end":
-        hosts.pop(pid, None)
-
-
-def writers_alive(hosts: Mapping[int, Any], log: str | os.PathLike[str] | None = None) -> bool:
-    """True if a process of ``hosts`` (see :func:`track_writer`) runs on this host.
-
-    Args:
-        hosts: the processes to check.
-        log: the run's telemetry.jsonl: a pid held by a process that started after
-            both the header and the file's last write was reused.
-
-    Returns:
-        True if one of them still runs.
-    """
-    here = this_host()
-    written = None
-    if log is not None:
-        try:
-            written = os.stat(log).st_mtime
-        except OSError:
-            pass
-    return any(host == here and _pid_alive(pid, ts, written) for pid, (host, ts) in hosts.items())
-
-
-#: How much later than the run's header a process may seem to have started and still
-#: be its writer: the boot time the system reports is rounded to the second.
-_START_SLACK_S = 2.0
-
-
-def _pid_alive(pid: int, header_ts: Any = None, written: float | None = None) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, under another user
-    except (OSError, OverflowError):  # OverflowError: no pid is that large
-        return False
-    if type(header_ts) is float or type(header_ts) is int:
-        # The header's time is the writer's clock, which a step of the system clock
-        # (or a patched time.time) can put behind; the file's last write is the
-        # kernel's. A process started after both cannot be the one that wrote them.
-        since = header_ts if written is None or written < header_ts else written
-        started = _process_started(pid)
-        if started is not None and started - _START_SLACK_S > since:
-            return False  # the pid was reused: its process is newer than the run
-    return True
-
-
-def _process_started(pid: int) -> float | None:
-    """When process ``pid`` started, in seconds since the epoch (Linux's /proc), or None."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-        # Fields after the command name (which may hold spaces and parentheses);
-        # the 22nd field, the start in clock ticks after boot, is the 20th of these.
-        ticks = int(stat.rsplit(b")", 1)[1].split()[19])
-        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _boot_time() -> float:
-    """This machine's boot time, in seconds since the epoch (``btime`` of /proc/stat)."""
-    with open("/proc/stat", "rb") as handle:
-        for line in handle:
-            if line.startswith(b"btime "):
-                return float(line.split()[1])
-    raise ValueError("no btime in /proc/stat")
-
-
 def _ends_with_process_end(path: Path) -> bool:
     """Whether the file's last line is a whole ``process_end`` event."""
     import orjson
@@ -501,118 +368,3 @@ def _ends_with_process_end(path: Path) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(event, dict) and event.get("event") == "process_end"
-
-
-def _git(*args: str) -> str | None:
-    import subprocess  # loads fcntl: only when a run starts, never at import
-
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _strip_credentials(url: str) -> str:
-    """Drop ``user:token@`` from a remote URL: it must never reach the log."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
-def git_info() -> dict[str, str | None]:
-    """Commit, branch and remote of the working directory's repository."""
-    remote = _git("config", "--get", "remote.origin.url")
-    return {
-        "commit": _git("rev-parse", "HEAD"),
-        "branch": _git("rev-parse", "--abbrev-ref", "HEAD"),
-        "remote": _strip_credentials(remote) if remote else None,
-    }
-
-
-def execution_metadata(
-    *,
-    run_id: str,
-    service_name: str,
-    environment: str,
-    query: str | None,
-    config: Any,
-    config_path: str | None,
-    cli_args: Any,
-    git: dict[str, str | None],
-) -> dict[str, Any]:
-    """The fields of MassGen's execution_metadata.yaml, for spanline."""
-    import platform
-    from datetime import datetime, timezone
-
-    return {
-        "query": query,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "run_id": run_id,
-        "service_name": service_name,
-        "environment": environment,
-        "config_path": config_path,
-        "config": config,
-        "cli_args": cli_args if cli_args is not None else list(sys.argv),
-        "git": git,
-        "python_version": platform.python_version(),
-        "spanline_version": __version__,
-        "working_directory": os.getcwd(),
-        "pid": os.getpid(),
-    }
-
-
-def _scalar(value: Any) -> str:
-    # JSON scalars are valid YAML scalars (double-quoted strings use the same
-    # escapes), so the file parses with any YAML 1.2 reader.
-    return json.dumps(value, ensure_ascii=False, default=repr)
-
-
-def to_yaml(value: Any, indent: int = 0) -> str:
-    """Block-style YAML for mappings/lists of JSON-like values."""
-    pad = "  " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            label = f"{pad}{_key(str(key))}:"
-            if isinstance(item, (dict, list, tuple)) and item:
-                lines.append(label + "\n" + to_yaml(item, indent + 1))
-            else:
-                lines.append(f"{label} {_empty_or_scalar(item)}")
-    else:
-        for item in value:
-            if isinstance(item, (dict, list, tuple)) and item:
-                nested = to_yaml(item, indent + 1).lstrip()
-                lines.append(f"{pad}- {nested}")
-            else:
-                lines.append(f"{pad}- {_empty_or_scalar(item)}")
-    return "\n".join(lines)
-
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-
-
-def _key(key: str) -> str:
-    return key if _PLAIN_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS else _scalar(key)
-
-
-# Plain keys YAML 1.1 readers would turn into booleans or null.
-_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
-
-
-def _empty_or_scalar(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{}"
-    if isinstance(value, (list, tuple)):
-        return "[]"
-    return _scalar(value)
-
-
-def write_metadata(run: Run, metadata: dict[str, Any]) -> None:
-    """Write execution_metadata.yaml."""
-    run.metadata_path.write_text(to_yaml(metadata) + "\n", encoding="utf-8")

@@ -503,7 +503,7 @@ def _start_metadata(session: _Session) -> None:
 
 
 def _write_metadata(session: _Session) -> None:
-    from spanline._runs._store import execution_metadata, git_info, write_metadata
+    from spanline._runs._metadata import execution_metadata, git_info, write_metadata
 
     _tracer.mark_internal_thread()
     try:
@@ -530,7 +530,7 @@ def _header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner) or process_start."""
     from spanline._capture._redact import redact_text
     from spanline._lines._encode import process_start_line, run_start_line
-    from spanline._runs._store import this_host
+    from spanline._runs._liveness import this_host
     from spanline._version import __version__
 
     run, settings = session.run, session.settings

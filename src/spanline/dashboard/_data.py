@@ -14,19 +14,16 @@ from typing import Any
 
 import orjson
 
+from spanline._runs._liveness import WRITER_EVENTS, run_is_live, track_writer, writers_alive
 from spanline._runs._store import (
-    WRITER_EVENTS,
     Run,
     find_run,
     latest_run,
     list_runs,
     read_run_start,
     read_summary_if_current,
-    run_is_live,
     summary_or_fold,
-    track_writer,
     validate_run_id,
-    writers_alive,
 )
 from spanline.exceptions import RunNotFoundError
 from spanline.folds import LineProblem, SummaryFold
@@ -72,7 +69,7 @@ def run_info(run: Run) -> dict[str, Any]:
 
     ``status`` is the stored summary's (``ok``/``error``) when it covers the
     whole log; otherwise ``running`` while a process of the run may still write
-    (the run store's :func:`~spanline._runs._store.run_is_live`, as in the
+    (the run store's :func:`~spanline._runs._liveness.run_is_live`, as in the
     snapshot), else ``incomplete``.
     """
     start = read_run_start(run) or {}
