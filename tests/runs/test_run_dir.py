@@ -147,8 +147,8 @@ def test_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
 
 def test_metadata_redaction_fails_closed(monkeypatch) -> None:
     from spanline._capture import _scrub
-    from spanline._session import _configure as _session
+    from spanline._session import _header
 
     monkeypatch.setattr(_scrub, "redact", lambda value: "[REDACTED]")  # redact() giving up
-    cleaned = _session.redact_metadata({"run_id": "r", "query": "sk-ant-secret", "config": {}})
+    cleaned = _header.redact_metadata({"run_id": "r", "query": "sk-ant-secret", "config": {}})
     assert cleaned == {"run_id": "r", "redaction_failed": True}

@@ -10,9 +10,7 @@ first configuration, so ``import spanline`` stays light.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,7 +191,9 @@ def configure_observability(
     if agent_kinds is not None:
         arguments["agent_kinds"] = frozenset(agent_kinds)
     settings = resolve_settings(arguments, _environment_without_our_exports())
-    table = _price_table(settings.prices, explicit=prices is not None)
+    from spanline._session._parts import price_table
+
+    table = price_table(settings.prices, explicit=prices is not None)
     from spanline.exporters._registry import build_exporters
 
     exporter_objects = build_exporters(
@@ -271,75 +271,17 @@ def _is_true(raw: str, parse: Callable[[str], bool]) -> bool:
 RUNTIME.configure_hook = configure_from_environment
 
 
-def _price_table(override: Any, *, explicit: bool) -> Any:
-    """The shipped price table merged with the user's file or mapping (None: default)."""
-    if override is None:
-        return None
-    from spanline._capture._prices import PriceTable
-
-    try:
-        extra = (
-            PriceTable.from_mapping(override)
-            if isinstance(override, dict)
-            else PriceTable.from_file(override)
-        )
-        return PriceTable.default().merged(extra)
-    except (OSError, ValueError, ImportError) as exc:
-        if explicit:
-            from spanline.exceptions import ConfigurationError
-
-            raise ConfigurationError(f"invalid prices: {exc}") from None
-        import warnings
-
-        from spanline.exceptions import SpanlineWarning
-
-        warnings.warn(
-            f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=3
-        )
-        return None
-
-
-def _trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:
-    """The run's trace id and remote parent: from TRACEPARENT, else derived from the run id.
-
-    Deriving it from the run id gives every process of one run the same trace id
-    without handing anything else over.
-    """
-    if settings.traceparent is not None:
-        return settings.traceparent
-    return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
-
-
-def _open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
-    """The run to write to, and whether this process created it."""
-    from spanline._runs._store import create_run, find_run
-
-    base = settings.base_dir.expanduser().resolve()
-    joining = overrides["join"]
-    if joining:
-        joined = find_run(base, joining)
-        if joined is not None:
-            return joined, False
-        report(f"SPANLINE_RUN_ID={joining!r} is not a run under {base}; starting a new run")
-    chosen = settings.run_id if not joining else None
-    try:
-        return create_run(base, settings.service_name, chosen), True
-    except FileExistsError as exc:
-        from spanline.exceptions import ConfigurationError
-
-        raise ConfigurationError(str(exc)) from None
-
-
 def _start_session(
     settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
 ) -> _Session:
     from spanline._capture._report import add_log_file
     from spanline._capture._scrub import redact_event
+    from spanline._session import _header, _parts
     from spanline._writer._fork import at_fork
     from spanline._writer._pipeline import Pipeline
 
-    run, created = _open_run(settings, overrides)
-    trace_id, remote_parent = _trace_context(settings, run.run_id)
+    run, created = _parts.open_run(settings, overrides)
+    trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
     clock = settings.clock
     session = _Session(
         settings,
@@ -351,7 +293,7 @@ def _start_session(
         prices=prices,
     )
     if created:
-        _start_metadata(session)
+        _header.start_metadata(session)
     else:
         session.metadata_done.set()
     _tracer.set_sources(settings.id_generator, clock, clock)
@@ -365,7 +307,7 @@ def _start_session(
             flush_interval=settings.flush_ms / 1000.0,
             max_queue=settings.max_queue,
             exporters=exporters,
-            header=lambda: _header(session),
+            header=lambda: _header.header(session),
             transform=redact_event,
             on_child_exit=shutdown,
             synchronous=settings.synchronous,
@@ -386,28 +328,18 @@ def _start_session(
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
     if session.owner:
-        session.live = _start_live_summary(session)
+        session.live = _parts.start_live_summary(session)
     if session.owner and settings.dashboard:
-        session.dashboard = _start_dashboard(run)
+        session.dashboard = _parts.start_dashboard(run)
     from spanline._session._settings import handover_variables
 
     for name, value in handover_variables(settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)
         os.environ[name] = value
-    _propagate_executors(settings.propagate_executors)
+    _parts.propagate_executors(settings.propagate_executors)
     session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
     return session
-
-
-def _propagate_executors(on: bool) -> None:
-    """Patch the executors' ``submit`` (or give it back): the setting of the latest run wins."""
-    from spanline._decorators import _propagate
-
-    if on:
-        _propagate.patch_executors()
-    else:
-        _propagate.unpatch_executors()
 
 
 def _signal_handlers(wanted: bool) -> Any:
@@ -442,135 +374,6 @@ def _install_early_signal_handlers() -> Any:
     from spanline._session._signals import install
 
     return install(_on_signal, shutdown)
-
-
-def _start_live_summary(session: _Session) -> LiveSummary | None:
-    from spanline._session._live_summary import LiveSummary
-
-    interval = session.settings.summary_interval_ms / 1000.0
-    pipeline = session.pipeline
-    live = LiveSummary(
-        session.run,
-        interval=interval,
-        prices=session.prices,
-        backlog=(lambda: len(pipeline.queue)) if pipeline is not None else None,
-    )
-    live.start()
-    return live
-
-
-def _start_dashboard(run: Run) -> Any:
-    """Serve the run's dashboard from a thread of its own; print where (None: not served).
-
-    The dashboard sits below the session and never imports the tracer: the
-    session hands it the marker that makes its thread one of spanline's own.
-    """
-
-    from spanline.dashboard import DEFAULT_PORT, DashboardUnavailable, start_in_thread
-
-    try:
-        server = start_in_thread(
-            run.base, default_run=run.run_id, thread_init=_tracer.mark_internal_thread
-        )
-    except DashboardUnavailable as exc:
-        import warnings
-
-        from spanline.exceptions import SpanlineWarning
-
-        warnings.warn(f"the dashboard is off: {exc}", SpanlineWarning, stacklevel=4)
-        return None
-    except OSError as exc:  # tracing goes on without it
-        report("could not start the dashboard", exc=exc)
-        return None
-    busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
-    sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
-    return server
-
-
-def _start_metadata(session: _Session) -> None:
-    """Read git and write ``execution_metadata.yaml`` on a thread of their own: git costs
-    a few milliseconds a call, which neither configure nor the writer waits for (only
-    the run_start line, which names the commit, does)."""
-    thread = threading.Thread(
-        target=_write_metadata, args=(session,), name="spanline-metadata", daemon=True
-    )
-    session.metadata_thread = thread
-    try:
-        thread.start()
-    except RuntimeError as exc:  # no thread to be had (interpreter shutting down)
-        session.metadata_done.set()
-        report("could not start the metadata thread", exc=exc)
-
-
-def _write_metadata(session: _Session) -> None:
-    from spanline._runs._metadata import execution_metadata, git_info, write_metadata
-
-    _tracer.mark_internal_thread()
-    try:
-        git = session.git = git_info()
-        run, settings, overrides = session.run, session.settings, session.overrides
-        metadata = execution_metadata(
-            run_id=run.run_id,
-            service_name=settings.service_name,
-            environment=settings.environment,
-            query=overrides["query"],
-            config=overrides["config"],
-            config_path=overrides["config_path"],
-            cli_args=overrides["cli_args"],
-            git=git,
-        )
-        write_metadata(run, redact_metadata(metadata))
-    except Exception as exc:  # the run goes on without its metadata file
-        report("could not write execution_metadata.yaml", exc=exc)
-    finally:
-        session.metadata_done.set()
-
-
-def _header(session: _Session) -> dict[str, Any]:
-    """First line of a process: run_start (owner) or process_start."""
-    from spanline._capture._redact import redact_text
-    from spanline._lines._encode import process_start_line, run_start_line
-    from spanline._runs._liveness import this_host
-    from spanline._version import __version__
-
-    run, settings = session.run, session.settings
-    ts = session.start_ts if session.owner else _tracer.wall_time()
-    pid = session.record_pid or os.getpid()
-    # A deterministic run records no real pid, so no host to check it on.
-    host = this_host() if session.record_pid is None else None
-    if not session.owner:
-        return process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
-    session.metadata_done.wait()  # set by the metadata thread, whatever happens there
-    git = session.git or {"commit": None, "branch": None, "remote": None}
-    overrides = session.overrides
-    query = overrides["query"]
-    return run_start_line(
-        ts,
-        run.run_id,
-        pid,
-        session.trace_id,
-        host,
-        service_name=settings.service_name,
-        environment=settings.environment,
-        source_repo=overrides["source_repo"] or git["remote"],
-        source_commit=overrides["source_commit"] or git["commit"],
-        git_branch=git["branch"],
-        spanline_version=__version__,
-        agent_kinds=sorted(settings.agent_kinds),
-        stall_s=settings.stall_s,
-        query=redact_text(str(query)) if query is not None else None,
-    )
-
-
-def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Execution metadata with secrets removed (query, config and cli args may hold keys)."""
-    from spanline._capture._scrub import redact
-
-    cleaned = redact(metadata)
-    if isinstance(cleaned, dict):
-        return cleaned
-    # redact() fails closed with a marker string; never fall back to the original.
-    return {"run_id": metadata.get("run_id"), "redaction_failed": True}
 
 
 def _register_atexit() -> None:
