@@ -106,6 +106,7 @@ class SummaryFold(_Result):
         """
         self._start(agent_kinds=agent_kinds, prices=prices, run_id=run_id, stall_s=stall_s)
 
+    # -- feeding -------------------------------------------------------------------------
     def add(self, event: Mapping[str, Any]) -> None:
         """Fold one event.
 
@@ -460,5 +461,3 @@ class SummaryFold(_Result):
             self._first_ts, self._last_ts = first, (last if last != _NEVER else -_NEVER)
             self._tokens, self._tool_uses = tok_sum, tool_sum
             self._tokens_seen, self._tool_uses_seen = tok_seen, tool_seen
-
-    # -- rare cases of the loop ---------------------------------------------------------

@@ -351,5 +351,3 @@ class _Lines(_Stalls):
             del self._plans_by_name[name]
         self._plans_started += 1
         self._plan_spans[span_id] = plan_id
-
-    # -- the summary ---------------------------------------------------------------------

@@ -27,17 +27,7 @@ class _FoldState:
         run_id: str | None = None,
         stall_s: float | None = None,
     ) -> None:
-        """Start an empty fold.
-
-        Args:
-            agent_kinds: span kinds that are agents (default: the run_start line's
-                ``agent_kinds``, else :data:`~spanline.schema.AGENT_KINDS`).
-            prices: prices for LLM spans that recorded usage but no cost
-                (default: the table shipped with spanline).
-            run_id: used when the events have no run_start line.
-            stall_s: seconds without a line in a running agent's subtree before it
-                is stalled (default: the run_start line's ``stall_s``, else 60).
-        """
+        """Set every attribute of an empty fold (arguments: see ``SummaryFold``)."""
         self._explicit_kinds = agent_kinds is not None
         kinds = AGENT_KINDS if agent_kinds is None else agent_kinds
         self._kinds: frozenset[Any] = frozenset(k for k in kinds if isinstance(k, str))
@@ -52,6 +42,12 @@ class _FoldState:
         self._agent_at: dict[int, list[Any]] = {}  # context index -> its agent's record
         self._lock = threading.Lock()
         self._run_start: Mapping[str, Any] | None = None
+        self._start_spans()
+        self._start_totals()
+        self._start_watch()
+
+    def _start_spans(self) -> None:
+        """The span tree, the open spans and the scalars the hot loop keeps in locals."""
         # Scalars the hot loop keeps in locals.
         self._first_ts = math.inf
         self._last_ts = -math.inf
@@ -76,6 +72,9 @@ class _FoldState:
         self._waiting: dict[str, int] = {}
         self._orphans: dict[str, list[str]] = {}
         self._early_ends: dict[str, tuple[Any, Any]] = {}
+
+    def _start_totals(self) -> None:
+        """Errors, tools, usage and cost, processes, exporters, plans and skipped lines."""
         self._errors: list[list[Any]] = []
         self._tools: dict[str, list[Any]] = {}
         self._token_types: list[int | float] = [0, 0, 0, 0, 0]
@@ -100,6 +99,9 @@ class _FoldState:
         self._skipped: list[LineProblem] = []
         self._fed = 0  # events fed so far: where a line of events handed over is
         self._where: tuple[str | None, Sequence[int] | None, int] = (None, None, 0)
+
+    def _start_watch(self) -> None:
+        """The activity watch of running agents (for stalls)."""
         # Activity watch: each agent's record keeps the last line at the agent itself;
         # its subtree's last line is the latest over the open agents below it, found
         # through these links only when a silence is long enough to matter.
@@ -107,5 +109,3 @@ class _FoldState:
         self._holder: dict[int, int] = {}
         self._ended: set[int] = set()
         self._past: dict[int, int] = {}  # ended context -> the nearest above not ended
-
-    # -- feeding -------------------------------------------------------------------------
