@@ -47,23 +47,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from spanline._capture._prices import PriceTable
+from spanline.folds._limits import MS_MAX, TS_MAX, TS_MIN
 from spanline.folds._summary_base import (
-    _END_WATCH,
-    _LLM_OPERATIONS,
-    _MAX_LISTED_PROBLEMS,
-    _MS_MAX,
-    _NEVER,
-    _OP,
-    _PHASE_KIND,
-    _PLAIN_END_KEYS,
-    _ROOT_NODE,
-    _START_KEEP,
-    _START_WATCH,
-    _TS_MAX,
-    _TS_MIN,
-    _real,
-    _Skip,
-    _type,
+    END_WATCH,
+    LLM_OPERATIONS,
+    MAX_LISTED_PROBLEMS,
+    NEVER,
+    OP,
+    PHASE_KIND,
+    PLAIN_END_KEYS,
+    ROOT_NODE,
+    START_KEEP,
+    START_WATCH,
+    SkipLine,
+    real_counter,
+    type_name,
 )
 from spanline.folds._summary_result import _Result
 from spanline.folds.events import LineProblem
@@ -170,10 +168,10 @@ class SummaryFold(_Result):
             line = lines[position]
         else:
             line = self._fed + position + 1
-        reason = str(error) if isinstance(error, _Skip) else f"{type(error).__name__}: {error}"
+        reason = str(error) if isinstance(error, SkipLine) else f"{type(error).__name__}: {error}"
         problem = LineProblem(file or "<events>", line, reason[:200])
         self._problem_count += 1
-        if len(self._problems) < _MAX_LISTED_PROBLEMS:
+        if len(self._problems) < MAX_LISTED_PROBLEMS:
             self._problems.append(problem.to_dict())
             self._skipped.append(problem)
 
@@ -186,7 +184,7 @@ class SummaryFold(_Result):
         with self._lock:
             for problem in problems:
                 self._problem_count += 1
-                if len(self._problems) < _MAX_LISTED_PROBLEMS:
+                if len(self._problems) < MAX_LISTED_PROBLEMS:
                     self._problems.append(problem.to_dict())
 
     def _fold(self, events: Sequence[Mapping[str, Any]]) -> None:
@@ -201,18 +199,18 @@ class SummaryFold(_Result):
         # guard costs nothing until something raises. Checks come before any change to
         # the state, so a skipped line leaves no trace but its place in the time range.
         first, last = self._first_ts, self._last_ts
-        if last == -_NEVER:
-            last = _NEVER  # no time read yet: the first one is a new earliest (see below)
+        if last == -NEVER:
+            last = NEVER  # no time read yet: the first one is a new earliest (see below)
         tok_sum, tool_sum = self._tokens, self._tool_uses
         tok_seen, tool_seen = self._tokens_seen, self._tool_uses_seen
         nodes, open_, roots, ctxs = self._nodes, self._open, self._roots, self._ctx
         kin, kin_get, open_pop, tools = self._kin, self._kin.get, self._open.pop, self._tools
         tools_get, waiting, plan_spans = tools.get, self._waiting, self._plan_spans
-        stall, never = self._stall_s, -_NEVER
-        specials = self._kinds | _PHASE_KIND  # agent kinds and "phase": their own context
-        plain_keys, start_watch, end_watch = _PLAIN_END_KEYS, _START_WATCH, _END_WATCH
-        llm_ops, start_keep, op_key = _LLM_OPERATIONS, _START_KEEP, _OP
-        ts_min, ts_max, ms_max = _TS_MIN, _TS_MAX, _MS_MAX
+        stall, never = self._stall_s, -NEVER
+        specials = self._kinds | PHASE_KIND  # agent kinds and "phase": their own context
+        plain_keys, start_watch, end_watch = PLAIN_END_KEYS, START_WATCH, END_WATCH
+        llm_ops, start_keep, op_key = LLM_OPERATIONS, START_KEEP, OP
+        ts_min, ts_max, ms_max = TS_MIN, TS_MAX, MS_MAX
         model_key, plans, plan_names = (
             "gen_ai.request.model",
             self._plans_by_id,
@@ -233,16 +231,16 @@ class SummaryFold(_Result):
                         # A NaN fails every comparison and is caught by the last test.
                         if ts > last:
                             if ts > ts_max:
-                                raise _Skip(f"implausible timestamp {ts!r}")
+                                raise SkipLine(f"implausible timestamp {ts!r}")
                             last = ts
                         elif ts < first:
                             if not ts_min <= ts <= ts_max:
-                                raise _Skip(f"implausible timestamp {ts!r}")
+                                raise SkipLine(f"implausible timestamp {ts!r}")
                             first = ts
-                            if last == _NEVER:
+                            if last == NEVER:
                                 last = ts  # the first time read
                         elif not ts <= ts_max:
-                            raise _Skip(
+                            raise SkipLine(
                                 "timestamp is not a number"
                                 if ts != ts
                                 else f"implausible timestamp {ts!r}"
@@ -251,7 +249,7 @@ class SummaryFold(_Result):
                     elif ts is None:
                         now = never  # moves no agent's last activity
                     else:
-                        raise _Skip(f"ts is {_type(ts)}, not a number")
+                        raise SkipLine(f"ts is {type_name(ts)}, not a number")
                     if tag == "span_end":
                         try:  # subscripts cost half a .get(); spanline's lines have every key
                             sid, tokens, uses = (
@@ -274,17 +272,17 @@ class SummaryFold(_Result):
                             )
                             size, plain = 0, event.keys() <= plain_keys
                         if sid.__class__ is not str:
-                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                            raise SkipLine(f"span_id is {type_name(sid)}, not a string")
                         if status.__class__ is not str and status is not None:
-                            raise _Skip(f"status is {_type(status)}, not a string")
+                            raise SkipLine(f"status is {type_name(status)}, not a string")
                         if duration.__class__ is float or duration.__class__ is int:
                             if not 0.0 <= duration <= ms_max:
-                                raise _Skip(f"implausible duration_ms {duration!r}")
+                                raise SkipLine(f"implausible duration_ms {duration!r}")
                         elif duration is not None:
-                            raise _Skip(f"duration_ms is {_type(duration)}, not a number")
+                            raise SkipLine(f"duration_ms is {type_name(duration)}, not a number")
                         if attrs.__class__ is not dict:
                             if attrs is not None:
-                                raise _Skip(f"attributes is {_type(attrs)}, not an object")
+                                raise SkipLine(f"attributes is {type_name(attrs)}, not an object")
                         elif not attrs:
                             attrs = None
                         if (
@@ -305,9 +303,9 @@ class SummaryFold(_Result):
                                 # Integers of any size are exact in Python (their sums are
                                 # written as floats past 64 bits); anything else is checked.
                                 if tokens.__class__ is not int and tokens is not None:
-                                    tokens = _real(tokens, "tokens")
+                                    tokens = real_counter(tokens, "tokens")
                                 if uses.__class__ is not int and uses is not None:
-                                    uses = _real(uses, "tool_uses")
+                                    uses = real_counter(uses, "tool_uses")
                             else:
                                 tokens, uses = self._other_counters(event)
                             if tokens is None:
@@ -345,7 +343,7 @@ class SummaryFold(_Result):
                                 if now - seen > stall:
                                     self._quiet(index, now)
                                 acc[4] = now
-                            elif seen == _NEVER:
+                            elif seen == NEVER:
                                 self._touch(index, now)
                         if tool is None and attrs is not None:
                             tool = attrs.get("tool.name")  # set only at the end
@@ -379,14 +377,14 @@ class SummaryFold(_Result):
                             sid, parent, name = get("span_id"), get("parent"), get("name")
                             kind, attrs = get("kind"), get("attributes")
                         if sid.__class__ is not str:
-                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                            raise SkipLine(f"span_id is {type_name(sid)}, not a string")
                         if name.__class__ is not str and name is not None:
-                            raise _Skip(f"name is {_type(name)}, not a string")
+                            raise SkipLine(f"name is {type_name(name)}, not a string")
                         if kind.__class__ is not str and kind is not None:
-                            raise _Skip(f"kind is {_type(kind)}, not a string")
+                            raise SkipLine(f"kind is {type_name(kind)}, not a string")
                         if attrs.__class__ is not dict:
                             if attrs is not None:
-                                raise _Skip(f"attributes is {_type(attrs)}, not an object")
+                                raise SkipLine(f"attributes is {type_name(attrs)}, not an object")
                         elif not attrs:
                             attrs = None
                         if parent.__class__ is str:
@@ -397,10 +395,10 @@ class SummaryFold(_Result):
                                 root = False
                             parent, ctx = node
                         elif parent is None:
-                            node, ctx, root = _ROOT_NODE, -1, True
+                            node, ctx, root = ROOT_NODE, -1, True
                             roots[sid] = None
                         else:
-                            raise _Skip(f"parent is {_type(parent)}, not a string")
+                            raise SkipLine(f"parent is {type_name(parent)}, not a string")
                         tool = keep = special = None
                         llm = kind == "llm"
                         if attrs is not None:
@@ -428,7 +426,7 @@ class SummaryFold(_Result):
                                 if now - seen > stall:
                                     self._quiet(ctx, now)
                                 acc[4] = now
-                            elif seen == _NEVER:
+                            elif seen == NEVER:
                                 self._touch(ctx, now)
                         if kind in specials or op == "invoke_agent":
                             ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
@@ -446,18 +444,18 @@ class SummaryFold(_Result):
                     elif tag == "event":
                         sid = event.get("span_id")
                         if sid.__class__ is not str and sid is not None:
-                            raise _Skip(f"span_id is {_type(sid)}, not a string")
+                            raise SkipLine(f"span_id is {type_name(sid)}, not a string")
                         node = nodes.get(sid) if sid is not None else None
                         if node is not None and node[1] >= 0:
                             self._touch(node[1], now)
                     elif tag.__class__ is str:
                         self._other_event(tag, event)
-                        specials, stall = self._kinds | _PHASE_KIND, self._stall_s
+                        specials, stall = self._kinds | PHASE_KIND, self._stall_s
                     else:
-                        raise _Skip(f"event is {_type(tag)}, not a string")
+                        raise SkipLine(f"event is {type_name(tag)}, not a string")
                 except Exception as exc:  # any line the rules above missed
                     self._skip(event, exc, events)
         finally:
-            self._first_ts, self._last_ts = first, (last if last != _NEVER else -_NEVER)
+            self._first_ts, self._last_ts = first, (last if last != NEVER else -NEVER)
             self._tokens, self._tool_uses = tok_sum, tool_sum
             self._tokens_seen, self._tool_uses_seen = tok_seen, tool_seen

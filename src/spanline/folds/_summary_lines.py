@@ -10,41 +10,40 @@ from typing import Any
 
 from spanline._capture._prices import PriceTable, compute_cost
 from spanline._capture._usage import usage_from_attributes
+from spanline.folds._limits import COUNT_MAX, MS_MAX
 from spanline.folds._summary_base import (
-    _CACHE_NEW,
-    _CACHE_READ,
-    _CALLS,
-    _COST,
-    _COST_SUM,
-    _COUNT_MAX,
-    _DURATIONS,
-    _FAILURES,
-    _IN,
-    _KIND,
-    _LLM_OPERATIONS,
-    _MS_MAX,
-    _NAME,
-    _OP,
-    _OUT,
-    _PRICED_KEYS,
-    _REASONING,
-    _SEEN,
-    _SPECIAL,
-    _TOKEN_KEYS,
-    _TOKENS,
-    _TOOL_USES,
-    _TOTAL,
-    _TS,
-    _UP,
-    _count,
-    _exporter_fields,
-    _json_safe,
-    _number,
-    _pid,
-    _real,
-    _Skip,
-    _text,
-    _type,
+    CACHE_NEW,
+    CACHE_READ,
+    CALLS,
+    COST,
+    COST_SUM,
+    DURATIONS,
+    FAILURES,
+    IN,
+    KIND,
+    LLM_OPERATIONS,
+    NAME,
+    OP,
+    OUT,
+    PRICED_KEYS,
+    REASONING,
+    SEEN,
+    SPECIAL,
+    TOKEN_KEYS,
+    TOKENS,
+    TOOL_USES,
+    TOTAL,
+    TS,
+    UP,
+    SkipLine,
+    count_of,
+    exporter_fields,
+    is_number,
+    json_safe,
+    pid_of,
+    real_counter,
+    text_or_none,
+    type_name,
 )
 from spanline.folds._summary_stalls import _Stalls
 from spanline.schema import RESERVED_END_KEYS, USAGE_ON_CHILD
@@ -62,10 +61,10 @@ class _Lines(_Stalls):
         for key in event.keys() - RESERVED_END_KEYS:
             value = event[key]
             if value.__class__ is float:
-                value = _real(value, key)
+                value = real_counter(value, key)
             elif value.__class__ is not int:
                 if value is not None and (key == "tokens" or key == "tool_uses"):
-                    raise _Skip(f"{key} is {_type(value)}, not a number")
+                    raise SkipLine(f"{key} is {type_name(value)}, not a number")
                 continue
             if key == "tokens":
                 tokens = value
@@ -88,8 +87,8 @@ class _Lines(_Stalls):
             if up == index:
                 ctx = -1
                 break
-            up = self._ctx[up][_UP]
-        stand_in[_UP] = ctx  # its sums count upwards from now on (added up in results)
+            up = self._ctx[up][UP]
+        stand_in[UP] = ctx  # its sums count upwards from now on (added up in results)
         self._hold(index, ctx)
         for child in self._orphans.pop(span_id, ()):
             self._roots.pop(child, None)
@@ -97,13 +96,13 @@ class _Lines(_Stalls):
         if early is None:
             return
         record = self._open.pop(span_id)
-        if record[_SPECIAL] is not None:
-            self._special_end(record[_SPECIAL], *early)
+        if record[SPECIAL] is not None:
+            self._special_end(record[SPECIAL], *early)
         if root and span_id in self._roots:
-            self._roots[span_id] = (early[1], record[_TS])
+            self._roots[span_id] = (early[1], record[TS])
         for error in self._errors:
             if error[0] == span_id:
-                error[1], error[2] = record[_NAME], record[_KIND]
+                error[1], error[2] = record[NAME], record[KIND]
 
     def _end_without_open_start(
         self, event: Mapping[str, Any], span_id: str, tokens: Any, uses: Any
@@ -112,22 +111,22 @@ class _Lines(_Stalls):
         if span_id in self._nodes or span_id in self._early_ends:
             return
         status, duration = event.get("status"), event.get("duration_ms")
-        self._early_ends[span_id] = (_text(status), duration)
+        self._early_ends[span_id] = (text_or_none(status), duration)
         attrs = event.get("attributes")
         attrs = attrs if attrs.__class__ is dict and attrs else None
         cost = self._usage(False, None, attrs) if attrs is not None else 0.0
         acc = self._ctx[self._stand_in(span_id)]
-        acc[_TOKENS] += tokens
-        acc[_TOOL_USES] += uses
-        acc[_COST_SUM] += cost
-        tool = _text(attrs.get("tool.name")) if attrs is not None else None
+        acc[TOKENS] += tokens
+        acc[TOOL_USES] += uses
+        acc[COST_SUM] += cost
+        tool = text_or_none(attrs.get("tool.name")) if attrs is not None else None
         if tool is not None:
             stats = self._tools.setdefault(tool, [0, 0.0, 0, array("d"), (0, 0.0)])
-            stats[_CALLS] += 1
-            if _number(duration):
-                stats[_TOTAL] += duration
-                stats[_DURATIONS].append(duration)
-            stats[_FAILURES] += status == "error"
+            stats[CALLS] += 1
+            if is_number(duration):
+                stats[TOTAL] += duration
+                stats[DURATIONS].append(duration)
+            stats[FAILURES] += status == "error"
         if status == "error":
             self._error(span_id, None, None, event.get("error"))
 
@@ -145,13 +144,13 @@ class _Lines(_Stalls):
         agent = phase = None
         if kind in self._kinds or op == "invoke_agent":
             ctx = self._new_ctx(ctx)
-            agent_id = _text(attrs.get("gen_ai.agent.id")) if attrs is not None else None
+            agent_id = text_or_none(attrs.get("gen_ai.agent.id")) if attrs is not None else None
             # span_id, name, kind, agent_id, status, duration, start ts, context
             agent = [span_id, name, kind, agent_id, None, None, ts, ctx]
             self._agents.append(agent)
             self._agent_at[ctx] = agent
             if ts.__class__ is float or ts.__class__ is int:
-                self._ctx[ctx][_SEEN] = ts  # watched from its start until its end
+                self._ctx[ctx][SEEN] = ts  # watched from its start until its end
         if kind == "phase":
             # name, start ts, ended, duration
             phase = self._phase_spans[span_id] = [name, ts, False, None]
@@ -161,15 +160,21 @@ class _Lines(_Stalls):
         agent, phase = special
         if agent is not None:
             self._end_watch(agent[7])
-            agent[4] = _text(status)
-            agent[5] = duration if _number(duration) else None
+            agent[4] = text_or_none(status)
+            agent[5] = duration if is_number(duration) else None
         if phase is not None:
             phase[2], phase[3] = True, duration
 
     def _error(self, span_id: str, name: Any, kind: Any, error: Any) -> None:
         error = error if isinstance(error, Mapping) else {}
         self._errors.append(
-            [span_id, name, kind, _text(error.get("type")), _text(error.get("message"))]
+            [
+                span_id,
+                name,
+                kind,
+                text_or_none(error.get("type")),
+                text_or_none(error.get("message")),
+            ]
         )
 
     def _end_usage(self, llm: bool, model: Any, attrs: dict[str, Any] | None) -> float:
@@ -183,11 +188,11 @@ class _Lines(_Stalls):
                 self._llm_without_usage += 1
             return 0.0
         get = attrs.get
-        a, b, c, d, e = get(_IN), get(_OUT), get(_REASONING), get(_CACHE_READ), get(_CACHE_NEW)
+        a, b, c, d, e = get(IN), get(OUT), get(REASONING), get(CACHE_READ), get(CACHE_NEW)
         if a is None and b is None and c is None and d is None and e is None:
             if not llm:
-                op = get(_OP)
-                llm = op.__class__ is str and op in _LLM_OPERATIONS
+                op = get(OP)
+                llm = op.__class__ is str and op in LLM_OPERATIONS
             if llm and get(USAGE_ON_CHILD) is not True:
                 self._llm_without_usage += 1
         else:
@@ -202,7 +207,7 @@ class _Lines(_Stalls):
                 types[3] += d
             if e.__class__ is int or e.__class__ is float:
                 types[4] += e
-        cost = get(_COST)
+        cost = get(COST)
         if cost.__class__ is float or cost.__class__ is int:
             self._cost += cost
             return float(cost)
@@ -221,23 +226,23 @@ class _Lines(_Stalls):
         """
         merged = {**kept, **attrs} if kept and attrs else kept or attrs or {}
         if not llm:
-            op = merged.get(_OP)
-            llm = op.__class__ is str and op in _LLM_OPERATIONS
+            op = merged.get(OP)
+            llm = op.__class__ is str and op in LLM_OPERATIONS
         has_usage = False
         types = self._token_types
-        for position, key in enumerate(_TOKEN_KEYS):
+        for position, key in enumerate(TOKEN_KEYS):
             value = merged.get(key)
             if value is not None:
                 has_usage = True
-                if _number(value):
+                if is_number(value):
                     types[position] += value
         if llm and not has_usage and merged.get(USAGE_ON_CHILD) is not True:
             self._llm_without_usage += 1
-        cost = merged.get(_COST)
-        if _number(cost):
+        cost = merged.get(COST)
+        if is_number(cost):
             self._cost += cost
             return float(cost)
-        if not any(key in merged for key in _PRICED_KEYS):
+        if not any(key in merged for key in PRICED_KEYS):
             return 0.0
         return self._price(merged)
 
@@ -259,47 +264,47 @@ class _Lines(_Stalls):
         """Lines that are not spans: headers, trailers, milestones, plans."""
         if tag == "phase":
             wall, agents = event.get("wall_ms"), event.get("agents")
-            if wall is not None and not (_number(wall) and 0 <= wall <= _MS_MAX):
-                raise _Skip(f"wall_ms is {wall!r}, not a plausible number")
-            if agents is not None and not (agents.__class__ is int and 0 <= agents <= _COUNT_MAX):
-                raise _Skip(f"agents is {agents!r}, not a plausible count")
+            if wall is not None and not (is_number(wall) and 0 <= wall <= MS_MAX):
+                raise SkipLine(f"wall_ms is {wall!r}, not a plausible number")
+            if agents is not None and not (agents.__class__ is int and 0 <= agents <= COUNT_MAX):
+                raise SkipLine(f"agents is {agents!r}, not a plausible count")
             self._phase_events.append(
-                {str(k): _json_safe(v) for k, v in event.items() if k != "event"}
+                {str(k): json_safe(v) for k, v in event.items() if k != "event"}
             )
         elif tag == "span_planned":
             self._plan(event)
         elif tag == "run_start" or tag == "process_start":
-            self._started_pids.add(_pid(event))
+            self._started_pids.add(pid_of(event))
             if tag == "run_start" and self._run_start is None:
                 self._run_start = event
                 recorded = event.get("agent_kinds")
                 if not self._explicit_kinds and isinstance(recorded, list):
                     self._kinds = frozenset(k for k in recorded if isinstance(k, str))
                 stall_s = event.get("stall_s")
-                if not self._explicit_stall and _number(stall_s) and 0 < stall_s < math.inf:
+                if not self._explicit_stall and is_number(stall_s) and 0 < stall_s < math.inf:
                     self._stall_s = float(stall_s)
         elif tag == "process_end":
             self._process_end(event)
 
     def _process_end(self, event: Mapping[str, Any]) -> None:
-        dropped = _count(event.get("dropped_events"), "dropped_events")
-        suppressed = _count(event.get("suppressed_spans"), "suppressed_spans")
+        dropped = count_of(event.get("dropped_events"), "dropped_events")
+        suppressed = count_of(event.get("suppressed_spans"), "suppressed_spans")
         exporters = event.get("exporters")
         figures = []
         if isinstance(exporters, Mapping):
             for name, stats in exporters.items():
                 if not isinstance(name, str) or not isinstance(stats, Mapping):
                     continue
-                counts = [_count(v, f"exporters.{name}") for v in _exporter_fields(stats)]
+                counts = [count_of(v, f"exporters.{name}") for v in exporter_fields(stats)]
                 exported, dropped_n, failed = counts[1:]
                 received = stats.get("received")
                 counts[0] = (
-                    _count(received, f"exporters.{name}")
+                    count_of(received, f"exporters.{name}")
                     if received is not None
                     else exported + dropped_n + failed
                 )
                 figures.append((name, counts))
-        pid = _pid(event)
+        pid = pid_of(event)
         # Only once the whole line is known to be good.
         self._ended_pids.add(pid)
         self._dropped += dropped
@@ -315,7 +320,9 @@ class _Lines(_Stalls):
         if not isinstance(plan_id, str) or not isinstance(name, str):
             return
         self._plans_by_id[plan_id] = name
-        self._plans_by_name.setdefault(name, []).append((plan_id, _text(event.get("parent"))))
+        self._plans_by_name.setdefault(name, []).append(
+            (plan_id, text_or_none(event.get("parent")))
+        )
 
     def _match_plan(
         self, span_id: str, parent: str | None, name: str | None, attrs: Mapping[str, Any] | None

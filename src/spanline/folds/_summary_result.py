@@ -7,18 +7,18 @@ import heapq
 import math
 from typing import Any
 
+from spanline.folds._limits import COUNT_MAX
 from spanline.folds._summary_base import (
-    _COUNT_MAX,
-    _MAX_OPEN_LISTED,
-    _NAME,
-    _P95,
-    _TS,
-    _add_phase,
-    _fit,
-    _number,
-    _phase_from_event,
-    _sort_ts,
-    _text,
+    MAX_OPEN_LISTED,
+    NAME,
+    P95,
+    TS,
+    add_phase,
+    fit_json,
+    is_number,
+    phase_from_event,
+    sort_ts,
+    text_or_none,
 )
 from spanline.folds._summary_lines import _Lines
 from spanline.folds._summary_model import (
@@ -54,12 +54,12 @@ class _Result(_Lines):
             counters["tokens"] = self._tokens
         if self._tool_uses_seen:
             counters["tool_uses"] = self._tool_uses
-        counters = {key: _fit(counters[key]) for key in sorted(counters)}
+        counters = {key: fit_json(counters[key]) for key in sorted(counters)}
         return RunSummary(
-            run_id=_text(run_start.get("run_id")) or self._run_id,
+            run_id=text_or_none(run_start.get("run_id")) or self._run_id,
             status=self._status(),
-            source_repo=_text(run_start.get("source_repo")),
-            source_commit=_text(run_start.get("source_commit")),
+            source_repo=text_or_none(run_start.get("source_repo")),
+            source_commit=text_or_none(run_start.get("source_commit")),
             total_wall_ms=self._total_wall_ms(),
             phases=self._phases(),
             totals=Totals(
@@ -67,14 +67,14 @@ class _Result(_Lines):
                 total_tokens=counters.get("tokens", 0),
                 total_tool_uses=counters.get("tool_uses", 0),
                 analyses_written=counters.get("analyses_written", 0),
-                cost_usd=round(_fit(self._cost), 8),
-                tokens_by_type=TokensByType(*map(_fit, self._token_types)),
+                cost_usd=round(fit_json(self._cost), 8),
+                tokens_by_type=TokensByType(*map(fit_json, self._token_types)),
                 llm_calls_without_usage=self._llm_without_usage,
-                suppressed_spans=min(self._suppressed, _COUNT_MAX),
+                suppressed_spans=min(self._suppressed, COUNT_MAX),
                 counters=counters,
             ),
             errors=[SpanError(*error) for error in self._errors],
-            dropped_events=min(self._dropped, _COUNT_MAX),
+            dropped_events=min(self._dropped, COUNT_MAX),
             span_count=len(self._nodes) + len(self._early_ends),
             open_spans=len(self._open),
             processes=len(self._started_pids),
@@ -88,7 +88,7 @@ class _Result(_Lines):
             skipped_line_count=self._problem_count,
             tools=self._tool_stats(),
             exporters={
-                name: ExporterStats(*(min(n, _COUNT_MAX) for n in self._exporters[name]))
+                name: ExporterStats(*(min(n, COUNT_MAX) for n in self._exporters[name]))
                 for name in sorted(self._exporters)
             },
             open_span_list=self._open_span_list(),
@@ -105,7 +105,7 @@ class _Result(_Lines):
 
     def _since_start_ms(self, ts: Any) -> float:
         """Time from ``ts`` to the last line read: the wall time of a span still open."""
-        if _number(ts) and self._last_ts > -math.inf:
+        if is_number(ts) and self._last_ts > -math.inf:
             return round_ms(max(0.0, (self._last_ts - ts) * 1000.0))
         return 0.0
 
@@ -114,7 +114,7 @@ class _Result(_Lines):
             ended = next(iter(self._roots.values()))
             if ended is not None:
                 duration, ts = ended
-                return float(duration) if _number(duration) else self._since_start_ms(ts)
+                return float(duration) if is_number(duration) else self._since_start_ms(ts)
         if self._last_ts == -math.inf:
             return 0.0
         return round_ms((self._last_ts - self._first_ts) * 1000.0)
@@ -152,15 +152,15 @@ class _Result(_Lines):
         """
         run_start = self._run_start or {}
         started = run_start.get("ts")
-        previous = started if _number(started) else self._first_ts
+        previous = started if is_number(started) else self._first_ts
         ordered = sorted(
-            enumerate(self._phase_events), key=lambda item: (_sort_ts(item[1].get("ts")), item[0])
+            enumerate(self._phase_events), key=lambda item: (sort_ts(item[1].get("ts")), item[0])
         )
         milestones = []
         for _, event in ordered:
             milestone = dict(event)
             ts = event.get("ts")
-            if _number(ts) and math.isfinite(previous):
+            if is_number(ts) and math.isfinite(previous):
                 milestone["process_wall_ms"] = event.get("wall_ms")
                 milestone["wall_ms"] = round_ms(max(0.0, (ts - previous) * 1000.0))
                 previous = ts
@@ -171,7 +171,7 @@ class _Result(_Lines):
         phases: dict[str, PhaseSummary] = {}
         if not self._phase_spans:
             for event in self._phase_events:
-                _add_phase(phases, str(event.get("name")), _phase_from_event(event))
+                add_phase(phases, str(event.get("name")), phase_from_event(event))
             return phases
         counts: dict[str, int] = {}
         memo: dict[str, str | None] = {}
@@ -179,14 +179,14 @@ class _Result(_Lines):
             phase_id = self._nearest_phase(agent[0], memo)
             if phase_id is not None:
                 counts[phase_id] = counts.get(phase_id, 0) + 1
-        ordered = sorted(self._phase_spans.items(), key=lambda item: _sort_ts(item[1][1]))
+        ordered = sorted(self._phase_spans.items(), key=lambda item: sort_ts(item[1][1]))
         for span_id, (name, ts, ended, duration) in ordered:
-            if ended and _number(duration):
+            if ended and is_number(duration):
                 wall, incomplete = float(duration), None
             else:
                 wall, incomplete = self._since_start_ms(ts), True
             summary = PhaseSummary(wall, counts.get(span_id) or None, incomplete)
-            _add_phase(phases, str(name), summary)
+            add_phase(phases, str(name), summary)
         return phases
 
     def _agent_cards(self) -> list[AgentSummary]:
@@ -194,13 +194,21 @@ class _Result(_Lines):
         cards = []
         sums = self._subtree_sums()
         for span_id, name, kind, agent_id, status, duration, _ts, ctx in sorted(
-            self._agents, key=lambda agent: _sort_ts(agent[6])
+            self._agents, key=lambda agent: sort_ts(agent[6])
         ):
             tokens, uses, cost = sums[ctx]
-            cost = round(_fit(cost), 8)
+            cost = round(fit_json(cost), 8)
             cards.append(
                 AgentSummary(
-                    span_id, name, kind, agent_id, status, duration, _fit(tokens), _fit(uses), cost
+                    span_id,
+                    name,
+                    kind,
+                    agent_id,
+                    status,
+                    duration,
+                    fit_json(tokens),
+                    fit_json(uses),
+                    cost,
                 )
             )
         return cards
@@ -217,7 +225,7 @@ class _Result(_Lines):
                 # Durations are C doubles (array), not float objects: less memory.
                 largest = timed - math.ceil(0.95 * timed) + 1
                 p95 = heapq.nlargest(largest, durations)[-1]
-                record[_P95] = (timed, p95)
+                record[P95] = (timed, p95)
             stats[name] = ToolStats(
                 calls=calls,
                 total_ms=round_ms(total),
@@ -229,9 +237,9 @@ class _Result(_Lines):
 
     def _open_span_list(self) -> list[dict[str, Any]]:
         oldest = heapq.nsmallest(
-            _MAX_OPEN_LISTED, self._open.items(), key=lambda item: _sort_ts(item[1][_TS])
+            MAX_OPEN_LISTED, self._open.items(), key=lambda item: sort_ts(item[1][TS])
         )
         return [
-            {"span_id": span_id, "name": record[_NAME], "start_ts": record[_TS]}
+            {"span_id": span_id, "name": record[NAME], "start_ts": record[TS]}
             for span_id, record in oldest
         ]

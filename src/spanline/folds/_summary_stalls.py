@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from spanline.folds._summary_base import (
-    _NEVER,
-    _SEEN,
-    _UP,
+    NEVER,
+    SEEN,
+    UP,
 )
 from spanline.folds._summary_model import (
     round_ms,
@@ -29,10 +29,10 @@ class _Stalls(_Tree):
                 order.append(current)
                 stack.extend(kids.get(current, ()))
         for current in reversed(order):  # children before their parents
-            seen = ctxs[current][_SEEN]
-            best = seen if seen != _NEVER else -_NEVER
+            seen = ctxs[current][SEEN]
+            best = seen if seen != NEVER else -NEVER
             for kid in kids.get(current, ()):
-                best = max(best, memo.get(kid, -_NEVER))
+                best = max(best, memo.get(kid, -NEVER))
             memo[current] = best
         return memo[index]
 
@@ -49,45 +49,45 @@ class _Stalls(_Tree):
         stall, ctxs, latest = self._stall_s, self._ctx, self._latest
         memo: dict[int, float] = {}
         while index >= 0:
-            if ctxs[index][_SEEN] != _NEVER:
+            if ctxs[index][SEEN] != NEVER:
                 since = latest(index, memo)
                 if not now - since > stall:
                     return
-                if since > -_NEVER:
+                if since > -NEVER:
                     self._stalled(index, since, now)
-            index = ctxs[index][_UP]
+            index = ctxs[index][UP]
 
     def _touch(self, index: int, now: float) -> None:
         """A line at ``now`` in the subtree of context ``index``: the nearest watched agent
         at or above it was active then (and, through it, every agent above)."""
-        if now == -_NEVER:
+        if now == -NEVER:
             return
         ctxs = self._ctx
         while index >= 0:
             acc = ctxs[index]
-            seen = acc[_SEEN]
-            if seen != _NEVER:
+            seen = acc[SEEN]
+            if seen != NEVER:
                 if now > seen:
                     if now - seen > self._stall_s:
                         self._quiet(index, now)
-                    acc[_SEEN] = now
+                    acc[SEEN] = now
                 return
             # Ended, not started yet, or not timed: the one above.
-            index = self._open_at(index) if index in self._ended else acc[_UP]
+            index = self._open_at(index) if index in self._ended else acc[UP]
 
     def _end_watch(self, index: int) -> None:
         """An agent ended: no longer watched. Its last activity moves to the nearest
         watched agent above, and what is open below it hangs from its holder."""
         ctxs, kids, holder = self._ctx, self._kids, self._holder
         acc = ctxs[index]
-        seen, acc[_SEEN] = acc[_SEEN], _NEVER
+        seen, acc[SEEN] = acc[SEEN], NEVER
         self._ended.add(index)
-        if seen != _NEVER:
-            up = acc[_UP]
-            while up >= 0 and ctxs[up][_SEEN] == _NEVER:
-                up = self._open_at(up) if up in self._ended else ctxs[up][_UP]
-            if up >= 0 and seen > ctxs[up][_SEEN]:
-                ctxs[up][_SEEN] = seen
+        if seen != NEVER:
+            up = acc[UP]
+            while up >= 0 and ctxs[up][SEEN] == NEVER:
+                up = self._open_at(up) if up in self._ended else ctxs[up][UP]
+            if up >= 0 and seen > ctxs[up][SEEN]:
+                ctxs[up][SEEN] = seen
         above = holder.pop(index, -1)
         if above >= 0:
             kids[above].discard(index)
@@ -105,7 +105,7 @@ class _Stalls(_Tree):
         last = self._last_ts
         memo: dict[int, float] = {}
         for agent in self._agents:
-            if self._ctx[agent[7]][_SEEN] == _NEVER:
+            if self._ctx[agent[7]][SEEN] == NEVER:
                 continue  # ended (or never timed): not watched
             seen = self._latest(agent[7], memo)
             if last - seen > self._stall_s:

@@ -10,7 +10,7 @@ from typing import Any
 from spanline._capture._prices import PriceTable
 from spanline.folds._summary_base import (
     DEFAULT_STALL_S,
-    _Node,
+    Node,
 )
 from spanline.folds.events import LineProblem
 from spanline.schema import AGENT_KINDS
@@ -61,8 +61,8 @@ class _FoldState:
         # tuple, found in ``_kin`` (kept for spans with children): a tuple per span would
         # be a third of the fold's memory, and on a million-line file growing memory costs
         # more time than the work per line.
-        self._nodes: dict[str, _Node] = {}
-        self._kin: dict[str, _Node] = {}
+        self._nodes: dict[str, Node] = {}
+        self._kin: dict[str, Node] = {}
         self._open: dict[str, tuple[Any, ...]] = {}
         self._roots: dict[str, tuple[Any, Any] | None] = {}
         self._ctx: list[list[Any]] = []

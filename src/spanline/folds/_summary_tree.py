@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from spanline.folds._summary_base import (
-    _NEVER,
-    _UP,
-    _Node,
+    NEVER,
+    UP,
+    Node,
 )
 from spanline.folds._summary_state import _FoldState
 
@@ -24,7 +24,7 @@ class _Tree(_FoldState):
         passed = []
         while index >= 0 and index in ended:
             passed.append(index)
-            index = past.get(index, ctxs[index][_UP])
+            index = past.get(index, ctxs[index][UP])
         for each in passed:
             past[each] = index
         return index
@@ -37,7 +37,7 @@ class _Tree(_FoldState):
             self._holder[index] = up
 
     def _new_ctx(self, up: int) -> int:
-        self._ctx.append([0, 0, 0.0, up, _NEVER])
+        self._ctx.append([0, 0, 0.0, up, NEVER])
         index = len(self._ctx) - 1
         self._hold(index, up)
         return index
@@ -55,7 +55,7 @@ class _Tree(_FoldState):
         self._orphans.setdefault(parent, []).append(span_id)
         return self._stand_in(parent)
 
-    def _first_child(self, span_id: str, parent: str) -> tuple[_Node, bool]:
+    def _first_child(self, span_id: str, parent: str) -> tuple[Node, bool]:
         """The (parent, context) pair of a span whose parent has no child yet, and
         whether the span is a root for now (its parent has not started)."""
         node = self._nodes.get(parent)
@@ -70,12 +70,12 @@ class _Tree(_FoldState):
         sums = [acc[:3] for acc in ctxs]
         pending = [0] * len(ctxs)
         for acc in ctxs:
-            if acc[_UP] >= 0:
-                pending[acc[_UP]] += 1
+            if acc[UP] >= 0:
+                pending[acc[UP]] += 1
         ready = [index for index, count in enumerate(pending) if not count]
         while ready:
             index = ready.pop()
-            up = ctxs[index][_UP]
+            up = ctxs[index][UP]
             if up >= 0:
                 total, part = sums[up], sums[index]
                 total[0] += part[0]
