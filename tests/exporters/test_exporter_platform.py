@@ -275,7 +275,7 @@ def test_spans_on_spanline_threads_are_suppressed_even_with_an_explicit_parent(
 ) -> None:
     import threading
 
-    from spanline._hotpath._tracer import mark_internal_thread
+    from spanline._hotpath._runtime import mark_internal_thread
 
     run = configure(tmp_path)
     with spanline.span("user") as user:

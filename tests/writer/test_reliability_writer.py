@@ -73,7 +73,7 @@ def test_a_dead_writer_is_noticed_by_the_next_span_and_replaced(tmp_path: Path) 
     with spanline.span("before"):
         pass
     assert spanline.flush(timeout=10)
-    pipeline = spanline._hotpath._tracer.RUNTIME.pipeline
+    pipeline = spanline._hotpath._runtime.RUNTIME.pipeline
     assert pipeline is not None
     _kill_writer(pipeline)
     assert not any(t.name == "spanline-writer" and t.is_alive() for t in writer_threads())

@@ -20,10 +20,10 @@ from contextvars import Token
 from typing import Any, TypeVar
 
 from spanline._hotpath._noop import NoOpSpan
-from spanline._hotpath._tracer import (
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
     RUNTIME,
     SUPPRESSED,
-    _current_span,
     context_attributes,
     live_pipeline,
 )
@@ -73,14 +73,14 @@ class RemoteParent(NoOpSpan):
 
     def __enter__(self) -> RemoteParent:
         if self._id:
-            self._token = _current_span.set(self)
+            self._token = CURRENT_SPAN.set(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         token, self._token = self._token, None
         if token is not None:
             try:
-                _current_span.reset(token)
+                CURRENT_SPAN.reset(token)
             except (ValueError, RuntimeError):  # left in another context: nothing to undo
                 pass
 
@@ -124,7 +124,7 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
         carrier = {}
     elif not isinstance(carrier, MutableMapping):
         raise TypeError(f"carrier must be a mutable mapping, not {type(carrier).__name__}")
-    span = _current_span.get()
+    span = CURRENT_SPAN.get()
     if span is None or span is SUPPRESSED or not span._id:
         return carrier
     trace_id = span.trace_id if isinstance(span, RemoteParent) else None
@@ -170,19 +170,19 @@ def extract(carrier: Mapping[str, Any] | None) -> RemoteParent:
 # -- executors ---------------------------------------------------------------------------
 def _run_in_thread(span: Any, attributes: Any, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
     """Runs on the pool thread: the submitter's span and attributes are current here."""
-    span_token = _current_span.set(span)
+    span_token = CURRENT_SPAN.set(span)
     attributes_token = context_attributes.set(attributes)
     try:
         return fn(*args, **kwargs)
     finally:
         context_attributes.reset(attributes_token)
-        _current_span.reset(span_token)
+        CURRENT_SPAN.reset(span_token)
 
 
 def _submit_thread(
     self: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any
 ) -> Any:  # the pool's Future
-    span = _current_span.get()
+    span = CURRENT_SPAN.get()
     attributes = context_attributes.get()
     if (span is None and attributes is None) or isinstance(self, _OTHER_INTERPRETERS):
         # Nothing to carry (the pool's own behaviour), or a pool of subinterpreters,
@@ -207,13 +207,13 @@ def _run_in_process(
     terminated, or outlive the run, before it would write them itself.
     """
     parent_id, trace_id, attributes = state
-    span_token = _current_span.set(RemoteParent(parent_id, trace_id))
+    span_token = CURRENT_SPAN.set(RemoteParent(parent_id, trace_id))
     attributes_token = context_attributes.set(attributes)
     try:
         return fn(*args, **kwargs)
     finally:
         context_attributes.reset(attributes_token)
-        _current_span.reset(span_token)
+        CURRENT_SPAN.reset(span_token)
         pipeline = RUNTIME.pipeline
         if pipeline is not None:
             pipeline.flush(timeout=5.0)
@@ -222,7 +222,7 @@ def _run_in_process(
 def _submit_process(
     self: concurrent.futures.ProcessPoolExecutor, fn: Callable[..., T], /, *args: Any, **kwargs: Any
 ) -> Any:  # the pool's Future
-    span = _current_span.get()
+    span = CURRENT_SPAN.get()
     if span is None or span is SUPPRESSED or not span._id:
         return _process_submit(self, fn, *args, **kwargs)
     trace_id = span.trace_id if isinstance(span, RemoteParent) else _run_trace_id()

@@ -18,7 +18,8 @@ from spanline._capture._usage import Usage, UsageAccumulator, extract_usage
 from spanline._decorators._streams import helper_snapshot
 from spanline._decorators._wrapping import Recipe, captured, decorate, parsed_raw_response
 from spanline._hotpath._errors import safe_str
-from spanline._hotpath._tracer import RUNTIME, Span, context_attributes, new_span_id
+from spanline._hotpath._runtime import RUNTIME, context_attributes
+from spanline._hotpath._tracer import Span, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["context", "traced_agent", "traced_llm", "traced_tool"]

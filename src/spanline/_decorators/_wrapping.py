@@ -16,20 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture._previews import capture_value
 from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
-from spanline._hotpath._tracer import (
-    _CURRENT,
-    RUNTIME,
-    Span,
-    _current_span,
-    call_pipeline,
-    context_attributes,
-    hold_open,
-    is_clean_exit,
-    monotonic,
-)
+from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
+from spanline._hotpath._tracer import _CURRENT, Span, hold_open, is_clean_exit, monotonic
 
 if TYPE_CHECKING:
-    from spanline._hotpath._tracer import Pipeline
+    from spanline._hotpath._runtime import Pipeline
 
 __all__ = ["Recipe", "captured", "decorate", "parsed_raw_response"]
 
@@ -141,14 +132,14 @@ class _Call:
     def activate(self) -> tuple[Any, Any]:
         """Enter the body's context: its current span and context attributes."""
         span, attributes = self.inside
-        return _current_span.set(span), context_attributes.set(attributes)
+        return CURRENT_SPAN.set(span), context_attributes.set(attributes)
 
     def deactivate(self, tokens: tuple[Any, Any]) -> None:
         """Leave it, remembering where the body left it."""
-        self.inside = (_current_span.get(), context_attributes.get())
+        self.inside = (CURRENT_SPAN.get(), context_attributes.get())
         span_token, context_token = tokens
         try:
-            _current_span.reset(span_token)
+            CURRENT_SPAN.reset(span_token)
             context_attributes.reset(context_token)
         except (ValueError, RuntimeError):  # reset from another context: nothing to undo
             pass

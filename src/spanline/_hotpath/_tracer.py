@@ -9,31 +9,30 @@ integers here and become hex strings in the writer.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from _thread import get_ident
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import Token
 from functools import partial
 from random import getrandbits
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from spanline._hotpath._errors import error_info
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
+    RUNTIME,
+    SUPPRESSED,
+    Pipeline,
+    call_pipeline,
+    context_attributes,
+    count_while_closing,
+    live_pipeline,
+)
 from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
-
-#: The innermost open span of the current context (thread or asyncio task);
-#: ``SUPPRESSED`` (a NoOpSpan) on spanline's own threads.
-_current_span: ContextVar[Span | NoOpSpan | None] = ContextVar(
-    "spanline_current_span", default=None
-)
-#: Attributes attached to every span opened in this context (agent id, round...).
-context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
-    "spanline_context_attributes", default=None
-)
 
 _INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
@@ -52,117 +51,6 @@ def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None
     collection walk the whole queue. Tuples of atomic values are untracked.
     """
     return tuple(mapping.items()) if mapping else None
-
-
-class Pipeline(Protocol):
-    """What the hot path needs of the writer below the session (``spanline._writer._pipeline``)."""
-
-    queue: Any  # a deque: append() is the whole hot path
-    max_queue: int
-    pid: int
-    #: Spans started and not yet ended in this process: span -> the ident of the
-    #: thread that started it, or a reason (a generator's span).
-    open_spans: dict[Any, Any]
-
-    def emit(self, record: tuple[Any, ...]) -> None:
-        """Queue one record, or count it as dropped."""
-
-    def count_drop(self) -> None:
-        """Count one event lost to the queue bound."""
-
-    def count_suppressed(self) -> None:
-        """Count one span opened on spanline's own threads."""
-
-    def phase_wall_ms(self) -> float:
-        """Milliseconds since the previous phase event of this process."""
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Block until every queued event is written and exported (``spanline.flush``)."""
-
-
-class Runtime:
-    """Process-wide state the hot path reads, set by the session layer above it.
-
-    The session hands down what the lower layers need (the pipeline, capture
-    settings, prices, a hook to configure from the environment) instead of
-    being imported by them.
-    """
-
-    __slots__ = (
-        "capture",
-        "closing",
-        "configure_hook",
-        "pipeline",
-        "preview_chars",
-        "prices",
-        "remote_parent",
-        "resolved",
-    )
-
-    def __init__(self) -> None:
-        self.pipeline: Pipeline | None = None
-        #: Parent span id (int) handed over by a parent process via TRACEPARENT.
-        self.remote_parent: int | None = None
-        #: True once configure/shutdown ran or the environment was read.
-        self.resolved = False
-        #: Called on first use: configures tracing if ``SPANLINE_ENABLED`` asks for it.
-        self.configure_hook: Callable[[], None] | None = None
-        #: Capture mode of the decorators: "off", "preview" or "full".
-        self.capture = "preview"
-        #: Characters kept in previews.
-        self.preview_chars = 200
-        #: The session's price table (None: the shipped one).
-        self.prices: Any = None
-        #: The pipeline being shut down: spans its exporters open meanwhile are
-        #: counted there as suppressed.
-        self.closing: Pipeline | None = None
-
-    def resolve(self) -> Pipeline | None:
-        """First use without configuration: let the session read the environment."""
-        hook = self.configure_hook
-        if hook is None:
-            self.resolved = True
-            return None
-        hook()  # sets ``resolved``, under the session's lock
-        return self.pipeline
-
-
-RUNTIME: Final = Runtime()
-
-#: The current-span value of spanline's own threads (writer, exporter workers,
-#: summary, servers): spans opened there are no-ops, counted as suppressed, so
-#: spanline never traces itself.
-SUPPRESSED: Final = NoOpSpan()
-
-
-def mark_internal_thread() -> None:
-    """Declare the calling thread one of spanline's own: its spans become no-ops.
-
-    Where OpenTelemetry is loaded, the thread also sets its "suppress
-    instrumentation" flag: the host's instrumentations (httpx, requests...) then
-    leave spanline's own clients untraced too.
-
-    It also stops taking SIGTERM and SIGINT: the kernel may hand a process's
-    signal to any thread that does not block it, and one caught by ours would
-    wait for the main thread, which may sit in a blocking call (a
-    multiprocessing lock) that only the signal itself would have interrupted.
-    """
-    _current_span.set(SUPPRESSED)
-    import signal
-
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    otel = sys.modules.get("opentelemetry.context")
-    if otel is not None:
-        try:
-            otel.attach(otel.set_value(otel._SUPPRESS_INSTRUMENTATION_KEY, True))
-        except Exception:  # an OTel without that key: nothing to suppress with
-            pass
-
-
-def is_internal_thread() -> bool:
-    """True on spanline's own threads (see :func:`mark_internal_thread`)."""
-    return _current_span.get() is SUPPRESSED
 
 
 #: A C-level callable: a Python wrapper here would cost the hot path ~50 ns.
@@ -199,36 +87,6 @@ def monotonic() -> float:
 def wall_time() -> float:
     """The current wall clock, in epoch seconds."""
     return _time()
-
-
-def live_pipeline() -> Pipeline | None:
-    """The pipeline to trace into, or None while tracing is off (one check when off).
-
-    Callers read it once per operation: another thread may shut tracing down.
-    """
-    runtime = RUNTIME
-    pipeline = runtime.pipeline
-    if pipeline is None and not runtime.resolved:
-        pipeline = runtime.resolve()
-    return pipeline
-
-
-def call_pipeline() -> Pipeline | None:
-    """Like :func:`live_pipeline`, but None on spanline's own threads (counted)."""
-    pipeline = live_pipeline()
-    if pipeline is None:
-        _count_while_closing()
-    elif _current_span.get() is SUPPRESSED:
-        pipeline.count_suppressed()
-        return None
-    return pipeline
-
-
-def _count_while_closing() -> None:
-    """Tracing is off: if only because it is shutting down, count our own threads' spans."""
-    closing = RUNTIME.closing
-    if closing is not None and _current_span.get() is SUPPRESSED:
-        closing.count_suppressed()
 
 
 class Span:
@@ -289,7 +147,7 @@ class Span:
         self._state = _STARTED
         parent = self._parent
         if parent is _CURRENT:
-            current = _current_span.get()
+            current = CURRENT_SPAN.get()
             parent_id = current._id if current is not None else RUNTIME.remote_parent
         else:
             parent_id = _parent_id(parent)
@@ -367,7 +225,7 @@ class Span:
 
     def __enter__(self) -> Span:
         self._start()
-        self._token = _current_span.set(self)
+        self._token = CURRENT_SPAN.set(self)
         return self
 
     def __exit__(
@@ -382,7 +240,7 @@ class Span:
         self._token = None
         try:
             # Set by __enter__, which comes first; no cast(): it would cost a call per span.
-            _current_span.reset(token)  # type: ignore[arg-type]
+            CURRENT_SPAN.reset(token)  # type: ignore[arg-type]
         except (ValueError, RuntimeError):
             # Exited in another context (e.g. an async generator finalized
             # elsewhere): that context's own value is already right.
@@ -566,7 +424,7 @@ def _parent_id(parent: Any) -> int | None:
 
 def current_span() -> Span | NoOpSpan:
     """The innermost open span of this thread or task, or the no-op span."""
-    span = _current_span.get()
+    span = CURRENT_SPAN.get()
     return NOOP_SPAN if span is None else span
 
 
@@ -627,9 +485,9 @@ class Tracer:
         if pipeline is None:
             pipeline = live_pipeline()
             if pipeline is None:
-                _count_while_closing()
+                count_while_closing()
                 return NOOP_SPAN
-        if _current_span.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
+        if CURRENT_SPAN.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
             pipeline.count_suppressed()
             return NOOP_SPAN
         return Span(pipeline, name, kind, component, parent, attributes)
@@ -656,7 +514,7 @@ class Tracer:
         pipeline = call_pipeline()
         if pipeline is None:
             return
-        current = _current_span.get()
+        current = CURRENT_SPAN.get()
         extra = context_attributes.get()
         if extra:
             attributes = {**extra, **attributes}

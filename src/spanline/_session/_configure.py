@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
 from spanline._hotpath import _tracer
-from spanline._hotpath._tracer import RUNTIME, current_span
+from spanline._hotpath._runtime import RUNTIME
+from spanline._hotpath._tracer import current_span
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
-from spanline._hotpath import _tracer
+from spanline._hotpath import _runtime, _tracer
 
 if TYPE_CHECKING:
     from spanline._session._configure import _Session
@@ -34,7 +34,7 @@ def start_metadata(session: _Session) -> None:
 def _write_metadata(session: _Session) -> None:
     from spanline._runs._metadata import execution_metadata, git_info, write_metadata
 
-    _tracer.mark_internal_thread()
+    _runtime.mark_internal_thread()
     try:
         git = session.git = git_info()
         run, settings, overrides = session.run, session.settings, session.overrides

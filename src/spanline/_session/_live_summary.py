@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
-from spanline._hotpath._tracer import mark_internal_thread
+from spanline._hotpath._runtime import mark_internal_thread
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
-from spanline._hotpath import _tracer
+from spanline._hotpath import _runtime
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def start_dashboard(run: Run) -> Any:
 
     try:
         server = start_in_thread(
-            run.base, default_run=run.run_id, thread_init=_tracer.mark_internal_thread
+            run.base, default_run=run.run_id, thread_init=_runtime.mark_internal_thread
         )
     except DashboardUnavailable as exc:
         import warnings

@@ -180,7 +180,7 @@ def watch_lost_signals(handlers: SignalHandlers) -> None:
 
 
 def _wake_main(read_fd: int, main: int) -> None:
-    from spanline._hotpath._tracer import mark_internal_thread
+    from spanline._hotpath._runtime import mark_internal_thread
 
     mark_internal_thread()  # also blocks SIGTERM and SIGINT on this thread
     while True:

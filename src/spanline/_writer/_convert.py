@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from spanline._hotpath._tracer import mark_internal_thread
+from spanline._hotpath._runtime import mark_internal_thread
 from spanline._lines._encode import Event, guard_marker, to_event
 
 __all__ = ["CONVERT_BOUND", "PLAIN", "Converter", "EventMaker", "masked"]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from spanline._capture._report import report
-from spanline._hotpath._tracer import is_internal_thread, mark_internal_thread, monotonic, wall_time
+from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
+from spanline._hotpath._tracer import monotonic, wall_time
 from spanline._lines._encode import Event, encode_many, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
