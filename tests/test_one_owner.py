@@ -78,3 +78,13 @@ def test_every_line_type_is_built_by_the_line_format() -> None:
         str(path.relative_to(SRC)) for path, text in _sources().items() if literal.search(text)
     )
     assert builders == ["_lines/_encode.py"]
+
+
+def test_the_log_is_read_line_by_line_in_one_place() -> None:
+    """Whole lines from an offset: the line reader's, for the folds, the dashboard's snapshot
+    and events, the run store and emit. The dashboard's live stream follows the file as
+    it grows, and keeps its own loop for it."""
+    readers = sorted(
+        str(path.relative_to(SRC)) for path, text in _sources().items() if 'rfind(b"\\n")' in text
+    )
+    assert readers == ["_lines/_read.py", "dashboard/_app.py"]

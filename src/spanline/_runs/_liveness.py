@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from spanline._lines._read import lines
 from spanline._runs._store import Run
 
 __all__ = ["WRITER_EVENTS", "run_is_live", "this_host", "track_writer", "writers_alive"]
@@ -45,17 +46,16 @@ def run_is_live(run: Run) -> bool:
 
     hosts: dict[int, Any] = {}
     try:
-        with run.telemetry_path.open("rb") as handle:
-            for line in handle:
-                # Only header and trailer lines matter: skip the rest unparsed.
-                if b'"process_' not in line and b'"run_start"' not in line:
-                    continue
-                try:
-                    event = orjson.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict):
-                    track_writer(hosts, event)
+        for line, _ in lines(run.telemetry_path, final=True):
+            # Only header and trailer lines matter: skip the rest unparsed.
+            if b'"process_' not in line and b'"run_start"' not in line:
+                continue
+            try:
+                event = orjson.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                track_writer(hosts, event)
     except OSError:
         return False
     return writers_alive(hosts, run.telemetry_path)

@@ -22,6 +22,7 @@ import click
 import orjson
 
 from spanline._lines._encode import event_line, phase_line, span_end_line, span_start_line
+from spanline._lines._read import lines
 from spanline._runs._store import Run, read_run_start
 from spanline.cli._app import CliError, cli, find_run
 from spanline.schema import traceparent_ids
@@ -233,15 +234,14 @@ def _parent_from_environment(trace_id: str) -> str | None:
 def _lines(run: Run, *needles: bytes) -> Iterator[dict[str, Any]]:
     """Decoded lines of the run's log that contain one of ``needles`` (others are not
     parsed: a run may have millions of lines)."""
-    with run.telemetry_path.open("rb") as handle:
-        for raw in handle:
-            if any(needle in raw for needle in needles):
-                try:
-                    decoded = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue  # a torn or malformed line: readers skip it too
-                if isinstance(decoded, dict):
-                    yield decoded
+    for raw, _ in lines(run.telemetry_path, final=True):
+        if any(needle in raw for needle in needles):
+            try:
+                decoded = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # a torn or malformed line: readers skip it too
+            if isinstance(decoded, dict):
+                yield decoded
 
 
 def _find_span(run: Run, span_id: str) -> tuple[float | None, bool]:

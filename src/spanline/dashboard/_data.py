@@ -8,12 +8,12 @@ exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from spanline._lines._read import lines
 from spanline._runs._liveness import WRITER_EVENTS, run_is_live, track_writer, writers_alive
 from spanline._runs._store import (
     Run,
@@ -40,7 +40,6 @@ __all__ = [
     "summary",
 ]
 
-_CHUNK = 1 << 16
 _BATCH = 512
 #: Most events one /api/runs/{id}/events call returns.
 MAX_LIMIT = 10_000
@@ -113,36 +112,6 @@ def check_offset(path: Path, offset: int) -> None:
                 raise BadOffset(f"offset {offset} is not the start of a line")
     except FileNotFoundError:
         raise BadOffset(f"offset {offset} is beyond the end of the log (0 bytes)") from None
-
-
-def lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int]]:
-    """Each complete line from ``start`` (a line start) up to ``end``, with the offset past it.
-
-    A last line without its newline is still being written: it is not read.
-    Blank lines are skipped (their bytes still count in the offsets).
-    """
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        handle.seek(start)
-        position, rest = start, b""
-        while end is None or position + len(rest) < end:
-            size = _CHUNK if end is None else min(_CHUNK, end - position - len(rest))
-            chunk = handle.read(size)
-            if not chunk:
-                return
-            data = rest + chunk if rest else chunk
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            at = 0
-            while at < cut:
-                newline = data.index(b"\n", at)
-                position += newline + 1 - at
-                if newline > at:
-                    yield data[at:newline], position
-                at = newline + 1
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:
