@@ -101,3 +101,24 @@ def test_a_forbidden_import_breaks_the_contracts(
     assert result.returncode != 0, result.stdout
     contract = next(row for row in result.stdout.splitlines() if row.startswith(broken))
     assert contract.endswith("BROKEN")
+
+
+def test_the_package_root_holds_only_public_modules_data_and_folders() -> None:
+    root = ROOT / "src" / "spanline"
+    files = sorted(path.name for path in root.iterdir() if path.is_file())
+    assert files == [
+        "__init__.py",
+        "__main__.py",
+        "_version.py",
+        "coordination.py",
+        "exceptions.py",
+        "prices.json",
+        "py.typed",
+        "pytest_plugin.py",
+        "schema.py",
+        "telemetry.schema.json",
+        "testing.py",
+    ]
+    folders = {path.name for path in root.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    layers = {"_lines", "_hotpath", "_capture", "_decorators", "_writer", "_runs", "_session"}
+    assert layers <= folders
