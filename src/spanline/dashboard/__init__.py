@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_PORT",
     "INSTALL_HINT",
     "DashboardUnavailable",
+    "reopen_command",
     "start_in_thread",
 ]
 
@@ -53,6 +54,25 @@ def require_extra() -> None:
         ) from None
 
 
+def reopen_command(run_directory: Path) -> str:
+    """The ``spanline serve`` command that serves a run again, as typed from here.
+
+    Args:
+        run_directory: the run's directory (``<base>/runs/<run_id>``).
+
+    Returns:
+        ``spanline serve <run directory>``, the directory relative to the current
+        one when it is below it.
+    """
+    shown = run_directory
+    try:
+        if run_directory.is_absolute():
+            shown = run_directory.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return f"spanline serve {shown}"
+
+
 def start_in_thread(
     base: Path,
     *,
@@ -61,6 +81,7 @@ def start_in_thread(
     default_run: str | None = None,
     allow_remote: bool = False,
     thread_init: Callable[[], None] | None = None,
+    stops_with_run: bool = False,
 ) -> DashboardServer:
     """Serve the runs under ``base`` from a daemon thread until ``stop()`` is called.
 
@@ -88,5 +109,8 @@ def start_in_thread(
     server = DashboardServer(
         base, host=host, port=port, default_run=default_run, allow_remote=allow_remote
     )
+    if stops_with_run and default_run is not None:
+        server.config.stops_with = default_run
+        server.config.reopen = reopen_command(base / "runs" / default_run)
     server.start_in_thread(thread_init)
     return server

@@ -8,6 +8,7 @@ exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError`
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,9 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         started yet (queued); ``open_spans`` the spans open at ``offset``
         (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
         ``run_start`` line, or None; ``live`` whether a process of the run that wrote
-        no ``process_end`` still runs on this host.
+        no ``process_end`` still runs on this host; ``burn`` the token burn rate
+        (:meth:`~spanline.folds.lanes.LanesFold.burn`), at this moment while the
+        run is live, else at its last line.
 
     Raises:
         BadOffset: ``offset`` is not the start of a line.
@@ -233,6 +236,9 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     fold.note_problems(problems)
     result = fold.result()
     summary_dict = result.to_dict()
+    # Spans with no end are in flight while a process of the run still runs,
+    # abandoned once none does (its processes were killed).
+    live = summary_dict.get("status") == "incomplete" and writers_alive(writers, path)
     return {
         "run_id": run.run_id,
         "offset": reached,
@@ -240,9 +246,8 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "lanes": lanes.result(result) if lanes is not None else [],
         "open_spans": lanes.open_spans() if lanes is not None else [],
         "run_start": lanes.run_start if lanes is not None else None,
-        # Spans with no end are in flight while a process of the run still runs,
-        # abandoned once none does (its processes were killed).
-        "live": summary_dict.get("status") == "incomplete" and writers_alive(writers, path),
+        "live": live,
+        "burn": (lanes or LanesFold()).burn(time.time() if live else None),
     }
 
 
