@@ -58,6 +58,8 @@ class DashboardConfig:
         reopen: the command that serves ``stops_with`` again once it has ended.
         requests: the requests being answered now (streams included).
         last_request: when the last request ended (``time.monotonic()``), or None.
+        streams: the ``/events`` streams open now.
+        snapshots: the snapshot requests answered so far.
     """
 
     base: Path
@@ -69,6 +71,8 @@ class DashboardConfig:
     reopen: str | None = None
     requests: int = 0
     last_request: float | None = None
+    streams: int = 0
+    snapshots: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_started(self) -> None:
@@ -222,6 +226,8 @@ async def _snapshot(request: Request, config: DashboardConfig) -> Response:
     run = await _resolve(config, request.path_params["run_id"])
     offset = _offset(request.query_params.get("offset"), "offset")
     data = await run_in_threadpool(_data.snapshot, run, offset)
+    with config.lock:
+        config.snapshots += 1
     data["server"] = {
         "stops_with_run": config.stops_with == run.run_id,
         "reopen": config.reopen if config.stops_with == run.run_id else None,
@@ -258,6 +264,8 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
     """
     handle = None
     position, rest = start, b""
+    with config.lock:
+        config.streams += 1
     try:
         while True:
             if handle is None:
@@ -289,6 +297,8 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
                     yield messages
             await anyio.sleep(0)  # let the other streams run between chunks
     finally:
+        with config.lock:
+            config.streams -= 1
         if handle is not None:
             handle.close()
 

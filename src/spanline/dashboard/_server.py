@@ -63,9 +63,9 @@ def _allowed_hosts(host: str, port: int) -> set[str]:
 
 
 #: Longest a stopping server waits for open pages to fetch the run's final state.
-STOP_GRACE_S = 2.0
+STOP_GRACE_S = 5.0
 #: How long without a request counts as every page having what it needs.
-QUIET_S = 0.3
+QUIET_S = 1.0
 
 #: How much nicer than the program it observes the dashboard runs.
 NICENESS = 10
@@ -196,12 +196,18 @@ class DashboardServer:
 
     def _wait_quiet(self) -> None:
         config = self.config
-        if config.last_request is None and config.requests == 0:
-            return  # no page ever asked
+        with config.lock:
+            if config.stops_with is None:
+                return  # not the run's own server: nothing ends with a run here
+            if config.last_request is None and config.requests == 0:
+                return  # no page ever asked
+            following, asked = config.streams, config.snapshots
         deadline = time.monotonic() + STOP_GRACE_S
         while time.monotonic() < deadline:
             with config.lock:
-                busy, last = config.requests, config.last_request
+                busy, last, snapshots = config.requests, config.last_request, config.snapshots
+            if busy == 0 and following and snapshots - asked >= following:
+                return  # each page that followed the run has its final state
             if busy == 0 and last is not None and time.monotonic() - last >= QUIET_S:
                 return
             time.sleep(0.02)
@@ -214,10 +220,13 @@ class DashboardServer:
     def stop(self, timeout: float = 5.0) -> None:
         """End every stream, stop the server and wait for its thread. Idempotent.
 
-        A page that followed the run asks for its final state when the run's last
-        line reaches it: the server stays up until no request has come for a
-        moment (at most :data:`STOP_GRACE_S`), so that page shows the run's end
-        truthfully. With no request ever served it stops at once.
+        A page that followed the run asks for its final state (a snapshot) when the
+        run's last line reaches it. So the server stays up, at most
+        :data:`STOP_GRACE_S`, until every stream open at the stop has ended and
+        been followed by a snapshot request, or no request has come for
+        :data:`QUIET_S`: a page shows the run's end truthfully. This holds for a
+        run's own server (``stops_with``); any other, or one that never served a
+        request, stops at once.
         In a forked child it does nothing: the server belongs to the parent.
         """
         if os.getpid() != self.pid:
