@@ -541,10 +541,11 @@
       .join(function (enter) {
         var g = enter.append("g").attr("class", "lane");
         g.append("text").attr("class", "lane-label").attr("x", 12).attr("y", 14);
-        g.append("text").attr("class", "bar-label").attr("y", 14);
         g.append("rect").attr("class", "bar").attr("clip-path", "url(#bars-clip)").attr("rx", 2)
           .attr("y", 3).attr("height", ROW - 6)
           .on("click", function (event, r) { select(r.lane.id); });
+        // After the bar, so it is drawn on it.
+        g.append("text").attr("class", "bar-label").attr("y", 14).attr("clip-path", "url(#bars-clip)");
         return g;
       })
       .attr("data-span-id", function (r) { return r.lane.span_id; })
@@ -576,7 +577,11 @@
     // A failed agent says so on its bar; a queued one too (its bar is an estimate).
     row.select("text.bar-label")
       .attr("class", function (r) { return "bar-label " + r.lane.status; })
-      .attr("x", function (r) { return Math.max(LABEL_W, barX(r.lane)) + 4; })
+      .attr("x", function (r) {
+        // Beside a failed bar (it may be a sliver), inside a queued one.
+        var l = r.lane;
+        return l.status === "error" ? Math.max(LABEL_W, barX(l) + barW(l)) + 4 : Math.max(LABEL_W, barX(l)) + 4;
+      })
       .text(function (r) { return r.lane.status === "error" ? "\u2716 failed" : r.lane.status === "queued" ? "queued" : ""; });
     row.selectAll("title").data(function (r) { return [r]; }).join("title")
       .text(function (r) { return r.lane.name + " (" + laneStatus(r.lane, now) + ")"; });
