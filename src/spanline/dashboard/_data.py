@@ -99,13 +99,16 @@ def run_info(run: Run) -> dict[str, Any]:
     """One row of ``/api/runs``.
 
     ``status`` is the stored summary's (``ok``/``error``) when it covers the
-    whole log; otherwise ``running`` while the process that created the run is
-    alive, else ``incomplete``.
+    whole log, with its ``failed_agents`` (0 for a summary written before that
+    key); otherwise ``running`` while the process that created the run is
+    alive, else ``incomplete``, and ``failed_agents`` is None.
     """
     start = read_run_start(run) or {}
     stored = read_summary_if_current(run)
+    failed = None
     if stored is not None:
         status = stored.get("status")
+        failed = stored.get("failed_agents") or 0
     else:
         status = "running" if _alive(start.get("pid")) else "incomplete"
     return {
@@ -115,6 +118,7 @@ def run_info(run: Run) -> dict[str, Any]:
         "service_name": start.get("service_name"),
         "query": start.get("query"),
         "has_summary": run.summary_path.is_file(),
+        "failed_agents": failed,
     }
 
 
@@ -247,7 +251,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "open_spans": lanes.open_spans() if lanes is not None else [],
         "run_start": lanes.run_start if lanes is not None else None,
         "live": live,
-        "burn": (lanes or LanesFold()).burn(time.time() if live else None),
+        "burn": (lanes if lanes is not None else LanesFold()).burn(time.time() if live else None),
     }
 
 

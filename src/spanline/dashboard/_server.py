@@ -206,10 +206,11 @@ class DashboardServer:
         while time.monotonic() < deadline:
             with config.lock:
                 busy, last, snapshots = config.requests, config.last_request, config.snapshots
-            if busy == 0 and following and snapshots - asked >= following:
-                return  # each page that followed the run has its final state
-            if busy == 0 and last is not None and time.monotonic() - last >= QUIET_S:
-                return
+            if following:
+                if busy == 0 and snapshots - asked >= following:
+                    return  # each page that followed the run has its final state
+            elif busy == 0 and last is not None and time.monotonic() - last >= QUIET_S:
+                return  # no page was following: only answers under way were waited for
             time.sleep(0.02)
 
     @property
@@ -223,8 +224,9 @@ class DashboardServer:
         A page that followed the run asks for its final state (a snapshot) when the
         run's last line reaches it. So the server stays up, at most
         :data:`STOP_GRACE_S`, until every stream open at the stop has ended and
-        been followed by a snapshot request, or no request has come for
-        :data:`QUIET_S`: a page shows the run's end truthfully. This holds for a
+        been followed by a snapshot request (with no stream open, until no
+        request has come for :data:`QUIET_S`): a page shows the run's end
+        truthfully. This holds for a
         run's own server (``stops_with``); any other, or one that never served a
         request, stops at once.
         In a forked child it does nothing: the server belongs to the parent.

@@ -838,7 +838,10 @@
       var picker = d3.select("#run-picker");
       picker.selectAll("option").data(runs, function (r) { return r.run_id; }).join("option")
         .attr("value", function (r) { return r.run_id; })
-        .text(function (r) { return pickerText(r.run_id, r.status, r.query); });
+        .text(function (r) {
+          var failed = typeof r.failed_agents === "number" ? failedText(r.failed_agents) : "";
+          return pickerText(r.run_id, r.status + (failed ? ", " + failed : ""), r.query);
+        });
       if (S) picker.property("value", S.runId);
       dirty = true;
       return runs;
