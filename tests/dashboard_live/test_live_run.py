@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,13 @@ def test_a_page_opened_at_the_start_follows_the_run_to_its_end(
         # The program's own server stopped with it: the page keeps the run's last
         # state, truthfully, and says how to serve it again.
         expect(page.locator("#mode")).to_have_text("run ended, server stopped")
-        reopen = f"spanline serve {example.run_dir.relative_to(tmp_path)}"
+        serve = f" serve {example.run_dir.relative_to(tmp_path)}"
         expect(page.locator("#ended-banner")).to_be_visible()
-        expect(page.locator("#ended-reopen")).to_have_text(reopen)
-        assert f"reopen with: {reopen}" in "".join(example.stderr)
+        expect(page.locator("#ended-reopen")).to_have_text(
+            re.compile(r"spanline" + re.escape(serve))
+        )
+        reopen = page.text_content("#ended-reopen")
+        assert f"reopen with: {reopen}\n" in "".join(example.stderr)
         expect(page.locator("#run-status")).to_have_text("ok, 1 agent failed")
         picked = page.locator("#run-picker option:checked")
         expect(picked).to_contain_text(f"{example.run_dir.name} - ok, 1 agent failed - ")

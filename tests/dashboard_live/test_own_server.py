@@ -37,8 +37,12 @@ def test_a_program_that_served_its_dashboard_prints_the_reopen_command_at_exit(
     (run_dir,) = (tmp_path / "base" / "runs").glob("own-*")
     lines = result.stderr.splitlines()
     assert any(line.startswith("spanline: dashboard at http://") for line in lines)
-    reopen = f"spanline serve {run_dir.relative_to(tmp_path)}"
-    assert lines[-1] == f"spanline: run ended, dashboard stopped; reopen with: {reopen}"
+    prefix = "spanline: run ended, dashboard stopped; reopen with: "
+    assert lines[-1].startswith(prefix)
+    command = lines[-1].removeprefix(prefix).split()
+    assert command[1:] == ["serve", str(run_dir.relative_to(tmp_path))]
+    # Not on this PATH: the one beside the program's Python, which serves the run.
+    assert Path(command[0]).name == "spanline" and Path(command[0]).is_file()
 
 
 def test_no_dashboard_no_reopen_command(tmp_path: Path) -> None:

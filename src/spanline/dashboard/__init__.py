@@ -62,15 +62,29 @@ def reopen_command(run_directory: Path) -> str:
 
     Returns:
         ``spanline serve <run directory>``, the directory relative to the current
-        one when it is below it.
+        one when it is below it; ``spanline`` is the path of the one installed
+        beside this Python when the ``PATH`` finds another or none (a virtual
+        environment not activated).
     """
-    shown = run_directory
+    import shutil
+    import sys
+
+    command = "spanline"
+    beside = Path(sys.executable).parent / "spanline"
+    found = shutil.which("spanline")
+    if beside.is_file() and (found is None or Path(found).resolve() != beside.resolve()):
+        command = str(_from_here(beside))
+    return f"{command} serve {_from_here(run_directory)}"
+
+
+def _from_here(path: Path) -> Path:
+    """``path`` relative to the current directory when it is below it."""
     try:
-        if run_directory.is_absolute():
-            shown = run_directory.relative_to(Path.cwd())
+        if path.is_absolute():
+            return path.relative_to(Path.cwd())
     except ValueError:
         pass
-    return f"spanline serve {shown}"
+    return path
 
 
 def start_in_thread(
