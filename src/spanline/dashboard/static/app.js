@@ -559,7 +559,10 @@
       return typeof l.start_ts === "number" ? x((l.start_ts - t0) * 1000) : x((now - t0) * 1000);
     }
     function barW(l) {
-      if (typeof l.start_ts !== "number") return Math.max(24, x((queuedEnd.get(l.id) - t0) * 1000) - x((now - t0) * 1000));
+      if (typeof l.start_ts !== "number") {
+        var until = queuedEnd.get(l.id);  // none: an agent known only from a summary
+        return until === undefined ? 24 : Math.max(24, x((until - t0) * 1000) - x((now - t0) * 1000));
+      }
       var end = l.end_ts === null || l.end_ts === undefined ? now : l.end_ts;
       return Math.max(2, x((end - t0) * 1000) - x((l.start_ts - t0) * 1000));
     }
@@ -648,8 +651,8 @@
         var li = enter.append("li");
         li.append("div").attr("class", "name");
         li.append("div").attr("class", "msg");
-        li.on("click", function (event, e) { if (e) showError_(e); })
-          .on("keydown", function (event, e) { if (e && (event.key === "Enter" || event.key === " ")) showError_(e); });
+        li.on("click", function (event, e) { if (e) selectErrorSpan(e); })
+          .on("keydown", function (event, e) { if (e && (event.key === "Enter" || event.key === " ")) selectErrorSpan(e); });
         return li;
       })
       .attr("class", function (e) { return e ? "error" : "none"; })
@@ -670,7 +673,7 @@
   }
 
   // An error card clicked: select its agent and bring its lane into view.
-  function showError_(e) {
+  function selectErrorSpan(e) {
     var laneId = errorLane(e);
     if (!laneId) return;
     select(laneId);
@@ -840,7 +843,7 @@
         .attr("value", function (r) { return r.run_id; })
         .text(function (r) {
           var failed = typeof r.failed_agents === "number" ? failedText(r.failed_agents) : "";
-          return pickerText(r.run_id, r.status + (failed ? ", " + failed : ""), r.query);
+          return pickerText(r.run_id, (r.status || "") + (failed ? ", " + failed : ""), r.query);
         });
       if (S) picker.property("value", S.runId);
       dirty = true;
