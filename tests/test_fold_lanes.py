@@ -100,3 +100,12 @@ def test_the_burn_rate_sums_the_tokens_ended_in_the_last_30_seconds() -> None:
         one_by_one.add(event)
     assert one_by_one.burn() == burn
     assert LanesFold().burn() == {"window_s": 30, "tokens_per_min": 0, "at": None, "series": []}
+
+
+def test_a_span_belongs_to_the_lane_of_its_nearest_agent() -> None:
+    fold = LanesFold()
+    fold.extend(EVENTS)
+    summary = SummaryFold()
+    summary.extend(EVENTS)
+    found = fold.agent_of(["t1", "a1", "root", "ph", "unknown"], summary.result())
+    assert found == {"t1": "a1", "a1": "a1"}  # the root and the phase are in no agent

@@ -245,6 +245,8 @@ def test_runs_and_snapshots_carry_failed_agents_and_the_folds_burn_rate(
     assert snap["burn"] == fold.burn()  # at the run's last line: it is over
     assert snap["burn"]["tokens_per_min"] == 2 * 210
     assert snap["server"] == {"stops_with_run": False, "reopen": None}
+    (error,) = snap["summary"]["errors"]
+    assert snap["error_lanes"] == {error["span_id"]: error["span_id"]}  # agent-b itself
 
 
 def test_a_runs_own_server_stays_up_until_a_page_following_it_has_its_final_state(

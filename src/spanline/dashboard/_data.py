@@ -206,7 +206,8 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         started yet (queued); ``open_spans`` the spans open at ``offset``
         (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
         ``run_start`` line, or None; ``live`` whether a process of the run that wrote
-        no ``process_end`` still runs on this host; ``burn`` the token burn rate
+        no ``process_end`` still runs on this host; ``error_lanes`` the lane (agent
+        span) of each span in the summary's ``errors``; ``burn`` the token burn rate
         (:meth:`~spanline.folds.lanes.LanesFold.burn`), at this moment while the
         run is live, else at its last line.
 
@@ -251,6 +252,11 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "open_spans": lanes.open_spans() if lanes is not None else [],
         "run_start": lanes.run_start if lanes is not None else None,
         "live": live,
+        "error_lanes": (
+            lanes.agent_of([str(e.get("span_id")) for e in summary_dict["errors"]], result)
+            if lanes is not None
+            else {}
+        ),
         "burn": (lanes if lanes is not None else LanesFold()).burn(time.time() if live else None),
     }
 

@@ -272,6 +272,33 @@ class LanesFold:
             started = [self._lane(agent, memo) for agent in data.get("agents", ())]
             return started + [dict(plan) for plan in self._plans.values()]
 
+    def agent_of(
+        self, span_ids: Iterable[str], summary: RunSummary | Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The lane (agent span) each span belongs to: itself or its nearest agent ancestor.
+
+        Args:
+            span_ids: the spans asked about (say, those of the summary's ``errors``).
+            summary: the summary of the same events (its ``agents`` are the lanes).
+
+        Returns:
+            ``{span_id: agent span_id}`` for each span inside some agent's subtree.
+        """
+        data = summary.to_dict() if isinstance(summary, RunSummary) else summary
+        agents = {str(agent.get("span_id")) for agent in data.get("agents", ())}
+        found: dict[str, str] = {}
+        with self._lock:
+            for span_id in span_ids:
+                at: Any = span_id
+                seen: set[Any] = set()
+                while at is not None and at not in seen:
+                    if at in agents:
+                        found[span_id] = at
+                        break
+                    seen.add(at)
+                    at = self._parents.get(at)
+        return found
+
     def _lane(self, agent: Mapping[str, Any], memo: dict[Any, Any]) -> dict[str, Any]:
         span_id = str(agent.get("span_id"))
         end_ts, status, error = self._ends.get(span_id, (None, None, None))

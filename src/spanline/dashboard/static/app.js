@@ -259,7 +259,10 @@
       var p = summary.phases[name] || {};
       if (!S.phases.has(name)) { S.phases.set(name, { start: null, end: p.incomplete ? null : 0 }); S.phaseOrder.push(name); }
     });
-    (summary.errors || []).forEach(function (e) { S.errors.set(e.span_id, e); });
+    var errorLanes = snap.error_lanes || {};
+    (summary.errors || []).forEach(function (e) {
+      S.errors.set(e.span_id, Object.assign({ lane: errorLanes[e.span_id] || null }, e));
+    });
     if (summary.plan) S.plan = { planned: summary.plan.planned || 0, started: summary.plan.started || 0, done: summary.plan.done || 0 };
     if (summary.totals) S.totalTokens = +summary.totals.total_tokens || 0;
     var ms = summary.milestones || [];
