@@ -542,7 +542,10 @@ def _start_dashboard(run: Run) -> Any:
 
     try:
         server = start_in_thread(
-            run.base, default_run=run.run_id, thread_init=_tracer.mark_internal_thread
+            run.base,
+            default_run=run.run_id,
+            thread_init=_tracer.mark_internal_thread,
+            stops_with_run=True,
         )
     except DashboardUnavailable as exc:
         import warnings
@@ -557,6 +560,15 @@ def _start_dashboard(run: Run) -> Any:
     busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
     sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
     return server
+
+
+def _print_reopen(server: Any) -> None:
+    """The run's own dashboard stopped with it: say how to serve the run again."""
+    import sys
+
+    reopen = server.config.reopen
+    if reopen and os.getpid() == server.pid:
+        sys.stderr.write(f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n")
 
 
 def _header(session: _Session) -> dict[str, Any]:
@@ -668,6 +680,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
         # After the final summary: a page still open sees the run's end first.
         try:
             session.dashboard.stop()
+            _print_reopen(session.dashboard)
         except Exception as exc:
             report("stopping the dashboard failed", exc=exc)
     session.live = None

@@ -1087,6 +1087,7 @@ class SummaryFold:
         if self._tool_uses_seen:
             counters["tool_uses"] = self._tool_uses
         counters = {key: _fit(counters[key]) for key in sorted(counters)}
+        agents = self._agent_cards()
         return RunSummary(
             run_id=_text(run_start.get("run_id")) or self._run_id,
             status=self._status(),
@@ -1112,7 +1113,7 @@ class SummaryFold:
             processes=len(self._started_pids),
             milestones=self._milestones(),
             unpriced_models=sorted(self._unpriced),
-            agents=self._agent_cards(),
+            agents=agents,
             skipped_lines=sorted(
                 (dict(problem) for problem in self._problems),
                 key=lambda problem: (str(problem["file"]), problem["line"]),
@@ -1126,6 +1127,7 @@ class SummaryFold:
             open_span_list=self._open_span_list(),
             stalls=self._stall_list(),
             plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
+            failed_agents=sum(agent.status == "error" for agent in agents),
         )
 
     def _status(self) -> str:
