@@ -139,7 +139,7 @@ def test_a_missing_extra_is_one_line_naming_the_install(tmp_path: Path) -> None:
         _WITHOUT_UVICORN
         + f"from spanline.cli import main; sys.exit(main(['serve', '--dir', {str(tmp_path)!r}]))"
     )
-    assert cli.returncode == 1
+    assert cli.returncode == 2
     assert cli.stderr == (
         "spanline: error: the dashboard needs uvicorn: pip install 'spanline[dashboard]'\n"
     )

@@ -9,7 +9,15 @@ from typing import Any
 import click
 import orjson
 
-from spanline.cli._app import CliError, cli, console, find_run, read_options
+from spanline.cli._app import (
+    BAD_INPUT,
+    FINDING,
+    CliError,
+    cli,
+    console,
+    find_run,
+    read_options,
+)
 from spanline.exceptions import SpanlineError
 from spanline.folds.compare import (
     SECTIONS,
@@ -23,8 +31,8 @@ from spanline.folds.compare import (
 
 __all__ = ["compare", "parse_threshold", "render_comparison"]
 
-#: Exit status when some metric regressed, and on bad input (a missing run...).
-REGRESSED, BAD_INPUT = 1, 2
+#: Exit status when some metric regressed (a finding).
+REGRESSED = FINDING
 
 _TITLES = {
     "run": "Run",
