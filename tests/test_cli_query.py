@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from spanline.folds.records import RECORDS_COLUMNS, records_view_sql
+from tests._extras import install_hint
 from tests._helpers import ROOT, heavy_imports, read_lines, run_cli, run_interpreter
 
 EXAMPLE = ROOT / "examples" / "query_run.py"
@@ -389,7 +390,7 @@ def test_missing_duckdb_names_the_extra(tmp_path: Path, demo: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == (
-        "spanline: error: spanline query needs DuckDB: pip install 'spanline[query]'\n"
+        f"spanline: error: spanline query needs DuckDB: {install_hint('query')}\n"
     )
 
 
