@@ -94,7 +94,7 @@ def span_start(
     target: str | None,
     directory: Path | None,
 ) -> None:
-    """Open span NAME; prints its span id, for the matching ``emit span_end``."""
+    """Open span NAME; prints its span id, for the matching 'spanline emit span_end'."""
     run = _emit_run(target, directory)
     trace_id = _trace_id(run)
     if parent is not None:
@@ -139,7 +139,7 @@ def span_end(
     target: str | None,
     directory: Path | None,
 ) -> None:
-    """End span SPAN_ID (opened by ``emit span_start`` or by any other producer)."""
+    """End span SPAN_ID (opened by 'spanline emit span_start' or by any other producer)."""
     _check_span_id(span_id, "SPAN_ID")
     run = _emit_run(target, directory)
     started, ended = _find_span(run, span_id)
