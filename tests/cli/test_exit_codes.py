@@ -112,20 +112,22 @@ def test_a_regression_is_a_finding_and_no_regression_is_ok(base: Path) -> None:
     assert "regression" in worse.stdout and worse.stderr == ""
 
 
-def _with_sigint_default() -> None:
-    """The child takes Ctrl-C as a terminal delivers it, even when this test runs
-    with SIGINT ignored (under nohup or some CI runners)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+#: Restores SIGINT's default, then becomes the command (same pid): the command takes
+#: Ctrl-C as a terminal delivers it even when this test runs with SIGINT ignored (under
+#: nohup or some CI runners), since an ignored signal stays ignored across exec.
+_SIGINT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [SPANLINE, *args],
+        [sys.executable, "-c", _SIGINT_DEFAULT, SPANLINE, *args],
         env=clean_env({"NO_COLOR": "1"}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_with_sigint_default,
     )
 
 
