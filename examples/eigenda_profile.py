@@ -31,8 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 import spanline
 
 DEPTH_0 = ["encoding", "crypto", "kzg", "fft", "rs", "common", "logging", "metrics", "bn254"]
@@ -173,9 +171,16 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulation and print where its telemetry and summary are."""
+    """Run the simulation; print its summary panel, its directory and, last, how to reopen
+    its dashboard."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speed", type=float, default=1.0, help="divide every duration by F")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="run F times faster (default 1: about 10 s; 10 takes about 1 s)",
+    )
     parser.add_argument("--fail", action="store_true", help="make one depth-N agent fail")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
     parser.add_argument(
@@ -224,20 +229,26 @@ def main(argv: list[str] | None = None) -> int:
 
     sim = Sim(random.Random(args.seed), args.speed, slow, hang)
     failed = asyncio.run(orchestrate(sim, args.fail))
-    summary = spanline.shutdown()
-    print(f"summary:        {run.summary_path}")
+    spanline.shutdown()
+    print_summary(run.directory)
     if failed:
         print(f"failed agents:  {', '.join(failed)}")
-    if summary is not None:
-        # The per-agent cards and milestones are in the file; print the headline.
-        headline = {k: v for k, v in summary.to_dict().items() if k not in ("agents", "milestones")}
-        print(orjson.dumps(headline, option=orjson.OPT_INDENT_2).decode())
-    if not args.no_dashboard:
+    print(f"run directory:  {run.directory}")
+    if not args.no_dashboard:  # last, so it is still on screen when the run ends
         print(f"reopen with:    {serve_command(run.directory)}")
-        sys.stdout.flush()
+    sys.stdout.flush()
     if args.serve:
         return serve(run.base, run.run_id)
     return 0
+
+
+def print_summary(run_directory: Path) -> None:
+    """Print the run's summary panel, exactly as ``spanline summary`` draws it."""
+    from spanline.cli import main as spanline_command
+
+    sys.stdout.flush()
+    spanline_command(["summary", str(run_directory)])
+    sys.stdout.flush()
 
 
 def serve_command(run_directory: Path) -> str:

@@ -35,7 +35,7 @@ def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
     """Docs, examples, messages and docstrings never cite internal design numbers."""
     import re
 
-    pattern = re.compile(r"\bcontracts? \d+|\breference 00\d", re.IGNORECASE)
+    pattern = re.compile(r"\bcontracts? \d+|\breference 00\d|\bissues? #?\d+", re.IGNORECASE)
     places = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
     for folder, suffix in (
         ("docs", "*.md"),

@@ -30,7 +30,8 @@ __all__ = [
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-#: What to run when the extra is missing.
+#: What to run when the extra is missing, for an install from the package index (an
+#: editable install from a checkout is told its own form: see ``require_extra``).
 INSTALL_HINT = "pip install 'spanline[dashboard]'"
 
 
@@ -49,8 +50,10 @@ def require_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
+        from spanline._install import install_command
+
         raise DashboardUnavailable(
-            f"the dashboard needs {exc.name or 'its libraries'}: {INSTALL_HINT}"
+            f"the dashboard needs {exc.name or 'its libraries'}: {install_command('dashboard')}"
         ) from None
 
 
