@@ -10,7 +10,8 @@ detection: ``SPANLINE_STALL_S`` below S shows it under ``stalls``).
 
 The live dashboard is on (``configure_observability(dashboard=True)``; it needs
 ``pip install 'spanline[dashboard]'``): its address is printed while the run
-runs, and at the end the ``spanline serve`` command that reopens it.
+runs, and spanline prints the ``spanline serve`` command that reopens it as the
+program exits.
 ``--serve`` keeps serving it after the run until Ctrl-C; ``--no-dashboard``
 turns it off.
 
@@ -23,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -233,9 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(run.directory)
     if failed:
         print(f"failed agents:  {', '.join(failed)}")
+    # Last: the run directory here, then (from spanline, as the program exits) the
+    # command that reopens the dashboard, so both are still on screen.
     print(f"run directory:  {run.directory}")
-    if not args.no_dashboard:  # last, so it is still on screen when the run ends
-        print(f"reopen with:    {serve_command(run.directory)}")
     sys.stdout.flush()
     if args.serve:
         return serve(run.base, run.run_id)
@@ -249,24 +249,6 @@ def print_summary(run_directory: Path) -> None:
     sys.stdout.flush()
     spanline_command(["summary", str(run_directory)])
     sys.stdout.flush()
-
-
-def serve_command(run_directory: Path) -> str:
-    """The ``spanline serve`` command that reopens this run's dashboard, as typed from here."""
-    command = "spanline"
-    beside = Path(sys.executable).parent / "spanline"  # the venv's, when it is not on PATH
-    found = shutil.which("spanline")
-    if beside.is_file() and (found is None or Path(found).resolve() != beside.resolve()):
-        command = _shown(beside)
-    return f"{command} serve {_shown(run_directory)}"
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the current directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd())) if path.is_absolute() else str(path)
-    except ValueError:
-        return str(path)
 
 
 def serve(base: Path, run_id: str) -> int:

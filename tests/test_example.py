@@ -113,11 +113,13 @@ def test_the_example_ends_with_the_summary_panel_the_directory_and_the_dashboard
     assert '"totals"' not in out
     assert out.index(summary.stdout) + len(summary.stdout) < out.rindex("run directory:")
     lines = out.splitlines()
-    assert lines[-3].startswith("failed agents:  lib-")
-    assert lines[-2] == f"run directory:  {run_dir}"
-    assert lines[-1].startswith("reopen with:    ") and lines[-1].endswith(
-        f"serve {run_dir.relative_to(tmp_path)}"
-    )
+    assert lines[-2].startswith("failed agents:  lib-")
+    assert lines[-1] == f"run directory:  {run_dir}"
+    # Then, as the program exits, spanline's own line: how to reopen the dashboard.
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("spanline: run ended, dashboard stopped; reopen with: ")
+    assert last.endswith(f"serve {run_dir.relative_to(tmp_path)}")
+    assert "reopen with" not in out  # said once
 
 
 def test_speed_is_explained_in_a_users_words() -> None:

@@ -82,6 +82,8 @@ _session: _Session | None = None
 _early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
 _atexit_registered = False
+_exiting = False  # set while the interpreter runs its exit hooks
+_reopen_hint: tuple[int, str] | None = None  # (pid, line) said at exit
 
 
 def configure_observability(
@@ -563,12 +565,33 @@ def _start_dashboard(run: Run) -> Any:
 
 
 def _print_reopen(server: Any) -> None:
-    """The run's own dashboard stopped with it: say how to serve the run again."""
-    import sys
+    """The run's own dashboard stopped with it: say, at exit, how to serve the run again.
 
+    Said when the interpreter exits rather than when ``shutdown()`` is called, so that
+    it is the last thing the program shows, after whatever the program printed itself.
+    """
+    global _reopen_hint
     reopen = server.config.reopen
-    if reopen and os.getpid() == server.pid:
-        sys.stderr.write(f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n")
+    if not reopen or os.getpid() != server.pid:
+        return
+    line = f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n"
+    if _exiting:
+        sys.stderr.write(line)
+        return
+    if _reopen_hint is None:
+        atexit.register(_say_reopen)
+    _reopen_hint = (server.pid, line)
+
+
+def _say_reopen() -> None:
+    global _reopen_hint
+    hint, _reopen_hint = _reopen_hint, None
+    if hint is not None and hint[0] == os.getpid():  # not in a forked child
+        try:
+            sys.stderr.write(hint[1])
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed: nobody to tell
+            pass
 
 
 def _header(session: _Session) -> dict[str, Any]:
@@ -635,8 +658,14 @@ def redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
-        atexit.register(shutdown)
+        atexit.register(_shutdown_at_exit)
         _atexit_registered = True
+
+
+def _shutdown_at_exit() -> None:
+    global _exiting
+    _exiting = True
+    shutdown()
 
 
 def _end_session(timeout: float = 5.0) -> RunSummary | None:

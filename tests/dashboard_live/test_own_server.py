@@ -48,3 +48,24 @@ def test_a_program_that_served_its_dashboard_prints_the_reopen_command_at_exit(
 def test_no_dashboard_no_reopen_command(tmp_path: Path) -> None:
     result = run(tmp_path, "0")
     assert "reopen with" not in result.stderr
+
+
+def test_the_reopen_command_comes_last_even_after_an_explicit_shutdown(tmp_path: Path) -> None:
+    """A program that shuts tracing down itself and then prints its own results still ends
+    with the reopen command, said once, as it exits."""
+    program = PROGRAM + "spanline.shutdown()\nprint('results of the program', flush=True)\n"
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base"), "SPANLINE_DASHBOARD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream: the order the user sees
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert lines.index("results of the program") < len(lines) - 1
+    assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
+    assert sum("reopen with" in line for line in lines) == 1
