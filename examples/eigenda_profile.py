@@ -10,7 +10,8 @@ detection: ``SPANLINE_STALL_S`` below S shows it under ``stalls``).
 
 The live dashboard is on (``configure_observability(dashboard=True)``; it needs
 ``pip install 'spanline[dashboard]'``): its address is printed while the run
-runs, and at the end the ``spanline serve`` command that reopens it.
+runs, and spanline prints the ``spanline serve`` command that reopens it as the
+program exits.
 ``--serve`` keeps serving it after the run until Ctrl-C; ``--no-dashboard``
 turns it off.
 
@@ -23,15 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import orjson
 
 import spanline
 
@@ -173,9 +171,16 @@ async def orchestrate(sim: Sim, fail: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulation and print where its telemetry and summary are."""
+    """Run the simulation; print its summary panel, its directory and, last, how to reopen
+    its dashboard."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--speed", type=float, default=1.0, help="divide every duration by F")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="run F times faster (default 1: about 10 s; 10 takes about 1 s)",
+    )
     parser.add_argument("--fail", action="store_true", help="make one depth-N agent fail")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
     parser.add_argument(
@@ -224,38 +229,26 @@ def main(argv: list[str] | None = None) -> int:
 
     sim = Sim(random.Random(args.seed), args.speed, slow, hang)
     failed = asyncio.run(orchestrate(sim, args.fail))
-    summary = spanline.shutdown()
-    print(f"summary:        {run.summary_path}")
+    spanline.shutdown()
+    print_summary(run.directory)
     if failed:
         print(f"failed agents:  {', '.join(failed)}")
-    if summary is not None:
-        # The per-agent cards and milestones are in the file; print the headline.
-        headline = {k: v for k, v in summary.to_dict().items() if k not in ("agents", "milestones")}
-        print(orjson.dumps(headline, option=orjson.OPT_INDENT_2).decode())
-    if not args.no_dashboard:
-        print(f"reopen with:    {serve_command(run.directory)}")
-        sys.stdout.flush()
+    # Last: the run directory here, then (from spanline, as the program exits) the
+    # command that reopens the dashboard, so both are still on screen.
+    print(f"run directory:  {run.directory}")
+    sys.stdout.flush()
     if args.serve:
         return serve(run.base, run.run_id)
     return 0
 
 
-def serve_command(run_directory: Path) -> str:
-    """The ``spanline serve`` command that reopens this run's dashboard, as typed from here."""
-    command = "spanline"
-    beside = Path(sys.executable).parent / "spanline"  # the venv's, when it is not on PATH
-    found = shutil.which("spanline")
-    if beside.is_file() and (found is None or Path(found).resolve() != beside.resolve()):
-        command = _shown(beside)
-    return f"{command} serve {_shown(run_directory)}"
+def print_summary(run_directory: Path) -> None:
+    """Print the run's summary panel, exactly as ``spanline summary`` draws it."""
+    from spanline.cli import main as spanline_command
 
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the current directory when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd())) if path.is_absolute() else str(path)
-    except ValueError:
-        return str(path)
+    sys.stdout.flush()
+    spanline_command(["summary", str(run_directory)])
+    sys.stdout.flush()
 
 
 def serve(base: Path, run_id: str) -> int:

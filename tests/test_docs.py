@@ -37,7 +37,7 @@ def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
     import re
 
     pattern = re.compile(
-        r"\bcontracts? \d+|\breference 00\d|\bissues? \d+|\bthe platform issue", re.IGNORECASE
+        r"\bcontracts? \d+|\breference 00\d|\bissues? #?\d+|\bthe platform issue", re.IGNORECASE
     )
     places = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
     for folder, suffix in (

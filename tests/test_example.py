@@ -37,7 +37,6 @@ def test_eigenda_profile_summary(tmp_path: Path, fail: bool) -> None:
 
     result, run_dir = run_example(tmp_path, *(["--fail"] if fail else []))
     assert str(run_dir / "telemetry.jsonl") in result.stdout
-    assert str(run_dir / "run_summary.json") in result.stdout
     summary = json.loads((run_dir / "run_summary.json").read_text())
     phases = summary["phases"]
     assert [phases[p].get("agents") for p in phases] == [None, 9, 15, 10, 1]
@@ -99,3 +98,32 @@ def test_a_hanging_agent_is_listed_as_a_stall_it_recovered_from(tmp_path: Path) 
     assert len(hung) == 1, summary["stalls"]
     assert hung[0]["recovered"] is True and hung[0]["stalled_ms"] >= 2000.0
     assert summary["plan"] == {"planned": 35, "started": 35, "done": 35}
+
+
+def test_the_example_ends_with_the_summary_panel_the_directory_and_the_dashboard(
+    tmp_path: Path,
+) -> None:
+    result, run_dir = run_example(tmp_path, "--fail")
+    out = result.stdout
+    summary = run_interpreter(
+        "-m", "spanline", "summary", str(run_dir), env={"COLUMNS": "80"}, cwd=tmp_path
+    )  # fmt: skip
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout in out  # the panel `spanline summary` draws, not raw JSON
+    assert '"totals"' not in out
+    assert out.index(summary.stdout) + len(summary.stdout) < out.rindex("run directory:")
+    lines = out.splitlines()
+    assert lines[-2].startswith("failed agents:  lib-")
+    assert lines[-1] == f"run directory:  {run_dir}"
+    # Then, as the program exits, spanline's own line: how to reopen the dashboard.
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("spanline: run ended, dashboard stopped; reopen with: ")
+    assert last.endswith(f"serve {run_dir.relative_to(tmp_path)}")
+    assert "reopen with" not in out  # said once
+
+
+def test_speed_is_explained_in_a_users_words() -> None:
+    result = run_interpreter(str(EXAMPLE), "--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    (speed,) = [line for line in result.stdout.splitlines() if line.strip().startswith("--speed")]
+    assert "run F times faster" in speed and "divide" not in speed

@@ -20,7 +20,14 @@ def test_readme_starts_with_the_two_commands() -> None:
     # Nothing but the title comes before the first command.
     assert text.index("```bash") < text.index("\n", text.index("# spanline")) + 3
     assert "examples/eigenda_profile.py" in run_main and "pip install" in run_main
-    assert "'.[dashboard]'" in run_main  # the example serves its dashboard
+    # It installs every extra that the main job and the README's next steps need.
+    installed = re.search(r"-e '\.\[([a-z,]+)\]'", run_main)
+    assert installed is not None, run_main
+    needed = {"dashboard"}  # the example serves its dashboard
+    needed |= {"query" for _ in re.finditer(r"spanline query ", text)}
+    needed |= {"dashboard" for _ in re.finditer(r"spanline serve", text)}
+    assert needed == {"dashboard", "query"}
+    assert needed <= set(installed.group(1).split(","))
     assert run_tests == "bash scripts/test.sh"
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^exec bash scripts/test\.sh\s*$", ci, re.MULTILINE)

@@ -16,7 +16,7 @@ from tests.cli._runs import make_golden_run
 COMMANDS = [("summary",), ("tools",), ("show",), ("summary", "--json")]
 
 
-def _one_error_line(result: object, code: int = 1) -> str:
+def _one_error_line(result: object, code: int = 2) -> str:
     assert result.returncode == code, (result.stdout, result.stderr)  # type: ignore[attr-defined]
     stderr: str = result.stderr  # type: ignore[attr-defined]
     assert "Traceback" not in stderr
@@ -92,7 +92,7 @@ def test_unknown_agent_and_bad_sort_are_one_line(tmp_path: Path) -> None:
     make_golden_run(tmp_path)
     stderr = _one_error_line(run_cli("--dir", str(tmp_path), "show", "--agent", "nobody"))
     assert "no agent 'nobody'" in stderr
-    _one_error_line(run_cli("--dir", str(tmp_path), "tools", "--sort", "size"), code=2)
+    _one_error_line(run_cli("--dir", str(tmp_path), "tools", "--sort", "size"))
 
 
 class _Stream(io.StringIO):

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from spanline.folds.records import RECORDS_COLUMNS, records_view_sql
+from tests._extras import install_hint
 from tests._helpers import ROOT, heavy_imports, read_lines, run_cli, run_interpreter
 
 EXAMPLE = ROOT / "examples" / "query_run.py"
@@ -346,11 +347,11 @@ def test_table_output_is_plain_text_when_piped(demo: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("SELEC 1",), 1, 'spanline: error: Parser Error: syntax error at or near "SELEC"'),
-        (("SELECT nope FROM records",), 1, "spanline: error: Binder Error: Referenced column"),
+        (("SELEC 1",), 2, 'spanline: error: Parser Error: syntax error at or near "SELEC"'),
+        (("SELECT nope FROM records",), 2, "spanline: error: Binder Error: Referenced column"),
         (("SELECT 1", "latest", "--all-runs"), 2, "spanline: error: give a RUN or --all-runs"),
-        (("SELECT 1", "../x"), 1, "spanline: error: no run at ../x"),
-        (("SELECT 1", "bad id"), 1, "spanline: error: "),
+        (("SELECT 1", "../x"), 2, "spanline: error: no run at ../x"),
+        (("SELECT 1", "bad id"), 2, "spanline: error: "),
     ],
 )
 def test_errors_are_one_line(demo: Path, args: tuple[str, ...], code: int, message: str) -> None:
@@ -363,11 +364,11 @@ def test_errors_are_one_line(demo: Path, args: tuple[str, ...], code: int, messa
 
 def test_no_runs_and_no_log(tmp_path: Path) -> None:
     result = run_cli("--dir", str(tmp_path), "query", "SELECT 1", "--all-runs")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr == f"spanline: error: no runs under {tmp_path / 'runs'}\n"
     (tmp_path / "runs" / "svc-20260101T000000-000001").mkdir(parents=True)
     result = run_cli("--dir", str(tmp_path), "query", "SELECT 1")
-    assert result.returncode == 1 and "no telemetry.jsonl in" in result.stderr
+    assert result.returncode == 2 and "no telemetry.jsonl in" in result.stderr
 
 
 def test_empty_log_gives_no_rows(tmp_path: Path) -> None:
@@ -387,9 +388,9 @@ def test_missing_duckdb_names_the_extra(tmp_path: Path, demo: Path) -> None:
         "-m", "spanline", "--dir", str(demo), "query", "SELECT 1",
         env={"PYTHONPATH": str(blocker)},
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr == (
-        "spanline: error: spanline query needs DuckDB: pip install 'spanline[query]'\n"
+        f"spanline: error: spanline query needs DuckDB: {install_hint('query')}\n"
     )
 
 

@@ -40,3 +40,12 @@ def test_the_documented_examples_print_what_the_doc_shows(tmp_path: Path) -> Non
         result = run_cli("--dir", str(tmp_path), *args.split(), env=cli_env())
         assert result.returncode == 0, result.stderr
         assert result.stdout == expected, args
+
+
+def test_the_docs_index_names_every_command_that_cli_md_covers() -> None:
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    (entry,) = re.findall(
+        r"^- \[The `spanline` command\]\(cli\.md\):(.*?)(?=^- |\Z)", index, re.M | re.S
+    )
+    named = set(re.findall(r"`([a-z]+)`", entry))
+    assert set(command().commands) <= named, set(command().commands) - named

@@ -113,8 +113,8 @@ def test_run_and_parent_come_from_the_environment_of_a_traced_process(base: Path
         (["phase", "p", "--count", "files=many"], 2, "number"),
         (["phase", "p", "--count", "ts=1"], 2, "may not set"),
         (["span_end", "0123456789abcdef", "--status", "maybe"], 2, "--status"),
-        (["event", "x", "--run", "bad id!"], 1, "invalid run id"),
-        (["event", "x", "--run", "hooks-20260101T000000-abcdef"], 1, "no run"),
+        (["event", "x", "--run", "bad id!"], 2, "invalid run id"),
+        (["event", "x", "--run", "hooks-20260101T000000-abcdef"], 2, "no run"),
         (["bogus"], 2, "No such command"),
     ],
 )
@@ -154,3 +154,19 @@ def test_the_checker_agrees_with_a_json_schema_library(base: Path) -> None:
     for event in bad:
         assert not validator().is_valid(event), event
         assert schema_errors(event, published), event
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["before the subcommand", "after it"])
+def test_run_may_come_before_or_after_the_subcommand(
+    base: Path, tmp_path: Path, before: bool
+) -> None:
+    from tests.cli._entry import spanline
+
+    run_dir = (base / "runs" / "latest").resolve()
+    other = tmp_path / "other"  # SPANLINE_DIR names another base: --dir wins
+    other.mkdir()
+    options = ["--run", run_dir.name]
+    args = [*options, "event", "placed"] if before else ["event", "placed", *options]
+    result = spanline("--dir", str(base), "emit", *args, env={"SPANLINE_DIR": str(other)})
+    assert result.returncode == 0, result.stderr
+    assert read_lines(run_dir / "telemetry.jsonl")[-1]["name"] == "placed"

@@ -103,9 +103,36 @@ def test_dry_run_lists_and_writes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.tar.gz")) == []
 
 
-def test_default_archive_goes_to_the_current_directory(tmp_path: Path) -> None:
+def _files_under(directory: Path) -> set[Path]:
+    return {path.relative_to(directory) for path in directory.rglob("*")}
+
+
+def test_default_archive_goes_to_the_exports_folder_of_the_base(tmp_path: Path) -> None:
     run = _run_with_planted_secrets(tmp_path / "base")
-    result = run_cli("export", "--dir", "base", "--format", "bundle", cwd=tmp_path)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    in_run = _files_under(run.directory)
+    result = run_cli("export", "--dir", str(tmp_path / "base"), "--format", "bundle", cwd=cwd)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{run.run_id}.tar.gz\n"
-    assert f"{run.run_id}/big.log" in _members(tmp_path / f"{run.run_id}.tar.gz")
+    archive = (tmp_path / "base" / "exports" / f"{run.run_id}.tar.gz").resolve()
+    assert result.stdout == f"{archive}\n"
+    assert f"{run.run_id}/big.log" in _members(archive)
+    assert list(cwd.iterdir()) == []  # nothing in the current directory
+    assert _files_under(run.directory) == in_run  # nothing inside the run
+
+
+def test_out_says_where_and_never_inside_the_run(tmp_path: Path) -> None:
+    run = _run_with_planted_secrets(tmp_path / "base")
+    share = tmp_path / "share"
+    share.mkdir()
+    base = str(tmp_path / "base")
+    result = run_cli("export", "--dir", base, "--format", "bundle", "--out", str(share))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{share / (run.run_id + '.tar.gz')}\n"
+    in_run = _files_under(run.directory)
+    for inside in (run.directory, run.directory / "bundle.tar.gz"):
+        refused = run_cli("export", "--dir", base, "--format", "bundle", "--out", str(inside))
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith("spanline: error: refusing to write ")
+        assert len(refused.stderr.splitlines()) == 1
+    assert _files_under(run.directory) == in_run

@@ -78,6 +78,6 @@ def test_a_desktop_without_xdg_open_is_not_an_error(base: Path, tmp_path: Path) 
 
 def test_a_missing_run_is_one_line(base: Path) -> None:
     result = run_cli("open", "svc-20260101T000000-bbbbbb", "--dir", str(base))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "no run" in result.stderr
     assert "Traceback" not in result.stderr

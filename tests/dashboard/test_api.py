@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 import spanline
 from spanline.dashboard._server import DashboardServer
 from spanline.folds import summarize_file
+from spanline.folds.lanes import LanesFold
 from tests._helpers import configure, read_lines
 
 
@@ -29,6 +31,7 @@ def test_runs_are_listed_newest_first(finished: spanline.Run, client: httpx.Clie
         "service_name": "dash",
         "query": "why?",
         "has_summary": True,
+        "failed_agents": 0,
     }
 
 
@@ -229,3 +232,46 @@ def test_snapshot_has_queued_plans_open_spans_and_run_start(
     assert queued["name"] == "worker-2" and queued["status"] == "queued"
     assert queued["span_id"] == queued["plan_id"] and queued["start_ts"] is None
     assert queued["phase"] == "work" and queued["parent"] == snap["open_spans"][0]["span_id"]
+
+
+def test_runs_and_snapshots_carry_failed_agents_and_the_folds_burn_rate(
+    finished: spanline.Run, client: httpx.Client
+) -> None:
+    (row,) = client.get("/api/runs").json()
+    assert row["status"] == "ok" and row["failed_agents"] == 1  # agent-b failed
+    snap = client.get(f"/api/runs/{finished.run_id}/snapshot").json()
+    fold = LanesFold()
+    fold.extend(read_lines(finished.telemetry_path))
+    assert snap["burn"] == fold.burn()  # at the run's last line: it is over
+    assert snap["burn"]["tokens_per_min"] == 2 * 210
+    assert snap["server"] == {"stops_with_run": False, "reopen": None}
+    (error,) = snap["summary"]["errors"]
+    assert snap["error_lanes"] == {error["span_id"]: error["span_id"]}  # agent-b itself
+
+
+def test_a_runs_own_server_stays_up_until_a_page_following_it_has_its_final_state(
+    finished: spanline.Run,
+) -> None:
+    from spanline.dashboard import start_in_thread
+
+    server = start_in_thread(
+        finished.base, host="127.0.0.1", port=0, default_run=finished.run_id, stops_with_run=True
+    )
+    url = f"http://127.0.0.1:{server.port}"
+    stopper = threading.Thread(target=server.stop)
+    with httpx.Client(base_url=url, timeout=10) as http:
+        with http.stream("GET", "/events", params={"run": finished.run_id}) as stream:
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("data:"))
+            stopper.start()  # the page is following: the stream ends, the server waits
+            for _ in lines:
+                pass
+        # What a page does when the run's last line reaches it: ask for the final state.
+        snap = http.get(f"/api/runs/{finished.run_id}/snapshot").json()
+    stopper.join(10)
+    assert not stopper.is_alive() and not server.running
+    assert snap["summary"]["status"] == "ok"
+    assert snap["server"]["stops_with_run"] is True
+    program, serve, directory = snap["server"]["reopen"].split()
+    assert Path(program).name == "spanline" and serve == "serve"
+    assert directory == str(finished.base / "runs" / finished.run_id)

@@ -14,6 +14,7 @@ import pytest
 
 import spanline
 from spanline.dashboard import _data
+from tests._extras import install_hint
 from tests._helpers import clean_env, configure, read_lines, run_cli
 from tests.dashboard.conftest import make_finished_run
 
@@ -139,9 +140,9 @@ def test_a_missing_extra_is_one_line_naming_the_install(tmp_path: Path) -> None:
         _WITHOUT_UVICORN
         + f"from spanline.cli import main; sys.exit(main(['serve', '--dir', {str(tmp_path)!r}]))"
     )
-    assert cli.returncode == 1
+    assert cli.returncode == 2
     assert cli.stderr == (
-        "spanline: error: the dashboard needs uvicorn: pip install 'spanline[dashboard]'\n"
+        f"spanline: error: the dashboard needs uvicorn: {install_hint('dashboard')}\n"
     )
     session = run_python(
         _WITHOUT_UVICORN + "import warnings, spanline\n"
@@ -153,4 +154,4 @@ def test_a_missing_extra_is_one_line_naming_the_install(tmp_path: Path) -> None:
     )
     assert session.returncode == 0, session.stderr
     assert "True" in session.stdout
-    assert "pip install 'spanline[dashboard]'" in session.stdout
+    assert install_hint("dashboard") in session.stdout

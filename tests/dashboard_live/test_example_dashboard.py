@@ -42,8 +42,10 @@ def test_the_address_is_printed_and_served_while_the_run_is_live(tmp_path: Path)
     out = "".join(example.stdout)
     run_dir = example.run_dir
     # At the end: the command that reopens it (run from the directory the example ran in).
-    reopen = next(line for line in out.splitlines() if line.startswith("reopen with:"))
-    command = reopen.split(":", 1)[1].split()
+    err = "".join(example.stderr).splitlines()
+    prefix = "spanline: run ended, dashboard stopped; reopen with: "
+    assert err[-1].startswith(prefix)
+    command = err[-1].removeprefix(prefix).split()
     assert command[1:] == ["serve", str(run_dir.relative_to(tmp_path))]
     assert Path(command[0]).name == "spanline"
     assert "serving:" not in out
@@ -66,7 +68,7 @@ def test_no_dashboard_serves_nothing(tmp_path: Path) -> None:
     finally:
         example.kill()
     assert not URL.search("".join(example.stderr))
-    assert "reopen with:" not in "".join(example.stdout)
+    assert "reopen with" not in "".join(example.stdout) + "".join(example.stderr)
     assert (example.run_dir / "run_summary.json").is_file()  # SPANLINE_DIR applied
 
 

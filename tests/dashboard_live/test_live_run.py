@@ -6,12 +6,17 @@ from its stderr. ``--hang lib-encoding=3`` holds one depth-0 agent for 3 real
 seconds, so that the page, opened at the start, surely catches agents running
 and queued (at speed 20 the whole run takes well under a second).
 Then, without a reload: 35 swimlanes, cards equal to run_summary.json, the
-failed agent in the error panel. Screenshots go to the test's tmp directory.
+failed agent in the error panel, and the end of the program's own server said on
+the page (with the command that serves the run again) while the run's final state
+stays: its status with the failed agent, its duration, its progress. Screenshots
+go to the test's tmp directory.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,15 @@ from playwright.sync_api import expect
 
 from tests._browser import assert_final_eigenda_page, distinct_colours
 from tests.dashboard_live._example import LiveExample
+
+
+def fmt_ms(ms: float) -> str:
+    """A duration as the page writes it."""
+    if ms < 1000:
+        return f"{math.floor(ms + 0.5)} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{int(ms // 60_000)}m {math.floor(ms % 60_000 / 1000 + 0.5)}s"
 
 
 def screenshot(page: Any, browser: Any, path: Path) -> None:
@@ -63,7 +77,23 @@ def test_a_page_opened_at_the_start_follows_the_run_to_its_end(
         expect(page.locator("#lane-count")).to_have_text("35 agent lanes, 0 queued")
         expect(page.locator('#cards .card[data-status="running"]')).to_have_count(0)
         expect(page.locator('#cards .card[data-status="error"]')).to_have_count(1)
-        expect(page.locator("#mode")).to_have_text("report")
+        # The program's own server stopped with it: the page keeps the run's last
+        # state, truthfully, and says how to serve it again.
+        expect(page.locator("#mode")).to_have_text("run ended, server stopped")
+        serve = f" serve {example.run_dir.relative_to(tmp_path)}"
+        expect(page.locator("#ended-banner")).to_be_visible()
+        expect(page.locator("#ended-reopen")).to_have_text(
+            re.compile(r"spanline" + re.escape(serve))
+        )
+        reopen = page.text_content("#ended-reopen")
+        assert f"reopen with: {reopen}\n" in "".join(example.stderr)
+        expect(page.locator("#run-status")).to_have_text("ok, 1 agent failed")
+        picked = page.locator("#run-picker option:checked")
+        expect(picked).to_contain_text(f"{example.run_dir.name} - ok, 1 agent failed - ")
+        assert page.text_content("#elapsed") == fmt_ms(summary["total_wall_ms"])
+        expect(page.locator("#complete-label")).to_have_text(
+            "complete (planned agents done 35/35, 1 failed)"
+        )
         assert page.evaluate("window.__same_document") is True
         screenshot(page, browser, tmp_path / "live-end.png")
     finally:

@@ -59,7 +59,7 @@ def test_a_hung_agent_turns_stalled_in_the_page_while_the_run_goes_on(
         assert stalls[HUNG]["stalled_ms"] >= 4000
 
         # The run is over: nothing is left stalled, and the details say it was.
-        expect(page.locator("#mode")).to_have_text("report")
+        expect(page.locator("#mode")).to_have_text("run ended, server stopped")
         expect(hung).to_have_attribute("data-status", "done")
         expect(page.locator('#cards .card[data-status="stalled"]')).to_have_count(0)
         hung.click()

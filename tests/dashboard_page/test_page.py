@@ -165,6 +165,9 @@ def test_a_killed_runs_open_agents_show_as_abandoned(watched: Watched, tmp_path:
             page.reload()
             expect(crawler).to_have_attribute("data-status", "abandoned")
             expect(page.locator("#mode")).to_have_text("ended (processes gone)")
+            # Neither a plan nor a phase: progress is unknown, not "0/0 = 100%".
+            expect(page.locator("#complete")).to_have_text("-")
+            expect(page.locator("#run-status")).to_have_text("incomplete")
             done = page.locator("#cards .card").filter(
                 has=page.locator(".name", has_text="done-agent")
             )

@@ -18,6 +18,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from spanline.folds.lanes import LanesFold
 from tests._browser import distinct_colours
 from tests.dashboard_page.conftest import Watched, eigenda_run, serve
 from tests.dashboard_page.test_page import assert_final_state
@@ -69,6 +70,7 @@ def test_the_page_updates_as_the_run_is_written(
         expect(page.locator('#cards .card[data-status="running"]')).to_have_count(5)
         expect(page.locator('#cards .card[data-status="queued"]')).to_have_count(30)
         expect(page.locator("#complete-label")).to_contain_text("planned agents done 0/35")
+        expect(page.locator("#run-picker option:checked")).to_contain_text(" - running")
         page.screenshot(path=str(tmp_path / "live-start.png"), full_page=True)
         page.evaluate("window.__same_document = true")
 
@@ -83,5 +85,22 @@ def test_the_page_updates_as_the_run_is_written(
         assert "planned agents done 35/35" in page.text_content("#complete-label")
         png = page.screenshot(path=str(tmp_path / "live-end.png"), full_page=True)
         assert distinct_colours(browser, png) > 64
+        # The run picker caught up with the run (it said running at the start).
+        expect(page.locator("#run-picker option:checked")).to_contain_text(
+            f"{run_dir.name} - ok, 1 agent failed"
+        )
+
+        # The burn rate is the lanes fold's, live at the end and reopened alike.
+        fold = LanesFold()
+        fold.extend(json.loads(line) for line in lines)
+        expected = f"{fold.burn()['tokens_per_min']:,}"
+        assert expected != "0"
+        expect(page.locator("#burn-rate")).to_have_text(expected)
+        reopened = page.context.new_page()
+        reopened.goto(f"{url}/?run={run_dir.name}")
+        expect(reopened.locator("#mode")).to_have_text("report")
+        expect(reopened.locator("#cards .card")).to_have_count(35)
+        expect(reopened.locator("#burn-rate")).to_have_text(expected)
+        reopened.close()
     assert watched.dialogs == []
     assert watched.errors == []

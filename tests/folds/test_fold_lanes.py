@@ -76,3 +76,36 @@ def test_a_plan_takes_its_phase_from_its_attribute_or_its_parent() -> None:
         ("p", "work"),
         ("q", "later"),
     ]
+
+
+def test_the_burn_rate_sums_the_tokens_ended_in_the_last_30_seconds() -> None:
+    events = [
+        RUN_START,
+        {"event": "span_end", "span_id": "a", "ts": 100.5, "tokens": 10},
+        {"event": "span_end", "span_id": "b", "ts": 129.9, "tokens": 5},
+        {"event": "span_end", "span_id": "c", "ts": 131.0, "tokens": 7, "status": "error"},
+        {"event": "span_end", "span_id": "d", "ts": "soon", "tokens": 1000},  # not a time
+    ]
+    fold = LanesFold()
+    fold.extend(events)
+    burn = fold.burn()
+    # At the last line (131): the seconds 102..131 hold 5 + 7 tokens, per minute x2.
+    assert burn["at"] == 131.0 and burn["window_s"] == 30
+    assert burn["tokens_per_min"] == 24
+    assert burn["series"][0] == [0, 0] and burn["series"][-1][1] == 24  # from run_start on
+    assert len(burn["series"]) <= 150
+    assert fold.burn(now=200.0)["tokens_per_min"] == 0  # nothing ended since 170
+    one_by_one = LanesFold()
+    for event in events:
+        one_by_one.add(event)
+    assert one_by_one.burn() == burn
+    assert LanesFold().burn() == {"window_s": 30, "tokens_per_min": 0, "at": None, "series": []}
+
+
+def test_a_span_belongs_to_the_lane_of_its_nearest_agent() -> None:
+    fold = LanesFold()
+    fold.extend(EVENTS)
+    summary = SummaryFold()
+    summary.extend(EVENTS)
+    found = fold.agent_of(["t1", "a1", "root", "ph", "unknown"], summary.result())
+    assert found == {"t1": "a1", "a1": "a1"}  # the root and the phase are in no agent

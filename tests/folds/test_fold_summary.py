@@ -76,7 +76,7 @@ def test_new_keys_are_pinned() -> None:
         "run_id", "status", "source_repo", "source_commit", "total_wall_ms", "phases",
         "totals", "errors", "dropped_events", "span_count", "open_spans", "processes",
         "milestones", "unpriced_models", "agents", "skipped_lines", "skipped_line_count",
-        "tools", "exporters", "open_span_list", "stalls", "plan",
+        "tools", "exporters", "open_span_list", "stalls", "plan", "failed_agents",
     ]  # fmt: skip
     totals = data["totals"]
     assert totals["tokens_by_type"] == {
@@ -482,3 +482,22 @@ def test_time_range_checks_hold_for_the_first_time_read_and_every_later_one(batc
         "implausible timestamp inf",
     ]
     assert SummaryFold().result().total_wall_ms == 0.0  # nothing read: no range
+
+
+def test_a_failed_agent_under_a_run_that_went_on_is_counted_beside_status_ok() -> None:
+    events = [
+        {"event": "run_start", "run_id": "r-1", "pid": 7, "ts": 0.0, "agent_kinds": ["agent"]},
+        start("root", "run", "run", ts=0.0),
+        start("a", "lib-a", "agent", parent="root", ts=0.1),
+        {**end("a", 100.0, ts=0.2, status="error"), "error": {"type": "E", "message": "m"}},
+        start("b", "lib-b", "agent", parent="root", ts=0.3),
+        end("b", 100.0, ts=0.4),
+        end("root", 500.0, ts=0.5),
+        {"event": "process_end", "pid": 7, "ts": 0.6},
+    ]
+    data = summarize(events).to_dict()
+    assert data["status"] == "ok"
+    assert data["failed_agents"] == 1
+    assert list(data)[-1] == "failed_agents"  # appended after every older key
+    assert summarize(events[:4]).to_dict()["failed_agents"] == 1
+    assert summarize(events[:3]).to_dict()["failed_agents"] == 0

@@ -220,3 +220,21 @@ def test_voting_example_leaves_the_artifacts(tmp_path: Path, script: str) -> Non
     table = (run_dir / "coordination_table.txt").read_text()
     assert "🗳️ VOTE: agent1.1" in table and "Winner: agent_a · consensus: yes" in table
     assert (run_dir / "agent_outputs" / "agent_a.txt").exists()
+
+
+def test_a_run_without_votes_gets_no_vote_json(tmp_path: Path) -> None:
+    from tests.cli._entry import spanline as spanline_cli
+
+    run = spanline.configure_observability(enabled=True, run_dir=tmp_path / "base")
+    assert run is not None
+    answer("agent_a", 1)  # coordination events, but nobody votes
+    spanline.shutdown()
+    assert (run.directory / "coordination_events.json").is_file()
+    assert not (run.directory / "vote.json").exists()
+    out = tmp_path / "export"
+    result = spanline_cli(
+        "export", "--dir", str(tmp_path / "base"), "--format", "massgen", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "vote.json" not in result.stdout
+    assert (out / "coordination_events.json").is_file() and not (out / "vote.json").exists()

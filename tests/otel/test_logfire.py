@@ -15,6 +15,7 @@ import spanline
 from spanline.exceptions import ConfigurationError, SpanlineWarning
 from spanline.exporters import logfire as logfire_module
 from spanline.exporters.logfire import LogfireExporter, resolve_destination
+from tests._extras import install_hint
 from tests._helpers import configure, read_lines, run_python, validate_file
 from tests.otel._receiver import Receiver, receiver
 from tests.otel._run import expected_spans, nested_run
@@ -316,7 +317,7 @@ def test_without_the_package_one_line_names_the_install_command_and_the_log_is_w
     warning = [line for line in result.stderr.splitlines() if "SpanlineWarning" in line]
     assert len(warning) == 1, result.stderr
     assert "exporter 'logfire' is skipped" in warning[0]
-    assert "pip install 'spanline[logfire]'" in warning[0]
+    assert f"({install_hint('logfire', cwd=tmp_path)})" in warning[0]
     assert "Traceback" not in result.stderr
     events = validate_file(Path(result.stdout.strip()))
     assert _kept_and_ended(events)

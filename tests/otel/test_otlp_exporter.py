@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import spanline
+from tests._extras import install_hint
 from tests._helpers import configure, run_python, validate_file
 from tests.otel._receiver import free_port, receiver
 from tests.otel._run import expected_spans, nested_run, received_spans
@@ -242,7 +243,7 @@ print(run.telemetry_path)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "pip install" in line]
     assert len(warnings) == 1, result.stderr
-    assert "pip install 'spanline[otlp]'" in warnings[0]
+    assert f"({install_hint('otlp')})" in warnings[0]
     events = validate_file(Path(result.stdout.strip()))
     assert [e["name"] for e in events if e["event"] == "span_start"] == ["work"]
 

@@ -97,11 +97,11 @@ def test_session_and_cli_find_runs_through_the_store(tmp_path: Path) -> None:
         assert f'"run_id": "{expected.run_id}"' in result.stdout
     for bad in ("a..b", "bad id", ".hidden"):  # with a "/" it would be a path
         result = run_cli("--dir", str(tmp_path), "summary", bad)
-        assert result.returncode == 1
+        assert result.returncode == 2
         assert result.stderr.startswith("spanline: error: invalid run id")
         assert len(result.stderr.strip().splitlines()) == 1  # no traceback
     missing = run_cli("--dir", str(tmp_path), "summary", "svc-20260109T000000-000009")
-    assert missing.returncode == 1 and "no run" in missing.stderr
+    assert missing.returncode == 2 and "no run" in missing.stderr
 
 
 def test_a_handed_over_run_id_is_joined_not_created(tmp_path: Path) -> None:

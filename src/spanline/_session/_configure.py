@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ _session: _Session | None = None
 _early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
 _atexit_registered = False
+_exiting = False  # set while the interpreter runs its exit hooks
+_reopen_hint: tuple[int, str] | None = None  # (pid, line) said at exit
 
 
 def configure_observability(
@@ -377,11 +380,47 @@ def _install_early_signal_handlers() -> Any:
     return install(_on_signal, shutdown)
 
 
+def _print_reopen(server: Any) -> None:
+    """The run's own dashboard stopped with it: say, at exit, how to serve the run again.
+
+    Said when the interpreter exits rather than when ``shutdown()`` is called, so that
+    it is the last thing the program shows, after whatever the program printed itself.
+    """
+    global _reopen_hint
+    reopen = server.config.reopen
+    if not reopen or os.getpid() != server.pid:
+        return
+    line = f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n"
+    if _exiting:
+        sys.stderr.write(line)
+        return
+    if _reopen_hint is None:
+        atexit.register(_say_reopen)
+    _reopen_hint = (server.pid, line)
+
+
+def _say_reopen() -> None:
+    global _reopen_hint
+    hint, _reopen_hint = _reopen_hint, None
+    if hint is not None and hint[0] == os.getpid():  # not in a forked child
+        try:
+            sys.stderr.write(hint[1])
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed: nobody to tell
+            pass
+
+
 def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
-        atexit.register(shutdown)
+        atexit.register(_shutdown_at_exit)
         _atexit_registered = True
+
+
+def _shutdown_at_exit() -> None:
+    global _exiting
+    _exiting = True
+    shutdown()
 
 
 def _end_session(timeout: float = 5.0) -> RunSummary | None:
@@ -428,6 +467,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
         # After the final summary: a page still open sees the run's end first.
         try:
             session.dashboard.stop()
+            _print_reopen(session.dashboard)
         except Exception as exc:
             report("stopping the dashboard failed", exc=exc)
     session.live = None

@@ -122,7 +122,10 @@ def start_dashboard(run: Run) -> Any:
 
     try:
         server = start_in_thread(
-            run.base, default_run=run.run_id, thread_init=_runtime.mark_internal_thread
+            run.base,
+            default_run=run.run_id,
+            thread_init=_runtime.mark_internal_thread,
+            stops_with_run=True,
         )
     except DashboardUnavailable as exc:
         import warnings

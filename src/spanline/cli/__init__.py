@@ -2,8 +2,16 @@
 
 Every command reads runs through the run store and folds. Errors are one line
 on stderr and a non-zero exit, never a traceback, so scripts can rely on the
-exit status. Click and Rich are imported here only, never by
-``import spanline``.
+exit status, the same for every command:
+
+- 0: done;
+- 1: a finding (a regression, a rule that failed, a run that failed, something
+  not delivered);
+- 2: bad input (usage, an unknown or malformed run, a file that cannot be read,
+  a missing extra, a refused write);
+- 130: interrupted (Ctrl-C), except ``serve``, whose Ctrl-C is its normal end (0).
+
+Click and Rich are imported here only, never by ``import spanline``.
 """
 
 from __future__ import annotations
@@ -20,32 +28,29 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 on an error reading runs, 2 on bad usage
-        (a command may define more, e.g. ``compare``).
+        The exit status: 0 done, 1 a finding, 2 bad input, 130 interrupted.
     """
     import click
 
-    from spanline.cli._app import CliError, cli
+    from spanline.cli._app import BAD_INPUT, INTERRUPTED, CliError, cli
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        return _fail("missing command", 2, usage=True)
+        return _fail("missing command", BAD_INPUT, usage=True)
     try:
         result = cli.main(args=args, prog_name="spanline", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
-        return _fail("aborted", 1)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return _fail("interrupted", INTERRUPTED)
     except RecursionError:  # input nested too deep for a fold: still one line
-        return _fail("input nested too deeply", 1)
+        return _fail("input nested too deeply", BAD_INPUT)
     except click.UsageError as exc:
-        return _fail(exc.format_message().splitlines()[0], 2, usage=True)
+        return _fail(exc.format_message().splitlines()[0], BAD_INPUT, usage=True)
     except CliError as exc:
         return _fail(str(exc), exc.code)
-    except (OSError, ValueError) as exc:
-        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1)
+    except (OSError, ValueError) as exc:  # an unknown run, a file that cannot be read
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, BAD_INPUT)
     except Exception as exc:  # a bug of ours: still one line, never a traceback
         first = str(exc).splitlines()[0] if str(exc) else ""
         return _fail(f"internal error: {type(exc).__name__}: {first}", 1)

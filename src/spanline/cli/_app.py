@@ -14,15 +14,28 @@ import click
 from spanline._runs._store import Run, resolve_run
 from spanline._version import __version__
 
-__all__ = ["CliError", "cli", "command", "console", "find_run", "read_options"]
+__all__ = [
+    "BAD_INPUT",
+    "FINDING",
+    "INTERRUPTED",
+    "CliError",
+    "cli",
+    "command",
+    "console",
+    "find_run",
+    "read_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The exit statuses every command shares (besides 0, done).
+FINDING, BAD_INPUT, INTERRUPTED = 1, 2, 130
+
 
 class CliError(Exception):
-    """A one-line error for the user, with the exit status to return."""
+    """A one-line error for the user, with the exit status to return (bad input by default)."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = BAD_INPUT) -> None:
         super().__init__(message)
         self.code = code
 
@@ -59,6 +72,17 @@ class _LazyGroup(click.Group):
 
             importlib.import_module(f"spanline.cli.{_COMMAND_MODULES[cmd_name]}")
         return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; Ctrl-C is one error line and status 130.
+
+        Click itself would turn it into an ``Abort`` after writing an empty line
+        on stderr: the interruption is taken here first.
+        """
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise CliError("interrupted", INTERRUPTED) from None
 
 
 @click.group(

@@ -27,8 +27,9 @@ from spanline._capture._redact import REDACTED, is_secret_key, redact_text
 from spanline._capture._scrub import redact, redact_event
 from spanline._runs._store import Run
 from spanline._version import __version__
+from spanline.cli._app import CliError
 
-__all__ = ["Bundle", "export_bundle", "plan_bundle"]
+__all__ = ["Bundle", "default_exports", "export_bundle", "plan_bundle"]
 
 MANIFEST = "MANIFEST.json"
 _YAML_KEY = re.compile(
@@ -136,6 +137,15 @@ def plan_bundle(run: Run, limit: int) -> Bundle:
     return bundle
 
 
+def default_exports(run: Run) -> Path:
+    """Where a bundle goes unless ``--out`` says: ``<base>/exports/``, beside ``runs/``
+    (for a run directory outside a ``runs/`` folder: ``exports/`` beside it). Never the
+    current directory, never inside the run."""
+    directory = run.directory.resolve()
+    base = directory.parent.parent if directory.parent.name == "runs" else directory.parent
+    return base / "exports"
+
+
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -152,13 +162,16 @@ def export_bundle(
     Args:
         run: the run.
         out: the archive, a directory to put ``<run_id>.tar.gz`` in, or None for the
-            current directory.
+            ``exports/`` folder of the base directory (see :func:`default_exports`).
         limit: files larger than this many bytes are left out.
         dry_run: print what would be included and write nothing.
         as_json: with ``dry_run``, print the manifest as JSON.
 
     Returns:
         The archive written (none for a dry run).
+
+    Raises:
+        CliError: ``out`` is inside the run directory (the bundle would bundle itself).
     """
     bundle = plan_bundle(run, limit)
     manifest = bundle.manifest()
@@ -172,9 +185,12 @@ def export_bundle(
                 sys.stdout.write(f"exclude {item['path']}: {item['reason']}\n")
         return []
     if out is None:
-        out = Path(f"{run.run_id}.tar.gz")
+        out = default_exports(run) / f"{run.run_id}.tar.gz"
+        out.parent.mkdir(parents=True, exist_ok=True)
     elif out.is_dir():
         out = out / f"{run.run_id}.tar.gz"
+    if out.resolve().is_relative_to(run.directory.resolve()):
+        raise CliError(f"refusing to write {out} inside the run it bundles; give another --out")
     now = time.time()
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=int(now)) as zipped:

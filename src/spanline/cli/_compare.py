@@ -9,7 +9,15 @@ from typing import Any
 import click
 import orjson
 
-from spanline.cli._app import CliError, cli, console, find_run, read_options
+from spanline.cli._app import (
+    BAD_INPUT,
+    FINDING,
+    CliError,
+    cli,
+    console,
+    find_run,
+    read_options,
+)
 from spanline.exceptions import SpanlineError
 from spanline.folds.compare import (
     SECTIONS,
@@ -23,8 +31,8 @@ from spanline.folds.compare import (
 
 __all__ = ["compare", "parse_threshold", "render_comparison"]
 
-#: Exit status when some metric regressed, and on bad input (a missing run...).
-REGRESSED, BAD_INPUT = 1, 2
+#: Exit status when some metric regressed (a finding).
+REGRESSED = FINDING
 
 _TITLES = {
     "run": "Run",
@@ -137,23 +145,15 @@ def render_comparison(comparison: Comparison, out: Any) -> None:
         comparison: what :func:`~spanline.folds.compare.compare_profiles` returned.
         out: a Rich console.
     """
-    from rich import box
-    from rich.table import Table
-
     out.print(f"A (baseline): {comparison.run_a}")
     out.print(f"B:            {comparison.run_b}")
     for section in SECTIONS:
         rows = [row for row in comparison.rows if row.section == section]
         if not rows:
             continue
-        table = Table(
-            title=_TITLES[section], title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
-        )
-        table.add_column("name", overflow="fold", min_width=12)
-        for header in ("n", "A ms", "B ms", "Δ time", "B tokens", "B cost", "err"):
-            table.add_column(header, justify="right", no_wrap=True)
-        for row in rows:
-            table.add_row(*_cells(row), style="bold red" if row.regressions else None)
+        table = _section_table(section, rows, stacked=False)
+        if _natural_width(table) > out.width:  # too narrow: each row on two lines
+            table = _section_table(section, rows, stacked=True)
         out.print(table)
     found = comparison.regressions
     floor = f"threshold {comparison.threshold * 100:g}%, noise floor {comparison.min_ms:g} ms"
@@ -170,6 +170,53 @@ def render_comparison(comparison: Comparison, out: Any) -> None:
             f"  {regression.section} {regression.name}: {_SHORT[regression.metric]} "
             f"{before} -> {after} ({pct})"
         )
+
+
+#: The number columns: one line per row, or two (on a narrow terminal).
+_HEADERS = ("n", "A ms", "B ms", "Δ time", "B tokens", "B cost", "err")
+_STACKED_HEADERS = ("n", "A/B ms", "Δ time", "B tokens", "B cost", "err")
+
+
+def _section_table(section: str, rows: list[RowDiff], *, stacked: bool) -> Any:
+    """One section's table. Stacked, each row takes two lines (A over B, the change
+    under each figure), so the names and every figure fit in 80 columns; figures are
+    never cut, and a name only wraps when even that is too wide."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=_TITLES[section],
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=stacked,
+    )
+    table.add_column("name", overflow="fold", min_width=12)
+    for header in _STACKED_HEADERS if stacked else _HEADERS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in rows:
+        cells = _cells(row)
+        if stacked:
+            cells = [cells[0], cells[1], f"{cells[2]}\n{cells[3]}", *map(_stack, cells[4:])]
+        table.add_row(*cells, style="bold red" if row.regressions else None)
+    return table
+
+
+def _stack(cell: str) -> str:
+    """``+91.0 +16% ▲`` as ``+91.0`` over ``+16% ▲``."""
+    figure, _, change = cell.partition(" ")
+    return f"{figure}\n{change}" if change else cell
+
+
+def _natural_width(table: Any) -> int:
+    """How wide ``table`` is when nothing in it is folded or cut."""
+    import io
+
+    from rich.console import Console
+
+    text = io.StringIO()
+    Console(file=text, width=1 << 12, no_color=True).print(table)
+    return max(len(line.rstrip()) for line in text.getvalue().splitlines())
 
 
 def _cells(row: RowDiff) -> list[str]:

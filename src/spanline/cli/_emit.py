@@ -24,7 +24,7 @@ import orjson
 from spanline._lines._encode import event_line, phase_line, span_end_line, span_start_line
 from spanline._lines._read import lines
 from spanline._runs._store import Run, read_run_start
-from spanline.cli._app import CliError, cli, find_run
+from spanline.cli._app import BAD_INPUT, CliError, cli, find_run
 from spanline.schema import traceparent_ids
 
 __all__ = ["emit"]
@@ -32,27 +32,28 @@ __all__ = ["emit"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-#: Exit status for a line that cannot be written as asked (bad id, schema mismatch).
-BAD_INPUT = 2
+
+
+_RUN_HELP = "run id or path (default: $SPANLINE_RUN_ID, else the latest run)"
+_DIR_HELP = "base directory holding runs/ (default: $SPANLINE_DIR, else .spanline)"
 
 
 def _run_options(func: F) -> F:
-    """``--run`` and ``--dir``; a hook started inside a traced process finds its run
-    through the ``SPANLINE_RUN_ID`` and ``SPANLINE_DIR`` the session exports."""
-    func = click.option(
-        "--run",
-        "target",
-        envvar="SPANLINE_RUN_ID",
-        help="run id or path (default: $SPANLINE_RUN_ID, else the latest run)",
-    )(func)
-    func = click.option(
-        "--dir",
-        "directory",
-        type=click.Path(path_type=Path),
-        envvar="SPANLINE_DIR",
-        help="base directory holding runs/ (default: $SPANLINE_DIR, else .spanline)",
-    )(func)
+    """``--run`` and ``--dir``, taken after the subcommand as well as before it."""
+    func = click.option("--run", "target", help=_RUN_HELP)(func)
+    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)(func)
     return func
+
+
+def _emit_run(target: str | None, directory: Path | None) -> Run:
+    """The run to append to: ``--run`` / ``--dir`` after the subcommand, else before it
+    (``spanline [--dir D] emit [--run R] [--dir D] ...``), else the ``SPANLINE_RUN_ID`` and
+    ``SPANLINE_DIR`` that a traced process exports to the hooks it starts."""
+    given = click.get_current_context().find_object(dict) or {}
+    target = target or given.get("run") or os.environ.get("SPANLINE_RUN_ID") or None
+    if directory is None and given.get("dir") is None and os.environ.get("SPANLINE_DIR"):
+        directory = Path(os.environ["SPANLINE_DIR"])
+    return find_run(target, directory)
 
 
 def _attrs_option(func: F) -> F:
@@ -66,8 +67,18 @@ def _attrs_option(func: F) -> F:
 
 
 @cli.group()
-def emit() -> None:
-    """Append a span_start, span_end, phase or event line to a run's telemetry.jsonl."""
+@_run_options
+@click.pass_context
+def emit(ctx: click.Context, target: str | None, directory: Path | None) -> None:
+    """Append a span_start, span_end, phase or event line to a run's telemetry.jsonl.
+
+    --run and --dir may come before or after the subcommand.
+    """
+    ctx.ensure_object(dict)
+    if target is not None:
+        ctx.obj["run"] = target
+    if directory is not None:
+        ctx.obj["dir"] = directory
 
 
 @emit.command("span_start")
@@ -86,8 +97,8 @@ def span_start(
     target: str | None,
     directory: Path | None,
 ) -> None:
-    """Open span NAME; prints its span id, for the matching ``emit span_end``."""
-    run = find_run(target, directory)
+    """Open span NAME; prints its span id, for the matching 'spanline emit span_end'."""
+    run = _emit_run(target, directory)
     trace_id = _trace_id(run)
     if parent is not None:
         _check_span_id(parent, "--parent")
@@ -124,9 +135,9 @@ def span_end(
     target: str | None,
     directory: Path | None,
 ) -> None:
-    """End span SPAN_ID (opened by ``emit span_start`` or by any other producer)."""
+    """End span SPAN_ID (opened by 'spanline emit span_start' or by any other producer)."""
     _check_span_id(span_id, "SPAN_ID")
-    run = find_run(target, directory)
+    run = _emit_run(target, directory)
     started, ended = _find_span(run, span_id)
     if ended:
         raise CliError(f"span {span_id} has already ended in {run.telemetry_path}", BAD_INPUT)
@@ -159,7 +170,7 @@ def phase(
     directory: Path | None,
 ) -> None:
     """A milestone NAME: wall time since the run's previous phase line (or its start)."""
-    run = find_run(target, directory)
+    run = _emit_run(target, directory)
     extra = _parse_attrs(counts, option="--count")
     taken = sorted(extra.keys() & {"event", "name", "wall_ms", "ts"})
     if taken:
@@ -186,7 +197,7 @@ def event(
     """An event NAME (e.g. a coordination event: vote, new_answer...)."""
     if span_id is not None:
         _check_span_id(span_id, "--span")
-    run = find_run(target, directory)
+    run = _emit_run(target, directory)
     _append(run, event_line(name, span_id, time.time(), _parse_attrs(attrs)))
 
 
@@ -221,7 +232,7 @@ def _trace_id(run: Run) -> str:
     header = read_run_start(run)
     trace_id = header.get("trace_id") if header else None
     if not isinstance(trace_id, str):
-        raise CliError(f"run {run.run_id} has no run_start line with a trace id", 1)
+        raise CliError(f"run {run.run_id} has no run_start line with a trace id")
     return trace_id
 
 

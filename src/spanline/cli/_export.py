@@ -55,7 +55,7 @@ def _load(fmt: str) -> Any:
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        raise CliError(f"export format {fmt!r} is not available in this version", 2) from None
+        raise CliError(f"export format {fmt!r} is not available in this version") from None
     return getattr(module, function)
 
 

@@ -16,7 +16,8 @@ def export_massgen(run: Run, out: Path | None = None) -> list[Path]:
 
     The files are written even when the run has no coordination events (then
     the lists are empty and there is no winner), so an explicit export always
-    leaves its files. Malformed lines are skipped and reported as ``file:line``.
+    leaves its files; ``vote.json`` only when some agent voted. Malformed lines
+    are skipped and reported as ``file:line``.
 
     Args:
         run: the run (from the run store, e.g. ``resolve_run``).

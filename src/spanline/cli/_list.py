@@ -32,7 +32,11 @@ _QUESTION_WIDTH = 40
 )
 @read_options
 def list_command(limit: int, analyzed: bool | None, directory: Path | None, as_json: bool) -> None:
-    """The runs under --dir, newest first: time, duration, cost, agents, status, question."""
+    """The runs under --dir, newest first: id, time, duration, cost, agents, status, question.
+
+    The id is shown whole (it is what show, summary and compare take); on a narrow
+    terminal the other columns give way.
+    """
     rows = []
     for run in list_runs(base_dir(directory)):
         if analyzed is not None and (run.directory / ANALYSIS_REPORT).is_file() != analyzed:
@@ -47,7 +51,7 @@ def list_command(limit: int, analyzed: bool | None, directory: Path | None, as_j
     if not rows:
         out.print(f"no runs under {base_dir(directory) / 'runs'}")
         return
-    out.print(_table(rows))
+    out.print(_table(rows, out.width))
 
 
 def run_row(run: Run) -> dict[str, Any]:
@@ -110,34 +114,80 @@ def _iso(ts: Any) -> str | None:
     return None
 
 
-def _table(rows: list[dict[str, Any]]) -> Any:
-    from datetime import datetime
+#: The columns, by name: header and Rich column options.
+_COLUMNS: dict[str, dict[str, Any]] = {
+    # The id is what show, summary and compare take: never cut, never abbreviated.
+    "Run": {"no_wrap": True, "overflow": "fold"},
+    "Started (UTC)": {"no_wrap": True},
+    "Duration": {"justify": "right", "no_wrap": True},
+    "Cost": {"justify": "right", "no_wrap": True},
+    "Agents": {"justify": "right", "no_wrap": True},
+    "Status": {"no_wrap": True},
+    # Cut with an ellipsis when the terminal is narrow.
+    "Question": {"min_width": 12, "max_width": _QUESTION_WIDTH},
+    "Disk": {"justify": "right", "no_wrap": True},
+    "Analyzed": {"justify": "center", "no_wrap": True},
+}
+#: Which columns give way first when the terminal is too narrow for all of them (the
+#: start time is in the run id too).
+_GIVE_WAY = ("Analyzed", "Disk", "Started (UTC)", "Question", "Cost", "Duration", "Agents")
 
+
+def _table(rows: list[dict[str, Any]], width: int) -> Any:
+    """The table of ``rows``, with as many columns as fit in ``width`` (the id always)."""
+    shown = list(_COLUMNS)
+    for name in _GIVE_WAY:
+        if _narrowest(rows, shown) <= width:
+            break
+        shown.remove(name)
+    return _build(rows, shown)
+
+
+def _narrowest(rows: list[dict[str, Any]], shown: list[str]) -> int:
+    """How wide the table is with every column whole but the question at its narrowest."""
+    import io
+
+    from rich.console import Console
+
+    text = io.StringIO()
+    measuring = Console(file=text, width=1 << 12, no_color=True)
+    measuring.print(_build(rows, shown, question_width=_COLUMNS["Question"]["min_width"]))
+    return max(len(line.rstrip()) for line in text.getvalue().splitlines())
+
+
+def _build(
+    rows: list[dict[str, Any]], shown: list[str], question_width: int = _QUESTION_WIDTH
+) -> Any:
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(show_edge=False)
-    table.add_column("Started (UTC)", no_wrap=True)
-    for name in ("Duration", "Cost", "Agents"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("Status", no_wrap=True)
-    # The one column that gives way when the terminal is narrow (cut with an ellipsis).
-    table.add_column("Question", min_width=12, max_width=_QUESTION_WIDTH)
-    table.add_column("Disk", justify="right", no_wrap=True)
-    table.add_column("Analyzed", justify="center", no_wrap=True)
+    for name in shown:
+        options = _COLUMNS[name]
+        if name == "Question":
+            options = {**options, "max_width": question_width}
+        table.add_column(name, **options)
     for row in rows:
-        started = row["started"]
-        when = fmt_time(datetime.fromisoformat(started).timestamp()) if started else "-"
-        status = row["status"]
+        cells = _cells(row)
         table.add_row(
-            when,
-            fmt_ms(row["duration_ms"]),
-            fmt_cost(row["cost_usd"]),
-            "-" if row["agents"] is None else str(row["agents"]),
-            status,
-            Text(row["question"] or row["run_id"], no_wrap=True, overflow="ellipsis"),
-            fmt_bytes(row["disk_bytes"]),
-            "✓" if row["analyzed"] else "-",
-            style="red" if status == "error" else None,
+            *(cells[name] for name in shown), style="red" if row["status"] == "error" else None
         )
     return table
+
+
+def _cells(row: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    from rich.text import Text
+
+    started = row["started"]
+    return {
+        "Run": row["run_id"],
+        "Started (UTC)": fmt_time(datetime.fromisoformat(started).timestamp()) if started else "-",
+        "Duration": fmt_ms(row["duration_ms"]),
+        "Cost": fmt_cost(row["cost_usd"]),
+        "Agents": "-" if row["agents"] is None else str(row["agents"]),
+        "Status": row["status"],
+        "Question": Text(row["question"] or "-", no_wrap=True, overflow="ellipsis"),
+        "Disk": fmt_bytes(row["disk_bytes"]),
+        "Analyzed": "✓" if row["analyzed"] else "-",
+    }

@@ -18,7 +18,6 @@ from spanline.cli._app import CliError, base_dir, cli, console, find_run, read_o
 
 __all__ = ["query"]
 
-_INSTALL = "spanline query needs DuckDB: pip install 'spanline[query]'"
 _INT64 = 1 << 63
 
 
@@ -60,7 +59,9 @@ def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list
     try:
         import duckdb
     except ImportError:
-        raise CliError(_INSTALL) from None
+        from spanline._capture._install import install_command
+
+        raise CliError(f"spanline query needs DuckDB: {install_command('query')}") from None
     from spanline.folds.records import records_view_sql
 
     view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])

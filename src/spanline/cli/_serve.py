@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,7 +37,7 @@ def serve(
     open_browser: bool,
     allow_remote: bool,
 ) -> None:
-    """Serve the live dashboard of the runs under --dir until Ctrl-C.
+    """Serve the live dashboard of the runs under --dir until Ctrl-C (which exits 0).
 
     RUN (an id or a run directory's path) is the run the printed address opens;
     without it the page shows the latest run. Binds 127.0.0.1 unless --host and
@@ -59,17 +60,27 @@ def serve(
     if not is_loopback(host) and not allow_remote:
         raise CliError(
             f"refusing to bind {host}: it is reachable from other machines; "
-            "add --allow-remote to do it anyway",
-            2,
+            "add --allow-remote to do it anyway"
         )
     server = DashboardServer(
         base, host=host, port=port, default_run=default_run, allow_remote=allow_remote
     )
+    try:
+        _serve_until_stopped(server, port, open_browser=open_browser)
+    except KeyboardInterrupt:  # Ctrl-C is how serving ends: not an error
+        pass
+    click.echo(f"spanline: stopped serving {server.url}")
+
+
+def _serve_until_stopped(server: Any, port: int, *, open_browser: bool) -> None:
+    """Say where the dashboard is, then serve until Ctrl-C."""
+    from spanline.dashboard._server import is_loopback
+
     if server.fell_back:
         click.echo(f"spanline: port {port} is busy; using port {server.port}")
-    if not is_loopback(host):
+    if not is_loopback(server.host):
         click.echo(
-            f"spanline: warning: serving on {host}: anyone who can reach this machine "
+            f"spanline: warning: serving on {server.host}: anyone who can reach this machine "
             "can read these runs (there is no authentication)",
             err=True,
         )

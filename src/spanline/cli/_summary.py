@@ -18,7 +18,7 @@ from spanline.cli._format import (
     to_json,
 )
 
-__all__ = ["refold_option", "render_summary", "summary", "tools_table"]
+__all__ = ["failed_agents_text", "refold_option", "render_summary", "summary", "tools_table"]
 
 _STATUS_STYLE = {"ok": "green", "error": "bold red", "incomplete": "yellow"}
 _ERRORS_SHOWN = 5
@@ -77,6 +77,9 @@ def render_summary(
     head.append(f"{folded['run_id']}\n\n", style="dim")
     head.append("Status: ")
     head.append(status, style=_STATUS_STYLE.get(status, ""))
+    failed = failed_agents_text(folded)
+    if failed:
+        head.append(f", {failed}", style="bold red")
     head.append(
         f" | Agents: {totals['agents_spawned']} | Spans: {fmt_count(folded['span_count'])}"
         f" | Duration: {fmt_ms(folded['total_wall_ms'])} | Cost: {fmt_cost(totals['cost_usd'])}"
@@ -104,6 +107,15 @@ def render_summary(
         title.stylize("bold")
         parts.extend((title, tools_table(_top_tools(tools), total=None)))
     return parts
+
+
+def failed_agents_text(folded: dict[str, Any]) -> str:
+    """``1 agent failed`` / ``3 agents failed``, or "" (a summary written before the
+    count existed has no ``failed_agents`` key: read as none)."""
+    count = folded.get("failed_agents") or 0
+    if not isinstance(count, int) or count <= 0:
+        return ""
+    return f"{count} agent{'' if count == 1 else 's'} failed"
 
 
 def _phases(phases: dict[str, dict[str, Any]]) -> Any:

@@ -24,12 +24,14 @@ __all__ = [
     "DEFAULT_PORT",
     "INSTALL_HINT",
     "DashboardUnavailable",
+    "reopen_command",
     "start_in_thread",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-#: What to run when the extra is missing.
+#: What to run when the extra is missing, for an install from the package index (an
+#: editable install from a checkout is told its own form: see ``require_extra``).
 INSTALL_HINT = "pip install 'spanline[dashboard]'"
 
 
@@ -48,9 +50,44 @@ def require_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
+        from spanline._capture._install import install_command
+
         raise DashboardUnavailable(
-            f"the dashboard needs {exc.name or 'its libraries'}: {INSTALL_HINT}"
+            f"the dashboard needs {exc.name or 'its libraries'}: {install_command('dashboard')}"
         ) from None
+
+
+def reopen_command(run_directory: Path) -> str:
+    """The ``spanline serve`` command that serves a run again, as typed from here.
+
+    Args:
+        run_directory: the run's directory (``<base>/runs/<run_id>``).
+
+    Returns:
+        ``spanline serve <run directory>``, the directory relative to the current
+        one when it is below it; ``spanline`` is the path of the one installed
+        beside this Python when the ``PATH`` finds another or none (a virtual
+        environment not activated).
+    """
+    import shutil
+    import sys
+
+    command = "spanline"
+    beside = Path(sys.executable).parent / "spanline"
+    found = shutil.which("spanline")
+    if beside.is_file() and (found is None or Path(found).resolve() != beside.resolve()):
+        command = str(_from_here(beside))
+    return f"{command} serve {_from_here(run_directory)}"
+
+
+def _from_here(path: Path) -> Path:
+    """``path`` relative to the current directory when it is below it."""
+    try:
+        if path.is_absolute():
+            return path.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return path
 
 
 def start_in_thread(
@@ -61,6 +98,7 @@ def start_in_thread(
     default_run: str | None = None,
     allow_remote: bool = False,
     thread_init: Callable[[], None] | None = None,
+    stops_with_run: bool = False,
 ) -> DashboardServer:
     """Serve the runs under ``base`` from a daemon thread until ``stop()`` is called.
 
@@ -88,5 +126,8 @@ def start_in_thread(
     server = DashboardServer(
         base, host=host, port=port, default_run=default_run, allow_remote=allow_remote
     )
+    if stops_with_run and default_run is not None:
+        server.config.stops_with = default_run
+        server.config.reopen = reopen_command(base / "runs" / default_run)
     server.start_in_thread(thread_init)
     return server

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -52,6 +53,13 @@ class DashboardConfig:
         poll_s: how often a stream looks for new lines.
         ping_s: seconds between keep-alive comments on a stream.
         stopping: set when the server stops: streams end.
+        stops_with: the run whose process serves this server (it stops when that
+            run ends), or None.
+        reopen: the command that serves ``stops_with`` again once it has ended.
+        requests: the requests being answered now (streams included).
+        last_request: when the last request ended (``time.monotonic()``), or None.
+        streams: the ``/events`` streams open now.
+        snapshots: the snapshot requests answered so far.
     """
 
     base: Path
@@ -59,6 +67,24 @@ class DashboardConfig:
     poll_s: float = 0.1
     ping_s: float = 15.0
     stopping: threading.Event = field(default_factory=threading.Event)
+    stops_with: str | None = None
+    reopen: str | None = None
+    requests: int = 0
+    last_request: float | None = None
+    streams: int = 0
+    snapshots: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request_started(self) -> None:
+        """Count a request in (see :meth:`DashboardServer.stop`)."""
+        with self.lock:
+            self.requests += 1
+
+    def request_ended(self) -> None:
+        """Count a request out, and note when."""
+        with self.lock:
+            self.requests -= 1
+            self.last_request = time.monotonic()
 
 
 @cache
@@ -110,7 +136,11 @@ class _Guard:
             response = PlainTextResponse("invalid Host header", status_code=400)
             await response(scope, receive, self._secured(send))
             return
-        await self.app(scope, receive, self._secured(send))
+        self.config.request_started()
+        try:
+            await self.app(scope, receive, self._secured(send))
+        finally:
+            self.config.request_ended()
 
     def _allowed(self, host: str) -> bool:
         allowed = self.config.allowed_hosts
@@ -195,7 +225,14 @@ async def _summary(request: Request, config: DashboardConfig) -> Response:
 async def _snapshot(request: Request, config: DashboardConfig) -> Response:
     run = await _resolve(config, request.path_params["run_id"])
     offset = _offset(request.query_params.get("offset"), "offset")
-    return _json(await run_in_threadpool(_data.snapshot, run, offset))
+    data = await run_in_threadpool(_data.snapshot, run, offset)
+    with config.lock:
+        config.snapshots += 1
+    data["server"] = {
+        "stops_with_run": config.stops_with == run.run_id,
+        "reopen": config.reopen if config.stops_with == run.run_id else None,
+    }
+    return _json(data)
 
 
 async def _events_page(request: Request, config: DashboardConfig) -> Response:
@@ -227,6 +264,8 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
     """
     handle = None
     position, rest = start, b""
+    with config.lock:
+        config.streams += 1
     try:
         while True:
             if handle is None:
@@ -258,6 +297,8 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
                     yield messages
             await anyio.sleep(0)  # let the other streams run between chunks
     finally:
+        with config.lock:
+            config.streams -= 1
         if handle is not None:
             handle.close()
 

@@ -8,6 +8,7 @@ exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError`
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,17 @@ def run_info(run: Run) -> dict[str, Any]:
     """One row of ``/api/runs``.
 
     ``status`` is the stored summary's (``ok``/``error``) when it covers the
-    whole log; otherwise ``running`` while a process of the run may still write
-    (the run store's :func:`~spanline._runs._liveness.run_is_live`, as in the
-    snapshot), else ``incomplete``.
+    whole log, with its ``failed_agents`` (0 for a summary written before that
+    key); otherwise ``running`` while a process of the run may still write (the
+    run store's :func:`~spanline._runs._liveness.run_is_live`, as in the
+    snapshot), else ``incomplete``, and ``failed_agents`` is None.
     """
     start = read_run_start(run) or {}
     stored = read_summary_if_current(run)
+    failed = None
     if stored is not None:
         status = stored.get("status")
+        failed = stored.get("failed_agents") or 0
     else:
         status = "running" if run_is_live(run) else "incomplete"
     return {
@@ -84,6 +88,7 @@ def run_info(run: Run) -> dict[str, Any]:
         "service_name": start.get("service_name"),
         "query": start.get("query"),
         "has_summary": run.summary_path.is_file(),
+        "failed_agents": failed,
     }
 
 
@@ -142,7 +147,10 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         started yet (queued); ``open_spans`` the spans open at ``offset``
         (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
         ``run_start`` line, or None; ``live`` whether a process of the run that wrote
-        no ``process_end`` still runs on this host.
+        no ``process_end`` still runs on this host; ``error_lanes`` the lane (agent
+        span) of each span in the summary's ``errors``; ``burn`` the token burn rate
+        (:meth:`~spanline.folds.lanes.LanesFold.burn`), at this moment while the
+        run is live, else at its last line.
 
     Raises:
         BadOffset: ``offset`` is not the start of a line.
@@ -174,6 +182,9 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     fold.note_problems(problems)
     result = fold.result()
     summary_dict = result.to_dict()
+    # Spans with no end are in flight while a process of the run still runs,
+    # abandoned once none does (its processes were killed).
+    live = summary_dict.get("status") == "incomplete" and writers_alive(writers, path)
     return {
         "run_id": run.run_id,
         "offset": reached,
@@ -181,9 +192,13 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         "lanes": lanes.result(result) if lanes is not None else [],
         "open_spans": lanes.open_spans() if lanes is not None else [],
         "run_start": lanes.run_start if lanes is not None else None,
-        # Spans with no end are in flight while a process of the run still runs,
-        # abandoned once none does (its processes were killed).
-        "live": summary_dict.get("status") == "incomplete" and writers_alive(writers, path),
+        "live": live,
+        "error_lanes": (
+            lanes.agent_of([str(e.get("span_id")) for e in summary_dict["errors"]], result)
+            if lanes is not None
+            else {}
+        ),
+        "burn": (lanes if lanes is not None else LanesFold()).burn(time.time() if live else None),
     }
 
 

@@ -62,6 +62,11 @@ def _allowed_hosts(host: str, port: int) -> set[str]:
     return {f"{name}:{port}" for name in names}
 
 
+#: Longest a stopping server waits for open pages to fetch the run's final state.
+STOP_GRACE_S = 5.0
+#: How long without a request counts as every page having what it needs.
+QUIET_S = 1.0
+
 #: How much nicer than the program it observes the dashboard runs.
 NICENESS = 10
 
@@ -189,6 +194,25 @@ class DashboardServer:
         while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
 
+    def _wait_quiet(self) -> None:
+        config = self.config
+        with config.lock:
+            if config.stops_with is None:
+                return  # not the run's own server: nothing ends with a run here
+            if config.last_request is None and config.requests == 0:
+                return  # no page ever asked
+            following, asked = config.streams, config.snapshots
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline:
+            with config.lock:
+                busy, last, snapshots = config.requests, config.last_request, config.snapshots
+            if following:
+                if busy == 0 and snapshots - asked >= following:
+                    return  # each page that followed the run has its final state
+            elif busy == 0 and last is not None and time.monotonic() - last >= QUIET_S:
+                return  # no page was following: only answers under way were waited for
+            time.sleep(0.02)
+
     @property
     def running(self) -> bool:
         """True while the server thread is serving."""
@@ -197,11 +221,20 @@ class DashboardServer:
     def stop(self, timeout: float = 5.0) -> None:
         """End every stream, stop the server and wait for its thread. Idempotent.
 
+        A page that followed the run asks for its final state (a snapshot) when the
+        run's last line reaches it. So the server stays up, at most
+        :data:`STOP_GRACE_S`, until every stream open at the stop has ended and
+        been followed by a snapshot request (with no stream open, until no
+        request has come for :data:`QUIET_S`): a page shows the run's end
+        truthfully. This holds for a
+        run's own server (``stops_with``); any other, or one that never served a
+        request, stops at once.
         In a forked child it does nothing: the server belongs to the parent.
         """
         if os.getpid() != self.pid:
             return
         self.config.stopping.set()
+        self._wait_quiet()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

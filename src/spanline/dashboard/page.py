@@ -86,9 +86,12 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
             written, ``run_summary.json``).
 
     Returns:
-        ``{"snapshot": {run_id, offset: 0, summary, lanes: []}, "events": [...]}``:
-        every well-formed line; the page folds them itself.
+        ``{"snapshot": {run_id, offset: 0, summary, lanes: [], burn}, "events": [...]}``:
+        every well-formed line; the page folds them itself, but shows the burn
+        rate computed here (:meth:`~spanline.folds.lanes.LanesFold.burn`).
     """
+    from spanline.folds.lanes import LanesFold
+
     directory = Path(run_dir)
     events: list[dict[str, Any]] = []
     with open(directory / "telemetry.jsonl", "rb") as lines:
@@ -101,11 +104,14 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
                 events.append(event)
     summary_path = directory / "run_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    burn = LanesFold()
+    burn.extend(event for event in events if isinstance(event.get("event"), str))
     snapshot: dict[str, Any] = {
         "run_id": directory.name,
         "offset": 0,
         "summary": summary,
         "lanes": [],
+        "burn": burn.burn(),
     }
     return {"snapshot": snapshot, "events": events}
 

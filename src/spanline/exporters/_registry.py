@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from spanline._capture._install import install_command
 from spanline.exceptions import ConfigurationError, SpanlineWarning
 
 __all__ = ["GROUP", "build_exporter", "build_exporters", "registered_names"]
@@ -54,7 +55,7 @@ def _missing_extra(name: str, install: str, exc: ImportError) -> None:
         _warned.add(name)
         warnings.warn(
             f"exporter {name!r} is skipped: it needs {exc.name or 'a package'} "
-            f"(pip install '{install}'); telemetry.jsonl is still written",
+            f"({install}); telemetry.jsonl is still written",
             SpanlineWarning,
             stacklevel=5,
         )
@@ -79,7 +80,7 @@ def build_exporter(name: str, **settings: Any) -> Any | None:
         try:
             factory = _load(target)
         except ImportError as exc:
-            _missing_extra(name, f"spanline[{extra or name}]", exc)
+            _missing_extra(name, install_command(extra or name), exc)
             return None
         return factory(**settings)
     entry = _entry_points().get(name)
@@ -91,7 +92,7 @@ def build_exporter(name: str, **settings: Any) -> Any | None:
     except ImportError as exc:
         dist = entry.dist.name if entry.dist is not None else "the package providing it"
         extras = f"[{','.join(entry.extras)}]" if entry.extras else ""
-        _missing_extra(name, f"{dist}{extras}", exc)
+        _missing_extra(name, f"pip install '{dist}{extras}'", exc)
         return None
     return factory(**settings)
 

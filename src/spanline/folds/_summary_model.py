@@ -310,6 +310,9 @@ class RunSummary:
     #: agent_id, since_ts, stalled_ms, recovered``, by ``since_ts``.
     stalls: list[dict[str, Any]] = field(default_factory=list)
     plan: PlanProgress = field(default_factory=PlanProgress)
+    #: Agent spans that ended with status ``error`` (beside ``status``, which stays
+    #: ``ok`` when the run went on and its root span did not fail).
+    failed_agents: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a fixed key order: equal summaries give equal bytes.
@@ -340,4 +343,6 @@ class RunSummary:
             "open_span_list": [dict(item) for item in self.open_span_list],
             "stalls": [dict(stall) for stall in self.stalls],
             "plan": self.plan.to_dict(),
+            # Keys added later are appended here, in a fixed order, and never renamed.
+            "failed_agents": self.failed_agents,
         }

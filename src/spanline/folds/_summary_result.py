@@ -55,6 +55,7 @@ class _Result(_Lines):
         if self._tool_uses_seen:
             counters["tool_uses"] = self._tool_uses
         counters = {key: fit_json(counters[key]) for key in sorted(counters)}
+        agents = self._agent_cards()
         return RunSummary(
             run_id=text_or_none(run_start.get("run_id")) or self._run_id,
             status=self._status(),
@@ -80,7 +81,7 @@ class _Result(_Lines):
             processes=len(self._started_pids),
             milestones=self._milestones(),
             unpriced_models=sorted(self._unpriced),
-            agents=self._agent_cards(),
+            agents=agents,
             skipped_lines=sorted(
                 (dict(problem) for problem in self._problems),
                 key=lambda problem: (str(problem["file"]), problem["line"]),
@@ -94,6 +95,7 @@ class _Result(_Lines):
             open_span_list=self._open_span_list(),
             stalls=self._stall_list(),
             plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
+            failed_agents=sum(agent.status == "error" for agent in agents),
         )
 
     def _status(self) -> str:

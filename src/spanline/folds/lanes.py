@@ -5,20 +5,30 @@ uses, cost) are the summary's ``agents`` cards, so a lane always agrees with
 ``run_summary.json``. This fold adds what the cards do not hold: the name of
 the agent's nearest ``phase`` ancestor, its start and end times, and its error;
 the planned agents not started yet (``span_planned`` lines, as queued lanes);
-the spans still open; and the run's ``run_start`` line.
+the spans still open; the run's ``run_start`` line; and the token burn rate
+(:meth:`LanesFold.burn`), which the dashboard shows as it is computed here, live
+and reopened alike.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from spanline.folds._summary_model import RunSummary
 
-__all__ = ["LanesFold", "lanes"]
+__all__ = ["BURN_WINDOW_S", "LanesFold", "lanes"]
 
 _PHASE = "phase"
+#: The burn rate's rolling window, in seconds.
+BURN_WINDOW_S = 30
+#: Most points of the burn rate's history (``burn()["series"]``).
+_SERIES_POINTS = 150
+#: Timestamps outside this range are not times (the summary skips such lines too).
+_TS_MAX = 1e11
 
 
 class LanesFold:
@@ -45,6 +55,10 @@ class LanesFold:
         self._plans_by_name: dict[str, list[str]] = {}
         # span_id -> the plan it fulfilled.
         self._plan_of: dict[str, str] = {}
+        # Whole second -> tokens of the span_end lines of that second (the burn rate).
+        self._burn: dict[int, float] = {}
+        self._first_ts: float | None = None
+        self._last_ts: float | None = None
 
     def add(self, event: Mapping[str, Any]) -> None:
         """Fold one event.
@@ -63,6 +77,9 @@ class LanesFold:
         with self._lock:
             for event in events:
                 tag = event.get("event")
+                ts = _time_of(event.get("ts"))
+                if ts is not None:
+                    self._time(ts)
                 if tag == "span_start":
                     span_id, parent = event.get("span_id"), event.get("parent")
                     # The summary skips (and reports) a line with ids of the wrong type.
@@ -78,10 +95,69 @@ class LanesFold:
                             event.get("status"),
                             dict(error) if isinstance(error, Mapping) else None,
                         )
+                        self._tokens(event)
                 elif tag == "span_planned":
                     self._plan(event)
                 elif tag == "run_start" and self._run_start is None:
                     self._run_start = dict(event)
+
+    def _time(self, ts: float) -> None:
+        if self._first_ts is None or ts < self._first_ts:
+            self._first_ts = ts
+        if self._last_ts is None or ts > self._last_ts:
+            self._last_ts = ts
+
+    def _tokens(self, event: Mapping[str, Any]) -> None:
+        """A span_end's own ``tokens`` go to the second it ended in."""
+        tokens, ts = event.get("tokens"), _time_of(event.get("ts"))
+        if type(tokens) not in (int, float) or not tokens or not math.isfinite(tokens):
+            return
+        if ts is None:
+            return
+        second = math.floor(ts)
+        self._burn[second] = self._burn.get(second, 0) + tokens
+
+    def burn(self, now: float | None = None) -> dict[str, Any]:
+        """The token burn rate: tokens per minute over the last :data:`BURN_WINDOW_S` s.
+
+        The tokens are the ``tokens`` counters of the ``span_end`` lines (each span's
+        own, so every token of the run counts once), by the whole second the span
+        ended in; the rate at time ``t`` sums the seconds in ``(t - 30, t]``.
+
+        Args:
+            now: the time of the rate (Unix seconds); None (a run that is over, or a
+                reader with no clock): the latest time folded, so equal logs give
+                equal figures.
+
+        Returns:
+            ``{window_s, tokens_per_min, at, series}``: the rate at ``at`` (the time
+            used), and its history from the first line to ``at`` as at most 150
+            ``[second, tokens_per_min]`` points.
+        """
+        with self._lock:
+            last = self._last_ts
+            at = last if now is None else max(now, last if last is not None else now)
+            if at is None or self._first_ts is None:
+                return {"window_s": BURN_WINDOW_S, "tokens_per_min": 0, "at": None, "series": []}
+            seconds = sorted(self._burn)
+            sums = [0.0]  # sums[i]: the tokens of the first i seconds
+            for second in seconds:
+                sums.append(sums[-1] + self._burn[second])
+
+        def rate(t: float) -> int:
+            # The seconds s with t - window < s <= t, by bisection: a long run stays cheap.
+            high = bisect.bisect_right(seconds, t)
+            low = bisect.bisect_right(seconds, t - BURN_WINDOW_S)
+            return round((sums[high] - sums[low]) * 60 / BURN_WINDOW_S)
+
+        start, end = math.floor(self._first_ts), math.floor(at)
+        step = max(1, math.ceil((end - start) / _SERIES_POINTS))
+        return {
+            "window_s": BURN_WINDOW_S,
+            "tokens_per_min": rate(at),
+            "at": at,
+            "series": [[t, rate(t)] for t in range(start, end + 1, step)],
+        }
 
     def _start(self, span_id: str, event: Mapping[str, Any]) -> None:
         parent = event.get("parent")
@@ -196,6 +272,33 @@ class LanesFold:
             started = [self._lane(agent, memo) for agent in data.get("agents", ())]
             return started + [dict(plan) for plan in self._plans.values()]
 
+    def agent_of(
+        self, span_ids: Iterable[str], summary: RunSummary | Mapping[str, Any]
+    ) -> dict[str, str]:
+        """The lane (agent span) each span belongs to: itself or its nearest agent ancestor.
+
+        Args:
+            span_ids: the spans asked about (say, those of the summary's ``errors``).
+            summary: the summary of the same events (its ``agents`` are the lanes).
+
+        Returns:
+            ``{span_id: agent span_id}`` for each span inside some agent's subtree.
+        """
+        data = summary.to_dict() if isinstance(summary, RunSummary) else summary
+        agents = {str(agent.get("span_id")) for agent in data.get("agents", ())}
+        found: dict[str, str] = {}
+        with self._lock:
+            for span_id in span_ids:
+                at: Any = span_id
+                seen: set[Any] = set()
+                while at is not None and at not in seen:
+                    if at in agents:
+                        found[span_id] = at
+                        break
+                    seen.add(at)
+                    at = self._parents.get(at)
+        return found
+
     def _lane(self, agent: Mapping[str, Any], memo: dict[Any, Any]) -> dict[str, Any]:
         span_id = str(agent.get("span_id"))
         end_ts, status, error = self._ends.get(span_id, (None, None, None))
@@ -240,6 +343,13 @@ class LanesFold:
         for each in passed:
             memo[each] = found
         return found
+
+
+def _time_of(value: Any) -> float | None:
+    """A line's ``ts`` when it is a time (a number from 0 to 1e11), else None."""
+    if type(value) not in (int, float) or not 0 <= value <= _TS_MAX:
+        return None
+    return float(value)
 
 
 def lanes(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

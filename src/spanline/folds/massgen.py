@@ -4,7 +4,8 @@ A run that records coordination events (``spanline.coordination``) gets the
 files MassGen's logs have, computed from ``telemetry.jsonl`` alone:
 
 * ``coordination_events.json``: ``[{event_id: "E1", timestamp, agent_id, event_type, data}]``;
-* ``vote.json``: ``{votes, final_votes, vote_counts, winner, consensus_reached}``;
+* ``vote.json``: ``{votes, final_votes, vote_counts, winner, consensus_reached}``, only
+  for a run with votes;
 * ``coordination_table.txt``: one column per agent, summary statistics at the bottom;
 * ``agent_<id>/<YYYYMMDD_HHMMSS_NNNNNN>/``: one directory per answer, vote or final
   answer, with ``answer.txt`` (or ``vote.txt``), ``context.txt`` and ``execution_trace.md``;
@@ -357,7 +358,8 @@ def write_artifacts(artifacts: MassgenArtifacts, out_dir: str | os.PathLike[str]
 
     events = orjson.dumps(artifacts.coordination_events(), option=orjson.OPT_INDENT_2)
     put("coordination_events.json", events.decode() + "\n")
-    put("vote.json", orjson.dumps(artifacts.vote, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if artifacts.vote.get("votes"):  # a run where nobody voted has no vote.json
+        put("vote.json", orjson.dumps(artifacts.vote, option=orjson.OPT_INDENT_2).decode() + "\n")
     put("coordination_table.txt", coordination_table(artifacts))
     for step in artifacts.steps:
         for name, text in step_texts(step).items():

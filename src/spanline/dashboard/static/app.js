@@ -6,7 +6,9 @@
   var DEFAULT_AGENT_KINDS = ["agent", "library-analysis", "application-analysis",
     "external-service", "architecture-documenter", "synthesis"];
   var ROW = 20, LABEL_W = 170, AXIS_H = 22, GROUP_H = 18, MAX_CARDS = 300, MAX_TICKS = 2000;
-  var BURN_WINDOW_S = 30, REPLAY_LIMIT = 16 * 1024 * 1024;
+  var REPLAY_LIMIT = 16 * 1024 * 1024;
+  // Phase colours: Tableau 10 without its red and pink, so that only a failed agent is red.
+  var PHASE_COLOURS = ["#4e79a7", "#f28e2b", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f", "#bab0ac"];
   var STATUS_ORDER = { error: 0, abandoned: 1, stalled: 2, running: 3, queued: 4, done: 5 };
 
   var S = null;            // the current run's state (see reset)
@@ -22,8 +24,12 @@
       plans: new Map(),    // plan_id -> lane (queued until fulfilled)
       phases: new Map(),   // phase name -> {start, end}
       phaseOrder: [], lastMilestone: null,
-      errors: new Map(),   // span_id -> {span_id, name, kind, type, message}
-      burn: new Map(),     // whole second -> tokens ended in agent subtrees
+      errors: new Map(),   // span_id -> {span_id, name, kind, type, message, lane}
+      groupOrder: [],      // phase names in the order plans (then phase spans) named them
+      seq: 0,              // lanes made so far: queued lanes keep their plan order
+      burn: null,          // the server's burn rate (folds/lanes.py): {tokens_per_min, series}
+      server: null,        // the snapshot's `server`: {stops_with_run, reopen}
+      serverStopped: false, // the run ended and its own server stopped with it
       plan: { planned: 0, started: 0, done: 0 },
       t0: null, tLast: null, finished: false, dead: false, summary: null, stallS: 60,
       selected: null, totalTokens: 0
@@ -47,7 +53,11 @@
   function newLane(id, name, kind, phase) {
     return { id: id, span_id: id, name: name, kind: kind, agent_id: null, phase: phase || "",
       start_ts: null, end_ts: null, status: "queued", tokens: 0, tool_uses: 0, cost_usd: 0,
-      error: null, attributes: {}, ticks: [], lastActivity: null, planId: null };
+      error: null, attributes: {}, ticks: [], lastActivity: null, planId: null, seq: S.seq++ };
+  }
+
+  function noteGroup(phase) {
+    if (phase && S.groupOrder.indexOf(phase) < 0) S.groupOrder.push(phase);
   }
 
   function activity(laneId, ts) {
@@ -126,6 +136,7 @@
     var phase = parent ? parent.phase : ev.parent ? openPhase() : "";
     if (ev.kind === "phase") {
       phase = ev.name;
+      noteGroup(ev.name);
       if (!S.phases.has(ev.name)) { S.phases.set(ev.name, { start: ev.ts, end: null }); S.phaseOrder.push(ev.name); }
     }
     var laneId = parent ? parent.lane : null;
@@ -161,17 +172,14 @@
     if (ev.status === "error") {
       var err = ev.error || {};
       S.errors.set(ev.span_id, { span_id: ev.span_id, name: s ? s.name : ev.span_id,
-        kind: s ? s.kind : "", type: err.type || "", message: err.message || "" });
+        kind: s ? s.kind : "", type: err.type || "", message: err.message || "",
+        lane: s ? s.lane : null });
     }
     if (s && s.kind === "phase" && S.phases.has(s.name)) S.phases.get(s.name).end = ev.ts;
     var lane = s && s.lane ? S.lanes.get(s.lane) : null;
     if (lane) {
       lane.tokens += tokens; lane.tool_uses += tools; lane.cost_usd += cost;
       if (typeof ev.ts === "number") laneActivity(lane, ev.ts);
-      if (tokens && typeof ev.ts === "number") {
-        var sec = Math.floor(ev.ts);
-        S.burn.set(sec, (S.burn.get(sec) || 0) + tokens);
-      }
       if (lane.id === ev.span_id) {
         lane.end_ts = ev.ts;
         lane.status = ev.status === "error" ? "error" : "done";
@@ -201,6 +209,7 @@
     var lane = newLane("plan:" + ev.plan_id, ev.name, ev.kind, phase);
     lane.planId = ev.plan_id; lane.planParent = ev.parent || null;
     lane.attributes = Object.assign({}, ev.attributes || {});
+    noteGroup(phase);
     S.plans.set(ev.plan_id, lane);
     S.lanes.set(lane.id, lane);
     S.plan.planned += 1;
@@ -211,6 +220,7 @@
   function loadSnapshot(snap) {
     var summary = snap.summary || {};
     S.summary = summary;
+    serverFigures(snap);
     if (snap.run_start) apply(snap.run_start); // agent kinds, stall threshold, query
     (snap.lanes || []).forEach(function (l) {
       var lane = newLane(l.span_id, l.name, l.kind, l.phase);
@@ -223,6 +233,7 @@
       lane.error = l.error || null;
       lane.lastActivity = l.end_ts || l.start_ts;
       if (l.plan_id) lane.planId = l.plan_id;
+      noteGroup(lane.phase);
       if (lane.status === "queued") {
         // A planned agent not started yet: a later span_start fulfils it.
         lane.planId = l.plan_id || l.span_id; lane.planParent = l.parent || null;
@@ -248,7 +259,10 @@
       var p = summary.phases[name] || {};
       if (!S.phases.has(name)) { S.phases.set(name, { start: null, end: p.incomplete ? null : 0 }); S.phaseOrder.push(name); }
     });
-    (summary.errors || []).forEach(function (e) { S.errors.set(e.span_id, e); });
+    var errorLanes = snap.error_lanes || {};
+    (summary.errors || []).forEach(function (e) {
+      S.errors.set(e.span_id, Object.assign({ lane: errorLanes[e.span_id] || null }, e));
+    });
     if (summary.plan) S.plan = { planned: summary.plan.planned || 0, started: summary.plan.started || 0, done: summary.plan.done || 0 };
     if (summary.totals) S.totalTokens = +summary.totals.total_tokens || 0;
     var ms = summary.milestones || [];
@@ -297,21 +311,73 @@
     return lane.status;
   }
 
+  // Lanes in the order the run works through them: groups (phases) that started, by
+  // their start; then groups not started yet, in the order the plan named them. In a
+  // group, started lanes by start, then queued ones in plan order.
   function sortedLanes() {
-    var order = new Map();
-    S.phaseOrder.forEach(function (p, i) { order.set(p, i); });
+    var started = new Map();
+    S.phases.forEach(function (p, name) { if (typeof p.start === "number") started.set(name, p.start); });
+    S.lanes.forEach(function (l) {
+      if (typeof l.start_ts !== "number") return;
+      var key = l.phase || "";
+      if (!started.has(key) || l.start_ts < started.get(key)) started.set(key, l.start_ts);
+    });
+    function groupKey(phase) {
+      var key = phase || "";
+      if (started.has(key)) return [0, started.get(key)];
+      var i = S.groupOrder.indexOf(key);
+      return [1, i < 0 ? 1e9 : i];
+    }
     return Array.from(S.lanes.values()).sort(function (a, b) {
-      var pa = order.has(a.phase) ? order.get(a.phase) : 1e9, pb = order.has(b.phase) ? order.get(b.phase) : 1e9;
-      if (pa !== pb) return pa - pb;
-      var sa = a.start_ts === null ? Infinity : a.start_ts, sb = b.start_ts === null ? Infinity : b.start_ts;
-      return sa - sb || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+      if ((a.phase || "") !== (b.phase || "")) {
+        var ga = groupKey(a.phase), gb = groupKey(b.phase);
+        return ga[0] - gb[0] || ga[1] - gb[1] || ((a.phase || "") < (b.phase || "") ? -1 : 1);
+      }
+      var sa = typeof a.start_ts === "number" ? a.start_ts : Infinity;
+      var sb = typeof b.start_ts === "number" ? b.start_ts : Infinity;
+      if (sa !== sb) return sa < sb ? -1 : 1;
+      return a.seq - b.seq;
     });
   }
 
-  function burnRate(now) {
-    var total = 0;
-    S.burn.forEach(function (tokens, sec) { if (sec > now - BURN_WINDOW_S && sec <= now) total += tokens; });
-    return total * 60 / BURN_WINDOW_S;
+  // How long a queued lane is drawn (its estimated run): what the agents of its phase
+  // took on average, else those of the whole run, else a tenth of the time so far.
+  function queuedLength(lane, now) {
+    var same = 0, sameN = 0, all = 0, allN = 0;
+    S.lanes.forEach(function (l) {
+      if (typeof l.start_ts !== "number" || typeof l.end_ts !== "number") return;
+      var d = l.end_ts - l.start_ts;
+      all += d; allN += 1;
+      if (l.phase === lane.phase) { same += d; sameN += 1; }
+    });
+    if (sameN) return same / sameN;
+    if (allN) return all / allN;
+    return Math.max(1, S.t0 === null ? 1 : (now - S.t0) / 10);
+  }
+
+  // Agents that ended with an error: the final summary's count, else the lanes'.
+  function failedAgents() {
+    var summary = S.summary || {};
+    if (S.finished && summary.status && summary.status !== "incomplete" && typeof summary.failed_agents === "number") {
+      return summary.failed_agents;
+    }
+    var n = 0;
+    S.lanes.forEach(function (l) { if (l.status === "error") n += 1; });
+    return n;
+  }
+
+  function failedText(n) {
+    return n ? n + " agent" + (n === 1 ? "" : "s") + " failed" : "";
+  }
+
+  // The run's status as the header and the run picker show it.
+  function statusText() {
+    var summary = S.summary || {};
+    var st = !S.finished ? "running"
+      : summary.status && summary.status !== "incomplete" ? summary.status
+      : S.dead ? "incomplete" : "ended";
+    var failed = failedText(failedAgents());
+    return st + (failed ? ", " + failed : "");
   }
 
   function fmtMs(ms) {
@@ -333,7 +399,7 @@
     renderGantt(lanes, now);
     renderCards(lanes, now);
     renderErrors();
-    renderBurn(now);
+    renderBurn();
     if (S.selected) renderDetail(S.lanes.get(S.selected), now);
   }
 
@@ -341,40 +407,74 @@
 
   function renderSummary(lanes, now) {
     var summary = S.summary || {};
-    var elapsed = S.finished && summary.total_wall_ms ? summary.total_wall_ms
+    var final = S.finished && summary.status && summary.status !== "incomplete";
+    // A summary folded before the run ended is not its duration: the lines are.
+    var elapsed = final && summary.total_wall_ms ? summary.total_wall_ms
       : S.t0 === null ? NaN : (now - S.t0) * 1000;
     setText("elapsed", fmtMs(elapsed));
     var current = "-";
     S.phases.forEach(function (p, name) { if (p.end === null) current = name; });
     if (current === "-" && S.lastMilestone) current = S.lastMilestone;
     setText("current-phase", S.finished ? "finished" : current);
-    var pct, label;
+    var failed = failedAgents();
+    var pct = null, label;
     if (S.plan.planned > 0) {
-      pct = S.plan.done / S.plan.planned; label = "complete (planned agents done " + S.plan.done + "/" + S.plan.planned + ")";
-    } else {
+      pct = S.plan.done / S.plan.planned;
+      label = "complete (planned agents done " + S.plan.done + "/" + S.plan.planned
+        + (failed ? ", " + failed + " failed" : "") + ")";
+    } else if (S.phases.size) {
       var done = 0;
       S.phases.forEach(function (p) { if (p.end !== null) done += 1; });
-      pct = S.phases.size ? done / S.phases.size : (S.finished ? 1 : 0);
+      pct = done / S.phases.size;
       label = "complete (phases done/known " + done + "/" + S.phases.size + ")";
+    } else {
+      label = "complete (no plan or phases to measure)";
     }
-    if (S.finished) pct = Math.max(pct, S.plan.planned > 0 ? pct : 1);
-    setText("complete", Math.round(pct * 100) + "%");
+    setText("complete", pct === null ? "-" : Math.round(pct * 100) + "%");
     setText("complete-label", label);
-    d3.select("#complete-bar").style("width", Math.round(pct * 100) + "%");
+    d3.select("#complete-bar").style("width", Math.round((pct || 0) * 100) + "%")
+      .classed("failed", failed > 0);
     var active = lanes.filter(function (l) { var st = laneStatus(l, now); return st === "running" || st === "stalled"; }).length;
     setText("active", String(active));
     setText("tokens-total", fmtInt(S.totalTokens));
-    setText("run-status", S.finished ? (summary.status || "done") : "running");
+    var status = statusText();
+    setText("run-status", status);
+    d3.select("#run-status").attr("data-failed", failed).classed("failed", failed > 0);
     var mode = document.getElementById("mode");
-    mode.textContent = S.dead ? "ended (processes gone)" : S.finished ? "report" : "live";
-    mode.className = "mode" + (S.finished ? "" : " live");
+    mode.textContent = S.serverStopped ? "run ended, server stopped" : S.dead ? "ended (processes gone)"
+      : S.finished ? "report" : "live";
+    mode.className = "mode" + (S.finished ? "" : " live") + (S.serverStopped ? " stopped" : "");
+    var banner = document.getElementById("ended-banner");
+    if (S.serverStopped) {
+      banner.hidden = false;
+      setText("ended-reopen", (S.server && S.server.reopen) || "spanline serve <run directory>");
+    } else {
+      banner.hidden = true;
+    }
     setText("run-id", S.runId || "");
     setText("query", (S.runStart && S.runStart.query) || "");
+    pickerStatus(S.runId, status);
+  }
+
+  // The run picker's line for a run: id, status, question.
+  function pickerText(runId, status, query) {
+    return runId + " - " + (status || "") + (query ? " - " + String(query).slice(0, 60) : "");
+  }
+
+  // Keep the picker's line for the open run as current as the header.
+  function pickerStatus(runId, status) {
+    d3.select("#run-picker").selectAll("option").filter(function (r) { return r && r.run_id === runId; })
+      .each(function (r) {
+        if (r.status === status) return;
+        r.status = status;
+        this.textContent = pickerText(r.run_id, status, r.query);
+      });
   }
 
   function phaseColor(phase) {
     var i = S.phaseOrder.indexOf(phase);
-    return d3.schemeTableau10[(i < 0 ? 9 : i) % 10];
+    if (i < 0) i = S.phaseOrder.length + S.groupOrder.indexOf(phase);
+    return PHASE_COLOURS[(i < 0 ? PHASE_COLOURS.length - 1 : i) % PHASE_COLOURS.length];
   }
 
   // Rows: lanes interleaved with one header row per phase group.
@@ -396,6 +496,13 @@
     var layout = ganttRows(lanes);
     var svg = d3.select("#gantt").attr("width", width).attr("height", layout.height);
     var t0 = S.t0 === null ? now : S.t0, t1 = Math.max(now, t0 + 0.001);
+    // Queued lanes are drawn from now on, as long as they are expected to take: the
+    // axis reaches past now to show them.
+    var queuedEnd = new Map();
+    lanes.forEach(function (l) {
+      if (l.status === "queued") queuedEnd.set(l.id, now + queuedLength(l, now));
+    });
+    queuedEnd.forEach(function (end) { t1 = Math.max(t1, end); });
     var x0 = d3.scaleLinear().domain([0, (t1 - t0) * 1000]).range([LABEL_W, width - 10]);
     var x = zoomT.rescaleX(x0);
     setText("lane-count", lanes.filter(function (l) { return l.status !== "queued"; }).length + " agent lanes, "
@@ -410,8 +517,22 @@
     axis.call(d3.axisTop(x).ticks(Math.max(2, Math.floor(width / 110))).tickFormat(function (ms) { return fmtMs(ms); }));
 
     var clipW = width - 10 - LABEL_W;
-    svg.selectAll("clipPath").data([0]).join("clipPath").attr("id", "bars-clip")
+    var defs = svg.selectAll("defs").data([0]).join("defs");
+    defs.selectAll("clipPath").data([0]).join("clipPath").attr("id", "bars-clip")
       .selectAll("rect").data([0]).join("rect").attr("x", LABEL_W).attr("y", 0).attr("width", clipW).attr("height", layout.height);
+    var hatch = defs.selectAll("pattern").data([0]).join(function (enter) {
+      var p = enter.append("pattern").attr("id", "queued-hatch").attr("patternUnits", "userSpaceOnUse")
+        .attr("width", 6).attr("height", 6).attr("patternTransform", "rotate(45)");
+      p.append("rect").attr("width", 6).attr("height", 6).attr("fill", "#ececf1");
+      p.append("line").attr("x1", 0).attr("y1", 0).attr("x2", 0).attr("y2", 6)
+        .attr("stroke", "#8a8a96").attr("stroke-width", 3);
+      return p;
+    });
+    hatch.raise();
+    var nowX = x((now - t0) * 1000);
+    svg.selectAll("line.now").data(queuedEnd.size ? [0] : []).join("line").attr("class", "now")
+      .attr("x1", nowX).attr("x2", nowX).attr("y1", AXIS_H).attr("y2", layout.height)
+      .attr("clip-path", "url(#bars-clip)");
 
     var groups = svg.selectAll("text.group-label").data(visible.filter(function (r) { return r.group !== undefined; }), function (r) { return r.group; })
       .join("text").attr("class", "group-label").attr("x", 4).attr("y", function (r) { return r.y + 13; })
@@ -426,26 +547,48 @@
         g.append("rect").attr("class", "bar").attr("clip-path", "url(#bars-clip)").attr("rx", 2)
           .attr("y", 3).attr("height", ROW - 6)
           .on("click", function (event, r) { select(r.lane.id); });
+        // After the bar, so it is drawn on it.
+        g.append("text").attr("class", "bar-label").attr("y", 14).attr("clip-path", "url(#bars-clip)");
         return g;
       })
       .attr("data-span-id", function (r) { return r.lane.span_id; })
       .attr("data-phase", function (r) { return r.lane.phase; })
       .attr("data-status", function (r) { return laneStatus(r.lane, now); })
       .attr("transform", function (r) { return "translate(0," + r.y + ")"; });
-    row.select("text.lane-label").text(function (r) { return r.lane.name; });
+    row.select("text.lane-label")
+      .attr("class", function (r) { return "lane-label " + laneStatus(r.lane, now); })
+      .text(function (r) { return r.lane.name; });
+    function barX(l) {
+      return typeof l.start_ts === "number" ? x((l.start_ts - t0) * 1000) : x((now - t0) * 1000);
+    }
+    function barW(l) {
+      if (typeof l.start_ts !== "number") {
+        var until = queuedEnd.get(l.id);  // none: an agent known only from a summary
+        return until === undefined ? 24 : Math.max(24, x((until - t0) * 1000) - x((now - t0) * 1000));
+      }
+      var end = l.end_ts === null || l.end_ts === undefined ? now : l.end_ts;
+      return Math.max(2, x((end - t0) * 1000) - x((l.start_ts - t0) * 1000));
+    }
     row.select("rect.bar")
       .attr("class", function (r) {
         var st = laneStatus(r.lane, now);
         return "bar " + st + (S.selected === r.lane.id ? " selected" : "");
       })
-      .attr("fill", function (r) { return r.lane.status === "queued" ? "none" : phaseColor(r.lane.phase); })
-      .attr("x", function (r) { return r.lane.start_ts === null ? x((now - t0) * 1000) : x((r.lane.start_ts - t0) * 1000); })
-      .attr("width", function (r) {
+      .attr("fill", function (r) {
+        var st = r.lane.status;
+        return st === "queued" ? "url(#queued-hatch)" : st === "error" ? "#d62728" : phaseColor(r.lane.phase);
+      })
+      .attr("x", function (r) { return barX(r.lane); })
+      .attr("width", function (r) { return barW(r.lane); });
+    // A failed agent says so on its bar; a queued one too (its bar is an estimate).
+    row.select("text.bar-label")
+      .attr("class", function (r) { return "bar-label " + r.lane.status; })
+      .attr("x", function (r) {
+        // Beside a failed bar (it may be a sliver), inside a queued one.
         var l = r.lane;
-        if (l.start_ts === null) return 24;
-        var end = l.end_ts === null || l.end_ts === undefined ? now : l.end_ts;
-        return Math.max(2, x((end - t0) * 1000) - x((l.start_ts - t0) * 1000));
-      });
+        return l.status === "error" ? Math.max(LABEL_W, barX(l) + barW(l)) + 4 : Math.max(LABEL_W, barX(l)) + 4;
+      })
+      .text(function (r) { return r.lane.status === "error" ? "\u2716 failed" : r.lane.status === "queued" ? "queued" : ""; });
     row.selectAll("title").data(function (r) { return [r]; }).join("title")
       .text(function (r) { return r.lane.name + " (" + laneStatus(r.lane, now) + ")"; });
 
@@ -456,6 +599,12 @@
       svg.call(zoom).on("dblclick.zoom", null);
     }
     zoom.extent([[LABEL_W, 0], [width - 10, layout.height]]).translateExtent([[LABEL_W, 0], [width - 10, layout.height]]);
+
+    // Lanes below the box's edge: say how many, so none is hidden without a cue.
+    var below = layout.rows.filter(function (r) { return r.lane && r.y + ROW > scroll.scrollTop + scroll.clientHeight + 1; }).length;
+    var more = document.getElementById("gantt-more");
+    more.hidden = below === 0;
+    more.textContent = below ? "\u25BC " + below + " more lane" + (below === 1 ? "" : "s") + " below: scroll the timeline" : "";
   }
 
   function renderCards(lanes, now) {
@@ -489,7 +638,7 @@
       var st = laneStatus(l, now);
       var end = l.end_ts === null || l.end_ts === undefined ? now : l.end_ts;
       var el = l.start_ts === null ? "" : ", " + fmtMs((end - l.start_ts) * 1000);
-      return st + el + (l.cost_usd ? ", $" + l.cost_usd.toFixed(4) : "");
+      return (st === "error" ? "\u2716 failed" : st) + el + (l.cost_usd ? ", $" + l.cost_usd.toFixed(4) : "");
     });
     cards.select(".tokens").text(function (l) { return fmtInt(l.tokens); });
     cards.select(".tools").text(function (l) { return fmtInt(l.tool_uses); });
@@ -505,22 +654,51 @@
         var li = enter.append("li");
         li.append("div").attr("class", "name");
         li.append("div").attr("class", "msg");
+        li.on("click", function (event, e) { if (e) selectErrorSpan(e); })
+          .on("keydown", function (event, e) { if (e && (event.key === "Enter" || event.key === " ")) selectErrorSpan(e); });
         return li;
       })
       .attr("class", function (e) { return e ? "error" : "none"; })
+      .attr("tabindex", function (e) { return e ? 0 : null; })
+      .attr("role", function (e) { return e ? "button" : null; })
+      .attr("title", function (e) { return e ? "show this span's agent in the timeline" : null; })
       .attr("data-span-id", function (e) { return e ? e.span_id : null; });
     items.select(".name").text(function (e) { return e ? e.name + (e.kind ? " (" + e.kind + ")" : "") : "No errors."; });
     items.select(".msg").text(function (e) { return e ? (e.type ? e.type + ": " : "") + (e.message || "") : ""; });
   }
 
-  function renderBurn(now) {
-    setText("burn-rate", fmtInt(Math.round(burnRate(now))));
+  // The agent lane that holds an error's span (the span itself when it is an agent).
+  function errorLane(e) {
+    if (e.lane && S.lanes.has(e.lane)) return e.lane;
+    if (S.lanes.has(e.span_id)) return e.span_id;
+    var s = S.spans.get(e.span_id);
+    return s && s.lane && S.lanes.has(s.lane) ? s.lane : null;
+  }
+
+  // An error card clicked: select its agent and bring its lane into view.
+  function selectErrorSpan(e) {
+    var laneId = errorLane(e);
+    if (!laneId) return;
+    select(laneId);
+    render();
+    var layout = ganttRows(sortedLanes());
+    var row = layout.rows.filter(function (r) { return r.lane && r.lane.id === laneId; })[0];
+    var scroll = document.getElementById("gantt-scroll");
+    if (row && (row.y < scroll.scrollTop || row.y + ROW > scroll.scrollTop + scroll.clientHeight)) {
+      scroll.scrollTop = Math.max(0, row.y - scroll.clientHeight / 2);
+    }
+    document.getElementById("gantt-section").scrollIntoView({ block: "nearest" });
+    dirty = true;
+  }
+
+  // The burn rate is the server's (folds/lanes.py): the page never computes it.
+  function renderBurn() {
+    var burn = S.burn || { tokens_per_min: 0, series: [] };
+    setText("burn-rate", fmtInt(burn.tokens_per_min || 0));
     var svg = d3.select("#burn-chart"), w = +svg.attr("width"), h = +svg.attr("height");
-    if (S.t0 === null) return;
-    var start = Math.floor(S.t0), end = Math.floor(now), step = Math.max(1, Math.ceil((end - start) / 150));
-    var pts = [];
-    for (var t = start; t <= end; t += step) pts.push([t, burnRate(t)]);
-    if (pts.length < 2) pts = [[start, 0], [start + 1, burnRate(now)]];
+    var pts = (burn.series || []).slice();
+    if (!pts.length) { svg.selectAll("path").remove(); return; }
+    if (pts.length < 2) pts = [[pts[0][0] - 1, 0], pts[0]];
     var x = d3.scaleLinear().domain([pts[0][0], pts[pts.length - 1][0]]).range([2, w - 2]);
     var y = d3.scaleLinear().domain([0, d3.max(pts, function (p) { return p[1]; }) || 1]).range([h - 2, 4]);
     svg.selectAll("path").data([pts]).join("path").attr("fill", "#1f77b433").attr("stroke", "#1f77b4")
@@ -585,6 +763,32 @@
     if (source) { source.close(); source = null; }
   }
 
+  function snapshotUrl(runId) {
+    return "/api/runs/" + encodeURIComponent(runId) + "/snapshot";
+  }
+
+  function isFinal(summary) {
+    return !!(summary && summary.status && summary.status !== "incomplete");
+  }
+
+  // What only the server computes: the burn rate (folds/lanes.py), and whether the
+  // server is the run's own (it stops when the run ends).
+  function serverFigures(snap) {
+    if (snap.burn) S.burn = snap.burn;
+    if (snap.server) S.server = snap.server;
+  }
+
+  // The run is over: its final summary (a snapshot folded through its last line) is
+  // the authority for the cards, errors, stalls, status and burn rate.
+  function finish(snap) {
+    serverFigures(snap);
+    reconcile(snap.summary);
+    stopStream();
+    S.finished = true;
+    if (S.server && S.server.stops_with_run) S.serverStopped = true;
+    dirty = true;
+  }
+
   var refetchTimer = null;
   function refetchSoon() {
     // A process ended: the run may be finished. The server's summary then is the
@@ -593,15 +797,61 @@
     var runId = S.runId;
     refetchTimer = setTimeout(function () {
       refetchTimer = null;
-      getJSON("/api/runs/" + encodeURIComponent(runId) + "/snapshot").then(function (snap) {
+      getJSON(snapshotUrl(runId)).then(function (snap) {
         if (!S || S.runId !== runId || !snap.summary) return;
-        if (snap.summary.status && snap.summary.status !== "incomplete") {
-          reconcile(snap.summary);
-          stopStream();
-          dirty = true;
-        }
+        serverFigures(snap);
+        if (isFinal(snap.summary)) finish(snap);
+        dirty = true;
       }).catch(function () {});
     }, 300);
+  }
+
+  // The process that created the run ended: ask for the final state at once (a
+  // program's own server stops right after), and say so if it is already gone.
+  function fetchFinal(runId) {
+    getJSON(snapshotUrl(runId)).then(function (snap) {
+      if (!S || S.runId !== runId) return;
+      if (isFinal(snap.summary)) finish(snap);
+      else { serverFigures(snap); refetchSoon(); }
+      dirty = true;
+    }).catch(function () {
+      if (!S || S.runId !== runId) return;
+      if (S.server && S.server.stops_with_run) S.serverStopped = true;
+      dirty = true;
+    });
+  }
+
+  // While a run is live: the server's burn rate and the run picker's statuses, every
+  // 2 s, or ten times as long as the server took to answer (a big run's fold is work).
+  var pollTimer = null;
+  function pollLive(runId, delay) {
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(function () {
+      if (!S || S.runId !== runId || !source) return;
+      var asked = Date.now();
+      getJSON(snapshotUrl(runId)).then(function (snap) {
+        if (!S || S.runId !== runId || !source) return;
+        serverFigures(snap);
+        dirty = true;
+        refreshPicker();
+        pollLive(runId, Math.max(2000, 10 * (Date.now() - asked)));
+      }).catch(function () { if (source) pollLive(runId, 5000); });
+    }, delay);
+  }
+
+  function refreshPicker() {
+    return getJSON("/api/runs").then(function (runs) {
+      var picker = d3.select("#run-picker");
+      picker.selectAll("option").data(runs, function (r) { return r.run_id; }).join("option")
+        .attr("value", function (r) { return r.run_id; })
+        .text(function (r) {
+          var failed = typeof r.failed_agents === "number" ? failedText(r.failed_agents) : "";
+          return pickerText(r.run_id, (r.status || "") + (failed ? ", " + failed : ""), r.query);
+        });
+      if (S) picker.property("value", S.runId);
+      dirty = true;
+      return runs;
+    });
   }
 
   function stream(runId, offset) {
@@ -615,10 +865,15 @@
       if (ev && ev.event === "process_end") {
         // The process that created the run ended: the run is over. Its server may stop
         // right after, so stop streaming now (no reconnect loop) and show the report.
-        if (S.runStart && ev.pid === S.runStart.pid) { S.finished = true; stopStream(); dirty = true; }
-        refetchSoon();
+        if (S.runStart && ev.pid === S.runStart.pid) {
+          S.finished = true; stopStream(); dirty = true;
+          fetchFinal(runId);
+        } else {
+          refetchSoon();
+        }
       }
     };
+    pollLive(runId, 2000);
     source.onerror = function () {
       // EventSource reconnects by itself, sending Last-Event-ID; nothing to do.
     };
@@ -650,7 +905,7 @@
       if (done && offset <= REPLAY_LIMIT) {
         // A finished run of modest size is replayed as a report: its lines give the
         // child calls (ticks) and the burn history that the snapshot folds away.
-        loadSnapshot({ summary: snap.summary, lanes: [] });
+        loadSnapshot({ summary: snap.summary, lanes: [], burn: snap.burn, server: snap.server });
         S.finished = false;
         replay(runId, offset, snap.summary);
         return;
@@ -675,13 +930,8 @@
   function startLive() {
     var picker = d3.select("#run-picker");
     picker.on("change", function () { openRun(this.value); });
-    getJSON("/api/runs").then(function (runs) {
+    refreshPicker().then(function (runs) {
       var wanted = new URL(window.location.href).searchParams.get("run");
-      picker.selectAll("option").data(runs, function (r) { return r.run_id; }).join("option")
-        .attr("value", function (r) { return r.run_id; })
-        .text(function (r) {
-          return r.run_id + " - " + (r.status || "") + (r.query ? " - " + String(r.query).slice(0, 60) : "");
-        });
       if (!runs.length) { showError("no runs yet"); return; }
       var ids = runs.map(function (r) { return r.run_id; });
       var runId = wanted && ids.indexOf(wanted) >= 0 ? wanted : ids[0];

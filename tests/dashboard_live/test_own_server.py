@@ -1,0 +1,71 @@
+"""A program that served its own dashboard says, as it exits, how to serve the run again."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests._helpers import BARE_PATH
+
+PROGRAM = (
+    "import spanline\n"
+    "spanline.configure_observability(enabled=True, service_name='own')\n"
+    "with spanline.get_tracer().span('work', kind='agent'):\n"
+    "    pass\n"
+)
+
+
+def run(tmp_path: Path, dashboard: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base")}
+    env["SPANLINE_DASHBOARD"] = dashboard
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_a_program_that_served_its_dashboard_prints_the_reopen_command_at_exit(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, "1")
+    (run_dir,) = (tmp_path / "base" / "runs").glob("own-*")
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("spanline: dashboard at http://") for line in lines)
+    prefix = "spanline: run ended, dashboard stopped; reopen with: "
+    assert lines[-1].startswith(prefix)
+    command = lines[-1].removeprefix(prefix).split()
+    assert command[1:] == ["serve", str(run_dir.relative_to(tmp_path))]
+    # Not on this PATH: the one beside the program's Python, which serves the run.
+    assert Path(command[0]).name == "spanline" and Path(command[0]).is_file()
+
+
+def test_no_dashboard_no_reopen_command(tmp_path: Path) -> None:
+    result = run(tmp_path, "0")
+    assert "reopen with" not in result.stderr
+
+
+def test_the_reopen_command_comes_last_even_after_an_explicit_shutdown(tmp_path: Path) -> None:
+    """A program that shuts tracing down itself and then prints its own results still ends
+    with the reopen command, said once, as it exits."""
+    program = PROGRAM + "spanline.shutdown()\nprint('results of the program', flush=True)\n"
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base"), "SPANLINE_DASHBOARD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream: the order the user sees
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert lines.index("results of the program") < len(lines) - 1
+    assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
+    assert sum("reopen with" in line for line in lines) == 1
