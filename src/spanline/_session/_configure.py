@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,8 +88,6 @@ _session: _Session | None = None
 _early_signals: Any = None  # handlers installed at import (see below)
 _lock = threading.RLock()
 _atexit_registered = False
-_exiting = False  # set while the interpreter runs its exit hooks
-_reopen_hint: tuple[int, str] | None = None  # (pid, line) said at exit
 
 
 def configure_observability(
@@ -279,10 +276,8 @@ def _start_session(
     settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
 ) -> _Session:
     from spanline._capture._report import add_log_file
-    from spanline._capture._scrub import redact_event
     from spanline._session import _header, _parts
     from spanline._writer._fork import at_fork
-    from spanline._writer._pipeline import Pipeline
 
     run, created = _parts.open_run(settings, overrides)
     trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
@@ -300,26 +295,7 @@ def _start_session(
         _header.start_metadata(session)
     else:
         session.metadata_done.set()
-    _tracer.set_sources(settings.id_generator, clock, clock)
-    # Read here, not on the writer thread: with an injected clock, the order of
-    # readings (and so every timestamp) must not depend on thread scheduling.
-    session.start_ts = _tracer.wall_time()
-    try:
-        session.pipeline = Pipeline(
-            telemetry_path=run.telemetry_path,
-            trace_id=trace_id,
-            flush_interval=settings.flush_ms / 1000.0,
-            max_queue=settings.max_queue,
-            exporters=exporters,
-            header=lambda: _header.header(session),
-            transform=redact_event,
-            on_child_exit=shutdown,
-            synchronous=settings.synchronous,
-            record_pid=session.record_pid,
-        )
-    except BaseException:
-        _tracer.set_sources()  # nothing started: leave no injected clock behind
-        raise
+    session.pipeline = _new_pipeline(session, exporters)
     global _session
     _session = session
     at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
@@ -335,15 +311,40 @@ def _start_session(
         session.live = _parts.start_live_summary(session)
     if session.owner and settings.dashboard:
         session.dashboard = _parts.start_dashboard(run)
-    from spanline._session._settings import handover_variables
-
-    for name, value in handover_variables(settings, run.base, run.run_id).items():
-        session.saved_env[name] = os.environ.get(name)
-        os.environ[name] = value
+    _parts.hand_over(session)
     _parts.propagate_executors(settings.propagate_executors)
     session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
     return session
+
+
+def _new_pipeline(session: _Session, exporters: list[tuple[str, Any]]) -> Pipeline:
+    """The session's pipeline, with the id and clock sources set for the hot path."""
+    from spanline._capture._scrub import redact_event
+    from spanline._session import _header
+    from spanline._writer._pipeline import Pipeline
+
+    settings, clock = session.settings, session.settings.clock
+    _tracer.set_sources(settings.id_generator, clock, clock)
+    # Read here, not on the writer thread: with an injected clock, the order of
+    # readings (and so every timestamp) must not depend on thread scheduling.
+    session.start_ts = _tracer.wall_time()
+    try:
+        return Pipeline(
+            telemetry_path=session.run.telemetry_path,
+            trace_id=session.trace_id,
+            flush_interval=settings.flush_ms / 1000.0,
+            max_queue=settings.max_queue,
+            exporters=exporters,
+            header=lambda: _header.header(session),
+            transform=redact_event,
+            on_child_exit=shutdown,
+            synchronous=settings.synchronous,
+            record_pid=session.record_pid,
+        )
+    except BaseException:
+        _tracer.set_sources()  # nothing started: leave no injected clock behind
+        raise
 
 
 def _signal_handlers(wanted: bool) -> Any:
@@ -380,36 +381,6 @@ def _install_early_signal_handlers() -> Any:
     return install(_on_signal, shutdown)
 
 
-def _print_reopen(server: Any) -> None:
-    """The run's own dashboard stopped with it: say, at exit, how to serve the run again.
-
-    Said when the interpreter exits rather than when ``shutdown()`` is called, so that
-    it is the last thing the program shows, after whatever the program printed itself.
-    """
-    global _reopen_hint
-    reopen = server.config.reopen
-    if not reopen or os.getpid() != server.pid:
-        return
-    line = f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n"
-    if _exiting:
-        sys.stderr.write(line)
-        return
-    if _reopen_hint is None:
-        atexit.register(_say_reopen)
-    _reopen_hint = (server.pid, line)
-
-
-def _say_reopen() -> None:
-    global _reopen_hint
-    hint, _reopen_hint = _reopen_hint, None
-    if hint is not None and hint[0] == os.getpid():  # not in a forked child
-        try:
-            sys.stderr.write(hint[1])
-            sys.stderr.flush()
-        except (OSError, ValueError):  # stderr closed: nobody to tell
-            pass
-
-
 def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
@@ -418,8 +389,9 @@ def _register_atexit() -> None:
 
 
 def _shutdown_at_exit() -> None:
-    global _exiting
-    _exiting = True
+    from spanline._session import _reopen
+
+    _reopen.exiting = True
     shutdown()
 
 
@@ -447,7 +419,9 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
-            _abandon_open_spans(session.pipeline)
+            from spanline._session._parts import abandon_open_spans
+
+            abandon_open_spans(session.pipeline)
             session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
@@ -467,7 +441,9 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
         # After the final summary: a page still open sees the run's end first.
         try:
             session.dashboard.stop()
-            _print_reopen(session.dashboard)
+            from spanline._session._reopen import print_reopen
+
+            print_reopen(session.dashboard)
         except Exception as exc:
             report("stopping the dashboard failed", exc=exc)
     session.live = None
@@ -477,26 +453,6 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
 
     remove_log_file(session.log_handler)
     return summary
-
-
-def _abandon_open_spans(pipeline: Pipeline) -> None:
-    """Every span still open gets its span_end now, with the reason it was left open."""
-    from spanline._session._signals import exit_signal
-
-    by_signal = exit_signal()
-    main = threading.main_thread().ident
-    running = {thread.ident for thread in threading.enumerate()}
-
-    def reason(owner: Any) -> str:
-        if by_signal is not None:
-            return f"signal {by_signal}"
-        if isinstance(owner, str):
-            return owner  # a generator or stream not consumed to its end
-        if owner != main and owner in running:
-            return "thread not finished"
-        return "process exit"
-
-    _tracer.abandon_open_spans(pipeline, reason)
 
 
 def _on_signal() -> None:

@@ -5,7 +5,9 @@ summary and the dashboard."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
@@ -13,11 +15,14 @@ from spanline._hotpath import _runtime
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:
+    from spanline._hotpath._runtime import Pipeline
     from spanline._session._configure import _Session
     from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
 
 __all__ = [
+    "abandon_open_spans",
+    "hand_over",
     "open_run",
     "price_table",
     "propagate_executors",
@@ -140,3 +145,36 @@ def start_dashboard(run: Run) -> Any:
     busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
     sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
     return server
+
+
+def hand_over(session: _Session) -> None:
+    """Export the run to child processes (SPANLINE_ENABLED, _DIR, _RUN_ID...), keeping
+    what was there to put back at shutdown."""
+    from spanline._session._settings import handover_variables
+
+    run = session.run
+    for name, value in handover_variables(session.settings, run.base, run.run_id).items():
+        session.saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+
+def abandon_open_spans(pipeline: Pipeline) -> None:
+    """Every span still open gets its span_end now, with the reason it was left open."""
+    from spanline._session._signals import exit_signal
+
+    by_signal = exit_signal()
+    main = threading.main_thread().ident
+    running = {thread.ident for thread in threading.enumerate()}
+
+    def reason(owner: Any) -> str:
+        if by_signal is not None:
+            return f"signal {by_signal}"
+        if isinstance(owner, str):
+            return owner  # a generator or stream not consumed to its end
+        if owner != main and owner in running:
+            return "thread not finished"
+        return "process exit"
+
+    from spanline._hotpath._tracer import abandon_open_spans as end_abandoned
+
+    end_abandoned(pipeline, reason)
