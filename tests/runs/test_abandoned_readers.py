@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spanline._runs._liveness import run_is_live, this_host, writers_alive
-from spanline._runs._store import Run
+from spanline._runs._liveness import run_is_live, writers_alive
+from spanline._runs._store import Run, this_host
 from tests._helpers import run_cli, traced_program
 
 LIVE_PROGRAM = """

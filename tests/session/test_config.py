@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 
 import spanline
+from spanline._session._parse import parse_resource_attributes, parse_run_id, parse_traceparent
 from spanline._session._settings import (
     Settings,
     handover_variables,
-    parse_resource_attributes,
-    parse_run_id,
-    parse_traceparent,
     read_environment,
     resolve_settings,
     run_id_prefix,

@@ -12,16 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from spanline._lines._read import lines
-from spanline._runs._store import Run
+from spanline._runs._store import Run, this_host
 
-__all__ = ["WRITER_EVENTS", "run_is_live", "this_host", "track_writer", "writers_alive"]
-
-
-def this_host() -> str:
-    """The name of this machine, as written in the run's process headers."""
-    import socket
-
-    return socket.gethostname()
+__all__ = ["WRITER_EVENTS", "run_is_live", "track_writer", "writers_alive"]
 
 
 def run_is_live(run: Run) -> bool:

@@ -32,6 +32,7 @@ __all__ = [
     "resolve_run",
     "run_id_prefix",
     "summary_or_fold",
+    "this_host",
     "validate_run_id",
 ]
 
@@ -368,3 +369,10 @@ def _ends_with_process_end(path: Path) -> bool:
     except orjson.JSONDecodeError:
         return False
     return isinstance(event, dict) and event.get("event") == "process_end"
+
+
+def this_host() -> str:
+    """The name of this machine, as written in the run's process headers."""
+    import socket
+
+    return socket.gethostname()

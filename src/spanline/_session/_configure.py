@@ -22,6 +22,9 @@ from spanline._hotpath._runtime import RUNTIME
 from spanline._hotpath._tracer import current_span
 from spanline._runs._store import Run
 
+# Loaded with the session (as when they were part of it), not at the first configure.
+from spanline._session import _header, _parts
+
 if TYPE_CHECKING:
     from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
@@ -192,14 +195,14 @@ def configure_observability(
     if agent_kinds is not None:
         arguments["agent_kinds"] = frozenset(agent_kinds)
     settings = resolve_settings(arguments, _environment_without_our_exports())
-    from spanline._session._parts import price_table
+    table = _parts.price_table(settings.prices, explicit=prices is not None)
+    exporter_objects: list[tuple[str, Any]] = []
+    if settings.exporters or settings.logfire:  # the exporter platform loads only for exporters
+        from spanline.exporters._registry import build_exporters
 
-    table = price_table(settings.prices, explicit=prices is not None)
-    from spanline.exporters._registry import build_exporters
-
-    exporter_objects = build_exporters(
-        settings.exporters, logfire=settings.logfire, explicit=exporters is not None
-    )
+        exporter_objects = build_exporters(
+            settings.exporters, logfire=settings.logfire, explicit=exporters is not None
+        )
     overrides = {name: given[name] for name in METADATA_ARGUMENTS}
     # An explicit run_id creates that run; SPANLINE_RUN_ID joins an existing one.
     overrides["join"] = settings.run_id if run_id is None else None
@@ -246,7 +249,8 @@ def configure_from_environment() -> None:
     Threads that open their first spans together all wait here for the one
     configuration (none gets a no-op span meanwhile).
     """
-    from spanline._session._settings import parse_bool, read_environment
+    from spanline._session._parse import parse_bool
+    from spanline._session._settings import read_environment
 
     with _lock:
         if RUNTIME.resolved:
@@ -276,7 +280,6 @@ def _start_session(
     settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
 ) -> _Session:
     from spanline._capture._report import add_log_file
-    from spanline._session import _header, _parts
     from spanline._writer._fork import at_fork
 
     run, created = _parts.open_run(settings, overrides)
@@ -321,7 +324,6 @@ def _start_session(
 def _new_pipeline(session: _Session, exporters: list[tuple[str, Any]]) -> Pipeline:
     """The session's pipeline, with the id and clock sources set for the hot path."""
     from spanline._capture._scrub import redact_event
-    from spanline._session import _header
     from spanline._writer._pipeline import Pipeline
 
     settings, clock = session.settings, session.settings.clock
@@ -419,9 +421,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
-            from spanline._session._parts import abandon_open_spans
-
-            abandon_open_spans(session.pipeline)
+            _parts.abandon_open_spans(session.pipeline)
             session.pipeline.shutdown(timeout)
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
 from spanline._hotpath import _runtime, _tracer
+from spanline._runs import _metadata
 
 if TYPE_CHECKING:
     from spanline._session._configure import _Session
@@ -32,13 +33,12 @@ def start_metadata(session: _Session) -> None:
 
 
 def _write_metadata(session: _Session) -> None:
-    from spanline._runs._metadata import execution_metadata, git_info, write_metadata
 
     _runtime.mark_internal_thread()
     try:
-        git = session.git = git_info()
+        git = session.git = _metadata.git_info()
         run, settings, overrides = session.run, session.settings, session.overrides
-        metadata = execution_metadata(
+        metadata = _metadata.execution_metadata(
             run_id=run.run_id,
             service_name=settings.service_name,
             environment=settings.environment,
@@ -48,7 +48,7 @@ def _write_metadata(session: _Session) -> None:
             cli_args=overrides["cli_args"],
             git=git,
         )
-        write_metadata(run, redact_metadata(metadata))
+        _metadata.write_metadata(run, redact_metadata(metadata))
     except Exception as exc:  # the run goes on without its metadata file
         report("could not write execution_metadata.yaml", exc=exc)
     finally:
@@ -59,7 +59,7 @@ def header(session: _Session) -> dict[str, Any]:
     """First line of a process: run_start (owner) or process_start."""
     from spanline._capture._redact import redact_text
     from spanline._lines._encode import process_start_line, run_start_line
-    from spanline._runs._liveness import this_host
+    from spanline._runs._store import this_host
     from spanline._version import __version__
 
     run, settings = session.run, session.settings

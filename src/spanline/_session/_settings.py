@@ -14,20 +14,35 @@ its plugin hook, logfire) cost more than the whole configure call may.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from spanline._capture._redact import redact_text
-from spanline._runs._store import run_id_prefix, validate_run_id
-from spanline.exceptions import ConfigurationError, InvalidRunIdError, SpanlineWarning
-from spanline.schema import AGENT_KINDS, FALSE_WORDS, TRUE_WORDS, traceparent_ids
+from spanline._runs._store import run_id_prefix
+from spanline._session._parse import (
+    PartialValue,
+    agent_kinds_value,
+    callable_value,
+    capture_mode,
+    exporter_names,
+    parse_bool,
+    parse_resource_attributes,
+    parse_run_id,
+    parse_traceparent,
+    path_value,
+    prices_value,
+    seconds,
+    service_name_value,
+    text_value,
+    whole_number,
+)
+from spanline.exceptions import ConfigurationError, SpanlineWarning
+from spanline.schema import AGENT_KINDS
 
 __all__ = [
     "ARGUMENTS",
@@ -36,10 +51,6 @@ __all__ = [
     "Setting",
     "Settings",
     "handover_variables",
-    "parse_bool",
-    "parse_resource_attributes",
-    "parse_run_id",
-    "parse_traceparent",
     "read_environment",
     "resolve_settings",
     "run_id_prefix",
@@ -84,197 +95,6 @@ class Settings:
     logfire: bool | None = None
 
 
-class _Partial(ValueError):
-    """A value with some bad parts: use ``value`` (the good parts) and warn."""
-
-    def __init__(self, message: str, value: Any) -> None:
-        super().__init__(message)
-        self.value = value
-
-
-# -- parsers: each takes an argument value or a variable's text, returns the value or raises
-def parse_bool(raw: Any) -> bool:
-    """Parse a boolean setting.
-
-    Args:
-        raw: a bool, or text such as "1", "true", "off".
-
-    Returns:
-        True or False.
-
-    Raises:
-        ValueError: the value is none of the accepted spellings.
-    """
-    if isinstance(raw, bool):
-        return raw
-    value = raw.strip().lower() if isinstance(raw, str) else None
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    words = (*TRUE_WORDS, *(word for word in FALSE_WORDS if word))
-    raise ValueError(f"accepted values: {', '.join(words)}")
-
-
-def _whole_number(low: int, high: int | None) -> Callable[[Any], int]:
-    upper = f" to {high}" if high is not None else " up"
-
-    def parse(raw: Any) -> int:
-        try:
-            # bool is an int subclass: enabled-style True must not read as 1 ms.
-            if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-                raise TypeError
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise ValueError(f"expected a whole number from {low}{upper}") from None
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"expected a whole number from {low}{upper}")
-        return value
-
-    return parse
-
-
-def _seconds(raw: Any) -> float:
-    try:
-        # bool is an int subclass: enabled-style True must not read as 1 s.
-        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-            raise TypeError
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number of seconds greater than 0") from None
-    if not 0 < value < math.inf:
-        raise ValueError("expected a number of seconds greater than 0")
-    return value
-
-
-def _text(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ValueError("expected a string")
-    return raw
-
-
-def _service_name(raw: Any) -> str:
-    # Any text will do: run ids use run_id_prefix(), the attribute keeps the original.
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValueError("expected a non-empty string")
-    return raw
-
-
-def _path(raw: Any) -> Path:
-    if not isinstance(raw, (str, os.PathLike)) or not os.fspath(raw):
-        raise ValueError("expected a directory path")
-    return Path(raw)
-
-
-def _exporters(raw: Any) -> tuple[Any, ...]:
-    if isinstance(raw, str):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if isinstance(raw, (list, tuple)):
-        return tuple(raw)  # names and objects are checked when exporters are built
-    raise ValueError("expected a list of exporter names or objects, or comma-separated names")
-
-
-def _capture(raw: Any) -> str:
-    value = raw.strip().lower() if isinstance(raw, str) else None
-    if value not in ("off", "preview", "full"):
-        raise ValueError("accepted values: off, preview, full")
-    return value
-
-
-def _prices(raw: Any) -> Any:
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    if isinstance(raw, (str, os.PathLike)) and os.fspath(raw):
-        return raw  # read (and checked) when the session loads the price table
-    raise ValueError("expected a mapping of models to prices, or a JSON/YAML file path")
-
-
-def _agent_kinds(raw: Any) -> frozenset[str]:
-    # A bare string is iterable too; its letters are never what was meant.
-    if isinstance(raw, Iterable) and not isinstance(raw, str):
-        kinds = frozenset(raw)
-        if all(isinstance(kind, str) and kind for kind in kinds):
-            return kinds
-    raise ValueError("expected a collection of non-empty span kind names")
-
-
-def _callable(raw: Any) -> Any:
-    if not callable(raw):
-        raise ValueError("expected a function taking no arguments")
-    return raw
-
-
-def parse_run_id(raw: Any) -> str:
-    """Validate a run id to create or join.
-
-    Accepted: the ids spanline creates (``<service>-<YYYYMMDDTHHMMSS>-<6 hex>``), or
-    any chosen id of letters, digits, ``.``, ``_`` and ``-`` (at most 128, starting
-    with a letter or digit, without ``..``). Both name one directory under
-    ``<base>/runs/``: no separators, no absolute paths, no parent references.
-
-    Args:
-        raw: the argument value or the variable's text.
-
-    Returns:
-        The id, unchanged.
-
-    Raises:
-        ValueError: the id is not a safe directory name.
-    """
-    try:
-        return validate_run_id(raw)
-    except InvalidRunIdError:
-        raise ValueError(
-            "expected <service>-<YYYYMMDDTHHMMSS>-<6 hex>, or letters, digits, '.', '_' and '-'"
-            " (at most 128, starting with a letter or digit, no '..')"
-        ) from None
-
-
-def parse_traceparent(raw: Any) -> tuple[str, int]:
-    """Parse a W3C ``traceparent``: ``00-<32 hex trace id>-<16 hex span id>-<2 hex flags>``.
-
-    Args:
-        raw: the variable's text (upper-case hex is tolerated).
-
-    Returns:
-        (trace id as 32 hex characters, parent span id as an int).
-
-    Raises:
-        ValueError: malformed, another version than 00, or an all-zero id.
-    """
-    parsed = traceparent_ids(raw)
-    # W3C: an all-zero trace id or parent id is invalid.
-    if parsed is None or not int(parsed[0], 16) or not int(parsed[1], 16):
-        raise ValueError("expected 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, not zero")
-    return parsed[0], int(parsed[1], 16)
-
-
-def parse_resource_attributes(raw: Any) -> dict[str, str]:
-    """Parse ``OTEL_RESOURCE_ATTRIBUTES``: comma-separated ``key=value``, values percent-encoded.
-
-    Args:
-        raw: the variable's text, e.g. ``service.name=my%20app,team=core``.
-
-    Returns:
-        The attributes, keys and values stripped, values percent-decoded.
-
-    Raises:
-        ValueError: a part is not ``key=value``; its ``value`` attribute holds the
-            pairs that were valid, which are still used (as OpenTelemetry SDKs do).
-    """
-    attributes: dict[str, str] = {}
-    junk: list[str] = []
-    for pair in _text(raw).split(","):
-        key, equals, value = pair.partition("=")
-        if equals and key.strip():
-            attributes[key.strip()] = unquote(value.strip())
-        elif pair.strip():
-            junk.append(pair.strip())
-    if junk:
-        raise _Partial(f"ignored parts that are not key=value: {', '.join(junk)}", attributes)
-    return attributes
-
-
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table: where a setting comes from and how it is checked."""
@@ -314,47 +134,47 @@ SETTINGS: tuple[Setting, ...] = (
        "trace at all: `1/true/yes/on` or `0/false/no/off`. With the variable set, an "
        "unconfigured program turns tracing on at its first span", parse_bool),
     _R("base_dir", "run_dir", "SPANLINE_DIR", "path", Path(".spanline"),
-       "base directory; each run writes `<run_dir>/runs/<run_id>/`", _path),
+       "base directory; each run writes `<run_dir>/runs/<run_id>/`", path_value),
     _R("service_name", "service_name", "SPANLINE_SERVICE_NAME", "text", None,
        "names the service; any non-empty text. In run ids, characters other than letters, "
        "digits, `.`, `_` and `-` become `-` (at most 64); the attribute keeps the original",
-       _service_name, f"{_SERVICE_FALLBACKS}, then the script's name (`spanline` if none)"),
+       service_name_value, f"{_SERVICE_FALLBACKS}, then the script's name (`spanline` if none)"),
     _R("service_name", None, "OTEL_SERVICE_NAME", "text", None,
        "the OpenTelemetry service name, used when `SPANLINE_SERVICE_NAME` is not set",
-       _service_name, "see `SPANLINE_SERVICE_NAME`"),
+       service_name_value, "see `SPANLINE_SERVICE_NAME`"),
     _R("resource_attributes", None, "OTEL_RESOURCE_ATTRIBUTES", "key=value,…", {},
        "OpenTelemetry resource attributes: comma-separated `key=value` pairs, values "
        "percent-encoded; parts that are not `key=value` are ignored with a warning. Its "
        "`service.name` is the next fallback for the service name", parse_resource_attributes),
     _R("environment", "environment", "SPANLINE_ENVIRONMENT", "text", "development",
-       "recorded in `run_start` and the metadata", _text),
+       "recorded in `run_start` and the metadata", text_value),
     _R("exporters", "exporters", "SPANLINE_EXPORTERS", "names or objects", (),
        "exporter names (`console`, `memory`, installed plugins) or exporter objects; the "
-       "variable is comma-separated", _exporters, "none (`jsonl` is always on)"),
+       "variable is comma-separated", exporter_names, "none (`jsonl` is always on)"),
     _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 250,
        "the writer's period (1 to 60000): it writes on this fixed cadence, however long a "
        "write takes. A crash loses what was still queued: with a writer that keeps up, the "
-       "events of about the last period", _whole_number(1, 60_000)),
+       "events of about the last period", whole_number(1, 60_000)),
     _R("max_queue", "max_queue", "SPANLINE_MAX_QUEUE", "int", 2_000_000,
        "events that may wait for the writer; past it new events are dropped and counted "
-       "(`dropped_events`)", _whole_number(1, None)),
+       "(`dropped_events`)", whole_number(1, None)),
     _R("capture", "capture", "SPANLINE_CAPTURE", "`off`, `preview`, `full`", "preview",
-       "how much of arguments and results the decorators record", _capture),
+       "how much of arguments and results the decorators record", capture_mode),
     _R("preview_chars", "preview_chars", "SPANLINE_PREVIEW_CHARS", "int", 200,
        "length of the previews of arguments and results (1 to 1000000)",
-       _whole_number(1, 1_000_000)),
+       whole_number(1, 1_000_000)),
     _R("prices", "prices", "SPANLINE_PRICES", "mapping or path", None,
        "price table override: `{model: {input, output, cached_input, cache_write}}` in USD "
        "per million tokens, or a JSON/YAML file (YAML needs PyYAML); merged over the shipped "
-       "table. The variable is a path", _prices, "the shipped `prices.json`"),
+       "table. The variable is a path", prices_value, "the shipped `prices.json`"),
     _R("summary_interval_ms", "summary_interval_ms", "SPANLINE_SUMMARY_INTERVAL_MS",
        "int (ms)", 5_000, "how often the live `run_summary.json` is rewritten (0 to 86400000; "
        "0: only at shutdown); the first time one second after start, or sooner if this is "
-       "shorter, so a run killed early still has one", _whole_number(0, 86_400_000)),
+       "shorter, so a run killed early still has one", whole_number(0, 86_400_000)),
     _R("stall_s", "stall_s", "SPANLINE_STALL_S", "float (s)", 60.0,
        "a running agent with no line in its subtree for this many seconds is stalled "
        "(`stalls` in `run_summary.json`); recorded in `run_start`, so a re-fold agrees",
-       _seconds, "`60`"),
+       seconds, "`60`"),
     _R("run_id", "run_id", "SPANLINE_RUN_ID", "run id", None,
        "join this existing run instead of creating one (spanline sets the variable for child "
        "processes); the argument also names a new run, e.g. for byte-identical test runs. "
@@ -364,11 +184,11 @@ SETTINGS: tuple[Setting, ...] = (
        "trace and root spans get that parent. `spanline.child_env()` sets it", parse_traceparent,
        "a new trace"),
     _R("agent_kinds", "agent_kinds", None, "set of text", AGENT_KINDS,
-       "span kinds counted as agents", _agent_kinds, "`spanline.AGENT_KINDS`"),
+       "span kinds counted as agents", agent_kinds_value, "`spanline.AGENT_KINDS`"),
     _R("id_generator", "id_generator", None, "() -> int", None,
-       "source of span ids, for deterministic runs", _callable, "random 64-bit ids"),
+       "source of span ids, for deterministic runs", callable_value, "random 64-bit ids"),
     _R("clock", "clock", None, "() -> float", None,
-       "source of timestamps (Unix seconds), for deterministic runs", _callable,
+       "source of timestamps (Unix seconds), for deterministic runs", callable_value,
        "the system clock"),
     _R("synchronous", "synchronous", None, "bool", False,
        "write on every span end, without the writer thread (tests only)", parse_bool),
@@ -499,7 +319,7 @@ def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
     try:
         values[row.name] = row.parse(raw)
         return
-    except _Partial as exc:
+    except PartialValue as exc:
         values[row.name] = exc.value
         message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid pairs"
     except ValueError as exc:

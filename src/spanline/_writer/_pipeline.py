@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
 from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
@@ -27,8 +27,10 @@ from spanline._lines._encode import Event, encode_many, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fork import at_fork
-from spanline.exporters._worker import ExporterWorker, FlushRequest
 from spanline.schema import RAW
+
+if TYPE_CHECKING:
+    from spanline.exporters._worker import ExporterWorker, FlushRequest
 
 __all__ = ["Pipeline"]
 
@@ -197,12 +199,16 @@ class Pipeline:
         """Start the exporter workers and the writer thread."""
         # An exporter may bound its own queue (``max_pending`` events); events held for
         # it stay alive, and a large backlog costs the program garbage-collector time.
-        self._workers = [
-            ExporterWorker(
-                exporter, name, **_queue_bound(exporter), on_thread_start=mark_internal_thread
-            )
-            for name, exporter in self._exporters
-        ]
+        self._workers = []
+        if self._exporters:  # the exporter platform loads only when there are exporters
+            from spanline.exporters._worker import ExporterWorker
+
+            self._workers = [
+                ExporterWorker(
+                    exporter, name, **_queue_bound(exporter), on_thread_start=mark_internal_thread
+                )
+                for name, exporter in self._exporters
+            ]
         self._start_writer()
         at_fork(self._after_fork_in_child, in_multiprocessing_child=self._mp_child)
 
