@@ -7,7 +7,7 @@ Usage::
 Each measurement runs in fresh interpreters (``python -c``), median of N (20):
 
 * **import spanline**: the package import alone;
-* **settings**: ``import spanline._config`` plus ``resolve_settings()`` after
+* **settings**: ``import spanline._session._settings`` plus ``resolve_settings()`` after
   ``import spanline`` (the part the settings table owns);
 * **configure cold**: the first ``configure_observability(enabled=True,
   run_dir=<tmp>)`` after ``import spanline``; ``shutdown()`` follows, untimed.
@@ -50,8 +50,8 @@ _IMPORT = "import time\nt = time.perf_counter()\nimport spanline\n"
 _SETTINGS = (
     "import sys, time, spanline\n"
     "t = time.perf_counter()\n"
-    "import spanline._config\n"
-    "spanline._config.resolve_settings({'enabled': True, 'run_dir': sys.argv[1]})\n"
+    "import spanline._session._settings\n"
+    "spanline._session._settings.resolve_settings({'enabled': True, 'run_dir': sys.argv[1]})\n"
 )
 _CONFIGURE = (
     "import sys, time, spanline\n"

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/dashboard.py [--spans N] [--hot-spans N] [--lines N] [--repeat R]
                                    [--clients C] [--smoke] [--json PATH]
 
-Three measurements (issue 16, item 6), each against spanline's own server
+Three measurements, each against spanline's own server
 (``spanline.dashboard.start_in_thread``, in this process) and Debian's chromium
 driven by Playwright (never ``playwright install``):
 

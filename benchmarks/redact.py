@@ -35,8 +35,8 @@ from typing import Any
 
 import orjson
 
-from spanline._redact import redact_text
-from spanline._scrub import redact_event
+from spanline._capture._redact import redact_text
+from spanline._capture._scrub import redact_event
 
 #: Fake secrets, one a kind (not real credentials).
 SECRETS = [

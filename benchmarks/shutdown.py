@@ -199,9 +199,9 @@ def gc_watch() -> GcWatch:
 def live_child(spans: int, chunk: int, interval_ms: int, directory: Path) -> dict[str, Any]:
     """Configure, produce, wait for the live fold, time shutdown(); return the facts."""
     import spanline
-    from spanline import _session
-    from spanline._live_summary import LiveSummary
-    from spanline._writer import Pipeline
+    from spanline._session import _configure as _session
+    from spanline._session._live_summary import LiveSummary
+    from spanline._writer._pipeline import Pipeline
 
     parts: dict[str, float] = {}
     wrap_timed(LiveSummary, "finish", parts, "summary_s")

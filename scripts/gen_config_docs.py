@@ -1,4 +1,4 @@
-"""Regenerate the settings table of docs/configuration.md from spanline._config.SETTINGS.
+"""Regenerate the settings table of docs/configuration.md from spanline._session._settings.SETTINGS.
 
 Usage::
 
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from spanline._config import settings_markdown
+from spanline._session._settings import settings_markdown
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 START = "<!-- settings:start -->"

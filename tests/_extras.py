@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from spanline._install import editable_checkout
+from spanline._capture._install import editable_checkout
 
 
 def install_hint(extra: str, cwd: Path | None = None) -> str:

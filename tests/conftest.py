@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 import spanline
-from spanline import _runs as spanline_runs
-from spanline._tracer import RUNTIME
+from spanline._hotpath._runtime import RUNTIME
+from spanline._runs import _store as spanline_runs
 from spanline.exporters import InMemoryExporter
 from tests._helpers import validate_file
 

@@ -32,10 +32,13 @@ def test_docs_have_blocks() -> None:
 
 
 def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
-    """Docs, examples, messages and docstrings never cite internal design numbers."""
+    """Docs, examples, messages, docstrings, tests and benchmarks never cite internal design
+    numbers (numbered contracts, references or issues): they say what is meant."""
     import re
 
-    pattern = re.compile(r"\bcontracts? \d+|\breference 00\d|\bissues? #?\d+", re.IGNORECASE)
+    pattern = re.compile(
+        r"\bcontracts? \d+|\breference 00\d|\bissues? #?\d+|\bthe platform issue", re.IGNORECASE
+    )
     places = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
     for folder, suffix in (
         ("docs", "*.md"),
@@ -43,6 +46,10 @@ def test_user_facing_text_says_what_it_means_not_internal_numbers() -> None:
         ("src", "*.py"),
         ("src", "*.js"),
         ("src", "*.html"),
+        ("tests", "*.py"),
+        ("benchmarks", "*.py"),
+        ("scripts", "*.py"),
+        ("scripts", "*.sh"),
     ):
         places += sorted((ROOT / folder).rglob(suffix))
     found = [

@@ -82,7 +82,7 @@ def test_an_unusable_base_directory_from_the_environment_leaves_tracing_off(
         "import spanline, itertools\n"
         "run = spanline.configure_observability(enabled=True, clock=lambda: 5.0)\n"
         "print(run, spanline.span('x').is_recording)\n"
-        "from spanline import _tracer\n"
+        "from spanline._hotpath import _tracer\n"
         "print(_tracer.wall_time() != 5.0)\n"
     )
     result = run_python(code, env={"SPANLINE_DIR": str(not_a_dir)})

@@ -79,7 +79,7 @@ def test_loading_the_plugin_does_nothing(tmp_path: Path) -> None:
     code = """
 import json, os, sys, threading
 import spanline.pytest_plugin
-from spanline._tracer import RUNTIME
+from spanline._hotpath._runtime import RUNTIME
 print(json.dumps({
     "modules": sorted(m for m in sys.modules if m.startswith("spanline")),
     "threads": threading.active_count(),

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanline._assess import assess
-from spanline._decorators import context, traced_agent, traced_llm, traced_tool
-from spanline._redact import add_redaction_pattern, add_secret_key
-from spanline._runs import Run
-from spanline._session import (
+from spanline._capture._redact import add_redaction_pattern, add_secret_key
+from spanline._decorators._assess import assess
+from spanline._decorators._threads import ThreadPoolExecutor, bind_context
+from spanline._decorators._traced import context, traced_agent, traced_llm, traced_tool
+from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
+from spanline._runs._store import Run
+from spanline._session._configure import (
     child_env,
     configure_observability,
     current_run,
     flush,
     shutdown,
 )
-from spanline._threads import ThreadPoolExecutor, bind_context
-from spanline._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._version import __version__
 from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
 from spanline.schema import AGENT_KINDS
@@ -90,8 +90,8 @@ _LAZY = {
     "instrument": "spanline._instrument",
     "uninstrument": "spanline._instrument",
     # Carriers for queues, HTTP and subprocesses: loaded on first use.
-    "extract": "spanline._propagate",
-    "inject": "spanline._propagate",
+    "extract": "spanline._decorators._propagate",
+    "inject": "spanline._decorators._propagate",
 }
 
 

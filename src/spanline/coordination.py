@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spanline._tracer import Tracer, context_attributes
-from spanline._wrapping import captured
+from spanline._decorators._wrapping import captured
+from spanline._hotpath._runtime import context_attributes
+from spanline._hotpath._tracer import Tracer
 
 __all__ = [
     "EVENT_TYPES",

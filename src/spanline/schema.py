@@ -6,6 +6,7 @@ other part (the hot path, the writer, folds, the CLI) can share these names.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 __all__ = [
@@ -22,9 +23,11 @@ __all__ = [
     "SPAN_END_FIELDS",
     "SPAN_START_FIELDS",
     "START",
+    "TRACEPARENT_PATTERN",
     "TRUE_WORDS",
     "schema",
     "schema_text",
+    "traceparent_ids",
 ]
 
 #: Bumped when a field of telemetry.jsonl changes meaning.
@@ -103,6 +106,29 @@ USAGE_ON_CHILD: Final = "spanline.usage_on_child"
 #: Spellings of "on" and "off" for boolean settings.
 TRUE_WORDS: Final = ("1", "true", "yes", "on")
 FALSE_WORDS: Final = ("", "0", "false", "no", "off")
+
+#: A W3C ``traceparent``: ``00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>``
+#: (lower case; :func:`traceparent_ids` folds the case).
+TRACEPARENT_PATTERN: Final = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def traceparent_ids(raw: object) -> tuple[str, str] | None:
+    """The trace id and parent span id a W3C ``traceparent`` names.
+
+    Spaces around it and upper-case hex are tolerated. All-zero ids are returned
+    as they are: what to do with them is the caller's choice.
+
+    Args:
+        raw: the header's or the variable's text (anything else gives None).
+
+    Returns:
+        ``(trace id, parent span id)`` as 32 and 16 lower-case hex characters, or
+        None when ``raw`` is not a version 00 traceparent.
+    """
+    if not isinstance(raw, str):
+        return None
+    match = TRACEPARENT_PATTERN.fullmatch(raw.strip().lower())
+    return (match[1], match[2]) if match is not None else None
 
 
 def schema_text() -> str:

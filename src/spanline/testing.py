@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spanline._runs import Run
-from spanline._session import configure_observability, flush, shutdown
-from spanline._tracer import set_sources
+from spanline._hotpath._tracer import set_sources
+from spanline._runs._store import Run
+from spanline._session._configure import configure_observability, flush, shutdown
 from spanline.exporters.memory import InMemoryExporter
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
-"""Issue 3: threads and asyncio tasks at volume; every event counted, every parent right.
+"""Threads and asyncio tasks at volume; every event counted, every parent right.
 
-The 4 threads x 50k spans scenario runs here only (it was once in tests/test_concurrency.py
+The 4 threads x 50k spans scenario runs here only (it was once in tests/writer/test_concurrency.py
 too): pool threads carry the parent, a plain thread gives roots, an exporter is attached."""
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def test_four_threads_of_50k_spans_and_200_nested_tasks(tmp_path: Path) -> None:
 def test_plain_threads_are_roots_of_the_same_run_and_helpers_carry_the_parent(
     tmp_path: Path,
 ) -> None:
-    """Contract 11: an unhelped thread gives a parentless span of the same run."""
+    """An unhelped thread gives a parentless span of the same run."""
     run = configure(tmp_path)
     tracer = spanline.get_tracer()
 

@@ -1,5 +1,5 @@
 """Disabled by default, environment opt-in, directories, run ids, `latest`, re-configuration,
-late configuration, shutdown and flush (issue 3; contracts 1, 2, 16)."""
+late configuration, shutdown and flush."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_invalid_spanline_enabled_in_a_subprocess(tmp_path: Path) -> None:
 
 
 def test_run_id_format_and_latest(tmp_path: Path) -> None:
-    """Contract 2: <service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>; latest = most recently created."""
+    """Run ids: <service>-<UTC YYYYMMDDTHHMMSS>-<6 hex>; latest = most recently created."""
     before = datetime.now(timezone.utc).replace(microsecond=0)
     first = configure(tmp_path, service_name="svc.a_b-1")
     second = spanline.configure_observability(
@@ -216,7 +216,7 @@ def test_any_service_name_is_accepted_and_the_run_id_uses_a_safe_copy(
 def test_run_dir_and_spanline_dir_name_the_same_base(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Contract 1: both name the base; the argument wins; default .spanline in the cwd."""
+    """run_dir and SPANLINE_DIR both name the base; the argument wins; default .spanline here."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SPANLINE_DIR", "from-env")
     by_env = spanline.configure_observability(enabled=True)
@@ -251,7 +251,7 @@ def test_reconfigure_without_enabled_falls_back_to_the_default_off(tmp_path: Pat
 
 
 def test_late_configuration_and_shutdown_resolve_at_call_time(tmp_path: Path) -> None:
-    """Contract 16: decorated/taken before configure -> traced after; off again after shutdown."""
+    """Decorated/taken before configure -> traced after; off again after shutdown."""
     tracer = spanline.get_tracer()
 
     @spanline.traced_tool

@@ -1,4 +1,4 @@
-"""Issue 4: traced_agent / traced_tool / traced_llm on every call shape."""
+"""traced_agent / traced_tool / traced_llm on every call shape."""
 
 from __future__ import annotations
 
@@ -342,7 +342,9 @@ def test_nested_spans_in_concurrent_agents_carry_their_own_agent_id(tmp_path: Pa
               if s["attrs"].get("gen_ai.operation.name") == "invoke_agent"}  # fmt: skip
     ids = sorted(s["attrs"]["gen_ai.agent.id"] for s in agents.values())
     unnamed = next(s for s in agents.values() if "'c'" in str(s["attrs"].get("input.preview")))
-    assert unnamed["attrs"]["gen_ai.agent.id"] == unnamed["span_id"]  # contract 7
+    assert (
+        unnamed["attrs"]["gen_ai.agent.id"] == unnamed["span_id"]
+    )  # an agent without an id is known by its span id
     assert sorted(ids) == sorted(["agent_a", "agent_b", unnamed["span_id"], "fixed", "nested"])
 
     def nearest_agent(span: dict) -> dict | None:

@@ -1,4 +1,4 @@
-"""Issue 3: reference 001's fields, with their names and types; every line validates."""
+"""The run profile's fields, with their names and types; every line validates."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3: the EigenDA example (reference 001's run profile), run as a user would."""
+"""The EigenDA example (the EigenDA analysis run profile), run as a user would."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _run_example(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProce
         "--speed",
         "8",
         *extra,
-        env={"SPANLINE_DIR": str(base)},  # contract 9: no run_dir in the example
+        env={"SPANLINE_DIR": str(base)},  # the example passes no run_dir: SPANLINE_DIR applies
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -64,13 +64,13 @@ def test_summary_phases_and_agents(normal_run) -> None:
     for name, agents in PHASE_AGENTS.items():
         assert phases[name]["agents"] == agents
     assert phases["synthesis"]["agents"] == 1
-    assert "agents" not in phases["discovery"]  # omitted when 0 (contract 5)
+    assert "agents" not in phases["discovery"]  # omitted when 0
     assert summary["totals"]["agents_spawned"] == 35
     assert summary["errors"] == [] and summary["open_spans"] == 0
     assert summary["run_id"] == run_dir.name and summary["run_id"].startswith("eigenda-")
     assert summary["source_repo"] == "https://github.com/Layr-Labs/eigenda"
     assert summary["source_commit"] == "61019b4"
-    # reference 001's milestones are phase events, listed apart from the phase spans
+    # the run profile's milestones are phase events, listed apart from the phase spans
     assert [m["name"] for m in summary["milestones"]][:2] == [
         "discovery-complete",
         "library-depth-0-complete",

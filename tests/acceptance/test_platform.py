@@ -1,5 +1,5 @@
-"""Acceptance tests for the platform issue, written from the docs and the design contracts
-(1, 2, 3, 4, 5, 17, 20, 21, 22, 23, 27, 30) only, through the public API.
+"""Acceptance tests for spanline as a platform, written from the docs and the design's
+settled rules only, through the public API.
 
 Each numbered section matches one item of the must-hold list: deterministic runs, no
 exporter feedback, the live summary of a multi-process run, the summary keys, capture

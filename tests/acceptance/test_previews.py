@@ -1,4 +1,4 @@
-"""Issue 4: previews of hostile values are bounded and never raise."""
+"""Previews of hostile values are bounded and never raise."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3: several processes (fork and spawn) append to one telemetry.jsonl."""
+"""Several processes (fork and spawn) append to one telemetry.jsonl."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Contract 10 (queue bound, drops counted) and exporter isolation."""
+"""The queue bound (events past it dropped and counted) and exporter isolation."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_a_raising_exporter_is_isolated_and_counted(tmp_path: Path) -> None:
         with tracer.span("s", index=index):
             pass
     # Everything was handled (nothing hangs), but an exporter that raised on every
-    # batch did not confirm: flush() says so (issue 17, "honest flush").
+    # batch did not confirm: flush() says so (an honest flush).
     assert spanline.flush(timeout=30) is False
     summary, events = finish(run)
     assert len(by_kind(events, "span_end")) == 200  # the file is complete

@@ -1,4 +1,4 @@
-"""Issue 4: secrets in arguments, results and errors never reach telemetry.jsonl."""
+"""Secrets in arguments, results and errors never reach telemetry.jsonl."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Re-folding runs: damaged files (issue 3), phases (contract 5), the CLI (contracts 1, 14)."""
+"""Re-folding runs: damaged files, phases, the CLI (base directories, JSON output, errors)."""
 
 from __future__ import annotations
 

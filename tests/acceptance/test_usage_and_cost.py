@@ -1,4 +1,4 @@
-"""Issue 4: token usage from real provider SDK types and dicts, streaming, and cost."""
+"""Token usage from real provider SDK types and dicts, streaming, and cost."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def test_usage_and_cost_from_sdk_objects_and_dicts(case: str, form: str, tmp_pat
     summary, events = finish(run)
     span = one(events, "llm.call")
     attrs = span["attrs"]
-    assert attrs["gen_ai.usage.input_tokens"] == inp  # contract 6: includes cache parts
+    assert (
+        attrs["gen_ai.usage.input_tokens"] == inp
+    )  # input includes the cache parts (GenAI conventions)
     assert attrs["gen_ai.usage.output_tokens"] == out
     assert attrs.get("gen_ai.usage.cache_read.input_tokens") == read
     assert attrs.get("gen_ai.usage.cache_creation.input_tokens") == write
@@ -289,7 +291,7 @@ def test_stream_abandoned_midway_still_ends_the_span(tmp_path: Path) -> None:
 def test_unpriced_model_is_named_wherever_its_attribute_was_set(
     model_at: str, tmp_path: Path
 ) -> None:
-    """Contract 3: readers merge start then end attributes."""
+    """Readers merge start then end attributes."""
     run = configure(tmp_path)
     usage = {"gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 1}
     model = {"gen_ai.request.model": "mystery-model-9"}

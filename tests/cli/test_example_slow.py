@@ -1,4 +1,4 @@
-"""Contract 29: ``examples/eigenda_profile.py --slow PHASE=F`` scales one phase's durations."""
+"""``examples/eigenda_profile.py --slow PHASE=F`` scales one phase's durations."""
 
 from __future__ import annotations
 

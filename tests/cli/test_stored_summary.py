@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spanline._runs import Run, read_summary_if_current
+from spanline._runs._store import Run, read_summary_if_current
 from tests._helpers import run_cli
 from tests.cli._runs import GOLDEN_RUN, cli_env, make_golden_run
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import spanline
-from spanline._runs import create_run
+from spanline._runs._store import create_run
 from spanline.dashboard._server import DashboardServer
 from tests._helpers import configure
 from tests.dashboard._sse import Message, messages

@@ -2,7 +2,7 @@
 
 The run is replayed into a fresh run directory over ~2 s (timestamps moved to
 now), served by spanline's dashboard server. The example declares its 35 agents
-up front with ``tracer.plan`` (``span_planned`` lines, contract 19), so the page
+up front with ``tracer.plan`` (``span_planned`` lines), so the page
 shows those not started yet as queued.
 """
 

@@ -72,7 +72,7 @@ def reports() -> Iterator[list[str]]:
     """spanline's own warnings during the test; each function's first warning is fresh."""
     from loguru import logger
 
-    from spanline import _decorators
+    from spanline._decorators import _traced as _decorators
 
     _decorators._WARNED.clear()
     messages: list[str] = []

@@ -8,7 +8,7 @@ import pytest
 
 from spanline.folds import summarize
 from spanline.schema import USAGE_ON_CHILD
-from tests.test_summary import end, start
+from tests.folds.test_summary import end, start
 
 USAGE = {"gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20}
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests._helpers import ROOT, read_lines, run_interpreter
+from tests.cli.test_cli_query import EXAMPLES, at, by_value
 from tests.otel._receiver import receiver
 from tests.otel.test_logfire import TOKEN, attrs
-from tests.test_cli_query import EXAMPLES, at, by_value
 
 duckdb = pytest.importorskip("duckdb")
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import spanline
-from spanline import _propagate
+from spanline._decorators import _propagate
 from tests._helpers import configure, finish, named, one
 from tests.otel_bridge._tools import lookup
 

@@ -25,7 +25,7 @@ def test_carriers_are_public_and_lazy() -> None:
     assert {"inject", "extract"} <= set(spanline.__all__)
     assert inspect.getdoc(spanline.inject) and inspect.getdoc(spanline.extract)
     loaded = heavy_imports(
-        "import spanline", {"spanline.otel", "spanline._propagate", "opentelemetry"}
+        "import spanline", {"spanline.otel", "spanline._decorators._propagate", "opentelemetry"}
     )
     assert loaded == []
 

@@ -2,7 +2,7 @@
 
 Each provider module lists the SDK methods it wraps (:class:`Target`); this module
 patches them on their classes and puts the originals back. The wrappers are the
-decorators' own (:func:`spanline._wrapping.decorate` with an LLM recipe), so an
+decorators' own (:func:`spanline._decorators._wrapping.decorate` with an LLM recipe), so an
 instrumented call records exactly what a ``@traced_llm`` function records, and
 costs one check while tracing is off.
 """
@@ -13,8 +13,8 @@ import importlib
 import threading
 from typing import Any
 
+from spanline._decorators._wrapping import decorate
 from spanline._instrument._recipe import SdkCall, Target
-from spanline._wrapping import decorate
 from spanline.exceptions import ConfigurationError
 
 __all__ = ["instrument", "instrumented", "uninstrument"]

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spanline._decorators import LlmRecipe
-from spanline._tracer import Span, _current_span
-from spanline._usage import _get
-from spanline._wrapping import parsed_raw_response
+from spanline._capture._usage import _get
+from spanline._decorators._traced import LlmRecipe
+from spanline._decorators._wrapping import parsed_raw_response
+from spanline._hotpath._runtime import CURRENT_SPAN
+from spanline._hotpath._tracer import Span
 from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]
@@ -54,7 +55,7 @@ class SdkCall(LlmRecipe):
                 value = _get(config, *names)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 span.attributes[key] = value
-        outer = _current_span.get()
+        outer = CURRENT_SPAN.get()
         if isinstance(outer, Span) and outer.kind == "llm":
             # Inside a @traced_llm function: this span records the usage, the outer
             # one records none, so totals count the call once.

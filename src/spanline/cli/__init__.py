@@ -11,7 +11,7 @@ exit status, the same for every command:
   a missing extra, a refused write);
 - 130: interrupted (Ctrl-C), except ``serve``, whose Ctrl-C is its normal end (0).
 
-Typer, Click and Rich are imported here only, never by ``import spanline``.
+Click and Rich are imported here only, never by ``import spanline``.
 """
 
 from __future__ import annotations

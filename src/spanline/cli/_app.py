@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from spanline._runs import Run, resolve_run
+from spanline._runs._store import Run, resolve_run
 from spanline._version import __version__
 
 __all__ = [

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from spanline._redact import REDACTED, is_secret_key, redact_text
-from spanline._runs import Run
-from spanline._scrub import redact, redact_event
+from spanline._capture._redact import REDACTED, is_secret_key, redact_text
+from spanline._capture._scrub import redact, redact_event
+from spanline._runs._store import Run
 from spanline._version import __version__
 from spanline.cli._app import CliError
 

@@ -1,10 +1,11 @@
 """``spanline emit``: append one schema-valid line to a run's telemetry.jsonl.
 
 Shell hooks and orchestrators in other languages take part in a run this way.
-Each line goes through what the writer does to its own: redaction
-(:func:`spanline._scrub.redact_event`), the writer's encoder
-(:func:`spanline._encode.encode`) and its locked append
-(:func:`spanline._fileio.append_locked`), so lines of several processes never
+Each line is built by the line format's own functions (``spanline._lines``, as the
+writer's are) and goes through what the writer does to its own: redaction
+(:func:`spanline._capture._scrub.redact_event`), encoding
+(:func:`spanline._lines._encode.encode`) and the locked append
+(:func:`spanline._lines._fileio.append_locked`), so lines of several processes never
 interleave. Each is checked against the published schema before it is written.
 """
 
@@ -20,15 +21,17 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from spanline._runs import Run, read_run_start
+from spanline._lines._encode import event_line, phase_line, span_end_line, span_start_line
+from spanline._lines._read import lines
+from spanline._runs._store import Run, read_run_start
 from spanline.cli._app import BAD_INPUT, CliError, cli, find_run
+from spanline.schema import traceparent_ids
 
 __all__ = ["emit"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 
 _RUN_HELP = "run id or path (default: $SPANLINE_RUN_ID, else the latest run)"
@@ -102,18 +105,11 @@ def span_start(
     else:
         parent = _parent_from_environment(trace_id)
     span_id = os.urandom(8).hex()
-    event = {
-        "event": "span_start",
-        "span_id": span_id,
-        "parent": parent,
-        "trace_id": trace_id,
-        "name": name,
-        "component": component,
-        "kind": kind,
-        "ts": time.time(),
-        "attributes": _parse_attrs(attrs),
-    }
-    _append(run, event)
+    attributes = _parse_attrs(attrs)
+    line = span_start_line(
+        span_id, parent, trace_id, name, component, kind, time.time(), attributes
+    )
+    _append(run, line)
     click.echo(span_id)
 
 
@@ -153,19 +149,12 @@ def span_end(
                 BAD_INPUT,
             )
         duration_ms = max(0.0, (now - started) * 1000.0)
-    event: dict[str, Any] = {
-        "event": "span_end",
-        "span_id": span_id,
-        "status": status,
-        "duration_ms": round(duration_ms, 3),
-        "tokens": tokens,
-        "tool_uses": tool_uses,
-        "ts": now,
-        "attributes": _parse_attrs(attrs),
-    }
+    error = None
     if status == "error" or error_type is not None or message is not None:
-        event["error"] = {"type": error_type or "error", "message": message or ""}
-    _append(run, event)
+        error = {"type": error_type or "error", "message": message or ""}
+    counters = {"tokens": tokens, "tool_uses": tool_uses}
+    line = span_end_line(span_id, status, duration_ms, now, _parse_attrs(attrs), counters, error)
+    _append(run, line)
 
 
 @emit.command("phase")
@@ -190,7 +179,7 @@ def phase(
     if wall_ms is None:
         previous = _previous_milestone(run)
         wall_ms = max(0.0, (now - previous) * 1000.0) if previous is not None else 0.0
-    _append(run, {"event": "phase", "name": name, "wall_ms": round(wall_ms, 3), "ts": now, **extra})
+    _append(run, phase_line(name, wall_ms, now, extra))
 
 
 @emit.command("event")
@@ -209,14 +198,7 @@ def event(
     if span_id is not None:
         _check_span_id(span_id, "--span")
     run = _emit_run(target, directory)
-    line = {
-        "event": "event",
-        "name": name,
-        "span_id": span_id,
-        "ts": time.time(),
-        "attributes": _parse_attrs(attrs),
-    }
-    _append(run, line)
+    _append(run, event_line(name, span_id, time.time(), _parse_attrs(attrs)))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -256,22 +238,21 @@ def _trace_id(run: Run) -> str:
 
 def _parent_from_environment(trace_id: str) -> str | None:
     """The span named by ``$TRACEPARENT`` when it belongs to this run's trace."""
-    match = _TRACEPARENT.fullmatch(os.environ.get("TRACEPARENT", "").strip().lower())
-    return match.group(2) if match and match.group(1) == trace_id else None
+    parsed = traceparent_ids(os.environ.get("TRACEPARENT"))
+    return parsed[1] if parsed is not None and parsed[0] == trace_id else None
 
 
 def _lines(run: Run, *needles: bytes) -> Iterator[dict[str, Any]]:
     """Decoded lines of the run's log that contain one of ``needles`` (others are not
     parsed: a run may have millions of lines)."""
-    with run.telemetry_path.open("rb") as handle:
-        for raw in handle:
-            if any(needle in raw for needle in needles):
-                try:
-                    decoded = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue  # a torn or malformed line: readers skip it too
-                if isinstance(decoded, dict):
-                    yield decoded
+    for raw, _ in lines(run.telemetry_path, final=True):
+        if any(needle in raw for needle in needles):
+            try:
+                decoded = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue  # a torn or malformed line: readers skip it too
+            if isinstance(decoded, dict):
+                yield decoded
 
 
 def _find_span(run: Run, span_id: str) -> tuple[float | None, bool]:
@@ -301,9 +282,9 @@ def _previous_milestone(run: Run) -> float | None:
 
 def _append(run: Run, event: dict[str, Any]) -> None:
     """Redact, check against the schema, encode and append one line, as the writer does."""
-    from spanline._encode import encode
-    from spanline._fileio import append_locked, open_append
-    from spanline._scrub import redact_event
+    from spanline._capture._scrub import redact_event
+    from spanline._lines._encode import encode
+    from spanline._lines._fileio import append_locked, open_append
     from spanline.cli._validate import schema_errors
     from spanline.schema import schema
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import orjson
 
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline.cli._app import CliError, cli, find_run, read_options
 
 __all__ = ["FORMATS", "export", "export_html", "export_mlflow", "export_otlp_json", "parse_size"]

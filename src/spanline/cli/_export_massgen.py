@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline.folds.events import LineProblem, iter_events
 from spanline.folds.massgen import MassgenFold, write_artifacts
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 import orjson
 
-from spanline._runs import Run, list_runs, read_run_start
+from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._app import base_dir, cli, console, read_options
 from spanline.cli._format import fmt_bytes, fmt_cost, fmt_ms, fmt_time, run_title, to_json
 from spanline.folds import summarize_file

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import orjson
 
-from spanline._runs import Run, list_runs
+from spanline._runs._store import Run, list_runs
 from spanline.cli._app import CliError, base_dir, cli, console, find_run, read_options
 
 __all__ = ["query"]
@@ -59,7 +59,7 @@ def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list
     try:
         import duckdb
     except ImportError:
-        from spanline._install import install_command
+        from spanline._capture._install import install_command
 
         raise CliError(f"spanline query needs DuckDB: {install_command('query')}") from None
     from spanline.folds.records import records_view_sql

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline.cli._app import CliError
 from spanline.folds import JsonlTail, LineProblem, SummaryFold
 

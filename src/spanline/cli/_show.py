@@ -79,7 +79,7 @@ def _open_state(run: Any, view: TreeView) -> str:
     while stack:
         node = stack.pop()
         if node.status == "open":
-            from spanline._runs import run_is_live
+            from spanline._runs._liveness import run_is_live
 
             return "in flight" if run_is_live(run) else "abandoned"
         stack.extend(node.children)

@@ -48,7 +48,7 @@ def summary(run: str | None, refold: bool, directory: Path | None, as_json: bool
         return
     open_state = "open"
     if folded["open_spans"]:
-        from spanline._runs import run_is_live
+        from spanline._runs._liveness import run_is_live
 
         open_state = "in flight" if run_is_live(found) else "abandoned"
     out = console()

@@ -50,7 +50,7 @@ def require_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        from spanline._install import install_command
+        from spanline._capture._install import install_command
 
         raise DashboardUnavailable(
             f"the dashboard needs {exc.name or 'its libraries'}: {install_command('dashboard')}"

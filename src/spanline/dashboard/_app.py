@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from spanline._runs import Run
+from spanline._runs._store import Run
 from spanline.dashboard import _data
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 

@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from spanline._runs import (
-    WRITER_EVENTS,
+from spanline._lines._read import lines
+from spanline._runs._liveness import WRITER_EVENTS, run_is_live, track_writer, writers_alive
+from spanline._runs._store import (
     Run,
     find_run,
+    latest_run,
     list_runs,
-    read_latest,
     read_run_start,
     read_summary_if_current,
-    track_writer,
+    summary_or_fold,
     validate_run_id,
-    writers_alive,
 )
 from spanline.exceptions import RunNotFoundError
 from spanline.folds import LineProblem, SummaryFold
@@ -42,7 +41,6 @@ __all__ = [
     "summary",
 ]
 
-_CHUNK = 1 << 16
 _BATCH = 512
 #: Most events one /api/runs/{id}/events call returns.
 MAX_LIMIT = 10_000
@@ -66,42 +64,14 @@ def get_run(base: Path, run_id: str) -> Run:
     return run
 
 
-def latest_run(base: Path) -> Run:
-    """The most recently created run under ``base`` (resolved on every call).
-
-    Raises:
-        RunNotFoundError: there is no run.
-    """
-    latest = read_latest(base)
-    if latest is not None:
-        run = find_run(base, latest)
-        if run is not None:
-            return run
-    runs = list_runs(base)
-    if not runs:
-        raise RunNotFoundError(f"no runs under {base / 'runs'}")
-    return runs[0]
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 1:
-        return False  # pid 1: a deterministic run records no real pid
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # it exists, owned by someone else
-    return True
-
-
 def run_info(run: Run) -> dict[str, Any]:
     """One row of ``/api/runs``.
 
     ``status`` is the stored summary's (``ok``/``error``) when it covers the
     whole log, with its ``failed_agents`` (0 for a summary written before that
-    key); otherwise ``running`` while the process that created the run is
-    alive, else ``incomplete``, and ``failed_agents`` is None.
+    key); otherwise ``running`` while a process of the run may still write (the
+    run store's :func:`~spanline._runs._liveness.run_is_live`, as in the
+    snapshot), else ``incomplete``, and ``failed_agents`` is None.
     """
     start = read_run_start(run) or {}
     stored = read_summary_if_current(run)
@@ -110,7 +80,7 @@ def run_info(run: Run) -> dict[str, Any]:
         status = stored.get("status")
         failed = stored.get("failed_agents") or 0
     else:
-        status = "running" if _alive(start.get("pid")) else "incomplete"
+        status = "running" if run_is_live(run) else "incomplete"
     return {
         "run_id": run.run_id,
         "created": start.get("ts"),
@@ -149,36 +119,6 @@ def check_offset(path: Path, offset: int) -> None:
         raise BadOffset(f"offset {offset} is beyond the end of the log (0 bytes)") from None
 
 
-def lines(path: Path, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int]]:
-    """Each complete line from ``start`` (a line start) up to ``end``, with the offset past it.
-
-    A last line without its newline is still being written: it is not read.
-    Blank lines are skipped (their bytes still count in the offsets).
-    """
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        return
-    with handle:
-        handle.seek(start)
-        position, rest = start, b""
-        while end is None or position + len(rest) < end:
-            size = _CHUNK if end is None else min(_CHUNK, end - position - len(rest))
-            chunk = handle.read(size)
-            if not chunk:
-                return
-            data = rest + chunk if rest else chunk
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]
-            at = 0
-            while at < cut:
-                newline = data.index(b"\n", at)
-                position += newline + 1 - at
-                if newline > at:
-                    yield data[at:newline], position
-                at = newline + 1
-
-
 def _decode(line: bytes) -> dict[str, Any] | None:
     try:
         event = orjson.loads(line)
@@ -189,9 +129,10 @@ def _decode(line: bytes) -> dict[str, Any] | None:
 
 def summary(run: Run) -> dict[str, Any]:
     """The run's summary: the stored one when it covers the whole log, else a fold of it."""
-    stored = read_summary_if_current(run)
-    if stored is not None and not stored.get("skipped_line_count"):
-        return stored
+    return summary_or_fold(run, _fold)
+
+
+def _fold(run: Run) -> dict[str, Any]:
     folded: dict[str, Any] = snapshot(run, None, with_lanes=False)["summary"]
     return folded
 

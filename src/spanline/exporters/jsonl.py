@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spanline._encode import encode_many
-from spanline._fileio import append_locked, open_append
+from spanline._lines._encode import encode_many
+from spanline._lines._fileio import append_locked, open_append
 
 __all__ = ["JsonlExporter"]
 

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from spanline._prices import PriceTable, compute_cost
-from spanline._usage import usage_from_attributes
+from spanline._capture._prices import PriceTable, compute_cost
+from spanline._capture._usage import usage_from_attributes
 from spanline.folds._summary_fold import SummaryFold
 from spanline.folds._summary_model import RunSummary, round_ms, round_usd
 from spanline.schema import AGENT_KINDS

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
+
+from spanline._lines._read import blocks
 
 __all__ = ["JsonlTail", "LineProblem", "iter_events", "read_events"]
 
@@ -74,9 +75,6 @@ def read_events(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], lis
     return events, problems
 
 
-_CHUNK = 1 << 16  # measured: larger blocks keep more lines alive at once, and are slower
-
-
 class JsonlTail:
     """Reads a JSONL file that is still being written, a batch of new lines at a time.
 
@@ -140,31 +138,19 @@ class JsonlTail:
         Returns:
             An iterator over lists of events; :attr:`offset` advances after each list.
         """
-        path = Path(self.path)
-        if not path.is_file():
-            return  # not created yet
-        with path.open("rb") as handle:
-            handle.seek(self.offset)
-            pending: list[bytes] = []  # a line longer than a chunk, piece by piece
-            while chunk := handle.read(_CHUNK):
-                if chunk.rfind(b"\n") < 0:
-                    pending.append(chunk)  # joined once its end arrives: never quadratic
-                    continue
-                data = b"".join((*pending, chunk)) if pending else chunk
-                cut = data.rfind(b"\n") + 1
-                pending = [data[cut:]] if cut < len(data) else []
-                batch = self._block(data, cut)
-                if batch:
-                    yield batch
-            rest = b"".join(pending)
-            if rest and final:
+        for data, cut, _ in blocks(self.path, self.offset, final=final):
+            if cut == 0:  # the last line, without its newline, once the writer is done
                 self.lines += 1
-                self.offset += len(rest)
+                self.offset += len(data)
                 name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
-                event = self._decode(rest, name, loads, error, " (torn last line)")
+                event = self._decode(data, name, loads, error, " (torn last line)")
                 if event is not None:
                     self.batch_lines = (self.lines,)
                     yield [event]
+                continue
+            batch = self._block(data, cut)
+            if batch:
+                yield batch
 
     def _block(self, data: bytes, cut: int) -> list[dict[str, Any]]:
         """The events of ``data[:cut]`` (whole lines); advances the position past them.

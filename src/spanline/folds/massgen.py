@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from spanline._fileio import write_atomic
+from spanline._lines._fileio import write_atomic
 from spanline.folds._massgen_render import (
     coordination_table,
     execution_trace,

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from spanline._fileio import write_atomic
-from spanline._prices import PriceTable
-from spanline._report import report
+from spanline._capture._prices import PriceTable
+from spanline._capture._report import report
+from spanline._lines._fileio import write_atomic
 from spanline.folds._summary_fold import SummaryFold
 from spanline.folds._summary_model import (
     AgentSummary,

@@ -30,8 +30,9 @@ from opentelemetry import trace
 from opentelemetry.context.context import Context, _RuntimeContext
 from opentelemetry.trace.propagation import _SPAN_KEY
 
-from spanline._propagate import RemoteParent
-from spanline._tracer import SUPPRESSED, Span, _current_span
+from spanline._decorators._propagate import RemoteParent
+from spanline._hotpath._runtime import CURRENT_SPAN, SUPPRESSED
+from spanline._hotpath._tracer import Span
 
 __all__ = ["disable", "enable", "is_enabled", "recording", "trace_id_of"]
 
@@ -92,8 +93,8 @@ class BridgeContext(_RuntimeContext):
         if isinstance(span, trace.Span):
             span_context = span.get_span_context()
             if span_context.span_id in recording:
-                moved = _current_span.set(RemoteParent(span_context.span_id, None))
-        context = Context({**context, _SPANLINE_KEY: _current_span.get()})
+                moved = CURRENT_SPAN.set(RemoteParent(span_context.span_id, None))
+        context = Context({**context, _SPANLINE_KEY: CURRENT_SPAN.get()})
         token = _Token(self.inner.attach(context), moved)
         return token  # type: ignore[return-value]  # OTel only hands it back to detach()
 
@@ -106,7 +107,7 @@ class BridgeContext(_RuntimeContext):
         finally:
             if token.spanline is not None:
                 try:
-                    _current_span.reset(token.spanline)
+                    CURRENT_SPAN.reset(token.spanline)
                 except (ValueError, RuntimeError):  # detached in another context
                     pass
 
@@ -114,7 +115,7 @@ class BridgeContext(_RuntimeContext):
         context = self.inner.get_current()
         if not self.active:
             return context
-        current = _current_span.get()
+        current = CURRENT_SPAN.get()
         if current is None or current is context.get(_SPANLINE_KEY):
             return context
         last = self._last

@@ -17,14 +17,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import SpanProcessor as SdkSpanProcessor
 
-from spanline._tracer import (
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
     RUNTIME,
     SUPPRESSED,
-    Span,
-    _current_span,
     context_attributes,
     live_pipeline,
 )
+from spanline._hotpath._tracer import Span
 from spanline.otel import _context
 from spanline.schema import END, EVENT, START, USAGE_ON_CHILD
 
@@ -100,7 +100,7 @@ class SpanProcessor(SdkSpanProcessor):
         pipeline = live_pipeline()
         if pipeline is None:
             return
-        if _current_span.get() is SUPPRESSED:
+        if CURRENT_SPAN.get() is SUPPRESSED:
             pipeline.count_suppressed()  # one of spanline's own threads
             return
         span_id = span.get_span_context().span_id
@@ -117,7 +117,7 @@ class SpanProcessor(SdkSpanProcessor):
         if scope is not None and scope.name:
             start["otel.scope.name"] = scope.name
         if kind == "llm":
-            _usage_moves_here(_current_span.get())
+            _usage_moves_here(CURRENT_SPAN.get())
         _context.recording[span_id] = _Open(pipeline, kind, start)
         ts = (span.start_time or 0) / 1e9
         pipeline.emit((START, span_id, parent, span.name, None, kind, ts, tuple(start.items())))

@@ -1,0 +1,406 @@
+"""Redaction of secrets in captured text, structures and telemetry events.
+
+Redaction replaces a secret with the single literal ``[REDACTED]`` (``REDACTED``),
+whatever its kind, so one grep finds every redaction. Built-in text rules:
+
+- OpenAI and Anthropic keys (``sk-…``, ``sk-proj-…``, ``sk-ant-…``), Google API keys
+  (``AIza…``), GitHub tokens (``ghp_`` ``gho_`` ``ghu_`` ``ghs_`` ``ghr_`` ``github_pat_``),
+  AWS access key ids (``AKIA…``/``ASIA…``), Slack tokens (``xoxb-`` ``xoxp-`` and the other
+  ``xox?-`` kinds, ``xapp-``), Stripe secret and restricted keys (``sk_live_`` ``rk_live_``
+  ``sk_test_`` ``rk_test_``) and JWTs (``eyJ….….…``);
+- PEM private key blocks (the BEGIN and END lines are kept; a block cut short loses all
+  that follows BEGIN);
+- ``Bearer <token>`` and ``Basic <credentials>`` in any case (the scheme word is kept);
+- the value after a secret-looking name: ``"password": "…"`` in JSON and reprs (only the
+  value is replaced, its quotes are kept), ``aws_secret_access_key=…`` in env files, query
+  strings and ``--flag=…``, ``password: …`` in YAML, headers and logs, ``--password …`` and
+  ``'--password', '…'`` on command lines; and the password in ``scheme://user:password@host``
+  (the user may be empty, the password may hold ``:`` and ``@``).
+
+No rule consumes quotes, commas, brackets or backslashes around a secret, so
+redacting JSON text leaves valid JSON.
+
+A mapping key is secret when, lower-cased and stripped of ``-``, ``_``, ``.`` and
+whitespace, it fully matches ``SECRET_KEY_PATTERN`` (``api_key``, ``X-API-Key``,
+``password``, ``client_secret``, ``access_token``, ``Authorization``, ``cookie``,
+``private_key``…). Token-count and tokenizer names (``max_tokens``, ``eos_token``) are
+deliberately not secret.
+
+Nothing here raises on odd values: they come from user code, and tracing must never
+break it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import threading
+
+__all__ = [
+    "REDACTED",
+    "SECRET_KEY_PATTERN",
+    "add_redaction_pattern",
+    "add_secret_key",
+    "is_secret_key",
+    "redact_text",
+    "reset_redaction",
+]
+
+# For the structure walks of the capture package (``_previews``, ``_scrub``), which share
+# these text rules: CYCLE, Registry, registry (rebound when rules are added: read it as
+# ``_redact.registry`` each time), key_check, is_secret_flag, hide_flag_values,
+# bytes_window and redacted_window. Not part of spanline's public API.
+
+REDACTED = "[REDACTED]"
+"""What every secret is replaced by, whatever its kind."""
+CYCLE = "<cycle>"
+# Text redacted past a cut, so a secret straddling the cut is still matched whole.
+_WINDOW_MARGIN = 1024
+# A cut is also pushed past any run of token characters (up to 64 KiB) it would split.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-.+/=~]{0,65536}")
+_BYTES_RUN = re.compile(rb"[A-Za-z0-9_\-.+/=~]{0,65536}")
+
+SECRET_KEY_PATTERN = (
+    r"(?!.*(?:eos|bos|pad|unk|sep|cls|mask|stop|special|max|num)token$)"
+    r".*(?:(?:api|secret|private|access|signing|encryption|master|client)key"
+    r"|secret|password|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookies?)"
+)
+"""Regex that a normalised mapping key must fully match to be treated as secret."""
+_SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
+_KEY_STRIP = str.maketrans("", "", "-_. \t")
+
+_KEY_WORDS = (
+    r"(?i:api[_.-]?key|(?:secret|private|access)(?:[_.-]?access)?[_.-]?key|secret|password"
+    r"|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookie)"
+)
+_KEY_START = r"(?<![\w.-])"
+_SCHEME = r"(?:(?i:bearer|basic|token)\s+)?"
+# The same, for a value that must stay on its line (a YAML value, a header, a flag's value).
+_SCHEME_INLINE = r"(?:(?i:bearer|basic|digest|token)[ \t]+)?"
+# An unquoted value ends at a space or at what closes the structure around it.
+_BARE_VALUE = r"[^\s\"'\\,;&{}\[\]<>()]+"
+
+
+def _line_value(tag: str) -> str:
+    """A value quoted on one line, or a bare one; only what is inside quotes is replaced."""
+    return (
+        rf"(?:\"(?P<secret_{tag}d>[^\"\\\n]*)\"|'(?P<secret_{tag}s>[^'\\\n]*)'"
+        rf"|(?P<secret_{tag}>{_BARE_VALUE}))"
+    )
+
+
+# Random tokens contain a digit or an inner capital; prose after "Bearer" does not.
+_NOT_PROSE = r"(?=[A-Za-z0-9\-._~+/][a-z\-._~]{0,64}[A-Z0-9+/])"
+# Groups named secret* are the replaced parts; key_* groups are re-checked by is_secret_key,
+# so "eos_token='</s>'" survives while "auth_token='…'" does not.
+_DEFAULT_RULES = (
+    # A PEM private key block, whole lines included; the BEGIN and END lines stay. A block
+    # cut short (a preview's window, a truncated log line) loses everything after BEGIN that
+    # can be base64, a header or an escaped newline. The search for END is bounded and stops
+    # at the next BEGIN, so repeated BEGIN lines cost linear time.
+    r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?P<secret_pem>"
+    r"(?:(?!-----BEGIN)[\s\S]){0,65536}?(?=-----END[A-Z0-9 ]{0,40}PRIVATE KEY)"
+    r"|(?:[\w+/=\s:,.-]|\\[nrt])*)",
+    # "key": "value" in JSON or Python reprs, also JSON nested in a JSON string (\").
+    _KEY_START
+    + r"(?P<key_q>[\w.-]*?"
+    + _KEY_WORDS
+    + r")\\?[\"']\s*[:=]\s*(?P<vq>\\?[\"'])"
+    + _SCHEME
+    + r"(?P<secret_q>(?:[^\\\n]|\\.)*?)(?P=vq)",
+    # key=value in env files, query strings and command lines.
+    _KEY_START + r"(?P<key_e>[\w.-]*?" + _KEY_WORDS + r")\s*=\s*(?:\"(?P<secret_ed>[^\"\\\n]*)\""
+    r"|'(?P<secret_es>[^'\\\n]*)'|\\?[\"']?(?P<secret_e>[^\s\"'\\,;&{}\[\]<>()]+))",
+    # The password of scheme://user:password@host; the user may be empty, the password may
+    # hold ":" and "@" (the last "@" before the host ends it).
+    r"(?<=://)[^\s:/@\"'\\]*:(?P<secret_url>[^\s/?#\"'\\]+)@",
+    # key: value in YAML, HTTP headers and logs (the value stays on the key's line).
+    _KEY_START
+    + r"(?P<key_y>[\w.-]*?"
+    + _KEY_WORDS
+    + r")[ \t]*:[ \t]*"
+    + _SCHEME_INLINE
+    + _line_value("y"),
+    # --key value on a command line (--key=value is the key=value rule); a value that is the
+    # next flag is not one.
+    _KEY_START + r"--(?P<key_c>[\w.-]{0,64}?" + _KEY_WORDS + r")[ \t]+(?!-)" + _line_value("c"),
+    # '--key', 'value' in the repr of an argument list (a subprocess error quotes its command).
+    _KEY_START
+    + r"(?P<key_f>--?[\w.-]*?"
+    + _KEY_WORDS
+    + r")\\?[\"']\s*,\s*(?P<vf>\\?[\"'])(?P<secret_f>(?:[^\\\n]|\\.)*?)(?P=vf)",
+    # Bearer and Basic credentials (the scheme word is kept), in any case; a long lower-case
+    # run counts as a token too.
+    r"(?<![A-Za-z0-9])(?i:bearer|basic)\s+(?P<secret_bearer>(?:"
+    + _NOT_PROSE
+    + r"[\w\-.~+/]{8,}|[a-z0-9\-._~+/]{20,})=*)",
+    # Distinctive prefixes match even glued to other text; "sk-" must start a word so
+    # "task-…" and "risk-…" are safe, and needs a digit or capital so prose is too.
+    # Lookaheads are bounded and a JWT must start a run: either would otherwise rescan
+    # the rest of the text at every candidate, which is quadratic.
+    r"(?<![\w-])eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*",
+    r"(?<![A-Za-z0-9])sk-(?=[a-z-]{0,64}[A-Z0-9_])[\w-]{20,}",
+    r"AIza[\w-]{35}",
+    r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})",
+    r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])",
+    # Slack tokens (bot, user, app, refresh, config...): a digit comes early in every one,
+    # which keeps "xoxo-…" prose out.
+    r"(?<![A-Za-z0-9])(?:xox[abeoprs](?:\.xox[abeoprs])?|xapp)-(?=[A-Za-z-]{0,16}[0-9])"
+    r"[A-Za-z0-9-]{10,}",
+    # Stripe secret and restricted keys, live and test.
+    r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}",
+)
+_RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
+# A rule is tried only where it can start a match, so text pays only for the rules whose
+# triggers it holds. Finders, each led by a literal the regex engine skips to, mark every such
+# start: a match's start plus a shift or, in the reversed text, a match's end (a key rule's
+# finder reads back from ":" or "=" over a key word to the start of the key's [\w.-] run).
+# No finder match hides a start by overlapping it ("AKIASIA" has no AWS key; a hidden Slack,
+# Stripe or "--" start would follow a letter, digit or "-", which the rule refuses).
+_WORDS = "key secret passwd password passphrase pwd token auth authorization cookie credential"
+
+
+def _reversed_key_run(words: list[str]) -> str:
+    """The key words reversed, then the rest of the key's run: a finder's tail.
+
+    Grouped by first letter behind a lookahead on it: the engine then rejects most
+    separators at one character instead of trying every word without case (the ":" finder
+    is about 2.7x faster so on 10 KB of log lines, where ":" is everywhere).
+    """
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[-1], []).append(word[::-1][1:])
+    alternatives = (f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items()))
+    letters = "".join(sorted(first + first.upper() for first in groups))
+    return f"(?=[{letters}])(?i:{'|'.join(alternatives)})" + r"[\w.-]*"
+
+
+_KEY_RUN = _reversed_key_run(f"{_WORDS} credentials".split())
+# Per rule: finders; shift, or None for the reversed text; gate: characters one of which the
+# text must hold for a key rule to reverse it, or "lower" for the rule that searches the
+# lower-cased text. A finder led by a literal is faster than "in" here, so prefix rules have
+# no gate; an alternation of different first letters is slow, so each finder has one.
+_FINDERS: tuple[tuple[tuple[str, ...], int | None, str], ...] = (
+    (("-----BEGIN",), 0, ""),
+    ((r":\s*[\"']\\?" + _KEY_RUN, r"=\s*[\"']\\?" + _KEY_RUN), None, "\"'"),
+    ((r"=\s*" + _KEY_RUN,), None, "="),
+    (("://",), 3, ""),
+    ((r":[ \t]*" + _KEY_RUN,), None, ":"),
+    (("--",), 0, ""),
+    # A flag starts a quoted word: one search for "-" is cheaper than reading back from ",".
+    (("""-(?<=['"]-)""",), 0, ""),
+    (("bearer|basic",), 0, "lower"),
+    *(((f,), 0, "") for f in ("eyJ", "sk-", "AIza", "gh[pousr]_|github_pat_", "AKIA|ASIA")),
+    (("xox|xapp",), 0, ""),
+    (("k_live_|k_test_",), -1, ""),  # "[sr]k_" would make the engine try every position
+)
+_PLANS = tuple(
+    (rule, tuple(re.compile(finder, re.ASCII) for finder in finders), shift, gate)
+    for rule, (finders, shift, gate) in zip(_RULES, _FINDERS, strict=True)
+)
+# The triggers of the rules led by a literal, in one search. On a short text one search is
+# cheaper than one a rule (their fixed costs add up); on a longer one the alternation is slower
+# than the literal searches, so it is not used. A replacement never creates a trigger: "[" and
+# "]" around it keep apart the text on each side.
+_SHORT = 400  # measured: the one search wins up to about 500 characters
+_PREFIX_TRIGGER = re.compile(
+    "|".join(
+        finder
+        for finders, shift, gate in _FINDERS
+        if shift is not None and gate != "lower"
+        for finder in finders
+    ),
+    re.ASCII,
+)
+_KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c", "key_f")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Registry:
+    """User additions to redaction; replaced whole, never mutated, so readers need no lock."""
+
+    patterns: tuple[re.Pattern[str], ...] = ()
+    key_names: frozenset[str] = frozenset()
+    key_patterns: tuple[re.Pattern[str], ...] = ()
+
+
+registry = Registry()
+_registry_lock = threading.Lock()
+
+
+def redact_text(s: str) -> str:
+    """Replace every known secret format in a string with ``[REDACTED]``.
+
+    Args:
+        s: Any text; a non-string is returned unchanged.
+
+    Returns:
+        The text with secrets replaced (the same object when nothing matched).
+    """
+    if not isinstance(s, str):
+        return s
+    text = original = str.__str__(s)  # a str subclass could override the methods used here
+    # The key rules read the reversed text: reverse it once until a rule changes the text.
+    reversed_text, reversed_of = "", None
+    # The result of each rule's sub() in turn, each tried only where its finders point.
+    untriggered = len(text) <= _SHORT and _PREFIX_TRIGGER.search(text) is None
+    for rule, finders, shift, gate in _PLANS:
+        if shift is None:
+            if not any(map(text.__contains__, gate)):
+                continue  # a key rule needs one of its gate characters
+            if reversed_of is not text:
+                reversed_text, reversed_of = text[::-1], text
+            hay = reversed_text
+        elif untriggered and gate != "lower":
+            continue
+        else:
+            hay = text
+        if gate == "lower":  # lower-case ASCII letters only, as the rules fold them, in place
+            hay = (text if text.isascii() else text.encode("ascii", "replace").decode()).lower()
+        starts: list[int]
+        n, starts = len(text), []
+        for finder in finders:
+            if (first := finder.search(hay)) is not None:  # cheaper than finditer() alone
+                found = finder.finditer(hay, first.start())
+                starts += (n - m.end() if shift is None else m.start() + shift for m in found)
+        if not starts:
+            continue
+        out: list[str]
+        out, pos = [], 0
+        for start in sorted(starts):
+            if start >= pos and (match := rule.match(text, start)) is not None:
+                out += (text[pos:start], _substitute(match))
+                pos = match.end()
+        if out:
+            text = "".join((*out, text[pos:]))
+    for pattern in registry.patterns:  # no known trigger: always run
+        text = pattern.sub(_substitute, text)
+    return s if text is original else text
+
+
+def _substitute(match: re.Match[str]) -> str:
+    for name in _KEY_GROUPS:
+        key = match.group(name) if name in match.re.groupindex else None
+        if key is not None and not is_secret_key(key):
+            return match.group(0)
+    names = [n for n in match.re.groupindex if n.startswith("secret")]
+    spans = sorted(match.span(n) for n in names if match.start(n) != -1)
+    if not spans:
+        return REDACTED
+    out: list[str]
+    text, pos, out = match.string, match.start(), []
+    for start, end in spans:
+        out += (text[pos:start], REDACTED)
+        pos = end
+    out.append(text[pos : match.end()])
+    return "".join(out)
+
+
+def is_secret_key(name: object) -> bool:
+    """Tell whether a mapping key names a secret (its value is then always redacted).
+
+    Args:
+        name: The key; only strings can be secret.
+
+    Returns:
+        True when the key matches ``SECRET_KEY_PATTERN`` or a key added by ``add_secret_key``.
+    """
+    return isinstance(name, str) and key_check(name, registry)
+
+
+@functools.lru_cache(maxsize=4096)
+def key_check(name: str, registry: Registry) -> bool:
+    # The registry is part of the cache key, so a swap can never serve a stale answer.
+    normal = name.lower().translate(_KEY_STRIP)
+    if _SECRET_KEY_RE.fullmatch(normal) or normal in registry.key_names:
+        return True
+    return any(p.search(name) or p.search(normal) for p in registry.key_patterns)
+
+
+def is_secret_flag(item: object) -> bool:
+    """Whether a command-line word is a flag naming a secret (``--password``, ``-api-key``),
+    so that the next word is its value."""
+    return item.__class__ is str and item[:1] == "-" and "=" not in item and is_secret_key(item)
+
+
+def hide_flag_values(items: list[object]) -> None:
+    """In a list of command-line words (``sys.argv``, a subprocess command), replace the
+    word after each secret flag in place; the flag itself stays."""
+    for index in range(len(items) - 1):
+        if is_secret_flag(items[index]) and isinstance(items[index + 1], str):
+            items[index + 1] = REDACTED
+
+
+def add_redaction_pattern(pattern: str | re.Pattern[str]) -> None:
+    """Redact every match of a user pattern in all captured text from now on.
+
+    Args:
+        pattern: A regex; if it has a named group ``secret`` only that group is replaced,
+            otherwise the whole match is.
+
+    Raises:
+        ValueError: The pattern matches the empty string (it would redact everywhere).
+        re.error: The pattern does not compile.
+    """
+    compiled = re.compile(pattern)
+    if compiled.match("") is not None:
+        raise ValueError(f"redaction pattern {compiled.pattern!r} matches the empty string")
+    global registry
+    with _registry_lock:
+        registry = dataclasses.replace(registry, patterns=(*registry.patterns, compiled))
+
+
+def add_secret_key(name_or_regex: str) -> None:
+    """Treat more mapping keys as secret.
+
+    Args:
+        name_or_regex: A plain name (letters, digits, ``_ - .`` and spaces) matches keys
+            equal to it up to case, ``-``, ``_``, ``.`` and spaces. Anything else is a
+            regex searched case-insensitively in both the raw and the normalised key.
+
+    Raises:
+        ValueError: The name is empty.
+        re.error: The regex does not compile.
+    """
+    if not name_or_regex:
+        raise ValueError("a secret key name must not be empty")
+    global registry
+    with _registry_lock:
+        if re.fullmatch(r"[\w .-]+", name_or_regex):
+            names = registry.key_names | {name_or_regex.lower().translate(_KEY_STRIP)}
+            registry = dataclasses.replace(registry, key_names=names)
+        else:
+            regex = re.compile(name_or_regex, re.IGNORECASE)
+            patterns = (*registry.key_patterns, regex)
+            registry = dataclasses.replace(registry, key_patterns=patterns)
+
+
+def reset_redaction() -> None:
+    """Forget every pattern and key added at run time (the built-in rules stay)."""
+    global registry
+    with _registry_lock:
+        registry = Registry()
+
+
+def redacted_window(s: str, n: int) -> str:
+    """Redact enough of ``s`` that its first ``n`` characters can be shown safely."""
+    s = str.__str__(s)  # a str subclass could override slicing
+    end = max(n, 0) + _WINDOW_MARGIN
+    if len(s) > end:
+        run = _TOKEN_RUN.match(s, end)
+        s = s[: run.end() if run else end]
+    return redact_text(s)
+
+
+def bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
+    """The bytes to redact before showing the first ``n`` (see ``redacted_window``)."""
+    view = memoryview(data).cast("B")
+    end = max(n, 0) + _WINDOW_MARGIN
+    if len(view) > end:
+        run = _BYTES_RUN.match(view, end)
+        end = run.end() if run else end
+    return view[:end].tobytes()
+
+
+# Fields a phase line always has; any other top-level key is a user-supplied count.

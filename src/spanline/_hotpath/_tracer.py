@@ -1,0 +1,571 @@
+"""Tracer and spans: the hot path.
+
+Opening or closing a span builds one tuple and appends it to the pipeline's
+deque. No lock, no I/O, no serialization: the writer thread
+(``spanline._writer._pipeline``) turns tuples into JSON lines later. Span ids are
+integers here and become hex strings in the writer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from _thread import get_ident
+from collections.abc import Callable
+from contextvars import Token
+from functools import partial
+from random import getrandbits
+from types import TracebackType
+from typing import Any, Final
+
+from spanline._hotpath._errors import error_info
+from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
+    RUNTIME,
+    SUPPRESSED,
+    Pipeline,
+    call_pipeline,
+    context_attributes,
+    count_while_closing,
+    live_pipeline,
+)
+from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
+
+__all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
+
+_INT64 = (-(2**63), 2**63 - 1)
+_STATUSES: Final = ("ok", "error")
+_NEW, _STARTED, _ENDED, _ABANDONED = 0, 1, 2, 3
+_CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
+
+_time = time.time
+_perf = time.perf_counter
+
+
+def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
+    """A queued snapshot of a dict: a tuple of pairs, or None when empty.
+
+    Why: a tuple holding a dict (even an empty one) stays tracked by the cyclic
+    garbage collector, so a queue of millions of them makes every full
+    collection walk the whole queue. Tuples of atomic values are untracked.
+    """
+    return tuple(mapping.items()) if mapping else None
+
+
+#: A C-level callable: a Python wrapper here would cost the hot path ~50 ns.
+_random_id: Callable[[], int] = partial(getrandbits, 64)
+_new_span_id = _random_id
+
+
+def set_sources(
+    new_id: Callable[[], int] | None = None,
+    wall: Callable[[], float] | None = None,
+    monotonic: Callable[[], float] | None = None,
+) -> None:
+    """Where span ids and times come from (None: the defaults).
+
+    Deterministic runs inject generators here; the hot path reads these as
+    module globals, so the defaults cost nothing extra.
+    """
+    global _new_span_id, _time, _perf
+    _new_span_id = new_id or _random_id
+    _time = wall or time.time
+    _perf = monotonic or time.perf_counter
+
+
+def new_span_id() -> int:
+    """A fresh span id from the current source (never 0)."""
+    return _new_span_id() or 1
+
+
+def monotonic() -> float:
+    """The current monotonic clock, in seconds."""
+    return _perf()
+
+
+def wall_time() -> float:
+    """The current wall clock, in epoch seconds."""
+    return _time()
+
+
+class Span:
+    """One timed operation. Use it as a (async) context manager, or start and end it.
+
+    A span is owned by the code that opened it: its methods are not meant to be
+    called from several threads at once.
+    """
+
+    __slots__ = (
+        "_counters",
+        "_end_attributes",
+        "_error",
+        "_id",
+        "_parent",
+        "_pid",
+        "_pipeline",
+        "_state",
+        "_status",
+        "_t0",
+        "_token",
+        "_ts",
+        "attributes",
+        "component",
+        "kind",
+        "name",
+    )
+
+    _token: Token[Span | NoOpSpan | None] | None
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        name: str,
+        kind: str | None,
+        component: str | None,
+        parent: Any,
+        attributes: dict[str, Any],
+    ) -> None:
+        self._pipeline = pipeline
+        self.name = name
+        self.kind = kind
+        self.component = component
+        self._parent = parent
+        self.attributes = attributes
+        # _token, _ts and _t0 are set when the span starts: fewer stores per span.
+        self._id = 0
+        self._state = _NEW
+        self._counters: dict[str, int | float] | None = None
+        self._end_attributes: dict[str, Any] | None = None
+        self._status: str | None = None
+        self._error: dict[str, str] | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def _start(self) -> None:
+        if self._state:
+            raise ValueError(f"span {self.name!r} was already started")
+        self._state = _STARTED
+        parent = self._parent
+        if parent is _CURRENT:
+            current = CURRENT_SPAN.get()
+            parent_id = current._id if current is not None else RUNTIME.remote_parent
+        else:
+            parent_id = _parent_id(parent)
+        span_id = self._id or _new_span_id() or 1  # a decorator may have chosen it
+        self._id = span_id
+        extra = context_attributes.get()
+        attributes = {**extra, **self.attributes} if extra else self.attributes
+        self.attributes = attributes
+        ts = self._ts = _time()
+        self._t0 = _perf()
+        pipeline = self._pipeline
+        self._pid = pipeline.pid
+        # Registered so that shutdown can end it if its owner never does.
+        pipeline.open_spans[self] = get_ident()
+        queue = pipeline.queue
+        if len(queue) < pipeline.max_queue:
+            queue.append(
+                (
+                    START,
+                    span_id,
+                    parent_id,
+                    self.name,
+                    self.component,
+                    self.kind,
+                    ts,
+                    tuple(attributes.items()) if attributes else None,  # _items(), inlined
+                )
+            )
+        else:
+            pipeline.count_drop()
+
+    def end(self) -> None:
+        """End the span (for spans started with :meth:`Tracer.start_span`).
+
+        Raises:
+            ValueError: the span was not started or was already ended.
+        """
+        state = self._state
+        if state != _STARTED:
+            if state == _ABANDONED:
+                return  # shutdown already ended it for its owner, who comes too late
+            raise ValueError(
+                f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
+            )
+        self._state = _ENDED
+        duration = _perf() - self._t0
+        pipeline = self._pipeline
+        if self._pid != pipeline.pid:
+            return  # opened before a fork: the parent process ends it, not this child
+        # The removal decides who writes the end when shutdown abandons spans meanwhile:
+        # a dict operation is atomic, so exactly one of the two gets the entry.
+        # (``del`` rather than ``pop()``: no method call on the hot path.)
+        try:
+            del pipeline.open_spans[self]
+        except KeyError:
+            return
+        queue = pipeline.queue
+        if len(queue) < pipeline.max_queue:
+            # _items() inlined: three calls were a tenth of the hot path.
+            error, attributes, counters = self._error, self._end_attributes, self._counters
+            queue.append(
+                (
+                    END,
+                    self._id,
+                    self._status or "ok",
+                    duration,
+                    self._ts + duration,
+                    tuple(error.items()) if error else None,
+                    tuple(attributes.items()) if attributes else None,
+                    tuple(counters.items()) if counters else None,
+                )
+            )
+        else:
+            pipeline.count_drop()
+
+    def __enter__(self) -> Span:
+        self._start()
+        self._token = CURRENT_SPAN.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._fail(exc)
+        token = self._token
+        self._token = None
+        try:
+            # Set by __enter__, which comes first; no cast(): it would cost a call per span.
+            CURRENT_SPAN.reset(token)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError):
+            # Exited in another context (e.g. an async generator finalized
+            # elsewhere): that context's own value is already right.
+            pass
+        self.end()  # after the reset: a misuse error here must not leave us current
+
+    def _fail(self, exc: BaseException) -> None:
+        """Mark the span failed by ``exc`` unless a status was set explicitly."""
+        if self._status is None and not is_clean_exit(exc):
+            self._status = "error"
+            self._error = error_info(exc)
+
+    def _abandon(self, reason: str) -> None:
+        """End the span for an owner that never will: error ``abandoned`` with ``reason``.
+
+        Called at shutdown, after the span was taken out of the open-span registry.
+        """
+        self._state = _ABANDONED
+        duration = _perf() - self._t0
+        # dict() copies in one step: the owner's thread may still be setting attributes.
+        attributes = dict(self._end_attributes) if self._end_attributes else None
+        counters = dict(self._counters) if self._counters else None
+        self._pipeline.emit(
+            (
+                END,
+                self._id,
+                "error",
+                duration,
+                self._ts + duration,
+                (("type", "abandoned"), ("message", reason)),
+                _items(attributes),
+                _items(counters),
+            )
+        )
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- data --------------------------------------------------------------
+    @property
+    def span_id(self) -> str:
+        """The span id as 16 hex characters (empty before the span starts)."""
+        return f"{self._id:016x}" if self._id else ""
+
+    @property
+    def is_recording(self) -> bool:
+        """True: this span is written to the event log."""
+        return True
+
+    def add(self, **counters: int | float) -> None:
+        """Add to the span's own numeric counters (``tokens=``, ``tool_uses=``, ...).
+
+        Counters are summed and written as top-level numbers of the span_end line.
+
+        Raises:
+            TypeError: a value is not an int or float.
+            ValueError: a name collides with a span field, a value is not finite,
+                or the span has ended.
+        """
+        if self._state == _ENDED:
+            raise ValueError(f"span {self.name!r} has ended; counters not added")
+        current = self._counters
+        if current is None:
+            current = self._counters = {}
+        for key, value in counters.items():
+            kind = type(value)
+            if kind is int:
+                if not _INT64[0] <= value <= _INT64[1]:
+                    value = float(value)  # JSON readers lose precision past 64 bits anyway
+            elif kind is float:
+                if not math.isfinite(value):
+                    raise ValueError(f"counter {key!r} must be finite, not {value!r}")
+            else:
+                raise TypeError(f"counter {key!r} must be an int or float, not {kind.__name__}")
+            if key in RESERVED_END_KEYS:
+                raise ValueError(f"{key!r} is a span field and cannot be a counter")
+            current[key] = current.get(key, 0) + value
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute, written with the span_end line.
+
+        Raises:
+            TypeError: the key is not a string.
+            ValueError: the span has already ended.
+        """
+        if type(key) is not str:
+            raise TypeError(f"attribute keys must be str, not {type(key).__name__}")
+        if self._state == _ENDED:
+            raise ValueError(f"span {self.name!r} has ended; attribute {key!r} not set")
+        attributes = self._end_attributes
+        if attributes is None:
+            self._end_attributes = {key: value}
+        else:
+            attributes[key] = value
+
+    def set_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set several attributes at once (see :meth:`set_attribute`)."""
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def record_exception(self, exc: BaseException) -> None:
+        """Record an exception (type, message, stack) without changing the status."""
+        info = error_info(exc)
+        self.set_attributes({f"exception.{key}": value for key, value in info.items()})
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """Set ``"ok"`` or ``"error"``; an error description becomes ``error.message``.
+
+        Raises:
+            ValueError: the status is neither ``"ok"`` nor ``"error"``.
+        """
+        if status not in _STATUSES:
+            raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
+        self._status = status
+        if status == "error":
+            self._error = {"type": "status", "message": description or ""}
+        else:
+            self._error = None
+
+    def __repr__(self) -> str:
+        return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
+
+
+def is_clean_exit(exc: BaseException) -> bool:
+    """True for exceptions that end a span ``ok``: ``GeneratorExit`` (a generator
+    closed early) and ``SystemExit`` with code 0 or None (a successful exit)."""
+    if isinstance(exc, GeneratorExit):
+        return True
+    return isinstance(exc, SystemExit) and exc.code in (0, None)
+
+
+def hold_open(span: Span, reason: str) -> None:
+    """Name why ``span`` would be left open at shutdown (a generator not exhausted)."""
+    registry = span._pipeline.open_spans
+    if span in registry:
+        registry[span] = reason
+
+
+def abandon_open_spans(pipeline: Pipeline, reason: Callable[[Any], str]) -> int:
+    """End every span still open in this process (at shutdown).
+
+    Args:
+        pipeline: the pipeline the spans were opened in.
+        reason: turns a registry value (the starting thread's ident, or a reason
+            given by :func:`hold_open`) into the reason written in the span_end.
+
+    Returns:
+        How many spans were ended.
+    """
+    registry = pipeline.open_spans
+    ended = 0
+    for span in registry.copy():  # one C-level copy: other threads may end spans meanwhile
+        owner = registry.pop(span, None)
+        if owner is None:
+            continue  # its owner ended it after all
+        span._abandon(reason(owner))
+        ended += 1
+    return ended
+
+
+def _parent_id(parent: Any) -> int | None:
+    if parent is None:
+        return None
+    if isinstance(parent, (Span, NoOpSpan)):
+        return parent._id or None
+    if isinstance(parent, str):
+        try:
+            return int(parent, 16) or None
+        except ValueError:
+            pass
+    raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
+
+
+def current_span() -> Span | NoOpSpan:
+    """The innermost open span of this thread or task, or the no-op span."""
+    span = CURRENT_SPAN.get()
+    return NOOP_SPAN if span is None else span
+
+
+def _check_name(name: object) -> str:
+    """The name as a plain str (subclasses such as StrEnum members are accepted)."""
+    if isinstance(name, str):
+        return str.__str__(name)
+    raise TypeError(f"span name must be str, not {type(name).__name__}")
+
+
+def _check_label(what: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"span {what} must be str or None, not {type(value).__name__}")
+
+
+class Tracer:
+    """Opens spans and records events into the process-wide pipeline.
+
+    Tracers hold no state of their own: they resolve the pipeline at call time,
+    so a tracer taken at import is live once tracing is configured.
+    """
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self) -> None:
+        self._runtime = RUNTIME
+
+    def span(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        component: str | None = None,
+        parent: Any = _CURRENT,
+        **attributes: Any,
+    ) -> Span | NoOpSpan:
+        """Create a span; enter it with ``with`` or ``async with``.
+
+        Args:
+            name: what the span measures, e.g. ``"lib-encoding"``.
+            kind: its category (``"phase"``, ``"library-analysis"``, ``"tool"``...).
+            component: the part of the system it belongs to.
+            parent: a Span, a span id, or None for a root span; default: the
+                current span of this thread or task.
+            **attributes: attributes known at open, written with span_start.
+
+        Returns:
+            A span, or the shared no-op span while tracing is off.
+        """
+        if name.__class__ is not str:
+            name = _check_name(name)
+        if kind.__class__ is not str and kind is not None:
+            _check_label("kind", kind)
+        if component.__class__ is not str and component is not None:
+            _check_label("component", component)
+        pipeline = self._runtime.pipeline
+        if pipeline is None:
+            pipeline = live_pipeline()
+            if pipeline is None:
+                count_while_closing()
+                return NOOP_SPAN
+        if CURRENT_SPAN.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
+            pipeline.count_suppressed()
+            return NOOP_SPAN
+        return Span(pipeline, name, kind, component, parent, attributes)
+
+    def start_span(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        component: str | None = None,
+        parent: Any = _CURRENT,
+        **attributes: Any,
+    ) -> Span | NoOpSpan:
+        """Start a span now without making it current; call ``span.end()`` yourself."""
+        span = self.span(name, kind=kind, component=component, parent=parent, **attributes)
+        if isinstance(span, Span):
+            span._start()
+        return span
+
+    def event(self, name: str, /, **attributes: Any) -> None:
+        """Record a point-in-time event (vote, answer, restart...) in the current span."""
+        name = _check_name(name)
+        pipeline = call_pipeline()
+        if pipeline is None:
+            return
+        current = CURRENT_SPAN.get()
+        extra = context_attributes.get()
+        if extra:
+            attributes = {**extra, **attributes}
+        pipeline.emit((EVENT, name, current._id if current else None, _time(), _items(attributes)))
+
+    def phase(self, name: str, /, **counts: Any) -> None:
+        """Record a phase milestone; ``wall_ms`` is the time since the previous one.
+
+        Raises:
+            ValueError: a count uses a reserved field name.
+        """
+        name = _check_name(name)
+        pipeline = call_pipeline()
+        if pipeline is None:
+            return
+        clash = {"event", "name", "wall_ms", "ts"} & counts.keys()
+        if clash:
+            raise ValueError(f"phase counts may not be named {sorted(clash)}")
+        pipeline.emit((PHASE, name, pipeline.phase_wall_ms(), _time(), _items(counts)))
+
+    def plan(
+        self,
+        name: str,
+        /,
+        *,
+        kind: str | None = None,
+        parent: Any = None,
+        **attributes: Any,
+    ) -> str:
+        """Declare a span that will start later, so a viewer can show it as queued.
+
+        Writes a ``span_planned`` line. The plan is fulfilled by the first later span
+        with the same name whose ancestors include ``parent`` (any span of that name
+        when ``parent`` is None), or by a span opened with the attribute
+        ``plan_id=<the returned id>``.
+
+        Args:
+            name: the name the span will have, e.g. ``"lib-encoding"``.
+            kind: the kind it will have (``"library-analysis"``...).
+            parent: the span it will start under (a Span or a span id), or None.
+            **attributes: anything a viewer may show about the queued work.
+
+        Returns:
+            The plan id (16 hex characters), or ``""`` while tracing is off.
+        """
+        name = _check_name(name)
+        _check_label("kind", kind)
+        parent_id = _parent_id(parent)
+        pipeline = call_pipeline()
+        if pipeline is None:
+            return ""
+        plan_id = _new_span_id() or 1  # the span id source: deterministic runs stay so
+        pipeline.emit((PLAN, plan_id, name, kind, parent_id, _time(), _items(attributes)))
+        return f"{plan_id:016x}"

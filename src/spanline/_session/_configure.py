@@ -1,0 +1,519 @@
+"""configure_observability(), shutdown(), flush(): the session around one pipeline.
+
+The top layer of the tracing core. It reads the settings, creates or joins the
+run through the run store, builds the writer and its exporters, and hands the
+lower layers what they need (callbacks, capture settings, id and clock
+sources) instead of being imported by them. Heavy parts are imported here on
+first configuration, so ``import spanline`` stays light.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from spanline._capture._report import report
+from spanline._hotpath import _tracer
+from spanline._hotpath._runtime import RUNTIME
+from spanline._hotpath._tracer import current_span
+from spanline._runs._store import Run
+
+# Loaded with the session (as when they were part of it), not at the first configure.
+from spanline._session import _header, _parts
+
+if TYPE_CHECKING:
+    from spanline._session._live_summary import LiveSummary
+    from spanline._session._settings import Settings
+    from spanline._writer._pipeline import Pipeline
+    from spanline.folds.summary import RunSummary
+
+__all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
+
+
+@dataclass
+class _Session:
+    settings: Settings
+    run: Run
+    owner_pid: int | None  # the process that created the run (None: joined one)
+    trace_id: str
+    overrides: dict[str, Any]
+    record_pid: int | None = None
+    start_ts: float = 0.0
+    pipeline: Pipeline | None = None
+    live: LiveSummary | None = None
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+    log_handler: int | None = None
+    prices: Any = None
+    signals: Any = None
+    dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
+    #: The owner's git facts, read on the metadata thread (which also writes
+    #: execution_metadata.yaml); run_start waits for them.
+    git: dict[str, str | None] | None = None
+    metadata_done: threading.Event = field(default_factory=threading.Event)
+    metadata_thread: threading.Thread | None = None
+
+    @property
+    def owner(self) -> bool:
+        """True in the process that created the run: it writes metadata and the summary."""
+        return self.owner_pid == os.getpid()
+
+    def _mp_child(self) -> None:
+        """In a multiprocessing fork child (a pool worker): watch for a lost SIGTERM."""
+        from spanline._session._signals import watch_lost_signals
+
+        if self.signals is None:
+            return
+        try:
+            watch_lost_signals(self.signals)
+        except Exception as exc:  # the worker runs on without the safeguard
+            report("could not watch for SIGTERM in this worker", exc=exc)
+
+    def _after_fork_in_child(self) -> None:
+        global _lock
+        _lock = threading.RLock()  # another thread of the parent may have held it
+        self.log_handler = None  # the parent's spanline.log handler stays the parent's
+        self.live = None  # the parent folds the run
+        self.dashboard = None  # and serves it
+        self.metadata_done = threading.Event()  # and writes the run's metadata
+        self.metadata_done.set()
+        self.metadata_thread = None
+
+
+#: The arguments of configure_observability() that are not settings: what the run
+#: is about, written into its metadata (execution_metadata.yaml, run_start).
+METADATA_ARGUMENTS = ("query", "config", "config_path", "cli_args", "source_repo", "source_commit")
+
+_session: _Session | None = None
+_early_signals: Any = None  # handlers installed at import (see below)
+_lock = threading.RLock()
+_atexit_registered = False
+
+
+def configure_observability(
+    enabled: bool | None = None,
+    service_name: str | None = None,
+    environment: str | None = None,
+    run_dir: str | os.PathLike[str] | None = None,
+    exporters: list[Any] | str | None = None,
+    *,
+    flush_ms: int | None = None,
+    max_queue: int | None = None,
+    capture: str | None = None,
+    preview_chars: int | None = None,
+    prices: Any = None,
+    agent_kinds: list[str] | set[str] | None = None,
+    query: str | None = None,
+    config: Any = None,
+    config_path: str | None = None,
+    cli_args: Any = None,
+    source_repo: str | None = None,
+    source_commit: str | None = None,
+    run_id: str | None = None,
+    id_generator: Callable[[], int] | None = None,
+    clock: Callable[[], float] | None = None,
+    synchronous: bool | None = None,
+    summary_interval_ms: int | None = None,
+    handle_signals: bool | None = None,
+    stall_s: float | None = None,
+    dashboard: bool | None = None,
+    propagate_executors: bool | None = None,
+    logfire: bool | None = None,
+) -> Run | None:
+    """Turn tracing on (or off) for this process.
+
+    Each setting left as None falls back to its ``SPANLINE_*`` variable, then to
+    its default: the settings table (:data:`spanline._session._settings.SETTINGS`,
+    shown in ``docs/configuration.md``) names each one's variable, default and
+    accepted values. Calling it again ends the current run (writing its summary) first.
+
+    Args:
+        enabled: trace at all.
+        service_name: names the service and prefixes the run id (characters outside
+            ``[A-Za-z0-9._-]`` become ``-`` in the run id only).
+        environment: e.g. "dev", "prod".
+        run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``.
+        exporters: exporter names (built-in or registered under the
+            ``spanline.exporters`` entry points) or exporter objects, besides
+            telemetry.jsonl.
+        flush_ms: the period of the writer, fixed however long a write takes.
+        max_queue: events that may wait before new ones are dropped and counted.
+        capture: "off", "preview" or "full" capture of arguments and results by the
+            decorators.
+        preview_chars: length of previews.
+        prices: price table override: a JSON/YAML file path or a mapping
+            ``{model: {input, output, cached_input, cache_write}}`` in USD per
+            million tokens, merged over the shipped table.
+        agent_kinds: span kinds counted as agents.
+        query: the task or question of this run (execution metadata).
+        config: the application's configuration (execution metadata).
+        config_path: where that configuration came from.
+        cli_args: the command-line arguments (default ``sys.argv``).
+        source_repo: repository analysed/served (default: this repo's remote).
+        source_commit: its commit (default: this repo's HEAD).
+        run_id: the id of the new run; it must not exist yet.
+        id_generator: returns span ids as non-zero 64-bit integers. With ``clock``
+            and ``run_id``, runs are byte-for-byte reproducible, for snapshot tests.
+        clock: returns the time in seconds, for timestamps and durations alike.
+            When given, lines record pid 1.
+        synchronous: write every span start and end at once, on the caller's
+            thread (for tests; slow).
+        summary_interval_ms: how often run_summary.json is rewritten while the
+            run is live, the first time after one second at most (0: only at the end).
+        handle_signals: on SIGTERM and SIGINT, flush and then call the handler
+            that was there before.
+        stall_s: seconds without a line in a running agent's subtree before the
+            summary lists it under ``stalls``. Recorded in ``run_start``.
+        dashboard: serve the live dashboard of this run from a background thread
+            and print its address on stderr; it stops at shutdown. Only the
+            process that created the run serves (needs
+            ``pip install 'spanline[dashboard]'``).
+        propagate_executors: make the current span, with its agent id, follow work
+            handed to ``ThreadPoolExecutor.submit``, ``loop.run_in_executor`` and
+            ``ProcessPoolExecutor.submit``.
+        logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
+            ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
+            and a write token; without them a one-line warning, and tracing goes on).
+
+    Returns:
+        The run, or None when tracing is off.
+
+    Raises:
+        ConfigurationError: an explicit argument is invalid. A run directory
+            that cannot be written is not an error: it gives one warning on
+            stderr and tracing stays off (None is returned).
+    """
+    given = locals()  # the parameters only, read before any other name is bound
+    from spanline._session._settings import ARGUMENTS, resolve_settings
+
+    arguments = {name: given[name] for name in ARGUMENTS}
+    if isinstance(exporters, list):
+        arguments["exporters"] = tuple(exporters)
+    if agent_kinds is not None:
+        arguments["agent_kinds"] = frozenset(agent_kinds)
+    settings = resolve_settings(arguments, _environment_without_our_exports())
+    table = _parts.price_table(settings.prices, explicit=prices is not None)
+    exporter_objects: list[tuple[str, Any]] = []
+    if settings.exporters or settings.logfire:  # the exporter platform loads only for exporters
+        from spanline.exporters._registry import build_exporters
+
+        exporter_objects = build_exporters(
+            settings.exporters, logfire=settings.logfire, explicit=exporters is not None
+        )
+    overrides = {name: given[name] for name in METADATA_ARGUMENTS}
+    # An explicit run_id creates that run; SPANLINE_RUN_ID joins an existing one.
+    overrides["join"] = settings.run_id if run_id is None else None
+    with _lock:
+        _end_session()
+        try:
+            if not settings.enabled:
+                return None
+            return _start_session(settings, exporter_objects, overrides, table).run
+        except OSError as exc:
+            # An unwritable directory, whether given as run_dir or SPANLINE_DIR, is a
+            # state of the machine, not a misuse of the API: warn once, never raise.
+            report(f"tracing stays off: cannot write runs under {settings.base_dir}: {exc}")
+            return None
+        finally:
+            # Only now: threads whose first span arrives meanwhile wait on the lock for
+            # the pipeline instead of reading "resolved, off" and losing their spans.
+            RUNTIME.resolved = True
+
+
+def _environment_without_our_exports() -> dict[str, str]:
+    """os.environ as it was before this process exported its run to its children.
+
+    Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
+    """
+    environ = dict(os.environ)
+    if _session is not None:
+        _restore(environ, _session.saved_env)
+    return environ
+
+
+def _restore(environ: Any, saved: dict[str, str | None]) -> None:
+    """Put back the variables ``saved`` recorded (None: the variable was unset)."""
+    for name, value in saved.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+
+
+def configure_from_environment() -> None:
+    """First span of an unconfigured process with ``SPANLINE_ENABLED`` set.
+
+    Threads that open their first spans together all wait here for the one
+    configuration (none gets a no-op span meanwhile).
+    """
+    from spanline._session._parse import parse_bool
+    from spanline._session._settings import read_environment
+
+    with _lock:
+        if RUNTIME.resolved:
+            return
+        try:
+            raw = read_environment().get("SPANLINE_ENABLED")
+            if raw is None or not _is_true(raw, parse_bool):
+                return  # off: nothing else is read, nothing warns
+            configure_observability()
+        except Exception as exc:  # a bad environment must not break the host program
+            report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
+        finally:
+            RUNTIME.resolved = True
+
+
+def _is_true(raw: str, parse: Callable[[str], bool]) -> bool:
+    try:
+        return parse(raw)
+    except ValueError:
+        return True  # let configure_observability() warn about it, as for any variable
+
+
+RUNTIME.configure_hook = configure_from_environment
+
+
+def _start_session(
+    settings: Settings, exporters: list[tuple[str, Any]], overrides: dict[str, Any], prices: Any
+) -> _Session:
+    from spanline._capture._report import add_log_file
+    from spanline._writer._fork import at_fork
+
+    run, created = _parts.open_run(settings, overrides)
+    trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
+    clock = settings.clock
+    session = _Session(
+        settings,
+        run,
+        os.getpid() if created else None,
+        trace_id,
+        overrides,
+        record_pid=1 if clock is not None else None,
+        prices=prices,
+    )
+    if created:
+        _header.start_metadata(session)
+    else:
+        session.metadata_done.set()
+    session.pipeline = _new_pipeline(session, exporters)
+    global _session
+    _session = session
+    at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
+    if session.owner:
+        session.log_handler = add_log_file(run.log_path)
+    RUNTIME.capture = settings.capture
+    RUNTIME.preview_chars = settings.preview_chars
+    RUNTIME.prices = prices
+    session.pipeline.start()
+    RUNTIME.remote_parent = remote_parent
+    RUNTIME.pipeline = session.pipeline
+    if session.owner:
+        session.live = _parts.start_live_summary(session)
+    if session.owner and settings.dashboard:
+        session.dashboard = _parts.start_dashboard(run)
+    _parts.hand_over(session)
+    _parts.propagate_executors(settings.propagate_executors)
+    session.signals = _signal_handlers(settings.handle_signals)
+    _register_atexit()
+    return session
+
+
+def _new_pipeline(session: _Session, exporters: list[tuple[str, Any]]) -> Pipeline:
+    """The session's pipeline, with the id and clock sources set for the hot path."""
+    from spanline._capture._scrub import redact_event
+    from spanline._writer._pipeline import Pipeline
+
+    settings, clock = session.settings, session.settings.clock
+    _tracer.set_sources(settings.id_generator, clock, clock)
+    # Read here, not on the writer thread: with an injected clock, the order of
+    # readings (and so every timestamp) must not depend on thread scheduling.
+    session.start_ts = _tracer.wall_time()
+    try:
+        return Pipeline(
+            telemetry_path=session.run.telemetry_path,
+            trace_id=session.trace_id,
+            flush_interval=settings.flush_ms / 1000.0,
+            max_queue=settings.max_queue,
+            exporters=exporters,
+            header=lambda: _header.header(session),
+            transform=redact_event,
+            on_child_exit=shutdown,
+            synchronous=settings.synchronous,
+            record_pid=session.record_pid,
+        )
+    except BaseException:
+        _tracer.set_sources()  # nothing started: leave no injected clock behind
+        raise
+
+
+def _signal_handlers(wanted: bool) -> Any:
+    """The session's signal handlers: those installed at import when they are still
+    in place, else new ones (possible on the main thread only)."""
+    global _early_signals
+    early, _early_signals = _early_signals, None
+    if early is not None:
+        if wanted and early.is_installed():
+            return early
+        early.restore()  # opted out after all: transparent where it cannot be undone
+    if not wanted:
+        return None
+    from spanline._session._signals import install
+
+    return install(_on_signal, shutdown)
+
+
+def _install_early_signal_handlers() -> Any:
+    """With ``SPANLINE_ENABLED`` set, tracing starts at the first span, possibly on a
+    worker thread, where Python refuses signal handlers; install them now, at import
+    (normally on the main thread). Until a session starts they flush nothing and
+    pass every signal on."""
+    if "SPANLINE_ENABLED" not in os.environ:
+        return None  # the usual import: the settings table is not loaded for nothing
+    from spanline._session._settings import variable_flag
+
+    if not variable_flag("enabled") or not variable_flag("handle_signals"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    from spanline._session._signals import install
+
+    return install(_on_signal, shutdown)
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_shutdown_at_exit)
+        _atexit_registered = True
+
+
+def _shutdown_at_exit() -> None:
+    from spanline._session import _reopen
+
+    _reopen.exiting = True
+    shutdown()
+
+
+def _end_session(timeout: float = 5.0) -> RunSummary | None:
+    global _session
+    session = _session
+    if session is None:
+        return None
+    signals = session.signals
+    if signals is not None:
+        # Before the session is let go: a signal landing in between would find no
+        # session to finish and end the process before its process_end is written.
+        signals.hold()  # restored, and a held signal delivered, once all is written
+    _session = None
+    try:
+        return _finish_session(session, timeout)
+    finally:
+        if signals is not None:
+            signals.restore()
+
+
+def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
+    RUNTIME.pipeline = None
+    RUNTIME.remote_parent = None
+    RUNTIME.closing = session.pipeline
+    try:
+        if session.pipeline is not None:
+            _parts.abandon_open_spans(session.pipeline)
+            session.pipeline.shutdown(timeout)
+    except Exception as exc:  # finish the session anyway: env, summary, log file
+        report("shutting the pipeline down failed", exc=exc)
+    finally:
+        RUNTIME.closing = None
+    _tracer.set_sources()
+    thread = session.metadata_thread
+    if session.owner and thread is not None and thread.ident is not None:
+        thread.join(timeout)  # the metadata is written, and its thread gone, before the end
+    _restore(os.environ, session.saved_env)
+    summary = None
+    if session.live is not None:
+        summary = session.live.finish()
+    # The pipeline's header callback refers to the session: drop both links so the
+    # fold's memory goes now, not at some later garbage collection.
+    if session.dashboard is not None:
+        # After the final summary: a page still open sees the run's end first.
+        try:
+            session.dashboard.stop()
+            from spanline._session._reopen import print_reopen
+
+            print_reopen(session.dashboard)
+        except Exception as exc:
+            report("stopping the dashboard failed", exc=exc)
+    session.live = None
+    session.pipeline = None
+    session.dashboard = None
+    from spanline._capture._report import remove_log_file
+
+    remove_log_file(session.log_handler)
+    return summary
+
+
+def _on_signal() -> None:
+    """A termination signal arrived: get what is queued onto disk first."""
+    flush(timeout=5.0)
+
+
+def shutdown(timeout: float = 5.0) -> RunSummary | None:
+    """Flush everything, stop the writer, write run_summary.json. Idempotent.
+
+    Also runs at interpreter exit. Tracing stays off until configured again.
+
+    Args:
+        timeout: what exporters may cost, in seconds: once everything queued
+            is in telemetry.jsonl, the exporters together get this long,
+            however they behave (sleeping, blocking, raising); what one has not
+            taken by then is counted as dropped and reported. Writing the queue
+            to the file is not cut short while it makes progress. Then
+            run_summary.json is written.
+
+    Returns:
+        The run summary (in the process that created the run), else None.
+    """
+    with _lock:
+        RUNTIME.resolved = True
+        return _end_session(timeout)
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Block until every event recorded so far is in telemetry.jsonl and exported.
+
+    Returns:
+        True if done within ``timeout`` seconds and every exporter confirmed;
+        False when one raised, lost events since the previous flush, did not
+        answer in time, or when tracing is off.
+    """
+    pipeline = RUNTIME.pipeline
+    return pipeline.flush(timeout) if pipeline is not None else False
+
+
+def current_run() -> Run | None:
+    """The run this process is writing to, or None when tracing is off."""
+    session = _session
+    return session.run if session is not None else None
+
+
+def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child process that should trace into this run.
+
+    Adds a W3C ``TRACEPARENT`` naming the current span, so the child's root
+    spans become its children.
+
+    Args:
+        base: the environment to extend (default: a copy of ``os.environ``).
+    """
+    env = dict(os.environ if base is None else base)
+    session = _session
+    span = current_span()
+    if session is not None and span.span_id:
+        env["TRACEPARENT"] = f"00-{session.trace_id}-{span.span_id}-01"
+    return env
+
+
+_early_signals = _install_early_signal_handlers()

@@ -1,0 +1,150 @@
+"""run_summary.json for a live run: folded from telemetry.jsonl on a thread of its own.
+
+The thread tails the file from its last offset, so it sees the lines of every
+process writing into the run, not only this one's; it never slows the writer.
+At shutdown only the lines written since its last pass are left to fold, so
+writing the summary costs about the same for a run of any size.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from spanline._capture._report import report
+from spanline._hotpath._runtime import mark_internal_thread
+from spanline._runs._store import Run
+
+if TYPE_CHECKING:
+    from spanline.folds import JsonlTail, RunSummary, SummaryFold
+    from spanline.folds.massgen import MassgenFold
+
+__all__ = ["LiveSummary"]
+
+#: Queued events above which the writer is considered busy (a few of its batches).
+_BUSY = 50_000
+#: Seconds before the first pass: a run killed before its first interval still leaves
+#: a summary of what it did (a pass over a young run's few lines costs next to nothing).
+_FIRST_PASS_S = 1.0
+
+
+class LiveSummary:
+    """Keeps a run's summary up to date and writes it atomically.
+
+    Args:
+        run: the run whose telemetry.jsonl is folded.
+        interval: seconds between rewrites of run_summary.json while live
+            (0: only at the end).
+        prices: the session's price table (None: the shipped one).
+        backlog: events still queued for the writer; a pass is skipped while
+            it is large, so the summary never competes with writing the log.
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        *,
+        interval: float,
+        prices: Any,
+        backlog: Callable[[], int] | None = None,
+    ) -> None:
+        # Imported now, not at exit: imports during interpreter shutdown can fail.
+        from spanline.folds import JsonlTail, SummaryFold
+        from spanline.folds.massgen import MassgenFold, write_artifacts
+
+        self._write_artifacts = write_artifacts
+
+        self.run = run
+        self.interval = interval
+        self._backlog = backlog
+        self._tail: JsonlTail = JsonlTail(run.telemetry_path)
+        # Agent kinds come from the run_start line, as for any re-fold of the file.
+        self._fold: SummaryFold = SummaryFold(prices=prices, run_id=run.run_id)
+        # MassGen-style artifacts, fed the same batches; written at the end if the
+        # run has coordination events.
+        self._massgen: MassgenFold = MassgenFold()
+        self._massgen_failed = False
+        self._problems_seen = 0
+        self._written_offset = -1
+        self._step_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin folding in the background (nothing to do when the interval is 0)."""
+        if self.interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._run, name="spanline-summary", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        mark_internal_thread()
+        wait = min(self.interval, _FIRST_PASS_S)  # until a first pass has run
+        while not self._stop.wait(wait):
+            if self._backlog is not None and self._backlog() > _BUSY:
+                continue  # the writer is behind: the file comes first, the summary later
+            wait = self.interval
+            try:
+                self._step(final=False)
+            except Exception as exc:  # keep folding; the final pass reports again if it must
+                report("could not update run_summary.json", exc=exc)
+
+    def _step(self, *, final: bool) -> RunSummary | None:
+        """Fold the new lines; write the summary if anything changed (always when final)."""
+        with self._step_lock:
+            path = str(self._tail.path)
+            for batch in self._tail.batches(final=final):
+                self._fold.extend(batch, file=path, lines=self._tail.batch_lines)
+                self._extend_massgen(batch)
+            problems = self._tail.problems
+            if len(problems) > self._problems_seen:
+                self._fold.note_problems(problems[self._problems_seen :])
+                self._problems_seen = len(problems)
+            if not final and self._tail.offset == self._written_offset:
+                return None
+            from spanline.folds import write_summary
+
+            summary = self._fold.result()
+            write_summary(summary, self.run.summary_path)
+            self._written_offset = self._tail.offset
+            return summary
+
+    def _extend_massgen(self, batch: list[dict[str, Any]]) -> None:
+        """The artifacts are extras: a failure there never costs the summary."""
+        if self._massgen_failed:
+            return
+        try:
+            self._massgen.extend(batch)
+        except Exception as exc:
+            self._massgen_failed = True
+            report("the MassGen-style artifacts are skipped for this run", exc=exc)
+
+    def finish(self, timeout: float = 10.0) -> RunSummary | None:
+        """Stop the thread, fold what is left, write run_summary.json, return the summary.
+
+        A run with coordination events also gets its MassGen-style artifacts.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        # Never wait forever on a pass that cannot end (the host's exit hangs on it).
+        if not self._step_lock.acquire(timeout=timeout):
+            report(f"the summary was still being folded after {timeout:g} s; not written")
+            return None
+        self._step_lock.release()
+        try:
+            summary = self._step(final=True)
+        except Exception as exc:  # the events are safe on disk; the summary can be re-folded
+            report("could not write run_summary.json", exc=exc)
+            return None
+        from spanline.folds.summary import report_skipped
+
+        skipped = [*self._tail.problems, *self._fold.problems]  # the reader's, the fold's
+        report_skipped(sorted(skipped, key=lambda problem: problem.line))
+        if self._massgen.has_events and not self._massgen_failed:
+            try:
+                self._write_artifacts(self._massgen.result(), self.run.directory)
+            except Exception as exc:  # the events are on disk: `export --format massgen` redoes it
+                report("could not write the MassGen-style artifacts", exc=exc)
+        return summary

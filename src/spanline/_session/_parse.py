@@ -1,0 +1,224 @@
+"""The settings' parsers: each takes an argument value or a variable's text, and returns
+the value or raises ``ValueError`` (``PartialValue``: keep the good parts, and warn)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from spanline._runs._store import validate_run_id
+from spanline.exceptions import InvalidRunIdError
+from spanline.schema import FALSE_WORDS, TRUE_WORDS, traceparent_ids
+
+__all__ = [
+    "PartialValue",
+    "agent_kinds_value",
+    "callable_value",
+    "capture_mode",
+    "exporter_names",
+    "parse_bool",
+    "parse_resource_attributes",
+    "parse_run_id",
+    "parse_traceparent",
+    "path_value",
+    "prices_value",
+    "seconds",
+    "service_name_value",
+    "text_value",
+    "whole_number",
+]
+
+
+class PartialValue(ValueError):
+    """A value with some bad parts: use ``value`` (the good parts) and warn."""
+
+    def __init__(self, message: str, value: Any) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+# -- parsers: each takes an argument value or a variable's text, returns the value or raises
+def parse_bool(raw: Any) -> bool:
+    """Parse a boolean setting.
+
+    Args:
+        raw: a bool, or text such as "1", "true", "off".
+
+    Returns:
+        True or False.
+
+    Raises:
+        ValueError: the value is none of the accepted spellings.
+    """
+    if isinstance(raw, bool):
+        return raw
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    words = (*TRUE_WORDS, *(word for word in FALSE_WORDS if word))
+    raise ValueError(f"accepted values: {', '.join(words)}")
+
+
+def whole_number(low: int, high: int | None) -> Callable[[Any], int]:
+    upper = f" to {high}" if high is not None else " up"
+
+    def parse(raw: Any) -> int:
+        try:
+            # bool is an int subclass: enabled-style True must not read as 1 ms.
+            if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+                raise TypeError
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {low}{upper}") from None
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"expected a whole number from {low}{upper}")
+        return value
+
+    return parse
+
+
+def seconds(raw: Any) -> float:
+    try:
+        # bool is an int subclass: enabled-style True must not read as 1 s.
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise TypeError
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds greater than 0") from None
+    if not 0 < value < math.inf:
+        raise ValueError("expected a number of seconds greater than 0")
+    return value
+
+
+def text_value(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError("expected a string")
+    return raw
+
+
+def service_name_value(raw: Any) -> str:
+    # Any text will do: run ids use run_id_prefix(), the attribute keeps the original.
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("expected a non-empty string")
+    return raw
+
+
+def path_value(raw: Any) -> Path:
+    if not isinstance(raw, (str, os.PathLike)) or not os.fspath(raw):
+        raise ValueError("expected a directory path")
+    return Path(raw)
+
+
+def exporter_names(raw: Any) -> tuple[Any, ...]:
+    if isinstance(raw, str):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(raw, (list, tuple)):
+        return tuple(raw)  # names and objects are checked when exporters are built
+    raise ValueError("expected a list of exporter names or objects, or comma-separated names")
+
+
+def capture_mode(raw: Any) -> str:
+    value = raw.strip().lower() if isinstance(raw, str) else None
+    if value not in ("off", "preview", "full"):
+        raise ValueError("accepted values: off, preview, full")
+    return value
+
+
+def prices_value(raw: Any) -> Any:
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    if isinstance(raw, (str, os.PathLike)) and os.fspath(raw):
+        return raw  # read (and checked) when the session loads the price table
+    raise ValueError("expected a mapping of models to prices, or a JSON/YAML file path")
+
+
+def agent_kinds_value(raw: Any) -> frozenset[str]:
+    # A bare string is iterable too; its letters are never what was meant.
+    if isinstance(raw, Iterable) and not isinstance(raw, str):
+        kinds = frozenset(raw)
+        if all(isinstance(kind, str) and kind for kind in kinds):
+            return kinds
+    raise ValueError("expected a collection of non-empty span kind names")
+
+
+def callable_value(raw: Any) -> Any:
+    if not callable(raw):
+        raise ValueError("expected a function taking no arguments")
+    return raw
+
+
+def parse_run_id(raw: Any) -> str:
+    """Validate a run id to create or join.
+
+    Accepted: the ids spanline creates (``<service>-<YYYYMMDDTHHMMSS>-<6 hex>``), or
+    any chosen id of letters, digits, ``.``, ``_`` and ``-`` (at most 128, starting
+    with a letter or digit, without ``..``). Both name one directory under
+    ``<base>/runs/``: no separators, no absolute paths, no parent references.
+
+    Args:
+        raw: the argument value or the variable's text.
+
+    Returns:
+        The id, unchanged.
+
+    Raises:
+        ValueError: the id is not a safe directory name.
+    """
+    try:
+        return validate_run_id(raw)
+    except InvalidRunIdError:
+        raise ValueError(
+            "expected <service>-<YYYYMMDDTHHMMSS>-<6 hex>, or letters, digits, '.', '_' and '-'"
+            " (at most 128, starting with a letter or digit, no '..')"
+        ) from None
+
+
+def parse_traceparent(raw: Any) -> tuple[str, int]:
+    """Parse a W3C ``traceparent``: ``00-<32 hex trace id>-<16 hex span id>-<2 hex flags>``.
+
+    Args:
+        raw: the variable's text (upper-case hex is tolerated).
+
+    Returns:
+        (trace id as 32 hex characters, parent span id as an int).
+
+    Raises:
+        ValueError: malformed, another version than 00, or an all-zero id.
+    """
+    parsed = traceparent_ids(raw)
+    # W3C: an all-zero trace id or parent id is invalid.
+    if parsed is None or not int(parsed[0], 16) or not int(parsed[1], 16):
+        raise ValueError("expected 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, not zero")
+    return parsed[0], int(parsed[1], 16)
+
+
+def parse_resource_attributes(raw: Any) -> dict[str, str]:
+    """Parse ``OTEL_RESOURCE_ATTRIBUTES``: comma-separated ``key=value``, values percent-encoded.
+
+    Args:
+        raw: the variable's text, e.g. ``service.name=my%20app,team=core``.
+
+    Returns:
+        The attributes, keys and values stripped, values percent-decoded.
+
+    Raises:
+        ValueError: a part is not ``key=value``; its ``value`` attribute holds the
+            pairs that were valid, which are still used (as OpenTelemetry SDKs do).
+    """
+    attributes: dict[str, str] = {}
+    junk: list[str] = []
+    for pair in text_value(raw).split(","):
+        key, equals, value = pair.partition("=")
+        if equals and key.strip():
+            attributes[key.strip()] = unquote(value.strip())
+        elif pair.strip():
+            junk.append(pair.strip())
+    if junk:
+        raise PartialValue(f"ignored parts that are not key=value: {', '.join(junk)}", attributes)
+    return attributes

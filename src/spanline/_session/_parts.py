@@ -1,0 +1,180 @@
+"""What a session is made of, started by ``configure_observability()``: the price table,
+the trace context, the run (created or joined), executor propagation, the live
+summary and the dashboard."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from spanline._capture._report import report
+from spanline._hotpath import _runtime
+from spanline._runs._store import Run
+
+if TYPE_CHECKING:
+    from spanline._hotpath._runtime import Pipeline
+    from spanline._session._configure import _Session
+    from spanline._session._live_summary import LiveSummary
+    from spanline._session._settings import Settings
+
+__all__ = [
+    "abandon_open_spans",
+    "hand_over",
+    "open_run",
+    "price_table",
+    "propagate_executors",
+    "start_dashboard",
+    "start_live_summary",
+    "trace_context",
+]
+
+
+def price_table(override: Any, *, explicit: bool) -> Any:
+    """The shipped price table merged with the user's file or mapping (None: default)."""
+    if override is None:
+        return None
+    from spanline._capture._prices import PriceTable
+
+    try:
+        extra = (
+            PriceTable.from_mapping(override)
+            if isinstance(override, dict)
+            else PriceTable.from_file(override)
+        )
+        return PriceTable.default().merged(extra)
+    except (OSError, ValueError, ImportError) as exc:
+        if explicit:
+            from spanline.exceptions import ConfigurationError
+
+            raise ConfigurationError(f"invalid prices: {exc}") from None
+        import warnings
+
+        from spanline.exceptions import SpanlineWarning
+
+        warnings.warn(
+            f"SPANLINE_PRICES: {exc}; using the shipped price table", SpanlineWarning, stacklevel=3
+        )
+        return None
+
+
+def trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:
+    """The run's trace id and remote parent: from TRACEPARENT, else derived from the run id.
+
+    Deriving it from the run id gives every process of one run the same trace id
+    without handing anything else over.
+    """
+    if settings.traceparent is not None:
+        return settings.traceparent
+    return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
+
+
+def open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
+    """The run to write to, and whether this process created it."""
+    from spanline._runs._store import create_run, find_run
+
+    base = settings.base_dir.expanduser().resolve()
+    joining = overrides["join"]
+    if joining:
+        joined = find_run(base, joining)
+        if joined is not None:
+            return joined, False
+        report(f"SPANLINE_RUN_ID={joining!r} is not a run under {base}; starting a new run")
+    chosen = settings.run_id if not joining else None
+    try:
+        return create_run(base, settings.service_name, chosen), True
+    except FileExistsError as exc:
+        from spanline.exceptions import ConfigurationError
+
+        raise ConfigurationError(str(exc)) from None
+
+
+def propagate_executors(on: bool) -> None:
+    """Patch the executors' ``submit`` (or give it back): the setting of the latest run wins."""
+    from spanline._decorators import _propagate
+
+    if on:
+        _propagate.patch_executors()
+    else:
+        _propagate.unpatch_executors()
+
+
+def start_live_summary(session: _Session) -> LiveSummary | None:
+    from spanline._session._live_summary import LiveSummary
+
+    interval = session.settings.summary_interval_ms / 1000.0
+    pipeline = session.pipeline
+    live = LiveSummary(
+        session.run,
+        interval=interval,
+        prices=session.prices,
+        backlog=(lambda: len(pipeline.queue)) if pipeline is not None else None,
+    )
+    live.start()
+    return live
+
+
+def start_dashboard(run: Run) -> Any:
+    """Serve the run's dashboard from a thread of its own; print where (None: not served).
+
+    The dashboard sits below the session and never imports the tracer: the
+    session hands it the marker that makes its thread one of spanline's own.
+    """
+
+    from spanline.dashboard import DEFAULT_PORT, DashboardUnavailable, start_in_thread
+
+    try:
+        server = start_in_thread(
+            run.base,
+            default_run=run.run_id,
+            thread_init=_runtime.mark_internal_thread,
+            stops_with_run=True,
+        )
+    except DashboardUnavailable as exc:
+        import warnings
+
+        from spanline.exceptions import SpanlineWarning
+
+        warnings.warn(f"the dashboard is off: {exc}", SpanlineWarning, stacklevel=4)
+        return None
+    except OSError as exc:  # tracing goes on without it
+        report("could not start the dashboard", exc=exc)
+        return None
+    busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
+    sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
+    return server
+
+
+def hand_over(session: _Session) -> None:
+    """Export the run to child processes (SPANLINE_ENABLED, _DIR, _RUN_ID...), keeping
+    what was there to put back at shutdown."""
+    from spanline._session._settings import handover_variables
+
+    run = session.run
+    for name, value in handover_variables(session.settings, run.base, run.run_id).items():
+        session.saved_env[name] = os.environ.get(name)
+        os.environ[name] = value
+
+
+def abandon_open_spans(pipeline: Pipeline) -> None:
+    """Every span still open gets its span_end now, with the reason it was left open."""
+    from spanline._session._signals import exit_signal
+
+    by_signal = exit_signal()
+    main = threading.main_thread().ident
+    running = {thread.ident for thread in threading.enumerate()}
+
+    def reason(owner: Any) -> str:
+        if by_signal is not None:
+            return f"signal {by_signal}"
+        if isinstance(owner, str):
+            return owner  # a generator or stream not consumed to its end
+        if owner != main and owner in running:
+            return "thread not finished"
+        return "process exit"
+
+    from spanline._hotpath._tracer import abandon_open_spans as end_abandoned
+
+    end_abandoned(pipeline, reason)

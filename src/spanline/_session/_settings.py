@@ -1,0 +1,396 @@
+"""Settings: one table of every setting, resolved as argument, then variable, then default.
+
+The table (:data:`SETTINGS`) is the single description of configuration: the
+resolver walks it, the documentation's table is generated from it, and
+:func:`read_environment` reads the variables it names. What must be known
+before configuration (at ``import spanline``: whether ``SPANLINE_ENABLED`` and
+``SPANLINE_HANDLE_SIGNALS`` ask for signal handlers) is read through
+:func:`variable_flag`; the session loads this module for it only when
+``SPANLINE_ENABLED`` is set at all, so a plain import stays light.
+
+Validation is plain functions, not pydantic: importing pydantic (and, through
+its plugin hook, logfire) cost more than the whole configure call may.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spanline._capture._redact import redact_text
+from spanline._runs._store import run_id_prefix
+from spanline._session._parse import (
+    PartialValue,
+    agent_kinds_value,
+    callable_value,
+    capture_mode,
+    exporter_names,
+    parse_bool,
+    parse_resource_attributes,
+    parse_run_id,
+    parse_traceparent,
+    path_value,
+    prices_value,
+    seconds,
+    service_name_value,
+    text_value,
+    whole_number,
+)
+from spanline.exceptions import ConfigurationError, SpanlineWarning
+from spanline.schema import AGENT_KINDS
+
+__all__ = [
+    "ARGUMENTS",
+    "ENV_VARS",
+    "SETTINGS",
+    "Setting",
+    "Settings",
+    "handover_variables",
+    "read_environment",
+    "resolve_settings",
+    "run_id_prefix",
+    "script_name",
+    "settings_markdown",
+    "variable_flag",
+]
+
+_FALLBACK_SERVICE = "spanline"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one tracing session (see :data:`SETTINGS`)."""
+
+    enabled: bool = False
+    base_dir: Path = Path(".spanline")
+    exporters: tuple[Any, ...] = ()
+    service_name: str = _FALLBACK_SERVICE
+    environment: str = "development"
+    flush_ms: int = 250
+    max_queue: int = 2_000_000
+    capture: str = "preview"
+    preview_chars: int = 200
+    #: A price table override: a path (JSON/YAML) or a mapping of models to prices.
+    prices: Any = None
+    agent_kinds: frozenset[str] = AGENT_KINDS
+    run_id: str | None = None
+    summary_interval_ms: int = 5_000
+    #: Seconds without activity in a running agent's subtree before it counts as stalled.
+    stall_s: float = 60.0
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    #: (trace id, parent span id) handed over by a parent process, or None.
+    traceparent: tuple[str, int] | None = None
+    id_generator: Callable[[], int] | None = None
+    clock: Callable[[], float] | None = None
+    synchronous: bool = False
+    handle_signals: bool = True
+    dashboard: bool = False
+    propagate_executors: bool = True
+    #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
+    logfire: bool | None = None
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table: where a setting comes from and how it is checked."""
+
+    #: Attribute of :class:`Settings`. Several rows may fill one attribute: the
+    #: first row that yields a value wins, so row order is precedence.
+    name: str
+    #: ``configure_observability()`` argument, or None when there is none.
+    argument: str | None
+    #: Environment variable, or None when there is none.
+    env: str | None
+    #: The value's type, as the documentation shows it.
+    type: str
+    default: Any
+    description: str
+    #: Takes an argument value or a variable's text; returns the value or raises ValueError.
+    parse: Callable[[Any], Any]
+    #: The default as the documentation and warnings show it (derived when empty).
+    shown_default: str = ""
+
+    @property
+    def default_text(self) -> str:
+        """The default as the documentation shows it."""
+        if self.shown_default:
+            return self.shown_default
+        if isinstance(self.default, bool):
+            return "on" if self.default else "off"
+        return "none" if self.default in (None, (), {}) else f"`{self.default}`"
+
+
+_SERVICE_FALLBACKS = "`OTEL_SERVICE_NAME`, then `service.name` of `OTEL_RESOURCE_ATTRIBUTES`"
+_R = Setting
+#: Every setting. Order: precedence within one attribute, and the documentation's order.
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    _R("enabled", "enabled", "SPANLINE_ENABLED", "bool", False,
+       "trace at all: `1/true/yes/on` or `0/false/no/off`. With the variable set, an "
+       "unconfigured program turns tracing on at its first span", parse_bool),
+    _R("base_dir", "run_dir", "SPANLINE_DIR", "path", Path(".spanline"),
+       "base directory; each run writes `<run_dir>/runs/<run_id>/`", path_value),
+    _R("service_name", "service_name", "SPANLINE_SERVICE_NAME", "text", None,
+       "names the service; any non-empty text. In run ids, characters other than letters, "
+       "digits, `.`, `_` and `-` become `-` (at most 64); the attribute keeps the original",
+       service_name_value, f"{_SERVICE_FALLBACKS}, then the script's name (`spanline` if none)"),
+    _R("service_name", None, "OTEL_SERVICE_NAME", "text", None,
+       "the OpenTelemetry service name, used when `SPANLINE_SERVICE_NAME` is not set",
+       service_name_value, "see `SPANLINE_SERVICE_NAME`"),
+    _R("resource_attributes", None, "OTEL_RESOURCE_ATTRIBUTES", "key=value,…", {},
+       "OpenTelemetry resource attributes: comma-separated `key=value` pairs, values "
+       "percent-encoded; parts that are not `key=value` are ignored with a warning. Its "
+       "`service.name` is the next fallback for the service name", parse_resource_attributes),
+    _R("environment", "environment", "SPANLINE_ENVIRONMENT", "text", "development",
+       "recorded in `run_start` and the metadata", text_value),
+    _R("exporters", "exporters", "SPANLINE_EXPORTERS", "names or objects", (),
+       "exporter names (`console`, `memory`, installed plugins) or exporter objects; the "
+       "variable is comma-separated", exporter_names, "none (`jsonl` is always on)"),
+    _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 250,
+       "the writer's period (1 to 60000): it writes on this fixed cadence, however long a "
+       "write takes. A crash loses what was still queued: with a writer that keeps up, the "
+       "events of about the last period", whole_number(1, 60_000)),
+    _R("max_queue", "max_queue", "SPANLINE_MAX_QUEUE", "int", 2_000_000,
+       "events that may wait for the writer; past it new events are dropped and counted "
+       "(`dropped_events`)", whole_number(1, None)),
+    _R("capture", "capture", "SPANLINE_CAPTURE", "`off`, `preview`, `full`", "preview",
+       "how much of arguments and results the decorators record", capture_mode),
+    _R("preview_chars", "preview_chars", "SPANLINE_PREVIEW_CHARS", "int", 200,
+       "length of the previews of arguments and results (1 to 1000000)",
+       whole_number(1, 1_000_000)),
+    _R("prices", "prices", "SPANLINE_PRICES", "mapping or path", None,
+       "price table override: `{model: {input, output, cached_input, cache_write}}` in USD "
+       "per million tokens, or a JSON/YAML file (YAML needs PyYAML); merged over the shipped "
+       "table. The variable is a path", prices_value, "the shipped `prices.json`"),
+    _R("summary_interval_ms", "summary_interval_ms", "SPANLINE_SUMMARY_INTERVAL_MS",
+       "int (ms)", 5_000, "how often the live `run_summary.json` is rewritten (0 to 86400000; "
+       "0: only at shutdown); the first time one second after start, or sooner if this is "
+       "shorter, so a run killed early still has one", whole_number(0, 86_400_000)),
+    _R("stall_s", "stall_s", "SPANLINE_STALL_S", "float (s)", 60.0,
+       "a running agent with no line in its subtree for this many seconds is stalled "
+       "(`stalls` in `run_summary.json`); recorded in `run_start`, so a re-fold agrees",
+       seconds, "`60`"),
+    _R("run_id", "run_id", "SPANLINE_RUN_ID", "run id", None,
+       "join this existing run instead of creating one (spanline sets the variable for child "
+       "processes); the argument also names a new run, e.g. for byte-identical test runs. "
+       "Letters, digits, `.`, `_`, `-`; no `/` or `..`", parse_run_id, "a new run"),
+    _R("traceparent", None, "TRACEPARENT", "W3C traceparent", None,
+       "`00-<trace id>-<parent span id>-<flags>` from a parent process: the run joins that "
+       "trace and root spans get that parent. `spanline.child_env()` sets it", parse_traceparent,
+       "a new trace"),
+    _R("agent_kinds", "agent_kinds", None, "set of text", AGENT_KINDS,
+       "span kinds counted as agents", agent_kinds_value, "`spanline.AGENT_KINDS`"),
+    _R("id_generator", "id_generator", None, "() -> int", None,
+       "source of span ids, for deterministic runs", callable_value, "random 64-bit ids"),
+    _R("clock", "clock", None, "() -> float", None,
+       "source of timestamps (Unix seconds), for deterministic runs", callable_value,
+       "the system clock"),
+    _R("synchronous", "synchronous", None, "bool", False,
+       "write on every span end, without the writer thread (tests only)", parse_bool),
+    _R("handle_signals", "handle_signals", "SPANLINE_HANDLE_SIGNALS", "bool", True,
+       "on SIGTERM/SIGINT flush, then call the handler installed before; never replaces an "
+       "ignored signal; installed only from the main thread", parse_bool),
+    _R("dashboard", "dashboard", "SPANLINE_DASHBOARD", "bool", False,
+       "serve the live dashboard of the run from a background thread (127.0.0.1, port 8765 "
+       "or a free one) and print its address; stops at shutdown. Only the process that "
+       "created the run serves. Needs `pip install 'spanline[dashboard]'`", parse_bool),
+    _R("propagate_executors", "propagate_executors", "SPANLINE_PROPAGATE_EXECUTORS", "bool",
+       True, "work handed to `ThreadPoolExecutor.submit`, `loop.run_in_executor` and "
+       "`ProcessPoolExecutor.submit` keeps the current span as its parent, with its agent id. "
+       "Off: such work starts parentless spans (`asyncio.to_thread` copies the context by "
+       "itself either way)", parse_bool),
+    _R("logfire", "logfire", None, "bool", None,
+       "`True` adds the `logfire` exporter (as `SPANLINE_EXPORTERS=logfire` does), `False` "
+       "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
+       "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
+       "as `exporters` says"),
+)
+# fmt: on
+
+#: Every environment variable the table reads.
+ENV_VARS: tuple[str, ...] = tuple(row.env for row in SETTINGS if row.env is not None)
+#: Every ``configure_observability()`` argument the table reads, in the table's order.
+ARGUMENTS: tuple[str, ...] = tuple(
+    dict.fromkeys(row.argument for row in SETTINGS if row.argument is not None)
+)
+_ARGUMENTS = frozenset(ARGUMENTS)
+
+
+def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings' variables that are set: the one place spanline reads its configuration.
+
+    Args:
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        Variable -> text, for the variables of :data:`SETTINGS` that are set and not
+        blank (an empty value counts as unset, as in OpenTelemetry).
+    """
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in ENV_VARS if env.get(name, "").strip()}
+
+
+def variable_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """The boolean setting ``name`` as its variable alone sets it, read through the table.
+
+    For what must be known before ``configure_observability()`` (whether a process
+    with ``SPANLINE_ENABLED`` traces, and installs signal handlers at import). A
+    value that is not a boolean gives the setting's default here; configuring warns
+    about it.
+
+    Args:
+        name: the setting (a row of :data:`SETTINGS` of type bool).
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        The variable's value, or the setting's default when it is unset or invalid.
+    """
+    row = next(row for row in SETTINGS if row.name == name and row.env is not None)
+    raw = read_environment(environ).get(row.env or "")
+    if raw is None:
+        return bool(row.default)
+    try:
+        return bool(row.parse(raw))
+    except ValueError:
+        return bool(row.default)
+
+
+def resolve_settings(
+    arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge explicit arguments, environment variables and defaults.
+
+    Args:
+        arguments: explicit values keyed by argument name (``run_dir``; the
+            attribute name ``base_dir`` is accepted too); ``None`` means "not given".
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigurationError: an explicit argument is invalid or unknown.
+    """
+    unknown = set(arguments) - _ARGUMENTS - {"base_dir"}
+    if unknown:
+        raise ConfigurationError(f"unknown configure_observability() argument {min(unknown)!r}")
+    variables = read_environment(environ)
+    values: dict[str, Any] = {}
+    for row in SETTINGS:
+        if row.name in values:
+            continue  # an earlier row (higher precedence) decided it
+        given = _given(row, arguments)
+        if given is not None:
+            values[row.name] = _from_argument(row, given)
+        elif row.env is not None and row.env in variables:
+            _from_variable(row, variables[row.env], values)
+    if "service_name" not in values:
+        # The last fallbacks: the resource attributes' service.name, then the script.
+        from_resource = values.get("resource_attributes", {}).get("service.name", "")
+        values["service_name"] = from_resource if from_resource.strip() else script_name()
+    return Settings(**values)
+
+
+def _given(row: Setting, arguments: Mapping[str, Any]) -> Any:
+    if row.argument is None:
+        return None
+    given = arguments.get(row.argument)
+    # run_dir is also accepted under its attribute name, base_dir (the one setting whose
+    # argument and attribute names differ); the session passes run_dir.
+    return arguments.get(row.name) if given is None else given
+
+
+def _from_argument(row: Setting, given: Any) -> Any:
+    try:
+        return row.parse(given)
+    except (ValueError, TypeError) as exc:  # TypeError: e.g. unhashable agent kinds
+        raise ConfigurationError(
+            f"invalid configure_observability() argument {row.argument}={_short(given)}: {exc}"
+        ) from None
+
+
+def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
+    """Store the variable's value, or warn (one line) and leave the setting to the default."""
+    try:
+        values[row.name] = row.parse(raw)
+        return
+    except PartialValue as exc:
+        values[row.name] = exc.value
+        message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid pairs"
+    except ValueError as exc:
+        default = row.default_text.replace("`", "")
+        message = f"{row.env}={raw!r} is invalid ({exc}); using the default: {default}"
+    # The value is quoted back, and a variable may carry a secret (OTEL_RESOURCE_ATTRIBUTES).
+    # Stack: here, resolve_settings, configure_observability, the caller.
+    warnings.warn(redact_text(message), SpanlineWarning, stacklevel=4)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def script_name(argv: Sequence[str] | None = None) -> str:
+    """The service name of last resort: the running script's name.
+
+    Args:
+        argv: the command line (default ``sys.argv``).
+
+    Returns:
+        The stem of ``argv[0]`` (the package for ``python -m package``), or
+        "spanline" when there is no script (``python -c``, interactive).
+    """
+    args = (getattr(sys, "argv", None) or [""]) if argv is None else argv
+    first = args[0] if args else ""
+    if first in ("", "-", "-c", "-m"):
+        return _FALLBACK_SERVICE
+    path = Path(first)
+    # ``python -m package`` runs package/__main__.py: the package names the service.
+    stem = path.parent.name if path.stem == "__main__" else path.stem
+    return stem or _FALLBACK_SERVICE
+
+
+def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[str, str]:
+    """Variables that make a child process trace into this run.
+
+    The session writes them into ``os.environ`` (and restores them at shutdown);
+    a child that reads them through :func:`resolve_settings` joins the run.
+
+    Args:
+        settings: the session's settings. The three variables need nothing from
+            them today; a setting children should share is added here, not elsewhere.
+        base_dir: the resolved base directory of the run.
+        run_id: the run to join.
+
+    Returns:
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``.
+    """
+    return {
+        "SPANLINE_ENABLED": "1",
+        "SPANLINE_DIR": os.fspath(base_dir),
+        "SPANLINE_RUN_ID": run_id,
+    }
+
+
+def settings_markdown() -> str:
+    """The documentation's table of settings, generated from :data:`SETTINGS`.
+
+    Returns:
+        A Markdown table, one row per setting row, ending with a newline.
+    """
+    lines = ["| argument | variable | type | default | meaning |", "|---|---|---|---|---|"]
+    for row in SETTINGS:
+        cells = (
+            f"`{row.argument}`" if row.argument else "—",
+            f"`{row.env}`" if row.env else "—",
+            row.type,
+            row.default_text,
+            row.description,
+        )
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,82 @@
+"""Fork handling in one place: each object registers its own re-init hooks.
+
+As the OpenTelemetry SDK does, hooks are held through weak references, so a
+shut-down pipeline or session is simply skipped; one ``os.register_at_fork``
+is installed for all of them, on first use. Children that multiprocessing forks
+(pool workers, ``Process`` with the fork method) end with ``os._exit()``, which
+skips ``atexit``: hooks for them run through multiprocessing's own after-fork
+registry, which this module joins once, for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["at_fork"]
+
+_after_in_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
+_in_multiprocessing_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
+_installed = False
+_joined_multiprocessing = False
+
+
+def at_fork(
+    after_in_child: Callable[[], Any],
+    *,
+    in_multiprocessing_child: Callable[[], Any] | None = None,
+) -> None:
+    """Call the bound method ``after_in_child`` in every forked child for as long as
+    its object lives.
+
+    Args:
+        after_in_child: a bound method re-creating what a child must not share
+            (locks, threads, file descriptions); it runs first, in every child.
+        in_multiprocessing_child: a bound method to run in a child multiprocessing
+            forked, once multiprocessing has set the child up (a finalizer that
+            flushes, since such a child skips ``atexit``).
+    """
+    global _installed
+    _after_in_child.append(weakref.WeakMethod(after_in_child))
+    if in_multiprocessing_child is not None:
+        _in_multiprocessing_child.append(weakref.WeakMethod(in_multiprocessing_child))
+    if not _installed and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=_join_multiprocessing, after_in_child=_run_after_in_child)
+        _installed = True
+
+
+def _call_live(hooks: list[weakref.WeakMethod[Callable[[], Any]]]) -> None:
+    hooks[:] = [ref for ref in hooks if ref() is not None]  # forget dead objects
+    for ref in list(hooks):
+        method = ref()
+        if method is not None:
+            method()
+
+
+def _run_after_in_child() -> None:
+    _call_live(_after_in_child)
+
+
+class _MultiprocessingHooks:
+    """What multiprocessing's after-fork registry holds (weakly; this module keeps it)."""
+
+    def run(self) -> None:
+        _call_live(_in_multiprocessing_child)
+
+
+_MULTIPROCESSING_HOOKS = _MultiprocessingHooks()
+
+
+def _join_multiprocessing() -> None:
+    """Before a fork: once multiprocessing is loaded, join its after-fork registry (it
+    tells its own fork children apart, and keeps the entry for every later fork)."""
+    global _joined_multiprocessing
+    if _joined_multiprocessing or not _in_multiprocessing_child:
+        return
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.register_after_fork(_MULTIPROCESSING_HOOKS, _MultiprocessingHooks.run)
+        _joined_multiprocessing = True

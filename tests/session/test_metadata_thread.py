@@ -1,0 +1,44 @@
+"""The run's metadata (git, execution_metadata.yaml) is read and written on a thread of its
+own, never on the writer's, and run_start still names the commit."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+import spanline
+from spanline._runs import _metadata
+from tests._helpers import configure, read_lines
+
+
+def test_git_runs_on_the_metadata_thread_and_run_start_still_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real_git_info = _metadata.git_info
+
+    def git_info() -> dict[str, str | None]:
+        threads.append(threading.current_thread().name)
+        return real_git_info()
+
+    monkeypatch.setattr(_metadata, "git_info", git_info)
+    monkeypatch.chdir(Path(__file__).parent)  # inside this repository
+    run = configure(tmp_path, service_name="meta")
+    with spanline.span("work"):
+        pass
+    spanline.shutdown()
+    assert threads == ["spanline-metadata"]
+    header = read_lines(run.telemetry_path)[0]
+    metadata = yaml.safe_load((run.directory / "execution_metadata.yaml").read_text())
+    assert header["event"] == "run_start"
+    assert header["source_commit"] == metadata["git"]["commit"] is not None
+
+
+def test_a_synchronous_run_writes_its_metadata_too(tmp_path: Path) -> None:
+    run = configure(tmp_path, service_name="meta", synchronous=True)
+    spanline.shutdown()
+    assert (run.directory / "execution_metadata.yaml").is_file()
+    assert read_lines(run.telemetry_path)[0]["event"] == "run_start"
