@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,31 @@ def test_a_backlog_longer_than_the_deadline_is_written_not_dropped(tmp_path: Pat
     (trailer,) = by_kind(events, "process_end")
     assert trailer["dropped_events"] == 0
     assert len(by_kind(events, "span_end")) == 50_000
+
+
+class SlowText:
+    """An attribute value whose text form takes a millisecond (a slow user ``__repr__``)."""
+
+    def __repr__(self) -> str:
+        time.sleep(0.001)
+        return "slow"
+
+    __str__ = __repr__
+
+
+def test_a_batch_slower_than_the_deadline_is_written_while_each_record_moves_on(
+    tmp_path: Path,
+) -> None:
+    """Progress is counted record by record: one batch of a thousand slow values takes a
+    second at least (sleeps never end early), five times the deadline, and is written."""
+    run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
+    for number in range(1_000):
+        with spanline.span("slow", n=number, value=SlowText()):
+            pass
+    spanline.shutdown(timeout=0.2)
+    events = read_lines(run.telemetry_path)
+    (trailer,) = by_kind(events, "process_end")
+    assert trailer["dropped_events"] == 0
+    starts = by_kind(events, "span_start")
+    assert len(starts) == 1_000 and len(by_kind(events, "span_end")) == 1_000
+    assert {start["attributes"]["value"] for start in starts} == {"slow"}

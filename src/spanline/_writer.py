@@ -306,13 +306,25 @@ class Pipeline:
         return trailer
 
     def _join_writer(self, thread: threading.Thread, timeout: float) -> None:
-        """Wait for the writer to finish; give up after ``timeout`` s without progress."""
-        seen = -1
+        """Wait for the writer to finish; give up after ``timeout`` s without progress.
+
+        Progress is counted per record converted, not per batch written: a batch of
+        slow records (or a loaded machine) may take longer than ``timeout`` while
+        every record in it moves on.
+        """
+        seen: tuple[int, int] | None = (
+            None  # the first look always counts as progress: the writer had to wake up
+        )
         while True:
             thread.join(timeout)
-            if not thread.is_alive() or self.handled == seen:
+            progress = self._progress()
+            if not thread.is_alive() or progress == seen:
                 return
-            seen = self.handled
+            seen = progress
+
+    def _progress(self) -> tuple[int, int]:
+        """What changes whenever the writer moves on: records converted, batches written."""
+        return self._converter.converted, self.handled
 
     def _trailer(self) -> Event:
         return {
