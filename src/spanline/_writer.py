@@ -131,6 +131,10 @@ class Pipeline:
         self._phase_lock = threading.Lock()
         self._wake = threading.Event()
         self._writer_lost = False
+        #: Set when shutdown stopped waiting for a stuck writer (see ``_give_up``).
+        self._given_up = False
+        #: The records the writer has taken off the queue and not yet written.
+        self._holding: list[tuple[Any, ...]] = []
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
@@ -281,9 +285,7 @@ class Pipeline:
         if writer_done:
             self._drain()  # what arrived after the writer's last pass (or it never ran)
         else:
-            unwritten = sum(1 for item in list(self.queue) if item.__class__ is tuple)
-            with self._count_lock:
-                self.dropped += unwritten
+            unwritten = self._give_up()
             report(
                 f"the writer made no progress for {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
@@ -321,6 +323,34 @@ class Pipeline:
             if not thread.is_alive() or progress == seen:
                 return
             seen = progress
+
+    def _give_up(self) -> int:
+        """Stop waiting for a stuck writer: what it has not written is counted as dropped,
+        and it writes none of that if it moves again (never both, never neither).
+
+        Returns:
+            The number of events counted as dropped.
+        """
+        with self._count_lock:
+            self._given_up = True
+        # Take the queue's records away (the hot path adds none: the bound is 0 now).
+        # The writer may still take some: those join what it holds, counted below.
+        unwritten, markers = 0, []
+        popleft = self.queue.popleft
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                break
+            if item.__class__ is tuple:
+                unwritten += 1
+            else:
+                markers.append(item)
+        with self._count_lock:  # the writer empties what it holds under this lock
+            unwritten += len(self._holding)
+            self.dropped += unwritten
+        self.queue.extend(markers)  # the stop marker: a writer that moves again ends
+        return unwritten
 
     def _progress(self) -> tuple[int, int]:
         """What changes whenever the writer moves on: records converted, batches written."""
@@ -401,6 +431,7 @@ class Pipeline:
     def _drain_locked(self) -> bool:
         popleft = self.queue.popleft
         records: list[tuple[Any, ...]] = []
+        self._holding = records
         stop = False
         try:
             stop = self._take(popleft, records)
@@ -441,9 +472,16 @@ class Pipeline:
             return
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
             events = [self._make.event(record) for record in records]
+            self.handled += len(records)
         else:
             events = self._converter.run(records)
-        self.handled += len(records)
+            with self._count_lock:
+                given_up = self._given_up
+                if not given_up:
+                    self.handled += len(records)
+                records.clear()  # written below, or counted as dropped by shutdown
+            if given_up:
+                return
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
