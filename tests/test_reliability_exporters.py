@@ -295,14 +295,15 @@ def test_a_writer_given_up_on_writes_nothing_it_was_counted_as_dropped_for(
     from the writer's hands)."""
     HeldText.release.clear()
     run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
+    pipeline = spanline._tracer.RUNTIME.pipeline
+    assert pipeline is not None and pipeline._thread is not None
+    writer = pipeline._thread
+    pipeline._converter.bound = 60.0  # no salvage of the held value: stuck until released
     with spanline.span("held", value=HeldText()):  # the writer sticks on its first record
         pass
     for number in range(3_000):  # more than one batch queued behind it
         with spanline.span("queued", n=number):
             pass
-    pipeline = spanline._tracer.RUNTIME.pipeline
-    assert pipeline is not None and pipeline._thread is not None
-    writer = pipeline._thread
     trailer = pipeline.shutdown(timeout=0.2)  # no progress for 0.2 s: given up
     HeldText.release.set()  # the writer moves again...
     writer.join(30)
