@@ -133,8 +133,10 @@ class Pipeline:
         self._writer_lost = False
         #: Set when shutdown stopped waiting for a stuck writer (see ``_give_up``).
         self._given_up = False
-        #: The records the writer has taken off the queue and not yet written.
+        #: The records the writer has taken off the queue and not yet written, and how
+        #: many of them a shutdown that gave up has already counted as dropped.
         self._holding: list[tuple[Any, ...]] = []
+        self._holding_counted = 0
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
@@ -346,8 +348,9 @@ class Pipeline:
                 unwritten += 1
             else:
                 markers.append(item)
-        with self._count_lock:  # the writer empties what it holds under this lock
-            unwritten += len(self._holding)
+        with self._count_lock:  # the writer settles what it holds under this lock
+            unwritten += len(self._holding) - self._holding_counted
+            self._holding_counted = len(self._holding)
             self.dropped += unwritten
         self.queue.extend(markers)  # the stop marker: a writer that moves again ends
         return unwritten
@@ -475,16 +478,26 @@ class Pipeline:
             self.handled += len(records)
         else:
             events = self._converter.run(records)
-            with self._count_lock:
-                given_up = self._given_up
-                if not given_up:
-                    self.handled += len(records)
-                records.clear()  # written below, or counted as dropped by shutdown
-            if given_up:
+            if not self._settle(records):
                 return
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
+
+    def _settle(self, records: list[tuple[Any, ...]]) -> bool:
+        """Book converted records as written, or as dropped once shutdown gave up on the
+        writer (those it has not counted yet); empties ``records``. True: write them."""
+        with self._count_lock:
+            write = not self._given_up
+            if write:
+                self.handled += len(records)
+            else:
+                counted = self._holding_counted if records is self._holding else 0
+                self.dropped += len(records) - counted
+                if records is self._holding:
+                    self._holding_counted = 0
+            records.clear()
+        return write
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
