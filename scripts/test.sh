@@ -37,9 +37,8 @@ fi
 
 set +e
 # Two workers: most tests wait on child processes, sockets or a browser, so two
-# share this 2-core machine well. Tests that share a costly session fixture (Phoenix,
-# the mlflow-tracing venv) run on one worker (tests/conftest.py groups them).
-.venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# share this 2-core machine well (docs/contributing.md).
+.venv/bin/python -m pytest -n 2 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -17,21 +17,6 @@ from spanline._tracer import RUNTIME
 from spanline.exporters import InMemoryExporter
 from tests._helpers import validate_file
 
-#: Session fixtures that are costly to make (a Phoenix server, a venv, example runs),
-#: by the group of tests that share them: under pytest-xdist's ``--dist loadgroup``
-#: (what scripts/test.sh runs) each group stays on one worker, which makes it once.
-SHARED_FIXTURES = {"phoenix": "phoenix", "mlflow_python": "mlflow", "runs_base": "dashboard-runs"}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        groups = [group for fixture, group in SHARED_FIXTURES.items() if fixture in names]
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(groups[0]))
-
 
 @pytest.fixture(autouse=True)
 def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
