@@ -36,7 +36,9 @@ fi
 .venv/bin/mypy
 
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers: most tests wait on child processes, sockets or a browser, so two
+# share this 2-core machine well (docs/contributing.md).
+.venv/bin/python -m pytest -n 2 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

@@ -8,6 +8,7 @@ import contextlib
 import importlib.resources
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -171,18 +172,31 @@ def traced_program(code: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
                 stream.close()
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that must take Ctrl-C as a terminal gives it: SIGINT
+    back to its default action before the program starts.
+
+    A suite started with SIGINT ignored (a background job of a script, ``nohup … &``,
+    some CI runners) passes that on to every child, and a Python started that way
+    never turns SIGINT into KeyboardInterrupt: tests that deliver SIGINT need this.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_interpreter(
     *args: str,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
     bare: bool = False,
+    interruptible: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``python *args`` in a fresh interpreter, output captured as text.
 
     Args:
         env: added to :func:`clean_env`, or with ``bare`` to a lone ``PATH``.
         bare: start from what a bare user shell gives, not from this process's environment.
+        interruptible: SIGINT at its default action in the child (:func:`default_sigint`).
     """
     return subprocess.run(
         [sys.executable, *args],
@@ -192,14 +206,22 @@ def run_interpreter(
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=default_sigint if interruptible else None,
     )
 
 
 def run_python(
-    code: str, *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    code: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    interruptible: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter with a clean SPANLINE_* environment."""
-    return run_interpreter("-c", code, env=env, cwd=cwd, timeout=timeout)
+    return run_interpreter(
+        "-c", code, env=env, cwd=cwd, timeout=timeout, interruptible=interruptible
+    )
 
 
 def run_cli(

@@ -1107,7 +1107,6 @@ SIGNAL_PROGRAM = """
 import shutil
 import signal
 import sys
-import time
 
 import spanline
 
@@ -1133,9 +1132,7 @@ for i in range(5):
     with spanline.span(f"before-signal-{i}"):
         pass
 print("ready", flush=True)
-deadline = time.monotonic() + 20
-while time.monotonic() < deadline:
-    time.sleep(0.05)
+sys.stdin.readline()  # the parent writes a line once its signal is sent (or ignored)
 print("survived", flush=True)
 spanline.shutdown()
 """
@@ -1146,22 +1143,26 @@ def run_and_signal(tmp_path: Path, mode: str) -> tuple[int, list[str], Path]:
     proc = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path / "base"), mode],
         env=clean_env(),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None
     out: list[str] = []
     for line in proc.stdout:
         out.append(line.strip())
         if line.strip() == "ready":
             break
     assert out and out[-1] == "ready", out
+    proc.send_signal(signal.SIGTERM)
     if mode == "ignored":
-        proc.send_signal(signal.SIGTERM)
-        # Ignored: the process sleeps on to its own deadline and ends normally.
+        # An ignored signal is discarded when it is sent: the line that follows finds
+        # the process still waiting for it, and it ends normally.
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     else:
-        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)  # only the signal can end its wait for a line
     rest, _ = proc.communicate(timeout=60)
     out.extend(line.strip() for line in rest.splitlines())
     return proc.returncode, out, Path(out[2])
@@ -1201,7 +1202,9 @@ def test_ignored_sigterm_stays_ignored(tmp_path: Path) -> None:
 
 
 def test_handle_signals_false_installs_nothing(tmp_path: Path) -> None:
-    script = write_script(tmp_path, "sig.py", SIGNAL_PROGRAM.replace("+ 20", "+ 0"))
+    script = write_script(
+        tmp_path, "sig.py", SIGNAL_PROGRAM.replace("sys.stdin.readline()", "pass")
+    )
     result = run_interpreter(str(script), str(tmp_path / "base"), "off")
     assert result.returncode == 0, result.stderr
     out = result.stdout.split()

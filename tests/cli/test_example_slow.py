@@ -17,11 +17,13 @@ def _phases(tmp_path: Path, *args: str) -> dict[str, float]:
 
 
 def test_slow_multiplies_one_phase(tmp_path: Path) -> None:
-    phases = _phases(tmp_path, "--slow", "discovery=20")
-    # discovery sleeps 0.4 s / speed: x20 at speed 50 is 160 ms at least (sleeps never
+    phases = _phases(tmp_path, "--slow", "discovery=100")
+    # discovery sleeps 0.4 s / speed: x100 at speed 50 is 800 ms at least (sleeps never
     # end early); unscaled it is 8 ms.
-    assert phases["discovery"] >= 160.0
-    assert phases["synthesis"] < 160.0  # 1.0 s / 50 = 20 ms: not scaled
+    assert phases["discovery"] >= 800.0
+    # synthesis sleeps 1.0 s / 50 = 20 ms; scaled x100 its sleeps alone would take 2 s,
+    # a bound that leaves a loaded machine's scheduling delays plenty of room.
+    assert phases["synthesis"] < 2000.0
 
 
 def test_slow_rejects_unknown_phase_and_bad_factor(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -58,18 +59,21 @@ def mlflow_python() -> Path:
     """A venv with mlflow-tracing, made once under ~/.cache (about 45 s, 110 MB)."""
     python = CACHE / "bin" / "python"
     done = CACHE / ".spanline-complete"
-    if not done.exists():  # absent or half-made (an interrupted install): build afresh
-        shutil.rmtree(CACHE, ignore_errors=True)
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True, timeout=300)
-        install = [str(CACHE / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
-        subprocess.run(
-            [*install, f"mlflow-tracing=={MLFLOW_TRACING}"],
-            check=True,
-            timeout=900,
-            capture_output=True,
-        )
-        done.write_text(MLFLOW_TRACING)
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    # One maker at a time: the suite's other worker (or another checkout) may be making it.
+    with (CACHE.parent / f"{CACHE.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():  # absent or half-made (an interrupted install): build afresh
+            shutil.rmtree(CACHE, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True, timeout=300)
+            install = [str(CACHE / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+            subprocess.run(
+                [*install, f"mlflow-tracing=={MLFLOW_TRACING}"],
+                check=True,
+                timeout=900,
+                capture_output=True,
+            )
+            done.write_text(MLFLOW_TRACING)
     return python
 
 

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests._helpers import BARE_PATH, EXAMPLE
+from tests._helpers import BARE_PATH, EXAMPLE, default_sigint
 
 URL = re.compile(r"spanline: dashboard at (http://\S+)")
 
@@ -17,7 +17,8 @@ URL = re.compile(r"spanline: dashboard at (http://\S+)")
 class LiveExample:
     """``examples/eigenda_profile.py *args`` in a child process, its output read by threads.
 
-    Its environment is a bare shell's (a PATH) with ``SPANLINE_DIR`` under ``tmp``.
+    Its environment is a bare shell's (a PATH) with ``SPANLINE_DIR`` under ``tmp``, and
+    it takes Ctrl-C (SIGINT) as from a terminal, even when this suite ignores SIGINT.
     ``command`` runs another program the same way (the printed ``spanline serve``);
     ``env`` adds variables to that environment.
     """
@@ -39,6 +40,7 @@ class LiveExample:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=default_sigint,
         )
         self._readers = [
             threading.Thread(target=self._read, args=(stream, lines), daemon=True)

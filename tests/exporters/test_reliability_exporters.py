@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,71 @@ def test_a_backlog_longer_than_the_deadline_is_written_not_dropped(tmp_path: Pat
     (trailer,) = by_kind(events, "process_end")
     assert trailer["dropped_events"] == 0
     assert len(by_kind(events, "span_end")) == 50_000
+
+
+class SlowText:
+    """An attribute value whose text form takes a millisecond (a slow user ``__repr__``)."""
+
+    def __repr__(self) -> str:
+        time.sleep(0.001)
+        return "slow"
+
+    __str__ = __repr__
+
+
+def test_a_batch_slower_than_the_deadline_is_written_while_each_record_moves_on(
+    tmp_path: Path,
+) -> None:
+    """Progress is counted record by record: one batch of a thousand slow values takes a
+    second at least (sleeps never end early), five times the deadline, and is written."""
+    run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
+    for number in range(1_000):
+        with spanline.span("slow", n=number, value=SlowText()):
+            pass
+    spanline.shutdown(timeout=0.2)
+    events = read_lines(run.telemetry_path)
+    (trailer,) = by_kind(events, "process_end")
+    assert trailer["dropped_events"] == 0
+    starts = by_kind(events, "span_start")
+    assert len(starts) == 1_000 and len(by_kind(events, "span_end")) == 1_000
+    assert {start["attributes"]["value"] for start in starts} == {"slow"}
+
+
+class HeldText:
+    """An attribute value whose text form waits until the test lets it go."""
+
+    release = threading.Event()
+
+    def __repr__(self) -> str:
+        HeldText.release.wait(60)
+        return "held"
+
+    __str__ = __repr__
+
+
+def test_a_writer_given_up_on_writes_nothing_it_was_counted_as_dropped_for(
+    tmp_path: Path,
+) -> None:
+    """When shutdown stops waiting for a stuck writer, each event is either in the file
+    or counted as dropped: never both (written after the trailer), never neither (lost
+    from the writer's hands)."""
+    HeldText.release.clear()
+    run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
+    pipeline = spanline._tracer.RUNTIME.pipeline
+    assert pipeline is not None and pipeline._thread is not None
+    writer = pipeline._thread
+    pipeline._converter.bound = 60.0  # no salvage of the held value: stuck until released
+    with spanline.span("held", value=HeldText()):  # the writer sticks on its first record
+        pass
+    for number in range(3_000):  # more than one batch queued behind it
+        with spanline.span("queued", n=number):
+            pass
+    trailer = pipeline.shutdown(timeout=0.2)  # no progress for 0.2 s: given up
+    HeldText.release.set()  # the writer moves again...
+    writer.join(30)
+    assert not writer.is_alive()  # ...and ends
+    events = read_lines(run.telemetry_path)
+    assert events[-1] == trailer  # nothing written after this process's last line
+    spans_written = len(by_kind(events, "span_start")) + len(by_kind(events, "span_end"))
+    assert spans_written + trailer["dropped_events"] == 2 * 3_001
+    assert trailer["dropped_events"] > 0

@@ -202,19 +202,20 @@ SIGTERM_PROGRAM = """
 import os, sys, threading, time
 import spanline
 
-def work(n):
+def work(n, opened):
     for i in range(n):
         with spanline.span(f"done-{i}"):
             pass
     spanline.get_tracer().start_span("open-in-thread")
+    opened.set()
     time.sleep(60)
 
-threads = [threading.Thread(target=work, args=(250,), daemon=True) for _ in range(4)]
+opened = [threading.Event() for _ in range(4)]
+threads = [threading.Thread(target=work, args=(250, e), daemon=True) for e in opened]
 for thread in threads:
     thread.start()
-while sum(1 for t in threading.enumerate() if t.daemon and t.name.startswith("Thread")) < 4:
-    time.sleep(0.01)
-time.sleep(0.2)
+for each in opened:  # every thread has ended its spans and opened its last one
+    each.wait()
 with spanline.span("main-open"):
     print("ready", flush=True)
     time.sleep(60)
@@ -280,6 +281,7 @@ def test_sigint_marks_the_spans_it_abandons(tmp_path: Path) -> None:
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(5)
         """,
+        interruptible=True,
     )
     assert result.returncode == -signal.SIGINT  # KeyboardInterrupt, uncaught
     ends = _ends_by_name(events)

@@ -5,6 +5,7 @@ killed mid-run. Phoenix, the real backend, is in test_phoenix.py."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +298,12 @@ def test_a_receiver_taking_10_s_per_request_blocks_neither_the_caller_nor_the_lo
         nested_run()
         with spanline.span("next"):  # recorded at once while the receiver holds a request
             pass
+        # The receiver holds a request (a helper process may take long to start on a
+        # loaded machine: waited for by counting, within a bound far from a measurement).
+        deadline = time.monotonic() + 60
+        while rx.arrived == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert rx.arrived >= 1
         # An explicit flush waits for the exporters within its timeout: the stuck one
         # says False, and everything else is done by then.
         assert spanline.flush(timeout=1.0) is False

@@ -130,7 +130,8 @@ import spanline
 
 spanline.configure_observability(enabled=True, run_dir={base!r}, summary_interval_ms=0)
 with spanline.span("work", kind="agent"):
-    print(spanline.current_run().directory, flush=True)
+    spanline.flush()  # the header is in the file (the writer thread writes it) before
+    print(spanline.current_run().directory, flush=True)  # the test looks for it
     time.sleep(60)
 """
 

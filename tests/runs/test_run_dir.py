@@ -126,17 +126,24 @@ def test_yaml_emitter_round_trips_awkward_values() -> None:
 
 
 def test_crash_loses_at_most_the_last_flush_interval(tmp_path: Path) -> None:
+    """The writer writes on its own cadence: without a flush or a shutdown, every span
+    is in the file a few intervals later (waited for by counting lines, not by a sleep
+    a loaded machine could outlast), and a crash then loses none of them."""
     code = (
         "import os, time, spanline\n"
-        "spanline.configure_observability(enabled=True, flush_ms=50)\n"
+        "run = spanline.configure_observability(enabled=True, flush_ms=50)\n"
         "for i in range(500):\n"
         "    with spanline.span(f's{i}'):\n"
         "        pass\n"
-        "time.sleep(0.5)  # ten flush intervals\n"
+        "deadline = time.monotonic() + 60  # a bound for a loaded machine\n"
+        "while time.monotonic() < deadline:\n"
+        "    if run.telemetry_path.read_bytes().count(b'\"span_end\"') == 500:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
         "os._exit(3)  # a crash: no atexit, no shutdown\n"
     )
     result = run_python(code, cwd=tmp_path)
-    assert result.returncode == 3
+    assert result.returncode == 3, result.stderr
     run_dir = (tmp_path / ".spanline" / "runs" / "latest").resolve()
     lines = read_lines(run_dir / "telemetry.jsonl")
     assert sum(1 for e in lines if e["event"] == "span_end") == 500

@@ -80,6 +80,7 @@ import spanline
 spanline.configure_observability(enabled=True, run_dir={base!r}, summary_interval_ms=3_600_000)
 with spanline.span("setup", kind="agent"):
     pass
+spanline.flush()  # the span is in the file before the first summary pass can look
 print(spanline.current_run().directory, flush=True)
 time.sleep(120)
 """

@@ -29,7 +29,7 @@ print("survived", flush=True)
 
 def _run(tmp_path: Path, *, setup: str = "", options: str = "", sig: str = "SIGTERM"):
     code = PROGRAM.format(setup=setup, base=str(tmp_path), options=options, signal=sig)
-    result = run_python(code, timeout=60)
+    result = run_python(code, timeout=60, interruptible=sig == "SIGINT")
     lines = result.stdout.split()
     run_dir = Path(lines[0]) if lines else None
     return result, run_dir

@@ -128,6 +128,9 @@ class Converter:
         self._salvage = salvage
         self.bound = bound
         self.slow_types: frozenset[type] = frozenset()
+        #: Records converted so far, counted one by one: how the writer's watchdog
+        #: sees progress inside a batch that takes longer than its deadline.
+        self.converted = 0
         self._jobs: deque[_Job | None] | None = None
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -195,6 +198,7 @@ class Converter:
                     if job.abandoned:
                         return  # given up on: the writer has a fresh helper
                     job.out.append(event)
+                    self.converted += 1  # this helper alone writes it
                 job.done.set()
 
 

@@ -132,6 +132,12 @@ class Pipeline:
         self._phase_lock = threading.Lock()
         self._wake = threading.Event()
         self._writer_lost = False
+        #: Set when shutdown stopped waiting for a stuck writer (see ``_give_up``).
+        self._given_up = False
+        #: The records the writer has taken off the queue and not yet written, and how
+        #: many of them a shutdown that gave up has already counted as dropped.
+        self._holding: list[tuple[Any, ...]] = []
+        self._holding_counted = 0
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = 0
@@ -288,9 +294,7 @@ class Pipeline:
         if writer_done:
             self._drain()  # what arrived after the writer's last pass (or it never ran)
         else:
-            unwritten = sum(1 for item in list(self.queue) if item.__class__ is tuple)
-            with self._count_lock:
-                self.dropped += unwritten
+            unwritten = self._give_up()
             report(
                 f"the writer made no progress for {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
@@ -313,13 +317,54 @@ class Pipeline:
         return trailer
 
     def _join_writer(self, thread: threading.Thread, timeout: float) -> None:
-        """Wait for the writer to finish; give up after ``timeout`` s without progress."""
-        seen = -1
+        """Wait for the writer to finish; give up after ``timeout`` s without progress.
+
+        Progress is counted per record converted, not per batch written: a batch of
+        slow records (or a loaded machine) may take longer than ``timeout`` while
+        every record in it moves on.
+        """
+        seen: tuple[int, int] | None = (
+            None  # the first look always counts as progress: the writer had to wake up
+        )
         while True:
             thread.join(timeout)
-            if not thread.is_alive() or self.handled == seen:
+            progress = self._progress()
+            if not thread.is_alive() or progress == seen:
                 return
-            seen = self.handled
+            seen = progress
+
+    def _give_up(self) -> int:
+        """Stop waiting for a stuck writer: what it has not written is counted as dropped,
+        and it writes none of that if it moves again (never both, never neither).
+
+        Returns:
+            The number of events counted as dropped.
+        """
+        with self._count_lock:
+            self._given_up = True
+        # Take the queue's records away (the hot path adds none: the bound is 0 now).
+        # The writer may still take some: those join what it holds, counted below.
+        unwritten, markers = 0, []
+        popleft = self.queue.popleft
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                break
+            if item.__class__ is tuple:
+                unwritten += 1
+            else:
+                markers.append(item)
+        with self._count_lock:  # the writer settles what it holds under this lock
+            unwritten += len(self._holding) - self._holding_counted
+            self._holding_counted = len(self._holding)
+            self.dropped += unwritten
+        self.queue.extend(markers)  # the stop marker: a writer that moves again ends
+        return unwritten
+
+    def _progress(self) -> tuple[int, int]:
+        """What changes whenever the writer moves on: records converted, batches written."""
+        return self._converter.converted, self.handled
 
     def _trailer(self) -> Event:
         return process_end_line(
@@ -395,6 +440,7 @@ class Pipeline:
     def _drain_locked(self) -> bool:
         popleft = self.queue.popleft
         records: list[tuple[Any, ...]] = []
+        self._holding = records
         stop = False
         try:
             stop = self._take(popleft, records)
@@ -435,12 +481,29 @@ class Pipeline:
             return
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
             events = [self._make.event(record) for record in records]
+            self.handled += len(records)
         else:
             events = self._converter.run(records)
-        self.handled += len(records)
+            if not self._settle(records):
+                return
         self._append(events)
         for worker in self._workers:
             worker.submit(events)
+
+    def _settle(self, records: list[tuple[Any, ...]]) -> bool:
+        """Book converted records as written, or as dropped once shutdown gave up on the
+        writer (those it has not counted yet); empties ``records``. True: write them."""
+        with self._count_lock:
+            write = not self._given_up
+            if write:
+                self.handled += len(records)
+            else:
+                counted = self._holding_counted if records is self._holding else 0
+                self.dropped += len(records) - counted
+                if records is self._holding:
+                    self._holding_counted = 0
+            records.clear()
+        return write
 
     def _append(self, events: list[Event]) -> None:
         buffer = bytearray()
