@@ -95,6 +95,17 @@ def test_errors_only_and_agent_subtrees() -> None:
     assert view.to_dict()["roots"][0]["children"][0]["error"] is None
 
 
+def test_an_agent_is_found_by_its_span_name_when_no_id_matches() -> None:
+    """An agent opened with ``tracer.span(kind=...)`` has no agent id, and the text
+    tree shows no span ids: its name, which the tree does show, finds it too."""
+    fold = TreeFold()
+    fold.extend(EVENTS)
+    tree = fold.result()
+    assert tree.agent_roots("agent-b") == ["b"]
+    assert tree.agent_roots("tool.read") == ["t1", "t3"]  # every span of that name
+    assert tree.agent_roots("A") == ["a"]  # an id still wins over a name
+
+
 def test_an_end_before_its_start_is_kept() -> None:
     fold = TreeFold()
     fold.extend([_end("x", "error", error="boom"), _start("x", None, "late")])

@@ -23,7 +23,12 @@ _SHORT = {"gen_ai.agent.id": "agent", "gen_ai.request.model": "model", "tool.nam
 @cli.command()
 @click.argument("run", required=False)
 @click.option("--errors", is_flag=True, help="only failed spans and the paths to them")
-@click.option("--agent", "agent", metavar="ID", help="the subtree of this agent id (or span id)")
+@click.option(
+    "--agent",
+    "agent",
+    metavar="ID",
+    help="the subtree of this agent id (or span id, or span name)",
+)
 @click.option(
     "--depth",
     type=click.IntRange(min=0),
@@ -59,7 +64,9 @@ def show(
     if agent is not None:
         roots = tree.agent_roots(agent)
         if not roots:
-            raise CliError(f"no agent {agent!r} in run {found.run_id}")
+            raise CliError(
+                f"no agent {agent!r} in run {found.run_id} (an agent id, a span id or a span name)"
+            )
     view = tree.select(roots=roots, depth=levels, limit=limit, errors_only=errors)
     if as_json:
         sys.stdout.write(to_json({"run_id": found.run_id, **view.to_dict()}))

@@ -173,10 +173,14 @@ class SpanTree:
         return len(self._starts) + sum(self._pruned.values())
 
     def agent_roots(self, agent: str) -> list[str]:
-        """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``.
+        """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``; when
+        none is, those whose name is ``agent``.
+
+        An agent opened as ``tracer.span(name, kind=...)`` has no agent id, and a
+        drawn tree shows names, not span ids: its name is what a reader has.
 
         Args:
-            agent: an agent id or a span id.
+            agent: an agent id, a span id or a span name.
 
         Returns:
             Their span ids, in start order (empty when none matches).
@@ -190,6 +194,8 @@ class SpanTree:
             for sid in self._starts
             if sid == agent or self._attributes(sid).get("gen_ai.agent.id") == agent
         ]
+        if not matches:
+            matches = [sid for sid, start in self._starts.items() if start[_NAME] == agent]
         chosen = set(matches)
         out = []
         for sid in matches:
