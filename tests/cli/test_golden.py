@@ -25,6 +25,8 @@ CASES = {
     "show": ("show",),
     "show_errors": ("show", "--errors"),
     "show_agent": ("show", "--agent", "reviewer-1"),
+    # The writer has no agent id: the name the tree shows finds it.
+    "show_agent_by_name": ("show", "--agent", "writer"),
     "show_capped": ("show", "--depth", "0", "--limit", "5"),
 }
 

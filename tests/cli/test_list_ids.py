@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,3 +49,18 @@ def test_a_wide_terminal_shows_every_column(base: Path) -> None:
         "Analyzed",
     ]  # fmt: skip
     assert "Review the parser crate for edge cases" in listed.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 320])
+def test_a_run_with_a_failed_agent_says_so_in_the_list(base: Path, columns: int) -> None:
+    """The runs' status is ok (the orchestrator caught the failure), and the list
+    says beside it that one agent failed, as the summary's header does."""
+    listed = spanline("--dir", str(base), "list", env={"COLUMNS": str(columns)})
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines() if _ID.search(line)]
+    assert len(rows) == 2 and all("ok, 1 failed" in row for row in rows), listed.stdout
+    as_json = spanline("--dir", str(base), "list", "--json")
+    assert [(row["status"], row["failed_agents"]) for row in json.loads(as_json.stdout)] == [
+        ("ok", 1),
+        ("ok", 1),
+    ]

@@ -95,6 +95,29 @@ def test_errors_only_and_agent_subtrees() -> None:
     assert view.to_dict()["roots"][0]["children"][0]["error"] is None
 
 
+def test_an_agent_is_found_by_its_span_name_when_no_id_matches() -> None:
+    """An agent opened with ``tracer.span(kind=...)`` has no agent id, and the text
+    tree shows no span ids: its name, which the tree does show, finds it too."""
+    fold = TreeFold()
+    fold.extend(EVENTS)
+    tree = fold.result()
+    assert tree.agent_roots("agent-b") == ["b"]
+    assert tree.agent_roots("tool.read") == ["t1", "t3"]  # every span of that name
+    assert tree.agent_roots("A") == ["a"]  # an id still wins over a name
+
+
+@pytest.mark.parametrize("levels", [None, 1, 2])
+def test_a_node_sums_the_tokens_of_its_whole_subtree_drawn_or_not(levels: int | None) -> None:
+    """An agent's own tokens are 0 when its LLM calls hold them: the tree also says
+    what its subtree spent, the per-agent figure of the summary and the dashboard."""
+    fold = TreeFold(depth=levels)
+    fold.extend(EVENTS)
+    (root, orphan) = fold.result().select(depth=1).roots
+    assert (root.name, root.tokens, root.subtree_tokens) == ("root", 0, 15)  # no end line
+    assert (orphan.tokens, orphan.subtree_tokens) == (0, 0)
+    assert root.to_dict()["subtree_tokens"] == 15
+
+
 def test_an_end_before_its_start_is_kept() -> None:
     fold = TreeFold()
     fold.extend([_end("x", "error", error="boom"), _start("x", None, "late")])

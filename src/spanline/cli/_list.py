@@ -32,7 +32,8 @@ _QUESTION_WIDTH = 40
 )
 @read_options
 def list_command(limit: int, analyzed: bool | None, directory: Path | None, as_json: bool) -> None:
-    """The runs under --dir, newest first: id, time, duration, cost, agents, status, question.
+    """The runs under --dir, newest first: id, time, duration, cost, agents, status
+    (with how many agents failed), question.
 
     The id is shown whole (it is what show, summary and compare take); on a narrow
     terminal the other columns give way.
@@ -62,7 +63,9 @@ def run_row(run: Run) -> dict[str, Any]:
 
     Returns:
         ``{run_id, started, duration_ms, cost_usd, agents, status, question,
-        disk_bytes, analyzed}`` (``started`` in ISO 8601, UTC).
+        disk_bytes, analyzed, failed_agents}`` (``started`` in ISO 8601, UTC;
+        ``failed_agents`` is the summary's count of agents that failed, 0 when it
+        has none).
     """
     summary = _read_summary(run)
     start = read_run_start(run)
@@ -80,7 +83,15 @@ def run_row(run: Run) -> dict[str, Any]:
         "question": run_title(start, None) if start else None,
         "disk_bytes": _disk_use(run.directory),
         "analyzed": (run.directory / ANALYSIS_REPORT).is_file(),
+        "failed_agents": _failed_agents(summary),
     }
+
+
+def _failed_agents(summary: dict[str, Any]) -> int:
+    """The summary's count of failed agents (a summary written before the count
+    existed has none: read as 0)."""
+    count = summary.get("failed_agents")
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 def _read_summary(run: Run) -> dict[str, Any]:
@@ -169,9 +180,21 @@ def _build(
     for row in rows:
         cells = _cells(row)
         table.add_row(
-            *(cells[name] for name in shown), style="red" if row["status"] == "error" else None
+            *(cells[name] for name in shown),
+            style="red" if row["status"] == "error" else None,
         )
     return table
+
+
+def _status(row: dict[str, Any]) -> Any:
+    """The status, and how many agents failed: "ok" alone would hide a failure the
+    run carried on after (as the summary's header says it)."""
+    from rich.text import Text
+
+    text = Text(row["status"])
+    if row["failed_agents"]:
+        text.append(f", {row['failed_agents']} failed", style="bold red")
+    return text
 
 
 def _cells(row: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +209,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
         "Duration": fmt_ms(row["duration_ms"]),
         "Cost": fmt_cost(row["cost_usd"]),
         "Agents": "-" if row["agents"] is None else str(row["agents"]),
-        "Status": row["status"],
+        "Status": _status(row),
         "Question": Text(row["question"] or "-", no_wrap=True, overflow="ellipsis"),
         "Disk": fmt_bytes(row["disk_bytes"]),
         "Analyzed": "✓" if row["analyzed"] else "-",

@@ -1,4 +1,5 @@
-"""``spanline show``: a run's span tree, with durations, status, tokens and key attributes."""
+"""``spanline show``: a run's span tree, with durations, status, tokens (own, and
+summed over each subtree) and key attributes."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ _SHORT = {"gen_ai.agent.id": "agent", "gen_ai.request.model": "model", "tool.nam
 @cli.command()
 @click.argument("run", required=False)
 @click.option("--errors", is_flag=True, help="only failed spans and the paths to them")
-@click.option("--agent", "agent", metavar="ID", help="the subtree of this agent id (or span id)")
+@click.option(
+    "--agent",
+    "agent",
+    metavar="ID",
+    help="the subtree of this agent id (or span id, or span name)",
+)
 @click.option(
     "--depth",
     type=click.IntRange(min=0),
@@ -47,7 +53,11 @@ def show(
     directory: Path | None,
     as_json: bool,
 ) -> None:
-    """The span tree of RUN: durations, status, tokens and key attributes; failures in red."""
+    """The span tree of RUN: durations, status, tokens and key attributes; failures in red.
+
+    "Σ N tok" is what a span's whole subtree spent (an agent's tokens are its LLM
+    calls'), drawn or not.
+    """
     found = find_run(run, directory)
     levels = (None if errors else 3) if depth is None else (depth or None)
     # Drawing the top levels of the whole run needs records of those levels only.
@@ -59,7 +69,9 @@ def show(
     if agent is not None:
         roots = tree.agent_roots(agent)
         if not roots:
-            raise CliError(f"no agent {agent!r} in run {found.run_id}")
+            raise CliError(
+                f"no agent {agent!r} in run {found.run_id} (an agent id, a span id or a span name)"
+            )
     view = tree.select(roots=roots, depth=levels, limit=limit, errors_only=errors)
     if as_json:
         sys.stdout.write(to_json({"run_id": found.run_id, **view.to_dict()}))
@@ -122,6 +134,8 @@ def _label(node: SpanNode, open_state: str) -> Any:
         text.append(f" {mark}", style="red" if failed else "yellow")
     if node.tokens:
         text.append(f" {fmt_count(node.tokens)} tok", style="magenta")
+    if node.subtree_tokens > node.tokens:  # an agent's tokens are its LLM calls'
+        text.append(f" Σ {fmt_count(node.subtree_tokens)} tok", style="magenta")
     attributes = [f"{_SHORT.get(k, k)}={v}" for k, v in node.attributes.items()]
     if attributes:
         text.append(" " + " ".join(attributes), style="dim")

@@ -67,6 +67,7 @@ def render_summary(
         open_state: what spans with a start and no end are: ``in flight`` while a
             process of the run still runs, ``abandoned`` once none does.
     """
+    from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
 
@@ -74,25 +75,32 @@ def render_summary(
     status = folded["status"]
     head = Text()
     head.append(run_title(run_start, folded["run_id"]) + "\n", style="bold")
-    head.append(f"{folded['run_id']}\n\n", style="dim")
-    head.append("Status: ")
-    head.append(status, style=_STATUS_STYLE.get(status, ""))
+    head.append(f"{folded['run_id']}\n", style="dim")
+    state = Text("Status: ")
+    state.append(status, style=_STATUS_STYLE.get(status, ""))
     failed = failed_agents_text(folded)
     if failed:
-        head.append(f", {failed}", style="bold red")
-    head.append(
-        f" | Agents: {totals['agents_spawned']} | Spans: {fmt_count(folded['span_count'])}"
-        f" | Duration: {fmt_ms(folded['total_wall_ms'])} | Cost: {fmt_cost(totals['cost_usd'])}"
-    )
+        state.append(f", {failed}", style="bold red")
+    cost = Text(f"Cost: {fmt_cost(totals['cost_usd'])}")
     if folded["unpriced_models"]:
-        head.append(f" (unpriced: {', '.join(folded['unpriced_models'])})", style="yellow")
-    parts: list[Any] = [Panel(head, title="spanline run summary"), ""]
+        cost.append(f" (unpriced: {', '.join(folded['unpriced_models'])})", style="yellow")
+    figures = _Figures(
+        state,
+        f"Agents: {totals['agents_spawned']}",
+        f"Spans: {fmt_count(folded['span_count'])}",
+        f"Duration: {fmt_ms(folded['total_wall_ms'])}",
+        cost,
+    )
+    parts: list[Any] = [Panel(Group(head, figures), title="spanline run summary"), ""]
     by_type = totals["tokens_by_type"]
     parts.append(
-        f"Tokens: Input: {fmt_count(by_type['input'])} | Output: {fmt_count(by_type['output'])}"
-        f" | Reasoning: {fmt_count(by_type['reasoning'])}"
-        f" | Cached: {fmt_count(by_type['cache_read'])}"
-        f" | Total: {fmt_count(totals['total_tokens'])}"
+        _Figures(
+            f"Tokens: Input: {fmt_count(by_type['input'])}",
+            f"Output: {fmt_count(by_type['output'])}",
+            f"Reasoning: {fmt_count(by_type['reasoning'])}",
+            f"Cached: {fmt_count(by_type['cache_read'])}",
+            f"Total: {fmt_count(totals['total_tokens'])}",
+        )
     )
     parts.append("")
     phases, milestones, tools = folded["phases"], folded["milestones"], folded["tools"]
@@ -107,6 +115,29 @@ def render_summary(
         title.stylize("bold")
         parts.extend((title, tools_table(_top_tools(tools), total=None)))
     return parts
+
+
+class _Figures:
+    """``Label: value`` figures joined by `` | ``: a line that does not fit breaks
+    between two figures, never between a label and its value."""
+
+    def __init__(self, *figures: Any) -> None:
+        from rich.text import Text
+
+        self.figures = [Text(f) if isinstance(f, str) else f for f in figures]
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        line = Text()
+        for figure in self.figures:
+            if line and line.cell_len + 3 + figure.cell_len > options.max_width:
+                yield line
+                line = Text()
+            if line:
+                line.append(" | ")
+            line.append_text(figure)
+        yield line
 
 
 def failed_agents_text(folded: dict[str, Any]) -> str:

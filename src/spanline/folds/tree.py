@@ -57,6 +57,9 @@ class SpanNode:
         status: ``ok``, ``error``, or ``open`` (a start and no end yet).
         duration_ms: its duration (None while open).
         tokens: its own tokens counter.
+        subtree_tokens: the tokens of the span and of every span below it, drawn
+            or not (an agent's LLM calls hold its tokens: this is the agent's
+            figure, as in the summary and the dashboard).
         component: the start line's component.
         error_type: the error's type, for a failed span.
         error_message: the error's message, for a failed span.
@@ -71,6 +74,7 @@ class SpanNode:
     status: str
     duration_ms: float | None = None
     tokens: int | float = 0
+    subtree_tokens: int | float = 0
     component: str | None = None
     error_type: str | None = None
     error_message: str | None = None
@@ -91,6 +95,7 @@ class SpanNode:
             "status": self.status,
             "duration_ms": None if self.duration_ms is None else round_ms(self.duration_ms),
             "tokens": self.tokens,
+            "subtree_tokens": self.subtree_tokens,
             "component": self.component,
             "error": (
                 {"type": self.error_type, "message": self.error_message}
@@ -145,6 +150,7 @@ class SpanTree:
         ends: Mapping[str, tuple[Any, ...]],
         *,
         pruned: Mapping[str, int] | None = None,
+        pruned_tokens: Mapping[str, int | float] | None = None,
         levels: int | None = None,
     ) -> None:
         """Link the spans (usually made by :meth:`TreeFold.result`).
@@ -153,11 +159,13 @@ class SpanTree:
             starts: span id -> start record.
             ends: span id -> end record.
             pruned: span id -> spans below it that have no record (cut by ``levels``).
+            pruned_tokens: span id -> the tokens of those spans.
             levels: the records cover this many levels from the roots (None: all).
         """
         self._starts = starts
         self._ends = ends
         self._pruned = pruned or {}
+        self._pruned_tokens = pruned_tokens or {}
         self.levels = levels
         self._children: dict[str, list[str]] = {}
         self.roots: list[str] = []
@@ -173,10 +181,14 @@ class SpanTree:
         return len(self._starts) + sum(self._pruned.values())
 
     def agent_roots(self, agent: str) -> list[str]:
-        """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``.
+        """The topmost spans whose ``gen_ai.agent.id`` (or span id) is ``agent``; when
+        none is, those whose name is ``agent``.
+
+        An agent opened as ``tracer.span(name, kind=...)`` has no agent id, and a
+        drawn tree shows names, not span ids: its name is what a reader has.
 
         Args:
-            agent: an agent id or a span id.
+            agent: an agent id, a span id or a span name.
 
         Returns:
             Their span ids, in start order (empty when none matches).
@@ -190,6 +202,8 @@ class SpanTree:
             for sid in self._starts
             if sid == agent or self._attributes(sid).get("gen_ai.agent.id") == agent
         ]
+        if not matches:
+            matches = [sid for sid, start in self._starts.items() if start[_NAME] == agent]
         chosen = set(matches)
         out = []
         for sid in matches:
@@ -228,7 +242,7 @@ class SpanTree:
         ):
             self._check_whole(f"select(roots={roots!r}, depth={depth}, errors_only={errors_only})")
         tops = list(self.roots if roots is None else roots)
-        size = self._scope_sizes(tops, errors_only)
+        size, tokens = self._scope_sizes(tops, errors_only)
         scope = sum(size.get(sid, 0) for sid in tops)
         drawn = below = 0
         top_nodes: list[SpanNode] = []
@@ -238,6 +252,7 @@ class SpanTree:
         while stack and (limit is None or drawn < limit):
             sid, level, siblings = stack.pop()
             node = self._node(sid)
+            node.subtree_tokens = tokens[sid]
             siblings.append(node)
             drawn += 1
             kids = [kid for kid in self._children.get(sid, ()) if size.get(kid)]
@@ -255,8 +270,11 @@ class SpanTree:
                 "fold with TreeFold() instead"
             )
 
-    def _scope_sizes(self, tops: list[str], errors_only: bool) -> dict[str, int]:
-        """Per span under ``tops``: how many spans of the scope its subtree holds."""
+    def _scope_sizes(
+        self, tops: list[str], errors_only: bool
+    ) -> tuple[dict[str, int], dict[str, int | float]]:
+        """Per span under ``tops``: how many spans of the scope its subtree holds, and
+        the tokens its whole subtree spent."""
         order: list[str] = []
         stack = list(tops)
         while stack:
@@ -264,15 +282,19 @@ class SpanTree:
             order.append(sid)
             stack.extend(self._children.get(sid, ()))
         size: dict[str, int] = {}
-        ends, pruned = self._ends, self._pruned
+        tokens: dict[str, int | float] = {}
+        ends, pruned, pruned_tokens = self._ends, self._pruned, self._pruned_tokens
         for sid in reversed(order):  # children before parents
-            below = sum(size[kid] for kid in self._children.get(sid, ())) + pruned.get(sid, 0)
+            kids = self._children.get(sid, ())
+            own = ends[sid][_TOKENS] if sid in ends else 0
+            tokens[sid] = own + sum(tokens[kid] for kid in kids) + pruned_tokens.get(sid, 0)
+            below = sum(size[kid] for kid in kids) + pruned.get(sid, 0)
             if errors_only:
                 failed = sid in ends and ends[sid][_STATUS] == "error"
                 size[sid] = below + 1 if below or failed else 0
             else:
                 size[sid] = below + 1
-        return size
+        return size, tokens
 
     def _attributes(self, sid: str) -> dict[str, Any]:
         start = self._starts[sid][_ATTRS]
@@ -329,6 +351,7 @@ class TreeFold:
         self._level: dict[str, int] = {}  # placed spans with a record -> level (1: a root)
         self._anchor: dict[str, str] = {}  # placed spans without one -> their anchor
         self._pruned: dict[str, int] = {}  # anchor -> spans counted below it
+        self._pruned_tokens: dict[str, int | float] = {}  # anchor -> their tokens
         self._waiting: dict[str, list[str]] = {}  # parent not placed yet -> its spans
 
     def add(self, event: Mapping[str, Any]) -> None:
@@ -363,16 +386,21 @@ class TreeFold:
     def _extend_levels(self, events: Iterable[Mapping[str, Any]], depth: int) -> None:
         # Runs once per line of possibly millions: the deep spans (most of them)
         # cost two dictionary lookups and a counter.
-        starts, ends, level, anchor, pruned = (
-            self._starts, self._ends, self._level, self._anchor, self._pruned
+        starts, ends, level, anchor, pruned, below_tokens = (
+            self._starts, self._ends, self._level, self._anchor, self._pruned,
+            self._pruned_tokens,
         )  # fmt: skip
         level_get, anchor_get, waiting = level.get, anchor.get, self._waiting
         for event in events:
             tag = event.get("event")
             if tag == "span_end":
                 sid = event.get("span_id")
-                if sid.__class__ is str and sid not in anchor:
+                if sid.__class__ is not str:
+                    continue
+                if (top := anchor_get(sid)) is None:
                     ends[sid] = _end_record(event)
+                elif tokens := _number(event.get("tokens")):
+                    below_tokens[top] = below_tokens.get(top, 0) + tokens
             elif tag == "span_start":
                 sid = event.get("span_id")
                 if sid.__class__ is not str or sid in anchor:
@@ -385,6 +413,8 @@ class TreeFold:
                 elif (top := anchor_get(parent)) is not None:
                     anchor[sid] = top
                     pruned[top] += 1
+                    if sid in ends:  # its end came first (another process's line)
+                        self._credit(top, ends.pop(sid))
                     if sid in waiting:
                         self._place_waiting(sid)
                     continue
@@ -396,6 +426,8 @@ class TreeFold:
                 if at > depth:
                     anchor[sid] = parent
                     pruned[parent] = pruned.get(parent, 0) + 1
+                    if sid in ends:  # its end came first (another process's line)
+                        self._credit(parent, ends.pop(sid))
                 else:
                     starts[sid] = _start_record(event)
                     level[sid] = at
@@ -421,8 +453,14 @@ class TreeFold:
                     anchor[sid] = top
                     pruned[top] = pruned.get(top, 0) + 1
                     starts.pop(sid, None)
-                    ends.pop(sid, None)
+                    if sid in ends:
+                        self._credit(top, ends.pop(sid))
                 stack.append(sid)
+
+    def _credit(self, top: str, end: tuple[Any, ...]) -> None:
+        """Count the tokens of a span's end record, now without a record, under ``top``."""
+        if end[_TOKENS]:
+            self._pruned_tokens[top] = self._pruned_tokens.get(top, 0) + end[_TOKENS]
 
     def result(self) -> SpanTree:
         """The tree of the events folded so far (later events do not change it).
@@ -438,6 +476,7 @@ class TreeFold:
             fold._starts, fold._ends = dict(self._starts), dict(self._ends)
             fold._level, fold._anchor = dict(self._level), dict(self._anchor)
             fold._pruned = dict(self._pruned)
+            fold._pruned_tokens = dict(self._pruned_tokens)
             fold._waiting = {parent: list(sids) for parent, sids in self._waiting.items()}
             for parent in list(fold._waiting):
                 if parent in fold._waiting and parent not in fold._starts:
@@ -445,7 +484,11 @@ class TreeFold:
                         fold._level[sid] = 1
                         fold._place_waiting(sid)
         return SpanTree(
-            dict(fold._starts), dict(fold._ends), pruned=dict(fold._pruned), levels=self._depth
+            dict(fold._starts),
+            dict(fold._ends),
+            pruned=dict(fold._pruned),
+            pruned_tokens=dict(fold._pruned_tokens),
+            levels=self._depth,
         )
 
 
