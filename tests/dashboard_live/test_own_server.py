@@ -69,3 +69,55 @@ def test_the_reopen_command_comes_last_even_after_an_explicit_shutdown(tmp_path:
     assert lines.index("results of the program") < len(lines) - 1
     assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
     assert sum("reopen with" in line for line in lines) == 1
+
+
+def test_the_reopen_command_is_said_when_the_program_ends_tracing_in_its_own_exit_hook(
+    tmp_path: Path,
+) -> None:
+    """A program (or a framework) that shuts tracing down from an exit hook of its own,
+    registered after configuring, runs it before spanline's: the command is still said,
+    once and last."""
+    program = PROGRAM + (
+        "import atexit\n"
+        "def finish():\n"
+        "    spanline.shutdown()\n"
+        "    print('results of the program', flush=True)\n"
+        "atexit.register(finish)\n"
+    )
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base"), "SPANLINE_DASHBOARD": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream: the order the user sees
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert "results of the program" in lines
+    assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
+    assert sum("reopen with" in line for line in lines) == 1
+
+
+def test_a_second_run_with_a_dashboard_says_only_its_own_reopen_command(tmp_path: Path) -> None:
+    """Configuring again ends the first run (and its server): at exit the program says the
+    command of its last run only, whether that run ended at exit or before."""
+    second = "spanline.configure_observability(enabled=True, service_name='two')\n"
+    for ending in ("", "spanline.shutdown()\n"):
+        base = tmp_path / ("explicit" if ending else "at-exit")
+        env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(base), "SPANLINE_DASHBOARD": "1"}
+        result = subprocess.run(
+            [sys.executable, "-c", PROGRAM + second + ending],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        (second_run,) = (base / "runs").glob("two-*")
+        said = [line for line in result.stderr.splitlines() if "reopen with" in line]
+        assert len(said) == 1, ending
+        assert said[0].endswith(second_run.name)

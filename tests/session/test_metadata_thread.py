@@ -42,3 +42,41 @@ def test_a_synchronous_run_writes_its_metadata_too(tmp_path: Path) -> None:
     spanline.shutdown()
     assert (run.directory / "execution_metadata.yaml").is_file()
     assert read_lines(run.telemetry_path)[0]["event"] == "run_start"
+
+
+class HeldText:
+    """A configuration value whose text form waits until the test lets it go (a slow
+    ``__repr__`` of the program's own configuration object)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def __repr__(self) -> str:
+        self.release.wait(60)
+        return "held"
+
+    __str__ = __repr__
+
+
+def test_only_the_git_facts_hold_run_start_back_not_the_metadata_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing execution_metadata.yaml runs the program's code (its configuration's text
+    form); while that is slow, run_start (with the commit) and the spans behind it are
+    written all the same, and the file follows once the value lets go."""
+    held = HeldText()
+    monkeypatch.chdir(Path(__file__).parent)  # inside this repository
+    try:
+        run = configure(tmp_path, service_name="meta", config={"model": held})
+        with spanline.span("work"):
+            pass
+        assert spanline.flush(timeout=30)
+        events = read_lines(run.telemetry_path)
+        assert [event["event"] for event in events] == ["run_start", "span_start", "span_end"]
+        assert events[0]["source_commit"] is not None
+    finally:
+        held.release.set()
+    spanline.shutdown()
+    metadata = yaml.safe_load((run.directory / "execution_metadata.yaml").read_text())
+    assert metadata["git"]["commit"] == events[0]["source_commit"]
+    assert "held" in str(metadata["config"]["model"])

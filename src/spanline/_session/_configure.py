@@ -50,10 +50,10 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
-    #: The owner's git facts, read on the metadata thread (which also writes
-    #: execution_metadata.yaml); run_start waits for them.
+    #: The owner's git facts, read on the metadata thread (which then writes
+    #: execution_metadata.yaml); run_start waits for them, and only for them.
     git: dict[str, str | None] | None = None
-    metadata_done: threading.Event = field(default_factory=threading.Event)
+    git_known: threading.Event = field(default_factory=threading.Event)
     metadata_thread: threading.Thread | None = None
 
     @property
@@ -78,8 +78,8 @@ class _Session:
         self.log_handler = None  # the parent's spanline.log handler stays the parent's
         self.live = None  # the parent folds the run
         self.dashboard = None  # and serves it
-        self.metadata_done = threading.Event()  # and writes the run's metadata
-        self.metadata_done.set()
+        self.git_known = threading.Event()  # and writes the run's metadata
+        self.git_known.set()
         self.metadata_thread = None
 
 
@@ -297,7 +297,7 @@ def _start_session(
     if created:
         _header.start_metadata(session)
     else:
-        session.metadata_done.set()
+        session.git_known.set()
     session.pipeline = _new_pipeline(session, exporters)
     global _session
     _session = session

@@ -28,15 +28,17 @@ def start_metadata(session: _Session) -> None:
     try:
         thread.start()
     except RuntimeError as exc:  # no thread to be had (interpreter shutting down)
-        session.metadata_done.set()
+        session.git_known.set()
         report("could not start the metadata thread", exc=exc)
 
 
 def _write_metadata(session: _Session) -> None:
-
-    _runtime.mark_internal_thread()
     try:
+        _runtime.mark_internal_thread()
         git = session.git = _metadata.git_info()
+        # run_start names only these: it does not wait for what follows, which runs the
+        # program's own code (its configuration's text form, however slow).
+        session.git_known.set()
         run, settings, overrides = session.run, session.settings, session.overrides
         metadata = _metadata.execution_metadata(
             run_id=run.run_id,
@@ -52,7 +54,7 @@ def _write_metadata(session: _Session) -> None:
     except Exception as exc:  # the run goes on without its metadata file
         report("could not write execution_metadata.yaml", exc=exc)
     finally:
-        session.metadata_done.set()
+        session.git_known.set()  # whatever happened above: run_start must not wait forever
 
 
 def header(session: _Session) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def header(session: _Session) -> dict[str, Any]:
     host = this_host() if session.record_pid is None else None
     if not session.owner:
         return process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
-    session.metadata_done.wait()  # set by the metadata thread, whatever happens there
+    session.git_known.wait()  # set by the metadata thread, whatever happens there
     git = session.git or {"commit": None, "branch": None, "remote": None}
     overrides = session.overrides
     query = overrides["query"]

@@ -144,6 +144,9 @@ def start_dashboard(run: Run) -> Any:
         return None
     busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
     sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
+    from spanline._session._reopen import expect
+
+    expect()  # the reopen command is said at exit, however the run ends
     return server
 
 

@@ -7,11 +7,25 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["exiting", "print_reopen"]
+__all__ = ["exiting", "expect", "print_reopen"]
 
 #: Set while the interpreter runs its exit hooks (by the session's own exit hook).
 exiting = False
-_hint: tuple[int, str] | None = None  # (pid, line) said at exit
+_hint: tuple[int, str] | None = None  # (pid, line) said at exit: the last run's
+_registered = False
+_said = False  # the exit hook that says it has run
+
+
+def expect() -> None:
+    """A run's own dashboard started: register the exit hook that will say the command.
+
+    Registered now rather than when the run ends: a run ended from an exit hook (the
+    program's own, or spanline's) is too late for the interpreter to run another.
+    """
+    global _registered
+    if not _registered:
+        atexit.register(_say)
+        _registered = True
 
 
 def print_reopen(server: Any) -> None:
@@ -19,26 +33,31 @@ def print_reopen(server: Any) -> None:
 
     Said when the interpreter exits rather than when ``shutdown()`` is called, so that
     it is the last thing the program shows, after whatever the program printed itself.
+    A later run's command replaces an earlier one's: the command is said once.
     """
     global _hint
     reopen = server.config.reopen
     if not reopen or os.getpid() != server.pid:
         return
     line = f"spanline: run ended, dashboard stopped; reopen with: {reopen}\n"
-    if exiting:
-        sys.stderr.write(line)
+    if exiting and _said:  # the exit hook that says it is past: say it now
+        _write(line)
         return
-    if _hint is None:
-        atexit.register(_say)
     _hint = (server.pid, line)
+    expect()
 
 
 def _say() -> None:
-    global _hint
+    global _hint, _said
+    _said = True
     hint, _hint = _hint, None
     if hint is not None and hint[0] == os.getpid():  # not in a forked child
-        try:
-            sys.stderr.write(hint[1])
-            sys.stderr.flush()
-        except (OSError, ValueError):  # stderr closed: nobody to tell
-            pass
+        _write(hint[1])
+
+
+def _write(line: str) -> None:
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed: nobody to tell
+        pass
