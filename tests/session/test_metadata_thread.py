@@ -80,3 +80,30 @@ def test_only_the_git_facts_hold_run_start_back_not_the_metadata_file(
     metadata = yaml.safe_load((run.directory / "execution_metadata.yaml").read_text())
     assert metadata["git"]["commit"] == events[0]["source_commit"]
     assert "held" in str(metadata["config"]["model"])
+
+
+def test_a_git_that_does_not_answer_holds_run_start_back_for_a_bounded_time_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A git that hangs (a stalled network filesystem) costs run_start its commit, not the
+    run its lines: they are written, and the metadata file still gets the late answer."""
+    answer = threading.Event()
+
+    def git_info() -> dict[str, str | None]:
+        answer.wait(120)
+        return {"commit": "late", "branch": "main", "remote": None}
+
+    monkeypatch.setattr(_metadata, "git_info", git_info)
+    run = configure(tmp_path, service_name="meta")
+    with spanline.span("work"):
+        pass
+    try:
+        assert spanline.flush(timeout=60)  # written while git still has not answered
+        lines = read_lines(run.telemetry_path)
+    finally:
+        answer.set()
+    spanline.shutdown()
+    assert lines[0]["event"] == "run_start" and lines[0]["source_commit"] is None
+    assert [line["event"] for line in lines[1:]] == ["span_start", "span_end"]
+    metadata = yaml.safe_load((run.directory / "execution_metadata.yaml").read_text())
+    assert metadata["git"]["commit"] == "late"

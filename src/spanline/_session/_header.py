@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["header", "redact_metadata", "start_metadata"]
 
+# How long the run_start line waits for git's answers. git answers in milliseconds;
+# one that hangs (a stalled network filesystem, a wrapper script) must not hold back
+# every line of the run until a shutdown gives up on the writer and loses them all.
+GIT_WAIT_S = 2.0
+
 
 def start_metadata(session: _Session) -> None:
     """Read git and write ``execution_metadata.yaml`` on a thread of their own: git costs
@@ -71,7 +76,10 @@ def header(session: _Session) -> dict[str, Any]:
     host = this_host() if session.record_pid is None else None
     if not session.owner:
         return process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
-    session.git_known.wait()  # set by the metadata thread, whatever happens there
+    # Set by the metadata thread, whatever happens there; a git that does not answer
+    # in time leaves the commit out of run_start (execution_metadata.yaml still gets it).
+    if not session.git_known.wait(GIT_WAIT_S):
+        report(f"git did not answer within {GIT_WAIT_S:g} s: the run_start line names no commit")
     git = session.git or {"commit": None, "branch": None, "remote": None}
     overrides = session.overrides
     query = overrides["query"]
