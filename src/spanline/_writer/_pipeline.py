@@ -388,6 +388,10 @@ class Pipeline:
         except BaseException as exc:  # reported once, by whoever notices (the next span)
             self._death = exc
         finally:
+            if self._given_up:
+                # Shutdown gave up on this writer and could not stop its helper: this
+                # thread ends now, and the helper with it (no wait: it may be stuck).
+                self._converter.stop(0.0)
             if not self._stopped and not self.closed:
                 # Only a fault outside every guard gets here (an asynchronous
                 # exception, say). Close the queue so the next span notices.
