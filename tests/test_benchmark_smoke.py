@@ -265,3 +265,37 @@ def test_reliability_benchmark_smoke(tmp_path: Path) -> None:
     assert "kill -9 exposure over 2 kills" in result.stdout
     assert "producers' end to process exit" in result.stdout
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
+
+
+AGAINST_SCRIPT = ROOT / "benchmarks" / "against_commit.py"
+AGAINST_MEASURES = ("import spanline", "configure cold", "hot path", "fold")
+
+
+def test_against_commit_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/against_commit.py --smoke: both trees measured in alternating rounds, a
+    row and a verdict per measure, and its temporary worktree removed."""
+    out = tmp_path / "against.json"
+    scratch = tmp_path / "scratch"  # where the script makes its temporary worktree
+    scratch.mkdir()
+    result = run_interpreter(
+        str(AGAINST_SCRIPT),
+        *("--smoke", "--base", "HEAD", "--json", str(out)),
+        env={"TMPDIR": str(scratch)},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    verdicts = [line for line in result.stdout.splitlines() if line.startswith("verdict ")]
+    assert [line.split(":")[0] for line in verdicts] == [
+        f"verdict {name}" for name in AGAINST_MEASURES
+    ]
+    for line in verdicts:
+        assert line.split(": ", 1)[1].startswith(("ok", "slower")), line
+    document = json.loads(out.read_text())
+    for name in AGAINST_MEASURES:
+        assert [len(document["samples"][name][side]) for side in ("base", "head")] == [2, 2]
+        assert document["results"][name]["ratio"] > 0
+    worktrees = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert str(scratch) not in worktrees
+    assert list(scratch.iterdir()) == []

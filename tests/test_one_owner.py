@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from tests._helpers import ROOT
@@ -83,10 +84,81 @@ def test_every_line_type_is_built_by_the_line_format() -> None:
 
 
 def test_the_log_is_read_line_by_line_in_one_place() -> None:
-    """Whole lines from an offset: the line reader's, for the folds, the dashboard's snapshot
-    and events, the run store and emit. The dashboard's live stream follows the file as
-    it grows, and keeps its own loop for it."""
+    """Whole lines from an offset: the line reader's, for the folds, the dashboard (its
+    snapshot, events and live stream), the run store and emit."""
     readers = sorted(
         str(path.relative_to(SRC)) for path, text in _sources().items() if 'rfind(b"\\n")' in text
     )
-    assert readers == ["_lines/_read.py", "dashboard/_app.py"]
+    assert readers == ["_lines/_read.py"]
+
+
+#: Every file the package opens outside the line format, and what it is: none of them is
+#: telemetry.jsonl. A new open of a file anywhere else must be added here, saying what it
+#: opens, so the log cannot be opened raw elsewhere without a reader noticing.
+NOT_THE_LOG = [
+    ("_capture/_install.py", "metadata.distribution(...).read_text", "the install record"),
+    ("_capture/_prices.py", "importlib.resources.files(...).joinpath(...).read_bytes", "prices"),
+    ("_capture/_prices.py", "path.read_bytes", "a prices file the user names"),
+    ("_capture/_report.py", "open(path)", "spanline.log, created empty"),
+    ("_runs/_liveness.py", "open('/proc/stat')", "the boot time"),
+    ("_runs/_liveness.py", "open(f'/proc/{pid}/stat')", "a process's start time"),
+    ("_runs/_store.py", "latest.read_text", "the latest-run marker"),
+    ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
+    ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
+    ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
+    ("dashboard/page.py", "(STATIC / 'app.js').read_text", "the page's script"),
+    ("dashboard/page.py", "(STATIC / 'page.html').read_text", "the page's template"),
+    ("dashboard/page.py", "(STATIC / 'vendor' / f'd3-{D3_VERSION}.min.js').read_text", "D3"),
+    ("dashboard/page.py", "summary_path.read_text", "run_summary.json"),
+    ("exporters/logfire.py", "path.read_bytes", "Logfire's credentials file"),
+    ("schema.py", "resources.files(...).joinpath(...).read_text", "the JSON Schema"),
+]
+
+_OPENERS = {"open", "read_bytes", "read_text", "open_text", "open_binary", "fdopen"}
+_NOT_FILES = {"tarfile", "webbrowser", "subprocess"}  # an archive in memory, a browser
+
+
+def _shown(call: ast.Call) -> str:
+    """The opening call as the list above shows it: ``open(<its path>)``, or the method
+    with the calls on its way elided (``files(...).read_text``)."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return f"open({ast.unparse(call.args[0])})" if call.args else "open()"
+    elided = ast.parse(ast.unparse(func), mode="eval").body
+    for node in ast.walk(elided):
+        if isinstance(node, ast.Call):
+            node.args = [ast.Constant(...)] if node.args or node.keywords else []
+            node.keywords = []
+    return ast.unparse(elided).replace("(Ellipsis)", "(...)")
+
+
+def _file_opens() -> list[tuple[str, str]]:
+    """``(module, the opening call)`` for each call that opens a file outside the line
+    format (``spanline._lines``), once per call."""
+    found: list[tuple[str, str]] = []
+    for path, text in _sources().items():
+        module = str(path.relative_to(SRC))
+        if module.startswith("_lines/"):
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name not in _OPENERS:
+                continue
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in _NOT_FILES
+            ):
+                continue
+            found.append((module, _shown(node)))
+    return sorted(found)
+
+
+def test_only_the_line_format_opens_the_log() -> None:
+    """telemetry.jsonl is opened by the line format alone: the reader (``_lines/_read``)
+    and the writers' locked append (``_lines/_fileio``). Every other file the package
+    opens is listed with what it is, once per place that opens it."""
+    assert _file_opens() == sorted((module, call) for module, call, _ in NOT_THE_LOG)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import spanline
+from spanline._hotpath._runtime import RUNTIME
 from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, configure, read_lines, run_python
 
@@ -279,8 +280,10 @@ class HeldText:
     """An attribute value whose text form waits until the test lets it go."""
 
     release = threading.Event()
+    entered = threading.Event()  # a thread is held in its text form
 
     def __repr__(self) -> str:
+        HeldText.entered.set()
         HeldText.release.wait(60)
         return "held"
 
@@ -294,8 +297,9 @@ def test_a_writer_given_up_on_writes_nothing_it_was_counted_as_dropped_for(
     or counted as dropped: never both (written after the trailer), never neither (lost
     from the writer's hands)."""
     HeldText.release.clear()
+    HeldText.entered.clear()
     run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
-    pipeline = spanline._hotpath._runtime.RUNTIME.pipeline
+    pipeline = RUNTIME.pipeline
     assert pipeline is not None and pipeline._thread is not None
     writer = pipeline._thread
     pipeline._converter.bound = 60.0  # no salvage of the held value: stuck until released
@@ -305,9 +309,16 @@ def test_a_writer_given_up_on_writes_nothing_it_was_counted_as_dropped_for(
         with spanline.span("queued", n=number):
             pass
     trailer = pipeline.shutdown(timeout=0.2)  # no progress for 0.2 s: given up
-    HeldText.release.set()  # the writer moves again...
+    try:
+        assert HeldText.entered.wait(30)  # the writer's helper holds the value...
+        helper = pipeline._converter._thread
+    finally:
+        HeldText.release.set()  # ...and the writer moves again...
     writer.join(30)
     assert not writer.is_alive()  # ...and ends
+    assert helper is not None
+    helper.join(30)
+    assert not helper.is_alive()  # and so does its helper: no thread is left behind
     events = read_lines(run.telemetry_path)
     assert events[-1] == trailer  # nothing written after this process's last line
     spans_written = len(by_kind(events, "span_start")) + len(by_kind(events, "span_end"))

@@ -16,7 +16,7 @@ import json
 from typing import Any, Protocol
 
 from spanline._capture._report import report
-from spanline._hotpath._tracer import hold_open
+from spanline._hotpath._abandon import hold_open
 
 __all__ = [
     "Call",

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture._previews import capture_value
 from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
+from spanline._hotpath._abandon import hold_open
+from spanline._hotpath._errors import is_clean_exit
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
-from spanline._hotpath._tracer import _CURRENT, Span, hold_open, is_clean_exit, monotonic
+from spanline._hotpath._tracer import _CURRENT, Span, monotonic
 
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline

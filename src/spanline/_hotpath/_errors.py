@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-__all__ = ["error_info", "safe_str"]
+__all__ = ["error_info", "is_clean_exit", "safe_str"]
 
 
 def _qualified_type(exc: BaseException) -> str:
@@ -44,3 +44,11 @@ def error_info(exc: BaseException) -> dict[str, str]:
     except (AttributeError, TypeError):  # an exception type without a __dict__
         pass
     return info
+
+
+def is_clean_exit(exc: BaseException) -> bool:
+    """True for exceptions that end a span ``ok``: ``GeneratorExit`` (a generator
+    closed early) and ``SystemExit`` with code 0 or None (a successful exit)."""
+    if isinstance(exc, GeneratorExit):
+        return True
+    return isinstance(exc, SystemExit) and exc.code in (0, None)

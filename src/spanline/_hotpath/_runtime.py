@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from spanline._hotpath._noop import NoOpSpan
+from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 
 if TYPE_CHECKING:
     from spanline._hotpath._tracer import Span
@@ -23,6 +23,7 @@ __all__ = [
     "call_pipeline",
     "context_attributes",
     "count_while_closing",
+    "current_span",
     "is_internal_thread",
     "live_pipeline",
     "mark_internal_thread",
@@ -35,6 +36,12 @@ CURRENT_SPAN: ContextVar[Span | NoOpSpan | None] = ContextVar("spanline_current_
 context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
     "spanline_context_attributes", default=None
 )
+
+
+def current_span() -> Span | NoOpSpan:
+    """The innermost open span of this thread or task, or the no-op span."""
+    span = CURRENT_SPAN.get()
+    return NOOP_SPAN if span is None else span
 
 
 class Pipeline(Protocol):

@@ -18,7 +18,8 @@ from random import getrandbits
 from types import TracebackType
 from typing import Any, Final
 
-from spanline._hotpath._errors import error_info
+from spanline._hotpath._checks import check_label, check_name
+from spanline._hotpath._errors import error_info, is_clean_exit
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 from spanline._hotpath._runtime import (
     CURRENT_SPAN,
@@ -28,6 +29,7 @@ from spanline._hotpath._runtime import (
     call_pipeline,
     context_attributes,
     count_while_closing,
+    current_span,
     live_pipeline,
 )
 from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
@@ -36,7 +38,8 @@ __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_sp
 
 _INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
-_NEW, _STARTED, _ENDED, _ABANDONED = 0, 1, 2, 3
+_NEW, _STARTED, _ENDED = 0, 1, 2
+ABANDONED: Final = 3  # ended at shutdown for its owner (see _hotpath._abandon)
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 
 _time = time.time
@@ -187,7 +190,7 @@ class Span:
         """
         state = self._state
         if state != _STARTED:
-            if state == _ABANDONED:
+            if state == ABANDONED:
                 return  # shutdown already ended it for its owner, who comes too late
             raise ValueError(
                 f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
@@ -252,29 +255,6 @@ class Span:
         if self._status is None and not is_clean_exit(exc):
             self._status = "error"
             self._error = error_info(exc)
-
-    def _abandon(self, reason: str) -> None:
-        """End the span for an owner that never will: error ``abandoned`` with ``reason``.
-
-        Called at shutdown, after the span was taken out of the open-span registry.
-        """
-        self._state = _ABANDONED
-        duration = _perf() - self._t0
-        # dict() copies in one step: the owner's thread may still be setting attributes.
-        attributes = dict(self._end_attributes) if self._end_attributes else None
-        counters = dict(self._counters) if self._counters else None
-        self._pipeline.emit(
-            (
-                END,
-                self._id,
-                "error",
-                duration,
-                self._ts + duration,
-                (("type", "abandoned"), ("message", reason)),
-                _items(attributes),
-                _items(counters),
-            )
-        )
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
@@ -372,43 +352,6 @@ class Span:
         return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
 
 
-def is_clean_exit(exc: BaseException) -> bool:
-    """True for exceptions that end a span ``ok``: ``GeneratorExit`` (a generator
-    closed early) and ``SystemExit`` with code 0 or None (a successful exit)."""
-    if isinstance(exc, GeneratorExit):
-        return True
-    return isinstance(exc, SystemExit) and exc.code in (0, None)
-
-
-def hold_open(span: Span, reason: str) -> None:
-    """Name why ``span`` would be left open at shutdown (a generator not exhausted)."""
-    registry = span._pipeline.open_spans
-    if span in registry:
-        registry[span] = reason
-
-
-def abandon_open_spans(pipeline: Pipeline, reason: Callable[[Any], str]) -> int:
-    """End every span still open in this process (at shutdown).
-
-    Args:
-        pipeline: the pipeline the spans were opened in.
-        reason: turns a registry value (the starting thread's ident, or a reason
-            given by :func:`hold_open`) into the reason written in the span_end.
-
-    Returns:
-        How many spans were ended.
-    """
-    registry = pipeline.open_spans
-    ended = 0
-    for span in registry.copy():  # one C-level copy: other threads may end spans meanwhile
-        owner = registry.pop(span, None)
-        if owner is None:
-            continue  # its owner ended it after all
-        span._abandon(reason(owner))
-        ended += 1
-    return ended
-
-
 def _parent_id(parent: Any) -> int | None:
     if parent is None:
         return None
@@ -420,24 +363,6 @@ def _parent_id(parent: Any) -> int | None:
         except ValueError:
             pass
     raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
-
-
-def current_span() -> Span | NoOpSpan:
-    """The innermost open span of this thread or task, or the no-op span."""
-    span = CURRENT_SPAN.get()
-    return NOOP_SPAN if span is None else span
-
-
-def _check_name(name: object) -> str:
-    """The name as a plain str (subclasses such as StrEnum members are accepted)."""
-    if isinstance(name, str):
-        return str.__str__(name)
-    raise TypeError(f"span name must be str, not {type(name).__name__}")
-
-
-def _check_label(what: str, value: object) -> None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"span {what} must be str or None, not {type(value).__name__}")
 
 
 class Tracer:
@@ -476,11 +401,11 @@ class Tracer:
             A span, or the shared no-op span while tracing is off.
         """
         if name.__class__ is not str:
-            name = _check_name(name)
+            name = check_name(name)
         if kind.__class__ is not str and kind is not None:
-            _check_label("kind", kind)
+            check_label("kind", kind)
         if component.__class__ is not str and component is not None:
-            _check_label("component", component)
+            check_label("component", component)
         pipeline = self._runtime.pipeline
         if pipeline is None:
             pipeline = live_pipeline()
@@ -510,7 +435,7 @@ class Tracer:
 
     def event(self, name: str, /, **attributes: Any) -> None:
         """Record a point-in-time event (vote, answer, restart...) in the current span."""
-        name = _check_name(name)
+        name = check_name(name)
         pipeline = call_pipeline()
         if pipeline is None:
             return
@@ -526,7 +451,7 @@ class Tracer:
         Raises:
             ValueError: a count uses a reserved field name.
         """
-        name = _check_name(name)
+        name = check_name(name)
         pipeline = call_pipeline()
         if pipeline is None:
             return
@@ -560,8 +485,8 @@ class Tracer:
         Returns:
             The plan id (16 hex characters), or ``""`` while tracing is off.
         """
-        name = _check_name(name)
-        _check_label("kind", kind)
+        name = check_name(name)
+        check_label("kind", kind)
         parent_id = _parent_id(parent)
         pipeline = call_pipeline()
         if pipeline is None:

@@ -1,16 +1,19 @@
 """Reading telemetry.jsonl: whole lines from a byte offset, a block at a time.
 
-The one reader of the log's lines: the folds' tail, the dashboard, the run
-store's liveness check and ``spanline emit`` read through it, so a line still
-being written is never read half, whoever reads.
+The one reader of the log: the folds' tail, the dashboard (its snapshot, its
+events, its offset check and its live stream), the run store (the header, the
+last line, the liveness check) and ``spanline emit`` read through it, so a line
+still being written is never read half, whoever reads. Only the writer's append
+(:mod:`spanline._lines._fileio`) opens the log besides this module.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import BinaryIO
 
-__all__ = ["CHUNK", "blocks", "lines"]
+__all__ = ["CHUNK", "Follow", "blocks", "byte_before", "first_lines", "last_bytes", "lines"]
 
 #: Bytes read at a time (measured: larger blocks keep more lines alive at once, and are
 #: slower).
@@ -89,3 +92,109 @@ def lines(
             if newline > at:
                 yield data[at:newline], position
             at = newline + 1
+
+
+def first_lines(path: str | os.PathLike[str], count: int) -> Iterator[bytes]:
+    """The first ``count`` lines of ``path`` as they are (newline included; a last
+    line may be one still being written).
+
+    Args:
+        path: the file (a missing one yields nothing).
+        count: how many lines at most; blank lines count too.
+
+    Yields:
+        Each line's bytes.
+
+    Raises:
+        OSError: the file exists but cannot be read.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, also when abandoned
+    except FileNotFoundError:
+        return
+    with handle:
+        for _, line in zip(range(count), handle, strict=False):
+            yield line
+
+
+def last_bytes(path: str | os.PathLike[str], count: int) -> tuple[bytes, int]:
+    """The last ``count`` bytes of ``path`` (fewer when it is shorter), and its size.
+
+    Raises:
+        OSError: missing or unreadable.
+    """
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - count))
+        return handle.read(), size
+
+
+def byte_before(path: str | os.PathLike[str], offset: int) -> tuple[bytes, int]:
+    """The byte just before ``offset`` (``b""`` at 0 or past the end), and the file's size.
+
+    ``b"\\n"`` there means a line starts at ``offset``.
+
+    Raises:
+        OSError: missing or unreadable.
+    """
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if offset <= 0 or offset > size:
+            return b"", size
+        handle.seek(offset - 1)
+        return handle.read(1), size
+
+
+class Follow:
+    """Follows a growing log from a line's start: its whole lines as they are completed.
+
+    The caller decides how to wait between reads (the dashboard's live stream sleeps
+    on its event loop); :meth:`read` never blocks on the writer.
+
+    Args:
+        path: the file (it may not exist yet).
+        start: a line's start.
+        chunk: reads end on multiples of this many bytes, so followers that fell
+            behind meet at the same offsets and read the same blocks.
+    """
+
+    __slots__ = ("_chunk", "_handle", "_path", "_rest", "offset")
+
+    def __init__(self, path: str | os.PathLike[str], start: int = 0, chunk: int = CHUNK) -> None:
+        self._path = path
+        self._chunk = chunk
+        self._handle: BinaryIO | None = None
+        self._rest = b""
+        #: The byte offset just past the whole lines read so far.
+        self.offset = start
+
+    def read(self) -> bytes | None:
+        """The next block of whole lines, which starts at :attr:`offset` as it was.
+
+        Returns:
+            None when nothing new was there (no file yet, or no new bytes); ``b""``
+            when new bytes came but no line was completed yet; else whole lines,
+            each with its newline, and :attr:`offset` moves past them.
+        """
+        handle = self._handle
+        if handle is None:
+            try:
+                handle = self._handle = open(self._path, "rb")  # noqa: SIM115 - see close()
+            except FileNotFoundError:
+                return None
+            handle.seek(self.offset)
+        chunk = handle.read(self._chunk - handle.tell() % self._chunk)
+        if not chunk:
+            return None
+        data = self._rest + chunk if self._rest else chunk
+        cut = data.rfind(b"\n") + 1
+        self._rest = data[cut:]  # a partial last line waits for its newline
+        self.offset += cut
+        return data[:cut]
+
+    def close(self) -> None:
+        """Close the file; a later :meth:`read` reopens it at :attr:`offset`."""
+        self._rest = b""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

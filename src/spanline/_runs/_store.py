@@ -276,15 +276,16 @@ def list_runs(base: str | os.PathLike[str]) -> list[Run]:
 
 def read_run_start(run: Run) -> dict[str, Any] | None:
     """The run's ``run_start`` line (service, source, versions), or None."""
+    from spanline._lines._read import first_lines  # the reader loads when a run is read
+
     try:
-        with run.telemetry_path.open("rb") as handle:
-            for _, raw in zip(range(50), handle, strict=False):  # the owner writes it first
-                try:
-                    event = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(event, dict) and event.get("event") == "run_start":
-                    return event
+        for raw in first_lines(run.telemetry_path, 50):  # the owner writes it first
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "run_start":
+                return event
     except OSError:
         return None
     return None
@@ -355,10 +356,9 @@ def _ends_with_process_end(path: Path) -> bool:
     """Whether the file's last line is a whole ``process_end`` event."""
     import orjson
 
-    with path.open("rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - _TAIL_BYTES))
-        tail = handle.read()
+    from spanline._lines._read import last_bytes
+
+    tail, size = last_bytes(path, _TAIL_BYTES)
     if not tail.endswith(b"\n"):
         return False  # empty, or a torn last line
     start = tail.rfind(b"\n", 0, len(tail) - 1) + 1

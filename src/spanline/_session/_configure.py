@@ -230,17 +230,8 @@ def _environment_without_our_exports() -> dict[str, str]:
     """
     environ = dict(os.environ)
     if _session is not None:
-        _restore(environ, _session.saved_env)
+        _parts.restore_environment(environ, _session.saved_env)
     return environ
-
-
-def _restore(environ: Any, saved: dict[str, str | None]) -> None:
-    """Put back the variables ``saved`` recorded (None: the variable was unset)."""
-    for name, value in saved.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
 
 
 def configure_from_environment() -> None:
@@ -298,7 +289,7 @@ def _start_session(
         _header.start_metadata(session)
     else:
         session.git_known.set()
-    session.pipeline = _new_pipeline(session, exporters)
+    session.pipeline = _parts.new_pipeline(session, exporters, on_child_exit=shutdown)
     global _session
     _session = session
     at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
@@ -319,34 +310,6 @@ def _start_session(
     session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
     return session
-
-
-def _new_pipeline(session: _Session, exporters: list[tuple[str, Any]]) -> Pipeline:
-    """The session's pipeline, with the id and clock sources set for the hot path."""
-    from spanline._capture._scrub import redact_event
-    from spanline._writer._pipeline import Pipeline
-
-    settings, clock = session.settings, session.settings.clock
-    _tracer.set_sources(settings.id_generator, clock, clock)
-    # Read here, not on the writer thread: with an injected clock, the order of
-    # readings (and so every timestamp) must not depend on thread scheduling.
-    session.start_ts = _tracer.wall_time()
-    try:
-        return Pipeline(
-            telemetry_path=session.run.telemetry_path,
-            trace_id=session.trace_id,
-            flush_interval=settings.flush_ms / 1000.0,
-            max_queue=settings.max_queue,
-            exporters=exporters,
-            header=lambda: _header.header(session),
-            transform=redact_event,
-            on_child_exit=shutdown,
-            synchronous=settings.synchronous,
-            record_pid=session.record_pid,
-        )
-    except BaseException:
-        _tracer.set_sources()  # nothing started: leave no injected clock behind
-        raise
 
 
 def _signal_handlers(wanted: bool) -> Any:
@@ -431,7 +394,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     thread = session.metadata_thread
     if session.owner and thread is not None and thread.ident is not None:
         thread.join(timeout)  # the metadata is written, and its thread gone, before the end
-    _restore(os.environ, session.saved_env)
+    _parts.restore_environment(os.environ, session.saved_env)
     summary = None
     if session.live is not None:
         summary = session.live.finish()

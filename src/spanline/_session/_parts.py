@@ -1,6 +1,6 @@
 """What a session is made of, started by ``configure_observability()``: the price table,
-the trace context, the run (created or joined), executor propagation, the live
-summary and the dashboard."""
+the trace context, the run (created or joined), its pipeline, executor propagation,
+the live summary and the dashboard, and the environment put back as it was."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
@@ -19,13 +20,16 @@ if TYPE_CHECKING:
     from spanline._session._configure import _Session
     from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
+    from spanline._writer._pipeline import Pipeline as WriterPipeline
 
 __all__ = [
     "abandon_open_spans",
     "hand_over",
+    "new_pipeline",
     "open_run",
     "price_table",
     "propagate_executors",
+    "restore_environment",
     "start_dashboard",
     "start_live_summary",
     "trace_context",
@@ -178,6 +182,53 @@ def abandon_open_spans(pipeline: Pipeline) -> None:
             return "thread not finished"
         return "process exit"
 
-    from spanline._hotpath._tracer import abandon_open_spans as end_abandoned
+    from spanline._hotpath._abandon import abandon_open_spans as end_abandoned
 
     end_abandoned(pipeline, reason)
+
+
+def restore_environment(environ: Any, saved: dict[str, str | None]) -> None:
+    """Put back the variables ``saved`` recorded (None: the variable was unset)."""
+    for name, value in saved.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+
+
+def new_pipeline(
+    session: _Session, exporters: list[tuple[str, Any]], *, on_child_exit: Callable[[], object]
+) -> WriterPipeline:
+    """The session's pipeline, with the id and clock sources set for the hot path.
+
+    Args:
+        session: the session starting.
+        exporters: its exporters, by name.
+        on_child_exit: what a child process of the run calls as it exits (shutdown).
+    """
+    from spanline._capture._scrub import redact_event
+    from spanline._hotpath import _tracer
+    from spanline._session import _header
+    from spanline._writer._pipeline import Pipeline
+
+    settings, clock = session.settings, session.settings.clock
+    _tracer.set_sources(settings.id_generator, clock, clock)
+    # Read here, not on the writer thread: with an injected clock, the order of
+    # readings (and so every timestamp) must not depend on thread scheduling.
+    session.start_ts = _tracer.wall_time()
+    try:
+        return Pipeline(
+            telemetry_path=session.run.telemetry_path,
+            trace_id=session.trace_id,
+            flush_interval=settings.flush_ms / 1000.0,
+            max_queue=settings.max_queue,
+            exporters=exporters,
+            header=lambda: _header.header(session),
+            transform=redact_event,
+            on_child_exit=on_child_exit,
+            synchronous=settings.synchronous,
+            record_pid=session.record_pid,
+        )
+    except BaseException:
+        _tracer.set_sources()  # nothing started: leave no injected clock behind
+        raise

@@ -27,10 +27,11 @@ from spanline._lines._encode import Event, encode_many, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fork import at_fork
+from spanline._writer._markers import Marker, SyncQueue, queue_bound
 from spanline.schema import RAW
 
 if TYPE_CHECKING:
-    from spanline.exporters._worker import ExporterWorker, FlushRequest
+    from spanline.exporters._worker import ExporterWorker
 
 __all__ = ["Pipeline"]
 
@@ -38,39 +39,6 @@ __all__ = ["Pipeline"]
 #: gets events onto disk while a long pass is still converting the rest (at 20k
 #: spans/s, 20,000-event chunks let a kill -9 lose up to ~350 ms; 2,000: ~170 ms).
 _CHUNK = 2_000
-
-
-def _queue_bound(exporter: Any) -> dict[str, int]:
-    """``max_pending`` for the exporter's worker when the exporter sets a valid one."""
-    bound = getattr(exporter, "max_pending", None)
-    if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
-        return {"max_pending": bound}
-    return {}
-
-
-class _Marker:
-    """Queued by flush()/shutdown(): "everything before me is written" once ``done`` is
-    set; ``exported`` then holds the exporters' own flush confirmations to wait on."""
-
-    __slots__ = ("done", "exported", "stop")
-
-    def __init__(self, stop: bool = False) -> None:
-        self.done = threading.Event()
-        self.exported: list[FlushRequest] = []
-        self.stop = stop
-
-
-class _SyncQueue(deque[Any]):
-    """The queue of a synchronous pipeline: every record is written as it arrives."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        super().__init__()
-        self.pipeline = pipeline
-
-    def append(self, item: Any) -> None:
-        super().append(item)
-        if item.__class__ is tuple:
-            self.pipeline.write_now()
 
 
 class Pipeline:
@@ -107,7 +75,7 @@ class Pipeline:
         record_pid: int | None = None,
     ) -> None:
         self.synchronous = synchronous
-        self.queue: deque[Any] = _SyncQueue(self) if synchronous else deque()
+        self.queue: deque[Any] = SyncQueue(self) if synchronous else deque()
         #: The bound the hot path checks; 0 once the pipeline is closed.
         self.max_queue = max_queue
         self.queue_bound = max_queue
@@ -132,7 +100,7 @@ class Pipeline:
         self._phase_lock = threading.Lock()
         self._wake = threading.Event()
         self._writer_lost = False
-        #: Set when shutdown stopped waiting for a stuck writer (see ``_give_up``).
+        #: Set when shutdown stopped waiting for a stuck writer (see ``_stuck.give_up``).
         self._given_up = False
         #: The records the writer has taken off the queue and not yet written, and how
         #: many of them a shutdown that gave up has already counted as dropped.
@@ -211,7 +179,7 @@ class Pipeline:
 
             self._workers = [
                 ExporterWorker(
-                    exporter, name, **_queue_bound(exporter), on_thread_start=mark_internal_thread
+                    exporter, name, **queue_bound(exporter), on_thread_start=mark_internal_thread
                 )
                 for name, exporter in self._exporters
             ]
@@ -248,7 +216,7 @@ class Pipeline:
         if is_internal_thread():
             return False  # called from an exporter: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
-        marker = _Marker()
+        marker = Marker()
         self.queue.append(marker)  # markers ignore the bound: they are tiny and few
         if self.synchronous:
             self._drain()  # on this thread: it may already hold the drain lock (a signal)
@@ -281,11 +249,13 @@ class Pipeline:
         """
         if self.closed:
             return {}
+        from spanline._writer._stuck import give_up, join_writer  # loaded at shutdown only
+
         thread = self._thread
-        self.queue.append(_Marker(stop=True))
+        self.queue.append(Marker(stop=True))
         self._wake.set()
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            self._join_writer(thread, timeout)
+            join_writer(thread, timeout, self._progress)
         self.closed = True
         writer_done = thread is None or not thread.is_alive()
         # From here on, spans still open elsewhere end into a closed pipeline:
@@ -294,7 +264,7 @@ class Pipeline:
         if writer_done:
             self._drain()  # what arrived after the writer's last pass (or it never ran)
         else:
-            unwritten = self._give_up()
+            unwritten = give_up(self)
             report(
                 f"the writer made no progress for {timeout:g} s; up to {unwritten} queued "
                 "events are counted as dropped"
@@ -315,52 +285,6 @@ class Pipeline:
                 "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
             )
         return trailer
-
-    def _join_writer(self, thread: threading.Thread, timeout: float) -> None:
-        """Wait for the writer to finish; give up after ``timeout`` s without progress.
-
-        Progress is counted per record converted, not per batch written: a batch of
-        slow records (or a loaded machine) may take longer than ``timeout`` while
-        every record in it moves on.
-        """
-        seen: tuple[int, int] | None = (
-            None  # the first look always counts as progress: the writer had to wake up
-        )
-        while True:
-            thread.join(timeout)
-            progress = self._progress()
-            if not thread.is_alive() or progress == seen:
-                return
-            seen = progress
-
-    def _give_up(self) -> int:
-        """Stop waiting for a stuck writer: what it has not written is counted as dropped,
-        and it writes none of that if it moves again (never both, never neither).
-
-        Returns:
-            The number of events counted as dropped.
-        """
-        with self._count_lock:
-            self._given_up = True
-        # Take the queue's records away (the hot path adds none: the bound is 0 now).
-        # The writer may still take some: those join what it holds, counted below.
-        unwritten, markers = 0, []
-        popleft = self.queue.popleft
-        while True:
-            try:
-                item = popleft()
-            except IndexError:
-                break
-            if item.__class__ is tuple:
-                unwritten += 1
-            else:
-                markers.append(item)
-        with self._count_lock:  # the writer settles what it holds under this lock
-            unwritten += len(self._holding) - self._holding_counted
-            self._holding_counted = len(self._holding)
-            self.dropped += unwritten
-        self.queue.extend(markers)  # the stop marker: a writer that moves again ends
-        return unwritten
 
     def _progress(self) -> tuple[int, int]:
         """What changes whenever the writer moves on: records converted, batches written."""
@@ -388,6 +312,10 @@ class Pipeline:
         except BaseException as exc:  # reported once, by whoever notices (the next span)
             self._death = exc
         finally:
+            if self._given_up:
+                # Shutdown gave up on this writer and could not stop its helper: this
+                # thread ends now, and the helper with it (no wait: it may be stuck).
+                self._converter.stop(0.0)
             if not self._stopped and not self.closed:
                 # Only a fault outside every guard gets here (an asynchronous
                 # exception, say). Close the queue so the next span notices.
@@ -538,7 +466,7 @@ class Pipeline:
         """
         if self.closed:
             return
-        self.queue = _SyncQueue(self) if self.synchronous else deque()
+        self.queue = SyncQueue(self) if self.synchronous else deque()
         self._reset_process_state()
         try:
             os.close(self._fd)

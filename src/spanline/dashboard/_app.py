@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from spanline._lines._read import Follow
 from spanline._runs._store import Run
 from spanline.dashboard import _data
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
@@ -33,7 +34,6 @@ from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 __all__ = ["DashboardConfig", "content_security_policy", "create_app", "read_page"]
 
 _SCRIPT = re.compile(rb"<script(?:\s[^>]*)?>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
-_CHUNK = 1 << 16
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -262,45 +262,30 @@ async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterato
     Each stream reads the file itself: a slow client holds up only its own
     stream, never the others or the writer.
     """
-    handle = None
-    position, rest = start, b""
+    follow = Follow(path, start)
     with config.lock:
         config.streams += 1
     try:
         while True:
-            if handle is None:
-                if config.stopping.is_set():
-                    break
-                try:
-                    handle = path.open("rb")
-                except FileNotFoundError:
-                    await anyio.sleep(config.poll_s)
-                    continue
-                handle.seek(start)
-            # Read what is there before looking at `stopping`: the run's last lines are
+            # Read what is there before giving up on `stopping`: the run's last lines are
             # written just before the server stops, and an open page must get them.
             stopping = config.stopping.is_set()
-            # Reads end on multiples of the chunk size, so streams that fell behind
-            # meet at the same offsets and share one encoding of the same block.
-            chunk = handle.read(_CHUNK - handle.tell() % _CHUNK)
-            if not chunk:
+            position = follow.offset
+            block = follow.read()
+            if block is None:  # no file yet, or nothing new
                 if stopping:
                     break
                 await anyio.sleep(config.poll_s)
                 continue
-            data = rest + chunk if rest else chunk
-            cut = data.rfind(b"\n") + 1
-            rest = data[cut:]  # a partial last line waits for its newline
-            if cut:
-                messages, position = _encoded(str(path), data[:cut], position)
+            if block:
+                messages, _ = _encoded(str(path), block, position)
                 if messages:
                     yield messages
             await anyio.sleep(0)  # let the other streams run between chunks
     finally:
         with config.lock:
             config.streams -= 1
-        if handle is not None:
-            handle.close()
+        follow.close()
 
 
 #: Recently encoded blocks, by (file, offset, length): streams tailing the same run

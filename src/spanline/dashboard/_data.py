@@ -7,14 +7,13 @@ exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError`
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from spanline._lines._read import lines
+from spanline._lines._read import byte_before, lines
 from spanline._runs._liveness import WRITER_EVENTS, run_is_live, track_writer, writers_alive
 from spanline._runs._store import (
     Run,
@@ -108,15 +107,13 @@ def check_offset(path: Path, offset: int) -> None:
     if offset == 0:
         return
     try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if offset > size:
-                raise BadOffset(f"offset {offset} is beyond the end of the log ({size} bytes)")
-            handle.seek(offset - 1)
-            if handle.read(1) != b"\n":
-                raise BadOffset(f"offset {offset} is not the start of a line")
+        before, size = byte_before(path, offset)
     except FileNotFoundError:
         raise BadOffset(f"offset {offset} is beyond the end of the log (0 bytes)") from None
+    if offset > size:
+        raise BadOffset(f"offset {offset} is beyond the end of the log ({size} bytes)")
+    if before != b"\n":
+        raise BadOffset(f"offset {offset} is not the start of a line")
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:

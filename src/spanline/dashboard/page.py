@@ -90,18 +90,18 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
         every well-formed line; the page folds them itself, but shows the burn
         rate computed here (:meth:`~spanline.folds.lanes.LanesFold.burn`).
     """
+    from spanline._lines._read import lines
     from spanline.folds.lanes import LanesFold
 
     directory = Path(run_dir)
     events: list[dict[str, Any]] = []
-    with open(directory / "telemetry.jsonl", "rb") as lines:
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn or malformed line: the summary counts it
-            if isinstance(event, dict):
-                events.append(event)
+    for line, _ in lines(directory / "telemetry.jsonl", final=True):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a torn or malformed line: the summary counts it
+        if isinstance(event, dict):
+            events.append(event)
     summary_path = directory / "run_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     burn = LanesFold()
