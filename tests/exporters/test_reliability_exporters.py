@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import spanline
+from spanline._hotpath._runtime import RUNTIME
 from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, configure, read_lines, run_python
 
@@ -295,7 +296,7 @@ def test_a_writer_given_up_on_writes_nothing_it_was_counted_as_dropped_for(
     from the writer's hands)."""
     HeldText.release.clear()
     run = configure(tmp_path, flush_ms=60_000)  # everything waits for shutdown
-    pipeline = spanline._tracer.RUNTIME.pipeline
+    pipeline = RUNTIME.pipeline
     assert pipeline is not None and pipeline._thread is not None
     writer = pipeline._thread
     pipeline._converter.bound = 60.0  # no salvage of the held value: stuck until released
