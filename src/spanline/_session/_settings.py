@@ -57,6 +57,7 @@ __all__ = [
     "script_name",
     "settings_markdown",
     "variable_flag",
+    "variable_setting",
 ]
 
 _FALLBACK_SERVICE = "spanline"
@@ -235,6 +236,29 @@ def read_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     return {name: env[name] for name in ENV_VARS if env.get(name, "").strip()}
 
 
+def variable_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """The setting ``name`` as its variable alone sets it, read through the table.
+
+    For readers that have no ``configure_observability()`` call: the ``spanline``
+    command's ``--dir`` defaults to ``SPANLINE_DIR`` this way.
+
+    Args:
+        name: the setting (a row of :data:`SETTINGS` with a variable).
+        environ: the environment to read (default ``os.environ``).
+
+    Returns:
+        The variable's parsed value, or the setting's default when it is unset or invalid.
+    """
+    row = next(row for row in SETTINGS if row.name == name and row.env is not None)
+    raw = read_environment(environ).get(row.env or "")
+    if raw is None:
+        return row.default
+    try:
+        return row.parse(raw)
+    except ValueError:
+        return row.default
+
+
 def variable_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
     """The boolean setting ``name`` as its variable alone sets it, read through the table.
 
@@ -250,14 +274,7 @@ def variable_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
     Returns:
         The variable's value, or the setting's default when it is unset or invalid.
     """
-    row = next(row for row in SETTINGS if row.name == name and row.env is not None)
-    raw = read_environment(environ).get(row.env or "")
-    if raw is None:
-        return bool(row.default)
-    try:
-        return bool(row.parse(raw))
-    except ValueError:
-        return bool(row.default)
+    return bool(variable_setting(name, environ))
 
 
 def resolve_settings(

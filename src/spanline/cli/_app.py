@@ -16,6 +16,7 @@ from spanline._version import __version__
 
 __all__ = [
     "BAD_INPUT",
+    "DIR_HELP",
     "FINDING",
     "INTERRUPTED",
     "CliError",
@@ -40,7 +41,7 @@ class CliError(Exception):
         self.code = code
 
 
-_DIR_HELP = "base directory holding runs/ (default .spanline)"
+DIR_HELP = "base directory holding runs/ (default: $SPANLINE_DIR, else .spanline)"
 
 #: Each command and the module that defines it (registering it on import).
 _COMMAND_MODULES = {
@@ -94,7 +95,7 @@ class _LazyGroup(click.Group):
 @click.version_option(
     __version__, "--version", prog_name="spanline", message="%(prog)s %(version)s"
 )
-@click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
 @click.pass_context
 def cli(ctx: click.Context, directory: Path | None) -> None:
     """The group; ``--dir`` given here applies to every command."""
@@ -104,12 +105,14 @@ def cli(ctx: click.Context, directory: Path | None) -> None:
 def read_options(func: F) -> F:
     """The options of every read command: ``--dir`` and ``--json``, after the command too."""
     func = click.option("--json", "as_json", is_flag=True, help="print JSON")(func)
-    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)(func)
+    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)(func)
     return func
 
 
 def base_dir(directory: Path | None) -> Path:
-    """The base directory: the command's ``--dir``, else the one given before it."""
+    """The base directory: the command's ``--dir``, else the one given before it, else
+    ``SPANLINE_DIR`` (read through the settings table, as the library reads it), else
+    ``.spanline``."""
     if directory is not None:
         return directory
     context = click.get_current_context(silent=True)
@@ -117,7 +120,9 @@ def base_dir(directory: Path | None) -> Path:
         if isinstance(context.obj, dict) and context.obj.get("dir") is not None:
             return Path(context.obj["dir"])
         context = context.parent
-    return Path(".spanline")
+    from spanline._session._settings import variable_setting
+
+    return Path(variable_setting("base_dir"))
 
 
 def find_run(target: str | None, directory: Path | None) -> Run:

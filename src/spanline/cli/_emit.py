@@ -24,7 +24,7 @@ import orjson
 from spanline._lines._encode import event_line, phase_line, span_end_line, span_start_line
 from spanline._lines._read import lines
 from spanline._runs._store import Run, read_run_start
-from spanline.cli._app import BAD_INPUT, CliError, cli, find_run
+from spanline.cli._app import BAD_INPUT, DIR_HELP, CliError, cli, find_run
 from spanline.schema import traceparent_ids
 
 __all__ = ["emit"]
@@ -35,24 +35,22 @@ _SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 _RUN_HELP = "run id or path (default: $SPANLINE_RUN_ID, else the latest run)"
-_DIR_HELP = "base directory holding runs/ (default: $SPANLINE_DIR, else .spanline)"
 
 
 def _run_options(func: F) -> F:
     """``--run`` and ``--dir``, taken after the subcommand as well as before it."""
     func = click.option("--run", "target", help=_RUN_HELP)(func)
-    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=_DIR_HELP)(func)
+    func = click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)(func)
     return func
 
 
 def _emit_run(target: str | None, directory: Path | None) -> Run:
     """The run to append to: ``--run`` / ``--dir`` after the subcommand, else before it
     (``spanline [--dir D] emit [--run R] [--dir D] ...``), else the ``SPANLINE_RUN_ID`` and
-    ``SPANLINE_DIR`` that a traced process exports to the hooks it starts."""
+    ``SPANLINE_DIR`` that a traced process exports to the hooks it starts (the base
+    directory's default, as for every command)."""
     given = click.get_current_context().find_object(dict) or {}
     target = target or given.get("run") or os.environ.get("SPANLINE_RUN_ID") or None
-    if directory is None and given.get("dir") is None and os.environ.get("SPANLINE_DIR"):
-        directory = Path(os.environ["SPANLINE_DIR"])
     return find_run(target, directory)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from spanline.cli._app import CliError, base_dir, cli, find_run
+from spanline.cli._app import DIR_HELP, CliError, base_dir, cli, find_run
 from spanline.dashboard import DEFAULT_HOST, DEFAULT_PORT
 
 __all__ = ["serve"]
@@ -16,9 +16,7 @@ __all__ = ["serve"]
 
 @cli.command()
 @click.argument("run", required=False)
-@click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), help="base directory holding runs/"
-)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="address to bind")
 @click.option(
     "--port",
