@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from spanline.folds.compare import GroupStats, RunProfile, compare_profiles, profile
-from tests._helpers import EXAMPLE, run_cli, run_interpreter
+from tests._helpers import BARE_PATH, EXAMPLE, run_cli
 
 GOLDEN = Path(__file__).parent / "golden"
 T = "0" * 32
@@ -201,9 +203,10 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], needle
 
 
 #: What load can add: a busy 2-core machine stretched library_depth_n of a normal
-#: run from 518 ms to 628 ms (the old 50 ms floor flagged it), and whole normal runs of
-#: about 1 s by 28-66%. Both comparisons below use this one noise floor, which load
-#: would have to triple a whole run to cross.
+#: run from 518 ms to 628 ms (the old 50 ms floor flagged it), and two CPU burners
+#: stretched whole normal runs of about 1 s to 3 s, their tools' summed time by up to
+#: 3 s. The runs are therefore made side by side, so that load stretches them alike,
+#: and both comparisons use this one noise floor for what still differs between them.
 NOISE_FLOOR_MS = "2000"
 #: library_depth_n is about 0.5 s of sleeps at --speed 10; slowed 20x it is at least
 #: 10 s (sleeps never end early), about 5 times the floor however loaded the machine.
@@ -213,16 +216,27 @@ SLOW_FACTOR = "20"
 @pytest.fixture(scope="module")
 def eigenda_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """Two normal runs and one with library_depth_n slowed 20x, at --speed 10 (~1 s a
-    normal run)."""
+    normal run), run at the same time: whatever else loads the machine then stretches
+    all three alike, instead of one run and not the next."""
     root = tmp_path_factory.mktemp("compare")
-    ids = []
-    for extra in ([], [], ["--slow", f"library_depth_n={SLOW_FACTOR}"]):
-        env = {"SPANLINE_DIR": str(root / "base")}
-        result = run_interpreter(
-            str(EXAMPLE), "--speed", "10", *extra, env=env, cwd=root, bare=True
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(root / "base")}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, str(EXAMPLE), "--speed", "10", "--no-dashboard", *extra],
+            env=env,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert result.returncode == 0, result.stderr
-        ids.append((root / "base" / "runs" / "latest").resolve().name)
+        for extra in ([], [], ["--slow", f"library_depth_n={SLOW_FACTOR}"])
+    ]
+    ids = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        directory = next(line for line in out.splitlines() if line.startswith("run directory:"))
+        ids.append(Path(directory.split(":", 1)[1].strip()).name)
     return root / "base", ids
 
 
