@@ -376,6 +376,10 @@ def test_execution_metadata_is_written_at_start(tmp_path: Path) -> None:
         config_path="/etc/app.yaml",
     )
     assert spanline.flush(timeout=30)
+    # Written on a thread of its own, beside the writer's: wait for the file, not a time.
+    deadline = time.monotonic() + 60
+    while not run.metadata_path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.01)
     meta = yaml.safe_load(run.metadata_path.read_text())  # before shutdown
     assert meta["query"] == "what changed?"
     assert meta["config"] == {"agents": [{"id": "agent1", "model": "gemini-2.5-flash"}],

@@ -125,5 +125,8 @@ def _empty_or_scalar(value: Any) -> str:
 
 
 def write_metadata(run: Run, metadata: dict[str, Any]) -> None:
-    """Write execution_metadata.yaml."""
-    run.metadata_path.write_text(to_yaml(metadata) + "\n", encoding="utf-8")
+    """Write execution_metadata.yaml at once: it is written beside the run's other work, so a
+    reader sees no file or the whole file, never a part."""
+    from spanline._lines._fileio import write_atomic
+
+    write_atomic(run.metadata_path, (to_yaml(metadata) + "\n").encode("utf-8"))
