@@ -16,14 +16,23 @@ PROGRAM = (
 )
 
 
-def run(tmp_path: Path, dashboard: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base")}
+def run(
+    tmp_path: Path,
+    dashboard: str = "1",
+    program: str = PROGRAM,
+    base: Path | None = None,
+    one_stream: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """``program`` in a bare environment; with ``one_stream``, stderr goes into stdout,
+    in the order the user sees them."""
+    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(base or tmp_path / "base")}
     env["SPANLINE_DASHBOARD"] = dashboard
     return subprocess.run(
-        [sys.executable, "-c", PROGRAM],
+        [sys.executable, "-c", program],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if one_stream else subprocess.PIPE,
         text=True,
         timeout=120,
         check=True,
@@ -54,17 +63,7 @@ def test_the_reopen_command_comes_last_even_after_an_explicit_shutdown(tmp_path:
     """A program that shuts tracing down itself and then prints its own results still ends
     with the reopen command, said once, as it exits."""
     program = PROGRAM + "spanline.shutdown()\nprint('results of the program', flush=True)\n"
-    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base"), "SPANLINE_DASHBOARD": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # one stream: the order the user sees
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = run(tmp_path, program=program, one_stream=True)
     lines = result.stdout.splitlines()
     assert lines.index("results of the program") < len(lines) - 1
     assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
@@ -84,17 +83,7 @@ def test_the_reopen_command_is_said_when_the_program_ends_tracing_in_its_own_exi
         "    print('results of the program', flush=True)\n"
         "atexit.register(finish)\n"
     )
-    env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(tmp_path / "base"), "SPANLINE_DASHBOARD": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # one stream: the order the user sees
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    result = run(tmp_path, program=program, one_stream=True)
     lines = result.stdout.splitlines()
     assert "results of the program" in lines
     assert lines[-1].startswith("spanline: run ended, dashboard stopped; reopen with: ")
@@ -107,16 +96,7 @@ def test_a_second_run_with_a_dashboard_says_only_its_own_reopen_command(tmp_path
     second = "spanline.configure_observability(enabled=True, service_name='two')\n"
     for ending in ("", "spanline.shutdown()\n"):
         base = tmp_path / ("explicit" if ending else "at-exit")
-        env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(base), "SPANLINE_DASHBOARD": "1"}
-        result = subprocess.run(
-            [sys.executable, "-c", PROGRAM + second + ending],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        result = run(tmp_path, program=PROGRAM + second + ending, base=base)
         (second_run,) = (base / "runs").glob("two-*")
         said = [line for line in result.stderr.splitlines() if "reopen with" in line]
         assert len(said) == 1, ending
