@@ -30,6 +30,12 @@ if [ ! -e "${phoenix}/.complete" ]; then
   touch "${phoenix}/.complete"  # only a finished install counts
 fi
 
+# The agent frameworks' venvs (tests/frameworks), made here so that no test waits on
+# an install; each set is keyed by its requirements file (scripts/test-venv.sh).
+for set in agents crewai; do
+  bash scripts/test-venv.sh "${set}" >/dev/null
+done
+
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache

@@ -1,0 +1,48 @@
+"""openai-agents: a lead that delegates to a researcher, who counts words with a tool.
+
+``as_tool`` (the default) or ``handoff`` (first argument) decides how the lead
+delegates. Integrations to load come from ``SPANLINE_INSTRUMENT``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents import Agent, Runner, function_tool, set_default_openai_api
+from agents.tracing.processors import default_exporter
+
+import spanline
+
+
+@function_tool
+def word_count(text: str) -> int:
+    """Count the words in a text."""
+    return len(text.split())
+
+
+def main(mode: str) -> None:
+    spanline.configure_observability(enabled=True, service_name="openai-agents")
+    set_default_openai_api("responses")
+    # The SDK's own trace exporter stays on, posting to the loopback server.
+    default_exporter().endpoint = f"{os.environ['AGENT_SERVER_URL']}/v1/traces/ingest"
+    researcher = Agent(
+        name="researcher",
+        instructions="Count words with word_count.",
+        tools=[word_count],
+        model="gpt-4o-mini",
+    )
+    if mode == "handoff":
+        lead = Agent(
+            name="lead", instructions="Hand off.", handoffs=[researcher], model="gpt-4o-mini"
+        )
+    else:
+        tool = researcher.as_tool(tool_name="researcher", tool_description="Researches.")
+        lead = Agent(name="lead", instructions="Delegate.", tools=[tool], model="gpt-4o-mini")
+    result = Runner.run_sync(lead, "How many words are in 'the quick brown fox'?")
+    print(result.final_output)
+    spanline.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "as_tool")
