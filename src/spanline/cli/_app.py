@@ -50,6 +50,7 @@ _COMMAND_MODULES = {
     "export": "_export",
     "list": "_list",
     "open": "_open",
+    "prune": "_prune",
     "query": "_query",
     "serve": "_serve",
     "show": "_show",
