@@ -55,6 +55,7 @@ _COMMAND_MODULES = {
     "serve": "_serve",
     "show": "_show",
     "summary": "_summary",
+    "tail": "_tail",
     "tools": "_tools",
 }
 
