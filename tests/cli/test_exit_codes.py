@@ -32,6 +32,7 @@ COMMANDS = {
     "compare (against)": ["compare", GOLDEN_RUN, "{run}"],
     "emit": ["emit", "event", "note", "--run", "{run}"],
     "emit (run first)": ["emit", "--run", "{run}", "event", "note"],
+    "tail": ["tail", "{run}", "--plain"],
 }
 #: The commands that fold the run's log: a log they cannot read is bad input too.
 READERS = ["summary", "tools", "show", "compare (baseline)", "compare (against)"]

@@ -50,10 +50,12 @@ _COMMAND_MODULES = {
     "export": "_export",
     "list": "_list",
     "open": "_open",
+    "prune": "_prune",
     "query": "_query",
     "serve": "_serve",
     "show": "_show",
     "summary": "_summary",
+    "tail": "_tail",
     "tools": "_tools",
 }
 

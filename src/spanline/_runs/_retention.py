@@ -1,0 +1,196 @@
+"""Retention: which whole runs to delete, oldest first, and deleting them.
+
+A plan is made first (:func:`plan_prune`) and carried out after
+(:func:`delete_runs`), so ``--dry-run`` shows exactly what a real prune frees.
+A run that some process may still be writing, and the run ``latest`` names,
+are never chosen; liveness is checked again just before a run is deleted.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spanline._runs._liveness import run_is_live
+from spanline._runs._store import Run, list_runs, read_latest
+
+__all__ = [
+    "PrunePlan",
+    "PrunedRun",
+    "delete_runs",
+    "parse_age",
+    "parse_size",
+    "plan_prune",
+    "run_bytes",
+    "run_created",
+]
+
+_STAMP = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_age(text: str) -> float:
+    """Seconds in an age such as ``90s``, ``15m``, ``12h``, ``7d`` or ``2w``.
+
+    Raises:
+        ValueError: anything else, with what is accepted.
+    """
+    match = _AGE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an age: use a number and s, m, h, d or w (as in 7d)")
+    return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``500MB``, ``5GB``, ``1.5G`` or ``4096`` (powers of 1,024,
+    as spanline prints sizes; ``KiB``/``MiB``/``GiB`` are read the same).
+
+    Raises:
+        ValueError: anything else, with what is accepted.
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a size: use a number and B, KB, MB, GB or TB (as in 5GB)"
+        )
+    unit = (match.group(2) or "").lower()[:1]
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def run_created(run: Run) -> float:
+    """When the run was created: the UTC stamp in its id, else its directory's mtime."""
+    match = _STAMP.search(run.run_id)
+    if match:
+        return float(calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S")))
+    try:
+        return run.directory.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def run_bytes(run: Run) -> int:
+    """Bytes the run's files take (its directory, walked; links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(run.directory):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue  # gone while walking
+    return total
+
+
+@dataclass(frozen=True)
+class PrunedRun:
+    """A run chosen for deletion: its id, size, and the rule that chose it."""
+
+    run: Run
+    size: int
+    reason: str
+
+
+@dataclass
+class PrunePlan:
+    """What a prune deletes, and the runs it had to spare.
+
+    Attributes:
+        delete: the runs to delete, oldest first.
+        spared: run id -> why it is kept although a rule chose it (live, latest).
+        total_bytes: bytes every run took before the prune.
+    """
+
+    delete: list[PrunedRun] = field(default_factory=list)
+    spared: dict[str, str] = field(default_factory=dict)
+    total_bytes: int = 0
+
+    @property
+    def freed(self) -> int:
+        """Bytes the deletions free."""
+        return sum(pruned.size for pruned in self.delete)
+
+
+def plan_prune(
+    base: Path,
+    *,
+    keep: int | None = None,
+    older_than: float | None = None,
+    max_bytes: int | None = None,
+    now: float | None = None,
+) -> PrunePlan:
+    """Choose the runs to delete under ``base``: any run a rule chooses, oldest first.
+
+    Args:
+        base: the base directory holding ``runs/``.
+        keep: keep this many of the newest runs; older ones are chosen.
+        older_than: choose runs created more than this many seconds ago.
+        max_bytes: choose the oldest runs until the rest fit in this many bytes.
+        now: the current time (epoch seconds; default: the clock).
+
+    Returns:
+        The plan; the live run and ``latest`` are never in ``delete``.
+    """
+    now = time.time() if now is None else now
+    newest_first = list_runs(base)
+    sizes = {run.run_id: run_bytes(run) for run in newest_first}
+    plan = PrunePlan(total_bytes=sum(sizes.values()))
+    chosen: dict[str, str] = {}
+    for index, run in enumerate(newest_first):
+        if keep is not None and index >= keep:
+            chosen.setdefault(run.run_id, f"beyond the newest {keep}")
+        if older_than is not None and now - run_created(run) > older_than:
+            chosen.setdefault(run.run_id, "older than the limit")
+    latest = read_latest(base)
+
+    def spared(run: Run) -> str | None:
+        if run.run_id == latest:
+            return "latest"
+        return "live" if run_is_live(run) else None
+
+    def take(run: Run, reason: str) -> bool:
+        why = spared(run)
+        if why is not None:
+            plan.spared[run.run_id] = why
+            return False
+        plan.delete.append(PrunedRun(run, sizes[run.run_id], reason))
+        return True
+
+    remaining = plan.total_bytes
+    oldest_first = newest_first[::-1]
+    for run in oldest_first:
+        if run.run_id in chosen and take(run, chosen[run.run_id]):
+            remaining -= sizes[run.run_id]
+    for run in oldest_first:  # the size rule counts what the other rules already free
+        if max_bytes is None or remaining <= max_bytes:
+            break
+        if run.run_id not in chosen and take(run, "over the size limit"):
+            remaining -= sizes[run.run_id]
+    order = {run.run_id: index for index, run in enumerate(oldest_first)}
+    plan.delete.sort(key=lambda pruned: order[pruned.run.run_id])
+    return plan
+
+
+def delete_runs(plan: PrunePlan) -> list[tuple[PrunedRun, OSError]]:
+    """Delete the plan's runs; a run that came alive since the plan is spared.
+
+    Returns:
+        The runs that could not be deleted, with the error (the rest are gone).
+    """
+    failed: list[tuple[PrunedRun, OSError]] = []
+    for pruned in list(plan.delete):
+        if run_is_live(pruned.run):
+            plan.delete.remove(pruned)
+            plan.spared[pruned.run.run_id] = "live"
+            continue
+        try:
+            shutil.rmtree(pruned.run.directory)
+        except OSError as exc:
+            failed.append((pruned, exc))
+    return failed

@@ -1,0 +1,91 @@
+"""``spanline prune``: delete whole runs, oldest first, never a live run or ``latest``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from spanline._runs._retention import delete_runs, parse_age, parse_size, plan_prune
+from spanline.cli._app import DIR_HELP, CliError, base_dir, cli, console
+from spanline.cli._format import fmt_bytes, to_json
+
+__all__ = ["prune_command"]
+
+
+def _parsed(parse: Any, option: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise CliError(f"{option}: {exc}") from None
+
+
+@cli.command(name="prune")
+@click.option("--keep", type=click.IntRange(min=0), help="keep the N newest runs")
+@click.option(
+    "--older-than", "older_than", metavar="AGE", help="delete runs older than AGE (7d, 12h)"
+)
+@click.option(
+    "--max-size", "max_size", metavar="SIZE", help="delete the oldest until runs fit in SIZE (5GB)"
+)
+@click.option("--dry-run", is_flag=True, help="show what would be deleted, delete nothing")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def prune_command(
+    keep: int | None,
+    older_than: str | None,
+    max_size: str | None,
+    dry_run: bool,
+    directory: Path | None,
+    as_json: bool,
+) -> None:
+    """Delete whole runs under --dir, oldest first, and print what that freed.
+
+    A run is deleted when any rule given chooses it: beyond the newest --keep,
+    created more than --older-than ago, or among the oldest that must go for the
+    rest to fit in --max-size. A run that a process may still be writing, and the
+    run `latest` names, are never deleted. Sizes count in powers of 1,024.
+    """
+    if keep is None and older_than is None and max_size is None:
+        raise CliError("say what to prune: --keep N, --older-than AGE or --max-size SIZE")
+    base = base_dir(directory)
+    plan = plan_prune(
+        base,
+        keep=keep,
+        older_than=_parsed(parse_age, "--older-than", older_than),
+        max_bytes=_parsed(parse_size, "--max-size", max_size),
+    )
+    failed = [] if dry_run else delete_runs(plan)
+    failed_ids = {pruned.run.run_id for pruned, _ in failed}
+    gone = [pruned for pruned in plan.delete if pruned.run.run_id not in failed_ids]
+    if as_json:
+        record: dict[str, Any] = {
+            "dry_run": dry_run,
+            "deleted": [
+                {"run_id": p.run.run_id, "bytes": p.size, "reason": p.reason} for p in gone
+            ],
+            "spared": [{"run_id": run_id, "why": why} for run_id, why in plan.spared.items()],
+            "freed_bytes": sum(p.size for p in gone),
+            "failed": [{"run_id": p.run.run_id, "error": str(exc)} for p, exc in failed],
+        }
+        sys.stdout.write(to_json(record))
+    else:
+        _print(gone, plan.spared, dry_run=dry_run)
+    if failed:
+        pruned, exc = failed[0]
+        raise CliError(f"could not delete {len(failed)} run(s), first {pruned.run.run_id}: {exc}")
+
+
+def _print(gone: list[Any], spared: dict[str, str], *, dry_run: bool) -> None:
+    out = console()
+    verb = "would delete" if dry_run else "deleted"
+    for pruned in gone:
+        out.print(f"{verb} {pruned.run.run_id}  {fmt_bytes(pruned.size)}  ({pruned.reason})")
+    for run_id, why in spared.items():
+        out.print(f"kept {run_id}: it is {'the latest run' if why == 'latest' else 'live'}")
+    freed = fmt_bytes(sum(pruned.size for pruned in gone))
+    out.print(f"{'would free' if dry_run else 'freed'} {freed} in {len(gone)} run(s)")
