@@ -19,11 +19,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 
 class Receiver:
-    """Collects the spans it receives; ``failures`` answers 503 that many times first,
-    ``delay`` holds every request that long before answering."""
+    """Collects the spans it receives; ``failures`` answers 503 that many times first
+    (after the first ``accept_first`` requests), ``delay`` holds every request that long
+    before answering."""
 
-    def __init__(self, *, failures: int = 0, delay: float = 0.0, port: int = 0) -> None:
+    def __init__(
+        self, *, failures: int = 0, delay: float = 0.0, port: int = 0, accept_first: int = 0
+    ) -> None:
         self.failures = failures
+        self.accept_first = accept_first
         self.delay = delay
         self.requests = 0
         self.arrived = 0  # counted before the delay
@@ -53,7 +57,7 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests += 1
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    if receiver.failures > 0:
+                    if receiver.failures > 0 and receiver.requests > receiver.accept_first:
                         receiver.failures -= 1
                         receiver.refused += 1
                         code = 503

@@ -52,6 +52,7 @@ _COMMAND_MODULES = {
     "open": "_open",
     "prune": "_prune",
     "query": "_query",
+    "replay": "_replay",
     "serve": "_serve",
     "show": "_show",
     "summary": "_summary",

@@ -1,0 +1,176 @@
+"""``spanline replay``: send stored runs through the real exporters, resuming where it stopped."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import orjson
+
+from spanline._runs._store import Run, list_runs
+from spanline.cli._app import DIR_HELP, FINDING, CliError, base_dir, cli, find_run
+
+__all__ = ["replay_command"]
+
+#: The run file that remembers, per destination, the log offset delivered up to.
+STATE_FILE = "replay_state.json"
+_DESTINATIONS = ("otlp", "logfire")
+
+
+def _endpoint(destination: str, url: str | None, protocol: str | None) -> str | None:
+    """The exporter's endpoint for ``url`` (a receiver's base URL, as
+    OTEL_EXPORTER_OTLP_ENDPOINT takes it), or None to let the environment decide."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"--endpoint {url!r} is not an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise CliError(f"--endpoint {url!r} has a bad port") from None
+    if destination == "otlp" and protocol != "grpc" and parts.path in ("", "/"):
+        return url.rstrip("/") + "/v1/traces"
+    return url
+
+
+def _exporter(destination: str, endpoint: str | None, protocol: str | None, timeout: float) -> Any:
+    from spanline.exceptions import ConfigurationError
+    from spanline.exporters._registry import build_exporter
+
+    settings: dict[str, Any] = {"timeout": timeout}
+    if endpoint is not None:
+        settings["endpoint"] = endpoint
+    if protocol is not None and destination == "otlp":
+        settings["protocol"] = protocol
+    try:
+        exporter = build_exporter(destination, **settings)
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        raise CliError(f"cannot send to {destination}: {exc}") from None
+    if exporter is None:  # its extra is missing: the registry said which to install
+        raise CliError(f"cannot send to {destination}: its extra is not installed")
+    return exporter
+
+
+@cli.command(name="replay")
+@click.argument("run", required=False)
+@click.option("--to", "destination", type=click.Choice(_DESTINATIONS), default="otlp",
+              show_default=True, help="the exporter to send through")  # fmt: skip
+@click.option("--endpoint", metavar="URL", help="the receiver (default: the OTEL_* variables)")
+@click.option("--protocol", type=click.Choice(["http/protobuf", "grpc"]), help="OTLP protocol")
+@click.option("--all-runs", is_flag=True, help="every run under --dir, oldest first")
+@click.option(
+    "--rate", type=click.FloatRange(min=0, min_open=True), help="at most N spans a second"
+)
+@click.option("--force", is_flag=True, help="send everything again, not only what is new")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="seconds for each request")  # fmt: skip
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
+def replay_command(
+    run: str | None,
+    destination: str,
+    endpoint: str | None,
+    protocol: str | None,
+    all_runs: bool,
+    rate: float | None,
+    force: bool,
+    timeout: float,
+    directory: Path | None,
+) -> None:
+    """Send a stored run (default: the latest) to an OTLP receiver or Logfire.
+
+    Trace ids, span ids and times are kept; each span is redacted again with the
+    current rules. The run remembers what each destination received, so a second
+    replay sends only what is new (--force sends everything). Status 1 when some
+    spans were not delivered (run it again to resume), 2 when the endpoint is
+    unreachable or bad.
+    """
+    if all_runs and run is not None:
+        raise CliError("give a run or --all-runs, not both")
+    url = _endpoint(destination, endpoint, protocol)
+    runs = list_runs(base_dir(directory))[::-1] if all_runs else [find_run(run, directory)]
+    exporter = _exporter(destination, url, protocol, timeout)
+    from spanline.exporters._replay import state_key
+
+    key = state_key(destination, endpoint)
+    undelivered = 0
+    try:
+        for each in runs:
+            undelivered += _replay_run(each, exporter, key, rate=rate, force=force)
+    finally:
+        _close(exporter, timeout)
+    if undelivered:
+        raise CliError(f"{undelivered} span(s) not delivered; run replay again to resume", FINDING)
+
+
+def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force: bool) -> int:
+    from spanline._lines._fileio import write_atomic
+    from spanline.exporters._replay import count_spans, read_state, replay
+
+    state_path = run.directory / STATE_FILE
+    state = read_state(state_path.read_bytes()) if state_path.is_file() else {}
+    since = 0 if force else int(state.get(key, {}).get("offset", 0))
+    total = count_spans(run.telemetry_path, since)
+
+    def remember(spans: int, offset: int) -> None:
+        entry = {"offset": offset, "at": time.time()}
+        state[key] = entry
+        write_atomic(state_path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
+        progress(spans)
+
+    with _progress(run.run_id, total) as progress:
+        outcome = replay(run.telemetry_path, exporter, since=since, rate=rate, delivered=remember)
+    if outcome.sent == 0 and outcome.failed:
+        raise CliError(f"cannot deliver to the endpoint: {outcome.error}")
+    done = f"{run.run_id}: sent {outcome.sent} span(s)"
+    if since and not force:
+        done += " (new since the last replay)"
+    if outcome.failed:
+        done += f", {outcome.failed} not delivered ({outcome.error})"
+    if outcome.skipped_lines:
+        done += f", {outcome.skipped_lines} line(s) were not JSON and were skipped"
+    click.echo(done)
+    return outcome.failed
+
+
+class _progress:
+    """A Rich progress bar on a terminal; nothing otherwise (a line follows each run)."""
+
+    def __init__(self, run_id: str, total: int) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if sys.stderr.isatty() and total:
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._task = self._bar.add_task(f"replay {run_id[:40]}", total=total)
+
+    def __enter__(self) -> Any:
+        if self._bar is not None:
+            self._bar.start()
+        return self._advance
+
+    def _advance(self, spans: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, spans)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _close(exporter: Any, timeout: float) -> None:
+    for method in ("flush", "shutdown"):
+        call = getattr(exporter, method, None)
+        if call is None:
+            continue
+        try:
+            call(timeout)
+        except TypeError:
+            call()
+        except Exception:  # the spans were delivered or counted already
+            pass
