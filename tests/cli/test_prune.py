@@ -139,7 +139,7 @@ def test_the_plain_output_says_what_was_freed(base: Path) -> None:
     [
         ((), "say what to prune"),
         (("--older-than", "7x"), "--older-than: '7x' is not an age"),
-        (("--max-size", "lots"), "--max-size: 'lots' is not a size"),
+        (("--max-size", "lots"), "--max-size: 'lots' is not a size (e.g. 500KB"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(tmp_path: Path, args: tuple, message: str) -> None:

@@ -8,7 +8,6 @@ are never chosen; liveness is checked again just before a run is deleted.
 
 from __future__ import annotations
 
-import calendar
 import os
 import re
 import shutil
@@ -17,24 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spanline._runs._liveness import run_is_live
-from spanline._runs._store import Run, list_runs, read_latest
+from spanline._runs._store import Run, list_runs, read_latest, run_created
 
 __all__ = [
     "PrunePlan",
     "PrunedRun",
     "delete_runs",
     "parse_age",
-    "parse_size",
     "plan_prune",
     "run_bytes",
-    "run_created",
 ]
 
-_STAMP = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
-_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def parse_age(text: str) -> float:
@@ -47,33 +41,6 @@ def parse_age(text: str) -> float:
     if not match:
         raise ValueError(f"{text!r} is not an age: use a number and s, m, h, d or w (as in 7d)")
     return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as ``500MB``, ``5GB``, ``1.5G`` or ``4096`` (powers of 1,024,
-    as spanline prints sizes; ``KiB``/``MiB``/``GiB`` are read the same).
-
-    Raises:
-        ValueError: anything else, with what is accepted.
-    """
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(
-            f"{text!r} is not a size: use a number and B, KB, MB, GB or TB (as in 5GB)"
-        )
-    unit = (match.group(2) or "").lower()[:1]
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
-
-
-def run_created(run: Run) -> float:
-    """When the run was created: the UTC stamp in its id, else its directory's mtime."""
-    match = _STAMP.search(run.run_id)
-    if match:
-        return float(calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S")))
-    try:
-        return run.directory.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def run_bytes(run: Run) -> int:

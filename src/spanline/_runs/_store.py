@@ -30,6 +30,7 @@ __all__ = [
     "read_run_start",
     "read_summary_if_current",
     "resolve_run",
+    "run_created",
     "run_id_prefix",
     "summary_or_fold",
     "this_host",
@@ -254,6 +255,21 @@ def _created(run: Run) -> tuple[str, int]:
     except OSError:
         mtime = 0
     return (match.group(1) if match else "", mtime)
+
+
+def run_created(run: Run) -> float:
+    """When the run was created (epoch seconds): the UTC stamp in its id, else its
+    directory's mtime."""
+    import calendar
+    import time
+
+    match = _STAMP.search(run.run_id)
+    if match:
+        return float(calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S")))
+    try:
+        return run.directory.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def list_runs(base: str | os.PathLike[str]) -> list[Run]:

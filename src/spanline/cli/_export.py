@@ -8,7 +8,6 @@ for, so a format's code (and whatever it needs) loads with that format alone.
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ import orjson
 
 from spanline._runs._store import Run
 from spanline.cli._app import CliError, cli, find_run, read_options
+from spanline.cli._format import parse_size
 
-__all__ = ["FORMATS", "export", "export_html", "export_mlflow", "export_otlp_json", "parse_size"]
+__all__ = ["FORMATS", "export", "export_html", "export_mlflow", "export_otlp_json"]
 
 #: Format name -> ``module.function(run, out, **options) -> list[Path]``.
 FORMATS = {
@@ -30,22 +30,6 @@ FORMATS = {
     "otlp-json": "spanline.cli._export.export_otlp_json",
 }
 _DEFAULT_LIMIT = "500KB"
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6}
-_UNITS |= {"mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}
-
-
-def parse_size(text: str) -> int:
-    """``500KB``, ``2MiB`` or ``1048576`` as a number of bytes (KB = 1000 bytes).
-
-    Raises:
-        click.BadParameter: not a size.
-    """
-    match = _SIZE.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise click.BadParameter(f"{text!r} is not a size (e.g. 500KB, 2MiB, 1048576)")
-    return int(match.group(1)) * _UNITS[unit]
 
 
 def _load(fmt: str) -> Any:

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from spanline._runs._retention import delete_runs, parse_age, parse_size, plan_prune
+from spanline._runs._retention import delete_runs, parse_age, plan_prune
 from spanline.cli._app import DIR_HELP, CliError, base_dir, cli, console
-from spanline.cli._format import fmt_bytes, to_json
+from spanline.cli._format import fmt_bytes, parse_size, to_json
 
 __all__ = ["prune_command"]
 
@@ -20,8 +20,9 @@ def _parsed(parse: Any, option: str, text: str | None) -> Any:
         return None
     try:
         return parse(text)
-    except ValueError as exc:
-        raise CliError(f"{option}: {exc}") from None
+    except (ValueError, click.BadParameter) as exc:
+        message = exc.message if isinstance(exc, click.BadParameter) else str(exc)
+        raise CliError(f"{option}: {message}") from None
 
 
 @cli.command(name="prune")
@@ -30,7 +31,10 @@ def _parsed(parse: Any, option: str, text: str | None) -> Any:
     "--older-than", "older_than", metavar="AGE", help="delete runs older than AGE (7d, 12h)"
 )
 @click.option(
-    "--max-size", "max_size", metavar="SIZE", help="delete the oldest until runs fit in SIZE (5GB)"
+    "--max-size",
+    "max_size",
+    metavar="SIZE",
+    help="delete the oldest until the runs fit in SIZE (5GB, 5GiB)",
 )
 @click.option("--dry-run", is_flag=True, help="show what would be deleted, delete nothing")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
@@ -48,7 +52,8 @@ def prune_command(
     A run is deleted when any rule given chooses it: beyond the newest --keep,
     created more than --older-than ago, or among the oldest that must go for the
     rest to fit in --max-size. A run that a process may still be writing, and the
-    run `latest` names, are never deleted. Sizes count in powers of 1,024.
+    run `latest` names, are never deleted. Sizes are as `export --limit` takes
+    them: 500MB, 5GB (powers of 1,000) or 5GiB (of 1,024).
     """
     if keep is None and older_than is None and max_size is None:
         raise CliError("say what to prune: --keep N, --older-than AGE or --max-size SIZE")
