@@ -104,6 +104,7 @@ NOT_THE_LOG = [
     ("_runs/_liveness.py", "open(f'/proc/{pid}/stat')", "a process's start time"),
     ("_runs/_store.py", "latest.read_text", "the latest-run marker"),
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
+    ("cli/_archive.py", "path.read_bytes", "each file of a run, copied whole to an archive"),
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
     ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_replay.py", "state_path.read_bytes", "replay_state.json, what was delivered where"),

@@ -28,6 +28,7 @@ FORMATS = {
     "massgen": "spanline.cli._export_massgen.export_massgen",
     "mlflow": "spanline.cli._export.export_mlflow",
     "otlp-json": "spanline.cli._export.export_otlp_json",
+    "parquet": "spanline.cli._archive.export_parquet",
 }
 _DEFAULT_LIMIT = "500KB"
 

@@ -25,8 +25,18 @@ _INT64 = 1 << 63
 @click.argument("sql")
 @click.argument("run", required=False)
 @click.option("--all-runs", is_flag=True, help="query every run under the base directory")
+@click.option(
+    "--archive", "archive_url", metavar="URL", help="query every run of an archive, in place"
+)
 @read_options
-def query(sql: str, run: str | None, all_runs: bool, directory: Path | None, as_json: bool) -> None:
+def query(
+    sql: str,
+    run: str | None,
+    all_runs: bool,
+    archive_url: str | None,
+    directory: Path | None,
+    as_json: bool,
+) -> None:
     """Run SQL over the `records` view of RUN (default: latest), one row per span.
 
     Columns, as Logfire's: span_name, start_timestamp, end_timestamp, duration
@@ -35,6 +45,14 @@ def query(sql: str, run: str | None, all_runs: bool, directory: Path | None, as_
     """
     if all_runs and run is not None:
         raise click.UsageError("give a RUN or --all-runs, not both")
+    if archive_url is not None:
+        if all_runs or run is not None:
+            raise click.UsageError(
+                "--archive queries the archive's runs: give no RUN or --all-runs"
+            )
+        columns, types, rows = run_query(sql, [], archive=archive_url)
+        _print_json(columns, types, rows) if as_json else _print_table(columns, rows)
+        return
     runs = _all_runs(directory) if all_runs else [find_run(run, directory)]
     for found in runs:
         if not found.telemetry_path.is_file():
@@ -46,8 +64,11 @@ def query(sql: str, run: str | None, all_runs: bool, directory: Path | None, as_
         _print_table(columns, rows)
 
 
-def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
-    """Create the ``records`` view over ``runs``, run ``sql`` and fetch its rows.
+def run_query(
+    sql: str, runs: Sequence[Run], *, archive: str | None = None
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Create the ``records`` view over ``runs`` (or an archive's Parquet files, read in
+    place), run ``sql`` and fetch its rows.
 
     Returns:
         The result's column names, their DuckDB types, and the rows (no columns
@@ -64,8 +85,13 @@ def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list
         raise CliError(f"spanline query needs DuckDB: {install_command('query')}") from None
     from spanline.folds.records import records_view_sql
 
-    view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])
     with duckdb.connect(":memory:") as connection:
+        if archive is not None:
+            from spanline.cli._archive import records_parquet_view
+
+            view = records_parquet_view(archive, connection)
+        else:
+            view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])
         try:
             connection.execute("SET TimeZone = 'UTC'")
             connection.execute(view)
