@@ -172,11 +172,25 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+#: A byte offset as a parameter: ASCII digits only (``str.isdigit`` also takes ``²`` and
+#: the digits of other scripts, which ``int`` refuses or reads), at most 19 of them.
+_OFFSET = re.compile(r"[0-9]{1,19}")
+_OFFSET_MAX = 2**63 - 1  # what a file offset can be
+
+
 def _offset(raw: str | None, name: str) -> int | None:
+    """The one reading of a number a request carries (query parameters, ``Last-Event-ID``).
+
+    Raises:
+        BadOffset: anything but ASCII digits naming a whole number up to 2**63 - 1
+            (the caller answers 400).
+    """
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise _data.BadOffset(f"{name} must be a byte offset (a whole number >= 0)")
+    if _OFFSET.fullmatch(raw) is None or int(raw) > _OFFSET_MAX:
+        raise _data.BadOffset(
+            f"{name} must be a byte offset: a whole number from 0 to {_OFFSET_MAX}, in ASCII digits"
+        )
     return int(raw)
 
 
