@@ -36,8 +36,8 @@ def _routes() -> list[str]:
 
 def test_the_parameters_are_found_in_the_source() -> None:
     """The enumeration works: the parameters known today are all in it."""
-    assert {"offset", "from", "limit", "run"} <= set(QUERY)
-    assert "last-event-id" in HEADERS
+    assert {"offset", "from", "limit", "run", "token"} <= set(QUERY)
+    assert {"last-event-id", "host"} <= set(HEADERS)
     assert "/events" in _routes() and len(_routes()) >= 7
 
 
@@ -60,30 +60,44 @@ _header = st.one_of(
 ).filter(_sendable)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, str]]:
+@pytest.fixture(scope="module", params=["local", "with a key"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[httpx.Client, str, DashboardServer]]:
     base = tmp_path_factory.mktemp("fuzz") / "store"
     run = make_finished_run(base)
-    server = DashboardServer(base, host="127.0.0.1", port=0, ping_s=0.3, poll_s=0.05)
+    keyed = request.param != "local"
+    server = DashboardServer(
+        base, host="127.0.0.1", port=0, ping_s=0.3, poll_s=0.05, allow_remote=keyed
+    )
     server.start_in_thread()
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=30) as http:
-            yield http, run.run_id
+            yield http, run.run_id, server
     finally:
         server.stop()
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("path", _routes())
-def test_no_parameter_gets_a_500(served: tuple[httpx.Client, str], path: str) -> None:
-    http, run_id = served
+def test_no_parameter_gets_a_500(
+    served: tuple[httpx.Client, str, DashboardServer], path: str
+) -> None:
+    http, run_id, server = served
+    key = server.config.token or "none"
+    cookie = server.config.token_cookie
+    known = [run_id, key, f"127.0.0.1:{server.port}"]  # values that get past the checks
+    cookies = [f"{cookie}={key}".encode(), f"{cookie}={key}x".encode(), f"{cookie}=".encode()]
 
     @settings(
-        max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
     @given(
-        params=st.dictionaries(st.sampled_from(QUERY), _text | st.just(run_id)),
-        headers=st.dictionaries(st.sampled_from(HEADERS), _header),
+        params=st.dictionaries(st.sampled_from(QUERY), _text | st.sampled_from(known)),
+        headers=st.dictionaries(
+            st.sampled_from([*HEADERS, "cookie"]),
+            _header | st.sampled_from([k.encode() for k in known] + cookies),
+        ),
         segment=st.sampled_from([run_id, "latest"]) | st.text(min_size=1, max_size=30),
     )
     def check(params: dict[str, str], headers: dict[str, bytes], segment: str) -> None:
@@ -108,10 +122,12 @@ def test_no_parameter_gets_a_500(served: tuple[httpx.Client, str], path: str) ->
     ],
 )
 def test_a_malformed_number_is_a_400_with_a_reason(
-    served: tuple[httpx.Client, str], url: str, headers: dict[str, str]
+    served: tuple[httpx.Client, str, DashboardServer], url: str, headers: dict[str, str]
 ) -> None:
-    http, run_id = served
+    http, run_id, server = served
     encoded = {k: v.encode("utf-8") for k, v in headers.items()}
-    response = http.get(url.format(run=run_id), headers=encoded)
+    key = f"&token={server.config.token}" if server.config.token else ""
+    url = url.format(run=run_id) + ("&" if "?" in url else "?") + key.lstrip("&")
+    response = http.get(url, headers=encoded)
     assert response.status_code == 400, response.text
     assert "ASCII digits" in response.json()["error"]
