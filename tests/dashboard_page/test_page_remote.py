@@ -1,4 +1,5 @@
-"""A remote dashboard in real Chromium: the printed address, with its key, shows the run."""
+"""Real Chromium: a remote dashboard's printed address, with its key, shows the run; a run
+whose lines held NaN renders."""
 
 from __future__ import annotations
 
@@ -51,3 +52,21 @@ def test_the_printed_address_with_its_key_shows_the_run(watched: Watched, tmp_pa
             process.terminate()
             process.wait(10)
     assert watched.dialogs == []
+
+
+def test_a_run_whose_lines_held_nan_renders_without_errors(
+    watched: Watched, tmp_path: Path
+) -> None:
+    """The values read as null (in the snapshot and the stream) break nothing in the page."""
+    from tests.dashboard_page.conftest import serve
+    from tests.test_nonfinite_lines import LINES, RUN
+
+    run = tmp_path / "runs" / RUN
+    run.mkdir(parents=True)
+    (run / "telemetry.jsonl").write_bytes(b"\n".join(LINES) + b"\n")
+    with serve(tmp_path) as url:
+        watched.page.goto(f"{url}/?run={RUN}")
+        watched.page.wait_for_selector("#cards .card")
+        names = sorted(watched.page.locator("#cards .card .name").all_text_contents())
+        assert names == ["s", "t"]
+    assert watched.errors == [] and watched.dialogs == []

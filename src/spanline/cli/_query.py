@@ -62,9 +62,43 @@ def run_query(sql: str, runs: Sequence[Run]) -> tuple[list[str], list[str], list
         from spanline._capture._install import install_command
 
         raise CliError(f"spanline query needs DuckDB: {install_command('query')}") from None
+    import tempfile
+
     from spanline.folds.records import records_view_sql
 
-    view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])
+    with tempfile.TemporaryDirectory(prefix="spanline-query-") as scratch:
+        paths = [_finite_log(run.telemetry_path, Path(scratch) / f"{i}.jsonl")
+                 for i, run in enumerate(runs)]  # fmt: skip
+        return _run_sql(duckdb, sql, records_view_sql(
+            [(run.run_id, path) for run, path in zip(runs, paths, strict=True)]
+        ))  # fmt: skip
+
+
+def _finite_log(path: Path, scratch: Path) -> Path:
+    """``path``, or, when lines of it hold NaN or infinities, a copy with those values
+    null as every reader reads them (DuckDB would read NaN), with one warning."""
+    from spanline._lines._read import NONFINITE_HINT, blocks, finite_line
+
+    if not any(NONFINITE_HINT.search(data) for data, _, _ in blocks(path, final=True)):
+        return path
+    count = 0
+    with scratch.open("wb") as copy:
+        for data, cut, _ in blocks(path, final=True):
+            whole = data[:cut] if cut else data + b"\n"  # else: a last line without newline
+            for line in whole.split(b"\n")[:-1]:
+                line, changed = finite_line(line)
+                count += changed
+                copy.write(line + b"\n")
+    if count:
+        sys.stderr.write(
+            f"spanline: warning: read NaN or infinity as null in {count} line(s) of {path}, kept\n"
+        )
+    return scratch
+
+
+def _run_sql(
+    duckdb: Any, sql: str, view: str
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
     with duckdb.connect(":memory:") as connection:
         try:
             connection.execute("SET TimeZone = 'UTC'")

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from spanline._lines._read import Follow
+from spanline._lines._read import NONFINITE_HINT, Follow, finite_line
 from spanline._runs._store import Run
 from spanline.dashboard import _data
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
@@ -362,15 +362,18 @@ def encode_lines(block: bytes, position: int) -> tuple[bytes, int]:
     parts: list[bytes] = []
     lines = block.split(b"\n")
     lines.pop()  # block ends with a newline: nothing after it
+    hinted = NONFINITE_HINT.search(block) is not None
     try:
         block.decode("utf-8")
         plain = b"\r" not in block
     except UnicodeDecodeError:
         plain = False
     for line in lines:
-        position += len(line) + 1
+        position += len(line) + 1  # the offset past the line as it is in the file
         if not line:
             continue
+        if hinted:
+            line = finite_line(line)[0]  # a browser's JSON.parse refuses NaN
         if plain:
             parts.append(b"id: %d\r\ndata: %s\r\n\r\n" % (position, line))
         else:
