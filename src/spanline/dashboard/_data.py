@@ -121,11 +121,14 @@ def _decode(line: bytes, nonfinite: list[int] | None = None) -> dict[str, Any] |
     """An event, or None; a line with NaN or an infinity is kept with null there, and
     counted in ``nonfinite`` (one item a line)."""
     try:
-        event, odd = parse_line(line)
+        event = orjson.loads(line)  # the usual line: one call, as before
     except orjson.JSONDecodeError:
-        return None
-    if odd and nonfinite is not None:
-        nonfinite.append(1)
+        try:
+            event, odd = parse_line(line)
+        except orjson.JSONDecodeError:
+            return None
+        if odd and nonfinite is not None:
+            nonfinite.append(1)
     return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
 
 
