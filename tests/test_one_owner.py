@@ -96,6 +96,7 @@ def test_the_log_is_read_line_by_line_in_one_place() -> None:
 #: telemetry.jsonl. A new open of a file anywhere else must be added here, saying what it
 #: opens, so the log cannot be opened raw elsewhere without a reader noticing.
 NOT_THE_LOG = [
+    ("cli/_query.py", "scratch.open", "a temporary copy of a log, NaN read as null"),
     ("_capture/_install.py", "metadata.distribution(...).read_text", "the install record"),
     ("_capture/_prices.py", "importlib.resources.files(...).joinpath(...).read_bytes", "prices"),
     ("_capture/_prices.py", "path.read_bytes", "a prices file the user names"),

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 __all__ = [
     "AGENT_KINDS",
+    "COUNT_MAX",
     "END",
     "EVENT",
     "EVENT_TYPES",
@@ -84,6 +85,10 @@ RESERVED_END_KEYS: Final = frozenset(
     {"event", "span_id", "status", "duration_ms", "ts", "error", "attributes"}
     | {"parent", "trace_id", "name", "component", "kind"}
 )
+
+#: The largest magnitude a line's counter or count may carry (int64): ``span.add()``
+#: refuses a counter past it, and readers skip a line whose float counter passes it.
+COUNT_MAX: Final = 2**63 - 1
 
 #: Span kinds that count as agents in summaries. Spans opened by
 #: ``@traced_agent`` count whatever their kind: they carry

@@ -198,7 +198,10 @@ class LlmRecipe(Recipe):
             return
         span.set_attributes(usage.to_attributes())
         if usage.total_tokens is not None:
-            span.add(tokens=usage.total_tokens)
+            try:
+                span.add(tokens=usage.total_tokens)
+            except ValueError:
+                pass  # a provider's count past 64 bits: kept in the attributes, not summed
         if not self.provider and usage.provider:
             span.set_attributes(
                 {"gen_ai.provider.name": usage.provider, "llm.provider": usage.provider}

@@ -32,11 +32,19 @@ from spanline._hotpath._runtime import (
     current_span,
     live_pipeline,
 )
-from spanline.schema import AGENT_KINDS, END, EVENT, PHASE, PLAN, RESERVED_END_KEYS, START
+from spanline.schema import (
+    AGENT_KINDS,
+    COUNT_MAX,
+    END,
+    EVENT,
+    PHASE,
+    PLAN,
+    RESERVED_END_KEYS,
+    START,
+)
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
-_INT64 = (-(2**63), 2**63 - 1)
 _STATUSES: Final = ("ok", "error")
 _NEW, _STARTED, _ENDED = 0, 1, 2
 ABANDONED: Final = 3  # ended at shutdown for its owner (see _hotpath._abandon)
@@ -281,31 +289,27 @@ class Span:
     def add(self, **counters: int | float) -> None:
         """Add to the span's own numeric counters (``tokens=``, ``tool_uses=``, ...).
 
-        Counters are summed and written as top-level numbers of the span_end line.
+        Counters are summed and written as top-level numbers of the span_end line;
+        one holds 64 bits (up to 2**63 - 1 either way), so every line stays readable.
 
         Raises:
             TypeError: a value is not an int or float.
-            ValueError: a name collides with a span field, a value is not finite,
-                or the span has ended.
-        """
+            ValueError: a name is a span field, the counter would not be finite or
+                would pass 64 bits, or the span has ended."""
         if self._state == _ENDED:
             raise ValueError(f"span {self.name!r} has ended; counters not added")
-        current = self._counters
-        if current is None:
-            current = self._counters = {}
+        current = self._counters = self._counters or {}
         for key, value in counters.items():
             kind = type(value)
-            if kind is int:
-                if not _INT64[0] <= value <= _INT64[1]:
-                    value = float(value)  # JSON readers lose precision past 64 bits anyway
-            elif kind is float:
-                if not math.isfinite(value):
-                    raise ValueError(f"counter {key!r} must be finite, not {value!r}")
-            else:
+            if kind is not int and kind is not float:
                 raise TypeError(f"counter {key!r} must be an int or float, not {kind.__name__}")
             if key in RESERVED_END_KEYS:
                 raise ValueError(f"{key!r} is a span field and cannot be a counter")
-            current[key] = current.get(key, 0) + value
+            total = current.get(key, 0) + value  # NaN and infinities fail the test too
+            if not -COUNT_MAX <= total <= COUNT_MAX:
+                why = "past 64 bits" if math.isfinite(value) else "not finite"
+                raise ValueError(f"counter {key!r} would be {total!r}, {why}; not added")
+            current[key] = total
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute, written with the span_end line.

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from spanline.schema import END, EVENT, PHASE, PLAN, SCHEMA_VERSION, START
+from spanline.schema import COUNT_MAX, END, EVENT, PHASE, PLAN, SCHEMA_VERSION, START
 
 Event = dict[str, Any]
 
@@ -183,14 +183,17 @@ def process_end_line(
     write_errors: int,
     exporters: Mapping[str, Any],
 ) -> Event:
-    """A process's last line, with its counters and its exporters' statistics."""
+    """A process's last line, with its counters and its exporters' statistics.
+
+    A count past 64 bits is written as the largest one a reader accepts (more would
+    make the line unreadable, and a process cannot count that far in practice)."""
     return {
         "event": "process_end",
         "pid": pid,
         "ts": ts,
-        "dropped_events": dropped_events,
-        "suppressed_spans": suppressed_spans,
-        "write_errors": write_errors,
+        "dropped_events": min(dropped_events, COUNT_MAX),
+        "suppressed_spans": min(suppressed_spans, COUNT_MAX),
+        "write_errors": min(write_errors, COUNT_MAX),
         "exporters": dict(exporters),
     }
 

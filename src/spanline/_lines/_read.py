@@ -9,15 +9,102 @@ still being written is never read half, whoever reads. Only the writer's append
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-__all__ = ["CHUNK", "Follow", "blocks", "byte_before", "first_lines", "last_bytes", "lines"]
+import orjson
+
+__all__ = [
+    "CHUNK",
+    "NONFINITE_HINT",
+    "Follow",
+    "blocks",
+    "byte_before",
+    "finite_line",
+    "first_lines",
+    "last_bytes",
+    "lines",
+    "parse_line",
+]
 
 #: Bytes read at a time (measured: larger blocks keep more lines alive at once, and are
 #: slower).
 CHUNK = 1 << 16
+
+
+#: What a line holding a value JSON has no number for may show: ``NaN``, ``Infinity``,
+#: or a number past the double range (a three-digit exponent, or 309 digits). Lines
+#: without it are never parsed twice.
+NONFINITE_HINT = re.compile(rb"NaN|Infinity|[0-9][eE]\+?[0-9]{3}|[0-9]{309}")
+
+
+def parse_line(raw: bytes) -> tuple[Any, bool]:
+    """One line of the log, parsed: the one reading of ``NaN`` and infinities.
+
+    JSON has no number for them, yet other producers write them (``NaN``,
+    ``Infinity``, ``-Infinity``, ``1e400``). Every reader keeps such a line, with
+    each of those values read as null, and counts it (the second item).
+
+    Args:
+        raw: the line, without its newline.
+
+    Returns:
+        The parsed value, and whether a value was read as null for that reason.
+
+    Raises:
+        orjson.JSONDecodeError: not JSON, even with those values allowed.
+    """
+    try:
+        return orjson.loads(raw), False
+    except orjson.JSONDecodeError as exc:
+        if NONFINITE_HINT.search(raw) is None:
+            raise
+        error = exc
+    found = False
+
+    def constant(_: str) -> None:
+        nonlocal found
+        found = True
+
+    def number(text: str) -> float | None:
+        nonlocal found
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        found = True
+        return None
+
+    try:
+        value = json.loads(raw, parse_constant=constant, parse_float=number)
+    except (ValueError, RecursionError):
+        raise error from None
+    if not found:
+        raise error  # another fault (a lone surrogate, deep nesting): not this rule's
+    return value, True
+
+
+def finite_line(line: bytes) -> tuple[bytes, bool]:
+    """A line as every reader reads it, for those that pass lines on (the dashboard's
+    stream, ``spanline query``): one with NaN or an infinity is re-encoded with null
+    there; any other is returned as it is.
+
+    Returns:
+        The line, and whether it was re-encoded.
+    """
+    if NONFINITE_HINT.search(line) is None:
+        return line, False
+    try:
+        value, nonfinite = parse_line(line)
+    except orjson.JSONDecodeError:
+        return line, False
+    if not nonfinite:
+        return line, False
+    # json, not orjson: a parsed integer may pass 64 bits.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), True
 
 
 def blocks(

@@ -142,7 +142,14 @@ def export_html(run: Run, out: Path | None) -> list[Path]:
     """
     from spanline.dashboard.page import build_page, report_data
 
-    data = build_page(report_data(run.directory)).encode("utf-8")
+    report = report_data(run.directory)
+    nonfinite = report["snapshot"]["nonfinite_lines"]
+    if nonfinite:
+        sys.stderr.write(
+            f"spanline: warning: read NaN or infinity as null in {nonfinite} line(s) of"
+            f" {run.telemetry_path}, kept\n"
+        )
+    data = build_page(report).encode("utf-8")
     return _write_one(data, out, run.directory / "report.html", f"{run.run_id}.html")
 
 

@@ -83,15 +83,53 @@ def run_query(
         from spanline._capture._install import install_command
 
         raise CliError(f"spanline query needs DuckDB: {install_command('query')}") from None
+    import tempfile
+
     from spanline.folds.records import records_view_sql
 
+    if archive is not None:
+        return _run_sql(duckdb, sql, None, archive=archive)
+    with tempfile.TemporaryDirectory(prefix="spanline-query-") as scratch:
+        paths = [_finite_log(run.telemetry_path, Path(scratch) / f"{i}.jsonl")
+                 for i, run in enumerate(runs)]  # fmt: skip
+        return _run_sql(duckdb, sql, records_view_sql(
+            [(run.run_id, path) for run, path in zip(runs, paths, strict=True)]
+        ))  # fmt: skip
+
+
+def _finite_log(path: Path, scratch: Path) -> Path:
+    """``path``, or, when lines of it hold NaN or infinities, a copy with those values
+    null as every reader reads them (DuckDB would read NaN), with one warning."""
+    from spanline._lines._read import NONFINITE_HINT, blocks, finite_line
+
+    if not any(NONFINITE_HINT.search(data) for data, _, _ in blocks(path, final=True)):
+        return path
+    count = 0
+    with scratch.open("wb") as copy:
+        for data, cut, _ in blocks(path, final=True):
+            whole = data[:cut] if cut else data + b"\n"  # else: a last line without newline
+            for line in whole.split(b"\n")[:-1]:
+                line, changed = finite_line(line)
+                count += changed
+                copy.write(line + b"\n")
+    if count:
+        sys.stderr.write(
+            f"spanline: warning: read NaN or infinity as null in {count} line(s) of {path}, kept\n"
+        )
+    return scratch
+
+
+def _run_sql(
+    duckdb: Any, sql: str, view: str | None, *, archive: str | None = None
+) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
+    """Run ``sql`` over the ``view`` statement's records, or over an archive's Parquet
+    files read in place (the archive's filesystem is registered with the connection)."""
     with duckdb.connect(":memory:") as connection:
         if archive is not None:
             from spanline.cli._archive import records_parquet_view
 
             view = records_parquet_view(archive, connection)
-        else:
-            view = records_view_sql([(r.run_id, r.telemetry_path) for r in runs])
+        assert view is not None
         try:
             connection.execute("SET TimeZone = 'UTC'")
             connection.execute(view)

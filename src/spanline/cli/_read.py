@@ -32,7 +32,8 @@ class Fold(Protocol):
 
 
 def fold_run(run: Run, *folds: Fold) -> list[LineProblem]:
-    """Feed every event of ``run`` to ``folds`` in one pass; report the skipped lines.
+    """Feed every event of ``run`` to ``folds`` in one pass; report the skipped lines,
+    and, in one more line, those kept with NaN or infinities read as null.
 
     Args:
         run: the run.
@@ -44,7 +45,8 @@ def fold_run(run: Run, *folds: Fold) -> list[LineProblem]:
     Raises:
         CliError: the file holds no event (missing, empty, or only bad lines).
     """
-    problems, lines = read_file(run.telemetry_path, folds)
+    nonfinite: list[int] = []
+    problems, lines = read_file(run.telemetry_path, folds, nonfinite=nonfinite)
     path = run.telemetry_path
     if lines == 0:
         raise CliError(f"no events in {path}: the file is empty or missing")
@@ -52,7 +54,16 @@ def fold_run(run: Run, *folds: Fold) -> list[LineProblem]:
         raise CliError(f"no events in {path}: {_problem_line(problems)}")
     if problems:
         sys.stderr.write(f"spanline: warning: {_problem_line(problems)}\n")
+    if nonfinite:
+        sys.stderr.write(f"spanline: warning: {nonfinite_line(path, nonfinite)}\n")
     return problems
+
+
+def nonfinite_line(path: os.PathLike[str] | str, numbers: Sequence[int]) -> str:
+    """The one warning about the lines kept with NaN or infinities read as null."""
+    shown = ", ".join(f"{path}:{number}" for number in numbers[:3])
+    more = f" (and {len(numbers) - 3} more)" if len(numbers) > 3 else ""
+    return f"read NaN or infinity as null in {len(numbers)} line(s), kept: {shown}{more}"
 
 
 def _problem_line(problems: Sequence[LineProblem]) -> str:
@@ -67,6 +78,7 @@ def read_file(
     *,
     stderr: TextIO | None = None,
     after_s: float = PROGRESS_AFTER_S,
+    nonfinite: list[int] | None = None,
 ) -> tuple[list[LineProblem], int]:
     """Stream a JSONL file into ``folds``, with a progress bar once the read is slow.
 
@@ -75,6 +87,8 @@ def read_file(
         folds: the reducers to feed.
         stderr: where the bar goes (default: ``sys.stderr``); never drawn unless a TTY.
         after_s: seconds before the bar appears.
+        nonfinite: where to put the number of each line kept with NaN or an
+            infinity read as null.
 
     Returns:
         The skipped lines (the reader's, and those a summary fold could not use) and
@@ -101,6 +115,8 @@ def read_file(
     finally:
         if progress is not None:
             progress.stop()
+    if nonfinite is not None:
+        nonfinite.extend(tail.nonfinite)
     skipped = {(p.line, p.error): p for fold in summaries for p in fold.problems}
     problems = sorted([*tail.problems, *skipped.values()], key=lambda problem: problem.line)
     return problems, tail.lines

@@ -107,7 +107,8 @@ def start_in_thread(
         host: the address to bind (loopback unless ``allow_remote``).
         port: the port; when it is busy a free one is used (see ``fell_back``).
         default_run: the run the printed URL opens (None: the latest).
-        allow_remote: permit a non-loopback address.
+        allow_remote: permit a non-loopback address; requests then need the key
+            the returned server's ``url`` carries.
         thread_init: called first on the server's thread (the session passes
             the tracer's "this is spanline's own thread" marker, so nothing
             traced there is recorded; this package never imports the tracer).

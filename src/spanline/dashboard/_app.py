@@ -3,11 +3,13 @@
 Every endpoint is a GET and none writes. Run ids go through the run store
 before any file is touched: a malformed id gets 400, an unknown one 404, at
 once. A guard in front of the application checks the ``Host`` header (DNS
-rebinding) and adds the security headers to every response.
+rebinding), the key of a server reachable from other machines, and adds the
+security headers to every response.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
 import time
@@ -26,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from spanline._lines._read import Follow
+from spanline._lines._read import NONFINITE_HINT, Follow, finite_line
 from spanline._runs._store import Run
 from spanline.dashboard import _data
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
@@ -53,6 +55,9 @@ class DashboardConfig:
         poll_s: how often a stream looks for new lines.
         ping_s: seconds between keep-alive comments on a stream.
         stopping: set when the server stops: streams end.
+        token: the key every request must carry (served remotely), or None (no key):
+            ``?token=<key>`` once, which sets a cookie, then the cookie.
+        token_cookie: the cookie's name (one per port: cookies ignore ports).
         stops_with: the run whose process serves this server (it stops when that
             run ends), or None.
         reopen: the command that serves ``stops_with`` again once it has ended.
@@ -67,6 +72,8 @@ class DashboardConfig:
     poll_s: float = 0.1
     ping_s: float = 15.0
     stopping: threading.Event = field(default_factory=threading.Event)
+    token: str | None = None
+    token_cookie: str = "spanline_token"
     stops_with: str | None = None
     reopen: str | None = None
     requests: int = 0
@@ -117,7 +124,8 @@ _API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
 class _Guard:
-    """Refuses other ``Host`` headers (DNS rebinding) and adds the security headers."""
+    """Refuses other ``Host`` headers (DNS rebinding) and, when the server has a key,
+    requests without it (401); adds the security headers to every response."""
 
     def __init__(self, app: ASGIApp, config: DashboardConfig) -> None:
         self.app = app
@@ -127,20 +135,39 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = ""
-        for name, value in scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1").lower()
-                break
-        if not self._allowed(host):
-            response = PlainTextResponse("invalid Host header", status_code=400)
-            await response(scope, receive, self._secured(send))
+        request = Request(scope)
+        refused, cookie = None, None
+        if not self._allowed((request.headers.get("host") or "").lower()):
+            refused = PlainTextResponse("invalid Host header", status_code=400)
+        elif self.config.token is not None:
+            cookie, known = self._key(request)
+            if not known:
+                refused = PlainTextResponse(
+                    "this dashboard needs its key: open the address `spanline serve` printed "
+                    "(it ends with ?token=...)",
+                    status_code=401,
+                )
+        if refused is not None:
+            await refused(scope, receive, self._secured(send))
             return
         self.config.request_started()
         try:
-            await self.app(scope, receive, self._secured(send))
+            await self.app(scope, receive, self._secured(send, cookie))
         finally:
             self.config.request_ended()
+
+    def _key(self, request: Request) -> tuple[bytes | None, bool]:
+        """Whether the request carries the key, and the cookie to set when it came in
+        the address (the page's own requests then carry the cookie)."""
+        config = self.config
+        token = (config.token or "").encode()
+        given = request.query_params.get("token")
+        if given is not None and hmac.compare_digest(given.encode("utf-8", "replace"), token):
+            cookie = f"{config.token_cookie}={config.token}; Path=/; HttpOnly; SameSite=Strict"
+            return cookie.encode("latin-1"), True
+        held = request.cookies.get(config.token_cookie)
+        known = held is not None and hmac.compare_digest(held.encode("utf-8", "replace"), token)
+        return None, known
 
     def _allowed(self, host: str) -> bool:
         allowed = self.config.allowed_hosts
@@ -150,7 +177,7 @@ class _Guard:
         return bool(port) and f"*:{port}" in allowed
 
     @staticmethod
-    def _secured(send: Send) -> Send:
+    def _secured(send: Send, cookie: bytes | None = None) -> Send:
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
@@ -158,6 +185,8 @@ class _Guard:
                 headers.extend(item for item in _BASE_HEADERS if item[0] not in names)
                 if b"content-security-policy" not in names:
                     headers.append((b"content-security-policy", _API_CSP))
+                if cookie is not None:
+                    headers.append((b"set-cookie", cookie))
                 message["headers"] = headers
             await send(message)
 
@@ -172,11 +201,25 @@ def _error(status: int, message: str) -> Response:
     return _json({"error": message}, status)
 
 
+#: A byte offset as a parameter: ASCII digits only (``str.isdigit`` also takes ``²`` and
+#: the digits of other scripts, which ``int`` refuses or reads), at most 19 of them.
+_OFFSET = re.compile(r"[0-9]{1,19}")
+_OFFSET_MAX = 2**63 - 1  # what a file offset can be
+
+
 def _offset(raw: str | None, name: str) -> int | None:
+    """The one reading of a number a request carries (query parameters, ``Last-Event-ID``).
+
+    Raises:
+        BadOffset: anything but ASCII digits naming a whole number up to 2**63 - 1
+            (the caller answers 400).
+    """
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise _data.BadOffset(f"{name} must be a byte offset (a whole number >= 0)")
+    if _OFFSET.fullmatch(raw) is None or int(raw) > _OFFSET_MAX:
+        raise _data.BadOffset(
+            f"{name} must be a byte offset: a whole number from 0 to {_OFFSET_MAX}, in ASCII digits"
+        )
     return int(raw)
 
 
@@ -319,15 +362,18 @@ def encode_lines(block: bytes, position: int) -> tuple[bytes, int]:
     parts: list[bytes] = []
     lines = block.split(b"\n")
     lines.pop()  # block ends with a newline: nothing after it
+    hinted = NONFINITE_HINT.search(block) is not None
     try:
         block.decode("utf-8")
         plain = b"\r" not in block
     except UnicodeDecodeError:
         plain = False
     for line in lines:
-        position += len(line) + 1
+        position += len(line) + 1  # the offset past the line as it is in the file
         if not line:
             continue
+        if hinted:
+            line = finite_line(line)[0]  # a browser's JSON.parse refuses NaN
         if plain:
             parts.append(b"id: %d\r\ndata: %s\r\n\r\n" % (position, line))
         else:

@@ -7,13 +7,14 @@ exceptions into status codes (``InvalidRunIdError`` → 400, ``RunNotFoundError`
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from spanline._lines._read import byte_before, lines
+from spanline._lines._read import byte_before, lines, parse_line
 from spanline._runs._liveness import WRITER_EVENTS, run_is_live, track_writer, writers_alive
 from spanline._runs._store import (
     Run,
@@ -116,12 +117,31 @@ def check_offset(path: Path, offset: int) -> None:
         raise BadOffset(f"offset {offset} is not the start of a line")
 
 
-def _decode(line: bytes) -> dict[str, Any] | None:
+def _decode(line: bytes, nonfinite: list[int] | None = None) -> dict[str, Any] | None:
+    """An event, or None; a line with NaN or an infinity is kept with null there, and
+    counted in ``nonfinite`` (one item a line)."""
     try:
-        event = orjson.loads(line)
+        event = orjson.loads(line)  # the usual line: one call, as before
     except orjson.JSONDecodeError:
-        return None
+        try:
+            event, odd = parse_line(line)
+        except orjson.JSONDecodeError:
+            return None
+        if odd and nonfinite is not None:
+            nonfinite.append(1)
     return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+
+
+#: The logs this server has warned about: once each.
+_WARNED: set[str] = set()
+
+
+def _warn_nonfinite(path: Path, count: int) -> None:
+    if count and str(path) not in _WARNED:
+        _WARNED.add(str(path))
+        sys.stderr.write(
+            f"spanline: warning: read NaN or infinity as null in {count} line(s) of {path}, kept\n"
+        )
 
 
 def summary(run: Run) -> dict[str, Any]:
@@ -138,8 +158,10 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     """The folds of the log up to ``offset`` (default: every complete line now).
 
     Returns:
-        ``{run_id, offset, summary, lanes, open_spans, run_start, live}``; ``offset``
-        is where a stream should continue: just past the last line folded.
+        ``{run_id, offset, nonfinite_lines, summary, lanes, open_spans, run_start,
+        live}``; ``offset`` is where a stream should continue: just past the last
+        line folded; ``nonfinite_lines`` the lines kept with NaN or infinities read
+        as null.
         ``lanes`` are the agents in start order, then the planned ones not
         started yet (queued); ``open_spans`` the spans open at ``offset``
         (see :class:`~spanline.folds.lanes.LanesFold`); ``run_start`` the run's
@@ -162,9 +184,10 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     numbers: list[int] = []  # each event's line, for the lines the fold skips
     reached, number = 0, 0
     writers: dict[int, Any] = {}  # pid -> (host, header ts) of those with no process_end
+    nonfinite: list[int] = []
     for line, reached in lines(path, 0, offset):  # noqa: B007 - reached is used after the loop
         number += 1
-        event = _decode(line)
+        event = _decode(line, nonfinite)
         if event is None:
             problems.append(LineProblem(str(path), number, "not a JSON object with an event"))
             continue
@@ -177,6 +200,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
             batch, numbers = [], []
     _feed(fold, lanes, batch, str(path), numbers)
     fold.note_problems(problems)
+    _warn_nonfinite(path, len(nonfinite))
     result = fold.result()
     summary_dict = result.to_dict()
     # Spans with no end are in flight while a process of the run still runs,
@@ -185,6 +209,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
     return {
         "run_id": run.run_id,
         "offset": reached,
+        "nonfinite_lines": len(nonfinite),
         "summary": summary_dict,
         "lanes": lanes.result(result) if lanes is not None else [],
         "open_spans": lanes.open_spans() if lanes is not None else [],

@@ -5,16 +5,18 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
+import re
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from spanline.dashboard._app import DashboardConfig, create_app
 
-__all__ = ["DashboardServer", "is_loopback"]
+__all__ = ["TOKEN_PATTERN", "DashboardServer", "is_loopback", "new_token"]
 
 _WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -51,9 +53,39 @@ def _bind(host: str, port: int) -> tuple[socket.socket, bool]:
     return sock, fell_back
 
 
-def _allowed_hosts(host: str, port: int) -> set[str]:
-    if host in _WILDCARDS:
-        return {f"*:{port}"}  # any address of this machine: the name cannot be pinned
+#: A token given by the user: what a URL and a cookie carry unchanged, long enough.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+
+
+def new_token() -> str:
+    """A fresh random key for a dashboard served to other machines."""
+    return secrets.token_urlsafe(24)
+
+
+def _host_names(names: Iterable[str], port: int) -> set[str]:
+    """``--allowed-host`` values as ``Host`` headers: ``name``, ``name:port``, ``[v6]``."""
+    allowed = set()
+    for name in names:
+        name = name.strip().lower()
+        if name.count(":") > 1 and not name.startswith("["):
+            name = f"[{name}]"  # a bare IPv6 address
+        has_port = name.rsplit("]", 1)[-1].count(":") == 1
+        allowed.add(name if has_port else f"{name}:{port}")
+    return allowed
+
+
+def _allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> set[str]:
+    named = _host_names(extra, port)
+    if not named:
+        if host in _WILDCARDS:
+            return {f"*:{port}"}  # any address of this machine: the name cannot be pinned
+        return _bound_names(host, port)
+    # Only the names given, the bound address and loopback (the printed address).
+    bound = _bound_names("127.0.0.1", port)
+    return named | bound | (set() if host in _WILDCARDS else _bound_names(host, port))
+
+
+def _bound_names(host: str, port: int) -> set[str]:
     names = {host.lower()}
     if ":" in host and not host.startswith("["):
         names.add(f"[{host.lower()}]")
@@ -99,7 +131,12 @@ class DashboardServer:
         host: the address to bind.
         port: the port wanted (0: any free port); when it is busy a free one is used.
         default_run: the run :attr:`url` opens (None: the page's default, the latest).
-        allow_remote: permit an address other than loopback.
+        allow_remote: permit an address other than loopback; every request then
+            needs the key (``token``), and :attr:`url` carries it.
+        token: that key (default: a new random one); ignored without ``allow_remote``.
+        allowed_hosts: the ``Host`` names accepted besides this machine's loopback
+            names (``name`` or ``name:port``); default: the bound address (any name
+            on a wildcard address).
         poll_s: how often streams look for new lines.
         ping_s: seconds between keep-alive comments.
 
@@ -116,6 +153,8 @@ class DashboardServer:
         port: int,
         default_run: str | None = None,
         allow_remote: bool = False,
+        token: str | None = None,
+        allowed_hosts: Iterable[str] = (),
         poll_s: float = 0.1,
         ping_s: float = 15.0,
     ) -> None:
@@ -131,19 +170,27 @@ class DashboardServer:
         self.default_run = default_run
         self.pid = os.getpid()
         self.config = DashboardConfig(
-            base=base, allowed_hosts=_allowed_hosts(host, self.port), poll_s=poll_s, ping_s=ping_s
+            base=base,
+            allowed_hosts=_allowed_hosts(host, self.port, allowed_hosts),
+            poll_s=poll_s,
+            ping_s=ping_s,
+            token=(token or new_token()) if allow_remote else None,
+            token_cookie=f"spanline_token_{self.port}",
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """The page's address (with ``?run=<id>`` when a run was chosen)."""
+        """The page's address (with ``?run=<id>`` when a run was chosen, and
+        ``token=<key>`` when the server has a key)."""
         shown = "127.0.0.1" if self.host in _WILDCARDS else self.host
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
-        query = f"?run={self.default_run}" if self.default_run else ""
-        return f"http://{shown}:{self.port}/{query}"
+        query = [f"run={self.default_run}"] if self.default_run else []
+        if self.config.token is not None:
+            query.append(f"token={self.config.token}")
+        return f"http://{shown}:{self.port}/" + ("?" + "&".join(query) if query else "")
 
     def _make_server(self) -> Any:
         import uvicorn

@@ -86,20 +86,25 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
             written, ``run_summary.json``).
 
     Returns:
-        ``{"snapshot": {run_id, offset: 0, summary, lanes: [], burn}, "events": [...]}``:
+        ``{"snapshot": {run_id, offset: 0, nonfinite_lines, summary, lanes: [], burn},
+        "events": [...]}``:
         every well-formed line; the page folds them itself, but shows the burn
         rate computed here (:meth:`~spanline.folds.lanes.LanesFold.burn`).
     """
-    from spanline._lines._read import lines
+    import orjson
+
+    from spanline._lines._read import lines, parse_line
     from spanline.folds.lanes import LanesFold
 
     directory = Path(run_dir)
     events: list[dict[str, Any]] = []
+    nonfinite = 0
     for line, _ in lines(directory / "telemetry.jsonl", final=True):
         try:
-            event = json.loads(line)
-        except ValueError:
+            event, odd = parse_line(line)  # NaN and infinities kept, as null
+        except orjson.JSONDecodeError:
             continue  # a torn or malformed line: the summary counts it
+        nonfinite += odd
         if isinstance(event, dict):
             events.append(event)
     summary_path = directory / "run_summary.json"
@@ -109,6 +114,7 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
     snapshot: dict[str, Any] = {
         "run_id": directory.name,
         "offset": 0,
+        "nonfinite_lines": nonfinite,
         "summary": summary,
         "lanes": [],
         "burn": burn.burn(),

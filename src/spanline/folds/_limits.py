@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from spanline.schema import COUNT_MAX
+
+__all__ = ["COUNT_MAX", "MS_MAX", "TS_MAX", "TS_MIN"]
+
 TS_MIN: Final = 0.0
 TS_MAX: Final = 1e11
 #: The longest plausible duration (ms): the whole range of timestamps.
 MS_MAX: Final = TS_MAX * 1000.0
-#: The largest counter a line may carry (int64).
-COUNT_MAX: Final = 2**63 - 1

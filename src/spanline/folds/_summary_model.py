@@ -132,7 +132,7 @@ class Totals:
     #: LLM spans that ended without any usage attribute.
     llm_calls_without_usage: int = 0
     #: Spans not recorded because they were opened on spanline's own threads.
-    suppressed_spans: int = 0
+    suppressed_spans: Number = 0
     counters: dict[str, Number] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,10 +242,10 @@ class ToolStats:
 class ExporterStats:
     """What one exporter did with the events, summed over the run's processes."""
 
-    received: int = 0
-    exported: int = 0
-    dropped: int = 0
-    failed: int = 0
+    received: Number = 0
+    exported: Number = 0
+    dropped: Number = 0
+    failed: Number = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict.
@@ -291,7 +291,7 @@ class RunSummary:
     phases: dict[str, PhaseSummary] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
     errors: list[SpanError] = field(default_factory=list)
-    dropped_events: int = 0
+    dropped_events: Number = 0
     span_count: int = 0
     open_spans: int = 0
     processes: int = 0

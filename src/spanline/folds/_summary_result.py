@@ -7,7 +7,6 @@ import heapq
 import math
 from typing import Any
 
-from spanline.folds._limits import COUNT_MAX
 from spanline.folds._summary_base import (
     MAX_OPEN_LISTED,
     NAME,
@@ -71,11 +70,11 @@ class _Result(_Lines):
                 cost_usd=round(fit_json(self._cost), 8),
                 tokens_by_type=TokensByType(*map(fit_json, self._token_types)),
                 llm_calls_without_usage=self._llm_without_usage,
-                suppressed_spans=min(self._suppressed, COUNT_MAX),
+                suppressed_spans=fit_json(self._suppressed),
                 counters=counters,
             ),
             errors=[SpanError(*error) for error in self._errors],
-            dropped_events=min(self._dropped, COUNT_MAX),
+            dropped_events=fit_json(self._dropped),
             span_count=len(self._nodes) + len(self._early_ends),
             open_spans=len(self._open),
             processes=len(self._started_pids),
@@ -89,7 +88,7 @@ class _Result(_Lines):
             skipped_line_count=self._problem_count,
             tools=self._tool_stats(),
             exporters={
-                name: ExporterStats(*(min(n, COUNT_MAX) for n in self._exporters[name]))
+                name: ExporterStats(*map(fit_json, self._exporters[name]))
                 for name in sorted(self._exporters)
             },
             open_span_list=self._open_span_list(),

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from spanline._lines._read import blocks
+from spanline._lines._read import blocks, parse_line
 
 __all__ = ["JsonlTail", "LineProblem", "iter_events", "read_events"]
 
@@ -89,6 +89,8 @@ class JsonlTail:
         offset: bytes consumed so far (just past the last line read).
         lines: lines consumed so far.
         problems: every line skipped so far.
+        nonfinite: the number of each line kept with a ``NaN`` or an infinity read
+            as null (see :func:`spanline._lines._read.parse_line`).
         batch_lines: the line number of each event of the last batch read (for a
             fold to name the line of an event it cannot use).
     """
@@ -103,6 +105,7 @@ class JsonlTail:
         self.offset = 0
         self.lines = 0
         self.problems: list[LineProblem] = []
+        self.nonfinite: list[int] = []
         self.batch_lines: Sequence[int] = ()
 
     def read(self, *, final: bool = False) -> list[dict[str, Any]]:
@@ -142,8 +145,7 @@ class JsonlTail:
             if cut == 0:  # the last line, without its newline, once the writer is done
                 self.lines += 1
                 self.offset += len(data)
-                name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
-                event = self._decode(data, name, loads, error, " (torn last line)")
+                event = self._decode(data, str(self.path), " (torn last line)")
                 if event is not None:
                     self.batch_lines = (self.lines,)
                     yield [event]
@@ -189,17 +191,19 @@ class JsonlTail:
 
     def _lines(self, data: bytes, first: int) -> list[dict[str, Any]]:
         """Decode line by line, reporting each bad one with its number."""
-        name, loads, error = str(self.path), orjson.loads, orjson.JSONDecodeError
+        name, error = str(self.path), orjson.JSONDecodeError
         events = []
         numbers: list[int] = []
         self.batch_lines = numbers
         for index, raw in enumerate(data.split(b"\n")[:-1], start=first + 1):
             try:
-                event = loads(raw)
+                event, nonfinite = parse_line(raw)
             except error as exc:
                 if raw.strip():  # blank lines are not events, nor problems
                     self.problems.append(LineProblem(name, index, f"invalid JSON: {exc}"))
                 continue
+            if nonfinite:
+                self.nonfinite.append(index)
             if event.__class__ is dict and event.get("event").__class__ is str:
                 events.append(event)
                 numbers.append(index)
@@ -207,15 +211,15 @@ class JsonlTail:
                 self.problems.append(LineProblem(name, index, "not an event object"))
         return events
 
-    def _decode(
-        self, raw: bytes, name: str, loads: Any, decode_error: Any, torn: str
-    ) -> dict[str, Any] | None:
+    def _decode(self, raw: bytes, name: str, torn: str) -> dict[str, Any] | None:
         try:
-            event = loads(raw)
-        except decode_error as exc:
+            event, nonfinite = parse_line(raw)
+        except orjson.JSONDecodeError as exc:
             if raw.strip():  # blank lines are not events, nor problems
                 self.problems.append(LineProblem(name, self.lines, f"invalid JSON{torn}: {exc}"))
             return None
+        if nonfinite:
+            self.nonfinite.append(self.lines)
         if event.__class__ is not dict or event.get("event").__class__ is not str:
             self.problems.append(LineProblem(name, self.lines, "not an event object"))
             return None

@@ -26,7 +26,7 @@ from spanline._hotpath._runtime import (
 )
 from spanline._hotpath._tracer import Span
 from spanline.otel import _context
-from spanline.schema import END, EVENT, START, USAGE_ON_CHILD
+from spanline.schema import COUNT_MAX, END, EVENT, START, USAGE_ON_CHILD
 
 __all__ = ["SpanProcessor"]
 
@@ -57,7 +57,11 @@ def _counters(attributes: Mapping[str, Any], kind: str | None) -> dict[str, int 
     tokens_in = _number(attributes.get(_IN, attributes.get(_OLD_IN)))
     tokens_out = _number(attributes.get(_OUT, attributes.get(_OLD_OUT)))
     if tokens_in is not None or tokens_out is not None:
-        counters["tokens"] = (tokens_in or 0) + (tokens_out or 0)
+        tokens = (tokens_in or 0) + (tokens_out or 0)
+        # A sum past 64 bits (or not finite) would make the span_end line unreadable:
+        # the counts stay in the attributes only.
+        if -COUNT_MAX <= tokens <= COUNT_MAX:
+            counters["tokens"] = tokens
     if kind == "tool":
         counters["tool_uses"] = 1
     return counters or None
