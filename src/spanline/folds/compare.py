@@ -247,6 +247,14 @@ class ProfileFold:
         group.errors += failed
         return group
 
+    def summary(self) -> RunSummary:
+        """The run summary of everything folded so far (the fold inside this one).
+
+        Returns:
+            A new :class:`~spanline.folds.summary.RunSummary`.
+        """
+        return self._summary.result()
+
     def result(self) -> RunProfile:
         """The profile of everything folded so far (the fold is not changed).
 
