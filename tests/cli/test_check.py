@@ -230,3 +230,21 @@ def test_hostile_names_are_cleaned_in_the_table_and_the_junit_file(tmp_path: Pat
     assert "\x1b" not in result.stdout and "sk-abcdefghijkl" not in result.stdout
     failure = ET.parse(junit).getroot().find("./testsuite/testcase/failure")
     assert failure is not None and "sk-abcdefghijkl" not in (failure.text or "")
+
+
+def test_the_documented_rules_file_is_valid_and_the_example_is_it_without_baseline() -> None:
+    import re
+
+    import yaml
+
+    from spanline.cli._rules_file import parse_rules
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    section = text.split("### The rules file", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, flags=re.S)
+    assert block is not None
+    documented = parse_rules(block.group(1))
+    example = parse_rules(RULES.read_text())
+    assert documented.baseline is not None
+    assert documented.model_copy(update={"baseline": None}) == example
+    assert yaml.safe_load(block.group(1))["no_errors"] is True
