@@ -91,25 +91,34 @@ def _yaml(text: str, where: str, lines: dict[tuple[Any, ...], int]) -> Any:
     except yaml.YAMLError as exc:
         raise CliError(f"{where}: not valid YAML: {exc}", BAD_INPUT) from None
     if node is not None:
-        _lines_of(node, (), lines)
+        _lines_of(node, (), lines, set())
     return data
 
 
-def _lines_of(node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
-    """Each key path of the node tree and the line (1-based) its key or item is on."""
+def _lines_of(
+    node: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], seen: set[int]
+) -> None:
+    """Each key path of the node tree and the line (1-based) its key or item is on.
+
+    An alias is the node it names: each node is walked once, so a file of nested
+    aliases (a few lines standing for billions of items) costs its size, not theirs.
+    """
     import yaml
 
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 here = (*path, key.value)
-                lines[here] = key.start_mark.line + 1
-                _lines_of(value, here, lines)
+                lines.setdefault(here, key.start_mark.line + 1)
+                _lines_of(value, here, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             here = (*path, index)
-            lines[here] = item.start_mark.line + 1
-            _lines_of(item, here, lines)
+            lines.setdefault(here, item.start_mark.line + 1)
+            _lines_of(item, here, lines, seen)
 
 
 def _message(exc: Any, lines: dict[tuple[Any, ...], int], where: str) -> str:
