@@ -378,19 +378,25 @@ def traced_run(events: Iterable[Mapping[str, Any]]) -> TracedRun:
     return TracedRun(run_facts(events))
 
 
-def load_run(target: str | os.PathLike[str] | None = None, base: Any = ".spanline") -> TracedRun:
+def load_run(
+    target: str | os.PathLike[str] | None = None, base: str | os.PathLike[str] | None = None
+) -> TracedRun:
     """A finished run from disk, to assert on.
 
     Args:
         target: a run directory, its ``telemetry.jsonl``, a run id or ``latest`` (None).
-        base: the base directory run ids are looked up in.
+        base: the base directory run ids are looked up in (default: ``SPANLINE_DIR``,
+            else ``.spanline``, as the ``spanline`` command reads it).
 
     Returns:
         The run.
     """
     from spanline._runs._store import resolve_run
+    from spanline._session._settings import variable_setting
     from spanline.folds.events import JsonlTail
 
+    if base is None:
+        base = variable_setting("base_dir")
     run = resolve_run(target, base)
     fold = FactsFold(run_id=run.run_id)
     for batch in JsonlTail(run.telemetry_path).batches(final=True):

@@ -248,3 +248,78 @@ def test_the_documented_rules_file_is_valid_and_the_example_is_it_without_baseli
     assert documented.baseline is not None
     assert documented.model_copy(update={"baseline": None}) == example
     assert yaml.safe_load(block.group(1))["no_errors"] is True
+
+
+def test_agent_and_phase_limits_name_what_is_over(tmp_path: Path) -> None:
+    directory = _traced_run(tmp_path, "rules-20250101T000000-ffffff", searches=8)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "agents:\n  - kind: agent\n    max_duration_ms: 1000\n"
+        "  - name: nobody\n    max_tokens: 1\n"
+        "phases:\n  - name: work\n    max_duration_ms: 1000\n  - name: elsewhere\n"
+        "    max_cost_usd: 1\n"
+    )
+    result = spanline_cli("check", str(directory), "--rules", str(rules), "--json")
+    assert result.returncode == 1
+    verdicts = {rule["rule"]: rule for rule in json.loads(result.stdout)["rules"]}
+    # The deterministic clock moves 1 s per reading: every span lasts whole seconds.
+    searcher = verdicts["agents of kind agent: max_duration_ms 1000"]
+    assert not searcher["passed"] and "searcher" in searcher["evidence"][0]
+    assert verdicts["agent nobody: max_tokens 1"]["evidence"] == ["no such agent in the run"]
+    assert not verdicts["phase work: max_duration_ms 1000"]["passed"]
+    assert verdicts["phase elsewhere: max_cost_usd 1"]["evidence"] == ["no such phase in the run"]
+
+
+def test_the_table_shows_five_offending_spans_and_counts_the_rest(tmp_path: Path) -> None:
+    directory = _traced_run(tmp_path, "rules-20250101T000000-abcdef", searches=9)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("tools:\n  - name: search\n    max_calls: 1\n")
+    result = spanline_cli("check", str(directory), "--rules", str(rules))
+    assert result.returncode == 1
+    assert result.stdout.count("span ") == 5 and "and 4 more" in result.stdout
+    assert "1 of 1 rule(s) failed: tool search: max_calls 1" in result.stdout
+
+
+def test_a_junit_file_that_cannot_be_written_is_bad_input(tmp_path: Path) -> None:
+    directory = _traced_run(tmp_path, "rules-20250101T000000-bcdefa", searches=1)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("no_stalls: true\n")
+    where = tmp_path / "missing" / "out.xml"
+    result = spanline_cli("check", str(directory), "--rules", str(rules), "--junit", str(where))
+    assert result.returncode == 2 and "cannot write" in result.stderr
+
+
+def test_a_stalled_agent_breaks_no_stalls(tmp_path: Path) -> None:
+    """The example with ``--hang``: one agent silent for 3 s, stalls counted after 1 s."""
+    base = tmp_path / "base"
+    result = run_interpreter(
+        str(EXAMPLE), "--speed", "50", "--no-dashboard", "--hang", "lib-encoding=3",
+        env={"SPANLINE_DIR": str(base), "SPANLINE_STALL_S": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run = base / "runs" / "latest"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("no_stalls: true\nno_errors: true\n")
+    checked = spanline_cli("check", str(run), "--rules", str(rules), "--json")
+    assert checked.returncode == 1
+    errors, stalls = json.loads(checked.stdout)["rules"]  # sections in their fixed order
+    assert not stalls["passed"] and errors["passed"]
+    assert any("lib-encoding" in line for line in stalls["evidence"])
+
+
+def test_planned_agents_are_matched_as_the_summary_matches_them(
+    example_runs: dict[str, Path],
+) -> None:
+    """The rule's plan matching agrees with the summary's counts on both example runs."""
+    from spanline.testing import load_run
+
+    for run in example_runs.values():
+        facts = load_run(run).facts
+        plan = json.loads((run / "run_summary.json").read_text())["plan"]
+        started = [p for p in facts.plans if p.span is not None]
+        ended = [p for p in started if p.span is not None and p.span.status is not None]
+        assert (len(facts.plans), len(started), len(ended)) == (
+            plan["planned"],
+            plan["started"],
+            plan["done"],
+        )

@@ -258,7 +258,8 @@ def _baseline_rule(rule: BaselineRule, facts: RunFacts, baseline: RunProfile) ->
 def evaluate(
     spec: RulesSpec, facts: RunFacts, *, baseline: RunProfile | None = None
 ) -> list[RuleResult]:
-    """Every rule of ``spec`` against the run, in the order of the rules file's sections.
+    """Every rule of ``spec`` against the run, section by section in a fixed order (run,
+    agents, phases, tools, errors, plans, stalls, baseline).
 
     Args:
         spec: the rules.
