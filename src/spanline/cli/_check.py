@@ -17,12 +17,14 @@ from typing import Any
 import click
 
 from spanline._capture._redact import redact_text
+from spanline._runs._store import Run
 from spanline.cli._app import BAD_INPUT, DIR_HELP, FINDING, CliError, cli, console, find_run
 from spanline.cli._format import to_json
 from spanline.cli._read import fold_run
 from spanline.cli._rules_file import load_rules
 from spanline.exceptions import SpanlineError
 from spanline.folds._facts import FactsFold, RunFacts
+from spanline.folds.compare import ProfileFold, RunProfile
 from spanline.folds.rules import RuleResult, evaluate
 
 __all__ = ["check", "clean", "junit_xml"]
@@ -71,8 +73,9 @@ def check(
     is bad.
     """
     spec = load_rules(rules_path)
-    facts = _facts(run, directory)
-    base_profile = _facts(baseline, directory).profile if baseline is not None else None
+    compared = baseline is not None or spec.baseline is not None
+    facts = _facts(run, directory, profile=bool(spec.phases) or compared)
+    base_profile = _profile(baseline, directory) if baseline is not None else None
     if spec.baseline is not None and base_profile is None:
         raise CliError("the rules compare against a baseline: pass --baseline RUN", BAD_INPUT)
     if base_profile is not None and spec.baseline is None:
@@ -90,12 +93,25 @@ def check(
     return FINDING if any(not result.passed for result in results) else 0
 
 
-def _facts(target: str | None, directory: Path | None) -> RunFacts:
+def _find(target: str | None, directory: Path | None) -> Run:
     try:
-        found = find_run(target, directory)
+        return find_run(target, directory)
     except (SpanlineError, OSError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0] or type(exc).__name__, BAD_INPUT) from None
-    fold = FactsFold(run_id=found.run_id)
+
+
+def _facts(target: str | None, directory: Path | None, *, profile: bool) -> RunFacts:
+    """The run's facts; its profile only when a phase or a baseline rule needs it."""
+    found = _find(target, directory)
+    fold = FactsFold(run_id=found.run_id, profile=profile)
+    fold_run(found, fold)
+    return fold.result()
+
+
+def _profile(target: str, directory: Path | None) -> RunProfile:
+    """The baseline: its profile is all the regression rule compares."""
+    found = _find(target, directory)
+    fold = ProfileFold(run_id=found.run_id)
     fold_run(found, fold)
     return fold.result()
 

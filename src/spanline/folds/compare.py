@@ -247,13 +247,10 @@ class ProfileFold:
         group.errors += failed
         return group
 
-    def summary(self) -> RunSummary:
-        """The run summary of everything folded so far (the fold inside this one).
-
-        Returns:
-            A new :class:`~spanline.folds.summary.RunSummary`.
-        """
-        return self._summary.result()
+    @property
+    def summary_fold(self) -> SummaryFold:
+        """The summary fold inside this one (fed by :meth:`extend`; do not feed it)."""
+        return self._summary
 
     def result(self) -> RunProfile:
         """The profile of everything folded so far (the fold is not changed).

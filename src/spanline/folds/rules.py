@@ -149,6 +149,11 @@ def _fmt(metric: str, value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _bound(value: float) -> str:
+    """A limit as the rules file has it: ``5000000``, ``0.5``."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
 def _result(rule: str, offending: list[Any], detail: str) -> RuleResult:
     spans = tuple(item for item in offending if isinstance(item, SpanFact))
     return RuleResult(
@@ -173,7 +178,7 @@ def _run_rules(limits: Limits, facts: RunFacts) -> list[RuleResult]:
         value = measured[metric]
         offending = [] if value <= bound else [f"run {summary.run_id}: {_fmt(metric, value)}"]
         detail = f"{_fmt(metric, value)} (limit {_fmt(metric, bound)})"
-        results.append(_result(f"run: max_{metric} {bound:g}", offending, detail))
+        results.append(_result(f"run: max_{metric} {_bound(bound)}", offending, detail))
     return results
 
 
@@ -181,7 +186,7 @@ def _agent_rules(limits: AgentLimits, facts: RunFacts) -> list[RuleResult]:
     agents = facts.agents(kind=limits.kind, name=limits.name)
     results = []
     for metric, bound in limits.bounds():
-        rule = f"{limits.label}: max_{metric} {bound:g}"
+        rule = f"{limits.label}: max_{metric} {_bound(bound)}"
         if not agents:
             results.append(_result(rule, ["no such agent in the run"], "no agent matched"))
             continue
@@ -196,10 +201,12 @@ def _agent_rules(limits: AgentLimits, facts: RunFacts) -> list[RuleResult]:
 
 
 def _phase_rules(limits: PhaseLimits, facts: RunFacts) -> list[RuleResult]:
+    if facts.profile is None:
+        raise ValueError("phase rules need the run's profile: fold the facts with profile=True")
     stats = facts.profile.sections.get("phase", {}).get(limits.name)
     results = []
     for metric, bound in limits.bounds():
-        rule = f"phase {limits.name}: max_{metric} {bound:g}"
+        rule = f"phase {limits.name}: max_{metric} {_bound(bound)}"
         if stats is None:
             results.append(_result(rule, ["no such phase in the run"], "no phase matched"))
             continue
@@ -238,6 +245,8 @@ def _stalls_rule(facts: RunFacts) -> RuleResult:
 
 
 def _baseline_rule(rule: BaselineRule, facts: RunFacts, baseline: RunProfile) -> RuleResult:
+    if facts.profile is None:
+        raise ValueError("a baseline rule needs the run's profile: fold with profile=True")
     comparison = compare_profiles(
         baseline, facts.profile, threshold=rule.max_regression_pct / 100.0, min_ms=rule.min_ms
     )
@@ -251,7 +260,7 @@ def _baseline_rule(rule: BaselineRule, facts: RunFacts, baseline: RunProfile) ->
             f"{_fmt(metric, found.a)} -> {_fmt(metric, found.b)} ({pct})"
         )
     detail = f"{len(offending)} regression(s) against {baseline.run_id}"
-    rule_name = f"no regression beyond {rule.max_regression_pct:g}% against the baseline"
+    rule_name = f"no regression beyond {_bound(rule.max_regression_pct)}% against the baseline"
     return _result(rule_name, offending, detail)
 
 
