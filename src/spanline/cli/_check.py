@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from spanline._capture._redact import redact_text
+from spanline._capture._redact import redacted_window
 from spanline._runs._store import Run
 from spanline.cli._app import BAD_INPUT, DIR_HELP, FINDING, CliError, cli, console, find_run
 from spanline.cli._format import to_json
@@ -37,11 +37,9 @@ SHOWN = 5
 
 def clean(text: str, limit: int = TEXT_MAX) -> str:
     """Text fit to print: secrets redacted, control characters as ``?``, cut to ``limit``."""
-    text = redact_text(text)
-    text = "".join(
-        "?" if unicodedata.category(ch)[0] == "C" and ch != " " else ch for ch in text[: limit * 2]
-    )
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = redacted_window(text, limit)  # a long message: only what is shown is redacted
+    shown = "".join("?" if unicodedata.category(ch)[0] == "C" else ch for ch in text[: limit + 1])
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 @cli.command()
@@ -73,11 +71,11 @@ def check(
     is bad.
     """
     spec = load_rules(rules_path)
+    if spec.baseline is not None and baseline is None:
+        raise CliError("the rules compare against a baseline: pass --baseline RUN", BAD_INPUT)
     compared = baseline is not None or spec.baseline is not None
     facts = _facts(run, directory, profile=bool(spec.phases) or compared)
     base_profile = _profile(baseline, directory) if baseline is not None else None
-    if spec.baseline is not None and base_profile is None:
-        raise CliError("the rules compare against a baseline: pass --baseline RUN", BAD_INPUT)
     if base_profile is not None and spec.baseline is None:
         from spanline.folds.rules import BaselineRule
 
