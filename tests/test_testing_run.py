@@ -142,3 +142,21 @@ def test_helpers_and_check_give_the_same_verdicts(tmp_path: Path) -> None:
     failed = {line.split(": ")[1] for line in str(caught.value).splitlines() if "rule" in line}
     assert failed == {"tool search", "no errors"}
     assert run.check({"no_stalls": True})
+
+
+def test_tool_failures_and_agent_maxima() -> None:
+    with capture_spans(deterministic_ids=True) as captured:
+        with tracer.span("solo", kind="agent"):
+            for fail in (False, True, True):
+                try:
+                    with tracer.span("tool.fetch", kind="tool"):
+                        if fail:
+                            raise OSError("unreachable")
+                except OSError:
+                    pass
+    run = captured.traced()
+    failures = run.tool("fetch").failures
+    assert failures == 2 and "OSError: unreachable" in repr(failures)
+    assert run.agents(name="solo").max_duration_ms == run.agents().max_duration_ms > 0
+    assert run.no_errors(except_tools=["fetch"])
+    assert run.tool("never").calls == 0

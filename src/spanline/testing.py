@@ -31,9 +31,9 @@ from spanline._hotpath._tracer import set_sources
 from spanline._runs._store import Run
 from spanline._session._configure import configure_observability, flush, shutdown
 from spanline.exporters.memory import InMemoryExporter
-from spanline.folds._facts import FactsFold, RunFacts, SpanFact, run_facts
 
 if TYPE_CHECKING:
+    from spanline.folds._facts import RunFacts, SpanFact
     from spanline.folds.summary import RunSummary
 
 __all__ = [
@@ -285,8 +285,9 @@ class Tool:
     @property
     def failures(self) -> Count:
         """How many of its calls failed; ``repr`` lists them with their errors."""
+        stats = self._facts.summary.tools.get(self.name)
         failed = [span for span in self.spans if span.status == "error"]
-        return Count(len(failed), failed)
+        return Count(stats.failures if stats is not None else 0, failed)
 
 
 class TracedRun:
@@ -375,6 +376,8 @@ class TracedRun:
 
 def traced_run(events: Iterable[Mapping[str, Any]]) -> TracedRun:
     """A :class:`TracedRun` from events (decoded lines of telemetry.jsonl, in order)."""
+    from spanline.folds._facts import run_facts
+
     return TracedRun(run_facts(events))
 
 
@@ -393,6 +396,7 @@ def load_run(
     """
     from spanline._runs._store import resolve_run
     from spanline._session._settings import variable_setting
+    from spanline.folds._facts import FactsFold
     from spanline.folds.events import JsonlTail
 
     if base is None:
