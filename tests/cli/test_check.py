@@ -121,6 +121,9 @@ def test_an_unknown_top_level_key_in_toml_is_named(
         ("tools:\n  - name: read_file\n    max_calls: lots\n", "tools.0.max_calls (line 3)"),
         ("agents:\n  - max_tokens: 3\n", "exactly one of `name` or `kind`"),
         ("run:\n  max_cost_usd: -1\n", "run.max_cost_usd (line 2)"),
+        ("tools:\n  - name: read_file\n    max_calls: true\n", "tools.0.max_calls (line 3)"),
+        ("no_stalls: 1\n", "no_stalls (line 1): Input should be a valid boolean"),
+        ("\nno_errors: {except_tools: search}\n", "no_errors.except_tools (line 2)"),
     ],
 )
 def test_a_bad_rules_file_is_bad_input(

@@ -123,7 +123,9 @@ def _lines_of(
 
 def _message(exc: Any, lines: dict[tuple[Any, ...], int], where: str) -> str:
     """The first schema error in one line: the key, its line when known, and why."""
-    error = exc.errors()[0]
+    # The deepest error first: for a union (`no_errors: true` or a table) it is the
+    # branch the value was meant for.
+    error = max(exc.errors(), key=lambda found: len(found["loc"]))
     loc = tuple(part for part in error["loc"] if not _is_union_branch(part))
     key = ".".join(str(part) for part in loc) or "(top level)"
     line = None

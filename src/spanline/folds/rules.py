@@ -37,7 +37,8 @@ _NonNegative = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: `max_calls: true` or `no_stalls: 1` is an error, not 1 or True.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Limits(_Strict):
