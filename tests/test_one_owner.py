@@ -109,6 +109,7 @@ NOT_THE_LOG = [
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
     ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_replay.py", "state_path.read_bytes", "replay_state.json, what was delivered where"),
+    ("cli/_rules_file.py", "path.read_bytes", "a rules file for check"),
     ("dashboard/page.py", "(STATIC / 'app.js').read_text", "the page's script"),
     ("dashboard/page.py", "(STATIC / 'page.html').read_text", "the page's template"),
     ("dashboard/page.py", "(STATIC / 'vendor' / f'd3-{D3_VERSION}.min.js').read_text", "D3"),

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests._helpers import clean_env
+from tests._helpers import ROOT, clean_env
 from tests.cli._entry import SPANLINE, spanline
 from tests.cli._runs import GOLDEN_RUN, make_golden_run
 
 UNKNOWN = "golden-20260101T000000-abcdef"
+RULES = str(ROOT / "examples" / "eigenda_rules.yaml")
 
 #: Every command, with what it needs besides the run; ``{run}`` is where the run goes.
 COMMANDS = {
@@ -30,12 +31,22 @@ COMMANDS = {
     "query": ["query", "select count(*) from records", "{run}"],
     "compare (baseline)": ["compare", "{run}", GOLDEN_RUN],
     "compare (against)": ["compare", GOLDEN_RUN, "{run}"],
+    "check": ["check", "{run}", "--rules", RULES],
+    "check (baseline)": ["check", GOLDEN_RUN, "--rules", RULES, "--baseline", "{run}"],
     "emit": ["emit", "event", "note", "--run", "{run}"],
     "emit (run first)": ["emit", "--run", "{run}", "event", "note"],
     "tail": ["tail", "{run}", "--plain"],
 }
 #: The commands that fold the run's log: a log they cannot read is bad input too.
-READERS = ["summary", "tools", "show", "compare (baseline)", "compare (against)"]
+READERS = [
+    "summary",
+    "tools",
+    "show",
+    "compare (baseline)",
+    "compare (against)",
+    "check",
+    "check (baseline)",
+]
 
 
 @pytest.fixture(scope="module")

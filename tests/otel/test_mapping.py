@@ -97,3 +97,33 @@ def test_the_resource_names_service_version_and_environment() -> None:
     # A process that never saw run_start (a child) takes the name from the environment.
     assert resource_attributes(None, extra)["service.name"] == "other"
     assert resource_attributes(None)["service.name"] == "spanline"
+
+
+def test_an_assessment_becomes_the_genai_evaluation_result_event() -> None:
+    """Scores reach OTel backends' evaluation views under the GenAI semantic conventions."""
+    assembler = SpanAssembler()
+    assembler.add(START)
+    for value in (0.75, True, "relevant", ["a", 1]):
+        assembler.add(
+            {**NOTE, "name": "assessment", "attributes": {
+                "assessment.name": "relevance", "assessment.value": value,
+                "assessment.rationale": "on topic", "assessment.source": "LLM_JUDGE"}}
+        )  # fmt: skip
+    span = assembler.add(END)
+    assert span is not None
+    events = [e for e in span.events if e.name != "exception"]
+    assert [e.name for e in events] == ["gen_ai.evaluation.result"] * 4
+    number, flag, label, other = (e.attributes for e in events)
+    common = {
+        "gen_ai.evaluation.name": "relevance",
+        "gen_ai.evaluation.explanation": "on topic",
+        "assessment.source": "LLM_JUDGE",
+    }
+    assert number == {**common, "gen_ai.evaluation.score.value": 0.75}
+    assert flag == {
+        **common,
+        "gen_ai.evaluation.score.value": 1.0,
+        "gen_ai.evaluation.score.label": "true",
+    }
+    assert label == {**common, "gen_ai.evaluation.score.label": "relevant"}
+    assert other == {**common, "assessment.value": '["a",1]'}

@@ -1,8 +1,10 @@
 """``spanline.assess``: a judgement about a run (or one of its spans), kept in its log.
 
 An assessment is one ``event`` line named ``assessment``; the MLflow export turns
-each into an entry of ``info.assessments`` (MLflow's feedback), so scores from an
-LLM judge, a human or a check in code travel with the trace.
+each into an entry of ``info.assessments`` (MLflow's feedback), and every
+OpenTelemetry destination receives it as the GenAI ``gen_ai.evaluation.result``
+event on the span current when it was recorded, so scores from an LLM judge, a
+human or a check in code travel with the trace.
 """
 
 from __future__ import annotations

@@ -31,7 +31,12 @@ The mapping:
 - events: an error becomes an ``exception`` event (``exception.type``,
   ``exception.message``, ``exception.stacktrace``); ``event`` lines of the span
   (coordination events, ``spanline.event``) become span events with their
-  attributes.
+  attributes; an ``assessment`` (``spanline.assess``) becomes the GenAI semantic
+  conventions' ``gen_ai.evaluation.result`` event: ``gen_ai.evaluation.name``,
+  ``gen_ai.evaluation.score.value`` (a number; a boolean as 1 or 0),
+  ``gen_ai.evaluation.score.label`` (a string; a boolean as ``true`` or
+  ``false``) and ``gen_ai.evaluation.explanation`` (the rationale), with the
+  other ``assessment.*`` attributes kept, so Phoenix and Logfire show the score.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "EVALUATION_EVENT",
     "INSTRUMENTATION_SCOPE",
     "AttributeValue",
     "OtelEvent",
@@ -55,6 +61,11 @@ __all__ = [
 
 #: The instrumentation scope every spanline span is reported under.
 INSTRUMENTATION_SCOPE = "spanline"
+
+#: The OpenTelemetry GenAI event an assessment is sent as.
+EVALUATION_EVENT = "gen_ai.evaluation.result"
+#: The event line ``spanline.assess`` writes.
+_ASSESSMENT = "assessment"
 
 #: What an OTel attribute may hold: a primitive or a homogeneous tuple of them.
 AttributeValue = (
@@ -229,14 +240,36 @@ class SpanAssembler:
 
 def _event(event: Mapping[str, Any]) -> OtelEvent:
     attributes = event.get("attributes")
+    items = dict(attributes) if isinstance(attributes, Mapping) else {}
+    name = str(event.get("name"))
+    if name == _ASSESSMENT:
+        name, items = EVALUATION_EVENT, _evaluation(items)
     return OtelEvent(
-        name=str(event.get("name")),
+        name=name,
         time_ns=_ns(event.get("ts")) or 0,
-        attributes={
-            str(key): attribute_value(value)
-            for key, value in (attributes.items() if isinstance(attributes, Mapping) else ())
-        },
+        attributes={str(key): attribute_value(value) for key, value in items.items()},
     )
+
+
+def _evaluation(attributes: dict[Any, Any]) -> dict[Any, Any]:
+    """An assessment's attributes in the GenAI semantic conventions' names."""
+    out = dict(attributes)
+    if "assessment.name" in out:
+        out["gen_ai.evaluation.name"] = out.pop("assessment.name")
+    if "assessment.rationale" in out:
+        out["gen_ai.evaluation.explanation"] = out.pop("assessment.rationale")
+    value = out.get("assessment.value")
+    if isinstance(value, bool):
+        out["gen_ai.evaluation.score.value"] = 1.0 if value else 0.0
+        out["gen_ai.evaluation.score.label"] = "true" if value else "false"
+    elif isinstance(value, int | float):
+        out["gen_ai.evaluation.score.value"] = value
+    elif isinstance(value, str):
+        out["gen_ai.evaluation.score.label"] = value
+    else:
+        return out  # a list or a mapping: kept as JSON text under its own name
+    del out["assessment.value"]
+    return out
 
 
 def _span(start: Mapping[str, Any], end: Mapping[str, Any], events: list[OtelEvent]) -> OtelSpan:

@@ -247,6 +247,11 @@ class ProfileFold:
         group.errors += failed
         return group
 
+    @property
+    def summary_fold(self) -> SummaryFold:
+        """The summary fold inside this one (fed by :meth:`extend`; do not feed it)."""
+        return self._summary
+
     def result(self) -> RunProfile:
         """The profile of everything folded so far (the fold is not changed).
 
