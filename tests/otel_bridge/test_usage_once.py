@@ -247,3 +247,25 @@ def test_without_a_shared_response_id_both_count_and_one_warning_names_both(
     assert len(warnings) == 1
     assert "spanline.instrument('openai')" in warnings[0]
     assert "OpenTelemetry scope 'host-app'" in warnings[0]
+
+
+def test_a_streamed_sdk_call_records_its_response_id_and_settles_a_later_span(
+    tmp_path: Path, host: Host, server: ProviderServer
+) -> None:
+    run = configure(tmp_path)
+    spanline.otel.install(host.provider)
+    client = _client(server)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True,
+        stream_options={"include_usage": True},
+    )  # fmt: skip
+    for _ in stream:
+        pass
+    client.close()
+    _later_on_a_thread(host, "chatcmpl-1")
+    summary, events = finish(run)
+    sdk, framework = _sdk_span(events), _framework_span(events)
+    assert sdk["attrs"]["gen_ai.response.id"] == "chatcmpl-1"
+    assert sdk["end"]["tokens"] == CALL
+    assert framework["attrs"][DUPLICATE_OF] == sdk["span_id"]
+    assert summary.totals.total_tokens == CALL

@@ -82,6 +82,20 @@ class SdkCall(LlmRecipe):
         if reasons:
             span.set_attribute("gen_ai.response.finish_reasons", reasons)
 
+    def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
+        if "response_id" not in state:
+            found = _response_id(item)
+            if found is not None:
+                state["response_id"] = found
+        super().chunk(span, state, item, elapsed_ms)
+
+    def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
+        response_id = state.get("response_id")
+        if response_id is not None:
+            # Before the usage, as for whole answers (see finish()).
+            span.set_attribute("gen_ai.response.id", response_id)
+        super().finish_stream(span, state, elapsed_ms)
+
     def _usage(self, span: Span, usage: Usage | None, cause: str = "") -> None:
         if usage is not None and not _usage_recorded_inside(span):
             ended = span._end_attributes or {}
@@ -96,6 +110,17 @@ class SdkCall(LlmRecipe):
                 span.set_attribute(DUPLICATE_OF, f"{kept:016x}")
                 return
         super()._usage(span, usage, cause)
+
+
+def _response_id(chunk: Any) -> str | None:
+    """The response id a stream chunk carries: its own (OpenAI chat chunks, Gemini), or
+    the response's or message's it opens (OpenAI Responses events, Anthropic's
+    message_start)."""
+    for holder in (chunk, _get(chunk, "response"), _get(chunk, "message")):
+        found = _get(holder, "id", "response_id") if holder is not None else None
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 def _finish_reasons(result: Any) -> list[str]:
