@@ -94,6 +94,9 @@ def spans(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             assert span["end"] is None, f"two span_end lines for {event['span_id']}"
             span["end"] = event
             span["attrs"].update(event["attributes"])
+            for field in ("kind", "name"):  # a span classified at its end: the end wins
+                if field in event:
+                    span[field] = event[field]
     return out
 
 

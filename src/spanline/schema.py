@@ -12,7 +12,9 @@ from typing import Any, Final
 __all__ = [
     "AGENT_KINDS",
     "COUNT_MAX",
+    "DUPLICATE_OF",
     "END",
+    "END_OVERRIDES",
     "EVENT",
     "EVENT_TYPES",
     "FALSE_WORDS",
@@ -107,6 +109,17 @@ AGENT_KINDS: Final = frozenset(
 #: Set on an LLM span whose usage an instrumented SDK call inside it records on its
 #: own span: the outer span then records none and is not a call without usage.
 USAGE_ON_CHILD: Final = "spanline.usage_on_child"
+
+#: Set on an LLM span that saw a call another span already recorded (the two are not
+#: nested and share ``gen_ai.response.id``): the kept span's id. The duplicate's
+#: counters are 0 and its usage attributes null, so every sum counts the call once.
+DUPLICATE_OF: Final = "spanline.duplicate_of"
+
+#: Fields a ``span_end`` line may carry to override its ``span_start``: a span
+#: classified when it ends (OpenTelemetry spans read through the bridge, whose
+#: attributes arrive after their start) gets its final ``kind`` and ``name`` there.
+#: Readers merge start then end; the end wins.
+END_OVERRIDES: Final = ("kind", "name")
 
 #: Spellings of "on" and "off" for boolean settings.
 TRUE_WORDS: Final = ("1", "true", "yes", "on")

@@ -141,7 +141,7 @@ def test_genai_span_counts_tokens_like_a_native_one(tmp_path: Path, host: Host) 
     chat = one(events, "chat gpt-4o-mini")
     assert chat["kind"] == "llm"
     assert chat["end"]["tokens"] == 150
-    assert one(events, "execute_tool search")["end"]["tool_uses"] == 1
+    assert one(events, "tool.search")["end"]["tool_uses"] == 1
     assert summary.totals.total_tokens == 150
     assert summary.totals.tokens_by_type.input == 120
     assert summary.totals.llm_calls_without_usage == 0

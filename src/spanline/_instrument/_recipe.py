@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spanline._capture._usage import _get
-from spanline._decorators._traced import LlmRecipe
+from spanline._capture import _ledger as ledger
+from spanline._capture._usage import Usage, _get
+from spanline._decorators._propagate import RemoteParent
+from spanline._decorators._traced import LlmRecipe, _usage_recorded_inside
 from spanline._decorators._wrapping import parsed_raw_response
 from spanline._hotpath._runtime import CURRENT_SPAN
 from spanline._hotpath._tracer import Span
-from spanline.schema import USAGE_ON_CHILD
+from spanline.schema import DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]
 
@@ -56,7 +58,11 @@ class SdkCall(LlmRecipe):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 span.attributes[key] = value
         outer = CURRENT_SPAN.get()
-        if isinstance(outer, Span) and outer.kind == "llm":
+        if isinstance(outer, RemoteParent) and outer._id:
+            # Inside an OpenTelemetry span the bridge records (a framework's LLM span):
+            # if this span records the usage, that one records none.
+            ledger.note_child(outer._id, span)
+        elif isinstance(outer, Span) and outer.kind == "llm":
             # Inside a @traced_llm function: this span records the usage, the outer
             # one records none, so totals count the call once.
             try:
@@ -65,14 +71,56 @@ class SdkCall(LlmRecipe):
                 pass
 
     def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
-        super().finish(span, result, elapsed_ms)
-        result = parsed_raw_response(result)
-        response_id = _get(result, "id", "response_id")
+        parsed = parsed_raw_response(result)
+        response_id = _get(parsed, "id", "response_id")
         if isinstance(response_id, str):
+            # Before the usage: a call another span already recorded is settled by it.
             span.set_attribute("gen_ai.response.id", response_id)
+        super().finish(span, result, elapsed_ms)
+        result = parsed
         reasons = _finish_reasons(result)
         if reasons:
             span.set_attribute("gen_ai.response.finish_reasons", reasons)
+
+    def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
+        if "response_id" not in state:
+            found = _response_id(item)
+            if found is not None:
+                state["response_id"] = found
+        super().chunk(span, state, item, elapsed_ms)
+
+    def finish_stream(self, span: Span, state: Any, elapsed_ms: float) -> None:
+        response_id = state.get("response_id")
+        if response_id is not None:
+            # Before the usage, as for whole answers (see finish()).
+            span.set_attribute("gen_ai.response.id", response_id)
+        super().finish_stream(span, state, elapsed_ms)
+
+    def _usage(self, span: Span, usage: Usage | None, cause: str = "") -> None:
+        if usage is not None and not _usage_recorded_inside(span):
+            ended = span._end_attributes or {}
+            kept = ledger.claim(
+                ended.get("gen_ai.response.id"),
+                span._id,
+                f"spanline.instrument({self.provider!r})",
+            )
+            if kept is not None:
+                # Another span not around this one recorded the same response: this
+                # one is its duplicate, and records no usage.
+                span.set_attribute(DUPLICATE_OF, f"{kept:016x}")
+                return
+        super()._usage(span, usage, cause)
+
+
+def _response_id(chunk: Any) -> str | None:
+    """The response id a stream chunk carries: its own (OpenAI chat chunks, Gemini), or
+    the response's or message's it opens (OpenAI Responses events, Anthropic's
+    message_start)."""
+    for holder in (chunk, _get(chunk, "response"), _get(chunk, "message")):
+        found = _get(holder, "id", "response_id") if holder is not None else None
+        if isinstance(found, str) and found:
+            return found
+    return None
 
 
 def _finish_reasons(result: Any) -> list[str]:

@@ -48,6 +48,8 @@ from typing import Any
 
 import orjson
 
+from spanline.schema import END_OVERRIDES
+
 __all__ = [
     "EVALUATION_EVENT",
     "INSTRUMENTATION_SCOPE",
@@ -278,6 +280,8 @@ def _span(start: Mapping[str, Any], end: Mapping[str, Any], events: list[OtelEve
         if isinstance(part, Mapping):
             for key, value in part.items():
                 attributes[str(key)] = attribute_value(value)
+    final = {key: end[key] for key in END_OVERRIDES if isinstance(end.get(key), str)}
+    start = {**start, **final}  # a span classified at its end: the end wins
     for key in ("kind", "component"):
         if start.get(key) is not None:
             attributes[f"spanline.{key}"] = attribute_value(start[key])

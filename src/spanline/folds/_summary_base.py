@@ -41,6 +41,9 @@ END_WATCH = frozenset((*TOKEN_KEYS, COST, OP))
 #: span_end keys whose presence means "no counter besides tokens and tool_uses".
 PLAIN_END_KEYS = frozenset(RESERVED_END_KEYS | {"tokens", "tool_uses"})
 PHASE_KIND = frozenset({"phase"})
+#: A start attribute of every span read through the OpenTelemetry bridge: such a span
+#: may be classified at its end (its span_end then carries ``kind`` and ``name``).
+BRIDGED_KEY = "otel.span_kind"
 MAX_OPEN_LISTED = 1_000
 MAX_LISTED_PROBLEMS = 1_000
 PHASE_EVENT_FIELDS = frozenset({"event", "name", "wall_ms", "ts", "agents", "incomplete"})

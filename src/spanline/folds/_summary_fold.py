@@ -49,6 +49,7 @@ from typing import Any
 from spanline._capture._prices import PriceTable
 from spanline.folds._limits import MS_MAX, TS_MAX, TS_MIN
 from spanline.folds._summary_base import (
+    BRIDGED_KEY,
     END_WATCH,
     LLM_OPERATIONS,
     MAX_LISTED_PROBLEMS,
@@ -210,6 +211,7 @@ class SummaryFold(_Result):
         specials = self._kinds | PHASE_KIND  # agent kinds and "phase": their own context
         plain_keys, start_watch, end_watch = PLAIN_END_KEYS, START_WATCH, END_WATCH
         llm_ops, start_keep, op_key = LLM_OPERATIONS, START_KEEP, OP
+        bridged = BRIDGED_KEY
         ts_min, ts_max, ms_max = TS_MIN, TS_MAX, MS_MAX
         model_key, plans, plan_names = (
             "gen_ai.request.model",
@@ -251,6 +253,7 @@ class SummaryFold(_Result):
                     else:
                         raise SkipLine(f"ts is {type_name(ts)}, not a number")
                     if tag == "span_end":
+                        late = False
                         try:  # subscripts cost half a .get(); spanline's lines have every key
                             sid, tokens, uses = (
                                 event["span_id"],
@@ -308,6 +311,8 @@ class SummaryFold(_Result):
                                     uses = real_counter(uses, "tool_uses")
                             else:
                                 tokens, uses = self._other_counters(event)
+                            # A span classified at its end (the bridge's): the end wins.
+                            late = "kind" in event or "name" in event
                             if tokens is None:
                                 tokens = 0
                             else:
@@ -324,6 +329,10 @@ class SummaryFold(_Result):
                             continue
                         # One unpacking is cheaper than a subscript per field.
                         name, kind, began, tool, llm, keep, index, root, special = record
+                        if late:
+                            name, kind, tool, llm, special = self._late(
+                                event, sid, record, attrs, began
+                            )
                         if keep.__class__ is dict:
                             cost = self._usage(llm, keep, attrs)
                         elif llm or (attrs is not None and not end_watch.isdisjoint(attrs)):
@@ -431,6 +440,11 @@ class SummaryFold(_Result):
                         if kind in specials or op == "invoke_agent":
                             ctx, special = self._special_start(sid, name, kind, op, attrs, ts, ctx)
                             node = (parent, ctx)  # its own context
+                        elif attrs is not None and bridged in attrs:
+                            # Read through the bridge: it may turn out an agent at its end,
+                            # so its subtree gets its own context (summed upwards).
+                            ctx = self._new_ctx(ctx)
+                            special, node = (ctx, None), (parent, ctx)
                         if sid in kin:  # started again: its children's pair may change
                             del kin[sid]
                         nodes[sid] = node

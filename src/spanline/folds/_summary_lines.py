@@ -21,6 +21,7 @@ from spanline.folds._summary_base import (
     FAILURES,
     IN,
     KIND,
+    LLM,
     LLM_OPERATIONS,
     NAME,
     OP,
@@ -31,6 +32,7 @@ from spanline.folds._summary_base import (
     SPECIAL,
     TOKEN_KEYS,
     TOKENS,
+    TOOL,
     TOOL_USES,
     TOTAL,
     TS,
@@ -46,7 +48,7 @@ from spanline.folds._summary_base import (
     type_name,
 )
 from spanline.folds._summary_stalls import _Stalls
-from spanline.schema import RESERVED_END_KEYS, USAGE_ON_CHILD
+from spanline.schema import DUPLICATE_OF, RESERVED_END_KEYS, USAGE_ON_CHILD
 
 
 class _Lines(_Stalls):
@@ -156,8 +158,51 @@ class _Lines(_Stalls):
             phase = self._phase_spans[span_id] = [name, ts, False, None]
         return ctx, (agent, phase)
 
+    def _late(
+        self,
+        event: Mapping[str, Any],
+        span_id: str,
+        record: tuple[Any, ...],
+        attrs: Mapping[str, Any] | None,
+        began: Any,
+    ) -> tuple[Any, Any, Any, bool, Any]:
+        """A span_end that overrides its start's ``kind`` or ``name`` (a span the bridge
+        classified at its end): the final name, kind, tool, whether it is an LLM call,
+        and its agent record when it turned out an agent."""
+        name, kind, tool, llm, special = (
+            record[NAME],
+            record[KIND],
+            record[TOOL],
+            record[LLM],
+            record[SPECIAL],
+        )
+        final = event.get("kind", kind)
+        name = text_or_none(event.get("name", name))
+        kind = final if final.__class__ is str else None
+        llm = llm or kind == "llm"
+        if tool is None and name is not None:
+            tool = name[5:] if name.startswith("tool.") else name if kind == "tool" else None
+        agent = special[0] if special is not None else None
+        if agent.__class__ is int and (
+            kind in self._kinds or (attrs is not None and attrs.get(OP) == "invoke_agent")
+        ):
+            ctx = agent  # the context the bridged span's subtree already used
+            agent_id = text_or_none(attrs.get("gen_ai.agent.id")) if attrs is not None else None
+            agent = [span_id, name, kind, agent_id, None, None, began, ctx]
+            self._agents.append(agent)
+            self._agent_at[ctx] = agent
+            special = (agent, None)
+        elif agent.__class__ is list and attrs is not None:
+            agent_id = text_or_none(attrs.get("gen_ai.agent.id"))
+            agent[1], agent[2] = name, kind
+            agent[3] = agent_id or agent[3]
+        return name, kind, tool, llm, special
+
     def _special_end(self, special: tuple[Any, Any], status: Any, duration: Any) -> None:
         agent, phase = special
+        if agent.__class__ is int:  # a bridged span's own context: no longer watched
+            self._end_watch(agent)
+            return
         if agent is not None:
             self._end_watch(agent[7])
             agent[4] = text_or_none(status)
@@ -193,7 +238,7 @@ class _Lines(_Stalls):
             if not llm:
                 op = get(OP)
                 llm = op.__class__ is str and op in LLM_OPERATIONS
-            if llm and get(USAGE_ON_CHILD) is not True:
+            if llm and get(USAGE_ON_CHILD) is not True and get(DUPLICATE_OF) is None:
                 self._llm_without_usage += 1
         else:
             types = self._token_types
@@ -236,7 +281,12 @@ class _Lines(_Stalls):
                 has_usage = True
                 if is_number(value):
                     types[position] += value
-        if llm and not has_usage and merged.get(USAGE_ON_CHILD) is not True:
+        if (
+            llm
+            and not has_usage
+            and merged.get(USAGE_ON_CHILD) is not True
+            and merged.get(DUPLICATE_OF) is None  # another span recorded this call
+        ):
             self._llm_without_usage += 1
         cost = merged.get(COST)
         if is_number(cost):

@@ -200,6 +200,12 @@ class ProfileFold:
                 self._early.setdefault(span_id, []).append(event)
             return
         phase, agent_kind, keep, llm, agent = record
+        final = event.get("kind")
+        if final.__class__ is str:  # classified at its end (the bridge's): the end wins
+            llm = llm or final == "llm"
+            if not agent and final in self._kinds:
+                agent, agent_kind = True, final
+                self._group(self._kind, agent_kind).count += 1
         attrs = event.get("attributes")
         merged = {**keep, **attrs} if isinstance(attrs, dict) and attrs else keep
         tokens = event.get("tokens")

@@ -34,7 +34,7 @@ import orjson
 from spanline.folds._limits import TS_MAX
 from spanline.folds.events import JsonlTail, LineProblem
 from spanline.folds.summary import is_agent
-from spanline.schema import AGENT_KINDS
+from spanline.schema import AGENT_KINDS, END_OVERRIDES
 
 __all__ = ["ASSESSMENT_EVENT", "MlflowFold", "mlflow_trace", "mlflow_trace_file"]
 
@@ -117,12 +117,18 @@ class MlflowFold:
         tag = event.get("event")
         if tag == "span_start":
             span_id = _hex_id(event.get("span_id"), 8)
-            if span_id is not None:
-                self._starts.setdefault(span_id, dict(event))
+            if span_id is not None and span_id not in self._starts:
+                self._starts[span_id] = dict(event)
+                end = self._ends.get(span_id)
+                if end is not None:  # its end came first (another process's line)
+                    _take_final(self._starts[span_id], end)
         elif tag == "span_end":
             span_id = _hex_id(event.get("span_id"), 8)
             if span_id is not None:
                 self._ends[span_id] = dict(event)
+                start = self._starts.get(span_id)
+                if start is not None:
+                    _take_final(start, event)
         elif tag == "event":
             if event.get("name") == ASSESSMENT_EVENT:
                 self._assessments.append(dict(event))
@@ -398,6 +404,14 @@ class MlflowFold:
         if attrs.get("gen_ai.agent.id") is not None:
             out["metadata"]["gen_ai.agent.id"] = str(attrs["gen_ai.agent.id"])
         return out
+
+
+def _take_final(start: dict[str, Any], end: Mapping[str, Any]) -> None:
+    """A span classified at its end (the bridge's): the end's ``kind`` and ``name``
+    win over the start's."""
+    for field in END_OVERRIDES:
+        if isinstance(end.get(field), str):
+            start[field] = end[field]
 
 
 def _span_type(start: Mapping[str, Any], kinds: Iterable[str]) -> str:

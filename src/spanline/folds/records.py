@@ -92,7 +92,12 @@ WITH spans AS (
     run_id,
     span_id,
     count(*) FILTER (WHERE event = 'span_start') AS starts,
-    any_value(name) FILTER (WHERE event = 'span_start') AS name,
+    -- A span classified at its end (the bridge's) carries its final name and kind
+    -- on span_end: the end wins.
+    coalesce(
+      any_value(name) FILTER (WHERE event = 'span_end'),
+      any_value(name) FILTER (WHERE event = 'span_start')
+    ) AS name,
     any_value(ts) FILTER (WHERE event = 'span_start') AS start_ts,
     any_value(ts) FILTER (WHERE event = 'span_end') AS end_ts,
     any_value(duration_ms) FILTER (WHERE event = 'span_end') AS duration_ms,
@@ -100,7 +105,10 @@ WITH spans AS (
     any_value(attributes) FILTER (WHERE event = 'span_end') AS end_attributes,
     any_value(trace_id) FILTER (WHERE event = 'span_start') AS trace_id,
     any_value(parent) FILTER (WHERE event = 'span_start') AS parent,
-    any_value(kind) FILTER (WHERE event = 'span_start') AS kind,
+    coalesce(
+      any_value(kind) FILTER (WHERE event = 'span_end'),
+      any_value(kind) FILTER (WHERE event = 'span_start')
+    ) AS kind,
     any_value(status) FILTER (WHERE event = 'span_end') AS status,
     any_value(error) FILTER (WHERE event = 'span_end') AS error
   FROM (

@@ -27,7 +27,7 @@ KEY_ATTRIBUTES = ("gen_ai.agent.id", "gen_ai.request.model", "tool.name")
 
 # Slots of a start record and an end record.
 _NAME, _KIND, _PARENT, _TS, _COMPONENT, _ATTRS = range(6)
-_STATUS, _DURATION, _TOKENS, _ERROR_TYPE, _ERROR_MESSAGE, _END_ATTRS = range(6)
+_STATUS, _DURATION, _TOKENS, _ERROR_TYPE, _ERROR_MESSAGE, _END_ATTRS, _FINAL = range(7)
 
 
 def _text(value: Any) -> str | None:
@@ -43,6 +43,21 @@ def _key_attributes(attrs: Any) -> dict[str, Any] | None:
         return None
     kept = {key: attrs[key] for key in KEY_ATTRIBUTES if key in attrs}
     return kept or None
+
+
+def _final_starts(
+    starts: Mapping[str, tuple[Any, ...]], ends: Mapping[str, tuple[Any, ...]]
+) -> Mapping[str, tuple[Any, ...]]:
+    """The start records with the name and kind a span_end overrode (a span the bridge
+    classified at its end): readers merge start then end, and the end wins."""
+    final = [(sid, end[_FINAL]) for sid, end in ends.items() if end[_FINAL] and sid in starts]
+    if not final:
+        return starts
+    patched = dict(starts)
+    for sid, (name, kind) in final:
+        start = patched[sid]
+        patched[sid] = (name or start[_NAME], kind or start[_KIND], *start[_PARENT:])
+    return patched
 
 
 class SpanTree:
@@ -66,7 +81,7 @@ class SpanTree:
             pruned_tokens: span id -> the tokens of those spans.
             levels: the records cover this many levels from the roots (None: all).
         """
-        self._starts = starts
+        self._starts = _final_starts(starts, ends)
         self._ends = ends
         self._pruned = pruned or {}
         self._pruned_tokens = pruned_tokens or {}
@@ -414,6 +429,9 @@ def _end_record(event: Mapping[str, Any]) -> tuple[Any, ...]:
         kind, message = _text(error.get("type")), _text(error.get("message"))
     else:
         kind, message = None, _text(error)
+    final = None
+    if "kind" in event or "name" in event:  # classified at its end: these win
+        final = (_text(event.get("name")), _text(event.get("kind")))
     return (
         _text(event.get("status")),
         _number(event.get("duration_ms")),
@@ -421,4 +439,5 @@ def _end_record(event: Mapping[str, Any]) -> tuple[Any, ...]:
         kind,
         message,
         _key_attributes(event.get("attributes")),
+        final,
     )

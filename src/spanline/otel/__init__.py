@@ -19,6 +19,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
+from spanline._capture._report import report
 from spanline.otel import _context
 from spanline.otel._processor import SpanProcessor
 
@@ -28,46 +29,84 @@ __all__ = ["SpanProcessor", "install", "uninstall"]
 _installed: weakref.WeakKeyDictionary[TracerProvider, SpanProcessor] = weakref.WeakKeyDictionary()
 
 
-def install(
-    tracer_provider: TracerProvider | None = None, *, set_global_otel: bool = False
-) -> TracerProvider:
+def install(tracer_provider: Any = None, *, set_global_otel: bool = False) -> TracerProvider:
     """Turn the bridge on: record OpenTelemetry spans and nest them under spanline's.
 
     The processor goes on ``tracer_provider``, else on the global provider when
-    the host has set an SDK one, else on a new provider. That provider becomes
-    the global one only with ``set_global_otel=True``, and only when no SDK
-    provider is global yet: spanline never replaces the host's global provider.
-    Pass the returned provider to instrumentations
-    (``HTTPXClientInstrumentor().instrument(tracer_provider=...)``) when it is
-    not the global one. Calling it again is harmless.
+    the host has set an SDK one (Logfire's, or the application's own: wrappers such
+    as Logfire's are looked through to the SDK provider inside), else on a new
+    provider. spanline's processor is added beside the others; the host's provider
+    is never replaced and its own spans are unchanged. The new provider becomes the
+    global one only with ``set_global_otel=True``, and only when no SDK provider is
+    global yet; without it, a one-line warning says that only tracers taken from the
+    returned provider are recorded. Pass the returned provider to instrumentations
+    (``HTTPXClientInstrumentor().instrument(tracer_provider=...)``) when it is not
+    the global one. Calling it again is harmless.
 
     Args:
-        tracer_provider: the provider to record from (default: see above).
+        tracer_provider: the provider to record from (default: see above); an
+            OpenTelemetry SDK provider, or a wrapper around one (Logfire's).
         set_global_otel: make the provider the global one (when none is set yet).
 
     Returns:
-        The provider that carries spanline's processor.
+        The SDK provider that carries spanline's processor.
 
     Raises:
-        TypeError: ``tracer_provider`` is not an OpenTelemetry SDK provider.
+        TypeError: ``tracer_provider`` is neither an OpenTelemetry SDK provider nor a
+            wrapper around one.
     """
-    provider: Any = tracer_provider
-    if provider is not None and not isinstance(provider, TracerProvider):
-        raise TypeError(
-            f"tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, "
-            f"not {type(provider).__name__}"
-        )
-    current = trace.get_tracer_provider()
-    if provider is None:
-        provider = current if isinstance(current, TracerProvider) else TracerProvider()
-    if set_global_otel and not isinstance(current, TracerProvider):
-        trace.set_tracer_provider(provider)  # only a proxy is there: nothing is replaced
+    if tracer_provider is not None:
+        provider = _sdk_provider(tracer_provider)
+        if provider is None:
+            raise TypeError(
+                f"tracer_provider must be an opentelemetry.sdk.trace.TracerProvider"
+                f" (or a wrapper around one), not {type(tracer_provider).__name__}"
+            )
+        if set_global_otel and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            trace.set_tracer_provider(tracer_provider)  # only a proxy is there: nothing replaced
+    else:
+        provider = _global_or_new(set_global_otel)
     if provider not in _installed:
         processor = SpanProcessor()
         provider.add_span_processor(processor)
         _installed[provider] = processor
     _context.enable()
-    return provider  # type: ignore[no-any-return]
+    return provider
+
+
+def _sdk_provider(candidate: Any) -> TracerProvider | None:
+    """The SDK provider ``candidate`` is or wraps (Logfire's proxy keeps it in
+    ``provider``), or None."""
+    for _ in range(8):  # wrappers of wrappers, never a loop
+        if isinstance(candidate, TracerProvider):
+            return candidate
+        candidate = getattr(candidate, "provider", None)
+        if candidate is None:
+            return None
+    return None
+
+
+def _global_or_new(set_global_otel: bool) -> TracerProvider:
+    """The global SDK provider, else a new one (made global when asked and allowed)."""
+    current = trace.get_tracer_provider()
+    real = _sdk_provider(current)
+    if real is not None:
+        return real
+    provider = TracerProvider()
+    if isinstance(current, trace.ProxyTracerProvider):  # nothing is global yet
+        if set_global_otel:
+            trace.set_tracer_provider(provider)  # nothing is replaced
+            return provider
+        reason = "no OpenTelemetry SDK provider is global yet"
+        advice = "pass set_global_otel=True, or call install() after the application's setup"
+    else:
+        reason = f"the global OpenTelemetry provider is a {type(current).__name__}, not an SDK one"
+        advice = "pass the SDK provider it wraps as tracer_provider"
+    report(
+        f"spanline.otel.install(): {reason}, so only tracers taken from the returned"
+        f" provider are recorded; {advice}."
+    )
+    return provider
 
 
 def uninstall() -> None:

@@ -22,6 +22,7 @@ stay valid); :func:`disable` makes it pass everything through.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from contextvars import Token
 from typing import Any, Final
 
@@ -32,9 +33,9 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 
 from spanline._decorators._propagate import RemoteParent
 from spanline._hotpath._runtime import CURRENT_SPAN, SUPPRESSED
-from spanline._hotpath._tracer import Span
+from spanline._hotpath._tracer import _STARTED, Span
 
-__all__ = ["disable", "enable", "is_enabled", "recording", "trace_id_of"]
+__all__ = ["OtelView", "disable", "enable", "is_enabled", "recording", "skipped", "trace_id_of"]
 
 #: The spanline span that was current when a context was attached: a spanline
 #: span current now that is not this one was opened later, so it is innermost.
@@ -46,6 +47,9 @@ _SAMPLED: Final = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 #: those become parents of spanline spans. Single dict operations are atomic,
 #: so the processors share it without a lock.
 recording: dict[int, Any] = {}
+#: Open spans of skipped instrumentation scopes -> their parent, which their children
+#: take instead.
+skipped: dict[int, int | None] = {}
 _lock = threading.Lock()
 
 
@@ -64,6 +68,37 @@ def trace_id_of(span: Any) -> int:
     if value is None:
         value = _trace_ids[text] = int(text, 16)
     return value
+
+
+class OtelView(trace.NonRecordingSpan):
+    """spanline's open span as OpenTelemetry code sees it (``trace.get_current_span()``).
+
+    It follows OpenTelemetry's span API: ``is_recording()`` is a method, True while
+    the spanline span is open, and attributes set through it land on that span.
+    spanline's own :class:`~spanline.Span` keeps its ``is_recording`` property.
+    """
+
+    def __init__(self, context: trace.SpanContext, span: Any) -> None:
+        super().__init__(context)
+        self._spanline = span
+
+    def is_recording(self) -> bool:
+        """True while the spanline span is open (a remote parent records nothing here)."""
+        span = self._spanline
+        return isinstance(span, Span) and span._state == _STARTED
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set an attribute on the spanline span (ignored once it has ended)."""
+        if self.is_recording():
+            try:
+                self._spanline.set_attribute(key, value)
+            except (TypeError, ValueError):  # a bad key, or it ended meanwhile
+                pass
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes (see :meth:`set_attribute`)."""
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
 
 
 class _Token:
@@ -127,8 +162,9 @@ class BridgeContext(_RuntimeContext):
             trace_id = trace_id_of(current)
             if not trace_id:
                 return context
-            parent = trace.NonRecordingSpan(
-                trace.SpanContext(trace_id, current._id, is_remote=False, trace_flags=_SAMPLED)
+            parent = OtelView(
+                trace.SpanContext(trace_id, current._id, is_remote=False, trace_flags=_SAMPLED),
+                current,
             )
             answer = Context({**context, _SPAN_KEY: parent, _SPANLINE_KEY: current})
         else:

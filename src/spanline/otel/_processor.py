@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace import SpanProcessor as SdkSpanProcessor
 
+from spanline._capture import _ledger as ledger
+from spanline._capture._scopes import SKIPPED_SCOPES
 from spanline._hotpath._runtime import (
     CURRENT_SPAN,
     RUNTIME,
@@ -26,56 +28,42 @@ from spanline._hotpath._runtime import (
 )
 from spanline._hotpath._tracer import Span
 from spanline.otel import _context
-from spanline.schema import COUNT_MAX, END, EVENT, START, USAGE_ON_CHILD
+from spanline.otel._classify import (
+    USAGE_PREFIXES,
+    Classified,
+    classify,
+    tokens_of,
+    usage_attributes,
+)
+from spanline.schema import DUPLICATE_OF, END, EVENT, START, USAGE_ON_CHILD
 
 __all__ = ["SpanProcessor"]
 
-_IN: Final = "gen_ai.usage.input_tokens"
-_OUT: Final = "gen_ai.usage.output_tokens"
-#: Older GenAI conventions (and some instrumentations) still use these names.
-_OLD_IN: Final = "gen_ai.usage.prompt_tokens"
-_OLD_OUT: Final = "gen_ai.usage.completion_tokens"
-#: gen_ai.operation.name -> spanline span kind, so folds count these spans as native ones.
-_KINDS: Final = {
-    "chat": "llm",
-    "text_completion": "llm",
-    "generate_content": "llm",
-    "responses": "llm",
-    "execute_tool": "tool",
-}
-
-
-def _number(value: Any) -> int | float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    return None
-
-
-def _counters(attributes: Mapping[str, Any], kind: str | None) -> dict[str, int | float] | None:
-    """``tokens`` (input + output, as for native LLM spans) and ``tool_uses``."""
-    counters: dict[str, int | float] = {}
-    tokens_in = _number(attributes.get(_IN, attributes.get(_OLD_IN)))
-    tokens_out = _number(attributes.get(_OUT, attributes.get(_OLD_OUT)))
-    if tokens_in is not None or tokens_out is not None:
-        tokens = (tokens_in or 0) + (tokens_out or 0)
-        # A sum past 64 bits (or not finite) would make the span_end line unreadable:
-        # the counts stay in the attributes only.
-        if -COUNT_MAX <= tokens <= COUNT_MAX:
-            counters["tokens"] = tokens
-    if kind == "tool":
-        counters["tool_uses"] = 1
-    return counters or None
+#: The spanline span kinds whose usage is an LLM call's (the others' is a sum of calls).
+_SOURCE_PREFIX: Final = "OpenTelemetry scope "
 
 
 class _Open:
     """What on_start kept for on_end: where the span went and what its start line held."""
 
-    __slots__ = ("kind", "pipeline", "start_attributes")
+    __slots__ = ("kind", "name", "native", "parent", "pipeline", "scope", "start_attributes")
 
-    def __init__(self, pipeline: Any, kind: str | None, start_attributes: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        pipeline: Any,
+        classified: Classified,
+        start_attributes: dict[str, Any],
+        parent: int | None,
+        native: Span | None,
+        scope: str,
+    ) -> None:
         self.pipeline = pipeline
-        self.kind = kind
+        self.kind = classified.kind
+        self.name = classified.name
         self.start_attributes = start_attributes
+        self.parent = parent
+        self.native = native  # a spanline LLM span this one is inside
+        self.scope = scope
 
 
 class SpanProcessor(SdkSpanProcessor):
@@ -87,10 +75,14 @@ class SpanProcessor(SdkSpanProcessor):
     spans opened inside a spanline span nest under it (same trace id), and
     spanline spans opened inside a recorded OTel span nest under that.
 
-    Spans are recorded while tracing is on; others pass by untouched. GenAI
-    spans get the ``tokens`` counter (``gen_ai.usage.input_tokens`` +
-    ``output_tokens``) like native LLM spans; ``execute_tool`` spans count one
-    tool use. Spans opened on spanline's own threads are never recorded.
+    Spans are classified when they end, from the GenAI conventions
+    (``gen_ai.operation.name``, ``gen_ai.agent.name``, ``gen_ai.tool.name``) and
+    OpenInference's (``openinference.span.kind``, ``llm.token_count.*``,
+    ``tool.name``): agents, tools and LLM calls count like native ones. A kind
+    known at start is written then too, so live views show agents while they run.
+    A call's usage counts once when another span saw it too. Spans opened on
+    spanline's own threads, and spans of skipped instrumentation scopes, are never
+    recorded.
     """
 
     def __init__(self) -> None:
@@ -104,37 +96,44 @@ class SpanProcessor(SdkSpanProcessor):
         pipeline = live_pipeline()
         if pipeline is None:
             return
-        if CURRENT_SPAN.get() is SUPPRESSED:
+        current = CURRENT_SPAN.get()
+        if current is SUPPRESSED:
             pipeline.count_suppressed()  # one of spanline's own threads
             return
         span_id = span.get_span_context().span_id
         parent = span.parent.span_id if span.parent is not None else RUNTIME.remote_parent
-        attributes = dict(span.attributes or {})
-        kind = _KINDS.get(str(attributes.get("gen_ai.operation.name")))
-        extra = context_attributes.get()  # agent id, round...: as native spans carry them
-        start = {
-            **(extra or {}),
-            **attributes,
-            "otel.span_kind": span.kind.name.lower(),
-        }
+        parent = _context.skipped.get(parent, parent) if parent is not None else None
         scope = span.instrumentation_scope
-        if scope is not None and scope.name:
-            start["otel.scope.name"] = scope.name
-        if kind == "llm":
-            _usage_moves_here(CURRENT_SPAN.get())
-        _context.recording[span_id] = _Open(pipeline, kind, start)
+        scope_name = scope.name if scope is not None and scope.name else ""
+        if scope_name in SKIPPED_SCOPES:
+            _context.skipped[span_id] = parent  # its children hang from its parent
+            return
+        attributes = dict(span.attributes or {})
+        classified = classify(attributes, span.name)
+        extra = context_attributes.get()  # agent id, round...: as native spans carry them
+        start = {**(extra or {}), **attributes, "otel.span_kind": span.kind.name.lower()}
+        if scope_name:
+            start["otel.scope.name"] = scope_name
+        if classified.kind == "agent":
+            start.update(_agent_attributes(classified, span_id))
+        native = current if isinstance(current, Span) and current.kind == "llm" else None
+        _context.recording[span_id] = _Open(pipeline, classified, start, parent, native, scope_name)
         ts = (span.start_time or 0) / 1e9
-        pipeline.emit((START, span_id, parent, span.name, None, kind, ts, tuple(start.items())))
+        pipeline.emit(
+            (START, span_id, parent, classified.name, None, classified.kind, ts,
+             tuple(start.items()))
+        )  # fmt: skip
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Write the span's events and its ``span_end`` line."""
+        """Write the span's events and its ``span_end`` line, with its final kind."""
         context = span.get_span_context()
         if context is None:
             return
         span_id = context.span_id
         opened = _context.recording.pop(span_id, None)
         if opened is None:
-            return  # started before tracing was on, or on one of spanline's threads
+            _context.skipped.pop(span_id, None)
+            return  # started before tracing was on, skipped, or on spanline's threads
         pipeline = opened.pipeline
         attributes = dict(span.attributes or {})
         for event in span.events:
@@ -149,23 +148,17 @@ class SpanProcessor(SdkSpanProcessor):
             )
         start_ns = span.start_time or 0
         end_ns = span.end_time or start_ns
-        duration = (end_ns - start_ns) / 1e9
         status, error = "ok", None
         if span.status.status_code is trace.StatusCode.ERROR:
             status = "error"
             error = _error(span, attributes)
-        changed = {
-            key: value
-            for key, value in attributes.items()
-            if opened.start_attributes.get(key, _MISSING) != value
-        }
-        counters = _counters(attributes, opened.kind)
+        changed, counters = _final(span_id, span.name, attributes, opened)
         pipeline.emit(
             (
                 END,
                 span_id,
                 status,
-                duration,
+                (end_ns - start_ns) / 1e9,
                 end_ns / 1e9,
                 tuple(error.items()) if error else None,
                 tuple(changed.items()) or None,
@@ -185,14 +178,92 @@ class SpanProcessor(SdkSpanProcessor):
 _MISSING: Final = object()
 
 
-def _usage_moves_here(outer: Any) -> None:
-    """A GenAI span inside a ``@traced_llm`` span records the call's usage itself:
-    the outer span is marked so it records none, and the call counts once."""
-    if isinstance(outer, Span) and outer.kind == "llm":
-        try:
-            outer.set_attribute(USAGE_ON_CHILD, True)
-        except ValueError:  # the outer span has ended: nothing to count twice
+def _agent_attributes(classified: Classified, span_id: int) -> dict[str, Any]:
+    """An agent's identity, as native agents carry it: its id (else its span id)."""
+    found: dict[str, Any] = {"gen_ai.agent.id": classified.agent_id or f"{span_id:016x}"}
+    if classified.agent_name is not None:
+        found["gen_ai.agent.name"] = classified.agent_name
+    return found
+
+
+def _final(
+    span_id: int, span_name: str, attributes: dict[str, Any], opened: _Open
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The span_end's attributes (those changed since the start) and its top-level
+    fields: counters, and the final ``kind`` and ``name`` when they differ from the
+    start's."""
+    classified = classify(attributes, span_name)
+    kind = classified.kind or opened.kind
+    merged = {**opened.start_attributes, **attributes}
+    extra = usage_attributes(merged)
+    if kind == "agent" and opened.kind != "agent":
+        extra.update(_agent_attributes(classified, span_id))  # an agent known only now
+    merged.update(extra)
+    fields: dict[str, Any] = {}
+    usage = _settle_usage(span_id, kind, merged, opened)
+    extra.update(usage[0])
+    if usage[1] is not None:
+        fields["tokens"] = usage[1]
+    if kind == "tool":
+        fields["tool_uses"] = 1
+    if kind != opened.kind:
+        fields["kind"] = kind
+    name = classified.name if classified.kind is not None or kind is None else opened.name
+    if name != opened.name:
+        fields["name"] = name
+    changed = {
+        key: value
+        for key, value in {**attributes, **extra}.items()
+        if opened.start_attributes.get(key, _MISSING) != value
+    }
+    return changed, fields
+
+
+def _settle_usage(
+    span_id: int, kind: str | None, merged: dict[str, Any], opened: _Open
+) -> tuple[dict[str, Any], int | float | None]:
+    """Whether this span keeps its usage: attributes to add (a duplicate's usage nulled
+    and marked) and its ``tokens`` counter (None: none)."""
+    below = ledger.child_usage(span_id)
+    inner = below is not None and _recorded_usage(below)
+    tokens = tokens_of(merged)
+    parent = opened.parent
+    if parent is not None and parent in _context.recording and (tokens is not None or inner):
+        ledger.note_child(parent, True)  # usage was recorded at or below that span's child
+    if tokens is None:
+        return {}, None
+    if inner:
+        return {**_nulled(merged), USAGE_ON_CHILD: True}, None  # the inner span keeps it
+    if kind == "llm" and opened.native is not None:
+        try:  # inside a spanline LLM span: this inner span keeps the usage
+            opened.native.set_attribute(USAGE_ON_CHILD, True)
+        except ValueError:  # it has ended already: its usage is settled by response id
             pass
+    kept = ledger.claim(
+        merged.get("gen_ai.response.id"), span_id, f"{_SOURCE_PREFIX}{opened.scope!r}"
+    )
+    if kept is not None:
+        return {**_nulled(merged), DUPLICATE_OF: f"{kept:016x}"}, None
+    return {}, tokens
+
+
+def _recorded_usage(below: Any) -> bool:
+    """Whether the span noted below recorded usage (True: a bridged one did)."""
+    if below is True:
+        return True
+    counters = getattr(below, "_counters", None)
+    return bool(counters and counters.get("tokens") is not None) and (
+        (getattr(below, "_end_attributes", None) or {}).get(DUPLICATE_OF) is None
+    )
+
+
+def _nulled(merged: dict[str, Any]) -> dict[str, Any]:
+    """Every usage attribute of a duplicate set to null (the end wins over the start)."""
+    return {
+        key: None
+        for key in merged
+        if key.startswith(USAGE_PREFIXES) or key == "gen_ai.usage.cost_usd"
+    }
 
 
 def _error(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, str]:

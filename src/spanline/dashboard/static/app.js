@@ -151,9 +151,44 @@
     } else {
       activity(laneId, ev.ts);
     }
-    S.spans.set(ev.span_id, { parent: ev.parent || null, lane: laneId, phase: phase,
-      name: ev.name, kind: ev.kind, ts: ev.ts, keep: laneId === ev.span_id || ev.kind === "phase" });
+    var span = { parent: ev.parent || null, lane: laneId, phase: phase,
+      name: ev.name, kind: ev.kind, ts: ev.ts, keep: laneId === ev.span_id || ev.kind === "phase" };
+    if (laneId !== ev.span_id && (ev.attributes || {})["otel.span_kind"] !== undefined) {
+      // Read through the OpenTelemetry bridge: it may turn out an agent when it ends,
+      // so what ends below it is summed here meanwhile (its lane's figures then).
+      span.acc = { tokens: 0, tool_uses: 0, cost_usd: 0 };
+      span.keep = true;
+    }
+    S.spans.set(ev.span_id, span);
     dirty = true;
+  }
+
+  // A span_end with the final kind and name of a span classified when it ended: the end
+  // wins; a span that turned out an agent gets its lane now, with its subtree's figures.
+  function lateClass(s, ev, attrs) {
+    if (typeof ev.name === "string") s.name = ev.name;
+    if (ev.kind !== undefined) s.kind = ev.kind;
+    var lane = S.lanes.get(ev.span_id);
+    if (lane) { lane.name = s.name; lane.kind = s.kind; return; }
+    if (!s.acc || !isAgent({ kind: s.kind, attributes: attrs })) return;
+    lane = newLane(ev.span_id, s.name, s.kind, s.phase);
+    lane.start_ts = s.ts; lane.status = "running"; lane.lastActivity = s.ts;
+    lane.attributes = Object.assign({}, attrs);
+    lane.agent_id = attrs["gen_ai.agent.id"] || null;
+    lane.tokens = s.acc.tokens; lane.tool_uses = s.acc.tool_uses; lane.cost_usd = s.acc.cost_usd;
+    S.lanes.set(lane.id, lane);
+    s.lane = lane.id;
+  }
+
+  // Figures of a span that ended, added to the open bridged spans above it up to its lane.
+  function pending(s, tokens, tools, cost) {
+    var id = s.parent;
+    for (var i = 0; id && i < 1000; i++) {
+      var a = S.spans.get(id);
+      if (!a || a.lane === id) return;
+      if (a.acc) { a.acc.tokens += tokens; a.acc.tool_uses += tools; a.acc.cost_usd += cost; }
+      id = a.parent;
+    }
   }
 
   // A parent started before the snapshot and unknown to it: the latest open phase.
@@ -169,6 +204,11 @@
     var tokens = +ev.tokens || 0, tools = +ev.tool_uses || 0;
     var cost = +attrs["gen_ai.usage.cost_usd"] || 0;
     S.totalTokens += tokens;
+    if (s && (ev.kind !== undefined || ev.name !== undefined)) lateClass(s, ev, attrs);
+    if (s && s.acc) {
+      s.acc.tokens += tokens; s.acc.tool_uses += tools; s.acc.cost_usd += cost;
+    }
+    if (s && (tokens || tools || cost)) pending(s, tokens, tools, cost);
     if (ev.status === "error") {
       var err = ev.error || {};
       S.errors.set(ev.span_id, { span_id: ev.span_id, name: s ? s.name : ev.span_id,
@@ -192,7 +232,9 @@
         lane.ticks.push({ name: s.name, kind: k, start: start, end: ev.ts, status: ev.status });
       }
     }
-    if (s && !s.keep) S.spans.delete(ev.span_id); // bounded memory: only open spans are kept
+    if (s && (!s.keep || (s.acc && s.lane !== ev.span_id))) {
+      S.spans.delete(ev.span_id); // bounded memory: only open spans are kept
+    }
     dirty = true;
   }
 
