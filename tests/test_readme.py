@@ -40,6 +40,8 @@ def test_test_script_treats_no_tests_collected_as_failure(
     """Run the real script against stand-ins for the venv's python and linters."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(ROOT / "scripts" / "test.sh", tmp_path / "scripts" / "test.sh")
+    # The framework venvs' maker, stood in for too: the real one installs packages.
+    (tmp_path / "scripts" / "test-venv.sh").write_text("#!/bin/sh\necho /nowhere\n")
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
     fake_python = f"""#!/bin/sh
