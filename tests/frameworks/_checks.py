@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from spanline._lines import lines
+from spanline.folds.events import read_events
 from spanline.folds.lanes import lanes
 from spanline.folds.tree import TreeFold
 from tests.frameworks._agent_server import SUB_AGENT, TOOL, AgentServer
@@ -30,7 +30,8 @@ def _walk(nodes: list[Any], agent: str | None = None) -> Iterator[tuple[Any, str
 def check_agent_run(run_dir: Path, server: AgentServer, *, lead: str = "lead") -> None:
     """Assert the run shows lead and researcher, their LLM calls, the tool and the tokens."""
     summary = json.loads((run_dir / "run_summary.json").read_text())
-    events = list(lines(run_dir / "telemetry.jsonl"))
+    events, problems = read_events(run_dir / "telemetry.jsonl")
+    assert not problems, problems
     totals = summary["totals"]
 
     # Tokens equal the server's, counted once.

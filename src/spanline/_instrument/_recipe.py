@@ -11,6 +11,7 @@ from spanline._decorators._traced import LlmRecipe
 from spanline._decorators._wrapping import parsed_raw_response
 from spanline._hotpath._runtime import CURRENT_SPAN
 from spanline._hotpath._tracer import Span
+from spanline._instrument._spans import remember_response
 from spanline.schema import USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]
@@ -70,6 +71,7 @@ class SdkCall(LlmRecipe):
         response_id = _get(result, "id", "response_id")
         if isinstance(response_id, str):
             span.set_attribute("gen_ai.response.id", response_id)
+            remember_response(response_id, span.span_id)
         reasons = _finish_reasons(result)
         if reasons:
             span.set_attribute("gen_ai.response.finish_reasons", reasons)
