@@ -1,10 +1,13 @@
 """LangGraph: a lead agent whose tool is a researcher agent, who counts words with a tool.
 
 Both agents are ``langchain.agents.create_agent`` graphs (LangGraph underneath), named
-``lead`` and ``researcher``. Integrations to load come from ``SPANLINE_INSTRUMENT``.
+``lead`` and ``researcher``. Integrations to load come from ``SPANLINE_INSTRUMENT``;
+with the argument ``off``, ``langchain``'s is undone before the agents run.
 """
 
 from __future__ import annotations
+
+import sys
 
 from langchain.agents import create_agent
 from langchain_core.tools import tool
@@ -19,8 +22,10 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def main() -> None:
+def main(mode: str) -> None:
     spanline.configure_observability(enabled=True, service_name="langgraph")
+    if mode == "off":
+        spanline.uninstrument("langchain")
     model = ChatOpenAI(model="gpt-4o-mini", max_retries=0)
     researcher = create_agent(
         model, tools=[word_count], system_prompt="Count words.", name="researcher"
@@ -41,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "on")
