@@ -18,6 +18,8 @@ def test_a_delegating_crew_shows_the_researcher_its_tool_and_tokens(
     )
     run = only_run(tmp_path)
     check_agent_run(run, server)
+    summary = json.loads((run / "run_summary.json").read_text())
+    assert summary["status"] == "ok"  # the crew's span ended with CrewAI's last event
     lines = [json.loads(line) for line in (run / "telemetry.jsonl").read_text().splitlines()]
     assert lines[0]["integrations"]["crewai"].startswith("1.15.")
     # CrewAI's own LLM spans name the SDK span that kept the usage of their response.

@@ -7,6 +7,7 @@ Integrations to load come from ``SPANLINE_INSTRUMENT``.
 from __future__ import annotations
 
 from crewai import LLM, Agent, Crew, Process, Task
+from crewai.events import crewai_event_bus
 from crewai.tools import tool
 
 import spanline
@@ -32,6 +33,8 @@ def main() -> None:
     )  # fmt: skip
     crew = Crew(agents=[lead, researcher], tasks=[task], process=Process.sequential)
     print(crew.kickoff())
+    # CrewAI hands its last event (the crew's end) to its thread pool as kickoff returns.
+    crewai_event_bus.flush()
     spanline.shutdown()
 
 
