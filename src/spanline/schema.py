@@ -18,6 +18,9 @@ __all__ = [
     "EVENT",
     "EVENT_TYPES",
     "FALSE_WORDS",
+    "INTEGRATION",
+    "INTEGRATIONS",
+    "INTEGRATION_NAMES",
     "PHASE",
     "PLAN",
     "RAW",
@@ -55,8 +58,28 @@ EVENT_TYPES: Final = (
     "event",
     "phase",
     "span_planned",
+    "integration",
     "process_end",
 )
+
+#: What ``spanline.instrument()`` and ``SPANLINE_INSTRUMENT`` take (besides ``"all"``):
+#: the distribution names of the provider SDKs and agent frameworks spanline integrates.
+INTEGRATION_NAMES: Final = (
+    "openai",
+    "anthropic",
+    "google-genai",
+    "openai-agents",
+    "langchain",
+    "crewai",
+    "pydantic-ai",
+    "google-adk",
+)
+#: Field of ``run_start`` and ``process_start``: the integrations (``spanline.instrument``)
+#: loaded when tracing was configured, as ``{name: version of its package}``.
+INTEGRATIONS: Final = "integrations"
+#: The ``event`` of the line an ``instrument()`` or ``uninstrument()`` call writes while
+#: tracing is on: ``{event, ts, name, version, loaded}``.
+INTEGRATION: Final = "integration"
 
 SPAN_START_FIELDS: Final = (
     "event",

@@ -9,13 +9,14 @@ import pytest
 
 import spanline
 from spanline import ConfigurationError
-from spanline._instrument import _LIBRARIES, _targets, instrumented
+from spanline._instrument import _targets, instrumented
 from spanline.testing import capture_spans
 from tests.instrument._checks import llm_spans
 from tests.instrument._providers import TEXT, ProviderServer
 from tests.instrument.conftest import anthropic_client, openai_client
 
-NAMES = sorted(_LIBRARIES)
+#: The provider SDKs (the agent frameworks are tested in tests/frameworks).
+NAMES = ["anthropic", "google-genai", "openai"]
 
 
 def _class_dicts(name: str) -> dict[tuple[type, str], Any]:
@@ -47,7 +48,7 @@ def test_uninstrument_restores_the_originals_exactly(name: str, clean: None) -> 
 
 
 def test_misuse_is_a_clear_error() -> None:
-    with pytest.raises(ConfigurationError, match="'openai', 'anthropic', 'google-genai'"):
+    with pytest.raises(ConfigurationError, match="'openai', 'anthropic', 'google-genai', 'open"):
         spanline.instrument("mistral")
     with pytest.raises(ConfigurationError, match="cannot instrument 'mistral'"):
         spanline.uninstrument("mistral")

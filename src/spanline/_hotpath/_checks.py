@@ -3,7 +3,9 @@ kind or component that is not a plain ``str``."""
 
 from __future__ import annotations
 
-__all__ = ["check_label", "check_name"]
+from typing import Any
+
+__all__ = ["check_label", "check_name", "parent_span_id"]
 
 
 def check_name(name: object) -> str:
@@ -25,3 +27,35 @@ def check_label(what: str, value: object) -> None:
     """
     if value is not None and not isinstance(value, str):
         raise TypeError(f"span {what} must be str or None, not {type(value).__name__}")
+
+
+def parent_span_id(parent: Any) -> int | None:
+    """The span id a ``parent=`` argument names: a span, a span id (16 hex), or None.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if parent is None:
+        return None
+    if isinstance(parent, str):
+        try:
+            return int(parent, 16) or None
+        except ValueError:
+            pass
+    elif isinstance(parent, _span_types()):
+        return getattr(parent, "_id", 0) or None
+    raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
+
+
+_SPAN_TYPES: tuple[type, ...] = ()
+
+
+def _span_types() -> tuple[type, ...]:
+    """Span and NoOpSpan, imported on first use: their module imports this one."""
+    global _SPAN_TYPES
+    if not _SPAN_TYPES:
+        from spanline._hotpath._noop import NoOpSpan
+        from spanline._hotpath._tracer import Span
+
+        _SPAN_TYPES = (Span, NoOpSpan)
+    return _SPAN_TYPES

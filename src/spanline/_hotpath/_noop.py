@@ -34,7 +34,7 @@ class NoOpSpan:
     async def __aexit__(self, *exc_info: object) -> None:
         return None
 
-    def end(self) -> None:
+    def end(self, ts: float | None = None, error: BaseException | None = None) -> None:
         """Do nothing."""
 
     def add(self, **counters: int | float) -> None:

@@ -18,7 +18,7 @@ from random import getrandbits
 from types import TracebackType
 from typing import Any, Final
 
-from spanline._hotpath._checks import check_label, check_name
+from spanline._hotpath._checks import check_label, check_name, parent_span_id
 from spanline._hotpath._errors import error_info, is_clean_exit
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 from spanline._hotpath._runtime import (
@@ -55,12 +55,9 @@ _perf = time.perf_counter
 
 
 def _items(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...] | None:
-    """A queued snapshot of a dict: a tuple of pairs, or None when empty.
-
-    Why: a tuple holding a dict (even an empty one) stays tracked by the cyclic
-    garbage collector, so a queue of millions of them makes every full
-    collection walk the whole queue. Tuples of atomic values are untracked.
-    """
+    """A queued snapshot of a dict: a tuple of pairs, or None when empty. (A tuple
+    holding a dict stays tracked by the cyclic garbage collector, so a queue of
+    millions of them makes every full collection walk the whole queue.)"""
     return tuple(mapping.items()) if mapping else None
 
 
@@ -152,7 +149,7 @@ class Span:
         self._error: dict[str, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------
-    def _start(self) -> None:
+    def _start(self, start_ts: float | None = None) -> None:
         if self._state:
             raise ValueError(f"span {self.name!r} was already started")
         self._state = _STARTED
@@ -161,14 +158,18 @@ class Span:
             current = CURRENT_SPAN.get()
             parent_id = current._id if current is not None else RUNTIME.remote_parent
         else:
-            parent_id = _parent_id(parent)
+            parent_id = parent_span_id(parent)
         span_id = self._id or _new_span_id() or 1  # a decorator may have chosen it
         self._id = span_id
         extra = context_attributes.get()
         attributes = {**extra, **self.attributes} if extra else self.attributes
         self.attributes = attributes
-        ts = self._ts = _time()
-        self._t0 = _perf()
+        if start_ts is None:
+            ts = self._ts = _time()
+            self._t0 = _perf()
+        else:  # started earlier: the monotonic origin moves back to match
+            ts = self._ts = start_ts
+            self._t0 = _perf() - max(0.0, _time() - start_ts)
         pipeline = self._pipeline
         self._pid = pipeline.pid
         # Registered so that shutdown can end it if its owner never does.
@@ -190,8 +191,12 @@ class Span:
         else:
             pipeline.count_drop()
 
-    def end(self) -> None:
-        """End the span (for spans started with :meth:`Tracer.start_span`).
+    def end(self, ts: float | None = None, error: BaseException | None = None) -> None:
+        """End the span (one :meth:`Tracer.start_span` started), from any thread.
+
+        Args:
+            ts: when it ended, in epoch seconds (default: now; never before the start).
+            error: the exception it failed with, recorded as ``with`` records one.
 
         Raises:
             ValueError: the span was not started or was already ended.
@@ -203,8 +208,10 @@ class Span:
             raise ValueError(
                 f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
             )
+        if error is not None:
+            self._fail(error)
         self._state = _ENDED
-        duration = _perf() - self._t0
+        duration = _perf() - self._t0 if ts is None else max(0.0, ts - self._ts)
         pipeline = self._pipeline
         if self._pid != pipeline.pid:
             return  # opened before a fork: the parent process ends it, not this child
@@ -218,7 +225,7 @@ class Span:
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
             # _items() inlined: three calls were a tenth of the hot path.
-            error, attributes, counters = self._error, self._end_attributes, self._counters
+            failure, attributes, counters = self._error, self._end_attributes, self._counters
             queue.append(
                 (
                     END,
@@ -226,7 +233,7 @@ class Span:
                     self._status or "ok",
                     duration,
                     self._ts + duration,
-                    tuple(error.items()) if error else None,
+                    tuple(failure.items()) if failure else None,
                     tuple(attributes.items()) if attributes else None,
                     tuple(counters.items()) if counters else None,
                 )
@@ -283,7 +290,7 @@ class Span:
 
     @property
     def is_recording(self) -> bool:
-        """True: this span is written to the event log."""
+        """True: this span is written to the event log (a property, not a method)."""
         return True
 
     def add(self, **counters: int | float) -> None:
@@ -356,19 +363,6 @@ class Span:
         return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
 
 
-def _parent_id(parent: Any) -> int | None:
-    if parent is None:
-        return None
-    if isinstance(parent, (Span, NoOpSpan)):
-        return parent._id or None
-    if isinstance(parent, str):
-        try:
-            return int(parent, 16) or None
-        except ValueError:
-            pass
-    raise TypeError(f"parent must be a Span, a 16-hex span id or None, not {parent!r}")
-
-
 class Tracer:
     """Opens spans and records events into the process-wide pipeline.
 
@@ -429,12 +423,18 @@ class Tracer:
         kind: str | None = None,
         component: str | None = None,
         parent: Any = _CURRENT,
+        start_ts: float | None = None,
         **attributes: Any,
     ) -> Span | NoOpSpan:
-        """Start a span now without making it current; call ``span.end()`` yourself."""
+        """Start a span without making it current; ``span.end()`` ends it, on any thread.
+
+        For work seen as callbacks: pass ``parent`` (a Span or span id) and the
+        framework's times, ``start_ts=`` (epoch seconds) here and ``span.end(ts=...)``.
+        The other arguments are :meth:`span`'s. Shutdown ends spans left open.
+        """
         span = self.span(name, kind=kind, component=component, parent=parent, **attributes)
         if isinstance(span, Span):
-            span._start()
+            span._start(start_ts)
         return span
 
     def event(self, name: str, /, **attributes: Any) -> None:
@@ -491,7 +491,7 @@ class Tracer:
         """
         name = check_name(name)
         check_label("kind", kind)
-        parent_id = _parent_id(parent)
+        parent_id = parent_span_id(parent)
         pipeline = call_pipeline()
         if pipeline is None:
             return ""

@@ -175,6 +175,12 @@ def process_start_line(
     return {**_process_line("process_start", ts, run_id, pid, trace_id, host), "ppid": ppid}
 
 
+def integration_line(ts: float, name: str, version: str, loaded: bool) -> Event:
+    """The line of an ``instrument()`` (``loaded``) or ``uninstrument()`` call made while
+    tracing is on."""
+    return {"event": "integration", "ts": ts, "name": name, "version": version, "loaded": loaded}
+
+
 def process_end_line(
     pid: int,
     ts: float,

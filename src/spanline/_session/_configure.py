@@ -55,6 +55,8 @@ class _Session:
     git: dict[str, str | None] | None = None
     git_known: threading.Event = field(default_factory=threading.Event)
     metadata_thread: threading.Thread | None = None
+    #: Integrations loaded when the session started, with versions (the header lists them).
+    integrations: dict[str, str] = field(default_factory=dict)
 
     @property
     def owner(self) -> bool:
@@ -298,6 +300,7 @@ def _start_session(
     RUNTIME.capture = settings.capture
     RUNTIME.preview_chars = settings.preview_chars
     RUNTIME.prices = prices
+    session.integrations = _parts.load_integrations(settings.instrument)
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from spanline._capture._report import report
 from spanline._hotpath import _runtime, _tracer
 from spanline._runs import _metadata
+from spanline.schema import INTEGRATIONS
 
 if TYPE_CHECKING:
     from spanline._session._configure import _Session
@@ -75,7 +76,10 @@ def header(session: _Session) -> dict[str, Any]:
     # A deterministic run records no real pid, so no host to check it on.
     host = this_host() if session.record_pid is None else None
     if not session.owner:
-        return process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
+        line = process_start_line(ts, run.run_id, pid, session.trace_id, host, os.getppid())
+        if session.integrations:
+            line[INTEGRATIONS] = session.integrations
+        return line
     # Set by the metadata thread, whatever happens there; a git that does not answer
     # in time leaves the commit out of run_start (execution_metadata.yaml still gets it).
     if not session.git_known.wait(GIT_WAIT_S):
@@ -83,6 +87,8 @@ def header(session: _Session) -> dict[str, Any]:
     git = session.git or {"commit": None, "branch": None, "remote": None}
     overrides = session.overrides
     query = overrides["query"]
+    # Listed only when there are some: a run without integrations keeps its bytes.
+    integrations = {INTEGRATIONS: session.integrations} if session.integrations else {}
     return run_start_line(
         ts,
         run.run_id,
@@ -98,6 +104,7 @@ def header(session: _Session) -> dict[str, Any]:
         agent_kinds=sorted(settings.agent_kinds),
         stall_s=settings.stall_s,
         query=redact_text(str(query)) if query is not None else None,
+        **integrations,
     )
 
 

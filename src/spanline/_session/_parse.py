@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from spanline._runs._store import validate_run_id
 from spanline.exceptions import InvalidRunIdError
-from spanline.schema import FALSE_WORDS, TRUE_WORDS, traceparent_ids
+from spanline.schema import FALSE_WORDS, INTEGRATION_NAMES, TRUE_WORDS, traceparent_ids
 
 __all__ = [
     "PartialValue",
@@ -36,9 +36,11 @@ __all__ = [
 class PartialValue(ValueError):
     """A value with some bad parts: use ``value`` (the good parts) and warn."""
 
-    def __init__(self, message: str, value: Any) -> None:
+    def __init__(self, message: str, value: Any, kept: str = "the valid pairs") -> None:
         super().__init__(message)
         self.value = value
+        #: What the warning says is used instead.
+        self.kept = kept
 
 
 # -- parsers: each takes an argument value or a variable's text, returns the value or raises
@@ -121,6 +123,25 @@ def exporter_names(raw: Any) -> tuple[Any, ...]:
     if isinstance(raw, (list, tuple)):
         return tuple(raw)  # names and objects are checked when exporters are built
     raise ValueError("expected a list of exporter names or objects, or comma-separated names")
+
+
+def integration_names(raw: Any) -> tuple[str, ...]:
+    """``SPANLINE_INSTRUMENT``: comma-separated integration names (or ``all``); unknown
+    names are left out with a warning."""
+    if not isinstance(raw, str):
+        raise ValueError("expected comma-separated integration names")
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    known = (*INTEGRATION_NAMES, "all")
+    unknown = [name for name in names if name not in known]
+    good = tuple(dict.fromkeys(name for name in names if name in known))
+    if unknown:
+        message = (
+            f"unknown integration {', '.join(map(repr, unknown))}; the names are {', '.join(known)}"
+        )
+        if not good:
+            raise ValueError(message)
+        raise PartialValue(message, good, kept="the known names")
+    return good
 
 
 def capture_mode(raw: Any) -> str:

@@ -232,3 +232,17 @@ def new_pipeline(
     except BaseException:
         _tracer.set_sources()  # nothing started: leave no injected clock behind
         raise
+
+
+def load_integrations(names: tuple[str, ...]) -> dict[str, str]:
+    """Load ``SPANLINE_INSTRUMENT``'s integrations; all loaded now, with their versions.
+
+    Called before the pipeline goes live: these are listed in the header, and those
+    loaded later each write an ``integration`` line.
+    """
+    if names:
+        from spanline._instrument import instrument_from_environment
+
+        instrument_from_environment(names)
+    loaded = sys.modules.get("spanline._instrument")  # nothing was loaded without it
+    return dict(loaded.loaded_versions()) if loaded is not None else {}

@@ -30,6 +30,7 @@ from spanline._session._parse import (
     callable_value,
     capture_mode,
     exporter_names,
+    integration_names,
     parse_bool,
     parse_resource_attributes,
     parse_run_id,
@@ -94,6 +95,8 @@ class Settings:
     propagate_executors: bool = True
     #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
     logfire: bool | None = None
+    #: Integrations to load when tracing starts (``spanline.instrument`` names).
+    instrument: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,11 @@ SETTINGS: tuple[Setting, ...] = (
        "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
        "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
        "as `exporters` says"),
+    _R("instrument", None, "SPANLINE_INSTRUMENT", "names", (),
+       "comma-separated integrations to load when tracing starts, as `spanline.instrument()` "
+       "takes them (`openai`, `langchain`, `openai-agents`..., or `all`: every installed one). "
+       "An unknown name, or a package that is not installed, warns in one line and is skipped",
+       integration_names),
 )
 # fmt: on
 
@@ -338,7 +346,7 @@ def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
         return
     except PartialValue as exc:
         values[row.name] = exc.value
-        message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid pairs"
+        message = f"{row.env}={raw!r} is partly invalid ({exc}); using {exc.kept}"
     except ValueError as exc:
         default = row.default_text.replace("`", "")
         message = f"{row.env}={raw!r} is invalid ({exc}); using the default: {default}"

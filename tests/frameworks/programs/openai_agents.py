@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from agents import Agent, Runner, function_tool, set_default_openai_api
+from agents import Agent, RunConfig, Runner, function_tool, set_default_openai_api
 from agents.tracing.processors import default_exporter
 
 import spanline
@@ -39,7 +39,9 @@ def main(mode: str) -> None:
     else:
         tool = researcher.as_tool(tool_name="researcher", tool_description="Researches.")
         lead = Agent(name="lead", instructions="Delegate.", tools=[tool], model="gpt-4o-mini")
-    result = Runner.run_sync(lead, "How many words are in 'the quick brown fox'?")
+    question = "How many words are in 'the quick brown fox'?"
+    # The group id is the framework's conversation id (gen_ai.conversation.id).
+    result = Runner.run_sync(lead, question, run_config=RunConfig(group_id="conversation-1"))
     print(result.final_output)
     spanline.shutdown()
 

@@ -1,0 +1,49 @@
+"""LangGraph: a lead agent whose tool is a researcher agent, who counts words with a tool.
+
+Both agents are ``langchain.agents.create_agent`` graphs (LangGraph underneath), named
+``lead`` and ``researcher``. Integrations to load come from ``SPANLINE_INSTRUMENT``;
+with the argument ``off``, ``langchain``'s is undone before the agents run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from langchain.agents import create_agent
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+import spanline
+
+
+@tool
+def word_count(text: str) -> int:
+    """Count the words in a text."""
+    return len(text.split())
+
+
+def main(mode: str) -> None:
+    spanline.configure_observability(enabled=True, service_name="langgraph")
+    if mode == "off":
+        spanline.uninstrument("langchain")
+    model = ChatOpenAI(model="gpt-4o-mini", max_retries=0)
+    researcher = create_agent(
+        model, tools=[word_count], system_prompt="Count words.", name="researcher"
+    )
+
+    @tool("researcher")
+    def ask_researcher(question: str) -> str:
+        """Ask the researcher."""
+        answer = researcher.invoke({"messages": [{"role": "user", "content": question}]})
+        return str(answer["messages"][-1].content)
+
+    lead = create_agent(model, tools=[ask_researcher], system_prompt="Delegate.", name="lead")
+    question = {"messages": [{"role": "user", "content": "How many words in 'the quick fox'?"}]}
+    # The thread id is LangGraph's conversation id (gen_ai.conversation.id).
+    result = lead.invoke(question, {"configurable": {"thread_id": "conversation-1"}})
+    print(result["messages"][-1].content)
+    spanline.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "on")
