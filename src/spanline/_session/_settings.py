@@ -36,7 +36,9 @@ from spanline._session._parse import (
     parse_traceparent,
     path_value,
     prices_value,
+    redact_patterns_value,
     seconds,
+    secret_names_value,
     service_name_value,
     text_value,
     whole_number,
@@ -94,6 +96,9 @@ class Settings:
     propagate_executors: bool = True
     #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
     logfire: bool | None = None
+    redact_patterns: tuple[Any, ...] = ()
+    redact_exempt_keys: frozenset[str] = frozenset()
+    redact_entropy: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,17 @@ SETTINGS: tuple[Setting, ...] = (
        "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
        "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
        "as `exporters` says"),
+    _R("redact_patterns", "redact_patterns", "SPANLINE_REDACT_PATTERNS", "regexes", (),
+       "more text to redact: a regex or a list of them (a named group `secret` limits what "
+       "is replaced). The variable holds one regex, or a JSON list of regexes; a bad one is "
+       "skipped with a warning", redact_patterns_value),
+    _R("redact_exempt_keys", "redact_exempt_keys", "SPANLINE_REDACT_EXEMPT_KEYS",
+       "key names", frozenset(), "names whose values are never redacted for their name "
+       "(compared like keys: case, `-`, `_`, `.` and spaces aside); the variable is "
+       "comma-separated. The value's own text is still checked", secret_names_value, "none"),
+    _R("redact_entropy", "redact_entropy", "SPANLINE_REDACT_ENTROPY", "bool", False,
+       "also redact random-looking tokens with no name or known prefix (a bare AWS secret); "
+       "its false-positive rate on ordinary text is in `docs/reliability.md`", parse_bool),
 )
 # fmt: on
 
@@ -338,7 +354,7 @@ def _from_variable(row: Setting, raw: str, values: dict[str, Any]) -> None:
         return
     except PartialValue as exc:
         values[row.name] = exc.value
-        message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid pairs"
+        message = f"{row.env}={raw!r} is partly invalid ({exc}); using the valid {exc.kept}"
     except ValueError as exc:
         default = row.default_text.replace("`", "")
         message = f"{row.env}={raw!r} is invalid ({exc}); using the default: {default}"
