@@ -105,6 +105,8 @@ NOT_THE_LOG = [
     ("_runs/_store.py", "latest.read_text", "the latest-run marker"),
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
+    ("cli/_redacted.py", "path.read_bytes", "each file but the log, into an export's copy"),
+    ("cli/_redacted.py", "target.open", "an export's redacted copy of the log, written once"),
     ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("dashboard/page.py", "(STATIC / 'app.js').read_text", "the page's script"),
     ("dashboard/page.py", "(STATIC / 'page.html').read_text", "the page's template"),
