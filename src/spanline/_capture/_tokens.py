@@ -49,6 +49,12 @@ _HEX_OR_UUID = re.compile(r"[0-9a-fA-F\-]+", re.ASCII)
 _UPPER = re.compile(r"[A-Z]", re.ASCII)
 _LOWER = re.compile(r"[a-z]", re.ASCII)
 _DATA = ("base64,", "base64:")
+# Ids that LLM APIs put in every response and tool call (``chatcmpl-…``, ``call_…``,
+# ``msg_…``, ``toolu_…``): random-looking, public, and everywhere in a trace.
+_ID_PREFIX = re.compile(
+    r"(?:chatcmpl|call|msg|toolu|req|resp|run|file|asst|thread|batch|step|fc|ft|cus|evt)[_-]",
+    re.ASCII,
+)
 
 
 def _needed(length: int) -> float:
@@ -59,10 +65,10 @@ def _needed(length: int) -> float:
 
 def high_entropy(token: str) -> bool:
     """Whether a token looks random enough to be a secret: 20 to 128 characters with an
-    upper-case letter, a lower-case letter and a digit, not hex (digests, UUIDs), and
-    enough bits a character."""
+    upper-case letter, a lower-case letter and a digit, not hex (digests, UUIDs), not an
+    LLM API's response or tool call id, and enough bits a character."""
     length = len(token.rstrip("="))
-    if not _MIN <= length <= _MAX or _HEX_OR_UUID.fullmatch(token):
+    if not _MIN <= length <= _MAX or _HEX_OR_UUID.fullmatch(token) or _ID_PREFIX.match(token):
         return False
     if not (_UPPER.search(token) and _LOWER.search(token) and _DIGIT.search(token)):
         return False
