@@ -140,7 +140,8 @@ def test_the_entropy_rule_is_off_by_default_and_catches_a_bare_aws_secret(tmp_pa
     ordinary = (
         "id 550e8400-e29b-41d4-a716-446655440000 sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b "
         "src/spanline/_capture/_redact.py test_no_secret_of_any_type_reaches_any_file "
-        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk "
+        "chatcmpl-9xYzAb3Cd4Ef5Gh6Ij7Kl8Mn0Pq call_Zq81Lm29Xv0aPq4RtY7uI3oP"
     )
     assert redact_text(ordinary) == ordinary
 
