@@ -229,3 +229,20 @@ def test_a_split_secret_never_reaches_the_log(tmp_path: Path, capture: str) -> N
     assert ANTHROPIC[:20] not in text and ANTHROPIC[20:] not in text
     assert ANTHROPIC[:25] not in text and ANTHROPIC[25:] not in text
     assert "api.example.invalid" in text
+
+
+def test_exporters_receive_the_events_the_log_gets(tmp_path: Path) -> None:
+    """Live exporters are fed after the writer's one redaction pass, never before it."""
+    from spanline.exporters.memory import InMemoryExporter
+
+    exporter = InMemoryExporter()
+    run = spanline.configure_observability(enabled=True, run_dir=tmp_path, exporters=[exporter])
+    assert run is not None
+    carriers = [carrier for carrier, _ in NEW_KINDS.values()]
+    with spanline.span(f"step {carriers[1]}", notes=carriers, account_key=VALUE):
+        pass
+    spanline.shutdown()
+    sent = orjson.dumps(exporter.events).decode()
+    assert "[REDACTED]" in sent and VALUE not in sent
+    leaks = [kind for kind, (_, needle) in NEW_KINDS.items() if needle in sent]
+    assert leaks == []
