@@ -77,7 +77,7 @@ def redact_file(name: str, data: bytes) -> bytes | None:
 
 
 def use_environment_rules() -> None:
-    """Apply the redaction settings of the environment (``SPANLINE_REDACT_*``) to this
+    """Apply the redaction settings of the environment (patterns, exempt keys, entropy) to this
     process, as a traced program would: the rules of now include the user's."""
     from spanline._session._settings import variable_setting
 
