@@ -9,6 +9,7 @@ last and first ``EDGE`` characters), so a long argument costs no more than a sho
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from spanline._capture._redact import REDACTED, redact_text
@@ -18,6 +19,7 @@ __all__ = ["EDGE", "hide_split_secrets"]
 #: Characters of each half read at the join; longer than any known kind of secret.
 EDGE = 256
 _SEPARATORS = ("", " ")
+_APART = '\n"\n'
 
 
 def hide_split_secrets(
@@ -33,14 +35,23 @@ def hide_split_secrets(
         ``(args, kwargs)`` themselves when no secret straddles two of them, else copies.
     """
     values = [*args, *kwargs.values()]
+    pairs = [
+        (index, first[-EDGE:], second[:EDGE])
+        for index, (first, second) in enumerate(itertools.pairwise(values))
+        if first.__class__ is str and second.__class__ is str and first and second
+    ]
+    if not pairs:
+        return args, kwargs
+    # Every join in one text first: when nothing in it matches (the common case), no half
+    # of a secret is there. No rule reads across a line holding a lone quote.
+    joins = [tail + separator + head for _, tail, head in pairs for separator in _SEPARATORS]
+    combined = _APART.join(joins)
+    if redact_text(combined) is combined:
+        return args, kwargs
     hidden: set[int] = set()
     edges: dict[tuple[int, bool], tuple[str, str]] = {}
-    for index in range(len(values) - 1):
-        first, second = values[index], values[index + 1]
-        if first.__class__ is not str or second.__class__ is not str or not first or not second:
-            continue
-        tail = _edge(edges, (index, True), first[-EDGE:])
-        if _straddles(tail, _edge(edges, (index + 1, False), second[:EDGE])):
+    for index, tail, head in pairs:
+        if _straddles(edges, index, tail, head):
             hidden.update((index, index + 1))
     if not hidden:
         return args, kwargs
@@ -51,15 +62,22 @@ def hide_split_secrets(
 def _edge(
     cache: dict[tuple[int, bool], tuple[str, str]], key: tuple[int, bool], text: str
 ) -> tuple[str, str]:
-    """``(text, redact_text(text))``, computed once a call for each argument's tail and head."""
+    """``(text, redact_text(text))``, computed once a call for each argument's tail and head
+    (only when a join changed: most joins match nothing, and then need no edge)."""
     if key not in cache:
         cache[key] = (text, redact_text(text))
     return cache[key]
 
 
-def _straddles(tail: tuple[str, str], head: tuple[str, str]) -> bool:
+def _straddles(
+    edges: dict[tuple[int, bool], tuple[str, str]], index: int, tail: str, head: str
+) -> bool:
     for separator in _SEPARATORS:
-        joined = tail[0] + separator + head[0]
-        if redact_text(joined) != tail[1] + separator + head[1]:
+        joined = tail + separator + head
+        redacted = redact_text(joined)
+        if redacted is joined:
+            continue  # nothing matched at all: the common case, one call
+        left = _edge(edges, (index, True), tail)[1]
+        if redacted != left + separator + _edge(edges, (index + 1, False), head)[1]:
             return True
     return False
