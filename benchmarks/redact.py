@@ -154,7 +154,27 @@ def measure(repeats: int, number: int) -> list[dict[str, Any]]:
         redact_s = _best(functools.partial(redact_text, text), number, repeats)
         encode_s = _best(functools.partial(orjson.dumps, text), number, repeats)
         rows.append(_row(name, redact_s, encode_s))
+    rows += _split_rows(repeats, number)
     return rows
+
+
+#: A tool call's arguments: four adjacent strings, none of them half of a secret.
+_CALL = (
+    ("find the weather in Paris for tomorrow", "gpt-4o", "https://api.example.invalid/v1/chat"),
+    {"temperature": 0.2, "system": "You are a helpful assistant."},
+)
+
+
+def _split_rows(repeats: int, number: int) -> list[dict[str, Any]]:
+    """The split-secret check of one traced call, against encoding its arguments (on the
+    caller's thread; a checkout from before the check has no such row)."""
+    try:
+        from spanline._capture._split import hide_split_secrets
+    except ImportError:
+        return []
+    split_s = _best(functools.partial(hide_split_secrets, *_CALL), number, repeats)
+    encode_s = _best(functools.partial(orjson.dumps, _CALL), number, repeats)
+    return [_row("call: split-secret check, 4 strings", split_s, encode_s)]
 
 
 def _row(name: str, redact_s: float, encode_s: float) -> dict[str, Any]:
