@@ -110,6 +110,7 @@ KEPT = [
     "compass: north",
     "the key: it is here",
     "they said the money was key",
+    "eyeball_tracker.settings_module.attribute",
     '{"foreign_key": 42, "key": "user"}',
     "max_tokens=256",
     "eos_token: </s>",

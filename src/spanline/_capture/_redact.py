@@ -157,8 +157,10 @@ _DEFAULT_RULES = (
     # "task-…" and "risk-…" are safe, and needs a digit or capital so prose is too.
     # Lookaheads are bounded and a JWT must start a run: either would otherwise rescan
     # the rest of the text at every candidate, which is quadratic.
-    # A JWT's header is base64 of "{": "eyJ" for '{"', "eyAi" for '{ "' and so on.
-    r"(?<![\w-])ey[A-Za-z0-9][\w-]{7,}\.[\w-]{8,}\.[\w-]*",
+    # A JWT's header is base64 of "{": "eyJ" for '{"', "eyAi" for '{ "' and so on; past
+    # "eyJ", the payload must start as JSON does too ("ey", "ew"), so that a dotted name
+    # such as "eyeball_tracker.settings.x" is no JWT.
+    r"(?<![\w-])ey(?:J[\w-]{8,}|[A-Za-z0-9][\w-]{7,}(?=\.e[wy]))\.[\w-]{8,}\.[\w-]*",
     r"(?<![A-Za-z0-9])sk-(?=[a-z-]{0,64}[A-Z0-9_])[\w-]{20,}",
     r"AIza[\w-]{35}",
     r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})",
