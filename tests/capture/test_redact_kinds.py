@@ -247,3 +247,36 @@ def test_exporters_receive_the_events_the_log_gets(tmp_path: Path) -> None:
     assert "[REDACTED]" in sent and VALUE not in sent
     leaks = [kind for kind, (_, needle) in NEW_KINDS.items() if needle in sent]
     assert leaks == []
+
+
+CHILD = """
+import subprocess, sys
+import spanline
+
+run = spanline.configure_observability(
+    enabled=True, run_dir=sys.argv[1], redact_patterns=[r"ACME-\\d{6}"],
+    redact_exempt_keys=["db_pass"], redact_entropy=True,
+)
+code = (
+    "import spanline\\n"
+    "with spanline.span('child ACME-123456', note='wJalrXUtnFEMI/K7MDENG/bPxRfiCY9xAMPLEKEy',"
+    " db_pass='Hn7qWz2'):\\n    pass\\n"
+    "spanline.shutdown()\\n"
+)
+subprocess.run([sys.executable, "-c", code], check=True)
+spanline.shutdown()
+print(run.telemetry_path)
+"""
+
+
+def test_a_child_process_redacts_as_its_parent_was_told(tmp_path: Path) -> None:
+    from tests._helpers import run_interpreter
+
+    program = tmp_path / "parent.py"
+    program.write_text(CHILD)
+    result = run_interpreter(str(program), str(tmp_path / "base"))
+    assert result.returncode == 0, result.stderr
+    text = Path(result.stdout.strip()).read_text()
+    assert '"name":"child [REDACTED]"' in text  # the parent's pattern
+    assert "wJalrXUtnFEMI" not in text  # the parent's high-entropy rule
+    assert "Hn7qWz2" in text  # the parent's exemption

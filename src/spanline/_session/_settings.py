@@ -14,6 +14,7 @@ its plugin hook, logfire) cost more than the whole configure call may.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
@@ -401,13 +402,22 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
         run_id: the run to join.
 
     Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``.
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``, and the redaction
+        settings that differ from their defaults, so a child redacts as its parent does.
     """
-    return {
+    variables = {
         "SPANLINE_ENABLED": "1",
         "SPANLINE_DIR": os.fspath(base_dir),
         "SPANLINE_RUN_ID": run_id,
     }
+    if settings.redact_patterns:
+        patterns = [pattern.pattern for pattern in settings.redact_patterns]
+        variables["SPANLINE_REDACT_PATTERNS"] = json.dumps(patterns)
+    if settings.redact_exempt_keys:
+        variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
+    if settings.redact_entropy:
+        variables["SPANLINE_REDACT_ENTROPY"] = "1"
+    return variables
 
 
 def settings_markdown() -> str:
