@@ -107,6 +107,8 @@ NOT_THE_LOG = [
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_archive.py", "path.read_bytes", "each file of a run, copied whole to an archive"),
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
+    ("cli/_redacted.py", "path.read_bytes", "each file but the log, into an export's copy"),
+    ("cli/_redacted.py", "target.open", "an export's redacted copy of the log, written once"),
     ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_replay.py", "state_path.read_bytes", "replay_state.json, what was delivered where"),
     ("cli/_rules_file.py", "path.read_bytes", "a rules file for check"),

@@ -47,7 +47,51 @@ CORPUS = {
     "yaml_aws": ("aws_secret_access_key: wJalrXUtnFEMIK7MDENGbPxRfiCY", "wJalrXUtnFEMIK7MDENG"),
     "yaml_password": ("password: Yp6Hn2Bv8Cx", "Yp6Hn2Bv8Cx"),
     "cli_password": ("mysql --password Cl9Pw3Dk7 -u root", "Cl9Pw3Dk7"),
+    "json_password": ('{"password": "Js8Pw4Qx2"}', "Js8Pw4Qx2"),
+    "argv_repr": ("['--api-key', 'Ar3Gv7Rp5']", "Ar3Gv7Rp5"),
+    "github_fine_grained": ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzAB",) * 2,
+    "github_oauth": ("gho_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2",) * 2,
+    "slack_app": ("xapp-1-A0123BCDE45-1234567890123-0a1b2c3d4e5f6a7b8c9d",) * 2,
+    "stripe_test": ("sk_test_4eC39HqLyjWDarjtT1zdp7dc",) * 2,
+    "aws_session_key_id": ("ASIAQWERTYUIOP123456",) * 2,
+    # Kinds no rule knew before: each leaked through every channel.
+    "azure_account_key": (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2"
+        "Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJD==;EndpointSuffix=core.windows.net",
+        "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6QUJD",
+    ),
+    "jwt_spaced_header": (
+        "eyAiYWxnIjogIkhTMjU2IiwgInR5cCI6ICJKV1QiIH0.eyAic3ViIjogIjEyMzQ1Njc4OTAiIH0"
+        ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ),
+    "aws_csv_row": (
+        "Access key ID,Secret access key\n"
+        "AKIAQ2WE3RT4YU5IO6PA,cV7bN8mQ1wE2rT3yU4iO5pA6sD7fG8hJ9kL0zXcV\n",
+        "cV7bN8mQ1wE2rT3yU4iO5pA6sD7fG8hJ9kL0zXcV",
+    ),
+    "huggingface": ("hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",) * 2,
+    "groq": ("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",) * 2,
+    "gitlab": ("glpat-Ab1Cd2Ef3Gh4Ij5Kl6Mn",) * 2,
+    "google_oauth": ("GOCSPX-Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9",) * 2,
+    "apim_header": (
+        "Ocp-Apim-Subscription-Key: 9c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",
+        "9c1d2e3f4a5b6c7d8e9f",
+    ),
+    "azure_sas": (
+        "https://acct.blob.core.windows.net/c/b?sv=2021-06-08&sr=b&sp=r&sig=Sg4Tr8Kq2Wm6%2BZp%3D",
+        "Sg4Tr8Kq2Wm6",
+    ),
+    "db_pass": ("db_pass='Dp5Ss9Qw3'", "Dp5Ss9Qw3"),
 }
+#: A bare AWS secret, no name or id beside it: only the high-entropy rule can catch it.
+BARE_AWS = (
+    "aws_bare",
+    (
+        "the secret is Bw7nM2qX9vL4kJ8hG3fD6sA1pO5iU0yT2rE4wQ6z",
+        "Bw7nM2qX9vL4kJ8hG3fD6sA1pO5iU0yT2rE4wQ6z",
+    ),
+)
 #: Given on the program's own command line as separate words (sys.argv reaches the metadata).
 ARGV_SECRET = "Av5Rg8Vs2Lq"
 #: In the program's environment, copied into its config (an app recording its settings).
@@ -115,15 +159,21 @@ spanline.shutdown()
 """
 
 
-def needles() -> dict[str, str]:
-    found = {kind: needle for kind, (_, needle) in CORPUS.items()}
+def needles(corpus: dict[str, tuple[str, str]]) -> dict[str, str]:
+    found = {kind: needle for kind, (_, needle) in corpus.items()}
     return {**found, "argv": ARGV_SECRET, "environment": ENV_SECRET}
 
 
-@pytest.mark.parametrize("capture", ["preview", "full"])
-def test_no_secret_of_any_type_reaches_any_file_or_stderr(tmp_path: Path, capture: str) -> None:
+@pytest.mark.parametrize(
+    ("capture", "entropy"), [("preview", False), ("full", False), ("preview", True), ("full", True)]
+)
+def test_no_secret_of_any_type_reaches_any_file_or_stderr(
+    tmp_path: Path, capture: str, entropy: bool
+) -> None:
+    """With the high-entropy rule on, the corpus also holds a bare AWS secret."""
+    corpus = dict(CORPUS, **dict([BARE_AWS])) if entropy else CORPUS
     corpus_file = tmp_path / "corpus.json"
-    corpus_file.write_text(json.dumps(CORPUS))
+    corpus_file.write_text(json.dumps(corpus))
     program = tmp_path / "program.py"
     program.write_text(PROGRAM)
     base = tmp_path / "base"
@@ -131,6 +181,7 @@ def test_no_secret_of_any_type_reaches_any_file_or_stderr(tmp_path: Path, captur
     argv += [f"--api-key={ARGV_SECRET}", "--db", CORPUS["url_empty_user"][0]]
     env = {"CORPUS_FILE": str(corpus_file), "DB_PASSWORD": ENV_SECRET}
     env |= {"SLACK_BOT_TOKEN": CORPUS["slack_bot"][0], "DATABASE_URL": CORPUS["url_colon_at"][0]}
+    env |= {"SPANLINE_REDACT_ENTROPY": "1"} if entropy else {}
     result = run_interpreter(*argv, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
 
@@ -140,17 +191,19 @@ def test_no_secret_of_any_type_reaches_any_file_or_stderr(tmp_path: Path, captur
     assert expected <= names, names
     leaks = [
         f"{kind} in {path.relative_to(base)}"
-        for kind, needle in needles().items()
+        for kind, needle in needles(corpus).items()
         for path, data in files.items()
         if needle.encode() in data
     ]
-    leaks += [f"{kind} on stderr" for kind, needle in needles().items() if needle in result.stderr]
+    leaks += [
+        f"{kind} on stderr" for kind, needle in needles(corpus).items() if needle in result.stderr
+    ]
     assert leaks == []
 
     # Every channel was really taken: the redactions are there, and so is what surrounds them.
     by_name = {path.name: data.decode() for path, data in files.items()}
     telemetry = by_name["telemetry.jsonl"]
-    assert telemetry.count('"name":"step ') == len(CORPUS)
+    assert telemetry.count('"name":"step ') == len(corpus)
     assert '"name":"step [REDACTED]"' in telemetry and "--password" in telemetry
     assert "'--password', '[REDACTED]'" in telemetry  # the subprocess error's message
     metadata = by_name["execution_metadata.yaml"]

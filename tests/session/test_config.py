@@ -445,6 +445,17 @@ def test_handover_variables_round_trip(tmp_path: Path) -> None:
     assert (child.enabled, child.base_dir, child.run_id) == (True, tmp_path, "snapshot-run")
 
 
+def test_handover_variables_carry_the_redaction_settings(tmp_path: Path) -> None:
+    arguments = {"enabled": True, "redact_patterns": [r"a,b\d+", "x"]}
+    arguments |= {"redact_exempt_keys": ["db_pass", "other"], "redact_entropy": True}
+    settings = resolve(arguments)
+    variables = handover_variables(settings, tmp_path, "run")
+    child = resolve_settings({}, variables)
+    assert [p.pattern for p in child.redact_patterns] == [r"a,b\d+", "x"]
+    assert child.redact_exempt_keys == {"db_pass", "other"}
+    assert child.redact_entropy is True
+
+
 def test_read_environment_keeps_only_the_tables_variables_that_are_set() -> None:
     environ = {"SPANLINE_DIR": "d", "SPANLINE_FLUSH_MS": " ", "HOME": "/root", "TRACEPARENT": "x"}
     assert read_environment(environ) == {"SPANLINE_DIR": "d", "TRACEPARENT": "x"}

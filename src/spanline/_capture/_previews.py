@@ -23,8 +23,8 @@ from spanline._capture._redact import (
     REDACTED,
     bytes_window,
     hide_flag_values,
+    hides,
     is_secret_flag,
-    is_secret_key,
     redact_text,
     redacted_window,
 )
@@ -251,7 +251,7 @@ class _Previewer:
             else:
                 self.value(key, depth + 1)
                 self.emit(": ")
-            if is_secret_key(key):
+            if hides(key, item):
                 self.emit(repr(REDACTED))
             else:
                 self.value(item, depth + 1)
@@ -358,7 +358,7 @@ class _Jsonifier:
                 break
             self.items_left -= 1
             name = self._key(key)
-            out[name] = REDACTED if is_secret_key(name) else self.convert(item, depth + 1)
+            out[name] = REDACTED if hides(name, item) else self.convert(item, depth + 1)
         return out
 
     def _key(self, key: object) -> str:

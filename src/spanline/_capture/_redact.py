@@ -7,7 +7,9 @@ whatever its kind, so one grep finds every redaction. Built-in text rules:
   (``AIza…``), GitHub tokens (``ghp_`` ``gho_`` ``ghu_`` ``ghs_`` ``ghr_`` ``github_pat_``),
   AWS access key ids (``AKIA…``/``ASIA…``), Slack tokens (``xoxb-`` ``xoxp-`` and the other
   ``xox?-`` kinds, ``xapp-``), Stripe secret and restricted keys (``sk_live_`` ``rk_live_``
-  ``sk_test_`` ``rk_test_``) and JWTs (``eyJ….….…``);
+  ``sk_test_`` ``rk_test_``), JWTs (``ey…….…``, whatever spacing the header had), Hugging
+  Face ``hf_…``, Groq ``gsk_…``, GitLab ``glpat-…`` and Google OAuth ``GOCSPX-…`` tokens,
+  and the 40-character secret beside an AWS key id (a credentials CSV row);
 - PEM private key blocks (the BEGIN and END lines are kept; a block cut short loses all
   that follows BEGIN);
 - ``Bearer <token>`` and ``Basic <credentials>`` in any case (the scheme word is kept);
@@ -15,7 +17,11 @@ whatever its kind, so one grep finds every redaction. Built-in text rules:
   value is replaced, its quotes are kept), ``aws_secret_access_key=…`` in env files, query
   strings and ``--flag=…``, ``password: …`` in YAML, headers and logs, ``--password …`` and
   ``'--password', '…'`` on command lines; and the password in ``scheme://user:password@host``
-  (the user may be empty, the password may hold ``:`` and ``@``).
+  (the user may be empty, the password may hold ``:`` and ``@``). Names count as secret
+  as for mapping keys below; a ``*_key`` name (``account_key``, ``sortKey``, ``key``) only
+  when its value looks like a credential (``_tokens.credential_shaped``);
+- with the ``redact_entropy`` setting, random-looking tokens that no rule names;
+- the user's patterns (``add_redaction_pattern``, the ``redact_patterns`` setting).
 
 No rule consumes quotes, commas, brackets or backslashes around a secret, so
 redacting JSON text leaves valid JSON.
@@ -23,8 +29,10 @@ redacting JSON text leaves valid JSON.
 A mapping key is secret when, lower-cased and stripped of ``-``, ``_``, ``.`` and
 whitespace, it fully matches ``SECRET_KEY_PATTERN`` (``api_key``, ``X-API-Key``,
 ``password``, ``client_secret``, ``access_token``, ``Authorization``, ``cookie``,
-``private_key``…). Token-count and tokenizer names (``max_tokens``, ``eos_token``) are
-deliberately not secret.
+``private_key``, ``AccountKey``, ``subscription-key``, ``sig``…), or when it ends in
+``pass`` after a separator (``db_pass``, ``smtpPass``). Token-count and tokenizer names
+(``max_tokens``, ``eos_token``) are deliberately not secret, nor is a name the
+``redact_exempt_keys`` setting lists.
 
 Nothing here raises on odd values: they come from user code, and tracing must never
 break it.
@@ -37,11 +45,14 @@ import functools
 import re
 import threading
 
+from spanline._capture._tokens import credential_shaped, redact_high_entropy
+
 __all__ = [
     "REDACTED",
     "SECRET_KEY_PATTERN",
     "add_redaction_pattern",
     "add_secret_key",
+    "configure_redaction",
     "is_secret_key",
     "redact_text",
     "reset_redaction",
@@ -63,8 +74,10 @@ _BYTES_RUN = re.compile(rb"[A-Za-z0-9_\-.+/=~]{0,65536}")
 
 SECRET_KEY_PATTERN = (
     r"(?!.*(?:eos|bos|pad|unk|sep|cls|mask|stop|special|max|num)token$)"
-    r".*(?:(?:api|secret|private|access|signing|encryption|master|client)key"
+    r"(?:.*(?:(?:api|secret|private|access|signing|encryption|master|client|account"
+    r"|subscription|storage|sharedaccess|webhook)key"
     r"|secret|password|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookies?)"
+    r"|sig)"
 )
 """Regex that a normalised mapping key must fully match to be treated as secret."""
 _SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
@@ -72,8 +85,13 @@ _KEY_STRIP = str.maketrans("", "", "-_. \t")
 
 _KEY_WORDS = (
     r"(?i:api[_.-]?key|(?:secret|private|access)(?:[_.-]?access)?[_.-]?key|secret|password"
-    r"|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookie)"
+    r"|passwd|pwd|passphrase|token|auth|authorization|credentials?|cookie|key|pass|sig)"
 )
+# Names whose value is secret only when it looks like one (see credential_shaped): "*_key",
+# "sortKey", "key"; a "key" glued to a word ("monkey") is no key name.
+_WEAK_NAME = re.compile(r"(?:.*(?:[_.\-\s]|[a-z0-9](?=K)))?(?i:key)", re.ASCII)
+# "db_pass", "smtpPass": a "pass" after a separator or a lower-case letter then capital.
+_PASS_NAME = re.compile(r".*(?:[_.\-\s](?i:pass)|[a-z0-9]Pass)", re.ASCII)
 _KEY_START = r"(?<![\w.-])"
 _SCHEME = r"(?:(?i:bearer|basic|token)\s+)?"
 # The same, for a value that must stay on its line (a YAML value, a header, a flag's value).
@@ -139,17 +157,26 @@ _DEFAULT_RULES = (
     # "task-…" and "risk-…" are safe, and needs a digit or capital so prose is too.
     # Lookaheads are bounded and a JWT must start a run: either would otherwise rescan
     # the rest of the text at every candidate, which is quadratic.
-    r"(?<![\w-])eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*",
+    # A JWT's header is base64 of "{": "eyJ" for '{"', "eyAi" for '{ "' and so on; past
+    # "eyJ", the payload must start as JSON does too ("ey", "ew"), so that a dotted name
+    # such as "eyeball_tracker.settings.x" is no JWT.
+    r"(?<![\w-])ey(?:J[\w-]{8,}|[A-Za-z0-9][\w-]{7,}(?=\.e[wy]))\.[\w-]{8,}\.[\w-]*",
     r"(?<![A-Za-z0-9])sk-(?=[a-z-]{0,64}[A-Z0-9_])[\w-]{20,}",
     r"AIza[\w-]{35}",
     r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})",
-    r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])",
+    # An AWS key id, and the 40-character secret beside it (a credentials CSV row, a
+    # "id secret" pair); the separators between them stay.
+    r"(?<![A-Z0-9])(?P<secret_akid>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])"
+    r"(?:[\t ,;|:=\"']{1,6}(?P<secret_aws>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+]))?",
     # Slack tokens (bot, user, app, refresh, config...): a digit comes early in every one,
     # which keeps "xoxo-…" prose out.
     r"(?<![A-Za-z0-9])(?:xox[abeoprs](?:\.xox[abeoprs])?|xapp)-(?=[A-Za-z-]{0,16}[0-9])"
     r"[A-Za-z0-9-]{10,}",
     # Stripe secret and restricted keys, live and test.
     r"(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{10,}",
+    # Hugging Face, Groq, GitLab personal access and Google OAuth client secret tokens.
+    r"(?<![A-Za-z0-9])(?:hf_[A-Za-z0-9]{30,}|gsk_[A-Za-z0-9]{40,}|glpat-[\w-]{20,}"
+    r"|GOCSPX-[\w-]{20,})",
 )
 _RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
 # A rule is tried only where it can start a match, so text pays only for the rules whose
@@ -158,7 +185,9 @@ _RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
 # finder reads back from ":" or "=" over a key word to the start of the key's [\w.-] run).
 # No finder match hides a start by overlapping it ("AKIASIA" has no AWS key; a hidden Slack,
 # Stripe or "--" start would follow a letter, digit or "-", which the rule refuses).
-_WORDS = "key secret passwd password passphrase pwd token auth authorization cookie credential"
+_WORDS = (
+    "key secret pass passwd password passphrase pwd token auth authorization cookie credential sig"
+)
 
 
 def _reversed_key_run(words: list[str]) -> str:
@@ -191,9 +220,19 @@ _FINDERS: tuple[tuple[tuple[str, ...], int | None, str], ...] = (
     # A flag starts a quoted word: one search for "-" is cheaper than reading back from ",".
     (("""-(?<=['"]-)""",), 0, ""),
     (("bearer|basic",), 0, "lower"),
-    *(((f,), 0, "") for f in ("eyJ", "sk-", "AIza", "gh[pousr]_|github_pat_", "AKIA|ASIA")),
+    *(
+        ((f,), 0, "")
+        for f in (
+            r"ey(?<![\w-]ey)[A-Za-z0-9]",
+            "sk-",
+            "AIza",
+            "gh[pousr]_|github_pat_",
+            "AKIA|ASIA",
+        )
+    ),
     (("xox|xapp",), 0, ""),
     (("k_live_|k_test_",), -1, ""),  # "[sr]k_" would make the engine try every position
+    (("hf_", "gsk_", "glpat-", "GOCSPX-"), 0, ""),  # literals: an alternation is slower
 )
 _PLANS = tuple(
     (rule, tuple(re.compile(finder, re.ASCII) for finder in finders), shift, gate)
@@ -223,6 +262,11 @@ class Registry:
     patterns: tuple[re.Pattern[str], ...] = ()
     key_names: frozenset[str] = frozenset()
     key_patterns: tuple[re.Pattern[str], ...] = ()
+    #: From the settings (``redact_patterns``, ``redact_exempt_keys``, ``redact_entropy``):
+    #: replaced whole by each configuration, apart from what the functions above added.
+    setting_patterns: tuple[re.Pattern[str], ...] = ()
+    exempt: frozenset[str] = frozenset()
+    entropy: bool = False
 
 
 registry = Registry()
@@ -274,18 +318,27 @@ def redact_text(s: str) -> str:
                 pos = match.end()
         if out:
             text = "".join((*out, text[pos:]))
-    for pattern in registry.patterns:  # no known trigger: always run
+    current = registry
+    if current.entropy:
+        text = redact_high_entropy(text)
+    for pattern in (*current.patterns, *current.setting_patterns):  # no trigger: always run
         text = pattern.sub(_substitute, text)
     return s if text is original else text
 
 
 def _substitute(match: re.Match[str]) -> str:
-    for name in _KEY_GROUPS:
-        key = match.group(name) if name in match.re.groupindex else None
-        if key is not None and not is_secret_key(key):
-            return match.group(0)
     names = [n for n in match.re.groupindex if n.startswith("secret")]
     spans = sorted(match.span(n) for n in names if match.start(n) != -1)
+    for name in _KEY_GROUPS:
+        key = match.group(name) if name in match.re.groupindex else None
+        if key is None:
+            continue
+        level = key_level(key, registry)
+        if level == WEAK:  # a "*_key" name: its value must look like a credential
+            values = [match.string[start:end] for start, end in spans]
+            level = SECRET if values and all(map(credential_shaped, values)) else NOT_SECRET
+        if level != SECRET:
+            return match.group(0)
     if not spans:
         return REDACTED
     out: list[str]
@@ -306,16 +359,41 @@ def is_secret_key(name: object) -> bool:
     Returns:
         True when the key matches ``SECRET_KEY_PATTERN`` or a key added by ``add_secret_key``.
     """
-    return isinstance(name, str) and key_check(name, registry)
+    return isinstance(name, str) and key_level(name, registry) == SECRET
+
+
+def hides(name: object, value: object) -> bool:
+    """Whether the value under a mapping key is replaced: always under a secret name, and
+    under a ``*_key`` name when the value is text that looks like a credential."""
+    if not isinstance(name, str):
+        return False
+    level = key_level(name, registry)
+    return level == SECRET or (level == WEAK and credential_shaped(value))
+
+
+def key_check(name: str, registry: Registry) -> bool:
+    """Whether ``name`` is a secret name under ``registry`` (its value always hidden)."""
+    return key_level(name, registry) == SECRET
+
+
+NOT_SECRET, WEAK, SECRET = 0, 1, 2
 
 
 @functools.lru_cache(maxsize=4096)
-def key_check(name: str, registry: Registry) -> bool:
+def key_level(name: str, registry: Registry) -> int:
+    """``SECRET`` for a secret name, ``WEAK`` for a ``*_key`` name (secret when its value
+    looks like one), else ``NOT_SECRET``; an exempt name is never secret."""
     # The registry is part of the cache key, so a swap can never serve a stale answer.
     normal = name.lower().translate(_KEY_STRIP)
+    if normal in registry.exempt:
+        return NOT_SECRET
     if _SECRET_KEY_RE.fullmatch(normal) or normal in registry.key_names:
-        return True
-    return any(p.search(name) or p.search(normal) for p in registry.key_patterns)
+        return SECRET
+    if any(p.search(name) or p.search(normal) for p in registry.key_patterns):
+        return SECRET
+    if _PASS_NAME.fullmatch(name):
+        return SECRET
+    return WEAK if _WEAK_NAME.fullmatch(name.strip("-")) else NOT_SECRET
 
 
 def is_secret_flag(item: object) -> bool:
@@ -376,6 +454,19 @@ def add_secret_key(name_or_regex: str) -> None:
             registry = dataclasses.replace(registry, key_patterns=patterns)
 
 
+def configure_redaction(
+    patterns: tuple[re.Pattern[str], ...], exempt: frozenset[str], *, entropy: bool
+) -> None:
+    """Set the redaction settings: compiled user patterns, exempt key names and the
+    high-entropy rule. Earlier settings are replaced; the functions' additions stay."""
+    global registry
+    names = frozenset(name.lower().translate(_KEY_STRIP) for name in exempt)
+    with _registry_lock:
+        registry = dataclasses.replace(
+            registry, setting_patterns=patterns, exempt=names, entropy=entropy
+        )
+
+
 def reset_redaction() -> None:
     """Forget every pattern and key added at run time (the built-in rules stay)."""
     global registry
@@ -401,6 +492,3 @@ def bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
         run = _BYTES_RUN.match(view, end)
         end = run.end() if run else end
     return view[:end].tobytes()
-
-
-# Fields a phase line always has; any other top-level key is a user-supplied count.

@@ -14,13 +14,17 @@ from spanline._capture import _redact as rules
 from spanline._capture._previews import to_jsonable
 from spanline._capture._redact import (
     CYCLE,
+    NOT_SECRET,
     REDACTED,
+    SECRET,
+    WEAK,
     Registry,
     hide_flag_values,
-    is_secret_key,
-    key_check,
+    hides,
+    key_level,
     redact_text,
 )
+from spanline._capture._tokens import credential_shaped
 
 __all__ = ["redact", "redact_event"]
 
@@ -65,7 +69,7 @@ def _redact(value: object, active: set[int], depth: int) -> object:
         try:
             if isinstance(value, Mapping):
                 return {
-                    _redact_key(k): REDACTED if is_secret_key(k) else _redact(v, active, depth + 1)
+                    _redact_key(k): REDACTED if hides(k, v) else _redact(v, active, depth + 1)
                     for k, v in value.items()
                 }
             items = [_redact(item, active, depth + 1) for item in value]
@@ -175,10 +179,10 @@ def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
     name: object
     for key, value in attributes.items():
         if type(key) is str:
-            name, secret = _key_verdict(key, registry)
+            name, level = _key_verdict(key, registry)
         else:
-            name, secret = _redact_key(key), is_secret_key(key)
-        if secret:
+            name, level = _redact_key(key), NOT_SECRET
+        if level == SECRET or (level == WEAK and credential_shaped(value)):
             out[name] = REDACTED
         elif type(value) in _PLAIN:
             out[name] = value  # what _redact() would return, without its isinstance checks
@@ -188,9 +192,9 @@ def _redact_attributes(attributes: dict[Any, Any]) -> dict[Any, Any]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _key_verdict(key: str, registry: Registry) -> tuple[str, bool]:
-    # The registry is part of the cache key, as in key_check.
-    return redact_text(key), key_check(key, registry)
+def _key_verdict(key: str, registry: Registry) -> tuple[str, int]:
+    # The registry is part of the cache key, as in key_level.
+    return redact_text(key), key_level(key, registry)
 
 
 def _redact_error(error: object) -> object:

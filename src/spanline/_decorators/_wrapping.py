@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._capture._previews import capture_value
+from spanline._capture._split import hide_split_secrets
 from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
 from spanline._hotpath._abandon import hold_open
 from spanline._hotpath._errors import is_clean_exit
@@ -47,6 +48,8 @@ class Recipe:
 
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by name (without ``self``/``cls``), best effort."""
+        if RUNTIME.capture != "off":  # what is captured never holds half of a secret
+            args, kwargs = hide_split_secrets(args, kwargs)
         if self.signature is None:
             return {"args": list(args), **kwargs}
         try:

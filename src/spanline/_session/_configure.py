@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from spanline._capture._redact import configure_redaction
 from spanline._capture._report import report
 from spanline._hotpath import _tracer
 from spanline._hotpath._runtime import RUNTIME
@@ -124,6 +125,9 @@ def configure_observability(
     dashboard: bool | None = None,
     propagate_executors: bool | None = None,
     logfire: bool | None = None,
+    redact_patterns: Any = None,
+    redact_exempt_keys: Any = None,
+    redact_entropy: bool | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -179,6 +183,9 @@ def configure_observability(
         logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
             ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
             and a write token; without them a one-line warning, and tracing goes on).
+        redact_patterns: more regexes to redact (a group named ``secret`` limits the part).
+        redact_exempt_keys: key names whose values are not redacted for their name.
+        redact_entropy: also redact random-looking tokens that no rule names (off).
 
     Returns:
         The run, or None when tracing is off.
@@ -197,6 +204,9 @@ def configure_observability(
     if agent_kinds is not None:
         arguments["agent_kinds"] = frozenset(agent_kinds)
     settings = resolve_settings(arguments, _environment_without_our_exports())
+    configure_redaction(
+        settings.redact_patterns, settings.redact_exempt_keys, entropy=settings.redact_entropy
+    )
     table = _parts.price_table(settings.prices, explicit=prices is not None)
     exporter_objects: list[tuple[str, Any]] = []
     if settings.exporters or settings.logfire:  # the exporter platform loads only for exporters

@@ -3,8 +3,10 @@ the value or raises ``ValueError`` (``PartialValue``: keep the good parts, and w
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ __all__ = [
     "parse_traceparent",
     "path_value",
     "prices_value",
+    "redact_patterns_value",
     "seconds",
+    "secret_names_value",
     "service_name_value",
     "text_value",
     "whole_number",
@@ -243,3 +247,47 @@ def parse_resource_attributes(raw: Any) -> dict[str, str]:
     if junk:
         raise PartialValue(f"ignored parts that are not key=value: {', '.join(junk)}", attributes)
     return attributes
+
+
+def redact_patterns_value(raw: Any) -> tuple[re.Pattern[str], ...]:
+    """Redaction patterns: a regex or a list of them; the variable holds one regex, or a
+    JSON list of them. A regex that does not compile or matches the empty string is bad."""
+    if isinstance(raw, str):
+        items: list[Any] = [raw]
+        if raw.lstrip().startswith("["):
+            try:
+                loaded = json.loads(raw)
+            except ValueError:
+                loaded = None
+            if isinstance(loaded, list):
+                items = loaded
+    elif isinstance(raw, (list, tuple, re.Pattern)):
+        items = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    else:
+        raise ValueError("expected a regex or a list of regexes")
+    good: list[re.Pattern[str]] = []
+    bad: list[str] = []
+    for item in items:
+        try:
+            compiled = re.compile(item)
+        except (re.error, TypeError) as exc:
+            bad.append(f"{item!r}: {exc}")
+            continue
+        if compiled.match("") is not None:
+            bad.append(f"{item!r} matches the empty string")
+        else:
+            good.append(compiled)
+    if bad:
+        raise PartialValue("; ".join(bad), tuple(good), kept="the valid patterns")
+    return tuple(good)
+
+
+def secret_names_value(raw: Any) -> frozenset[str]:
+    """Key names: a list of them, or comma-separated text."""
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    if not isinstance(raw, (list, tuple, set, frozenset)) or not all(
+        isinstance(name, str) for name in raw
+    ):
+        raise ValueError("expected a list of key names, or comma-separated names")
+    return frozenset(name.strip() for name in raw if name.strip())

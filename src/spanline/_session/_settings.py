@@ -14,6 +14,7 @@ its plugin hook, logfire) cost more than the whole configure call may.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
@@ -37,7 +38,9 @@ from spanline._session._parse import (
     parse_traceparent,
     path_value,
     prices_value,
+    redact_patterns_value,
     seconds,
+    secret_names_value,
     service_name_value,
     text_value,
     whole_number,
@@ -97,6 +100,9 @@ class Settings:
     logfire: bool | None = None
     #: Integrations to load when tracing starts (``spanline.instrument`` names).
     instrument: tuple[str, ...] = ()
+    redact_patterns: tuple[Any, ...] = ()
+    redact_exempt_keys: frozenset[str] = frozenset()
+    redact_entropy: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,17 @@ SETTINGS: tuple[Setting, ...] = (
        "takes them (`openai`, `langchain`, `openai-agents`..., or `all`: every installed one). "
        "An unknown name, or a package that is not installed, warns in one line and is skipped",
        integration_names),
+    _R("redact_patterns", "redact_patterns", "SPANLINE_REDACT_PATTERNS", "regexes", (),
+       "more text to redact: a regex or a list of them (a named group `secret` limits what "
+       "is replaced). The variable holds one regex, or a JSON list of regexes; a bad one is "
+       "skipped with a warning", redact_patterns_value),
+    _R("redact_exempt_keys", "redact_exempt_keys", "SPANLINE_REDACT_EXEMPT_KEYS",
+       "key names", frozenset(), "names whose values are never redacted for their name "
+       "(compared like keys: case, `-`, `_`, `.` and spaces aside); the variable is "
+       "comma-separated. The value's own text is still checked", secret_names_value, "none"),
+    _R("redact_entropy", "redact_entropy", "SPANLINE_REDACT_ENTROPY", "bool", False,
+       "also redact random-looking tokens with no name or known prefix (a bare AWS secret); "
+       "its false-positive rate on ordinary text is in `docs/reliability.md`", parse_bool),
 )
 # fmt: on
 
@@ -393,13 +410,22 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
         run_id: the run to join.
 
     Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``.
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``, and the redaction
+        settings that differ from their defaults, so a child redacts as its parent does.
     """
-    return {
+    variables = {
         "SPANLINE_ENABLED": "1",
         "SPANLINE_DIR": os.fspath(base_dir),
         "SPANLINE_RUN_ID": run_id,
     }
+    if settings.redact_patterns:
+        patterns = [pattern.pattern for pattern in settings.redact_patterns]
+        variables["SPANLINE_REDACT_PATTERNS"] = json.dumps(patterns)
+    if settings.redact_exempt_keys:
+        variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
+    if settings.redact_entropy:
+        variables["SPANLINE_REDACT_ENTROPY"] = "1"
+    return variables
 
 
 def settings_markdown() -> str:

@@ -71,7 +71,7 @@ def archive_filesystem(url: str) -> tuple[Any, str, str]:
 def _redacted_log(run: Run) -> Iterator[Path]:
     """A temporary copy of the run's log, redacted with the current rules."""
     from spanline._lines._read import lines
-    from spanline.cli._bundle import redact_file
+    from spanline.cli._redacted import redact_file
 
     with tempfile.TemporaryDirectory(prefix="spanline-parquet-") as folder:
         copy = Path(folder) / "telemetry.jsonl"
@@ -148,6 +148,9 @@ def push(run: str | None, url: str, all_runs: bool, force: bool, directory: Path
     """Copy finished runs into the archive, redacted again, with their records as Parquet."""
     if all_runs and run is not None:
         raise CliError("give a run or --all-runs, not both")
+    from spanline.cli._redacted import use_environment_rules
+
+    use_environment_rules()  # the rules of now include the user's
     filesystem, root, _ = archive_filesystem(url)
     runs = list_runs(base_dir(directory))[::-1] if all_runs else [find_run(run, directory)]
     for each in runs:
@@ -168,7 +171,7 @@ def push(run: str | None, url: str, all_runs: bool, force: bool, directory: Path
 
 
 def _push_run(run: Run, filesystem: Any, target: str) -> int:
-    from spanline.cli._bundle import redact_file
+    from spanline.cli._redacted import redact_file
 
     count = 0
     with tempfile.TemporaryDirectory(prefix="spanline-archive-") as folder:

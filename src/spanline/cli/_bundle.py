@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import re
 import sys
 import tarfile
 import time
@@ -23,18 +22,14 @@ from typing import Any
 
 import orjson
 
-from spanline._capture._redact import REDACTED, is_secret_key, redact_text
-from spanline._capture._scrub import redact, redact_event
 from spanline._runs._store import Run
 from spanline._version import __version__
 from spanline.cli._app import CliError
+from spanline.cli._redacted import redact_file
 
 __all__ = ["Bundle", "default_exports", "export_bundle", "plan_bundle"]
 
 MANIFEST = "MANIFEST.json"
-_YAML_KEY = re.compile(
-    r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[^\s:#][^:#]*?)(?P<sep>\s*:\s+)(?P<value>\S.*)$"
-)
 
 
 @dataclass
@@ -59,48 +54,6 @@ class Bundle:
             ],
             "excluded": sorted(self.excluded, key=lambda item: str(item["path"])),
         }
-
-
-def _redact_jsonl(data: bytes) -> bytes:
-    out = bytearray()
-    for line in data.splitlines():
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            out += redact_text(line.decode("utf-8", "replace")).encode() + b"\n"
-            continue
-        if isinstance(event, dict):
-            out += orjson.dumps(redact_event(event)) + b"\n"
-        else:
-            out += orjson.dumps(redact(event)) + b"\n"
-    return bytes(out)
-
-
-def _redact_yaml_line(line: str) -> str:
-    match = _YAML_KEY.match(line)
-    if match and is_secret_key(match.group("key").strip("'\"")):
-        return f"{match.group('lead')}{match.group('key')}{match.group('sep')}{REDACTED}"
-    return redact_text(line)
-
-
-def redact_file(name: str, data: bytes) -> bytes | None:
-    """A file's contents with secrets redacted, or None when it is not text."""
-    if name.endswith(".jsonl"):
-        return _redact_jsonl(data)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if "\x00" in text:
-        return None
-    if name.endswith(".json"):
-        try:
-            return orjson.dumps(redact(orjson.loads(data)), option=orjson.OPT_INDENT_2) + b"\n"
-        except orjson.JSONDecodeError:
-            pass
-    if name.endswith((".yaml", ".yml")):
-        return "".join(_redact_yaml_line(line) for line in text.splitlines(keepends=True)).encode()
-    return redact_text(text).encode()
 
 
 def plan_bundle(run: Run, limit: int) -> Bundle:

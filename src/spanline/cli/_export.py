@@ -18,6 +18,7 @@ import orjson
 from spanline._runs._store import Run
 from spanline.cli._app import CliError, cli, find_run, read_options
 from spanline.cli._format import parse_size
+from spanline.cli._redacted import deliver, redacted_run, use_environment_rules
 
 __all__ = ["FORMATS", "export", "export_html", "export_mlflow", "export_otlp_json"]
 
@@ -75,10 +76,13 @@ def export(
     found = find_run(run, directory)
     if not found.telemetry_path.is_file():
         raise CliError(f"no telemetry.jsonl in {found.directory}")
-    if fmt == "bundle":
+    if fmt == "bundle":  # redacts file by file itself, and says what it left out
+        use_environment_rules()
         written = function(found, out, limit=parse_size(limit), dry_run=dry_run, as_json=as_json)
     else:
-        written = function(found, out)
+        # Every other format reads a redacted copy of the run: one pass on the way out.
+        with redacted_run(found) as view:
+            written = deliver(function(view, out), view, found)
     for path in written:
         sys.stdout.write(f"{path}\n")
 

@@ -91,6 +91,9 @@ def replay_command(
     """
     if all_runs and run is not None:
         raise CliError("give a run or --all-runs, not both")
+    from spanline.cli._redacted import use_environment_rules
+
+    use_environment_rules()  # spans are redacted again with the rules of now
     url = _endpoint(destination, endpoint, protocol)
     runs = list_runs(base_dir(directory))[::-1] if all_runs else [find_run(run, directory)]
     exporter = _exporter(destination, url, protocol, timeout)

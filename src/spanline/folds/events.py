@@ -11,7 +11,11 @@ import orjson
 
 from spanline._lines._read import blocks, parse_line
 
-__all__ = ["JsonlTail", "LineProblem", "iter_events", "read_events"]
+__all__ = ["SHOWN_AS", "JsonlTail", "LineProblem", "iter_events", "read_events"]
+
+#: Directory -> the directory problems name instead: the exports read a redacted copy of a
+#: run, and report its lines as the run's own.
+SHOWN_AS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,12 @@ class LineProblem:
     file: str
     line: int
     error: str
+
+    def __post_init__(self) -> None:
+        for copy, original in SHOWN_AS.items():  # a redacted copy names the run's own file
+            if self.file.startswith(copy):
+                object.__setattr__(self, "file", original + self.file[len(copy) :])
+                break
 
     def __str__(self) -> str:
         """``file:line: error``, the form compilers use."""

@@ -1,0 +1,149 @@
+"""The one redaction pass on the way out: whatever leaves the run directory (an export, a
+bundle) is redacted again with the rules of now.
+
+Redaction ran when the run was written; it runs again here because rules may have been
+added since (a newer spanline, a pattern or an exemption changed in the environment), and
+files such as the metadata were written by other code. Telemetry lines are redacted event
+by event (as the writer does), JSON files value by value, YAML keys that name secrets and
+every text file by the text rules.
+
+``spanline export`` hands every format a :func:`redacted_run`: a copy of the run whose
+files have been through this pass, in a temporary directory, so a format added later
+reads only redacted data without doing anything for it. What a format writes into that
+copy is moved to the run directory afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from spanline._capture._redact import REDACTED, configure_redaction, is_secret_key, redact_text
+from spanline._capture._scrub import redact, redact_event
+from spanline._lines._read import blocks
+from spanline._runs._store import Run
+from spanline.folds.events import SHOWN_AS
+
+__all__ = ["deliver", "redact_file", "redact_line", "redacted_run", "use_environment_rules"]
+
+_YAML_KEY = re.compile(
+    r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[^\s:#][^:#]*?)(?P<sep>\s*:\s+)(?P<value>\S.*)$"
+)
+
+
+def redact_line(line: bytes) -> bytes:
+    """One telemetry line, redacted as the writer redacts an event (a line that is not
+    JSON by the text rules), without its newline."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return redact_text(line.decode("utf-8", "replace")).encode()
+    if isinstance(event, dict):
+        return orjson.dumps(redact_event(event))
+    return orjson.dumps(redact(event))
+
+
+def _redact_yaml_line(line: str) -> str:
+    match = _YAML_KEY.match(line)
+    if match and is_secret_key(match.group("key").strip("'\"")):
+        return f"{match.group('lead')}{match.group('key')}{match.group('sep')}{REDACTED}"
+    return redact_text(line)
+
+
+def redact_file(name: str, data: bytes) -> bytes | None:
+    """A file's contents with secrets redacted, or None when it is not text."""
+    if name.endswith(".jsonl"):
+        return b"".join(redact_line(line) + b"\n" for line in data.splitlines())
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    if name.endswith(".json"):
+        try:
+            return orjson.dumps(redact(orjson.loads(data)), option=orjson.OPT_INDENT_2) + b"\n"
+        except orjson.JSONDecodeError:
+            pass
+    if name.endswith((".yaml", ".yml")):
+        return "".join(_redact_yaml_line(line) for line in text.splitlines(keepends=True)).encode()
+    return redact_text(text).encode()
+
+
+def use_environment_rules() -> None:
+    """Apply the redaction settings of the environment (patterns, exempt keys, entropy) to this
+    process, as a traced program would: the rules of now include the user's."""
+    from spanline._session._settings import variable_setting
+
+    configure_redaction(
+        variable_setting("redact_patterns"),
+        variable_setting("redact_exempt_keys"),
+        entropy=bool(variable_setting("redact_entropy")),
+    )
+
+
+@contextmanager
+def redacted_run(run: Run) -> Iterator[Run]:
+    """A copy of ``run`` whose text files went through the redaction pass; files that are
+    not text are left out (they cannot be checked). Removed on exit.
+
+    Args:
+        run: the run to read.
+
+    Yields:
+        A run of the same id in a temporary ``runs/`` directory.
+    """
+    use_environment_rules()
+    with tempfile.TemporaryDirectory(prefix="spanline-export-") as temporary:
+        view = Run(run.run_id, Path(temporary) / "runs" / run.run_id)
+        source = run.directory
+        for path in sorted(source.rglob("*")):
+            if path.is_symlink() or not path.is_file():
+                continue
+            target = view.directory / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".jsonl":  # line by line: a log may not fit in memory
+                _copy_log(path, target)
+                continue
+            redacted = redact_file(path.name, path.read_bytes())
+            if redacted is not None:
+                target.write_bytes(redacted)
+        SHOWN_AS[str(view.directory)] = str(source)
+        try:
+            yield view
+        finally:
+            SHOWN_AS.pop(str(view.directory), None)
+
+
+def _copy_log(path: Path, target: Path) -> None:
+    """Redact a log line by line into ``target``; a last line with no newline keeps none."""
+    with target.open("wb") as out:
+        for data, cut, _ in blocks(path, final=True):
+            if cut == 0:
+                out.write(redact_line(data))
+                continue
+            for line in data[: cut - 1].split(b"\n"):
+                out.write(redact_line(line) + b"\n")
+
+
+def deliver(written: list[Path], view: Run, run: Run) -> list[Path]:
+    """Move what a format wrote inside the copy to the same place in the run directory.
+
+    Returns:
+        ``written``, with those paths replaced by their new places.
+    """
+    delivered: list[Path] = []
+    for path in written:
+        if path.is_relative_to(view.directory):
+            target = run.directory / path.relative_to(view.directory)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)
+            path = target
+        delivered.append(path)
+    return delivered
