@@ -14,15 +14,24 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanline._capture._previews import capture_value
-from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
-from spanline._hotpath._abandon import hold_open
+from spanline._hotpath._abandon import NOT_EXHAUSTED, hold_open
 from spanline._hotpath._errors import is_clean_exit
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
 from spanline._hotpath._tracer import _CURRENT, Span, monotonic
 
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline
+
+# Loaded with the first traced call, not at import: previews, redaction and the stream
+# proxies cost a program's start several milliseconds whether it traces or not.
+
+
+def parsed_raw_response(value: Any) -> Any:
+    """The parsed body of a ``with_raw_response`` result (see ``_streams``), else ``value``."""
+    from spanline._decorators._streams import parsed_raw_response as parse
+
+    return parse(value)
+
 
 __all__ = ["Recipe", "captured", "decorate", "parsed_raw_response"]
 
@@ -101,6 +110,8 @@ def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, 
     mode = RUNTIME.capture
     if mode == "off":
         return {}
+    from spanline._capture._previews import capture_value
+
     limit = RUNTIME.preview_chars
     attributes = {key.replace(".value", ".preview"): capture_value(value, "preview", limit)}
     if mode == "full":
@@ -149,6 +160,8 @@ class _Call:
     def success(self, result: Any) -> Any:
         recipe = self.recipe
         if recipe.wraps_streams:
+            from spanline._decorators._streams import wrap_deferred
+
             wrapped = wrap_deferred(result, self)
             if wrapped is not None:
                 return wrapped

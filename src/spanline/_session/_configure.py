@@ -301,14 +301,14 @@ def _start_session(
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
-    if session.owner:
-        session.live = _parts.start_live_summary(session)
     if session.owner and settings.dashboard:
         session.dashboard = _parts.start_dashboard(run)
     _parts.hand_over(session)
     _parts.propagate_executors(settings.propagate_executors)
     session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
+    if session.owner:  # last: its thread starts by loading the folds, off this one
+        session.live = _parts.start_live_summary(session)
     return session
 
 
@@ -419,8 +419,16 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
 
 
 def _on_signal() -> None:
-    """A termination signal arrived: get what is queued onto disk first."""
+    """A termination signal arrived: get what is queued onto disk first.
+
+    And let the summary's thread finish loading the folds: classes built after a
+    KeyboardInterrupt is raised make the interpreter exit with 1 instead of by SIGINT.
+    """
     flush(timeout=5.0)
+    session = _session
+    live = session.live if session is not None else None
+    if live is not None:
+        live.wait_loaded(5.0)
 
 
 def shutdown(timeout: float = 5.0) -> RunSummary | None:
