@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from spanline._decorators._forward import forwarding
 from spanline._hotpath._abandon import NOT_EXHAUSTED, hold_open
 from spanline._hotpath._errors import is_clean_exit
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
@@ -195,15 +196,21 @@ def decorate(func: F, recipe: Recipe) -> F:
     elif inspect.isgeneratorfunction(func):
         wrapper = _gen_wrapper(func, recipe)
     elif inspect.iscoroutinefunction(func):
-        wrapper = _async_wrapper(func, recipe)
+        traced = _async_wrapper(func, recipe)
+        wrapper = forwarding(func, traced, RUNTIME, is_async=True) or traced
     else:
-        wrapper = _sync_wrapper(func, recipe)
+        traced = _sync_wrapper(func, recipe)
+        wrapper = forwarding(func, traced, RUNTIME, is_async=False) or traced
     wrapper.__spanline_recipe__ = recipe  # type: ignore[attr-defined]
     return functools.wraps(func)(wrapper)  # type: ignore[return-value]
 
 
 def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME  # a closure variable: cheaper to read than a global
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return func(*args, **kwargs)
         pipeline = call_pipeline()
         if pipeline is None:
             return func(*args, **kwargs)
@@ -222,7 +229,11 @@ def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any
 
 
 def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME
+
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return await func(*args, **kwargs)
         pipeline = call_pipeline()
         if pipeline is None:
             return await func(*args, **kwargs)
@@ -241,7 +252,11 @@ def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., An
 
 
 def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return (yield from func(*args, **kwargs))
         pipeline = call_pipeline()
         if pipeline is None:
             return (yield from func(*args, **kwargs))

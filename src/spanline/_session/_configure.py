@@ -379,9 +379,11 @@ def _end_session(timeout: float = 5.0) -> RunSummary | None:
 
 
 def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
+    # Closing first: spanline's own threads never see tracing plainly off meanwhile
+    # (their spans are counted as suppressed until the pipeline is shut down).
+    RUNTIME.closing = session.pipeline
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
-    RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
             _parts.abandon_open_spans(session.pipeline)
