@@ -14,7 +14,7 @@ import ast
 import textwrap
 from pathlib import Path
 
-from tests._helpers import run_interpreter, run_python
+from tests._helpers import read_lines, run_interpreter, run_python, spans
 
 #: Modules that no part of the first span needs.
 NEVER_BEFORE_THE_FIRST_SPAN = {
@@ -155,3 +155,35 @@ def test_a_process_pool_imported_after_configure_still_carries_the_span(tmp_path
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_work_sent_to_a_late_imported_process_pool_keeps_its_parent(tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import multiprocessing, spanline
+
+        def task(n):
+            with spanline.span("in-worker"):
+                return n * 2
+
+        if __name__ == "__main__":
+            run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+            from concurrent.futures import ProcessPoolExecutor  # after configure
+            context = multiprocessing.get_context("spawn")  # no span inherited by fork
+            with spanline.span("submitter"):
+                with ProcessPoolExecutor(1, mp_context=context) as pool:
+                    print(pool.submit(task, 21).result())
+            spanline.shutdown()
+            print(run.telemetry_path)
+        """
+    )
+    script = tmp_path / "late_pool.py"
+    script.write_text(code)
+    result = run_interpreter(str(script))
+    assert result.returncode == 0, result.stderr
+    answer, telemetry = result.stdout.split()
+    assert answer == "42"
+    merged = spans(read_lines(Path(telemetry)))
+    (submitter,) = [s for s in merged.values() if s["name"] == "submitter"]
+    (worker,) = [s for s in merged.values() if s["name"] == "in-worker"]
+    assert worker["parent"] == submitter["span_id"]
