@@ -69,8 +69,7 @@ CYCLE = "<cycle>"
 # Text redacted past a cut, so a secret straddling the cut is still matched whole.
 _WINDOW_MARGIN = 1024
 # A cut is also pushed past any run of token characters (up to 64 KiB) it would split.
-_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-.+/=~]{0,65536}")
-_BYTES_RUN = re.compile(rb"[A-Za-z0-9_\-.+/=~]{0,65536}")
+_TOKEN_RUN_PATTERN = r"[A-Za-z0-9_\-.+/=~]{0,65536}"
 
 SECRET_KEY_PATTERN = (
     r"(?!.*(?:eos|bos|pad|unk|sep|cls|mask|stop|special|max|num)token$)"
@@ -80,7 +79,6 @@ SECRET_KEY_PATTERN = (
     r"|sig)"
 )
 """Regex that a normalised mapping key must fully match to be treated as secret."""
-_SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
 _KEY_STRIP = str.maketrans("", "", "-_. \t")
 
 _KEY_WORDS = (
@@ -178,7 +176,6 @@ _DEFAULT_RULES = (
     r"(?<![A-Za-z0-9])(?:hf_[A-Za-z0-9]{30,}|gsk_[A-Za-z0-9]{40,}|glpat-[\w-]{20,}"
     r"|GOCSPX-[\w-]{20,})",
 )
-_RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
 # A rule is tried only where it can start a match, so text pays only for the rules whose
 # triggers it holds. Finders, each led by a literal the regex engine skips to, mark every such
 # start: a match's start plus a shift or, in the reversed text, a match's end (a key rule's
@@ -234,25 +231,58 @@ _FINDERS: tuple[tuple[tuple[str, ...], int | None, str], ...] = (
     (("k_live_|k_test_",), -1, ""),  # "[sr]k_" would make the engine try every position
     (("hf_", "gsk_", "glpat-", "GOCSPX-"), 0, ""),  # literals: an alternation is slower
 )
-_PLANS = tuple(
-    (rule, tuple(re.compile(finder, re.ASCII) for finder in finders), shift, gate)
-    for rule, (finders, shift, gate) in zip(_RULES, _FINDERS, strict=True)
-)
 # The triggers of the rules led by a literal, in one search. On a short text one search is
 # cheaper than one a rule (their fixed costs add up); on a longer one the alternation is slower
 # than the literal searches, so it is not used. A replacement never creates a trigger: "[" and
 # "]" around it keep apart the text on each side.
 _SHORT = 400  # measured: the one search wins up to about 500 characters
-_PREFIX_TRIGGER = re.compile(
-    "|".join(
-        finder
-        for finders, shift, gate in _FINDERS
-        if shift is not None and gate != "lower"
-        for finder in finders
-    ),
-    re.ASCII,
-)
 _KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c", "key_f")
+
+# The compiled rules: built on first use, not at import, where compiling them cost about
+# 19 ms of every program's start, traced or not. Read them through ``_compile()`` (or, from
+# outside, as module attributes: ``__getattr__`` below builds them).
+_READY = False
+_TOKEN_RUN: re.Pattern[str]
+_BYTES_RUN: re.Pattern[bytes]
+_SECRET_KEY_RE: re.Pattern[str]
+_RULES: tuple[re.Pattern[str], ...]
+_PLANS: tuple[tuple[re.Pattern[str], tuple[re.Pattern[str], ...], int | None, str], ...]
+_PREFIX_TRIGGER: re.Pattern[str]
+_LAZY = ("_TOKEN_RUN", "_BYTES_RUN", "_SECRET_KEY_RE", "_RULES", "_PLANS", "_PREFIX_TRIGGER")
+_compile_lock = threading.Lock()
+
+
+def _compile() -> None:
+    """Compile the built-in rules, once (several threads may redact first at once)."""
+    global _READY, _TOKEN_RUN, _BYTES_RUN, _SECRET_KEY_RE, _RULES, _PLANS, _PREFIX_TRIGGER
+    with _compile_lock:
+        if _READY:
+            return
+        _TOKEN_RUN = re.compile(_TOKEN_RUN_PATTERN)
+        _BYTES_RUN = re.compile(_TOKEN_RUN_PATTERN.encode())
+        _SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
+        _RULES = tuple(re.compile(rule, re.ASCII) for rule in _DEFAULT_RULES)
+        _PLANS = tuple(
+            (rule, tuple(re.compile(finder, re.ASCII) for finder in finders), shift, gate)
+            for rule, (finders, shift, gate) in zip(_RULES, _FINDERS, strict=True)
+        )
+        _PREFIX_TRIGGER = re.compile(
+            "|".join(
+                finder
+                for finders, shift, gate in _FINDERS
+                if shift is not None and gate != "lower"
+                for finder in finders
+            ),
+            re.ASCII,
+        )
+        _READY = True
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        _compile()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -284,6 +314,8 @@ def redact_text(s: str) -> str:
     """
     if not isinstance(s, str):
         return s
+    if not _READY:
+        _compile()
     text = original = str.__str__(s)  # a str subclass could override the methods used here
     # The key rules read the reversed text: reverse it once until a rule changes the text.
     reversed_text, reversed_of = "", None
@@ -384,6 +416,8 @@ def key_level(name: str, registry: Registry) -> int:
     """``SECRET`` for a secret name, ``WEAK`` for a ``*_key`` name (secret when its value
     looks like one), else ``NOT_SECRET``; an exempt name is never secret."""
     # The registry is part of the cache key, so a swap can never serve a stale answer.
+    if not _READY:
+        _compile()
     normal = name.lower().translate(_KEY_STRIP)
     if normal in registry.exempt:
         return NOT_SECRET
@@ -479,6 +513,8 @@ def redacted_window(s: str, n: int) -> str:
     s = str.__str__(s)  # a str subclass could override slicing
     end = max(n, 0) + _WINDOW_MARGIN
     if len(s) > end:
+        if not _READY:
+            _compile()
         run = _TOKEN_RUN.match(s, end)
         s = s[: run.end() if run else end]
     return redact_text(s)
@@ -489,6 +525,8 @@ def bytes_window(data: bytes | bytearray | memoryview, n: int) -> bytes:
     view = memoryview(data).cast("B")
     end = max(n, 0) + _WINDOW_MARGIN
     if len(view) > end:
+        if not _READY:
+            _compile()
         run = _BYTES_RUN.match(view, end)
         end = run.end() if run else end
     return view[:end].tobytes()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import Token
 from typing import Any, TypeVar
@@ -49,7 +50,11 @@ _PLAIN = (str, int, float, bool, type(None))
 
 #: The pools' own methods (typed loosely: they are compared, wrapped and put back).
 _thread_submit: Any = concurrent.futures.ThreadPoolExecutor.submit
-_process_submit: Any = concurrent.futures.ProcessPoolExecutor.submit
+#: Known once ``concurrent.futures.process`` is loaded: loading it (and multiprocessing
+#: with it) only to patch it cost about 24 ms of every configure, in programs that
+#: mostly never start a process pool. See :class:`_PatchOnImport`.
+_process_submit: Any = None
+_PROCESS_MODULE = "concurrent.futures.process"
 
 
 class RemoteParent(NoOpSpan):
@@ -233,16 +238,74 @@ def _submit_process(
     return _process_submit(self, _run_in_process, state, fn, args, kwargs)
 
 
-functools.update_wrapper(_submit_process, _process_submit)
+def _patch_process_pool(module: Any) -> None:
+    """Patch the process pool of a loaded ``concurrent.futures.process`` (idempotent)."""
+    global _process_submit
+    pool = module.ProcessPoolExecutor
+    if _process_submit is None:
+        _process_submit = pool.submit
+        # What the pool's own method says about itself (help(), signatures).
+        functools.update_wrapper(_submit_process, _process_submit)
+    if pool.submit is _process_submit:
+        setattr(pool, "submit", _submit_process)  # noqa: B010
+
+
+class _PatchingLoader:
+    """The process pool module's own loader, patching the pool once the module has run."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        # The module keeps its real loader (tracebacks read its source through it).
+        module.__loader__ = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        if _PATCH_ON_IMPORT in sys.meta_path:
+            sys.meta_path.remove(_PATCH_ON_IMPORT)
+            _patch_process_pool(module)
+
+
+class _PatchOnImport:
+    """An import hook: patches ``ProcessPoolExecutor`` when its module is first imported,
+    however the program reaches it (``concurrent.futures.ProcessPoolExecutor``, a
+    ``from`` import, ``loop.run_in_executor`` with a process pool)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != _PROCESS_MODULE:
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            loader: Any = _PatchingLoader(spec.loader)  # a loader by its methods
+            spec.loader = loader
+        return spec
+
+
+_PATCH_ON_IMPORT = _PatchOnImport()
 
 
 def patch_executors() -> None:
-    """Make both executor classes carry the current span with each task (idempotent)."""
+    """Make both executor classes carry the current span with each task (idempotent).
+
+    The process pool is patched now when its module is loaded, else as it loads.
+    """
     pools = concurrent.futures
     if pools.ThreadPoolExecutor.submit is _thread_submit:
         setattr(pools.ThreadPoolExecutor, "submit", _submit_thread)  # noqa: B010
-    if pools.ProcessPoolExecutor.submit is _process_submit:
-        setattr(pools.ProcessPoolExecutor, "submit", _submit_process)  # noqa: B010
+    module = sys.modules.get(_PROCESS_MODULE)
+    if module is not None:
+        _patch_process_pool(module)
+    elif _PATCH_ON_IMPORT not in sys.meta_path:
+        sys.meta_path.insert(0, _PATCH_ON_IMPORT)
 
 
 def unpatch_executors() -> None:
@@ -250,8 +313,11 @@ def unpatch_executors() -> None:
     pools = concurrent.futures
     if pools.ThreadPoolExecutor.submit is _submit_thread:
         setattr(pools.ThreadPoolExecutor, "submit", _thread_submit)  # noqa: B010
-    if pools.ProcessPoolExecutor.submit is _submit_process:
-        setattr(pools.ProcessPoolExecutor, "submit", _process_submit)  # noqa: B010
+    if _PATCH_ON_IMPORT in sys.meta_path:
+        sys.meta_path.remove(_PATCH_ON_IMPORT)
+    module = sys.modules.get(_PROCESS_MODULE)
+    if module is not None and module.ProcessPoolExecutor.submit is _submit_process:
+        setattr(module.ProcessPoolExecutor, "submit", _process_submit)  # noqa: B010
 
 
 def executors_patched() -> bool:

@@ -16,7 +16,7 @@ import json
 from typing import Any, Protocol
 
 from spanline._capture._report import report
-from spanline._hotpath._abandon import hold_open
+from spanline._hotpath._abandon import NOT_EXHAUSTED, hold_open
 
 __all__ = [
     "Call",
@@ -25,10 +25,6 @@ __all__ = [
     "raw_response_is_deferred",
     "wrap_deferred",
 ]
-
-
-#: Why the span of a generator or stream still open at shutdown was left open.
-NOT_EXHAUSTED = "generator not exhausted"
 
 
 class Call(Protocol):

@@ -10,22 +10,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from spanline._capture._prices import compute_cost
 from spanline._capture._report import report
-from spanline._capture._usage import Usage, UsageAccumulator, extract_usage
-from spanline._decorators._streams import helper_snapshot
 from spanline._decorators._wrapping import Recipe, captured, decorate, parsed_raw_response
 from spanline._hotpath._errors import safe_str
 from spanline._hotpath._runtime import RUNTIME, context_attributes
 from spanline._hotpath._tracer import Span, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
+if TYPE_CHECKING:
+    from spanline._capture._usage import Usage
+
+# Usage, prices and stream helpers load with the first LLM call that needs them, not at
+# import (the price table's module alone cost about 13 ms of every program's start).
 __all__ = ["context", "traced_agent", "traced_llm", "traced_tool"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_MCP_NAME = re.compile(r"^mcp__(?P<server>[^_].*?)__(?P<tool>.+)$")
+#: Compiled on first use (re caches it): nothing is compiled at import.
+_MCP_NAME = r"^mcp__(?P<server>[^_].*?)__(?P<tool>.+)$"
 
 
 class _Agent(Recipe):
@@ -73,7 +76,7 @@ class _Tool(Recipe):
     def __init__(self, func: Callable[..., Any], name: str | None, kind: str | None) -> None:
         self.tool_name = name or func.__name__
         super().__init__(func, f"tool.{self.tool_name}", kind)
-        match = _MCP_NAME.match(self.tool_name)
+        match = re.match(_MCP_NAME, self.tool_name)
         self.static = {"tool.name": self.tool_name, "tool.type": "mcp" if match else "custom"}
         if match:
             self.static["mcp.server"] = match.group("server")
@@ -157,6 +160,8 @@ class LlmRecipe(Recipe):
         span.attributes.update({**attributes, **captured("input.value", arguments)})
 
     def finish(self, span: Span, result: Any, elapsed_ms: float) -> None:
+        from spanline._capture._usage import extract_usage
+
         result = parsed_raw_response(result)  # with_raw_response: usage is in the body
         usage = extract_usage(result)
         if usage is None and isinstance(result, str):
@@ -168,6 +173,8 @@ class LlmRecipe(Recipe):
         span.set_attributes(captured("output.value", result))
 
     def new_stream(self) -> Any:
+        from spanline._capture._usage import UsageAccumulator
+
         return {"usage": UsageAccumulator(), "chunks": 0, "texts": 0, "source": None}
 
     def chunk(self, span: Span, state: Any, item: Any, elapsed_ms: float) -> None:
@@ -208,6 +215,8 @@ class LlmRecipe(Recipe):
             )
         model = usage.response_model or span.attributes.get("gen_ai.request.model")
         if isinstance(model, str):
+            from spanline._capture._prices import compute_cost
+
             cost = compute_cost(usage, model, RUNTIME.prices)
             if cost is not None:
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
@@ -216,6 +225,9 @@ class LlmRecipe(Recipe):
 def _snapshot_usage(stream: Any) -> Usage | None:
     """Usage from a stream helper's final state: the consumer took text only, or
     let the helper read the stream (``until_done()``, ``get_final_message()``)."""
+    from spanline._capture._usage import extract_usage
+    from spanline._decorators._streams import helper_snapshot
+
     snapshot = helper_snapshot(stream)
     return None if snapshot is None else extract_usage(snapshot)
 

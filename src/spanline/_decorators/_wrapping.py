@@ -14,16 +14,25 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanline._capture._previews import capture_value
-from spanline._capture._split import hide_split_secrets
-from spanline._decorators._streams import NOT_EXHAUSTED, parsed_raw_response, wrap_deferred
-from spanline._hotpath._abandon import hold_open
+from spanline._decorators._forward import forwarding
+from spanline._hotpath._abandon import NOT_EXHAUSTED, hold_open
 from spanline._hotpath._errors import is_clean_exit
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
 from spanline._hotpath._tracer import _CURRENT, Span, monotonic
 
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline
+
+# Loaded with the first traced call, not at import: previews, redaction and the stream
+# proxies cost a program's start several milliseconds whether it traces or not.
+
+
+def parsed_raw_response(value: Any) -> Any:
+    """The parsed body of a ``with_raw_response`` result (see ``_streams``), else ``value``."""
+    from spanline._decorators._streams import parsed_raw_response as parse
+
+    return parse(value)
+
 
 __all__ = ["Recipe", "captured", "decorate", "parsed_raw_response"]
 
@@ -49,6 +58,8 @@ class Recipe:
     def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by name (without ``self``/``cls``), best effort."""
         if RUNTIME.capture != "off":  # what is captured never holds half of a secret
+            from spanline._capture._split import hide_split_secrets  # loaded on first use
+
             args, kwargs = hide_split_secrets(args, kwargs)
         if self.signature is None:
             return {"args": list(args), **kwargs}
@@ -104,6 +115,8 @@ def captured(key: str, value: Any, *, key_full: str | None = None) -> dict[str, 
     mode = RUNTIME.capture
     if mode == "off":
         return {}
+    from spanline._capture._previews import capture_value
+
     limit = RUNTIME.preview_chars
     attributes = {key.replace(".value", ".preview"): capture_value(value, "preview", limit)}
     if mode == "full":
@@ -152,6 +165,8 @@ class _Call:
     def success(self, result: Any) -> Any:
         recipe = self.recipe
         if recipe.wraps_streams:
+            from spanline._decorators._streams import wrap_deferred
+
             wrapped = wrap_deferred(result, self)
             if wrapped is not None:
                 return wrapped
@@ -185,15 +200,21 @@ def decorate(func: F, recipe: Recipe) -> F:
     elif inspect.isgeneratorfunction(func):
         wrapper = _gen_wrapper(func, recipe)
     elif inspect.iscoroutinefunction(func):
-        wrapper = _async_wrapper(func, recipe)
+        traced = _async_wrapper(func, recipe)
+        wrapper = forwarding(func, traced, RUNTIME, is_async=True) or traced
     else:
-        wrapper = _sync_wrapper(func, recipe)
+        traced = _sync_wrapper(func, recipe)
+        wrapper = forwarding(func, traced, RUNTIME, is_async=False) or traced
     wrapper.__spanline_recipe__ = recipe  # type: ignore[attr-defined]
     return functools.wraps(func)(wrapper)  # type: ignore[return-value]
 
 
 def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME  # a closure variable: cheaper to read than a global
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return func(*args, **kwargs)
         pipeline = call_pipeline()
         if pipeline is None:
             return func(*args, **kwargs)
@@ -212,7 +233,11 @@ def _sync_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any
 
 
 def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME
+
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return await func(*args, **kwargs)
         pipeline = call_pipeline()
         if pipeline is None:
             return await func(*args, **kwargs)
@@ -231,7 +256,11 @@ def _async_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., An
 
 
 def _gen_wrapper(func: Callable[..., Any], recipe: Recipe) -> Callable[..., Any]:
+    runtime = RUNTIME
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if runtime.off:  # the one check a call pays while tracing is off
+            return (yield from func(*args, **kwargs))
         pipeline = call_pipeline()
         if pipeline is None:
             return (yield from func(*args, **kwargs))

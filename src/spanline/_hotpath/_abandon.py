@@ -14,7 +14,10 @@ from spanline._hotpath._runtime import Pipeline
 from spanline._hotpath._tracer import ABANDONED, Span, monotonic
 from spanline.schema import END
 
-__all__ = ["abandon_open_spans", "hold_open"]
+__all__ = ["NOT_EXHAUSTED", "abandon_open_spans", "hold_open"]
+
+#: Why a generator's or a returned stream's span is still open at shutdown.
+NOT_EXHAUSTED = "generator not exhausted"
 
 
 def hold_open(span: Span, reason: str) -> None:

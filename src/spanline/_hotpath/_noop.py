@@ -25,8 +25,8 @@ class NoOpSpan:
     def __enter__(self) -> NoOpSpan:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        return None  # named parameters: no tuple of them to build on every disabled span
 
     async def __aenter__(self) -> NoOpSpan:
         return self

@@ -70,6 +70,10 @@ class Pipeline(Protocol):
         """Block until every queued event is written and exported (``spanline.flush``)."""
 
 
+#: What the ``off`` flag of the runtime sums up.
+_STATES: Final = frozenset({"pipeline", "resolved", "closing"})
+
+
 class Runtime:
     """Process-wide state the hot path reads, set by the session layer above it.
 
@@ -82,6 +86,7 @@ class Runtime:
         "capture",
         "closing",
         "configure_hook",
+        "off",
         "pipeline",
         "preview_chars",
         "prices",
@@ -89,7 +94,13 @@ class Runtime:
         "resolved",
     )
 
+    #: True while tracing is off for good: no pipeline, the environment already read,
+    #: nothing shutting down. The one flag a disabled decorator or span checks, kept up
+    #: to date by :meth:`__setattr__` whenever one of the three states it sums up changes.
+    off: bool
+
     def __init__(self) -> None:
+        object.__setattr__(self, "off", False)
         self.pipeline: Pipeline | None = None
         #: Parent span id (int) handed over by a parent process via TRACEPARENT.
         self.remote_parent: int | None = None
@@ -106,6 +117,17 @@ class Runtime:
         #: The pipeline being shut down: spans its exporters open meanwhile are
         #: counted there as suppressed.
         self.closing: Pipeline | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _STATES:
+            # getattr(): __init__ sets the three one after the other.
+            off = (
+                getattr(self, "pipeline", None) is None
+                and getattr(self, "resolved", False)
+                and getattr(self, "closing", None) is None
+            )
+            object.__setattr__(self, "off", off)
 
     def resolve(self) -> Pipeline | None:
         """First use without configuration: let the session read the environment."""

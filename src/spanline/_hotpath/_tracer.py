@@ -404,8 +404,11 @@ class Tracer:
             check_label("kind", kind)
         if component.__class__ is not str and component is not None:
             check_label("component", component)
-        pipeline = self._runtime.pipeline
+        runtime = self._runtime
+        pipeline = runtime.pipeline
         if pipeline is None:
+            if runtime.off:  # tracing is off for good: the one check a disabled span pays
+                return NOOP_SPAN
             pipeline = live_pipeline()
             if pipeline is None:
                 count_while_closing()

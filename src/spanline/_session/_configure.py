@@ -314,14 +314,14 @@ def _start_session(
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
-    if session.owner:
-        session.live = _parts.start_live_summary(session)
     if session.owner and settings.dashboard:
         session.dashboard = _parts.start_dashboard(run)
     _parts.hand_over(session)
     _parts.propagate_executors(settings.propagate_executors)
     session.signals = _signal_handlers(settings.handle_signals)
     _register_atexit()
+    if session.owner:  # last: its thread starts by loading the folds, off this one
+        session.live = _parts.start_live_summary(session)
     return session
 
 
@@ -392,9 +392,11 @@ def _end_session(timeout: float = 5.0) -> RunSummary | None:
 
 
 def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
+    # Closing first: spanline's own threads never see tracing plainly off meanwhile
+    # (their spans are counted as suppressed until the pipeline is shut down).
+    RUNTIME.closing = session.pipeline
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
-    RUNTIME.closing = session.pipeline
     try:
         if session.pipeline is not None:
             _parts.abandon_open_spans(session.pipeline)
@@ -432,8 +434,16 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
 
 
 def _on_signal() -> None:
-    """A termination signal arrived: get what is queued onto disk first."""
+    """A termination signal arrived: get what is queued onto disk first.
+
+    And let the summary's thread finish loading the folds: classes built after a
+    KeyboardInterrupt is raised make the interpreter exit with 1 instead of by SIGINT.
+    """
     flush(timeout=5.0)
+    session = _session
+    live = session.live if session is not None else None
+    if live is not None:
+        live.wait_loaded(5.0)
 
 
 def shutdown(timeout: float = 5.0) -> RunSummary | None:

@@ -49,21 +49,21 @@ class LiveSummary:
         prices: Any,
         backlog: Callable[[], int] | None = None,
     ) -> None:
-        # Imported now, not at exit: imports during interpreter shutdown can fail.
-        from spanline.folds import JsonlTail, SummaryFold
-        from spanline.folds.massgen import MassgenFold, write_artifacts
-
-        self._write_artifacts = write_artifacts
-
         self.run = run
         self.interval = interval
         self._backlog = backlog
-        self._tail: JsonlTail = JsonlTail(run.telemetry_path)
-        # Agent kinds come from the run_start line, as for any re-fold of the file.
-        self._fold: SummaryFold = SummaryFold(prices=prices, run_id=run.run_id)
+        self._prices = prices
+        # The folds load on the summary's own thread as it starts: loading them here
+        # cost every configure about 46 ms before the first span could be traced. Never
+        # at the end, nor after a KeyboardInterrupt is raised: the classes they build
+        # then make an interpreter that dies of it exit with 1 instead of by SIGINT
+        # (see wait_loaded).
+        self._loaded = threading.Event()
+        self._tail: JsonlTail | None = None
+        self._fold: SummaryFold | None = None
         # MassGen-style artifacts, fed the same batches; written at the end if the
         # run has coordination events.
-        self._massgen: MassgenFold = MassgenFold()
+        self._massgen: MassgenFold | None = None
         self._massgen_failed = False
         self._problems_seen = 0
         self._written_offset = -1
@@ -72,14 +72,24 @@ class LiveSummary:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Begin folding in the background (nothing to do when the interval is 0)."""
+        """Begin folding in the background (when the interval is 0, only load the folds)."""
         if self.interval <= 0:
+            with self._step_lock:
+                self._folds()
+            self._loaded.set()
             return
         self._thread = threading.Thread(target=self._run, name="spanline-summary", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         mark_internal_thread()
+        try:
+            with self._step_lock:
+                self._folds()
+        except Exception as exc:  # the final pass tries again, and reports
+            report("could not load the summary's folds", exc=exc)
+        finally:
+            self._loaded.set()
         wait = min(self.interval, _FIRST_PASS_S)  # until a first pass has run
         while not self._stop.wait(wait):
             if self._backlog is not None and self._backlog() > _BUSY:
@@ -90,32 +100,54 @@ class LiveSummary:
             except Exception as exc:  # keep folding; the final pass reports again if it must
                 report("could not update run_summary.json", exc=exc)
 
+    def wait_loaded(self, timeout: float) -> bool:
+        """Wait until the folds are loaded (a signal handler does, before a
+        KeyboardInterrupt is raised).
+
+        Returns:
+            True once they are (or failed to load), False on timeout.
+        """
+        return self._loaded.wait(timeout)
+
+    def _folds(self) -> tuple[JsonlTail, SummaryFold, MassgenFold]:
+        """The reader and the folds, built on first use (under the step lock)."""
+        if self._tail is None or self._fold is None or self._massgen is None:
+            from spanline.folds import JsonlTail, SummaryFold
+            from spanline.folds.massgen import MassgenFold
+
+            self._tail = JsonlTail(self.run.telemetry_path)
+            # Agent kinds come from the run_start line, as for any re-fold of the file.
+            self._fold = SummaryFold(prices=self._prices, run_id=self.run.run_id)
+            self._massgen = MassgenFold()
+        return self._tail, self._fold, self._massgen
+
     def _step(self, *, final: bool) -> RunSummary | None:
         """Fold the new lines; write the summary if anything changed (always when final)."""
         with self._step_lock:
-            path = str(self._tail.path)
-            for batch in self._tail.batches(final=final):
-                self._fold.extend(batch, file=path, lines=self._tail.batch_lines)
-                self._extend_massgen(batch)
-            problems = self._tail.problems
+            tail, fold, massgen = self._folds()
+            path = str(tail.path)
+            for batch in tail.batches(final=final):
+                fold.extend(batch, file=path, lines=tail.batch_lines)
+                self._extend_massgen(massgen, batch)
+            problems = tail.problems
             if len(problems) > self._problems_seen:
-                self._fold.note_problems(problems[self._problems_seen :])
+                fold.note_problems(problems[self._problems_seen :])
                 self._problems_seen = len(problems)
-            if not final and self._tail.offset == self._written_offset:
+            if not final and tail.offset == self._written_offset:
                 return None
             from spanline.folds import write_summary
 
-            summary = self._fold.result()
+            summary = fold.result()
             write_summary(summary, self.run.summary_path)
-            self._written_offset = self._tail.offset
+            self._written_offset = tail.offset
             return summary
 
-    def _extend_massgen(self, batch: list[dict[str, Any]]) -> None:
+    def _extend_massgen(self, massgen: MassgenFold, batch: list[dict[str, Any]]) -> None:
         """The artifacts are extras: a failure there never costs the summary."""
         if self._massgen_failed:
             return
         try:
-            self._massgen.extend(batch)
+            massgen.extend(batch)
         except Exception as exc:
             self._massgen_failed = True
             report("the MassGen-style artifacts are skipped for this run", exc=exc)
@@ -138,13 +170,15 @@ class LiveSummary:
         except Exception as exc:  # the events are safe on disk; the summary can be re-folded
             report("could not write run_summary.json", exc=exc)
             return None
+        from spanline.folds.massgen import write_artifacts
         from spanline.folds.summary import report_skipped
 
-        skipped = [*self._tail.problems, *self._fold.problems]  # the reader's, the fold's
+        tail, fold, massgen = self._folds()
+        skipped = [*tail.problems, *fold.problems]  # the reader's, the fold's
         report_skipped(sorted(skipped, key=lambda problem: problem.line))
-        if self._massgen.has_events and not self._massgen_failed:
+        if massgen.has_events and not self._massgen_failed:
             try:
-                self._write_artifacts(self._massgen.result(), self.run.directory)
+                write_artifacts(massgen.result(), self.run.directory)
             except Exception as exc:  # the events are on disk: `export --format massgen` redoes it
                 report("could not write the MassGen-style artifacts", exc=exc)
         return summary
