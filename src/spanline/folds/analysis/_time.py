@@ -153,6 +153,10 @@ def stretches(agents: list[SpanRecord]) -> list[list[SpanRecord]]:
     return found
 
 
+def _planned_by(planned: float | None, moment: float) -> bool:
+    return planned is not None and planned <= moment
+
+
 def parallelism(index: Indexed) -> list[dict[str, Any]]:
     """For each phase: agents at once, agents that could have run at once (planned before
     the phase began), and its sequential stretches with the time running them at once
@@ -165,7 +169,7 @@ def parallelism(index: Indexed) -> list[dict[str, Any]]:
     )
     for phase in phases:
         agents = by_phase.get(phase.sid, [])
-        ahead = {a.sid for a in agents if (planned_at.get(a.sid) or float("inf")) <= phase.start}
+        ahead = {a.sid for a in agents if _planned_by(planned_at.get(a.sid), phase.start)}
         runs: list[dict[str, Any]] = []
         for run in stretches(agents):
             total = sum(span.ms for span in run)
