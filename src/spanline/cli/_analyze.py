@@ -19,7 +19,6 @@ from spanline._lines._fileio import write_atomic
 from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._analyze_render import render_markdown
 from spanline.cli._app import BAD_INPUT, CliError, base_dir, cli, find_run, read_options
-from spanline.cli._list import ANALYSIS_REPORT
 from spanline.exceptions import SpanlineError
 from spanline.folds.analysis import Analysis, AnalysisFold, analyze_fold
 from spanline.folds.compare import RunProfile
@@ -109,7 +108,7 @@ def analyze_command(
     if base is not None and base.directory == run.directory:
         raise CliError("the baseline is the run itself", BAD_INPUT)
     analysis = analyze_run(run, base)
-    path = run.directory / ANALYSIS_REPORT
+    path = run.report_path
     try:
         write_atomic(path, render_markdown(analysis).encode("utf-8"))
     except OSError as exc:
