@@ -42,11 +42,11 @@ def previous_run(run: Run, directory: Path | None) -> Run:
     raise CliError(f"no previous run of service {service!r} before {run.run_id}", BAD_INPUT)
 
 
-def _fold(run: Run, what: str) -> tuple[AnalysisFold, int]:
+def _fold(run: Run, what: str, *, profile: bool) -> tuple[AnalysisFold, int]:
     """Fold one run; every way of not reading it is bad input (exit 2)."""
     from spanline.folds import JsonlTail
 
-    fold = AnalysisFold(run_id=run.run_id)
+    fold = AnalysisFold(run_id=run.run_id, profile=profile)
     try:
         tail = JsonlTail(run.telemetry_path)
         events = 0
@@ -67,10 +67,10 @@ def analyze_run(run: Run, baseline: Run | None = None) -> Analysis:
     Raises:
         CliError: a run that cannot be read (bad input).
     """
-    fold, skipped = _fold(run, "run")
+    fold, skipped = _fold(run, "run", profile=baseline is not None)
     profile: RunProfile | None = None
     if baseline is not None:
-        profile = _fold(baseline, "baseline")[0].result().profile
+        profile = _fold(baseline, "baseline", profile=True)[0].result().profile
     return analyze_fold(fold.result(), profile, skipped_lines=skipped)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from spanline.folds._summary_model import round_ms, round_usd
-from spanline.folds.analysis._index import Indexed, SpanRecord
+from spanline.folds.analysis._index import Indexed, SpanRecord, bounded
 
 __all__ = ["errors", "llm_calls", "tools", "waste"]
 
@@ -65,7 +65,7 @@ def tools(index: Indexed) -> dict[str, Any]:
     failure rates with their messages grouped."""
     groups: dict[str, list[SpanRecord]] = {}
     for span in index.spans.values():
-        if span.kind == "tool" and span.status is not None:
+        if span.tool and span.status is not None:
             groups.setdefault(_tool_name(span), []).append(span)
     slowest: list[dict[str, Any]] = []
     for name, stats in index.summary.tools.items():
@@ -93,7 +93,7 @@ def tools(index: Indexed) -> dict[str, Any]:
         "slowest": slowest[:TOP],
         "outliers": _outliers(groups, lambda span: span.ms),
         "repeated": [
-            {"name": name, "arguments": args, "calls": len(spans), "span_ids": _ids(spans)}
+            {"name": name, "arguments": bounded(args), "calls": len(spans), "span_ids": _ids(spans)}
             for name, args, spans in repeated[:TOP]
         ],
         "failures": failures[:TOP],

@@ -1,13 +1,13 @@
 """The spans of a run, indexed once for the analysis: one small record per span.
 
-:class:`AnalysisFold` reads the events in one pass. It feeds the run profile of
-``spanline compare`` (which holds the run summary: stalls, plan progress, tool
-percentiles, totals) and keeps, for each span, what the analysis needs and the
-summary does not: its times, parent, status, error, tokens, cost and a few
-attributes (the tool's argument fingerprint, the model, the usage, the time to
-first chunk). Strings that come from the log and may be quoted in a report
-(error messages, argument previews) are redacted and bounded here, on their way
-out of the log.
+:class:`AnalysisFold` reads the events in one pass. It feeds the run summary
+(stalls, plan progress, tool percentiles, totals) and, for a comparison with a
+baseline, the run profile of ``spanline compare``; and it keeps, for each span,
+what the analysis needs and the summary does not: its times, parent, status,
+error, tokens, cost and a few attributes (a tool call's argument fingerprint,
+the model, an LLM call's usage, the time to first chunk). Error messages are
+redacted and bounded here, on their way out of the log; argument previews when
+a section quotes them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import orjson
 
 from spanline._capture._redact import redacted_window
 from spanline.folds.compare import ProfileFold, RunProfile, llm_cost
-from spanline.folds.summary import RunSummary, is_agent
+from spanline.folds.summary import RunSummary, SummaryFold, is_agent
 from spanline.schema import AGENT_KINDS
 
 __all__ = ["AnalysisFold", "Indexed", "SpanRecord", "bounded"]
@@ -28,16 +28,15 @@ __all__ = ["AnalysisFold", "Indexed", "SpanRecord", "bounded"]
 #: The longest quoted text (a message, an argument preview) the analysis keeps.
 QUOTE_MAX = 160
 
-_KEPT = (
-    "tool.name",
+#: The attributes kept of an LLM call and of a tool call (other spans keep none).
+_LLM_KEPT = (
     "gen_ai.request.model",
     "gen_ai.response.model",
-    "gen_ai.operation.name",
     "gen_ai.response.time_to_first_chunk_ms",
-    "gen_ai.usage.cost_usd",
-    "tool.error_message",
     "duplicate_of",
 )
+_TOOL_KEPT = ("tool.name", "tool.error_message")
+_USAGE = "gen_ai.usage."
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "responses"})
 
 
@@ -70,6 +69,7 @@ class SpanRecord:
         "error_type",
         "kind",
         "llm",
+        "ms",
         "name",
         "order",
         "parent",
@@ -77,6 +77,7 @@ class SpanRecord:
         "start",
         "status",
         "tokens",
+        "tool",
         "usage",
     )
 
@@ -90,6 +91,8 @@ class SpanRecord:
         self.parent: str | None = parent if isinstance(parent, str) and parent != sid else None
         self.start = _number(event.get("ts")) or 0.0
         self.end: float | None = None
+        #: Wall time in milliseconds: its end minus its start (0 while open).
+        self.ms = 0.0
         self.status: str | None = None
         self.duration_ms = 0.0
         self.tokens = 0.0
@@ -97,26 +100,26 @@ class SpanRecord:
         self.error_type: str | None = None
         self.error_message: str | None = None
         self.children: list[SpanRecord] = []
-        self.attrs = {key: attrs[key] for key in _KEPT if key in attrs}
-        self.usage = {k: v for k, v in attrs.items() if str(k).startswith("gen_ai.usage.")}
-        self.args = _fingerprint(attrs)
         op = attrs.get("gen_ai.operation.name")
         self.llm = self.kind == "llm" or (op.__class__ is str and op in _LLM_OPERATIONS)
+        self.tool = not self.llm and (self.kind == "tool" or "tool.name" in attrs)
+        self.attrs: dict[str, Any] = {}
+        self.usage: dict[str, Any] = {}
+        self.args: str | None = None
+        if self.llm or self.tool:
+            self._keep(attrs)
 
     def finish(self, event: Mapping[str, Any]) -> None:
         """Take in the span's end line."""
         attrs = event.get("attributes")
-        if isinstance(attrs, dict):
-            self.attrs.update((key, attrs[key]) for key in _KEPT if key in attrs)
-            self.usage.update(
-                (k, v) for k, v in attrs.items() if str(k).startswith("gen_ai.usage.")
-            )
-            self.args = self.args or _fingerprint(attrs)
+        if (self.llm or self.tool) and attrs.__class__ is dict and attrs:
+            self._keep(attrs)
         self.status = event["status"] if isinstance(event.get("status"), str) else "ok"
         duration = _number(event.get("duration_ms"))
         self.duration_ms = max(duration or 0.0, 0.0)
         end = _number(event.get("ts"))
         self.end = end if end is not None else self.start + self.duration_ms / 1000.0
+        self.ms = max((self.end - self.start) * 1000.0, 0.0)
         self.tokens = max(_number(event.get("tokens")) or 0.0, 0.0)
         error = event.get("error")
         if isinstance(error, dict):
@@ -128,10 +131,16 @@ class SpanRecord:
             message = self.attrs.get("tool.error_message")
             self.error_message = bounded(message) if message is not None else ""
 
-    @property
-    def ms(self) -> float:
-        """The span's wall time in milliseconds (its end minus its start; 0 while open)."""
-        return 0.0 if self.end is None else max((self.end - self.start) * 1000.0, 0.0)
+    def _keep(self, attrs: dict[str, Any]) -> None:
+        """Keep what the analysis reads of an LLM or tool call's attributes (end wins)."""
+        kept = self.attrs
+        for key in _LLM_KEPT if self.llm else _TOOL_KEPT:
+            if key in attrs:
+                kept[key] = attrs[key]
+        if self.llm:
+            self.usage.update(_usage(attrs))
+        elif self.args is None:
+            self.args = _fingerprint(attrs)
 
     @property
     def model(self) -> str | None:
@@ -143,15 +152,24 @@ class SpanRecord:
         return None
 
 
+def _usage(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if k.__class__ is str and k.startswith(_USAGE)}
+
+
 def _fingerprint(attrs: Mapping[str, Any]) -> str | None:
     """A tool call's arguments for spotting repeats: the full arguments' hash when they
-    were captured, else their (redacted, bounded) preview."""
+    were captured, else their preview as logged (redacted when a report quotes it)."""
     full = attrs.get("input.value")
     if full is not None:
-        data = orjson.dumps(full, option=orjson.OPT_SORT_KEYS, default=str)
+        try:
+            data = orjson.dumps(full, option=orjson.OPT_SORT_KEYS, default=str)
+        except TypeError:  # integers past 64 bits, keys that are not strings
+            data = repr(full).encode("utf-8", "replace")
         return "sha256:" + hashlib.sha256(data).hexdigest()[:16]
     preview = attrs.get("tool.arguments_preview")
-    return None if preview is None else "preview:" + bounded(preview)
+    if preview is None:
+        return None
+    return "preview:" + (preview if isinstance(preview, str) else repr(preview))[: QUOTE_MAX * 4]
 
 
 class Indexed:
@@ -162,7 +180,7 @@ class Indexed:
         spans: dict[str, SpanRecord],
         plans: dict[str, dict[str, Any]],
         plan_of: dict[str, str],
-        profile: RunProfile,
+        profile: RunProfile | None,
         summary: RunSummary,
         last_ts: float,
     ) -> None:
@@ -177,6 +195,7 @@ class Indexed:
                 parent.children.append(span)
             if span.end is None:  # still open (or abandoned without a line): to the last line
                 span.end = max(last_ts, span.start)
+                span.ms = (span.end - span.start) * 1000.0
         self.phase_of = _nearest(spans, lambda span: span.kind == "phase")
         self.agent_of = _nearest(spans, lambda span: span.agent)
 
@@ -187,7 +206,17 @@ def _nearest(spans: dict[str, SpanRecord], mark: Any) -> dict[str, str | None]:
     Iterative, memoised and safe against parents that loop.
     """
     found: dict[str, str | None] = {}
-    for sid in spans:
+    for sid, record in spans.items():
+        if mark(record):
+            found[sid] = sid
+            continue
+        up = record.parent
+        if up is None or up not in spans:
+            found[sid] = None
+            continue
+        if up in found:  # the usual case: a parent starts before its children
+            found[sid] = found[up]
+            continue
         path: list[str] = []
         seen: set[str] = set()
         current: str | None = sid
@@ -213,13 +242,17 @@ def _nearest(spans: dict[str, SpanRecord], mark: Any) -> dict[str, str | None]:
 class AnalysisFold:
     """An incremental reducer from telemetry events to what the analysis reads."""
 
-    def __init__(self, *, run_id: str | None = None) -> None:
+    def __init__(self, *, run_id: str | None = None, profile: bool = False) -> None:
         """Start an empty fold.
 
         Args:
             run_id: used when the events have no run_start line.
+            profile: also fold the run profile (what a baseline comparison needs; it
+                holds the summary, so the summary is then folded once).
         """
-        self._profile = ProfileFold(run_id=run_id)
+        self._feed: ProfileFold | SummaryFold = (
+            ProfileFold(run_id=run_id) if profile else SummaryFold(run_id=run_id)
+        )
         self._kinds = frozenset(AGENT_KINDS)
         self._spans: dict[str, SpanRecord] = {}
         self._early: dict[str, Mapping[str, Any]] = {}
@@ -231,8 +264,8 @@ class AnalysisFold:
 
     def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Fold events, in file order."""
-        batch = [event for event in events if isinstance(event, Mapping)]
-        self._profile.extend(batch)
+        batch = [e for e in events if e.__class__ is dict or isinstance(e, Mapping)]
+        self._feed.extend(batch)
         for event in batch:
             ts = _number(event.get("ts"))
             if ts is not None and ts > self._last:
@@ -253,8 +286,10 @@ class AnalysisFold:
             return
         span = SpanRecord(sid, len(self._spans), event, is_agent(event, self._kinds))
         self._spans[sid] = span
-        if self._pending:
-            self._match(span, event)
+        attrs = event.get("attributes")
+        named = attrs.get("plan_id") if isinstance(attrs, Mapping) else None
+        if span.name in self._pending or (named.__class__ is str and named in self._plans):
+            self._match(span, named)
         early = self._early.pop(sid, None)
         if early is not None:
             self._end(early)
@@ -288,36 +323,38 @@ class AnalysisFold:
         }
         self._pending.setdefault(name, []).append(plan_id)
 
-    def _match(self, span: SpanRecord, event: Mapping[str, Any]) -> None:
+    def _match(self, span: SpanRecord, explicit: Any) -> None:
         """The plan a span fulfils, by the rule of ``tracer.plan``: the plan it names,
         else the first pending plan of its name whose parent is one of its ancestors."""
-        attrs = event.get("attributes")
-        explicit = attrs.get("plan_id") if isinstance(attrs, Mapping) else None
         pending = self._pending.get(span.name, [])
         if isinstance(explicit, str) and explicit in self._plans:
             chosen: str | None = explicit
         else:
-            ancestors: set[str | None] = set()
+            ancestors: set[str | None] = {None}
             parent = span.parent
-            while parent is not None and parent not in ancestors and len(ancestors) < 10_000:
+            while parent is not None and parent not in ancestors and len(ancestors) <= 10_000:
                 ancestors.add(parent)
                 above = self._spans.get(parent)
                 parent = above.parent if above is not None else None
-            chosen = next(
-                (p for p in pending if self._plans[p]["parent"] in (None, *ancestors)), None
-            )
+            chosen = next((p for p in pending if self._plans[p]["parent"] in ancestors), None)
         if chosen is None or chosen in self._fulfilled:
             return
         self._plan_of[span.sid] = chosen
         self._fulfilled.add(chosen)
-        holder = self._pending.get(self._plans[chosen]["name"], [])
+        name = self._plans[chosen]["name"]
+        holder = self._pending.get(name, [])
         if chosen in holder:
             holder.remove(chosen)
+            if not holder:
+                del self._pending[name]
 
     def result(self) -> Indexed:
         """Everything folded so far, linked (the fold is not changed for the summary, but
         the span records are shared: call once, at the end)."""
-        profile = self._profile.result()
-        summary = self._profile.summary()
+        profile: RunProfile | None = None
+        if isinstance(self._feed, ProfileFold):
+            profile, summary = self._feed.result(), self._feed.summary()
+        else:
+            summary = self._feed.result()
         last = self._last if self._last != float("-inf") else 0.0
         return Indexed(self._spans, self._plans, dict(self._plan_of), profile, summary, last)

@@ -69,8 +69,8 @@ class Analysis:
         }
 
 
-def _fold(source: Source) -> tuple[Indexed, int]:
-    fold = AnalysisFold()
+def _fold(source: Source, *, profile: bool) -> tuple[Indexed, int]:
+    fold = AnalysisFold(profile=profile)
     problems: list[LineProblem] = []
     if isinstance(source, (str, os.PathLike)):
         tail = JsonlTail(source)
@@ -83,11 +83,12 @@ def _fold(source: Source) -> tuple[Indexed, int]:
 
 
 def _profile(baseline: Source | RunProfile | None) -> RunProfile | None:
+    """The baseline's profile (None without a baseline)."""
     if baseline is None:
         return None
     if isinstance(baseline, RunProfile):
         return baseline
-    return _fold(baseline)[0].profile
+    return _fold(baseline, profile=True)[0].profile
 
 
 def analyze(lines_or_path: Source, baseline: Source | RunProfile | None = None) -> Analysis:
@@ -102,8 +103,16 @@ def analyze(lines_or_path: Source, baseline: Source | RunProfile | None = None) 
     Returns:
         The :class:`Analysis`. The same events always give the same analysis.
     """
-    index, skipped = _fold(lines_or_path)
+    index, skipped = _fold(lines_or_path, profile=baseline is not None)
     return analyze_fold(index, _profile(baseline), skipped_lines=skipped)
+
+
+def _against(baseline: RunProfile | None, index: Indexed) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    if index.profile is None:
+        raise ValueError("a baseline needs the run folded with profile=True")
+    return against_baseline(baseline, index.profile)
 
 
 def analyze_fold(
@@ -121,7 +130,7 @@ def analyze_fold(
         "llm": llm_calls(index),
         "errors": errors(index),
         "waste": waste(index),
-        "baseline": None if baseline is None else against_baseline(baseline, index.profile),
+        "baseline": _against(baseline, index),
     }
     sections["suggestions"] = suggestions(sections, wall)
     return Analysis(
