@@ -168,13 +168,15 @@ def test_a_slowed_phase_is_the_only_phase_reported_against_its_baseline(
 
 def test_list_finds_the_analysed_runs(runs: dict[str, Path]) -> None:
     base = runs["fail"].parent.parent
+    (runs["fail"] / "ANALYSIS_REPORT.md").unlink(missing_ok=True)
+    before = run_cli("list", "--dir", str(base), "--analyzed", "--json")
+    assert before.returncode == 0 and json.loads(before.stdout) == []
+    _analyze(runs["fail"])
     result = run_cli("list", "--dir", str(base), "--analyzed", "--json")
     assert result.returncode == 0, result.stderr
     assert [row["run_id"] for row in json.loads(result.stdout)] == [runs["fail"].name]
-    fresh = runs["normal"].parent.parent
-    (runs["normal"] / "ANALYSIS_REPORT.md").unlink(missing_ok=True)
-    result = run_cli("list", "--dir", str(fresh), "--analyzed", "--json")
-    assert result.returncode == 0 and json.loads(result.stdout) == []
+    unanalysed = run_cli("list", "--dir", str(base), "--unanalyzed", "--json")
+    assert json.loads(unanalysed.stdout) == []
 
 
 def _deterministic(base: Path) -> tuple[bytes, dict[str, Any]]:

@@ -52,6 +52,11 @@ def test_previous_is_the_run_of_the_same_service_before(base: Path) -> None:
     assert json.loads(result.stdout)["sections"]["baseline"]["baseline_run"] == OLD
     named = run_cli("analyze", NEW, "--baseline", OTHER, "--json", "--dir", str(base))
     assert json.loads(named.stdout)["sections"]["baseline"]["baseline_run"] == OTHER
+    # A run given as a path finds its previous run in its own base, not in --dir's.
+    by_path = run_cli("analyze", str(base / "runs" / NEW), "--baseline", "previous", "--json",
+                      "--dir", str(base / "elsewhere"))  # fmt: skip
+    assert by_path.returncode == 0, by_path.stderr
+    assert json.loads(by_path.stdout)["sections"]["baseline"]["baseline_run"] == OLD
 
 
 @pytest.mark.parametrize(

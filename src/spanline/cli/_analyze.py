@@ -18,7 +18,7 @@ from spanline._capture._scrub import redact
 from spanline._lines._fileio import write_atomic
 from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._analyze_render import render_markdown
-from spanline.cli._app import BAD_INPUT, CliError, base_dir, cli, find_run, read_options
+from spanline.cli._app import BAD_INPUT, CliError, cli, find_run, read_options
 from spanline.exceptions import SpanlineError
 from spanline.folds.analysis import Analysis, AnalysisFold, analyze_fold
 from spanline.folds.compare import RunProfile
@@ -26,14 +26,14 @@ from spanline.folds.compare import RunProfile
 __all__ = ["analyze_command", "analyze_run", "previous_run"]
 
 
-def previous_run(run: Run, directory: Path | None) -> Run:
+def previous_run(run: Run) -> Run:
     """The run of the same service created just before ``run``, in the same base.
 
     Raises:
         CliError: there is none (bad input).
     """
     service = (read_run_start(run) or {}).get("service_name")
-    runs = list_runs(run.directory.parent.parent if directory is None else base_dir(directory))
+    runs = list_runs(run.base)
     names = [r.run_id for r in runs]
     later = names.index(run.run_id) + 1 if run.run_id in names else 0
     for older in runs[later:]:
@@ -78,7 +78,7 @@ def _baseline(target: str | None, run: Run, directory: Path | None) -> Run | Non
     if target is None:
         return None
     if target == "previous":
-        return previous_run(run, directory)
+        return previous_run(run)
     try:
         return find_run(target, directory)
     except (SpanlineError, OSError, ValueError) as exc:
