@@ -20,12 +20,15 @@ with its numbers and the span ids behind them, so a reader can check it:
 * ``suggestions``: plain rules with their evidence.
 
 Pure: no files are written and nothing is rendered (the CLI renders Markdown).
+:func:`against_baseline` is the baseline rule on its own, for two run profiles
+(:class:`~spanline.folds.compare.RunProfile`).
 Text quoted from the log (messages, argument previews) is redacted and bounded.
 """
 
 from __future__ import annotations
 
+from spanline.folds.analysis._advice import against_baseline
 from spanline.folds.analysis._index import AnalysisFold
 from spanline.folds.analysis._run import SECTIONS, Analysis, analyze, analyze_fold
 
-__all__ = ["SECTIONS", "Analysis", "AnalysisFold", "analyze", "analyze_fold"]
+__all__ = ["SECTIONS", "Analysis", "AnalysisFold", "against_baseline", "analyze", "analyze_fold"]

@@ -40,6 +40,15 @@ def against_baseline(base: RunProfile, run: RunProfile) -> dict[str, Any]:
     Wall time: the run as a whole as ``compare`` decides (20% and 50 ms); a phase, agent
     kind, tool or model only when it slowed 20% and 50 ms more than the run's phases
     slowed together (their median ratio, see :func:`_drift`).
+
+    Args:
+        base: the baseline run's profile.
+        run: the profile of the run checked against it.
+
+    Returns:
+        ``{baseline_run, threshold_pct, min_ms, drift, slower, costlier,
+        newly_failing}``; each list holds ``compare``'s regressions as dicts
+        (``section, name, metric, a, b, delta, pct``).
     """
     comparison = compare_profiles(base, run, threshold=THRESHOLD, min_ms=MIN_MS)
     drift = _drift(base, run)

@@ -118,7 +118,19 @@ def _against(baseline: RunProfile | None, index: Indexed) -> dict[str, Any] | No
 def analyze_fold(
     index: Indexed, baseline: RunProfile | None = None, *, skipped_lines: int = 0
 ) -> Analysis:
-    """The analysis of an :class:`AnalysisFold`'s result (see :func:`analyze`)."""
+    """The analysis of an :class:`AnalysisFold`'s result (see :func:`analyze`).
+
+    Args:
+        index: ``AnalysisFold.result()``; folded with ``profile=True`` for a baseline.
+        baseline: the baseline run's profile, or None.
+        skipped_lines: lines of the log that could not be read, for the report.
+
+    Returns:
+        The :class:`Analysis`.
+
+    Raises:
+        ValueError: a baseline with a run folded without its profile.
+    """
     summary = index.summary
     path = critical_path(index)
     wall = float(path["ms"]) or summary.total_wall_ms
