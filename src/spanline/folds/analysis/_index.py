@@ -37,6 +37,7 @@ _LLM_KEPT = (
 )
 _TOOL_KEPT = ("tool.name", "tool.error_message")
 _USAGE = "gen_ai.usage."
+_NOTHING: dict[str, Any] = {}
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content", "responses"})
 
 
@@ -99,15 +100,19 @@ class SpanRecord:
         self.cost = 0.0
         self.error_type: str | None = None
         self.error_message: str | None = None
-        self.children: list[SpanRecord] = []
+        # Filled in by Indexed; a span with no child shares the empty tuple (fewer objects
+        # for the garbage collector to track on a large run).
+        self.children: list[SpanRecord] | tuple[()] = ()
         op = attrs.get("gen_ai.operation.name")
         self.llm = self.kind == "llm" or (op.__class__ is str and op in _LLM_OPERATIONS)
         self.tool = not self.llm and (self.kind == "tool" or "tool.name" in attrs)
-        self.attrs: dict[str, Any] = {}
-        self.usage: dict[str, Any] = {}
         self.args: str | None = None
         if self.llm or self.tool:
+            self.attrs: dict[str, Any] = {}
+            self.usage: dict[str, Any] = {}
             self._keep(attrs)
+        else:  # shared and never written: only LLM and tool calls keep attributes
+            self.attrs = self.usage = _NOTHING
 
     def finish(self, event: Mapping[str, Any]) -> None:
         """Take in the span's end line."""
@@ -192,7 +197,10 @@ class Indexed:
         for span in spans.values():
             parent = spans.get(span.parent) if span.parent is not None else None
             if parent is not None:
-                parent.children.append(span)
+                if parent.children:
+                    parent.children.append(span)
+                else:
+                    parent.children = [span]
             if span.end is None:  # still open (or abandoned without a line): to the last line
                 span.end = max(last_ts, span.start)
                 span.ms = (span.end - span.start) * 1000.0
