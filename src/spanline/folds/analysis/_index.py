@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from spanline._capture._redact import redacted_window
+from spanline.folds._plans import PlanMatcher
 from spanline.folds.compare import ProfileFold, RunProfile, llm_cost
 from spanline.folds.summary import RunSummary, SummaryFold, is_agent
 from spanline.schema import AGENT_KINDS
@@ -265,9 +266,8 @@ class AnalysisFold:
         self._spans: dict[str, SpanRecord] = {}
         self._early: dict[str, Mapping[str, Any]] = {}
         self._plans: dict[str, dict[str, Any]] = {}
-        self._pending: dict[str, list[str]] = {}
+        self._matcher = PlanMatcher()
         self._plan_of: dict[str, str] = {}
-        self._fulfilled: set[str] = set()
         self._last = float("-inf")
 
     def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
@@ -296,8 +296,10 @@ class AnalysisFold:
         self._spans[sid] = span
         attrs = event.get("attributes")
         named = attrs.get("plan_id") if isinstance(attrs, Mapping) else None
-        if span.name in self._pending or (named.__class__ is str and named in self._plans):
-            self._match(span, named)
+        if self._matcher and self._matcher.wanted(span.name, named):
+            plan_id = self._matcher.match(span.name, named, span.parent, self._parent_of)
+            if plan_id is not None:
+                self._plan_of[sid] = plan_id
         early = self._early.pop(sid, None)
         if early is not None:
             self._end(early)
@@ -329,32 +331,11 @@ class AnalysisFold:
             "phase": phase if isinstance(phase, str) else None,
             "ts": _number(event.get("ts")),
         }
-        self._pending.setdefault(name, []).append(plan_id)
+        self._matcher.add(plan_id, name, parent)
 
-    def _match(self, span: SpanRecord, explicit: Any) -> None:
-        """The plan a span fulfils, by the rule of ``tracer.plan``: the plan it names,
-        else the first pending plan of its name whose parent is one of its ancestors."""
-        pending = self._pending.get(span.name, [])
-        if isinstance(explicit, str) and explicit in self._plans:
-            chosen: str | None = explicit
-        else:
-            ancestors: set[str | None] = {None}
-            parent = span.parent
-            while parent is not None and parent not in ancestors and len(ancestors) <= 10_000:
-                ancestors.add(parent)
-                above = self._spans.get(parent)
-                parent = above.parent if above is not None else None
-            chosen = next((p for p in pending if self._plans[p]["parent"] in ancestors), None)
-        if chosen is None or chosen in self._fulfilled:
-            return
-        self._plan_of[span.sid] = chosen
-        self._fulfilled.add(chosen)
-        name = self._plans[chosen]["name"]
-        holder = self._pending.get(name, [])
-        if chosen in holder:
-            holder.remove(chosen)
-            if not holder:
-                del self._pending[name]
+    def _parent_of(self, sid: Any) -> str | None:
+        span = self._spans.get(sid)
+        return span.parent if span is not None else None
 
     def result(self) -> Indexed:
         """Everything folded so far, linked (the fold is not changed for the summary, but
