@@ -155,12 +155,10 @@ def test_a_slowed_phase_is_the_only_phase_reported_against_its_baseline(
     baseline = _analyze(runs["slow"], "--baseline", str(runs["normal"]))["sections"]["baseline"]
     slower = {(r["section"], r["name"]) for r in baseline["slower"]}
     assert {name for section, name in slower if section == "phase"} == {SLOWED}
-    # The same slowdown seen from elsewhere may be flagged too, never another phase, and
-    # tokens, cost and errors are the same (the simulation draws the same numbers).
-    assert slower <= {
-        ("run", "total"), ("phase", SLOWED), ("agent_kind", "library-analysis"),
-        ("tool", "read_file"), ("model", "claude-sonnet-4"),
-    }  # fmt: skip
+    assert ("run", "total") in slower
+    # Tokens, cost and errors are the same (the simulation draws the same numbers). The
+    # agent kind, tool and model rows add up many spans' times, which load on the machine
+    # stretches unevenly between two runs: they are not asserted here.
     assert baseline["costlier"] == [] and baseline["newly_failing"] == []
     report = (runs["slow"] / "ANALYSIS_REPORT.md").read_text()
     assert "## Against a baseline" in report and "library\\_depth\\_n" in report
