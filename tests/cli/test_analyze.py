@@ -14,8 +14,12 @@ import pytest
 
 from tests._helpers import BARE_PATH, EXAMPLE, read_lines, run_cli
 
+#: The example's speed: at 5 a normal run takes about 2 s, and its shortest phase
+#: (discovery, one 80 ms wait) is long enough that scheduling on a loaded machine rarely
+#: stretches it past the 50 ms and 20% a phase must slow by to be flagged.
+SPEED = "5"
 #: The phase slowed in the baseline comparison, and by how much: library_depth_n is about
-#: 0.4 s of sleeps at --speed 10, so 2 s or more slowed (sleeps never end early), far
+#: 0.8 s of sleeps at --speed 5, so 4 s or more slowed (sleeps never end early), far
 #: clear of what scheduling on a loaded machine adds to a phase of a run made beside it.
 SLOWED, FACTOR = "library_depth_n", "5"
 #: The agent made to hang, for how long (real seconds), and the stall time the run uses.
@@ -24,8 +28,8 @@ HUNG, HANG_S, STALL_S = "lib-core", 3.0, "1"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A normal run, a --fail run, a --hang run and a --slow run of the example at --speed
-    10, made at the same time: load on the machine stretches them alike."""
+    """A normal run, a --fail run, a --hang run and a --slow run of the example, made at
+    the same time: load on the machine stretches them alike."""
     root = tmp_path_factory.mktemp("analyze")
     kinds = {
         "normal": [],
@@ -37,7 +41,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for kind, extra in kinds.items():
         env = {"PATH": BARE_PATH, "SPANLINE_DIR": str(root / kind), "SPANLINE_STALL_S": STALL_S}
         started[kind] = subprocess.Popen(
-            [sys.executable, str(EXAMPLE), "--speed", "10", "--no-dashboard", *extra],
+            [sys.executable, str(EXAMPLE), "--speed", SPEED, "--no-dashboard", *extra],
             env=env,
             cwd=root,
             stdout=subprocess.PIPE,
