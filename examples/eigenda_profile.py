@@ -7,6 +7,11 @@ whole run takes about 10 s (``--speed 10`` makes it ~1 s). ``--slow PHASE=F``
 multiplies the simulated durations of one phase by F (for ``spanline compare``);
 ``--hang AGENT=S`` makes one agent go silent for S real seconds midway (for stall
 detection: ``SPANLINE_STALL_S`` below S shows it under ``stalls``).
+``--deterministic`` makes the log reproducible with the testing helpers
+(``spanline.testing.deterministic_sources``: span ids 1, 2, 3..., a clock that
+advances 1 s per reading) and the run id ``eigenda-deterministic``: simulated
+waits yield to the event loop instead of sleeping, so two runs write the same
+spans at the same times and ``spanline analyze`` writes the same report.
 
 The live dashboard is on (``configure_observability(dashboard=True)``; it needs
 ``pip install 'spanline[dashboard]'``): its address is printed while the run
@@ -16,7 +21,8 @@ program exits.
 turns it off.
 
 Run:  python examples/eigenda_profile.py [--speed F] [--fail] [--seed N] [--slow PHASE=F]
-                                         [--hang AGENT=S] [--serve | --no-dashboard]
+                                         [--hang AGENT=S] [--deterministic]
+                                         [--serve | --no-dashboard]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import spanline
 
@@ -61,9 +68,11 @@ class Sim:
     #: Agent name -> real seconds it hangs midway, with no span or event (``--hang``).
     hang: dict[str, float] = field(default_factory=dict)
     factor: float = 1.0
+    #: Waits only yield to the event loop (``--deterministic``): no real time passes.
+    instant: bool = False
 
     async def wait(self, seconds: float) -> None:
-        await asyncio.sleep(seconds * self.factor / self.speed)
+        await asyncio.sleep(0 if self.instant else seconds * self.factor / self.speed)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -184,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", action="store_true", help="make one depth-N agent fail")
     parser.add_argument("--seed", type=int, default=7, help="random seed")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="reproducible log: ids 1, 2, 3..., a clock of 1 s per reading, run id "
+        "eigenda-deterministic, no real waits (the dashboard is off unless --serve)",
+    )
+    parser.add_argument(
         "--slow",
         action="append",
         default=[],
@@ -214,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run = spanline.configure_observability(
         enabled=True,
-        dashboard=not args.no_dashboard,  # prints its address on stderr
+        # The dashboard prints its address on stderr.
+        dashboard=not args.no_dashboard and (args.serve or not args.deterministic),
+        **_deterministic(args.deterministic),
         service_name="eigenda",
         query="Analyze the EigenDA repository: libraries, applications, architecture",
         config={"libraries": {"depth_0": DEPTH_0, "depth_n": DEPTH_N}, "applications": APPS},
@@ -227,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"telemetry:      {run.telemetry_path}")
     sys.stdout.flush()
 
-    sim = Sim(random.Random(args.seed), args.speed, slow, hang)
+    sim = Sim(random.Random(args.seed), args.speed, slow, hang, instant=args.deterministic)
     failed = asyncio.run(orchestrate(sim, args.fail))
     spanline.shutdown()
     print_summary(run.directory)
@@ -240,6 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve(run.base, run.run_id)
     return 0
+
+
+def _deterministic(on: bool) -> dict[str, Any]:
+    """The ``configure_observability`` arguments of ``--deterministic`` (none without it)."""
+    if not on:
+        return {}
+    from spanline.testing import deterministic_sources
+
+    return {"run_id": "eigenda-deterministic", **deterministic_sources()}
 
 
 def print_summary(run_directory: Path) -> None:

@@ -328,3 +328,21 @@ def test_disabled_benchmark_smoke(tmp_path: Path) -> None:
         assert isinstance(row["target_met"], bool)
     assert "nullcontext" in result.stdout and "<= 2.5x" in result.stdout
     assert not list(tmp_path.glob("**/telemetry.jsonl"))  # tracing stayed off
+
+
+ANALYZE_SCRIPT = ROOT / "benchmarks" / "analyze.py"
+
+
+def test_analyze_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/analyze.py --smoke: every step measured, the span count and a verdict
+    printed (no time is asserted)."""
+    out = tmp_path / "analyze.json"
+    result = run_interpreter(str(ANALYZE_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert [row["name"] for row in document["rows"]] == [
+        "summarize_file", "analyze", "render_markdown", "spanline analyze (command)"]  # fmt: skip
+    for row in document["rows"]:
+        assert math.isfinite(row["seconds"]) and row["seconds"] >= 0, row["name"]
+    assert document["spans"] > 1000 and document["report_bytes"] > 1000
+    assert "spans; median of 1" in result.stdout and "the bound of a few seconds" in result.stdout

@@ -116,6 +116,7 @@ NOT_THE_LOG = [
     ("dashboard/page.py", "(STATIC / 'page.html').read_text", "the page's template"),
     ("dashboard/page.py", "(STATIC / 'vendor' / f'd3-{D3_VERSION}.min.js').read_text", "D3"),
     ("dashboard/page.py", "summary_path.read_text", "run_summary.json"),
+    ("dashboard/_data.py", "run.report_path.read_bytes", "ANALYSIS_REPORT.md"),
     ("exporters/logfire.py", "path.read_bytes", "Logfire's credentials file"),
     ("schema.py", "resources.files(...).joinpath(...).read_text", "the JSON Schema"),
 ]

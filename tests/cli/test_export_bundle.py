@@ -136,3 +136,25 @@ def test_out_says_where_and_never_inside_the_run(tmp_path: Path) -> None:
         assert refused.stderr.startswith("spanline: error: refusing to write ")
         assert len(refused.stderr.splitlines()) == 1
     assert _files_under(run.directory) == in_run
+
+
+def test_bundle_carries_the_analysis_report(tmp_path: Path) -> None:
+    run = configure(tmp_path / "base")
+    with spanline.span("lead", kind="agent"):
+        with spanline.span("tool.fetch", kind="tool"):
+            pass
+    finish(run)
+    analysed = run_cli("analyze", run.run_id, "--dir", str(tmp_path / "base"))
+    assert analysed.returncode == 0, analysed.stderr
+    out = tmp_path / "share"
+    out.mkdir()
+    result = run_cli(
+        "export", run.run_id, "--dir", str(tmp_path / "base"), "--format", "bundle",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    members = _members(out / f"{run.run_id}.tar.gz")
+    report = f"{run.run_id}/ANALYSIS_REPORT.md"
+    assert members[report] == run.report_path.read_bytes()
+    listed = json.loads(members[f"{run.run_id}/MANIFEST.json"])["files"]
+    assert report in {item["path"] for item in listed}

@@ -16,7 +16,7 @@ import spanline
 from spanline.dashboard._server import DashboardServer
 from spanline.folds import summarize_file
 from spanline.folds.lanes import LanesFold
-from tests._helpers import configure, read_lines
+from tests._helpers import configure, read_lines, run_cli
 
 
 def test_runs_are_listed_newest_first(finished: spanline.Run, client: httpx.Client) -> None:
@@ -31,8 +31,24 @@ def test_runs_are_listed_newest_first(finished: spanline.Run, client: httpx.Clie
         "service_name": "dash",
         "query": "why?",
         "has_summary": True,
+        "analyzed": False,
         "failed_agents": 0,
     }
+
+
+def test_the_analysis_report_is_served_as_text_once_written(
+    finished: spanline.Run, client: httpx.Client
+) -> None:
+    path = f"/api/runs/{finished.run_id}/report"
+    missing = client.get(path)
+    assert missing.status_code == 404 and "no analysis report" in missing.json()["error"]
+    result = run_cli("analyze", str(finished.directory))
+    assert result.returncode == 0, result.stderr
+    served = client.get(path)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "text/plain; charset=utf-8"
+    assert served.content == finished.report_path.read_bytes()
+    assert client.get("/api/runs").json()[0]["analyzed"] is True
 
 
 def test_summary_of_a_finished_run_is_its_run_summary(
@@ -109,6 +125,7 @@ def test_events_pages_through_the_log(finished: spanline.Run, client: httpx.Clie
         "/api/runs/%2e%2e/summary",
         "/api/runs/%2e%2e%2f%2e%2e%2fetc/snapshot",
         "/api/runs/a%20b/events",
+        "/api/runs/%2e%2e%2f%2e%2e%2fetc/report",
         "/events?run=../x",
         "/events?run=%2e%2e",
         "/events?run=/etc/passwd",

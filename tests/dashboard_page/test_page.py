@@ -177,3 +177,40 @@ def test_a_killed_runs_open_agents_show_as_abandoned(watched: Watched, tmp_path:
         child.wait(10)
         child.stdout.close()
     assert watched.errors == []
+
+
+def test_the_run_page_links_its_analysis_report(
+    runs_base: Path, watched: Watched, tmp_path: Path
+) -> None:
+    """A run analysed with ``spanline analyze`` shows a link to its report, which the
+    server serves; a run without one shows none."""
+    import shutil
+
+    from tests._helpers import run_cli
+
+    base = tmp_path / "base"
+    shutil.copytree(runs_base, base, symlinks=True)
+    analysed = eigenda_run(base)
+    result = run_cli("analyze", str(analysed))
+    assert result.returncode == 0, result.stderr
+    page = watched.page
+    with serve(base) as url:
+        page.goto(url + "/")  # the newest run, the hostile one: not analysed
+        page.wait_for_selector("#cards .card")
+        expect(page.locator("#report-link")).to_be_hidden()
+        page.select_option("#run-picker", analysed.name)
+        link = page.locator("#report-link")
+        expect(link).to_be_visible()
+        expect(link).to_have_text("analysis report")
+        href = link.get_attribute("href")
+        assert href == f"/api/runs/{analysed.name}/report"
+        with page.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+        report.wait_for_load_state()
+        assert report.url == url + href
+        text = report.locator("body").inner_text()
+        assert text.startswith(f"# Analysis of run {analysed.name}")
+        assert text.rstrip("\n") == (analysed / "ANALYSIS_REPORT.md").read_text().rstrip("\n")
+        report.close()
+    assert watched.errors == []

@@ -4,8 +4,9 @@ Hypothesis builds hostile runs: garbage bytes, huge lines, deep nesting, fields 
 the wrong type, unknown events, duplicate or missing ids, ends before starts,
 cycles in parent links, numbers past 64 bits and timestamps at the ends of the
 double range. Each run goes through the summary (and its JSON file), the tail,
-the tree, the lanes, the comparison, the MassGen and MLflow exports and the
-static page's data; a smaller set goes through the ``records`` view in DuckDB.
+the tree, the lanes, the comparison, the MassGen and MLflow exports, the
+analysis (and its report) and the static page's data; a smaller set goes
+through the ``records`` view in DuckDB.
 
 The settings are derandomized (the same examples on every run, so a failure in
 CI reproduces locally) and have no deadline (the machine is shared and noisy);
@@ -25,7 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spanline.cli._analyze_render import render_markdown
 from spanline.folds import JsonlTail, read_events, summarize, summarize_file
+from spanline.folds.analysis import analyze
 from spanline.folds.compare import compare_profiles, profile
 from spanline.folds.lanes import LanesFold
 from spanline.folds.massgen import MassgenFold, write_artifacts
@@ -153,6 +156,9 @@ def fold_everything(run: list[dict[str, Any]], out: Path) -> None:
     if massgen.has_events:  # writing files is slow: only when there is something to write
         write_artifacts(artifacts, out / "massgen")
     json.dumps(mlflow_trace(run, run_id="fuzz"))
+    analysis = analyze(run)
+    json.dumps(analysis.to_dict())
+    render_markdown(analysis)
 
 
 @pytest.mark.timeout(300)
@@ -262,6 +268,7 @@ _COMMANDS = [
     ["summary", "--json"], ["show", "--json"], ["tools"], ["list"], ["compare", "RUN", "RUN"],
     ["export", "--format", "mlflow", "--out", "-"], ["export", "--format", "html", "--out", "-"],
     ["export", "--format", "massgen", "--out", "OUT"], ["query", "SELECT count(*) FROM records"],
+    ["analyze", "--json"],
 ]  # fmt: skip
 CLI_EXAMPLES = 5
 

@@ -3,9 +3,32 @@ kind or component that is not a plain ``str``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["check_label", "check_name", "parent_span_id"]
+from spanline.schema import COUNT_MAX, RESERVED_END_KEYS
+
+__all__ = ["check_label", "check_name", "counter_total", "parent_span_id"]
+
+
+def counter_total(key: str, value: Any, before: int | float) -> int | float:
+    """A span counter's new total, once the value is known to be one.
+
+    Raises:
+        TypeError: the value is not an int or float.
+        ValueError: the name is a span field, or the total would not be finite or
+            would pass 64 bits (the counter keeps what it had).
+    """
+    kind = type(value)
+    if kind is not int and kind is not float:
+        raise TypeError(f"counter {key!r} must be an int or float, not {kind.__name__}")
+    if key in RESERVED_END_KEYS:
+        raise ValueError(f"{key!r} is a span field and cannot be a counter")
+    total: int | float = before + value  # NaN and infinities fail the test too
+    if not -COUNT_MAX <= total <= COUNT_MAX:
+        why = "past 64 bits" if math.isfinite(value) else "not finite"
+        raise ValueError(f"counter {key!r} would be {total!r}, {why}; not added")
+    return total
 
 
 def check_name(name: object) -> str:

@@ -8,7 +8,6 @@ integers here and become hex strings in the writer.
 
 from __future__ import annotations
 
-import math
 import time
 from _thread import get_ident
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from random import getrandbits
 from types import TracebackType
 from typing import Any, Final
 
-from spanline._hotpath._checks import check_label, check_name, parent_span_id
+from spanline._hotpath._checks import check_label, check_name, counter_total, parent_span_id
 from spanline._hotpath._errors import error_info, is_clean_exit
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 from spanline._hotpath._runtime import (
@@ -34,12 +33,10 @@ from spanline._hotpath._runtime import (
 )
 from spanline.schema import (
     AGENT_KINDS,
-    COUNT_MAX,
     END,
     EVENT,
     PHASE,
     PLAN,
-    RESERVED_END_KEYS,
     START,
 )
 
@@ -307,16 +304,7 @@ class Span:
             raise ValueError(f"span {self.name!r} has ended; counters not added")
         current = self._counters = self._counters or {}
         for key, value in counters.items():
-            kind = type(value)
-            if kind is not int and kind is not float:
-                raise TypeError(f"counter {key!r} must be an int or float, not {kind.__name__}")
-            if key in RESERVED_END_KEYS:
-                raise ValueError(f"{key!r} is a span field and cannot be a counter")
-            total = current.get(key, 0) + value  # NaN and infinities fail the test too
-            if not -COUNT_MAX <= total <= COUNT_MAX:
-                why = "past 64 bits" if math.isfinite(value) else "not finite"
-                raise ValueError(f"counter {key!r} would be {total!r}, {why}; not added")
-            current[key] = total
+            current[key] = counter_total(key, value, current.get(key, 0))
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute, written with the span_end line.

@@ -77,6 +77,11 @@ class Run:
         """spanline's own human-readable log."""
         return self.directory / "spanline.log"
 
+    @property
+    def report_path(self) -> Path:
+        """The analysis ``spanline analyze`` writes (MassGen marks analysed logs so too)."""
+        return self.directory / "ANALYSIS_REPORT.md"
+
 
 def validate_run_id(run_id: object) -> str:
     """Check a run id before it touches the filesystem.

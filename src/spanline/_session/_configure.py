@@ -252,7 +252,7 @@ def configure_from_environment() -> None:
     Threads that open their first spans together all wait here for the one
     configuration (none gets a no-op span meanwhile).
     """
-    from spanline._session._parse import parse_bool
+    from spanline._session._parse import switched_on
     from spanline._session._settings import read_environment
 
     with _lock:
@@ -260,20 +260,13 @@ def configure_from_environment() -> None:
             return
         try:
             raw = read_environment().get("SPANLINE_ENABLED")
-            if raw is None or not _is_true(raw, parse_bool):
+            if raw is None or not switched_on(raw):
                 return  # off: nothing else is read, nothing warns
             configure_observability()
         except Exception as exc:  # a bad environment must not break the host program
             report("tracing stays off: the SPANLINE_* environment is invalid", exc=exc)
         finally:
             RUNTIME.resolved = True
-
-
-def _is_true(raw: str, parse: Callable[[str], bool]) -> bool:
-    try:
-        return parse(raw)
-    except ValueError:
-        return True  # let configure_observability() warn about it, as for any variable
 
 
 RUNTIME.configure_hook = configure_from_environment

@@ -32,6 +32,7 @@ __all__ = [
     "seconds",
     "secret_names_value",
     "service_name_value",
+    "switched_on",
     "text_value",
     "whole_number",
 ]
@@ -69,6 +70,15 @@ def parse_bool(raw: Any) -> bool:
         return False
     words = (*TRUE_WORDS, *(word for word in FALSE_WORDS if word))
     raise ValueError(f"accepted values: {', '.join(words)}")
+
+
+def switched_on(raw: str) -> bool:
+    """Whether ``SPANLINE_ENABLED``'s text turns tracing on; a word that is not a boolean
+    counts as on, so that ``configure_observability()`` warns about it as for any variable."""
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        return True
 
 
 def whole_number(low: int, high: int | None) -> Callable[[Any], int]:

@@ -45,6 +45,7 @@ DIR_HELP = "base directory holding runs/ (default: $SPANLINE_DIR, else .spanline
 
 #: Each command and the module that defines it (registering it on import).
 _COMMAND_MODULES = {
+    "analyze": "_analyze",
     "archive": "_archive",
     "check": "_check",
     "compare": "_compare",

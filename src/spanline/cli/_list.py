@@ -17,8 +17,6 @@ from spanline.folds import summarize_file
 
 __all__ = ["list_command", "run_row"]
 
-#: A MassGen-style analysis of the run has been written (as `massgen logs list` marks it).
-ANALYSIS_REPORT = "ANALYSIS_REPORT.md"
 _QUESTION_WIDTH = 40
 
 
@@ -40,7 +38,7 @@ def list_command(limit: int, analyzed: bool | None, directory: Path | None, as_j
     """
     rows = []
     for run in list_runs(base_dir(directory)):
-        if analyzed is not None and (run.directory / ANALYSIS_REPORT).is_file() != analyzed:
+        if analyzed is not None and run.report_path.is_file() != analyzed:
             continue
         rows.append(run_row(run))
         if len(rows) == limit:
@@ -82,7 +80,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "status": summary.get("status", "unknown"),
         "question": run_title(start, None) if start else None,
         "disk_bytes": _disk_use(run.directory),
-        "analyzed": (run.directory / ANALYSIS_REPORT).is_file(),
+        "analyzed": run.report_path.is_file(),
         "failed_agents": _failed_agents(summary),
     }
 

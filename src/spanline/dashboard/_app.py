@@ -265,6 +265,13 @@ async def _summary(request: Request, config: DashboardConfig) -> Response:
     return _json(await run_in_threadpool(_data.summary, run))
 
 
+async def _report(request: Request, config: DashboardConfig) -> Response:
+    """The run's analysis report as plain text, so a browser shows it as it is."""
+    run = await _resolve(config, request.path_params["run_id"])
+    text = await run_in_threadpool(_data.report, run)
+    return Response(text, media_type="text/plain; charset=utf-8")
+
+
 async def _snapshot(request: Request, config: DashboardConfig) -> Response:
     run = await _resolve(config, request.path_params["run_id"])
     offset = _offset(request.query_params.get("offset"), "offset")
@@ -401,6 +408,7 @@ def create_app(config: DashboardConfig) -> ASGIApp:
         # ``:path`` so that ``../x`` (however encoded) reaches the run store and gets 400.
         Route("/api/runs/{run_id:path}/summary", _handled(_summary, config)),
         Route("/api/runs/{run_id:path}/snapshot", _handled(_snapshot, config)),
+        Route("/api/runs/{run_id:path}/report", _handled(_report, config)),
         Route("/api/runs/{run_id:path}/events", _handled(_events_page, config)),
         Route("/events", _handled(_stream, config)),
         Route("/{rest:path}", _not_found),

@@ -36,6 +36,7 @@ __all__ = [
     "event_page",
     "get_run",
     "latest_run",
+    "report",
     "run_list",
     "snapshot",
     "summary",
@@ -88,6 +89,7 @@ def run_info(run: Run) -> dict[str, Any]:
         "service_name": start.get("service_name"),
         "query": start.get("query"),
         "has_summary": run.summary_path.is_file(),
+        "analyzed": run.report_path.is_file(),
         "failed_agents": failed,
     }
 
@@ -95,6 +97,18 @@ def run_info(run: Run) -> dict[str, Any]:
 def run_list(base: Path) -> list[dict[str, Any]]:
     """Every run under ``base``, newest first (see :func:`run_info`)."""
     return [run_info(run) for run in list_runs(base)]
+
+
+def report(run: Run) -> bytes:
+    """The run's ANALYSIS_REPORT.md (``spanline analyze`` writes it).
+
+    Raises:
+        RunNotFoundError: the run has no report (404).
+    """
+    try:
+        return run.report_path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise RunNotFoundError(f"run {run.run_id!r} has no analysis report") from None
 
 
 def check_offset(path: Path, offset: int) -> None:

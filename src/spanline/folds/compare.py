@@ -40,6 +40,7 @@ __all__ = [
     "RowDiff",
     "RunProfile",
     "compare_profiles",
+    "llm_cost",
     "profile",
 ]
 
@@ -213,7 +214,7 @@ class ProfileFold:
         duration = event.get("duration_ms")
         duration = float(duration) if _number(duration) else 0.0
         failed = event.get("status") == "error"
-        cost = self._cost(merged)
+        cost = llm_cost(merged, self._prices)
         if phase is not None:
             self._count(self._group(self._phase, phase), tokens, cost, failed)
         if agent_kind is not None:
@@ -226,18 +227,6 @@ class ProfileFold:
             group.count += 1
             group.wall_ms += duration
             self._count(group, tokens, cost, failed)
-
-    def _cost(self, merged: Mapping[str, Any]) -> float:
-        """The span's recorded cost, else its usage priced (0 when unpriced)."""
-        recorded = merged.get(_COST)
-        if _number(recorded):
-            return float(recorded)
-        if not any(key in merged for key in _PRICED):
-            return 0.0
-        model = next((merged[k] for k in _MODELS if isinstance(merged.get(k), str)), None)
-        table = self._prices if self._prices is not None else PriceTable.default()
-        computed = compute_cost(usage_from_attributes(merged), model, table)
-        return computed or 0.0
 
     @staticmethod
     def _group(groups: dict[str, GroupStats], name: str) -> GroupStats:
@@ -284,6 +273,21 @@ class ProfileFold:
             },
             events=self._events,
         )
+
+
+def llm_cost(merged: Mapping[str, Any], prices: PriceTable | None = None) -> float:
+    """An LLM span's cost in US dollars, from its attributes (start merged with end): its
+    recorded ``gen_ai.usage.cost_usd``, else its usage priced with ``prices`` (default: the
+    shipped table); 0 when it recorded no usage or its model has no price."""
+    recorded = merged.get(_COST)
+    if _number(recorded):
+        return float(recorded)
+    if not any(key in merged for key in _PRICED):
+        return 0.0
+    model = next((merged[k] for k in _MODELS if isinstance(merged.get(k), str)), None)
+    table = prices if prices is not None else PriceTable.default()
+    computed = compute_cost(usage_from_attributes(merged), model, table)
+    return computed or 0.0
 
 
 def _copy(stats: GroupStats) -> GroupStats:

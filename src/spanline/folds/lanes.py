@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from spanline.folds._plans import PlanMatcher
 from spanline.folds._summary_model import RunSummary
 
 __all__ = ["BURN_WINDOW_S", "LanesFold", "lanes"]
@@ -52,7 +53,7 @@ class LanesFold:
         self._run_start: dict[str, Any] | None = None
         # Plans not fulfilled yet, in plan order: plan_id -> its queued lane.
         self._plans: dict[str, dict[str, Any]] = {}
-        self._plans_by_name: dict[str, list[str]] = {}
+        self._matcher = PlanMatcher()
         # span_id -> the plan it fulfilled.
         self._plan_of: dict[str, str] = {}
         # Whole second -> tokens of the span_end lines of that second (the burn rate).
@@ -201,37 +202,17 @@ class LanesFold:
             "cost_usd": 0,
             "error": None,
         }
-        self._plans_by_name.setdefault(name, []).append(plan_id)
+        self._matcher.add(plan_id, name, parent)
 
     def _match_plan(self, span_id: str, parent: Any, event: Mapping[str, Any]) -> None:
         """Fulfil the plan the span names (attribute ``plan_id``), else the first plan
         of its name whose parent is one of the span's ancestors (any, if it has none)."""
         attributes = event.get("attributes")
         explicit = attributes.get("plan_id") if isinstance(attributes, Mapping) else None
-        if isinstance(explicit, str) and explicit in self._plans:
-            self._fulfil(span_id, explicit)
-            return
-        name = event.get("name")
-        pending = self._plans_by_name.get(name) if isinstance(name, str) else None
-        if not pending:
-            return
-        ancestors: set[Any] = set()
-        while parent is not None and parent not in ancestors:
-            ancestors.add(parent)
-            parent = self._parents.get(parent)
-        for plan_id in pending:
-            plan_parent = self._plans[plan_id]["parent"]
-            if plan_parent is None or plan_parent in ancestors:
-                self._fulfil(span_id, plan_id)
-                return
-
-    def _fulfil(self, span_id: str, plan_id: str) -> None:
-        plan = self._plans.pop(plan_id)
-        pending = self._plans_by_name[plan["name"]]
-        pending.remove(plan_id)
-        if not pending:
-            del self._plans_by_name[plan["name"]]
-        self._plan_of[span_id] = plan_id
+        plan_id = self._matcher.match(event.get("name"), explicit, parent, self._parents.get)
+        if plan_id is not None:
+            self._plans.pop(plan_id, None)
+            self._plan_of[span_id] = plan_id
 
     @property
     def run_start(self) -> dict[str, Any] | None:

@@ -496,6 +496,24 @@
     setText("run-id", S.runId || "");
     setText("query", (S.runStart && S.runStart.query) || "");
     pickerStatus(S.runId, status);
+    reportLink(S.runId);
+  }
+
+  // The link to the run's ANALYSIS_REPORT.md (`spanline analyze`), when the run list says
+  // it has one; a static report has no server to serve it.
+  function reportLink(runId) {
+    var link = document.getElementById("report-link");
+    var row = null;
+    d3.select("#run-picker").selectAll("option").each(function (r) {
+      if (r && r.run_id === runId) row = r;
+    });
+    if (row && row.analyzed) {
+      link.href = "/api/runs/" + encodeURIComponent(runId) + "/report";
+      link.hidden = false;
+    } else {
+      link.hidden = true;
+      link.removeAttribute("href");
+    }
   }
 
   // The run picker's line for a run: id, status, question.
