@@ -158,10 +158,8 @@ def _narrowest(rows: list[dict[str, Any]], shown: list[str]) -> int:
     """How wide the table is with every column whole but the question at its narrowest."""
     import io
 
-    from rich.console import Console
-
     text = io.StringIO()
-    measuring = Console(file=text, width=1 << 12, no_color=True)
+    measuring = console(file=text, width=1 << 12)
     measuring.print(_build(rows, shown, question_width=_COLUMNS["Question"]["min_width"]))
     return max(len(line.rstrip()) for line in text.getvalue().splitlines())
 
