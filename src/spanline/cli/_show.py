@@ -12,6 +12,7 @@ import click
 from spanline.cli._app import CliError, cli, console, find_run, read_options
 from spanline.cli._format import fmt_count, fmt_ms, to_json
 from spanline.cli._read import fold_run
+from spanline.folds.display import cut
 from spanline.folds.tree import SpanNode, TreeFold, TreeView
 
 __all__ = ["render_tree", "show", "span_record"]
@@ -168,9 +169,10 @@ def _label(node: SpanNode, open_state: str) -> Any:
 
     text = Text()
     failed = node.status == "error"
-    text.append(node.name or "?", style="bold red" if failed else "bold")
+    # Cut before the Text is built: making a Rich Text of a huge string costs time too.
+    text.append(cut(node.name or "?"), style="bold red" if failed else "bold")
     if node.kind:
-        text.append(f" [{node.kind}]", style="cyan")
+        text.append(f" [{cut(node.kind)}]", style="cyan")
     text.append(f" {fmt_ms(node.duration_ms)}" if node.duration_ms is not None else " -")
     if node.status != "ok":
         mark = "✗ error" if failed else open_state if node.status == "open" else node.status
@@ -179,11 +181,11 @@ def _label(node: SpanNode, open_state: str) -> Any:
         text.append(f" {fmt_count(node.tokens)} tok", style="magenta")
     if node.subtree_tokens > node.tokens:  # an agent's tokens are its LLM calls'
         text.append(f" Σ {fmt_count(node.subtree_tokens)} tok", style="magenta")
-    attributes = [f"{_SHORT.get(k, k)}={v}" for k, v in node.attributes.items()]
+    attributes = [cut(f"{_SHORT.get(k, k)}={cut(str(v))}") for k, v in node.attributes.items()]
     if attributes:
         text.append(" " + " ".join(attributes), style="dim")
     if failed and (node.error_type or node.error_message):
-        detail = ": ".join(part for part in (node.error_type, node.error_message) if part)
+        detail = ": ".join(cut(part) for part in (node.error_type, node.error_message) if part)
         text.append(f" — {detail}", style="red")
     return text
 
