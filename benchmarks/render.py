@@ -4,13 +4,17 @@ Usage::
 
     python benchmarks/render.py [--mb M] [--smoke] [--json PATH]
 
-A run is written whose values are M megabytes each (50 by default): the question,
-an open agent span's name, a tool's name, a phase's, a milestone's, an error
-message, an attribute. Then each is timed once, in a fresh interpreter through
-the real entry point (``python -m spanline ...``): ``summary``, ``summary
---refold``, ``show``, ``tools``, ``list`` and ``summary --json`` (which draws
-nothing, for scale); and, in this process, the dashboard's snapshot of the run
-(``spanline.dashboard._data.snapshot``: the fold, then every string cut).
+The run of the report: one open span named M megabytes (50 by default). Timed
+once each:
+
+* **drawing only**, in this process: the summary and the span tree of the run,
+  folded beforehand, drawn by the CLI's console into a string;
+* **whole commands**, in a fresh interpreter through the real entry point
+  (``python -m spanline ...``): ``summary``, ``summary --refold``, ``show``,
+  ``tools``, ``list`` and ``summary --json`` (which draws nothing: the cost of
+  reading and folding the 50 MB line, for scale);
+* the dashboard's snapshot of the run (``spanline.dashboard._data.snapshot``:
+  the fold, then every string cut).
 
 Before the values were cut for display, ``summary`` took 84 s here and ``show``
 over 60 s on a 50 MB name. ``--smoke`` uses 1 MB (the test suite runs it); no
@@ -41,11 +45,42 @@ COMMANDS = {
 
 
 def write_run(base: Path, size: int) -> None:
-    """The run (see the module): one line per value, each ``size`` characters."""
-    sys.path.insert(0, str(ROOT))
-    from tests.cli._huge import write_huge_run
+    """The run (see the module): a header and one open agent span named ``size`` characters."""
+    directory = base / "runs" / RUN
+    directory.mkdir(parents=True)
+    header = {"event": "run_start", "ts": 1800000000.0, "run_id": RUN, "pid": 1,
+              "host": "elsewhere", "schema_version": 1}  # fmt: skip
+    start = {"event": "span_start", "span_id": "a000000000000001", "parent": None,
+             "trace_id": "0" * 32, "name": "n" * size, "component": None, "kind": "agent",
+             "ts": 1800000001.0, "attributes": {}}  # fmt: skip
+    lines = (json.dumps(header) + "\n" + json.dumps(start) + "\n").encode()
+    (directory / "telemetry.jsonl").write_bytes(lines)
 
-    write_huge_run(base, RUN, size)
+
+def time_drawing(base: Path) -> dict[str, float]:
+    """Seconds to draw the summary and the tree of the folded run, through the CLI's console."""
+    import io
+
+    from spanline._runs._store import resolve_run
+    from spanline.cli._app import console
+    from spanline.cli._format import fold_summary
+    from spanline.cli._read import fold_run
+    from spanline.cli._show import render_tree
+    from spanline.cli._summary import render_summary
+    from spanline.folds.tree import TreeFold
+
+    run = resolve_run(RUN, base)
+    folded, run_start = fold_summary(run)
+    tree = TreeFold(depth=3)
+    fold_run(run, tree)
+    view = tree.result().select(roots=None, depth=3, limit=500, errors_only=False)
+    out = console(file=io.StringIO(), width=100)
+    started = time.perf_counter()
+    out.print(*render_summary(folded, run_start))
+    summary_s = time.perf_counter() - started
+    started = time.perf_counter()
+    out.print(render_tree(view, title=RUN))
+    return {"summary": summary_s, "show": time.perf_counter() - started}
 
 
 def time_command(base: Path, args: list[str]) -> dict[str, Any]:
@@ -87,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         write_run(base, size)
-        print(f"values of {size:,} characters ({size / 1048576:.0f} MB each)")
+        print(f"one open span named {size:,} characters ({size / 1048576:.0f} MB)")
+        drawing = results["drawing"] = time_drawing(base)
+        print(f"  drawing only: summary {drawing['summary']:.3f} s, show {drawing['show']:.3f} s")
         for name, command in COMMANDS.items():
             figures = time_command(base, command)
             results["commands"][name] = figures
