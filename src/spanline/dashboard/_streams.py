@@ -89,6 +89,8 @@ class RunTail:
         self._poll_s = poll_s
         self._stopping = stopping
         self._wake = asyncio.Event()
+        #: The task running :meth:`run`, once started.
+        self.task: asyncio.Task[None] | None = None
 
     def join(self, limit: int) -> tuple[Client, int]:
         """A new client's buffer, and the offset from which the tail will fill it."""
@@ -155,10 +157,9 @@ class Tails:
 
     def start(self, tail: RunTail) -> None:
         """Start the tail's task unless it runs already."""
-        if getattr(tail, "_task", None) is not None:
+        if tail.task is not None:
             return
-        task = asyncio.get_running_loop().create_task(self._run(tail))
-        tail._task = task  # type: ignore[attr-defined]
+        task = tail.task = asyncio.get_running_loop().create_task(self._run(tail))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -170,20 +171,21 @@ class Tails:
                 del self._tails[tail.path]
 
 
-def _history(path: Path, start: int, end: int, encode: Callable[[bytes, int], bytes]) -> bytes:
-    """The messages of the whole lines in ``[start, end)``, read by the client itself."""
+async def _history(
+    path: Path, start: int, end: int, encode: Callable[[bytes, int], bytes]
+) -> AsyncIterator[bytes]:
+    """The messages of the whole lines in ``[start, end)``, read by the client itself, a
+    block at a time (a replay of a large log never sits in memory whole)."""
     follow = Follow(path, start)
-    parts: list[bytes] = []
     try:
         while follow.offset < end:
             position = follow.offset
-            block = follow.read()
+            block = await asyncio.to_thread(follow.read)
             if not block:
                 break
-            parts.append(encode(block[: end - position], position))
+            yield encode(block[: end - position], position)
     finally:
         follow.close()
-    return b"".join(parts)
 
 
 async def stream_lines(
@@ -218,9 +220,8 @@ async def stream_lines(
         tails.start(tail)
         try:
             if start < joined:
-                history = await asyncio.to_thread(_history, path, start, joined, encode)
-                if history:
-                    yield history
+                async for messages in _history(path, start, joined, encode):
+                    yield messages
                 start = joined
             behind = False
             while not behind:
