@@ -63,3 +63,47 @@ def test_a_forced_resync_keeps_the_page_right(
         server.stop()
     assert watched.dialogs == []
     assert watched.errors == []
+
+
+def test_huge_names_reach_the_page_cut_from_the_snapshot_and_the_stream(
+    watched: Watched, tmp_path: Path
+) -> None:
+    """An agent named 1 MB in the snapshot, another streamed after it: each card shows
+    the first 500 characters and the whole length, never the megabyte."""
+    import json
+    import os
+    import time
+
+    base = tmp_path / "huge"
+    run_dir = base / "runs" / "huge-20261207T000000-aaaaaa"
+    run_dir.mkdir(parents=True)
+    huge = "n" * (1024 * 1024)
+    now = time.time()
+
+    def agent(sid: str, name: str) -> str:
+        line = {"event": "span_start", "span_id": sid, "parent": None, "trace_id": "0" * 32,
+                "name": name, "component": None, "kind": "agent", "ts": now,
+                "attributes": {}}  # fmt: skip
+        return json.dumps(line) + "\n"
+
+    header = {"event": "run_start", "ts": now, "run_id": run_dir.name, "pid": os.getpid(),
+              "host": os.uname().nodename, "schema_version": 1}  # fmt: skip
+    telemetry = run_dir / "telemetry.jsonl"
+    telemetry.write_text(json.dumps(header) + "\n" + agent("a000000000000001", "a" + huge))
+    server = start_in_thread(base, host="127.0.0.1", port=0)
+    page = watched.page
+    try:
+        page.goto(f"http://127.0.0.1:{server.port}/")
+        expect(page.locator("#mode")).to_have_text("live")
+        expect(page.locator("#cards .card")).to_have_count(1)
+        with open(telemetry, "a") as out:
+            out.write(agent("a000000000000002", "b" + huge))
+        expect(page.locator("#cards .card")).to_have_count(2)
+        names = page.locator("#cards .card .name").all_text_contents()
+        assert sorted(name[:1] for name in names) == ["a", "b"]
+        for name in names:
+            assert len(name) <= 540, len(name)
+            assert name.endswith(f"… [{len(huge) + 1:,} characters]"), name[-40:]
+    finally:
+        server.stop()
+    assert watched.errors == []
