@@ -237,5 +237,8 @@ async def stream_lines(
                     start = end
         finally:
             tail.leave(client)
-        start, message = await resync()
+        try:
+            start, message = await resync()
+        except Exception:  # the run went away meanwhile: end this stream, never the server
+            return
         yield message
