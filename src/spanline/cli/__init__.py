@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         return _fail("missing command", BAD_INPUT, usage=True)
     try:
-        result = cli.main(args=args, prog_name="spanline", standalone_mode=False)
+        try:
+            result = cli.main(args=args, prog_name="spanline", standalone_mode=False)
+        finally:
+            _cut_hint()
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -55,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         first = str(exc).splitlines()[0] if str(exc) else ""
         return _fail(f"internal error: {type(exc).__name__}: {first}", 1)
     return int(result or 0)
+
+
+def _cut_hint() -> None:
+    """After the output: one line when a value was cut for display, saying where it is whole."""
+    render = sys.modules.get("spanline.cli._render")  # loaded only when something was drawn
+    hint = render.take_hint() if render is not None else None
+    if hint:
+        sys.stderr.write(f"spanline: note: {hint}\n")
 
 
 def _fail(message: str, code: int, *, usage: bool = False) -> int:

@@ -136,14 +136,22 @@ def find_run(target: str | None, directory: Path | None) -> Run:
     return resolve_run(target, base_dir(directory))
 
 
-def console(*, stderr: bool = False, width: int | None = None) -> Any:
-    """A Rich console: no colour when the output is not a terminal or NO_COLOR is set."""
-    from rich.console import Console
+def console(*, stderr: bool = False, width: int | None = None, file: Any = None) -> Any:
+    """The Rich console of every command: no colour when the output is not a terminal or
+    NO_COLOR is set, and every value cut to a display length before it is drawn
+    (:class:`~spanline.cli._render.BoundedConsole`).
 
-    stream = sys.stderr if stderr else sys.stdout
-    plain = not stream.isatty() or "NO_COLOR" in os.environ
+    Args:
+        stderr: draw on stderr rather than stdout.
+        width: the width (default: ``COLUMNS``, else the terminal's).
+        file: draw into this file instead (a measure taken off screen).
+    """
+    from spanline.cli._render import BoundedConsole
+
+    stream = file if file is not None else sys.stderr if stderr else sys.stdout
+    plain = file is not None or not stream.isatty() or "NO_COLOR" in os.environ
     columns = width or (int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS") else None)
-    return Console(
+    return BoundedConsole(
         file=stream,
         no_color=plain,
         color_system=None if plain else "auto",

@@ -212,10 +212,8 @@ def _natural_width(table: Any) -> int:
     """How wide ``table`` is when nothing in it is folded or cut."""
     import io
 
-    from rich.console import Console
-
     text = io.StringIO()
-    Console(file=text, width=1 << 12, no_color=True).print(table)
+    console(file=text, width=1 << 12).print(table)
     return max(len(line.rstrip()) for line in text.getvalue().splitlines())
 
 

@@ -14,6 +14,7 @@ from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._app import base_dir, cli, console, read_options
 from spanline.cli._format import fmt_bytes, fmt_cost, fmt_ms, fmt_time, run_title, to_json
 from spanline.folds import summarize_file
+from spanline.folds.display import cut
 
 __all__ = ["list_command", "run_row"]
 
@@ -156,10 +157,8 @@ def _narrowest(rows: list[dict[str, Any]], shown: list[str]) -> int:
     """How wide the table is with every column whole but the question at its narrowest."""
     import io
 
-    from rich.console import Console
-
     text = io.StringIO()
-    measuring = Console(file=text, width=1 << 12, no_color=True)
+    measuring = console(file=text, width=1 << 12)
     measuring.print(_build(rows, shown, question_width=_COLUMNS["Question"]["min_width"]))
     return max(len(line.rstrip()) for line in text.getvalue().splitlines())
 
@@ -208,7 +207,7 @@ def _cells(row: dict[str, Any]) -> dict[str, Any]:
         "Cost": fmt_cost(row["cost_usd"]),
         "Agents": "-" if row["agents"] is None else str(row["agents"]),
         "Status": _status(row),
-        "Question": Text(row["question"] or "-", no_wrap=True, overflow="ellipsis"),
+        "Question": Text(cut(row["question"] or "-"), no_wrap=True, overflow="ellipsis"),
         "Disk": fmt_bytes(row["disk_bytes"]),
         "Analyzed": "✓" if row["analyzed"] else "-",
     }

@@ -12,9 +12,10 @@ import click
 from spanline.cli._app import CliError, cli, console, find_run, read_options
 from spanline.cli._format import fmt_count, fmt_ms, to_json
 from spanline.cli._read import fold_run
+from spanline.folds.display import cut
 from spanline.folds.tree import SpanNode, TreeFold, TreeView
 
-__all__ = ["render_tree", "show"]
+__all__ = ["render_tree", "show", "span_record"]
 
 #: Nodes drawn at most: a terminal tree past this is not read, only scrolled.
 MAX_NODES = 500
@@ -43,6 +44,12 @@ _SHORT = {"gen_ai.agent.id": "agent", "gen_ai.request.model": "model", "tool.nam
     show_default=True,
     help="nodes drawn at most",
 )
+@click.option(
+    "--span",
+    "span_id",
+    metavar="SPAN_ID",
+    help="print this span's full record as JSON (its lines, nothing cut)",
+)
 @read_options
 def show(
     run: str | None,
@@ -50,15 +57,20 @@ def show(
     agent: str | None,
     depth: int | None,
     limit: int,
+    span_id: str | None,
     directory: Path | None,
     as_json: bool,
 ) -> None:
     """The span tree of RUN: durations, status, tokens and key attributes; failures in red.
 
     "Σ N tok" is what a span's whole subtree spent (an agent's tokens are its LLM
-    calls'), drawn or not.
+    calls'), drawn or not. Names and values longer than the display length are cut;
+    --span SPAN_ID prints one span's lines whole.
     """
     found = find_run(run, directory)
+    if span_id is not None:
+        sys.stdout.write(to_json(span_record(found, span_id)))
+        return
     levels = (None if errors else 3) if depth is None else (depth or None)
     # Drawing the top levels of the whole run needs records of those levels only.
     whole = errors or agent is not None or levels is None
@@ -83,6 +95,38 @@ def show(
     out.print(render_tree(view, title=found.run_id, open_state=_open_state(found, view)))
     for line in _left_out(view, levels, limit):
         out.print(line, style="dim")
+
+
+def span_record(run: Any, span_id: str) -> dict[str, Any]:
+    """Every line of ``run`` that belongs to span ``span_id``, whole.
+
+    Returns:
+        ``{run_id, span_id, start, end, events}``: its ``span_start`` and ``span_end``
+        lines (None when absent) and the ``event`` lines it holds, as written.
+
+    Raises:
+        CliError: no line of the run has this span id.
+    """
+    from spanline.folds import JsonlTail
+
+    record: dict[str, Any] = {"run_id": run.run_id, "span_id": span_id, "start": None}
+    record.update(end=None, events=[])
+    found = False
+    for batch in JsonlTail(run.telemetry_path).batches(final=True):
+        for event in batch:
+            if event.get("span_id") != span_id:
+                continue
+            found = True
+            kind = event.get("event")
+            if kind == "span_start":
+                record["start"] = event
+            elif kind == "span_end":
+                record["end"] = event
+            else:
+                record["events"].append(event)
+    if not found:
+        raise CliError(f"no span {span_id!r} in run {run.run_id}")
+    return record
 
 
 def _open_state(run: Any, view: TreeView) -> str:
@@ -125,9 +169,10 @@ def _label(node: SpanNode, open_state: str) -> Any:
 
     text = Text()
     failed = node.status == "error"
-    text.append(node.name or "?", style="bold red" if failed else "bold")
+    # Cut before the Text is built: making a Rich Text of a huge string costs time too.
+    text.append(cut(node.name or "?"), style="bold red" if failed else "bold")
     if node.kind:
-        text.append(f" [{node.kind}]", style="cyan")
+        text.append(f" [{cut(node.kind)}]", style="cyan")
     text.append(f" {fmt_ms(node.duration_ms)}" if node.duration_ms is not None else " -")
     if node.status != "ok":
         mark = "✗ error" if failed else open_state if node.status == "open" else node.status
@@ -136,11 +181,11 @@ def _label(node: SpanNode, open_state: str) -> Any:
         text.append(f" {fmt_count(node.tokens)} tok", style="magenta")
     if node.subtree_tokens > node.tokens:  # an agent's tokens are its LLM calls'
         text.append(f" Σ {fmt_count(node.subtree_tokens)} tok", style="magenta")
-    attributes = [f"{_SHORT.get(k, k)}={v}" for k, v in node.attributes.items()]
+    attributes = [cut(f"{_SHORT.get(k, k)}={cut(str(v))}") for k, v in node.attributes.items()]
     if attributes:
         text.append(" " + " ".join(attributes), style="dim")
     if failed and (node.error_type or node.error_message):
-        detail = ": ".join(part for part in (node.error_type, node.error_message) if part)
+        detail = ": ".join(cut(part) for part in (node.error_type, node.error_message) if part)
         text.append(f" — {detail}", style="red")
     return text
 

@@ -17,6 +17,7 @@ from spanline.cli._format import (
     run_title,
     to_json,
 )
+from spanline.folds.display import bounded
 
 __all__ = ["failed_agents_text", "refold_option", "render_summary", "summary", "tools_table"]
 
@@ -71,6 +72,8 @@ def render_summary(
     from rich.panel import Panel
     from rich.text import Text
 
+    # Cut before any Text is built: making a Rich Text of a huge string costs time too.
+    folded, run_start = bounded(folded), bounded(run_start)
     totals = folded["totals"]
     status = folded["status"]
     head = Text()

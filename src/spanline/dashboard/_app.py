@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -28,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from spanline._lines._read import NONFINITE_HINT, Follow, finite_line
+from spanline._lines._read import NONFINITE_HINT, finite_line
 from spanline._runs._store import Run
 from spanline.dashboard import _data
+from spanline.dashboard._streams import BUFFER_BYTES, Tails, stream_lines
 from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 
 __all__ = ["DashboardConfig", "content_security_policy", "create_app", "read_page"]
@@ -65,6 +65,10 @@ class DashboardConfig:
         last_request: when the last request ended (``time.monotonic()``), or None.
         streams: the ``/events`` streams open now.
         snapshots: the snapshot requests answered so far.
+        buffer_bytes: how many bytes of messages one stream may have waiting before
+            it is resynced (see :mod:`spanline.dashboard._streams`).
+        resyncs: the ``resync`` events sent so far.
+        tails: the shared tail of each run being streamed.
     """
 
     base: Path
@@ -80,6 +84,9 @@ class DashboardConfig:
     last_request: float | None = None
     streams: int = 0
     snapshots: int = 0
+    buffer_bytes: int = BUFFER_BYTES
+    resyncs: int = 0
+    tails: Tails = field(default_factory=Tails)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def request_started(self) -> None:
@@ -278,11 +285,15 @@ async def _snapshot(request: Request, config: DashboardConfig) -> Response:
     data = await run_in_threadpool(_data.snapshot, run, offset)
     with config.lock:
         config.snapshots += 1
-    data["server"] = {
+    data["server"] = _server_info(config, run)
+    return _json(data)
+
+
+def _server_info(config: DashboardConfig, run: Run) -> dict[str, Any]:
+    return {
         "stops_with_run": config.stops_with == run.run_id,
         "reopen": config.reopen if config.stops_with == run.run_id else None,
     }
-    return _json(data)
 
 
 async def _events_page(request: Request, config: DashboardConfig) -> Response:
@@ -300,60 +311,49 @@ async def _stream(request: Request, config: DashboardConfig) -> Response:
         start = _offset(request.query_params.get("from"), "from") or 0
     await run_in_threadpool(_data.check_offset, run.telemetry_path, start)
     return EventSourceResponse(
-        _tail(run.telemetry_path, start, config),
+        _tail(run, start, config),
         ping=config.ping_s,
         headers={"x-accel-buffering": "no"},
     )
 
 
-async def _tail(path: Path, start: int, config: DashboardConfig) -> AsyncIterator[bytes]:
+async def _tail(run: Run, start: int, config: DashboardConfig) -> AsyncIterator[bytes]:
     """Each line from ``start``, then each new one, as it is completed.
 
-    Each stream reads the file itself: a slow client holds up only its own
-    stream, never the others or the writer.
+    The run's lines are read once for every client (a shared tail); a client that
+    falls behind gets a ``resync`` event instead of slowing the others.
     """
-    follow = Follow(path, start)
+
+    async def resync() -> tuple[int, bytes]:
+        data = await run_in_threadpool(_data.snapshot, run, None)
+        data["server"] = _server_info(config, run)
+        with config.lock:
+            config.resyncs += 1
+        body = orjson.dumps({"offset": data["offset"], "snapshot": data}).decode()
+        message = ServerSentEvent(data=body, event="resync", id=str(data["offset"]))
+        return data["offset"], message.encode()
+
     with config.lock:
         config.streams += 1
     try:
-        while True:
-            # Read what is there before giving up on `stopping`: the run's last lines are
-            # written just before the server stops, and an open page must get them.
-            stopping = config.stopping.is_set()
-            position = follow.offset
-            block = follow.read()
-            if block is None:  # no file yet, or nothing new
-                if stopping:
-                    break
-                await anyio.sleep(config.poll_s)
-                continue
-            if block:
-                messages, _ = _encoded(str(path), block, position)
-                if messages:
-                    yield messages
-            await anyio.sleep(0)  # let the other streams run between chunks
+        async for messages in stream_lines(
+            config.tails,
+            run.telemetry_path,
+            start,
+            encode=_messages,
+            resync=resync,
+            poll_s=config.poll_s,
+            stopping=config.stopping.is_set,
+            limit=config.buffer_bytes,
+        ):
+            yield messages
     finally:
         with config.lock:
             config.streams -= 1
-        follow.close()
 
 
-#: Recently encoded blocks, by (file, offset, length): streams tailing the same run
-#: mostly read the same new lines at the same offset, and the log only grows, so the
-#: bytes there never change. Shared by the streams of this server's event loop.
-_RECENT: dict[tuple[str, int, int], tuple[bytes, int]] = {}
-_RECENT_MAX = 64
-
-
-def _encoded(path: str, block: bytes, position: int) -> tuple[bytes, int]:
-    key = (path, position, len(block))
-    found = _RECENT.get(key)
-    if found is None:
-        found = encode_lines(block, position)
-        if len(_RECENT) >= _RECENT_MAX:
-            _RECENT.clear()
-        _RECENT[key] = found
-    return found
+def _messages(block: bytes, position: int) -> bytes:
+    return encode_lines(block, position)[0]
 
 
 def encode_lines(block: bytes, position: int) -> tuple[bytes, int]:

@@ -28,6 +28,7 @@ from spanline._runs._store import (
 )
 from spanline.exceptions import RunNotFoundError
 from spanline.folds import LineProblem, SummaryFold
+from spanline.folds.display import bounded
 from spanline.folds.lanes import LanesFold
 
 __all__ = [
@@ -159,12 +160,17 @@ def _warn_nonfinite(path: Path, count: int) -> None:
 
 
 def summary(run: Run) -> dict[str, Any]:
-    """The run's summary: the stored one when it covers the whole log, else a fold of it."""
-    return summary_or_fold(run, _fold)
+    """The run's summary: the stored one when it covers the whole log, else a fold of it.
+
+    Every string in it is cut to the display length (:func:`~spanline.folds.display.bounded`);
+    the whole values are in the log (``/api/runs/{id}/events``).
+    """
+    result: dict[str, Any] = bounded(summary_or_fold(run, _fold))
+    return result
 
 
 def _fold(run: Run) -> dict[str, Any]:
-    folded: dict[str, Any] = snapshot(run, None, with_lanes=False)["summary"]
+    folded: dict[str, Any] = _folds(run, None, with_lanes=False)["summary"]
     return folded
 
 
@@ -185,9 +191,18 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
         (:meth:`~spanline.folds.lanes.LanesFold.burn`), at this moment while the
         run is live, else at its last line.
 
+        Every string in it is cut to the display length
+        (:func:`~spanline.folds.display.bounded`): a page draws names, never megabytes;
+        the whole values are in the log (``/api/runs/{id}/events``).
+
     Raises:
         BadOffset: ``offset`` is not the start of a line.
     """
+    result: dict[str, Any] = bounded(_folds(run, offset, with_lanes=with_lanes))
+    return result
+
+
+def _folds(run: Run, offset: int | None, *, with_lanes: bool) -> dict[str, Any]:
     path = run.telemetry_path
     if offset is not None:
         check_offset(path, offset)

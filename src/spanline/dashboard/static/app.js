@@ -106,8 +106,26 @@
     return false;
   }
 
+  // Names and strings drawn are cut to a display length first (as the server cuts
+  // the snapshot): a line of the stream is verbatim and may hold megabytes.
+  var DISPLAY_CHARS = 500, DISPLAY_ROOM = 40;
+  function cut(value) {
+    if (typeof value !== "string" || value.length <= DISPLAY_CHARS + DISPLAY_ROOM) return value;
+    return value.slice(0, DISPLAY_CHARS) + "\u2026 [" + value.length.toLocaleString("en-US") + " characters]";
+  }
+  function bound(ev) {
+    ["name", "kind", "component"].forEach(function (k) { ev[k] = cut(ev[k]); });
+    if (ev.error && typeof ev.error === "object") {
+      ev.error.type = cut(ev.error.type); ev.error.message = cut(ev.error.message);
+    }
+    var attrs = ev.attributes;
+    if (attrs && typeof attrs === "object") Object.keys(attrs).forEach(function (k) { attrs[k] = cut(attrs[k]); });
+    return ev;
+  }
+
   function apply(ev) {
     if (!ev || typeof ev !== "object") return;
+    bound(ev);
     touch(ev.ts);
     switch (ev.event) {
       case "run_start":
@@ -933,6 +951,20 @@
         }
       }
     };
+    // The server found this page behind the run (its buffer was full): the state is
+    // replaced by the fresh snapshot, and the stream goes on from the snapshot's offset.
+    source.addEventListener("resync", function (msg) {
+      if (!S || S.runId !== runId) return;
+      var data;
+      try { data = JSON.parse(msg.data); } catch (e) { return; }
+      var keep = { finished: S.finished };
+      reset(runId);
+      loadSnapshot(data.snapshot || {});
+      S.resyncs = (S.resyncs || 0) + 1;
+      S.offset = data.offset;
+      if (keep.finished) S.finished = true;
+      dirty = true;
+    });
     pollLive(runId, 2000);
     source.onerror = function () {
       // EventSource reconnects by itself, sending Last-Event-ID; nothing to do.
