@@ -140,7 +140,12 @@ def _gemini_turn(body: dict[str, Any]) -> _Turn:
 
 def _gemini_schema(declaration: dict[str, Any]) -> dict[str, Any]:
     # Gemini spells types in capitals (STRING, OBJECT) and may send JSON schema instead.
-    schema = declaration.get("parameters") or declaration.get("parametersJsonSchema") or {}
+    schema = (
+        declaration.get("parameters")
+        or declaration.get("parametersJsonSchema")
+        or declaration.get("parameters_json_schema")  # as google-genai 2.x sends it
+        or {}
+    )
     properties = {
         name: {**spec, "type": str(spec.get("type", "string")).lower()}
         for name, spec in (schema.get("properties") or {}).items()

@@ -37,15 +37,20 @@ LOGFIRE_APP = textwrap.dedent(
         out["same_provider"] = provider is trace.get_tracer_provider().provider
         # Logfire's proxy given explicitly: the same SDK provider, no TypeError.
         out["explicit"] = spanline.otel.install(trace.get_tracer_provider()) is provider
-    with logfire.span("Agent run: {name!r}", name="lead"):
-        with logfire.span("Fetching {url}", url="/a"):
-            logfire.info("inside {n}", n=1)
+    import contextlib
+    outer = contextlib.nullcontext()
+    if os.environ["MODE"] == "spanline":
+        outer = spanline.span("outer")  # Logfire's spans opened inside a spanline span
+    with outer:
+        with logfire.span("Agent run: {name!r}", name="lead"):
+            with logfire.span("Fetching {url}", url="/a"):
+                logfire.info("inside {n}", n=1)
     if os.environ["MODE"] == "spanline":
         spanline.shutdown()
         out["spanline"] = [json.loads(line) for line in open(run.telemetry_path)]
     names = {s.context.span_id: s.name for s in exporter.get_finished_spans()}
     out["logfire"] = sorted(
-        [s.name, names.get(s.parent.span_id, "") if s.parent else "",
+        [s.name, names.get(s.parent.span_id, "?") if s.parent else "",
          {k: v for k, v in s.attributes.items() if k in ("logfire.msg", "logfire.msg_template")}]
         for s in exporter.get_finished_spans()
     )
@@ -68,10 +73,14 @@ def test_install_after_logfire_records_its_spans_and_leaves_them_unchanged(
     beside = _logfire(tmp_path / "beside", "spanline")
     assert beside["same_provider"] is True  # attached to Logfire's SDK provider
     assert beside["explicit"] is True
-    assert beside["logfire"] == alone["logfire"]  # Logfire's spans are unchanged
-    names = [e["name"] for e in beside["spanline"] if e["event"] == "span_start"]
+    # Logfire's spans are unchanged: opened inside a spanline span, Logfire's root
+    # keeps no parent (its backend never sees spanline's spans).
+    assert beside["logfire"] == alone["logfire"]
+    starts = [e for e in beside["spanline"] if e["event"] == "span_start"]
     # Named by Logfire's message, not its template.
-    assert names == ["Agent run: 'lead'", "Fetching /a", "inside 1"]
+    assert [e["name"] for e in starts] == ["outer", "Agent run: 'lead'", "Fetching /a", "inside 1"]
+    # In the run, Logfire's root nests under the spanline span it was opened in.
+    assert [e["parent"] for e in starts[:3]] == [None, starts[0]["span_id"], starts[1]["span_id"]]
 
 
 #: An application's own SDK provider set globally first; install() with no argument.

@@ -16,7 +16,7 @@ start waits for it and no ordering is needed otherwise:
 With ``instrument("openai")`` too, the SDK call's span is opened where CrewAI calls
 the model, under the agent (a ``before_llm_call`` hook makes the agent's span id the
 parent there); CrewAI's LLM span for the same response then records no usage (a
-``duplicate_of`` attribute names the SDK's span), so the call counts once.
+``spanline.duplicate_of`` attribute names the SDK's span), so the call counts once.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from crewai.events.event_context import (
 )
 from crewai.hooks import llm_hooks
 
+from spanline._capture import _ledger as ledger
 from spanline._capture._report import report
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME
 from spanline._hotpath._tracer import Span
-from spanline._instrument._spans import SpanBook, add_usage, recorded_response
+from spanline._instrument._spans import SpanBook, add_usage
+from spanline.schema import DUPLICATE_OF
 
 __all__ = ["install", "uninstall"]
 
@@ -149,13 +151,16 @@ class _Listener:
 def _llm_usage(span: Span, event: Any) -> None:
     usage = event.usage or {}
     response_id = event.response_id
-    holder = recorded_response(response_id)
-    if holder is not None:  # the SDK's span recorded this response: count it once
-        span.set_attribute("duplicate_of", holder)
-        span.set_attribute("gen_ai.response.id", response_id)
-        return
     tokens_in = usage.get("prompt_tokens", usage.get("input_tokens"))
     tokens_out = usage.get("completion_tokens", usage.get("output_tokens"))
+    if any(isinstance(n, int) and not isinstance(n, bool) for n in (tokens_in, tokens_out)):
+        # One ledger for "one call counted once by response id": the SDK's span that
+        # recorded this response keeps the usage, this one is its duplicate.
+        kept = ledger.claim(response_id, span._id, "spanline.instrument('crewai')")
+        if kept is not None:
+            span.set_attribute(DUPLICATE_OF, f"{kept:016x}")
+            span.set_attribute("gen_ai.response.id", response_id)
+            return
     add_usage(span, tokens_in, tokens_out, model=event.model, response_id=response_id)
 
 

@@ -2,8 +2,10 @@
 through the bridge.
 
 ADK traces through OpenTelemetry's global provider. The bridge goes on it when it is
-an SDK provider (Logfire's, the application's), else on spanline's own, made global,
-so ADK's spans are recorded without ``set_global_otel``.
+an SDK provider (Logfire's, the application's), as a guest that leaves that tracer's
+spans as they were, else on spanline's own, made global, so ADK's spans are recorded
+without ``set_global_otel``. (``spanline.otel.install()`` alone, before any provider is
+global, records none of them and says so in one line: ADK's tracers are the global's.)
 """
 
 from __future__ import annotations

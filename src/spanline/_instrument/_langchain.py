@@ -27,6 +27,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.tracers import context as _context
 
 from spanline._capture._report import report
+from spanline._capture._scopes import skip_scopes, unskip_scopes
 from spanline._instrument._spans import SpanBook, add_usage
 
 __all__ = ["install", "uninstall"]
@@ -190,8 +191,15 @@ _HANDLER = SpanlineCallbackHandler()
 _VAR: Any = None
 
 
+#: OpenTelemetry scopes that carry the same runs (LangSmith's OpenTelemetry, which
+#: Logfire uses for LangChain, and OpenInference's): the bridge skips them while this
+#: one is loaded, so no agent or tool appears twice.
+SCOPES = ("langsmith", "openinference.instrumentation.langchain")
+
+
 def install() -> None:
     """Register the configure hook once; later calls reactivate the handler."""
+    skip_scopes(SCOPES)
     global _VAR
     if _VAR is None:
         from contextvars import ContextVar
@@ -204,4 +212,5 @@ def install() -> None:
 def uninstall() -> None:
     """Stop recording: LangChain offers no way to remove a hook, so the handler goes idle
     (runs already open still end their spans)."""
+    unskip_scopes(SCOPES)
     _HANDLER.active = False

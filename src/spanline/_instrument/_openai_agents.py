@@ -22,6 +22,7 @@ from agents import add_trace_processor
 from agents.tracing import TracingProcessor
 
 from spanline._capture._report import report
+from spanline._capture._scopes import skip_scopes, unskip_scopes
 from spanline._instrument._spans import SpanBook, add_usage
 
 __all__ = ["install", "uninstall"]
@@ -147,9 +148,15 @@ class _Processor(TracingProcessor):
 _PROCESSOR: _Processor | None = None
 
 
+#: OpenTelemetry scopes that carry the same agents (Logfire's and OpenInference's
+#: integrations): the bridge skips them while this one is loaded, so none appears twice.
+SCOPES = ("logfire.openai_agents", "openinference.instrumentation.openai_agents")
+
+
 def install() -> None:
     """Add the processor beside the SDK's own (once per process; later: reactivate it)."""
     global _PROCESSOR
+    skip_scopes(SCOPES)
     if _PROCESSOR is None:
         _PROCESSOR = _Processor()
         add_trace_processor(_PROCESSOR)
@@ -158,5 +165,6 @@ def install() -> None:
 
 def uninstall() -> None:
     """Stop recording: the SDK offers no way to remove one processor, so it goes idle."""
+    unskip_scopes(SCOPES)
     if _PROCESSOR is not None:
         _PROCESSOR.active = False

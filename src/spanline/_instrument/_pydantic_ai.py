@@ -2,7 +2,8 @@
 through the bridge.
 
 The bridge goes on the global OpenTelemetry SDK provider when there is one (Logfire's,
-the application's), else on spanline's own, made global. pydantic-ai's class-wide
+the application's), as a guest that leaves that tracer's spans as they were, else on
+spanline's own, made global: the user needs no ``set_global_otel``. pydantic-ai's class-wide
 switch (``Agent.instrument_all``) is turned on only when nobody set it already: a
 setting of Logfire's or the application's is never overridden.
 """

@@ -13,7 +13,6 @@ from spanline._decorators._traced import LlmRecipe, _usage_recorded_inside
 from spanline._decorators._wrapping import parsed_raw_response
 from spanline._hotpath._runtime import CURRENT_SPAN
 from spanline._hotpath._tracer import Span
-from spanline._instrument._spans import remember_response
 from spanline.schema import DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["SdkCall", "Target"]
@@ -77,7 +76,6 @@ class SdkCall(LlmRecipe):
         if isinstance(response_id, str):
             # Before the usage: a call another span already recorded is settled by it.
             span.set_attribute("gen_ai.response.id", response_id)
-            remember_response(response_id, span.span_id)
         super().finish(span, result, elapsed_ms)
         result = parsed
         reasons = _finish_reasons(result)

@@ -11,7 +11,6 @@ under it; it stops being current when it ends in the same context.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from spanline._hotpath._runtime import CURRENT_SPAN, context_attributes
 from spanline._hotpath._tracer import _CURRENT, Span, Tracer, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
-__all__ = ["SpanBook", "add_usage", "recorded_response", "remember_response"]
+__all__ = ["SpanBook", "add_usage"]
 
 _TRACER = Tracer()
 
@@ -178,27 +177,3 @@ def add_usage(
             span.add(tokens=counted)
     except ValueError:  # the span was ended at shutdown meanwhile: nothing to add
         pass
-
-
-#: Response ids the instrumented SDKs recorded usage for, with the span that holds it:
-#: a framework span that reports the same response (but is not around the SDK's span)
-#: then records none. Bounded: only the latest calls can still be reported.
-_RESPONSES: OrderedDict[str, str] = OrderedDict()
-_RESPONSES_KEPT = 4096
-_RESPONSES_LOCK = threading.Lock()
-
-
-def remember_response(response_id: str, span_id: str) -> None:
-    """An instrumented SDK call's span ``span_id`` recorded the usage of ``response_id``."""
-    with _RESPONSES_LOCK:
-        _RESPONSES[response_id] = span_id
-        if len(_RESPONSES) > _RESPONSES_KEPT:
-            _RESPONSES.popitem(last=False)
-
-
-def recorded_response(response_id: Any) -> str | None:
-    """The span that recorded ``response_id``'s usage, or None."""
-    if not isinstance(response_id, str):
-        return None
-    with _RESPONSES_LOCK:
-        return _RESPONSES.get(response_id)

@@ -43,6 +43,13 @@ def install(tracer_provider: Any = None, *, set_global_otel: bool = False) -> Tr
     (``HTTPXClientInstrumentor().instrument(tracer_provider=...)``) when it is not
     the global one. Calling it again is harmless.
 
+    Found global (not named), another tracer's provider is joined as a guest: its
+    spans keep their own parents and trace ids, so its backend, which never sees
+    spanline's spans, gets the trees it got before; in the run they still nest under
+    the open spanline span. A provider named as ``tracer_provider`` is bridged both
+    ways: OTel spans opened inside a spanline span are its children there too (one
+    trace where spanline's spans reach the same backend, through OTLP export).
+
     Args:
         tracer_provider: the provider to record from (default: see above); an
             OpenTelemetry SDK provider, or a wrapper around one (Logfire's).
@@ -64,14 +71,27 @@ def install(tracer_provider: Any = None, *, set_global_otel: bool = False) -> Tr
             )
         if set_global_otel and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
             trace.set_tracer_provider(tracer_provider)  # only a proxy is there: nothing replaced
+        shared = False  # named: OTel spans nest under spanline's in its export too
     else:
+        found = _sdk_provider(trace.get_tracer_provider())
         provider = _global_or_new(set_global_otel)
+        shared = provider is found and _exports_elsewhere(provider)
     if provider not in _installed:
         processor = SpanProcessor()
         provider.add_span_processor(processor)
         _installed[provider] = processor
     _context.enable()
+    if shared:
+        _context.share()
     return provider
+
+
+def _exports_elsewhere(provider: TracerProvider) -> bool:
+    """Whether the provider has span processors besides spanline's (another tracer's,
+    exporting its spans elsewhere)."""
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", ())
+    return any(not isinstance(each, SpanProcessor) for each in processors)
 
 
 def _sdk_provider(candidate: Any) -> TracerProvider | None:

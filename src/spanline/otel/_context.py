@@ -13,6 +13,12 @@ OpenTelemetry reads its current context through one runtime-context object
   (OpenTelemetry's "suppress instrumentation" flag): spanline never traces
   itself.
 
+When ``install()`` joins another tracer's global provider (Logfire's, an
+application's own) the bridge is a guest (:func:`share`): ``get_current()`` is left
+as it is, so the other tracer's spans keep their own parents and trace ids, and
+spanline's processor places them under the open spanline span in the run itself
+(:func:`spanline_parent`).
+
 Nothing here runs on spanline's hot path: a plain span costs what it did. The
 price is paid where OTel reads or sets its context, and only after
 :func:`enable`. Once installed the wrapper stays (tokens it handed out must
@@ -35,7 +41,18 @@ from spanline._decorators._propagate import RemoteParent
 from spanline._hotpath._runtime import CURRENT_SPAN, SUPPRESSED
 from spanline._hotpath._tracer import _STARTED, Span
 
-__all__ = ["OtelView", "disable", "enable", "is_enabled", "recording", "skipped", "trace_id_of"]
+__all__ = [
+    "OtelView",
+    "disable",
+    "enable",
+    "is_enabled",
+    "is_shared",
+    "recording",
+    "share",
+    "skipped",
+    "spanline_parent",
+    "trace_id_of",
+]
 
 #: The spanline span that was current when a context was attached: a spanline
 #: span current now that is not this one was opened later, so it is innermost.
@@ -117,6 +134,8 @@ class BridgeContext(_RuntimeContext):
     def __init__(self, inner: _RuntimeContext) -> None:
         self.inner = inner
         self.active = False
+        #: A guest on another tracer's provider: OTel's context is not rewritten.
+        self.shared = False
         #: (context, spanline span, answer): get_current() is called often per span.
         self._last: tuple[Any, Any, Context] | None = None
 
@@ -158,6 +177,8 @@ class BridgeContext(_RuntimeContext):
             return last[2]
         if current is SUPPRESSED:
             answer = Context({**context, _SUPPRESS_KEY: True, _SPANLINE_KEY: current})
+        elif self.shared:
+            return context  # the other tracer's spans keep their parents
         elif isinstance(current, (Span, RemoteParent)) and current._id:
             trace_id = trace_id_of(current)
             if not trace_id:
@@ -190,11 +211,46 @@ def enable() -> None:
     _bridge().active = True
 
 
+def share() -> None:
+    """The bridge is a guest on a provider that exports elsewhere too: OTel's current
+    context is no longer pointed at spanline's spans (their ids would reach the other
+    tracer as parents it never sees); the processor nests spans in the run instead."""
+    runtime = _bridge()
+    runtime.shared = True
+    runtime._last = None
+
+
+def is_shared() -> bool:
+    """True when the bridge is a guest (see :func:`share`)."""
+    runtime = otel_context._RUNTIME_CONTEXT
+    return isinstance(runtime, BridgeContext) and runtime.active and runtime.shared
+
+
+def spanline_parent(otel_parent: int | None) -> int | None:
+    """The parent a span starting now has in the run when the bridge is a guest: the
+    open spanline span when it was opened after OTel's current context was attached
+    (it is innermost) and the span took that context's span as its parent; else the
+    span's own OTel parent."""
+    current = CURRENT_SPAN.get()
+    if not isinstance(current, (Span, RemoteParent)) or not current._id:
+        return otel_parent
+    runtime = otel_context._RUNTIME_CONTEXT
+    context = runtime.inner.get_current() if isinstance(runtime, BridgeContext) else None
+    if context is None or current is context.get(_SPANLINE_KEY):
+        return otel_parent
+    implicit = trace.get_current_span(context).get_span_context()
+    if otel_parent is not None and otel_parent != implicit.span_id:
+        return otel_parent  # an explicit parent: kept
+    parent: int = current._id
+    return parent
+
+
 def disable() -> None:
     """Bridge mode off: OTel's context is OTel's own again."""
     runtime = otel_context._RUNTIME_CONTEXT
     if isinstance(runtime, BridgeContext):
         runtime.active = False
+        runtime.shared = False
         runtime._last = None
 
 

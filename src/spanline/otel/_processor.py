@@ -101,7 +101,10 @@ class SpanProcessor(SdkSpanProcessor):
             pipeline.count_suppressed()  # one of spanline's own threads
             return
         span_id = span.get_span_context().span_id
-        parent = span.parent.span_id if span.parent is not None else RUNTIME.remote_parent
+        parent = span.parent.span_id if span.parent is not None else None
+        if _context.is_shared():  # a guest: the open spanline span is placed here
+            parent = _context.spanline_parent(parent)
+        parent = parent if parent is not None else RUNTIME.remote_parent
         parent = _context.skipped.get(parent, parent) if parent is not None else None
         scope = span.instrumentation_scope
         scope_name = scope.name if scope is not None and scope.name else ""

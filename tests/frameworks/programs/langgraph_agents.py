@@ -22,10 +22,8 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def main(mode: str) -> None:
-    spanline.configure_observability(enabled=True, service_name="langgraph")
-    if mode == "off":
-        spanline.uninstrument("langchain")
+def run() -> None:
+    """Run the two agents; tracing is set up by the caller."""
     model = ChatOpenAI(model="gpt-4o-mini", max_retries=0)
     researcher = create_agent(
         model, tools=[word_count], system_prompt="Count words.", name="researcher"
@@ -42,6 +40,13 @@ def main(mode: str) -> None:
     # The thread id is LangGraph's conversation id (gen_ai.conversation.id).
     result = lead.invoke(question, {"configurable": {"thread_id": "conversation-1"}})
     print(result["messages"][-1].content)
+
+
+def main(mode: str) -> None:
+    spanline.configure_observability(enabled=True, service_name="langgraph")
+    if mode == "off":
+        spanline.uninstrument("langchain")
+    run()
     spanline.shutdown()
 
 

@@ -21,8 +21,8 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def main(mode: str) -> None:
-    spanline.configure_observability(enabled=True, service_name="openai-agents")
+def run(mode: str) -> None:
+    """Run the two agents (``as_tool`` or ``handoff``); tracing is set up by the caller."""
     set_default_openai_api("responses")
     # The SDK's own trace exporter stays on, posting to the loopback server.
     default_exporter().endpoint = f"{os.environ['AGENT_SERVER_URL']}/v1/traces/ingest"
@@ -43,6 +43,11 @@ def main(mode: str) -> None:
     # The group id is the framework's conversation id (gen_ai.conversation.id).
     result = Runner.run_sync(lead, question, run_config=RunConfig(group_id="conversation-1"))
     print(result.final_output)
+
+
+def main(mode: str) -> None:
+    spanline.configure_observability(enabled=True, service_name="openai-agents")
+    run(mode)
     spanline.shutdown()
 
 
