@@ -105,6 +105,7 @@ class LiveSummary:
                 return None
             from spanline.folds import write_summary
 
+            self._fold.cover(self._tail.offset)  # the bytes of the log this summary covers
             summary = self._fold.result()
             write_summary(summary, self.run.summary_path)
             self._written_offset = self._tail.offset

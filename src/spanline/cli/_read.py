@@ -101,6 +101,8 @@ def read_file(
     finally:
         if progress is not None:
             progress.stop()
+    for fold in summaries:
+        fold.cover(tail.offset)
     skipped = {(p.line, p.error): p for fold in summaries for p in fold.problems}
     problems = sorted([*tail.problems, *skipped.values()], key=lambda problem: problem.line)
     return problems, tail.lines

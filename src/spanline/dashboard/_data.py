@@ -177,6 +177,7 @@ def snapshot(run: Run, offset: int | None, *, with_lanes: bool = True) -> dict[s
             batch, numbers = [], []
     _feed(fold, lanes, batch, str(path), numbers)
     fold.note_problems(problems)
+    fold.cover(reached)
     result = fold.result()
     summary_dict = result.to_dict()
     # Spans with no end are in flight while a process of the run still runs,
