@@ -93,23 +93,45 @@ class LiveSummary:
     def _step(self, *, final: bool) -> RunSummary | None:
         """Fold the new lines; write the summary if anything changed (always when final)."""
         with self._step_lock:
-            path = str(self._tail.path)
-            for batch in self._tail.batches(final=final):
-                self._fold.extend(batch, file=path, lines=self._tail.batch_lines)
-                self._extend_massgen(batch)
-            problems = self._tail.problems
-            if len(problems) > self._problems_seen:
-                self._fold.note_problems(problems[self._problems_seen :])
-                self._problems_seen = len(problems)
+            self._fold_new(final=final)
             if not final and self._tail.offset == self._written_offset:
                 return None
-            from spanline.folds import write_summary
+            return self._write()
 
-            self._fold.cover(self._tail.offset)  # the bytes of the log this summary covers
-            summary = self._fold.result()
-            write_summary(summary, self.run.summary_path)
-            self._written_offset = self._tail.offset
-            return summary
+    def fold_new(self) -> int:
+        """Fold the lines appended since the last call, without writing anything.
+
+        Returns:
+            The offset in telemetry.jsonl folded so far.
+        """
+        with self._step_lock:
+            self._fold_new(final=False)
+            return self._tail.offset
+
+    def write(self) -> None:
+        """Write run_summary.json if lines were folded since it was last written."""
+        with self._step_lock:
+            if self._tail.offset != self._written_offset:
+                self._write()
+
+    def _fold_new(self, *, final: bool) -> None:
+        path = str(self._tail.path)
+        for batch in self._tail.batches(final=final):
+            self._fold.extend(batch, file=path, lines=self._tail.batch_lines)
+            self._extend_massgen(batch)
+        problems = self._tail.problems
+        if len(problems) > self._problems_seen:
+            self._fold.note_problems(problems[self._problems_seen :])
+            self._problems_seen = len(problems)
+
+    def _write(self) -> RunSummary:
+        from spanline.folds import write_summary
+
+        self._fold.cover(self._tail.offset)
+        summary = self._fold.result()
+        write_summary(summary, self.run.summary_path)
+        self._written_offset = self._tail.offset
+        return summary
 
     def _extend_massgen(self, batch: list[dict[str, Any]]) -> None:
         """The artifacts are extras: a failure there never costs the summary."""

@@ -18,8 +18,8 @@ from spanline._runs._store import Run
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline
     from spanline._session._configure import _Session
-    from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
+    from spanline._session._sidecar import SummarySidecar
     from spanline._writer._pipeline import Pipeline as WriterPipeline
 
 __all__ = [
@@ -105,16 +105,21 @@ def propagate_executors(on: bool) -> None:
         _propagate.unpatch_executors()
 
 
-def start_live_summary(session: _Session) -> LiveSummary | None:
-    from spanline._session._live_summary import LiveSummary
+def start_live_summary(session: _Session) -> SummarySidecar:
+    """The run's live summary, folded by a helper process started off the caller's path."""
+    # The folds are loaded now, not at exit, for a last fold here (a small log, no
+    # helper) and for the summary shutdown returns: a module first imported while
+    # the interpreter exits after an uncaught Ctrl-C costs the exit status its signal.
+    from spanline._session import _live_summary  # noqa: F401
+    from spanline._session._sidecar import SummarySidecar
+    from spanline.folds import summary  # noqa: F401
 
-    interval = session.settings.summary_interval_ms / 1000.0
-    pipeline = session.pipeline
-    live = LiveSummary(
+    override = session.settings.prices
+    live = SummarySidecar(
         session.run,
-        interval=interval,
+        interval=session.settings.summary_interval_ms / 1000.0,
         prices=session.prices,
-        backlog=(lambda: len(pipeline.queue)) if pipeline is not None else None,
+        price_override=os.fspath(override) if isinstance(override, os.PathLike) else override,
     )
     live.start()
     return live
