@@ -152,6 +152,9 @@ class SummarySidecar:
             answered = _read_line(process.stdout, _FINAL_WAIT_S)
         except OSError:
             answered = b""
+        finally:
+            process.stdin.close()
+            process.stdout.close()  # a helper still folding is never told anything more
         if answered.strip() != b"done":
             if process.poll() is None:  # still folding: it writes the summary on its own
                 report(
