@@ -107,12 +107,14 @@ def test_a_run_that_dropped_events_gets_a_summary_counting_them(tmp_path: Path) 
         _HELPER_ALWAYS
         + f"""
 import spanline
+from spanline._session import _configure
 run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
                                        max_queue=500, summary_interval_ms=50)
 tracer = spanline.get_tracer()
 for number in range(20000):
     with tracer.span("tool.read", kind="tool"):
         pass
+assert _configure._session.live._ready.wait(120)  # the helper folds this run
 summary = spanline.shutdown()
 print(run.directory)
 print(summary.dropped_events)
@@ -124,3 +126,27 @@ print(summary.dropped_events)
     stored = orjson.loads((Path(directory) / "run_summary.json").read_bytes())
     assert int(dropped) > 0 and stored["dropped_events"] == int(dropped)
     assert stored == _refold(Path(directory))
+
+
+def test_a_short_program_starts_no_helper(tmp_path: Path) -> None:
+    """Ended before the helper was due: no second interpreter, the summary folded here."""
+    code = f"""
+import spanline
+import spanline._session._sidecar as sidecar
+from spanline._session import _configure
+sidecar.SPAWN_AFTER_S = 3600.0  # however slow the machine, the program ends first
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+with spanline.span("quick"):
+    pass
+live = _configure._session.live
+summary = spanline.shutdown()
+print(run.directory)
+print(live._starter is not None, live._process is None, summary.span_count)
+"""
+    result = run_interpreter("-c", code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    directory, facts = result.stdout.splitlines()
+    assert facts == "True True 1"
+    assert orjson.loads((Path(directory) / "run_summary.json").read_bytes()) == _refold(
+        Path(directory)
+    )

@@ -41,6 +41,9 @@ __all__ = ["SummarySidecar", "main"]
 #: Below this size the log is folded in the host at shutdown: a fresh helper may not
 #: have loaded yet, and folding a small log costs less than waiting for it.
 SMALL_LOG_BYTES = 4 << 20
+#: Seconds the program runs before its helper is started: a short script (a test, a
+#: one-shot command) ends before that and costs no second interpreter at all.
+SPAWN_AFTER_S = 0.5
 #: Seconds between looks at the log while nothing arrives from the host.
 _POLL_S = 0.1
 #: Seconds before the first summary of a run.
@@ -68,6 +71,8 @@ class SummarySidecar:
         self._override = price_override
         self._lock = threading.Lock()
         self._closed = False  # finish() has begun: start nothing more
+        self._finishing = threading.Event()  # the same, for the starter's wait
+        self._first_write_at = time.time() + min(interval, _FIRST_PASS_S)
         self._process: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
         self._fallback: LiveSummary | None = None
@@ -84,11 +89,15 @@ class SummarySidecar:
 
     def _start(self) -> None:
         mark_internal_thread()
+        if self._finishing.wait(SPAWN_AFTER_S):
+            return  # ended before it needed a helper: shutdown folds the log
         with self._lock:
             if self._closed:
                 return
             try:
-                self._process = process = _spawn(self.run, self.interval, self._override)
+                self._process = process = _spawn(
+                    self.run, self.interval, self._override, self._first_write_at
+                )
             except Exception as exc:  # no process here (a sandbox): fold on a thread
                 report("the summary is folded in this process", exc=exc, level="DEBUG")
                 self._fallback = self._live()
@@ -126,6 +135,7 @@ class SummarySidecar:
             timeout: how long the fallback thread's last pass may wait for its lock,
                 and a large run's helper to finish loading.
         """
+        self._finishing.set()
         with self._lock:
             self._closed = True
             process, fallback = self._process, self._fallback
@@ -173,7 +183,9 @@ class SummarySidecar:
             return None
 
 
-def _spawn(run: Run, interval: float, override: Any) -> subprocess.Popen[bytes]:
+def _spawn(
+    run: Run, interval: float, override: Any, first_write_at: float
+) -> subprocess.Popen[bytes]:
     import subprocess
 
     import orjson
@@ -183,6 +195,7 @@ def _spawn(run: Run, interval: float, override: Any) -> subprocess.Popen[bytes]:
             "directory": str(run.directory),
             "run_id": run.run_id,
             "interval": interval,
+            "first_write_at": first_write_at,
             "prices": override,
         }
     )
@@ -240,7 +253,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     out.write(b"ready\n")
     out.flush()
-    command = _follow(live, float(config["interval"]))
+    command = _follow(live, float(config["interval"]), float(config["first_write_at"]))
     if command == b"quit":
         return 0
     live.finish(timeout=_FINAL_WAIT_S)
@@ -252,11 +265,13 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _follow(live: LiveSummary, interval: float) -> bytes:
+def _follow(live: LiveSummary, interval: float, first_write_at: float) -> bytes:
     """Fold the log as it grows and write the summary every interval, until the host
     says ``final``/``quit`` or its end of the pipe closes; return the command."""
     stdin = sys.stdin.buffer
-    due = time.monotonic() + min(interval, _FIRST_PASS_S)
+    # The first summary comes when the program's first one is due (a second after
+    # configure at most), however long the helper took to start.
+    due = time.monotonic() + max(0.0, first_write_at - time.time())
     while True:
         ready, _, _ = select.select([stdin], [], [], _POLL_S)
         if ready:
