@@ -150,3 +150,42 @@ print(live._starter is not None, live._process is None, summary.span_count)
     assert orjson.loads((Path(directory) / "run_summary.json").read_bytes()) == _refold(
         Path(directory)
     )
+
+
+def test_a_run_of_four_processes_gets_a_summary_equal_to_a_refold(tmp_path: Path) -> None:
+    """Three children join the run while the helper follows the one log they share."""
+    child = (
+        "import spanline\n"
+        "tracer = spanline.get_tracer()\n"
+        "for number in range(500):\n"
+        "    with tracer.span('tool.read', kind='tool'):\n"
+        "        pass\n"
+    )
+    code = (
+        _HELPER_ALWAYS
+        + f"""
+import subprocess, sys
+import spanline
+from spanline._session import _configure
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                       summary_interval_ms=50)
+assert _configure._session.live._ready.wait(120)  # the helper follows this run
+with spanline.span("parent", kind="agent"):
+    children = [subprocess.Popen([sys.executable, "-c", {child!r}], env=spanline.child_env())
+                for _ in range(3)]
+    for number in range(500):
+        with spanline.span("tool.read", kind="tool"):
+            pass
+    assert [c.wait() for c in children] == [0, 0, 0]
+summary = spanline.shutdown()
+print(run.directory)
+print(summary.processes, summary.span_count, summary.status)
+"""
+    )
+    result = run_interpreter("-c", code, timeout=300)
+    assert result.returncode == 0, result.stderr
+    directory, facts = result.stdout.splitlines()
+    assert facts == "4 2001 ok"
+    stored = orjson.loads((Path(directory) / "run_summary.json").read_bytes())
+    assert stored["log_offset"] == (Path(directory) / "telemetry.jsonl").stat().st_size
+    assert stored == _refold(Path(directory))
