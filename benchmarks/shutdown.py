@@ -15,7 +15,8 @@ Each repeat runs two fresh interpreters (``--child live`` and ``--child refold``
   It then polls run_summary.json until the live fold has caught up (its
   ``span_count`` is N) and times ``spanline.shutdown()``: the whole call, and
   inside it the writer's drain and process_end line and the live summary's
-  last pass (``LiveSummary.finish``, wrapped by the child).
+  last pass (``SummarySidecar.finish``, wrapped by the child: the helper process's
+  last pass over a large log, or a fold in the program of a log under 4 MiB).
 * **refold**: what shutdown used to do, on the same finished file:
   ``summarize_file`` then ``write_summary``.
 
@@ -196,15 +197,24 @@ def gc_watch() -> GcWatch:
     return watch
 
 
+def count_lines(path: Path) -> int:
+    """Lines in a file, read in blocks."""
+    lines = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 24):
+            lines += block.count(b"\n")
+    return lines
+
+
 def live_child(spans: int, chunk: int, interval_ms: int, directory: Path) -> dict[str, Any]:
     """Configure, produce, wait for the live fold, time shutdown(); return the facts."""
     import spanline
     from spanline._session import _configure as _session
-    from spanline._session._live_summary import LiveSummary
+    from spanline._session._sidecar import SummarySidecar
     from spanline._writer._pipeline import Pipeline
 
     parts: dict[str, float] = {}
-    wrap_timed(LiveSummary, "finish", parts, "summary_s")
+    wrap_timed(SummarySidecar, "finish", parts, "summary_s")
     wrap_timed(Pipeline, "shutdown", parts, "pipeline_s")
     run = spanline.configure_observability(
         enabled=True, run_dir=directory, service_name="bench", summary_interval_ms=interval_ms
@@ -216,12 +226,9 @@ def live_child(spans: int, chunk: int, interval_ms: int, directory: Path) -> dic
     catch_up_s = wait_for_live_fold(run.summary_path, produced, CATCH_UP_TIMEOUT_S)
     session = _session._session
     assert session is not None and session.live is not None
-    # Only the tail is kept: holding the LiveSummary would keep its fold alive, and
-    # when the session is freed (at present, by a later full collection: it sits in
-    # a reference cycle) is the library's business, not this benchmark's.
-    tail = session.live._tail
     del session
-    lines_before = tail.lines
+    # The live fold has caught up with every span: what shutdown adds is left to fold.
+    lines_before = count_lines(run.telemetry_path)
     collections = gc_watch()
     began = time.perf_counter()
     spanline.shutdown(timeout=600.0)
@@ -230,8 +237,8 @@ def live_child(spans: int, chunk: int, interval_ms: int, directory: Path) -> dic
     rest_s = shutdown_s - parts.get("pipeline_s", 0.0) - parts.get("summary_s", 0.0)
     return {
         "spans": produced,
-        "lines": tail.lines,
-        "lines_folded_at_shutdown": tail.lines - lines_before,
+        "lines": (lines := count_lines(run.telemetry_path)),
+        "lines_folded_at_shutdown": lines - lines_before,
         "gc_gen2_during_shutdown": collections.full,
         "gc_s_during_shutdown": collections.seconds,
         "file_mb": run.telemetry_path.stat().st_size / 1e6,

@@ -273,6 +273,29 @@ def test_reliability_benchmark_smoke(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
 
 
+EXIT_SCRIPT = ROOT / "benchmarks" / "exit.py"
+
+
+def test_exit_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/exit.py --smoke --runaway: every case measured, each summary a re-fold."""
+    out = tmp_path / "exit.json"
+    result = run_interpreter(
+        str(EXIT_SCRIPT), "--smoke", "--runaway", "--json", str(out), cwd=tmp_path, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert document["target_s"] == 0.5
+    cases = {row["case"]: row for row in document["results"]}
+    assert list(cases) == ["burst", "processes", "runaway"]
+    assert cases["burst"]["spans"] == cases["processes"]["spans"] == 1_000
+    assert cases["runaway"]["spans"] == 10_000  # nothing dropped at this size
+    for row in cases.values():
+        assert row["equals_refold"] is True and row["returned"] is True
+        assert math.isfinite(row["exit_s"])
+    assert "end of flush() to end of shutdown()" in result.stdout
+    assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
+
+
 AGAINST_SCRIPT = ROOT / "benchmarks" / "against_commit.py"
 AGAINST_MEASURES = ("import spanline", "configure cold", "hot path", "fold")
 

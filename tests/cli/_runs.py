@@ -105,6 +105,11 @@ def _stabilize(directory: Path) -> None:
             error["stacktrace"] = "Traceback (fixed for golden files)"
             lines[number] = orjson.dumps(event)
     path.write_bytes(b"\n".join(lines) + b"\n")
+    # The summary covers the log as it is now (its log_offset is the log's size).
+    summary_path = directory / "run_summary.json"
+    summary = orjson.loads(summary_path.read_bytes())
+    summary["log_offset"] = path.stat().st_size
+    summary_path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def cli_env() -> dict[str, str]:

@@ -114,3 +114,17 @@ def test_a_missing_or_broken_summary_is_folded(run: Run) -> None:
     run.summary_path.unlink()
     assert read_summary_if_current(run) is None
     assert TRUE_TOTAL in _cli(run, "summary")
+
+
+def test_a_summary_covering_less_than_the_log_is_folded_again(run: Run) -> None:
+    """Newer than the log, which ends with a process_end, yet written before that line:
+    the bytes it covers say so."""
+    _tamper(run)
+    summary = orjson.loads(run.summary_path.read_bytes())
+    assert summary["log_offset"] == run.telemetry_path.stat().st_size
+    ended = {"event": "process_end", "pid": 4242, "ts": 1.0e9, "dropped_events": 0}
+    with run.telemetry_path.open("ab") as handle:
+        handle.write(orjson.dumps(ended) + b"\n")
+    _newer(run.summary_path, than=run.telemetry_path)
+    assert read_summary_if_current(run) is None
+    assert TRUE_TOTAL in _cli(run, "summary")

@@ -76,7 +76,7 @@ def test_new_keys_are_pinned() -> None:
         "run_id", "status", "source_repo", "source_commit", "total_wall_ms", "phases",
         "totals", "errors", "dropped_events", "span_count", "open_spans", "processes",
         "milestones", "unpriced_models", "agents", "skipped_lines", "skipped_line_count",
-        "tools", "exporters", "open_span_list", "stalls", "plan", "failed_agents",
+        "tools", "exporters", "open_span_list", "stalls", "plan", "failed_agents", "log_offset",
     ]  # fmt: skip
     totals = data["totals"]
     assert totals["tokens_by_type"] == {
@@ -498,6 +498,20 @@ def test_a_failed_agent_under_a_run_that_went_on_is_counted_beside_status_ok() -
     data = summarize(events).to_dict()
     assert data["status"] == "ok"
     assert data["failed_agents"] == 1
-    assert list(data)[-1] == "failed_agents"  # appended after every older key
+    assert list(data)[-2:] == ["failed_agents", "log_offset"]  # appended after every older key
     assert summarize(events[:4]).to_dict()["failed_agents"] == 1
     assert summarize(events[:3]).to_dict()["failed_agents"] == 0
+
+
+def test_log_offset_is_the_bytes_of_the_log_folded(tmp_path: Path) -> None:
+    """Appended last; a fold of events with no file says 0; a file's fold says its size."""
+    events = [
+        {"event": "run_start", "run_id": "r-1", "pid": 7, "ts": 0.0},
+        start("root", "run", "run", ts=0.0),
+        end("root", 500.0, ts=0.5),
+    ]
+    assert list(summarize(events).to_dict())[-1] == "log_offset"
+    assert summarize(events).log_offset == 0
+    path = tmp_path / "telemetry.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
+    assert summarize_file(path).log_offset == path.stat().st_size > 0

@@ -28,6 +28,7 @@ __all__ = [
     "new_run_id",
     "read_latest",
     "read_run_start",
+    "read_stored_summary",
     "read_summary_if_current",
     "resolve_run",
     "run_created",
@@ -326,7 +327,9 @@ def read_summary_if_current(run: Run) -> dict[str, Any] | None:
     - it is not older than telemetry.jsonl (an ``emit`` after shutdown makes the
       log newer);
     - the log's last line is a ``process_end``: a line appended after the
-      summary, within the same tick of the file system's clock, is caught too.
+      summary, within the same tick of the file system's clock, is caught too;
+    - its ``log_offset`` (the bytes of the log it folded), when it has one, is the
+      log's size: a summary written before a later line is folded again.
 
     Args:
         run: the run.
@@ -334,19 +337,33 @@ def read_summary_if_current(run: Run) -> dict[str, Any] | None:
     Returns:
         The summary as a dict, or None when the log must be folded.
     """
-    import orjson
 
     try:
         summary_mtime = run.summary_path.stat().st_mtime_ns
-        log_mtime = run.telemetry_path.stat().st_mtime_ns
-        if summary_mtime < log_mtime or not _ends_with_process_end(run.telemetry_path):
+        log = run.telemetry_path.stat()
+        if summary_mtime < log.st_mtime_ns or not _ends_with_process_end(run.telemetry_path):
             return None
-        summary = orjson.loads(run.summary_path.read_bytes())
+        summary = read_stored_summary(run)
     except (OSError, ValueError):
         return None
     if not isinstance(summary, dict) or summary.get("status") in (None, "incomplete"):
         return None
+    covered = summary.get("log_offset")
+    if covered is not None and covered != log.st_size:
+        return None
     return summary
+
+
+def read_stored_summary(run: Run) -> Any:
+    """The run's ``run_summary.json``, decoded, whatever it covers.
+
+    Raises:
+        OSError: it cannot be read.
+        ValueError: it is not JSON.
+    """
+    import orjson
+
+    return orjson.loads(run.summary_path.read_bytes())
 
 
 def summary_or_fold(

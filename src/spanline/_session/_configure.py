@@ -27,8 +27,8 @@ from spanline._runs._store import Run
 from spanline._session import _header, _parts
 
 if TYPE_CHECKING:
-    from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
+    from spanline._session._sidecar import SummarySidecar
     from spanline._writer._pipeline import Pipeline
     from spanline.folds.summary import RunSummary
 
@@ -45,7 +45,7 @@ class _Session:
     record_pid: int | None = None
     start_ts: float = 0.0
     pipeline: Pipeline | None = None
-    live: LiveSummary | None = None
+    live: SummarySidecar | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
     prices: Any = None
@@ -79,7 +79,9 @@ class _Session:
         global _lock
         _lock = threading.RLock()  # another thread of the parent may have held it
         self.log_handler = None  # the parent's spanline.log handler stays the parent's
-        self.live = None  # the parent folds the run
+        if self.live is not None:
+            self.live.forget()  # the parent folds the run: its pipe stays the parent's only
+        self.live = None
         self.dashboard = None  # and serves it
         self.git_known = threading.Event()  # and writes the run's metadata
         self.git_known.set()

@@ -124,23 +124,47 @@ class LiveSummary:
     def _step(self, *, final: bool) -> RunSummary | None:
         """Fold the new lines; write the summary if anything changed (always when final)."""
         with self._step_lock:
-            tail, fold, massgen = self._folds()
-            path = str(tail.path)
-            for batch in tail.batches(final=final):
-                fold.extend(batch, file=path, lines=tail.batch_lines)
-                self._extend_massgen(massgen, batch)
-            problems = tail.problems
-            if len(problems) > self._problems_seen:
-                fold.note_problems(problems[self._problems_seen :])
-                self._problems_seen = len(problems)
-            if not final and tail.offset == self._written_offset:
+            self._fold_new(final=final)
+            if not final and self._folds()[0].offset == self._written_offset:
                 return None
-            from spanline.folds import write_summary
+            return self._write()
 
-            summary = fold.result()
-            write_summary(summary, self.run.summary_path)
-            self._written_offset = tail.offset
-            return summary
+    def fold_new(self) -> int:
+        """Fold the lines appended since the last call, without writing anything.
+
+        Returns:
+            The offset in telemetry.jsonl folded so far.
+        """
+        with self._step_lock:
+            self._fold_new(final=False)
+            return self._folds()[0].offset
+
+    def write(self) -> None:
+        """Write run_summary.json if lines were folded since it was last written."""
+        with self._step_lock:
+            if self._folds()[0].offset != self._written_offset:
+                self._write()
+
+    def _fold_new(self, *, final: bool) -> None:
+        tail, fold, massgen = self._folds()
+        path = str(tail.path)
+        for batch in tail.batches(final=final):
+            fold.extend(batch, file=path, lines=tail.batch_lines)
+            self._extend_massgen(massgen, batch)
+        problems = tail.problems
+        if len(problems) > self._problems_seen:
+            fold.note_problems(problems[self._problems_seen :])
+            self._problems_seen = len(problems)
+
+    def _write(self) -> RunSummary:
+        from spanline.folds import write_summary
+
+        tail, fold, _ = self._folds()
+        fold.cover(tail.offset)  # the summary says how much of the log it covers
+        summary = fold.result()
+        write_summary(summary, self.run.summary_path)
+        self._written_offset = tail.offset
+        return summary
 
     def _extend_massgen(self, massgen: MassgenFold, batch: list[dict[str, Any]]) -> None:
         """The artifacts are extras: a failure there never costs the summary."""

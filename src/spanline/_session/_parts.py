@@ -18,8 +18,8 @@ from spanline._runs._store import Run
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline
     from spanline._session._configure import _Session
-    from spanline._session._live_summary import LiveSummary
     from spanline._session._settings import Settings
+    from spanline._session._sidecar import SummarySidecar
     from spanline._writer._pipeline import Pipeline as WriterPipeline
 
 __all__ = [
@@ -105,16 +105,17 @@ def propagate_executors(on: bool) -> None:
         _propagate.unpatch_executors()
 
 
-def start_live_summary(session: _Session) -> LiveSummary | None:
-    from spanline._session._live_summary import LiveSummary
+def start_live_summary(session: _Session) -> SummarySidecar:
+    """The run's live summary, folded by a helper process started off the caller's path
+    (the folds load on the starter's thread: see :meth:`SummarySidecar.wait_loaded`)."""
+    from spanline._session._sidecar import SummarySidecar
 
-    interval = session.settings.summary_interval_ms / 1000.0
-    pipeline = session.pipeline
-    live = LiveSummary(
+    override = session.settings.prices
+    live = SummarySidecar(
         session.run,
-        interval=interval,
+        interval=session.settings.summary_interval_ms / 1000.0,
         prices=session.prices,
-        backlog=(lambda: len(pipeline.queue)) if pipeline is not None else None,
+        price_override=os.fspath(override) if isinstance(override, os.PathLike) else override,
     )
     live.start()
     return live

@@ -117,6 +117,8 @@ def read_file(
             progress.stop()
     if nonfinite is not None:
         nonfinite.extend(tail.nonfinite)
+    for fold in summaries:
+        fold.cover(tail.offset)
     skipped = {(p.line, p.error): p for fold in summaries for p in fold.problems}
     problems = sorted([*tail.problems, *skipped.values()], key=lambda problem: problem.line)
     return problems, tail.lines

@@ -230,6 +230,7 @@ def _folds(run: Run, offset: int | None, *, with_lanes: bool) -> dict[str, Any]:
     _feed(fold, lanes, batch, str(path), numbers)
     fold.note_problems(problems)
     _warn_nonfinite(path, len(nonfinite))
+    fold.cover(reached)
     result = fold.result()
     summary_dict = result.to_dict()
     # Spans with no end are in flight while a process of the run still runs,

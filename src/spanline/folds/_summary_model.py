@@ -313,6 +313,9 @@ class RunSummary:
     #: Agent spans that ended with status ``error`` (beside ``status``, which stays
     #: ``ok`` when the run went on and its root span did not fail).
     failed_agents: int = 0
+    #: Bytes of telemetry.jsonl folded into this summary: a reader folds what lies
+    #: beyond it (a run killed before its final summary, a line appended later).
+    log_offset: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a fixed key order: equal summaries give equal bytes.
@@ -345,4 +348,37 @@ class RunSummary:
             "plan": self.plan.to_dict(),
             # Keys added later are appended here, in a fixed order, and never renamed.
             "failed_agents": self.failed_agents,
+            "log_offset": self.log_offset,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSummary:
+        """The summary that ``run_summary.json`` holds: ``from_dict(d).to_dict() == d``.
+
+        Args:
+            data: a dict as :meth:`to_dict` returns it (a missing key is left empty).
+
+        Returns:
+            A new :class:`RunSummary`.
+        """
+        totals = dict(data.get("totals") or {})
+        totals["tokens_by_type"] = TokensByType(**(totals.get("tokens_by_type") or {}))
+        phases = {}
+        for name, phase in (data.get("phases") or {}).items():
+            extra = {k: v for k, v in phase.items() if k not in ("wall_ms", "agents", "incomplete")}
+            phases[name] = PhaseSummary(
+                phase["wall_ms"], phase.get("agents"), phase.get("incomplete"), extra
+            )
+        nested = {
+            "phases": phases,
+            "totals": Totals(**totals),
+            "errors": [SpanError(**error) for error in data.get("errors") or []],
+            "agents": [AgentSummary(**agent) for agent in data.get("agents") or []],
+            "tools": {name: ToolStats(**t) for name, t in (data.get("tools") or {}).items()},
+            "exporters": {
+                name: ExporterStats(**e) for name, e in (data.get("exporters") or {}).items()
+            },
+            "plan": PlanProgress(**(data.get("plan") or {})),
+        }
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**{**known, **nested})

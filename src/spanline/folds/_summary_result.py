@@ -95,7 +95,17 @@ class _Result(_Lines):
             stalls=self._stall_list(),
             plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
             failed_agents=sum(agent.status == "error" for agent in agents),
+            log_offset=self._log_offset,
         )
+
+    def cover(self, offset: int) -> None:
+        """Record how many bytes of telemetry.jsonl were folded (the summary's ``log_offset``).
+
+        Args:
+            offset: the byte offset just past the last line folded.
+        """
+        with self._lock:
+            self._log_offset = offset
 
     def _status(self) -> str:
         if any(error[0] in self._roots for error in self._errors):

@@ -33,6 +33,7 @@ class _FoldState:
         self._kinds: frozenset[Any] = frozenset(k for k in kinds if isinstance(k, str))
         self._prices = prices
         self._run_id = run_id
+        self._log_offset = 0  # bytes of the log folded, as the reader says (see cover())
         self._explicit_stall = stall_s is not None
         self._stall_s = float(stall_s) if stall_s is not None else DEFAULT_STALL_S
         if not self._stall_s > 0:

@@ -119,6 +119,7 @@ def summarize_file(
     for batch in tail.batches(final=True):
         fold.extend(batch, file=name, lines=tail.batch_lines)
     fold.note_problems(tail.problems)
+    fold.cover(tail.offset)
     if report_problems:
         report_skipped(sorted([*tail.problems, *fold.problems], key=lambda p: p.line))
     return fold.result()
