@@ -103,6 +103,8 @@ NOT_THE_LOG = [
     ("_capture/_report.py", "open(path)", "spanline.log, created empty"),
     ("_runs/_liveness.py", "open('/proc/stat')", "the boot time"),
     ("_runs/_liveness.py", "open(f'/proc/{pid}/stat')", "a process's start time"),
+    ("_runs/_sessions.py", "numbers_path(...).read_bytes", "a session's turn numbers"),
+    ("_runs/_sessions.py", "os.open", "a session's turn numbers, taken under its lock"),
     ("_runs/_store.py", "latest.read_text", "the latest-run marker"),
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_archive.py", "path.read_bytes", "each file of a run, copied whole to an archive"),

@@ -22,6 +22,7 @@ from spanline._session._configure import (
     flush,
     shutdown,
 )
+from spanline._session._conversation import session
 from spanline._version import __version__
 from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
 from spanline.schema import AGENT_KINDS
@@ -56,6 +57,7 @@ __all__ = [
     "phase",
     "plan",
     "read_events",
+    "session",
     "shutdown",
     "span",
     "summarize",

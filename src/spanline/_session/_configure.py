@@ -122,6 +122,9 @@ def configure_observability(
     dashboard: bool | None = None,
     propagate_executors: bool | None = None,
     logfire: bool | None = None,
+    session_id: str | None = None,
+    turn: int | None = None,
+    attempt: int | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -177,6 +180,9 @@ def configure_observability(
         logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
             ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
             and a write token; without them a one-line warning, and tracing goes on).
+        session_id: the conversation this run is a turn of (``session.id`` on every span).
+        turn: the run's turn of the session (default: the session's next turn).
+        attempt: the attempt of that turn (default: the turn's next attempt).
 
     Returns:
         The run, or None when tracing is off.
@@ -274,6 +280,7 @@ def _start_session(
     from spanline._writer._fork import at_fork
 
     run, created = _parts.open_run(settings, overrides)
+    settings = _parts.number_turn(settings, run, created)
     trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
     clock = settings.clock
     session = _Session(

@@ -38,6 +38,7 @@ from spanline._session._parse import (
     prices_value,
     seconds,
     service_name_value,
+    session_id_value,
     text_value,
     whole_number,
 )
@@ -94,6 +95,10 @@ class Settings:
     propagate_executors: bool = True
     #: Send to Logfire too (adds the ``logfire`` exporter); None: as the exporters say.
     logfire: bool | None = None
+    #: The conversation this run belongs to, and its turn and attempt (None: not given).
+    session_id: str | None = None
+    turn: int | None = None
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,17 @@ SETTINGS: tuple[Setting, ...] = (
        "removes it. Needs `pip install 'spanline[logfire]'` and a Logfire write token "
        "(`LOGFIRE_TOKEN` or `.logfire/logfire_credentials.json`)", parse_bool,
        "as `exporters` says"),
+    _R("session_id", "session_id", "SPANLINE_SESSION_ID", "session id", None,
+       "the conversation this run is a turn of: written as `session.id` (and "
+       "`gen_ai.conversation.id`, unless a framework set its own) on every span, and in the "
+       "run header. Letters, digits, `.`, `_`, `-` (at most 128, no `..`)", session_id_value,
+       "no session"),
+    _R("turn", "turn", "SPANLINE_TURN", "int", None,
+       "the turn of the session (1 up); without it a run in a session takes the session's "
+       "next turn", whole_number(1, 1_000_000_000), "the next turn"),
+    _R("attempt", "attempt", "SPANLINE_ATTEMPT", "int", None,
+       "the attempt of the turn (1 up), for a turn restarted; without it the next attempt of "
+       "the turn", whole_number(1, 1_000_000_000), "the next attempt"),
 )
 # fmt: on
 
@@ -379,19 +395,29 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
     a child that reads them through :func:`resolve_settings` joins the run.
 
     Args:
-        settings: the session's settings. The three variables need nothing from
-            them today; a setting children should share is added here, not elsewhere.
+        settings: the session's settings (its conversation, turn and attempt, as
+            numbered); a setting children should share is added here, not elsewhere.
         base_dir: the resolved base directory of the run.
         run_id: the run to join.
 
     Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``.
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``; in a session also
+        ``SPANLINE_SESSION_ID``, ``SPANLINE_TURN`` and ``SPANLINE_ATTEMPT``.
     """
-    return {
+    variables = {
         "SPANLINE_ENABLED": "1",
         "SPANLINE_DIR": os.fspath(base_dir),
         "SPANLINE_RUN_ID": run_id,
     }
+    if settings.session_id is not None:
+        variables["SPANLINE_SESSION_ID"] = settings.session_id
+        for name, value in (
+            ("SPANLINE_TURN", settings.turn),
+            ("SPANLINE_ATTEMPT", settings.attempt),
+        ):
+            if value is not None:
+                variables[name] = str(value)
+    return variables
 
 
 def settings_markdown() -> str:
