@@ -12,6 +12,7 @@ import pytest
 
 import spanline
 from tests._helpers import read_lines, run_cli, shipped_prices
+from tests.cli.test_export_mlflow import mlflow_python  # noqa: F401  (a fixture)
 from tests.instrument._providers import (
     ANTHROPIC_USAGE,
     OPENAI_USAGE,
@@ -190,3 +191,53 @@ def test_list_session_shows_only_that_sessions_runs(
     assert sorted(row["run_id"] for row in json.loads(listed.stdout)) == sorted(
         run.run_id for run in conversation
     )
+
+
+_SESSION_OF_TRACE = """
+import json, sys
+from mlflow.entities import Trace
+trace = Trace.from_dict(json.load(open(sys.argv[1])))
+print(json.dumps(dict(trace.info.trace_metadata)))
+"""
+
+
+def test_the_mlflow_export_groups_the_four_attempts_in_one_session(
+    tmp_path: Path,
+    conversation: list[spanline.Run],
+    mlflow_python: Path,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """MLflow reads each trace's session from ``mlflow.trace.session``: the four traces
+    are one session, with turns 1, 2, 2, 3 and attempts 1, 1, 2, 1."""
+    import subprocess
+
+    seen = []
+    for run in conversation:
+        out = tmp_path / f"{run.run_id}.json"
+        exported = run_cli(
+            "export", run.run_id, "--format", "mlflow", "--out", str(out), "--dir", str(tmp_path)
+        )
+        assert exported.returncode == 0, exported.stderr
+        loaded = subprocess.run(
+            [str(mlflow_python), "-c", _SESSION_OF_TRACE, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+        assert loaded.returncode == 0, loaded.stderr
+        metadata = json.loads(loaded.stdout)
+        seen.append(
+            (
+                metadata["mlflow.trace.session"],
+                metadata["spanline.turn"],
+                metadata["spanline.attempt"],
+            )
+        )
+    assert seen == [
+        (SESSION, "1", "1"),
+        (SESSION, "2", "1"),
+        (SESSION, "2", "2"),
+        (SESSION, "3", "1"),
+    ]
+    assert len({turn for _, turn, _ in seen}) == 3 and len(seen) == 4

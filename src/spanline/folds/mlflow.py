@@ -311,6 +311,26 @@ class MlflowFold:
 
     # --- info ------------------------------------------------------------------
 
+    def _session_metadata(self) -> dict[str, str]:
+        """MLflow groups traces by ``mlflow.trace.session``: the run's session (its
+        header's, else the one every span carries), with its turn and attempt."""
+        session = self._header.get("session_id")
+        if not isinstance(session, str):
+            seen = {
+                start["attributes"].get("session.id")
+                for start in self._starts.values()
+                if isinstance(start.get("attributes"), dict)
+            }
+            session = seen.pop() if len(seen) == 1 else None
+            if not isinstance(session, str):
+                return {}
+            return {"mlflow.trace.session": session}
+        metadata = {"mlflow.trace.session": session}
+        for key in ("turn", "attempt"):
+            if self._header.get(key) is not None:
+                metadata[f"spanline.{key}"] = str(self._header[key])
+        return metadata
+
     def _info(
         self,
         run_id: str,
@@ -339,6 +359,7 @@ class MlflowFold:
         for key in ("service_name", "environment", "spanline_version", "git_branch"):
             if self._header.get(key) is not None:
                 metadata[f"spanline.{key}"] = str(self._header[key])
+        metadata.update(self._session_metadata())
         info: dict[str, Any] = {
             "trace_id": request_id,
             "client_request_id": run_id,
