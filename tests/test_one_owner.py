@@ -109,6 +109,7 @@ NOT_THE_LOG = [
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_archive.py", "path.read_bytes", "each file of a run, copied whole to an archive"),
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
+    ("cli/_export_massgen.py", "run.metadata_path.read_bytes", "execution_metadata.yaml"),
     ("cli/_list.py", "run.summary_path.read_bytes", "run_summary.json"),
     ("cli/_replay.py", "state_path.read_bytes", "replay_state.json, what was delivered where"),
     ("cli/_rules_file.py", "path.read_bytes", "a rules file for check"),

@@ -101,6 +101,7 @@ def test_a_log_without_events_is_bad_input(base: Path, command: str) -> None:
 SESSION_COMMANDS = {
     "summary --session": ["summary", "--session", "{session}"],
     "list --session": ["list", "--session", "{session}"],
+    "export --session": ["export", "--format", "massgen", "--session", "{session}"],
 }
 
 

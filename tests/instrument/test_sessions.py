@@ -241,3 +241,24 @@ def test_the_mlflow_export_groups_the_four_attempts_in_one_session(
         (SESSION, "3", "1"),
     ]
     assert len({turn for _, turn, _ in seen}) == 3 and len(seen) == 4
+
+
+def test_the_massgen_export_writes_turns_attempts_and_each_turns_final(
+    tmp_path: Path, conversation: list[spanline.Run]
+) -> None:
+    out = tmp_path / "massgen"
+    exported = run_cli(
+        "export", "--format", "massgen", "--session", SESSION, "--out", str(out),
+        "--dir", str(tmp_path),
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    layout = sorted(str(p.relative_to(out)) for p in out.glob("turn_*/*") if p.is_dir())
+    assert layout == [
+        "turn_1/attempt_1", "turn_1/final", "turn_2/attempt_1", "turn_2/attempt_2",
+        "turn_2/final", "turn_3/attempt_1", "turn_3/final",
+    ]  # fmt: skip
+    # The restarted turn's final is its second attempt, the one that ended ok.
+    final = (out / "turn_2" / "final" / "execution_metadata.yaml").read_text()
+    assert f'run_id: "{conversation[2].run_id}"' in final
+    assert "turn: 2" in final and "attempt: 2" in final
+    assert (out / "turn_2" / "attempt_1" / "coordination_events.json").is_file()
