@@ -262,3 +262,30 @@ def test_the_massgen_export_writes_turns_attempts_and_each_turns_final(
     assert f'run_id: "{conversation[2].run_id}"' in final
     assert "turn: 2" in final and "attempt: 2" in final
     assert (out / "turn_2" / "attempt_1" / "coordination_events.json").is_file()
+
+
+def test_compare_takes_two_turns_or_two_attempts_of_a_session(
+    tmp_path: Path, conversation: list[spanline.Run]
+) -> None:
+    base = ("--dir", str(tmp_path), "compare", "--json", "--session", SESSION)
+    turns = run_cli(*base, "--turn", "1", "--turn", "2")
+    assert turns.returncode in (0, 1), turns.stderr
+    compared = json.loads(turns.stdout)
+    # Turn 2's side is its accepted attempt, the restart.
+    assert (compared["run_a"], compared["run_b"]) == (
+        conversation[0].run_id,
+        conversation[2].run_id,
+    )
+    tries = run_cli(*base, "--turn", "2", "--attempt", "1", "--attempt", "2")
+    assert tries.returncode in (0, 1), tries.stderr
+    compared = json.loads(tries.stdout)
+    assert (compared["run_a"], compared["run_b"]) == (
+        conversation[1].run_id,
+        conversation[2].run_id,
+    )
+    missing = run_cli(*base, "--turn", "1", "--turn", "9")
+    assert missing.returncode == 2 and missing.stderr.strip() == (
+        "spanline: error: the session has no turn 9"
+    )
+    half = run_cli(*base, "--turn", "1")
+    assert half.returncode == 2 and len(half.stderr.splitlines()) == 1

@@ -20,7 +20,13 @@ from spanline.cli._app import CliError, base_dir, cli, console, read_options
 from spanline.cli._format import fmt_cost, fmt_count, fmt_ms, fmt_time, to_json
 from spanline.folds.sessions import Attempt, SessionsFold, accepted_attempts, group_sessions
 
-__all__ = ["collect_attempts", "session_option", "sessions_command", "shown_name"]
+__all__ = [
+    "collect_attempts",
+    "session_option",
+    "session_pair",
+    "sessions_command",
+    "shown_name",
+]
 
 #: Longest name shown whole; longer ones are cut with an ellipsis before rendering.
 NAME_WIDTH = 48
@@ -206,3 +212,37 @@ def _turns_table(entries: list[dict[str, Any]]) -> Any:
             style="red" if entry["wasted"] else None,
         )
     return table
+
+
+def session_pair(
+    session_id: str, turns: tuple[int, ...], attempts: tuple[int, ...], directory: Path | None
+) -> tuple[str, str]:
+    """The two runs ``compare --session`` compares: two turns (each turn's accepted
+    attempt, else its last one), or two attempts of one turn.
+
+    Raises:
+        CliError: not two turns or one turn and two attempts (usage), or a turn or
+            attempt the session does not have (status 2).
+    """
+    session_id = checked_session(session_id)
+    if not ((len(turns) == 2 and not attempts) or (len(turns) == 1 and len(attempts) == 2)):
+        raise CliError("--session needs --turn A --turn B, or --turn T --attempt A --attempt B")
+    found = [a for a in collect_attempts(base_dir(directory), session_id) if a.turn is not None]
+    if len(turns) == 2:
+        return _turn_run(found, turns[0]), _turn_run(found, turns[1])
+    return _attempt_run(found, turns[0], attempts[0]), _attempt_run(found, turns[0], attempts[1])
+
+
+def _turn_run(found: list[Attempt], turn: int) -> str:
+    of_turn = sorted((a for a in found if a.turn == turn), key=lambda a: a.attempt or 0)
+    if not of_turn:
+        raise CliError(f"the session has no turn {turn}")
+    accepted = [a for a in of_turn if a.status == "ok"]
+    return (accepted or of_turn)[-1].run_id
+
+
+def _attempt_run(found: list[Attempt], turn: int, attempt: int) -> str:
+    for candidate in found:
+        if candidate.turn == turn and candidate.attempt == attempt:
+            return candidate.run_id
+    raise CliError(f"the session has no attempt {attempt} of turn {turn}")
