@@ -12,12 +12,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanline._lines._fileio import append_locked_after
-from spanline._runs._store import validate_run_id
+from spanline._runs._store import list_runs, validate_run_id
 
-__all__ = ["numbers_path", "read_numbers", "take_numbers", "validate_session_id"]
+if TYPE_CHECKING:
+    from spanline.folds.sessions import Attempt
+
+__all__ = [
+    "collect_attempts",
+    "numbers_path",
+    "read_numbers",
+    "take_numbers",
+    "validate_session_id",
+]
 
 
 def validate_session_id(session_id: object) -> str:
@@ -111,3 +120,25 @@ def take_numbers(
     finally:
         os.close(fd)
     return taken[-1]
+
+
+def collect_attempts(base: Path, only: str | None = None) -> list[Attempt]:
+    """Every run's part in every session (or in ``only``), newest run first.
+
+    Each run's log is folded by :class:`~spanline.folds.sessions.SessionsFold`; a
+    run whose log cannot be read has no part. For the ``spanline`` command and the
+    dashboard alike.
+    """
+    from spanline.folds.events import JsonlTail
+    from spanline.folds.sessions import SessionsFold
+
+    attempts: list[Attempt] = []
+    for run in list_runs(base):
+        fold = SessionsFold(run.run_id, only=only)
+        try:
+            for batch in JsonlTail(run.telemetry_path).batches(final=True):
+                fold.extend(batch)
+        except OSError:
+            continue
+        attempts.extend(fold.attempts())
+    return attempts

@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from spanline._runs._sessions import validate_session_id
+from spanline._runs._sessions import collect_attempts, validate_session_id
 from spanline._runs._store import Run, list_runs
 from spanline.cli._app import CliError, base_dir, cli, console, read_options
 from spanline.cli._format import fmt_cost, fmt_count, fmt_ms, fmt_time, to_json
-from spanline.folds.sessions import Attempt, SessionsFold, accepted_attempts, group_sessions
+from spanline.folds.sessions import Attempt, group_sessions, summarize_session
 
 __all__ = [
     "collect_attempts",
@@ -55,24 +55,6 @@ def checked_session(session_id: str) -> str:
 session_option = click.option(
     "--session", "session_id", metavar="ID", help="only the runs of this session"
 )
-
-
-def collect_attempts(base: Path, only: str | None = None) -> list[Attempt]:
-    """Every run's part in every session (or in ``only``), newest run first.
-
-    A run whose log cannot be read is skipped: it has no part to show.
-    """
-    from spanline.cli._read import read_file
-
-    attempts: list[Attempt] = []
-    for run in list_runs(base):
-        fold = SessionsFold(run.run_id, only=only)
-        try:
-            read_file(run.telemetry_path, (fold,))
-        except (OSError, CliError):
-            continue
-        attempts.extend(fold.attempts())
-    return attempts
 
 
 def session_runs(base: Path, session_id: str) -> list[Run]:
@@ -148,41 +130,6 @@ def session_summary(session_id: str, directory: Path | None, as_json: bool) -> N
         f"(waste {fmt_cost(totals['waste_usd'])}), {totals['errors']} errors"
     )
     out.print(_turns_table(folded["attempt_list"]))
-
-
-def summarize_session(attempts: list[Attempt]) -> dict[str, Any]:
-    """A session's totals and its attempts, each turn's accepted one marked.
-
-    Returns:
-        ``{session_id, status, turns, attempts, totals: {wall_ms, tokens,
-        tokens_by_type, cost_usd, waste_usd, errors}, attempt_list}``; each entry of
-        ``attempt_list`` is an attempt's figures with ``accepted`` and ``wasted``.
-    """
-    row = group_sessions(attempts)[0]
-    accepted = {id(a) for a in accepted_attempts(attempts).values()}
-    by_type: dict[str, int] = {}
-    for attempt in attempts:
-        for key, value in attempt.tokens_by_type.items():
-            by_type[key] = by_type.get(key, 0) + int(value)
-    ordered = sorted(attempts, key=lambda a: (a.turn is None, a.turn or 0, a.attempt or 0))
-    return {
-        "session_id": row["session_id"],
-        "status": row["status"],
-        "turns": row["turns"],
-        "attempts": row["attempts"],
-        "totals": {
-            "wall_ms": row["wall_ms"],
-            "tokens": row["tokens"],
-            "tokens_by_type": by_type,
-            "cost_usd": row["cost_usd"],
-            "waste_usd": row["waste_usd"],
-            "errors": row["errors"],
-        },
-        "attempt_list": [
-            {**a.to_dict(), "accepted": id(a) in accepted, "wasted": a.status == "error"}
-            for a in ordered
-        ],
-    }
 
 
 def _turns_table(entries: list[dict[str, Any]]) -> Any:

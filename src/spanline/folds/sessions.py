@@ -17,7 +17,14 @@ from typing import Any
 
 from spanline.folds._summary_fold import SummaryFold
 
-__all__ = ["Attempt", "SessionsFold", "accepted_attempts", "group_sessions", "session_of"]
+__all__ = [
+    "Attempt",
+    "SessionsFold",
+    "accepted_attempts",
+    "group_sessions",
+    "session_of",
+    "summarize_session",
+]
 
 #: Lines every part of a run gets: they say what the run and its processes are.
 _PROCESS_LINES = frozenset({"run_start", "process_start", "process_end"})
@@ -225,4 +232,39 @@ def _session_row(session: str, parts: list[Attempt]) -> dict[str, Any]:
         "errors": sum(part.errors for part in parts),
         "last_activity": max(activity) if activity else None,
         "runs": sorted({part.run_id for part in parts}),
+    }
+
+
+def summarize_session(attempts: list[Attempt]) -> dict[str, Any]:
+    """A session's totals and its attempts, each turn's accepted one marked.
+
+    Returns:
+        ``{session_id, status, turns, attempts, totals: {wall_ms, tokens,
+        tokens_by_type, cost_usd, waste_usd, errors}, attempt_list}``; each entry of
+        ``attempt_list`` is an attempt's figures with ``accepted`` and ``wasted``.
+    """
+    row = group_sessions(attempts)[0]
+    accepted = {id(a) for a in accepted_attempts(attempts).values()}
+    by_type: dict[str, int] = {}
+    for attempt in attempts:
+        for key, value in attempt.tokens_by_type.items():
+            by_type[key] = by_type.get(key, 0) + int(value)
+    ordered = sorted(attempts, key=lambda a: (a.turn is None, a.turn or 0, a.attempt or 0))
+    return {
+        "session_id": row["session_id"],
+        "status": row["status"],
+        "turns": row["turns"],
+        "attempts": row["attempts"],
+        "totals": {
+            "wall_ms": row["wall_ms"],
+            "tokens": row["tokens"],
+            "tokens_by_type": by_type,
+            "cost_usd": row["cost_usd"],
+            "waste_usd": row["waste_usd"],
+            "errors": row["errors"],
+        },
+        "attempt_list": [
+            {**a.to_dict(), "accepted": id(a) in accepted, "wasted": a.status == "error"}
+            for a in ordered
+        ],
     }
