@@ -13,6 +13,12 @@ import pytest
 import spanline
 from tests._helpers import read_lines, run_cli, shipped_prices
 from tests.cli.test_export_mlflow import mlflow_python  # noqa: F401  (a fixture)
+from tests.dashboard_page.conftest import (  # noqa: F401  (browser and watched: fixtures)
+    Watched,
+    browser,
+    serve,
+    watched,
+)
 from tests.instrument._providers import (
     ANTHROPIC_USAGE,
     OPENAI_USAGE,
@@ -289,3 +295,36 @@ def test_compare_takes_two_turns_or_two_attempts_of_a_session(
     )
     half = run_cli(*base, "--turn", "1")
     assert half.returncode == 2 and len(half.stderr.splitlines()) == 1
+
+
+def test_the_dashboard_session_view_shows_turns_as_rows_and_attempts_side_by_side(
+    tmp_path: Path,
+    conversation: list[spanline.Run],
+    watched: Watched,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """In Chromium: the open run's session, 3 turns as rows and 4 attempts, each opening
+    its run; the run picker groups the session's runs."""
+    page = watched.page
+    restart = conversation[2]
+    with serve(tmp_path) as url:
+        page.goto(f"{url}/?run={restart.run_id}")
+        page.wait_for_selector("#session-view:not([hidden]) button.attempt")
+        rows = page.locator("#session-turns tr.turn")
+        assert rows.count() == 3
+        assert [rows.nth(i).locator("button.attempt").count() for i in range(3)] == [1, 2, 1]
+        assert page.locator("#session-turns button.accepted").count() == 3
+        waste = page.locator("#session-turns button.waste")
+        assert waste.count() == 1
+        assert waste.get_attribute("data-run") == conversation[1].run_id
+        assert page.text_content("#session-name") == SESSION
+        assert "3 turns, 4 attempts" in page.text_content("#session-totals")
+        group = page.locator(f'#run-picker optgroup[label="session {SESSION}"] option')
+        assert group.count() == 4
+        # An attempt opens its run.
+        waste.click()
+        page.wait_for_function(
+            "id => window.spanlineDashboard.state().runId === id", arg=conversation[1].run_id
+        )
+        page.wait_for_selector(f'#session-turns button.open[data-run="{conversation[1].run_id}"]')
+        assert page.input_value("#run-picker") == conversation[1].run_id
+    assert watched.errors == [] and watched.dialogs == []
