@@ -146,25 +146,28 @@ def test_child_processes_inherit_the_session_turn_and_attempt(tmp_path: Path) ->
 
 
 def test_two_processes_starting_turns_at_once_get_distinct_numbers(tmp_path: Path) -> None:
-    """Real processes, released together by a barrier, each take the next turn."""
+    """Real processes, released together by a barrier, each start 16 turns of one session:
+    the 64 numbers are 1 to 64, none twice (without the file lock, some are taken twice)."""
     code = textwrap.dedent(
         f"""
         import multiprocessing as mp, json, spanline
 
         def start(barrier, out):
             barrier.wait()
-            run = spanline.configure_observability(
-                enabled=True, run_dir={str(tmp_path)!r}, session_id="race")
+            for _ in range(TURNS):  # several turns each: the starts overlap many times
+                run = spanline.configure_observability(
+                    enabled=True, run_dir={str(tmp_path)!r}, session_id="race")
+                out.put(run.run_id)
             spanline.shutdown()
-            out.put(run.run_id)
 
+        TURNS = 16
         if __name__ == "__main__":
             ctx = mp.get_context("spawn")
-            count = 6
+            count = 4
             barrier, out = ctx.Barrier(count), ctx.Queue()
             procs = [ctx.Process(target=start, args=(barrier, out)) for _ in range(count)]
             for p in procs: p.start()
-            ids = [out.get(timeout=120) for _ in procs]
+            ids = [out.get(timeout=120) for _ in range(count * TURNS)]
             for p in procs: p.join(120)
             print(json.dumps(ids))
         """
@@ -177,4 +180,4 @@ def test_two_processes_starting_turns_at_once_get_distinct_numbers(tmp_path: Pat
     turns = sorted(
         read_lines(tmp_path / "runs" / rid / "telemetry.jsonl")[0]["turn"] for rid in run_ids
     )
-    assert turns == [1, 2, 3, 4, 5, 6]
+    assert turns == list(range(1, 65))
