@@ -124,8 +124,8 @@ def in_session(session_id: str, transform: Callable[[Any], Any]) -> Callable[[An
     """
 
     def add_session(event: Any) -> Any:
-        if event.get("event") == "span_start":
-            attributes = event["attributes"]
+        attributes = event.get("attributes")
+        if event.get("event") == "span_start" and isinstance(attributes, dict):
             own = attributes.setdefault("session.id", session_id)
             attributes.setdefault("gen_ai.conversation.id", own)
         return transform(event)
