@@ -64,6 +64,8 @@ def test_long_and_secret_session_ids_are_cut_and_redacted_before_rendering(
     assert "\x07" not in shown.stdout and "\x1b" not in shown.stdout
     assert max(len(line) for line in shown.stdout.splitlines()) <= 100
     assert "x" * 60 not in shown.stdout
+    as_json = run_cli("sessions", "--json", "--dir", str(tmp_path))
+    assert as_json.returncode == 0 and SECRET not in as_json.stdout, as_json.stderr
     summary = run_cli("summary", "--session", "bell", "--dir", str(tmp_path))
     assert summary.returncode == 2  # no spans carry that exact id
 

@@ -74,7 +74,10 @@ def sessions_command(limit: int, directory: Path | None, as_json: bool) -> None:
     """
     rows = group_sessions(collect_attempts(base_dir(directory)))[:limit]
     if as_json:
-        sys.stdout.write(to_json(rows))
+        from spanline._capture._redact import redact_text
+
+        # Ids come from span attributes: redacted on the way out, as the table's are.
+        sys.stdout.write(to_json([{**r, "session_id": redact_text(r["session_id"])} for r in rows]))
         return
     out = console()
     if not rows:
