@@ -49,9 +49,10 @@ def export_massgen_session(session_id: str, directory: Path | None, out: Path | 
         The paths written.
     """
     from spanline._lines._fileio import write_atomic
+    from spanline._runs._sessions import collect_attempts
     from spanline._runs._store import find_run
     from spanline.cli._app import CliError, base_dir
-    from spanline.cli._sessions import checked_session, collect_attempts
+    from spanline.cli._sessions import checked_session
     from spanline.folds.sessions import accepted_attempts
 
     session_id = checked_session(session_id)

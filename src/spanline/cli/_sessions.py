@@ -21,9 +21,11 @@ from spanline.cli._format import fmt_cost, fmt_count, fmt_ms, fmt_time, to_json
 from spanline.folds.sessions import Attempt, group_sessions, summarize_session
 
 __all__ = [
-    "collect_attempts",
+    "checked_session",
     "session_option",
     "session_pair",
+    "session_runs",
+    "session_summary",
     "sessions_command",
     "shown_name",
 ]
@@ -51,7 +53,7 @@ def checked_session(session_id: str) -> str:
         raise CliError(str(exc)) from None
 
 
-#: ``--session ID``: the option of ``list`` and ``summary``.
+#: ``--session ID``: the option of ``list``.
 session_option = click.option(
     "--session", "session_id", metavar="ID", help="only the runs of this session"
 )
