@@ -152,7 +152,7 @@ def test_a_pid_of_the_wrong_type_is_a_reported_skipped_line(tmp_path: Path) -> N
     assert [(p["line"], p["error"]) for p in summary.skipped_lines] == [
         (2, "pid is list, not an integer"), (3, "pid is dict, not an integer"),
     ]  # fmt: skip
-    for command in (["summary", "--json"], ["show"], ["list"], ["tools"]):
+    for command in (["summary", "--json"], ["show"], ["list"], ["tools"], ["sessions"]):
         result = run_cli("--dir", str(tmp_path), *command)
         assert result.returncode == 0, result.stderr
         _one_line_error(result)

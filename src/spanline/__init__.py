@@ -56,6 +56,7 @@ __all__ = [
     "phase",
     "plan",
     "read_events",
+    "session",
     "shutdown",
     "span",
     "summarize",
@@ -92,6 +93,8 @@ _LAZY = {
     # Carriers for queues, HTTP and subprocesses: loaded on first use.
     "extract": "spanline._decorators._propagate",
     "inject": "spanline._decorators._propagate",
+    # A conversation's block: loaded when a program serves several.
+    "session": "spanline._session._conversation",
 }
 
 

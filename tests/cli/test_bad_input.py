@@ -86,6 +86,9 @@ def test_no_runs_for_list_is_not_an_error(tmp_path: Path) -> None:
     result = run_cli("--dir", str(tmp_path), "list")
     assert result.returncode == 0 and "no runs" in result.stdout
     assert json.loads(run_cli("--dir", str(tmp_path), "list", "--json").stdout) == []
+    result = run_cli("--dir", str(tmp_path), "sessions")
+    assert result.returncode == 0 and "no sessions" in result.stdout
+    assert json.loads(run_cli("--dir", str(tmp_path), "sessions", "--json").stdout) == []
 
 
 def test_unknown_agent_and_bad_sort_are_one_line(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ COMMANDS: dict[str, list[list[str]] | str] = {
     "analyze": [["analyze", RUN_A]],
     "check": [["check", RUN_A, "--rules", "{base}/rules.yaml"]],
     "tail": [["tail", RUN_A, "--plain"]],
+    "sessions": [["sessions"]],
     "prune": "prints the ids and sizes of the runs it deletes, nothing of their values",
     "replay": "sends spans to a receiver and prints run ids and counts",
     "archive": "copies files and prints run ids",

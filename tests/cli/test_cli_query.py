@@ -331,6 +331,24 @@ def test_all_runs_keeps_spans_of_each_run_apart(tmp_path: Path) -> None:
     assert by_id == [{"run_id": "svc-20260101T000000-000001"}]
 
 
+def test_records_carry_each_spans_session_and_its_runs_turn_and_attempt(tmp_path: Path) -> None:
+    """The turn and attempt are the run header's, on the spans of the header's session
+    only: a span another session's block opened in the same run has none."""
+    run_id = "svc-20260101T000000-000003"
+    events = [{"event": "run_start", "run_id": run_id, "ts": 0.0, "session_id": "chat",
+               "turn": 2, "attempt": 3}]  # fmt: skip
+    events += span("0000000000000001", 1.0, {"session.id": "chat"}, status="ok", attributes={})
+    events += span("0000000000000002", 2.0, {"session.id": "other"}, status="ok", attributes={})
+    events += span("0000000000000003", 3.0, {}, status="ok", attributes={})
+    write_lines(tmp_path / "runs" / run_id / "telemetry.jsonl", events)
+    sql = "SELECT span_id, session_id, turn, attempt FROM records ORDER BY span_id"
+    assert query_json(tmp_path, sql) == [
+        {"span_id": "0000000000000001", "session_id": "chat", "turn": 2, "attempt": 3},
+        {"span_id": "0000000000000002", "session_id": "other", "turn": None, "attempt": None},
+        {"span_id": "0000000000000003", "session_id": None, "turn": None, "attempt": None},
+    ]
+
+
 def test_table_output_is_plain_text_when_piped(demo: Path) -> None:
     result = run_cli("--dir", str(demo), "query", LLM_BY_AGENT)
     assert result.returncode == 0, result.stderr

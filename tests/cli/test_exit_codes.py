@@ -97,9 +97,34 @@ def test_a_log_without_events_is_bad_input(base: Path, command: str) -> None:
     assert "no events" in stderr
 
 
-@pytest.mark.parametrize("command", ["list", *sorted(COMMANDS)])
+#: The commands that take a session instead of a run.
+SESSION_COMMANDS = {
+    "summary --session": ["summary", "--session", "{session}"],
+    "list --session": ["list", "--session", "{session}"],
+    "export --session": ["export", "--format", "massgen", "--session", "{session}"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SESSION_COMMANDS))
+def test_a_session_id_that_is_not_a_safe_name_is_bad_input(base: Path, command: str) -> None:
+    args = [part.replace("{session}", "../bad id") for part in SESSION_COMMANDS[command]]
+    assert "invalid session id" in _one_error_line(spanline("--dir", str(base), *args), 2)
+
+
+def test_an_unknown_session_is_bad_input(base: Path) -> None:
+    stderr = _one_error_line(spanline("--dir", str(base), "summary", "--session", "nobody"), 2)
+    assert "no session 'nobody'" in stderr
+
+
+def test_sessions_with_none_to_show_is_ok(base: Path) -> None:
+    shown = spanline("--dir", str(base), "sessions")
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert "no sessions under" in shown.stdout
+
+
+@pytest.mark.parametrize("command", ["list", "sessions", *sorted(COMMANDS)])
 def test_an_unknown_option_is_bad_input(base: Path, command: str) -> None:
-    args = ["list"] if command == "list" else _args(command, GOLDEN_RUN)
+    args = [command] if command in ("list", "sessions") else _args(command, GOLDEN_RUN)
     stderr = _one_error_line(spanline("--dir", str(base), *args, "--no-such-option"), 2)
     assert "--no-such-option" in stderr
 

@@ -33,6 +33,9 @@ def test_runs_are_listed_newest_first(finished: spanline.Run, client: httpx.Clie
         "has_summary": True,
         "analyzed": False,
         "failed_agents": 0,
+        "session_id": None,
+        "turn": None,
+        "attempt": None,
     }
 
 
@@ -49,6 +52,23 @@ def test_the_analysis_report_is_served_as_text_once_written(
     assert served.headers["content-type"] == "text/plain; charset=utf-8"
     assert served.content == finished.report_path.read_bytes()
     assert client.get("/api/runs").json()[0]["analyzed"] is True
+
+
+def test_a_session_is_served_with_its_turns_and_ids_are_checked(
+    finished: spanline.Run, client: httpx.Client
+) -> None:
+    run = configure(finished.base, session_id="talk", turn=3)
+    with spanline.span("answer"):
+        pass
+    spanline.shutdown()
+    row = next(r for r in client.get("/api/runs").json() if r["run_id"] == run.run_id)
+    assert (row["session_id"], row["turn"], row["attempt"]) == ("talk", 3, 1)
+    view = client.get("/api/sessions/talk").json()
+    assert (view["turns"], view["attempts"]) == (1, 1)
+    assert view["attempt_list"][0]["run_id"] == run.run_id
+    assert view["attempt_list"][0]["accepted"] is True
+    assert client.get("/api/sessions/..%2Fescape").status_code == 400
+    assert client.get("/api/sessions/nobody").status_code == 404
 
 
 def test_summary_of_a_finished_run_is_its_run_summary(

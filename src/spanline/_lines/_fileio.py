@@ -6,9 +6,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["PartialAppend", "append_locked", "open_append", "write_atomic"]
+__all__ = ["PartialAppend", "append_locked", "append_locked_after", "open_append", "write_atomic"]
 
 
 class PartialAppend(OSError):
@@ -44,6 +45,27 @@ def append_locked(fd: int, data: bytes | bytearray) -> None:
                 done += os.write(fd, view[done:])
         except OSError as exc:
             raise PartialAppend(exc, _roll_back(fd, data, start, done)) from exc
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def append_locked_after(fd: int, compose: Callable[[bytes], bytes]) -> bytes:
+    """Read an ``O_RDWR | O_APPEND`` file and append what ``compose`` makes of it, under one lock.
+
+    For counters kept as lines (a session's turn numbers): the number taken and the
+    line that records it are one step, so two processes never take the same one.
+
+    Returns:
+        The bytes appended.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        size = os.fstat(fd).st_size
+        data = compose(os.pread(fd, size, 0) if size else b"")
+        view, done = memoryview(data), 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        return data
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
 

@@ -56,11 +56,20 @@ def execution_metadata(
     config_path: str | None,
     cli_args: Any,
     git: dict[str, str | None],
+    session: tuple[str | None, int | None, int | None] = (None, None, None),
 ) -> dict[str, Any]:
-    """The fields of MassGen's execution_metadata.yaml, for spanline."""
+    """The fields of MassGen's execution_metadata.yaml, for spanline.
+
+    ``session`` is the run's ``(session_id, turn, attempt)``: written under MassGen's
+    names when the run is in a session.
+    """
     import platform
     from datetime import datetime, timezone
 
+    session_id, turn, attempt = session
+    conversation = (
+        {} if session_id is None else {"session_id": session_id, "turn": turn, "attempt": attempt}
+    )
     return {
         "query": query,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -75,6 +84,7 @@ def execution_metadata(
         "spanline_version": __version__,
         "working_directory": os.getcwd(),
         "pid": os.getpid(),
+        **conversation,
     }
 
 

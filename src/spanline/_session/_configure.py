@@ -130,6 +130,9 @@ def configure_observability(
     redact_patterns: Any = None,
     redact_exempt_keys: Any = None,
     redact_entropy: bool | None = None,
+    session_id: str | None = None,
+    turn: int | None = None,
+    attempt: int | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -144,13 +147,11 @@ def configure_observability(
             ``[A-Za-z0-9._-]`` become ``-`` in the run id only).
         environment: e.g. "dev", "prod".
         run_dir: base directory; runs go to ``<run_dir>/runs/<run_id>/``.
-        exporters: exporter names (built-in or registered under the
-            ``spanline.exporters`` entry points) or exporter objects, besides
-            telemetry.jsonl.
+        exporters: exporter names (built-in or ``spanline.exporters`` entry points) or
+            exporter objects, besides telemetry.jsonl.
         flush_ms: the period of the writer, fixed however long a write takes.
         max_queue: events that may wait before new ones are dropped and counted.
-        capture: "off", "preview" or "full" capture of arguments and results by the
-            decorators.
+        capture: "off", "preview" or "full" capture of arguments and results.
         preview_chars: length of previews.
         prices: price table override: a JSON/YAML file path or a mapping
             ``{model: {input, output, cached_input, cache_write}}`` in USD per
@@ -167,27 +168,25 @@ def configure_observability(
             and ``run_id``, runs are byte-for-byte reproducible, for snapshot tests.
         clock: returns the time in seconds, for timestamps and durations alike.
             When given, lines record pid 1.
-        synchronous: write every span start and end at once, on the caller's
-            thread (for tests; slow).
+        synchronous: write every span start and end at once (for tests; slow).
         summary_interval_ms: how often run_summary.json is rewritten while the
             run is live, the first time after one second at most (0: only at the end).
-        handle_signals: on SIGTERM and SIGINT, flush and then call the handler
-            that was there before.
+        handle_signals: on SIGTERM and SIGINT, flush, then call the previous handler.
         stall_s: seconds without a line in a running agent's subtree before the
             summary lists it under ``stalls``. Recorded in ``run_start``.
-        dashboard: serve the live dashboard of this run from a background thread
-            and print its address on stderr; it stops at shutdown. Only the
-            process that created the run serves (needs
-            ``pip install 'spanline[dashboard]'``).
+        dashboard: serve this run's live dashboard from a thread and print its address;
+            only the process that created the run serves (needs ``[dashboard]``).
         propagate_executors: make the current span, with its agent id, follow work
             handed to ``ThreadPoolExecutor.submit``, ``loop.run_in_executor`` and
             ``ProcessPoolExecutor.submit``.
-        logfire: send to Pydantic Logfire too: True adds the ``logfire`` exporter to
-            ``exporters``, False removes it (needs ``pip install 'spanline[logfire]'``
-            and a write token; without them a one-line warning, and tracing goes on).
+        logfire: True adds the ``logfire`` exporter, False removes it (needs
+            ``[logfire]`` and a write token, else one warning and tracing goes on).
         redact_patterns: more regexes to redact (a group named ``secret`` limits the part).
         redact_exempt_keys: key names whose values are not redacted for their name.
         redact_entropy: also redact random-looking tokens that no rule names (off).
+        session_id: the conversation this run is a turn of (``session.id`` on every span).
+        turn: the run's turn of the session (default: the session's next turn).
+        attempt: the attempt of that turn (default: the turn's next attempt).
 
     Returns:
         The run, or None when tracing is off.
@@ -281,6 +280,7 @@ def _start_session(
     from spanline._writer._fork import at_fork
 
     run, created = _parts.open_run(settings, overrides)
+    settings = _parts.number_turn(settings, run, created)
     trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
     clock = settings.clock
     session = _Session(

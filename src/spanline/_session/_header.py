@@ -55,6 +55,7 @@ def _write_metadata(session: _Session) -> None:
             config_path=overrides["config_path"],
             cli_args=overrides["cli_args"],
             git=git,
+            session=(settings.session_id, settings.turn, settings.attempt),
         )
         _metadata.write_metadata(run, redact_metadata(metadata))
     except Exception as exc:  # the run goes on without its metadata file
@@ -105,6 +106,16 @@ def header(session: _Session) -> dict[str, Any]:
         stall_s=settings.stall_s,
         query=redact_text(str(query)) if query is not None else None,
         **integrations,
+        # MassGen's names, only in a session (a run outside one keeps its header as it was).
+        **(
+            {}
+            if settings.session_id is None
+            else {
+                "session_id": settings.session_id,
+                "turn": settings.turn,
+                "attempt": settings.attempt,
+            }
+        ),
     )
 
 

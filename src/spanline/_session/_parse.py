@@ -32,6 +32,7 @@ __all__ = [
     "seconds",
     "secret_names_value",
     "service_name_value",
+    "session_id_value",
     "switched_on",
     "text_value",
     "whole_number",
@@ -186,6 +187,17 @@ def callable_value(raw: Any) -> Any:
     if not callable(raw):
         raise ValueError("expected a function taking no arguments")
     return raw
+
+
+def session_id_value(raw: Any) -> str:
+    """Validate a session id: a safe name, by the rule of run ids' characters.
+
+    Raises:
+        ValueError: it is not.
+    """
+    from spanline._runs._sessions import validate_session_id
+
+    return validate_session_id(raw)
 
 
 def parse_run_id(raw: Any) -> str:

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = [
     "abandon_open_spans",
     "hand_over",
+    "in_session",
     "new_pipeline",
+    "number_turn",
     "open_run",
     "price_table",
     "propagate_executors",
@@ -93,6 +95,42 @@ def open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
         from spanline.exceptions import ConfigurationError
 
         raise ConfigurationError(str(exc)) from None
+
+
+def number_turn(settings: Settings, run: Run, created: bool) -> Settings:
+    """The settings with the run's turn and attempt numbered, when it is in a session.
+
+    Only a new run takes numbers from the session's counter file; a process joining
+    a run keeps the numbers its parent handed over.
+    """
+    if settings.session_id is None or not created:
+        return settings
+    import dataclasses
+
+    from spanline._runs._sessions import take_numbers
+
+    turn, attempt = take_numbers(
+        run.base, settings.session_id, settings.turn, settings.attempt, run.run_id
+    )
+    return dataclasses.replace(settings, turn=turn, attempt=attempt)
+
+
+def in_session(session_id: str, transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The writer's transform, also giving each span of the run its session.
+
+    Applied on the writer thread, so the hot path pays nothing for it. A span opened
+    under ``spanline.session(id)`` keeps its own ``session.id``; a span that carries a
+    framework's ``gen_ai.conversation.id`` keeps that.
+    """
+
+    def add_session(event: Any) -> Any:
+        attributes = event.get("attributes")
+        if event.get("event") == "span_start" and isinstance(attributes, dict):
+            own = attributes.setdefault("session.id", session_id)
+            attributes.setdefault("gen_ai.conversation.id", own)
+        return transform(event)
+
+    return add_session
 
 
 def propagate_executors(on: bool) -> None:
@@ -225,7 +263,11 @@ def new_pipeline(
             max_queue=settings.max_queue,
             exporters=exporters,
             header=lambda: _header.header(session),
-            transform=redact_event,
+            transform=(
+                redact_event
+                if settings.session_id is None
+                else in_session(settings.session_id, redact_event)
+            ),
             on_child_exit=on_child_exit,
             synchronous=settings.synchronous,
             record_pid=session.record_pid,

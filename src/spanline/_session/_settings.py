@@ -42,6 +42,7 @@ from spanline._session._parse import (
     seconds,
     secret_names_value,
     service_name_value,
+    session_id_value,
     text_value,
     whole_number,
 )
@@ -103,6 +104,10 @@ class Settings:
     redact_patterns: tuple[Any, ...] = ()
     redact_exempt_keys: frozenset[str] = frozenset()
     redact_entropy: bool = False
+    #: The conversation this run belongs to, and its turn and attempt (None: not given).
+    session_id: str | None = None
+    turn: int | None = None
+    attempt: int | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,17 @@ SETTINGS: tuple[Setting, ...] = (
     _R("redact_entropy", "redact_entropy", "SPANLINE_REDACT_ENTROPY", "bool", False,
        "also redact random-looking tokens with no name or known prefix (a bare AWS secret); "
        "its false-positive rate on ordinary text is in `docs/reliability.md`", parse_bool),
+    _R("session_id", "session_id", "SPANLINE_SESSION_ID", "session id", None,
+       "the conversation this run is a turn of: written as `session.id` (and "
+       "`gen_ai.conversation.id`, unless a framework set its own) on every span, and in the "
+       "run header. Letters, digits, `.`, `_`, `-` (at most 128, no `..`)", session_id_value,
+       "no session"),
+    _R("turn", "turn", "SPANLINE_TURN", "int", None,
+       "the turn of the session (1 up); without it a run in a session takes the session's "
+       "next turn", whole_number(1, 1_000_000_000), "the next turn"),
+    _R("attempt", "attempt", "SPANLINE_ATTEMPT", "int", None,
+       "the attempt of the turn (1 up), for a turn restarted; without it the next attempt of "
+       "the turn", whole_number(1, 1_000_000_000), "the next attempt"),
 )
 # fmt: on
 
@@ -404,14 +420,15 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
     a child that reads them through :func:`resolve_settings` joins the run.
 
     Args:
-        settings: the session's settings. The three variables need nothing from
-            them today; a setting children should share is added here, not elsewhere.
+        settings: the session's settings (its conversation, turn and attempt, as
+            numbered); a setting children should share is added here, not elsewhere.
         base_dir: the resolved base directory of the run.
         run_id: the run to join.
 
     Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``, and the redaction
-        settings that differ from their defaults, so a child redacts as its parent does.
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``, the redaction
+        settings that differ from their defaults, so a child redacts as its parent does, and
+        in a session ``SPANLINE_SESSION_ID``, ``SPANLINE_TURN`` and ``SPANLINE_ATTEMPT``.
     """
     variables = {
         "SPANLINE_ENABLED": "1",
@@ -425,6 +442,14 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
         variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
     if settings.redact_entropy:
         variables["SPANLINE_REDACT_ENTROPY"] = "1"
+    if settings.session_id is not None:
+        variables["SPANLINE_SESSION_ID"] = settings.session_id
+        for name, value in (
+            ("SPANLINE_TURN", settings.turn),
+            ("SPANLINE_ATTEMPT", settings.attempt),
+        ):
+            if value is not None:
+                variables[name] = str(value)
     return variables
 
 

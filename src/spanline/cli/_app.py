@@ -57,6 +57,7 @@ _COMMAND_MODULES = {
     "query": "_query",
     "replay": "_replay",
     "serve": "_serve",
+    "sessions": "_sessions",
     "show": "_show",
     "summary": "_summary",
     "tail": "_tail",

@@ -74,8 +74,8 @@ def _min_ms(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 
 @cli.command()
-@click.argument("run_a")
-@click.argument("run_b")
+@click.argument("run_a", required=False)
+@click.argument("run_b", required=False)
 @click.option(
     "--threshold",
     default="20%",
@@ -91,19 +91,37 @@ def _min_ms(ctx: click.Context, param: click.Parameter, value: float) -> float:
     callback=_min_ms,
     help="noise floor: smaller wall-time increases are never flagged",
 )
+@click.option("--session", "session_id", metavar="ID", help="compare two turns or attempts of it")
+@click.option("--turn", "turns", type=click.IntRange(min=1), multiple=True, help="a turn (twice)")
+@click.option(
+    "--attempt", "attempts", type=click.IntRange(min=1), multiple=True, help="an attempt (twice)"
+)
 @read_options
 def compare(
-    run_a: str,
-    run_b: str,
+    run_a: str | None,
+    run_b: str | None,
     threshold: float,
     min_ms: float,
+    session_id: str | None,
+    turns: tuple[int, ...],
+    attempts: tuple[int, ...],
     directory: Path | None,
     as_json: bool,
 ) -> int:
     """Compare RUN_B against RUN_A (the baseline) per phase, agent kind, tool and model.
 
+    Or two turns of a session (--session ID --turn 1 --turn 2: each turn's accepted
+    attempt), or two attempts of one turn (--session ID --turn 2 --attempt 1 --attempt 2).
     Exits 0 when nothing regressed, 1 when something did, 2 on bad input.
     """
+    if session_id is not None:
+        if run_a is not None:
+            raise click.UsageError("give two runs or --session, not both")
+        from spanline.cli._sessions import session_pair
+
+        run_a, run_b = session_pair(session_id, turns, attempts, directory)
+    elif run_a is None or run_b is None or turns or attempts:
+        raise click.UsageError("give two runs, or --session ID with --turn/--attempt")
     profiles = [_profile(target, directory) for target in (run_a, run_b)]
     comparison = compare_profiles(*profiles, threshold=threshold, min_ms=min_ms)
     if as_json:

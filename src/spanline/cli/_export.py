@@ -59,6 +59,12 @@ def _load(fmt: str) -> Any:
 @click.option(
     "--limit", default=_DEFAULT_LIMIT, show_default=True, help="bundle: largest file included"
 )
+@click.option(
+    "--session",
+    "session_id",
+    metavar="ID",
+    help="massgen: every run of a session, as turn_N/attempt_M/ and turn_N/final/",
+)
 @read_options
 def export(
     run: str | None,
@@ -66,12 +72,21 @@ def export(
     out: Path | None,
     dry_run: bool,
     limit: str,
+    session_id: str | None,
     directory: Path | None,
     as_json: bool,
 ) -> None:
     """Export RUN (an id, 'latest' by default, or a path) as FORMAT; prints what it wrote."""
     if fmt != "bundle" and (dry_run or limit != _DEFAULT_LIMIT):
         raise click.UsageError("--dry-run and --limit apply to --format bundle only")
+    if session_id is not None:
+        if fmt != "massgen" or run is not None:
+            raise click.UsageError("--session applies to --format massgen, without a run")
+        from spanline.cli._export_massgen import export_massgen_session
+
+        for path in export_massgen_session(session_id, directory, out):
+            sys.stdout.write(f"{path}\n")
+        return
     function = _load(fmt)
     found = find_run(run, directory)
     if not found.telemetry_path.is_file():

@@ -64,10 +64,13 @@ def fmt_bytes(size: int) -> str:
 
 
 def fmt_time(ts: Any) -> str:
-    """Epoch seconds as ``2025-12-18 13:41`` (UTC); ``-`` when unknown."""
+    """Epoch seconds as ``2025-12-18 13:41`` (UTC); ``-`` when unknown or out of range."""
     if ts is None or isinstance(ts, bool) or not isinstance(ts, (int, float)):
         return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    try:
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # a time no clock gives (a hostile log)
+        return "-"
 
 
 def run_title(run_start: dict[str, Any] | None, run_id: str | None) -> str:

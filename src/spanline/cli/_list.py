@@ -13,6 +13,7 @@ import orjson
 from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._app import base_dir, cli, console, read_options
 from spanline.cli._format import fmt_bytes, fmt_cost, fmt_ms, fmt_time, run_title, to_json
+from spanline.cli._sessions import session_option, session_runs
 from spanline.folds import summarize_file
 from spanline.folds.display import cut
 
@@ -29,16 +30,24 @@ _QUESTION_WIDTH = 40
     default=None,
     help="only runs with (or without) an ANALYSIS_REPORT.md",
 )
+@session_option
 @read_options
-def list_command(limit: int, analyzed: bool | None, directory: Path | None, as_json: bool) -> None:
+def list_command(
+    limit: int, analyzed: bool | None, session_id: str | None, directory: Path | None, as_json: bool
+) -> None:
     """The runs under --dir, newest first: id, time, duration, cost, agents, status
-    (with how many agents failed), question.
+    (with how many agents failed), question. --session ID: only that session's runs.
 
     The id is shown whole (it is what show, summary and compare take); on a narrow
     terminal the other columns give way.
     """
     rows = []
-    for run in list_runs(base_dir(directory)):
+    runs = (
+        list_runs(base_dir(directory))
+        if session_id is None
+        else session_runs(base_dir(directory), session_id)
+    )
+    for run in runs:
         if analyzed is not None and run.report_path.is_file() != analyzed:
             continue
         rows.append(run_row(run))

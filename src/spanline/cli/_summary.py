@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from spanline.cli._app import cli, console, find_run, read_options
+from spanline.cli._app import CliError, cli, console, find_run, read_options
 from spanline.cli._format import (
     fmt_cost,
     fmt_count,
@@ -34,14 +34,29 @@ refold_option = click.option(
 @cli.command()
 @click.argument("run", required=False)
 @refold_option
+@click.option(
+    "--session",
+    "session_id",
+    metavar="ID",
+    help="total a whole session instead: each turn, its accepted attempt, failed ones as waste",
+)
 @read_options
-def summary(run: str | None, refold: bool, directory: Path | None, as_json: bool) -> None:
+def summary(
+    run: str | None, refold: bool, session_id: str | None, directory: Path | None, as_json: bool
+) -> None:
     """The summary of RUN (an id, 'latest' by default, or a path).
 
     A panel with the run's question, status, duration, cost, agents, tokens,
     phases, milestones, errors and top tools; --json prints run_summary.json's keys.
     A finished run's run_summary.json is used when it covers the whole log.
     """
+    if session_id is not None:
+        if run is not None:
+            raise CliError("give a run or --session, not both")
+        from spanline.cli._sessions import session_summary
+
+        session_summary(session_id, directory, as_json)
+        return
     found = find_run(run, directory)
     folded, run_start = fold_summary(found, refold=refold)
     if as_json:

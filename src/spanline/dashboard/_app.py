@@ -267,6 +267,11 @@ async def _runs(request: Request, config: DashboardConfig) -> Response:
     return _json(await run_in_threadpool(_data.run_list, config.base))
 
 
+async def _session(request: Request, config: DashboardConfig) -> Response:
+    session_id = request.path_params["session_id"]
+    return _json(await run_in_threadpool(_data.session_view, config.base, session_id))
+
+
 async def _summary(request: Request, config: DashboardConfig) -> Response:
     run = await _resolve(config, request.path_params["run_id"])
     return _json(await run_in_threadpool(_data.summary, run))
@@ -410,6 +415,7 @@ def create_app(config: DashboardConfig) -> ASGIApp:
         Route("/api/runs/{run_id:path}/snapshot", _handled(_snapshot, config)),
         Route("/api/runs/{run_id:path}/report", _handled(_report, config)),
         Route("/api/runs/{run_id:path}/events", _handled(_events_page, config)),
+        Route("/api/sessions/{session_id:path}", _handled(_session, config)),
         Route("/events", _handled(_stream, config)),
         Route("/{rest:path}", _not_found),
     ]

@@ -26,7 +26,7 @@ from spanline._runs._store import (
     summary_or_fold,
     validate_run_id,
 )
-from spanline.exceptions import RunNotFoundError
+from spanline.exceptions import InvalidRunIdError, RunNotFoundError
 from spanline.folds import LineProblem, SummaryFold
 from spanline.folds.display import bounded
 from spanline.folds.lanes import LanesFold
@@ -39,6 +39,7 @@ __all__ = [
     "latest_run",
     "report",
     "run_list",
+    "session_view",
     "snapshot",
     "summary",
 ]
@@ -92,7 +93,39 @@ def run_info(run: Run) -> dict[str, Any]:
         "has_summary": run.summary_path.is_file(),
         "analyzed": run.report_path.is_file(),
         "failed_agents": failed,
+        # The session this run is a turn of (the run picker groups by it), else None.
+        "session_id": _text(start.get("session_id")),
+        "turn": _number(start.get("turn")),
+        "attempt": _number(start.get("attempt")),
     }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def session_view(base: Path, session_id: str) -> dict[str, Any]:
+    """``/api/sessions/{id}``: the session's totals and every attempt of its turns.
+
+    Raises:
+        InvalidRunIdError: the id is not a safe name (answered 400).
+        RunNotFoundError: no span under ``base`` carries it (answered 404).
+    """
+    from spanline._runs._sessions import collect_attempts, validate_session_id
+    from spanline.folds.sessions import summarize_session
+
+    try:
+        validate_session_id(session_id)
+    except ValueError as exc:
+        raise InvalidRunIdError(str(exc)) from None
+    attempts = collect_attempts(base, session_id)
+    if not attempts:
+        raise RunNotFoundError(f"no session {session_id!r}")
+    return summarize_session(attempts)
 
 
 def run_list(base: Path) -> list[dict[str, Any]]:

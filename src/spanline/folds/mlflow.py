@@ -21,17 +21,17 @@ synthetic root named after the run. ``spanline.assess`` events become
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
-
-from spanline.folds._limits import TS_MAX
+from spanline.folds._mlflow_encoding import b64_id as _b64
+from spanline.folds._mlflow_encoding import digest_id as _digest_id
+from spanline.folds._mlflow_encoding import event_attribute as _event_attribute
+from spanline.folds._mlflow_encoding import hex_id as _hex_id
+from spanline.folds._mlflow_encoding import json_text as _json
+from spanline.folds._mlflow_encoding import ns as _ns
+from spanline.folds._mlflow_encoding import rfc3339 as _rfc3339
 from spanline.folds.events import JsonlTail, LineProblem
 from spanline.folds.summary import is_agent
 from spanline.schema import AGENT_KINDS, END_OVERRIDES
@@ -45,56 +45,6 @@ _INPUT_KEYS = ("input.value", "input.preview", "tool.arguments_preview")
 _OUTPUT_KEYS = ("output.value", "output.preview", "tool.output_preview")
 _PREVIEW_CHARS = 1000
 _STATUS = {"ok": "STATUS_CODE_OK", "error": "STATUS_CODE_ERROR"}
-_PRIMITIVE = (str, bool, int, float)
-
-
-def _json(value: Any) -> str:
-    """An attribute value as MLflow stores it: JSON text."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=repr).decode()
-    except TypeError:  # an integer past 64 bits, handed over in process
-        return json.dumps(value, default=repr)
-
-
-def _b64(hex_id: str, size: int) -> str:
-    return base64.b64encode(int(hex_id, 16).to_bytes(size, "big")).decode()
-
-
-def _hex_id(value: Any, size: int) -> str | None:
-    """A span or trace id as ``size`` bytes of lower-case hex, or None if it is not hex."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        number = int(value, 16)
-    except ValueError:
-        return None
-    if number == 0 or number >= 1 << (8 * size):
-        return None
-    return f"{number:0{2 * size}x}"
-
-
-def _digest_id(text: str, size: int) -> str:
-    """A stable non-zero id derived from text (for ids the log does not give)."""
-    digest = hashlib.sha256(text.encode()).hexdigest()[: 2 * size]
-    return digest if int(digest, 16) else "1".rjust(2 * size, "0")
-
-
-def _ns(ts: Any) -> int | None:
-    """Nanoseconds of a plausible timestamp (seconds since the epoch), else None."""
-    if (ts.__class__ is not int and ts.__class__ is not float) or not 0 <= ts <= TS_MAX:
-        return None  # not a number, not finite, or far outside any run
-    return round(float(ts) * 1e9)
-
-
-def _rfc3339(ns: int) -> str:
-    seconds, rest = divmod(ns, 1_000_000_000)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{stamp}.{rest // 1_000_000:03d}Z"
-
-
-def _event_attribute(value: Any) -> Any:
-    """OpenTelemetry event attributes are primitives: anything else becomes JSON text."""
-    return value if isinstance(value, _PRIMITIVE) else _json(value)
 
 
 class MlflowFold:
@@ -317,6 +267,26 @@ class MlflowFold:
 
     # --- info ------------------------------------------------------------------
 
+    def _session_metadata(self) -> dict[str, str]:
+        """MLflow groups traces by ``mlflow.trace.session``: the run's session (its
+        header's, else the one every span carries), with its turn and attempt."""
+        session = self._header.get("session_id")
+        if not isinstance(session, str):
+            seen = {
+                start["attributes"].get("session.id")
+                for start in self._starts.values()
+                if isinstance(start.get("attributes"), dict)
+            }
+            session = seen.pop() if len(seen) == 1 else None
+            if not isinstance(session, str):
+                return {}
+            return {"mlflow.trace.session": session}
+        metadata = {"mlflow.trace.session": session}
+        for key in ("turn", "attempt"):
+            if self._header.get(key) is not None:
+                metadata[f"spanline.{key}"] = str(self._header[key])
+        return metadata
+
     def _info(
         self,
         run_id: str,
@@ -345,6 +315,7 @@ class MlflowFold:
         for key in ("service_name", "environment", "spanline_version", "git_branch"):
             if self._header.get(key) is not None:
                 metadata[f"spanline.{key}"] = str(self._header[key])
+        metadata.update(self._session_metadata())
         info: dict[str, Any] = {
             "trace_id": request_id,
             "client_request_id": run_id,

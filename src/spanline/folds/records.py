@@ -34,6 +34,10 @@ EVENT_COLUMNS: dict[str, str] = {
     "duration_ms": "DOUBLE",
     "attributes": "JSON",
     "error": "JSON",
+    # The run_start line's session, turn and attempt (text: a hostile value reads as NULL).
+    "session_id": "VARCHAR",
+    "turn": "VARCHAR",
+    "attempt": "VARCHAR",
 }
 
 
@@ -74,6 +78,11 @@ RECORDS_COLUMNS: tuple[RecordsColumn, ...] = (
     RecordsColumn("status", "VARCHAR", "`ok` or `error`; NULL while the span is open"),
     RecordsColumn("agent_id", "VARCHAR", "the `gen_ai.agent.id` attribute"),
     RecordsColumn("run_id", "VARCHAR", "the run the span belongs to"),
+    RecordsColumn("session_id", "VARCHAR", "the span's `session.id` attribute (its conversation)"),
+    RecordsColumn(
+        "turn", "BIGINT", "the run's turn in that session (from the run header); NULL if none"
+    ),
+    RecordsColumn("attempt", "BIGINT", "the run's attempt of that turn; NULL if none"),
 )
 
 # Merging is skipped when one side is empty (most spans), which is also faster.
@@ -110,12 +119,25 @@ WITH spans AS (
       any_value(kind) FILTER (WHERE event = 'span_start')
     ) AS kind,
     any_value(status) FILTER (WHERE event = 'span_end') AS status,
-    any_value(error) FILTER (WHERE event = 'span_end') AS error
+    any_value(error) FILTER (WHERE event = 'span_end') AS error,
+    any_value(session_id) FILTER (WHERE event = 'run_start') AS header_session,
+    any_value(TRY_CAST(turn AS BIGINT)) FILTER (WHERE event = 'run_start') AS header_turn,
+    any_value(TRY_CAST(attempt AS BIGINT)) FILTER (WHERE event = 'run_start') AS header_attempt
   FROM (
 {events}
   )
-  WHERE event IN ('span_start', 'span_end')
+  WHERE event IN ('span_start', 'span_end', 'run_start')
   GROUP BY run_id, span_id
+),
+-- The run header's session, turn and attempt, on each span of its run: one pass still.
+runs AS (
+  SELECT
+    *,
+    max(header_session) OVER (PARTITION BY run_id) AS run_session,
+    max(header_turn) OVER (PARTITION BY run_id) AS run_turn,
+    max(header_attempt) OVER (PARTITION BY run_id) AS run_attempt,
+    coalesce(end_attributes ->> 'session.id', start_attributes ->> 'session.id') AS span_session
+  FROM spans
 )
 SELECT
   name AS span_name,
@@ -134,8 +156,11 @@ SELECT
   status,
   coalesce(end_attributes ->> 'gen_ai.agent.id', start_attributes ->> 'gen_ai.agent.id')
     AS agent_id,
-  run_id
-FROM spans
+  run_id,
+  span_session AS session_id,
+  CASE WHEN span_session = run_session THEN run_turn END AS turn,
+  CASE WHEN span_session = run_session THEN run_attempt END AS attempt
+FROM runs
 WHERE starts > 0
 """
 

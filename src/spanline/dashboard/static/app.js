@@ -15,6 +15,10 @@
   var source = null;       // the EventSource while streaming
   var zoom = null, zoomT = d3.zoomIdentity;
   var dirty = false;
+  var S_RUNS = null;       // the last /api/runs answer (the session view reads it)
+
+  function fmtInt(n) { return typeof n === "number" ? n.toLocaleString("en-US") : "-"; }
+  function fmtCost(usd) { return typeof usd === "number" ? "$" + usd.toFixed(4) : "-"; }
 
   function reset(runId) {
     S = {
@@ -917,19 +921,80 @@
     }, delay);
   }
 
+  // The picker's line for a run of a session: its turn and attempt first.
+  function runLine(r) {
+    var failed = typeof r.failed_agents === "number" ? failedText(r.failed_agents) : "";
+    var text = pickerText(r.run_id, (r.status || "") + (failed ? ", " + failed : ""), r.query);
+    return r.session_id && r.turn ? "turn " + r.turn + "." + (r.attempt || 1) + " - " + text : text;
+  }
+
+  // Runs grouped by session (an optgroup each, most recent first); runs outside a
+  // session stay plain options, newest first.
   function refreshPicker() {
     return getJSON("/api/runs").then(function (runs) {
+      S_RUNS = runs;
       var picker = d3.select("#run-picker");
-      picker.selectAll("option").data(runs, function (r) { return r.run_id; }).join("option")
-        .attr("value", function (r) { return r.run_id; })
-        .text(function (r) {
-          var failed = typeof r.failed_agents === "number" ? failedText(r.failed_agents) : "";
-          return pickerText(r.run_id, (r.status || "") + (failed ? ", " + failed : ""), r.query);
-        });
+      var groups = [], byName = {};
+      runs.forEach(function (r) {
+        var key = r.session_id || "";
+        if (!(key in byName)) { byName[key] = { session: key, runs: [] }; groups.push(byName[key]); }
+        byName[key].runs.push(r);
+      });
+      var loose = byName[""] ? byName[""].runs : [];
+      picker.selectAll("option.loose").data(loose, function (r) { return r.run_id; }).join("option")
+        .attr("class", "loose").attr("value", function (r) { return r.run_id; }).text(runLine);
+      var sessions = groups.filter(function (g) { return g.session; });
+      var optgroups = picker.selectAll("optgroup").data(sessions, function (g) { return g.session; })
+        .join("optgroup").attr("label", function (g) { return "session " + String(g.session).slice(0, 60); });
+      optgroups.selectAll("option").data(function (g) { return g.runs; }, function (r) { return r.run_id; })
+        .join("option").attr("value", function (r) { return r.run_id; }).text(runLine);
       if (S) picker.property("value", S.runId);
       dirty = true;
       return runs;
     });
+  }
+
+  // The session view: the open run's session, turns as rows and attempts side by side,
+  // each opening its run. Hidden for a run outside a session.
+  function showSession(runId) {
+    var section = d3.select("#session-view");
+    var row = (S_RUNS || []).filter(function (r) { return r.run_id === runId; })[0];
+    if (!row || !row.session_id) { section.attr("hidden", true); return; }
+    getJSON("/api/sessions/" + encodeURIComponent(row.session_id)).then(function (view) {
+      if (!S || S.runId !== runId) return;
+      section.attr("hidden", null);
+      var t = view.totals;
+      d3.select("#session-name").text(String(view.session_id).slice(0, 60));
+      d3.select("#session-totals").text(view.turns + " turns, " + view.attempts + " attempts, " +
+        fmtInt(t.tokens) + " tokens, " + fmtCost(t.cost_usd) + " (waste " + fmtCost(t.waste_usd) + ")");
+      var turns = [], byTurn = {};
+      view.attempt_list.forEach(function (a) {
+        var key = a.turn === null ? "-" + a.run_id : String(a.turn);
+        if (!(key in byTurn)) { byTurn[key] = { turn: a.turn, attempts: [] }; turns.push(byTurn[key]); }
+        byTurn[key].attempts.push(a);
+      });
+      var rows = d3.select("#session-turns").selectAll("tr").data(turns).join("tr").attr("class", "turn");
+      rows.selectAll("th").data(function (d) { return [d]; }).join("th")
+        .text(function (d) { return d.turn === null ? "turn -" : "turn " + d.turn; });
+      rows.selectAll("td").data(function (d) { return d.attempts; }).join("td").each(function (a) {
+        var cell = d3.select(this);
+        cell.selectAll("button").data([a]).join("button").attr("type", "button")
+          .attr("class", function (x) {
+            return "attempt" + (x.accepted ? " accepted" : "") + (x.wasted ? " waste" : "") +
+              (x.run_id === runId ? " open" : "");
+          })
+          .attr("data-run", function (x) { return x.run_id; })
+          .text(function (x) {
+            var mark = x.accepted ? " accepted" : (x.wasted ? " waste" : "");
+            return "attempt " + (x.attempt === null ? "-" : x.attempt) + " - " + x.status + " - " +
+              fmtCost(x.cost_usd) + mark;
+          })
+          .on("click", function (event, x) {
+            d3.select("#run-picker").property("value", x.run_id);
+            openRun(x.run_id);
+          });
+      });
+    }).catch(function () { section.attr("hidden", true); });
   }
 
   function stream(runId, offset) {
@@ -990,6 +1055,7 @@
       url.searchParams.set("run", runId);
       window.history.replaceState(null, "", url.toString());
     }
+    showSession(runId);
     getJSON("/api/runs/" + encodeURIComponent(runId) + "/snapshot").then(function (snap) {
       if (!S || S.runId !== runId) return;
       var offset = snap.offset || 0;
