@@ -225,4 +225,6 @@ def pull(runs: tuple[str, ...], url: str, force: bool, directory: Path | None) -
             raise CliError(f"cannot copy {run_id}: {exc}") from None
         click.echo(f"pulled {run_id}")
     if not wanted:
-        sys.stderr.write(f"no runs in {url}\n")
+        from spanline.folds.display import one_line
+
+        sys.stderr.write(f"spanline: warning: no runs in {one_line(url)}\n")
