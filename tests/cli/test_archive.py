@@ -166,3 +166,33 @@ def test_a_bucket_that_refuses_writes_is_status_2(base: Path, s3: dict[str, str]
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "cannot write to s3://no-such-bucket/x" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_log_is_pushed_a_block_at_a_time(tmp_path: Path) -> None:
+    """Pushing redacts the log a block at a time (it was read, joined and redacted whole:
+    three copies of a log in memory). What Python allocates stays far under its size."""
+    import tracemalloc
+
+    import orjson
+    from fsspec.implementations.local import LocalFileSystem
+
+    from spanline._runs._store import Run
+    from spanline.cli._archive import _push_run
+
+    directory = tmp_path / "runs" / "big-20261207T000000-aaaaaa"
+    directory.mkdir(parents=True)
+    line = orjson.dumps({"event": "phase", "name": "p", "wall_ms": 1.0, "ts": 1800000000.0,
+                         "items": "x" * 1000}) + b"\n"  # fmt: skip
+    head = orjson.dumps({"event": "run_start", "ts": 1800000000.0, "run_id": directory.name,
+                         "pid": 1, "schema_version": 1}) + b"\n"  # fmt: skip
+    (directory / "telemetry.jsonl").write_bytes(head + line * 16_000)  # 16 MB
+    run = Run(directory.name, directory)
+    tracemalloc.start()
+    try:
+        _push_run(run, LocalFileSystem(auto_mkdir=True), str(tmp_path / "archive" / run.run_id))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    pushed = tmp_path / "archive" / run.run_id / "telemetry.jsonl"
+    assert pushed.stat().st_size == (directory / "telemetry.jsonl").stat().st_size
+    assert peak < 8 * 1024 * 1024, peak

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,28 @@ def test_a_slow_read_writes_nothing_to_a_piped_stderr(tmp_path: Path) -> None:
     result = run_cli("summary", str(directory), "--json")
     assert result.returncode == 0
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("compare", "{clean}", "{run}"),
+        ("export", "{run}", "--format", "mlflow", "--out", "-"),
+        ("export", "{run}", "--format", "otlp-json", "--out", "-"),
+    ],
+)
+def test_many_malformed_lines_are_one_warning_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """compare and the exports say which lines they skipped in one warning line, as every
+    other read command does (they wrote one line per bad line: a million for a million)."""
+    clean = make_golden_run(tmp_path / "base")
+    run = tmp_path / "copy" / "runs" / clean.name  # a copy: the run made here stays valid
+    shutil.copytree(clean, run)
+    with (run / "telemetry.jsonl").open("ab") as log:
+        log.write(b"{not json\n" * 50)
+    paths = {"{run}": str(run), "{clean}": str(clean)}
+    result = run_cli(*(paths.get(arg, arg) for arg in args))
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 1, result.stderr[:2000]
+    assert warnings[0].startswith("spanline: warning: skipped 50 malformed line(s): ")
+    assert warnings[0].endswith("(and 47 more)")

@@ -33,3 +33,11 @@ def test_bounded_cuts_every_string_in_plain_data_keys_included() -> None:
     assert out["rows"] == [cut(huge), (cut(huge), 3)]
     assert out["n"] == 4
     assert data["name"] is huge  # the input is left as it was
+
+
+def test_one_line_escapes_what_is_not_printable() -> None:
+    from spanline.folds.display import one_line
+
+    assert one_line("plain é 'x'") == "plain é 'x'"
+    assert one_line("a\nb\r\x1b[2J\udcff\u2028") == "a\\nb\\r\\x1b[2J\\udcff\\u2028"
+    assert "\n" not in one_line("\n" * 3) and one_line("\n").encode("utf-8") == b"\\n"

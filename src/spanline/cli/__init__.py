@@ -69,6 +69,11 @@ def _cut_hint() -> None:
 
 
 def _fail(message: str, code: int, *, usage: bool = False) -> int:
+    """Write the one error line: what the message quotes (a path, a run id a user typed) is
+    cut to the display length, with its control characters escaped, so it stays one line."""
+    from spanline.folds.display import cut, one_line
+
+    message = one_line(cut(message))
     hint = " (see spanline --help)" if usage else ""
     sys.stderr.write(f"spanline: error: {message}{hint}\n")
     return code

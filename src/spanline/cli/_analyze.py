@@ -112,6 +112,9 @@ def analyze_command(
     wrong, each finding with its numbers and span ids. Prints the report's path
     (--json: the analysis). Exits 0, or 2 on bad input.
     """
+    from spanline.cli._redacted import use_environment_rules
+
+    use_environment_rules()  # the report is redacted with the rules of now, the user's too
     run = find_run(target, directory)
     base = _baseline(baseline, run, directory)
     if base is not None and base.directory == run.directory:

@@ -70,13 +70,11 @@ def archive_filesystem(url: str) -> tuple[Any, str, str]:
 @contextmanager
 def _redacted_log(run: Run) -> Iterator[Path]:
     """A temporary copy of the run's log, redacted with the current rules."""
-    from spanline._lines._read import lines
-    from spanline.cli._redacted import redact_file
+    from spanline.cli._redacted import redact_log
 
     with tempfile.TemporaryDirectory(prefix="spanline-parquet-") as folder:
         copy = Path(folder) / "telemetry.jsonl"
-        data = b"".join(line + b"\n" for line, _ in lines(run.telemetry_path, final=True))
-        copy.write_bytes(redact_file(copy.name, data) or b"")
+        redact_log(run.telemetry_path, copy)  # a block at a time: a log may not fit in memory
         yield copy
 
 
@@ -171,7 +169,7 @@ def push(run: str | None, url: str, all_runs: bool, force: bool, directory: Path
 
 
 def _push_run(run: Run, filesystem: Any, target: str) -> int:
-    from spanline.cli._redacted import redact_file
+    from spanline.cli._redacted import redact_file, redact_log
 
     count = 0
     with tempfile.TemporaryDirectory(prefix="spanline-archive-") as folder:
@@ -180,10 +178,16 @@ def _push_run(run: Run, filesystem: Any, target: str) -> int:
         for path in sorted(run.directory.rglob("*")):
             if not path.is_file() or path.is_symlink() or path.name in _LOCAL_ONLY:
                 continue
+            relative = path.relative_to(run.directory).as_posix()
+            if path.suffix == ".jsonl":  # a log may not fit in memory: a block at a time
+                log = Path(folder) / "log.jsonl"
+                redact_log(path, log)
+                filesystem.put_file(str(log), f"{target}/{relative}")
+                count += 1
+                continue
             redacted = redact_file(path.name, path.read_bytes())
             if redacted is None:
                 continue  # not text: it cannot be checked for secrets, so it stays here
-            relative = path.relative_to(run.directory).as_posix()
             filesystem.pipe_file(f"{target}/{relative}", redacted)
             count += 1
         # The records last: their presence says the run is whole in the archive.
@@ -225,4 +229,6 @@ def pull(runs: tuple[str, ...], url: str, force: bool, directory: Path | None) -
             raise CliError(f"cannot copy {run_id}: {exc}") from None
         click.echo(f"pulled {run_id}")
     if not wanted:
-        sys.stderr.write(f"no runs in {url}\n")
+        from spanline.folds.display import one_line
+
+        sys.stderr.write(f"spanline: warning: no runs in {one_line(url)}\n")

@@ -70,6 +70,9 @@ def check(
     Exits 0 when every rule passes, 1 when one fails, 2 when the rules file or a run
     is bad.
     """
+    from spanline.cli._redacted import use_environment_rules
+
+    use_environment_rules()  # what is quoted is redacted with the rules of now, the user's too
     spec = load_rules(rules_path)
     if spec.baseline is not None and baseline is None:
         raise CliError("the rules compare against a baseline: pass --baseline RUN", BAD_INPUT)

@@ -148,8 +148,9 @@ def _profile(target: str, directory: Path | None) -> RunProfile:
     if found.events == 0:
         bad = f", {len(tail.problems)} malformed line(s)" if tail.problems else ""
         raise CliError(f"run {run.run_id} has no events{bad}: {run.telemetry_path}", BAD_INPUT)
-    for problem in tail.problems:
-        sys.stderr.write(f"skipped {problem}\n")
+    from spanline.cli._read import warn_skipped
+
+    warn_skipped(tail.problems)
     return found
 
 

@@ -116,8 +116,9 @@ def export_mlflow(run: Run, out: Path | None) -> list[Path]:
     from spanline.folds.mlflow import mlflow_trace_file
 
     trace, problems = mlflow_trace_file(run.telemetry_path)
-    for problem in problems:
-        sys.stderr.write(f"skipped {problem}\n")
+    from spanline.cli._read import warn_skipped
+
+    warn_skipped(problems)
     data = orjson.dumps(trace, option=orjson.OPT_INDENT_2) + b"\n"
     return _write_one(data, out, run.directory / "mlflow_trace.json", f"{run.run_id}.mlflow.json")
 
@@ -137,10 +138,14 @@ def export_otlp_json(run: Run, out: Path | None) -> list[Path]:
     from spanline.folds.otlp_json import otlp_json_file
 
     request, unfinished, problems = otlp_json_file(run.telemetry_path)
-    for problem in problems:
-        sys.stderr.write(f"skipped {problem}\n")
+    from spanline.cli._read import warn_skipped
+
+    warn_skipped(problems)
     if unfinished:
-        sys.stderr.write(f"skipped {unfinished} spans that never ended (OTLP needs an end time)\n")
+        sys.stderr.write(
+            f"spanline: warning: skipped {unfinished} spans that never ended "
+            "(OTLP needs an end time)\n"
+        )
     data = orjson.dumps(request) + b"\n"
     return _write_one(data, out, run.directory / "otlp_traces.json", f"{run.run_id}.otlp.json")
 

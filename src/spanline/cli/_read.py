@@ -18,7 +18,7 @@ from spanline._runs._store import Run
 from spanline.cli._app import CliError
 from spanline.folds import JsonlTail, LineProblem, SummaryFold
 
-__all__ = ["PROGRESS_AFTER_S", "Fold", "fold_run", "read_file"]
+__all__ = ["PROGRESS_AFTER_S", "Fold", "fold_run", "read_file", "warn_skipped"]
 
 #: A read shows a progress bar once it has taken this long.
 PROGRESS_AFTER_S = 1.0
@@ -52,8 +52,7 @@ def fold_run(run: Run, *folds: Fold) -> list[LineProblem]:
         raise CliError(f"no events in {path}: the file is empty or missing")
     if len(problems) == lines:
         raise CliError(f"no events in {path}: {_problem_line(problems)}")
-    if problems:
-        sys.stderr.write(f"spanline: warning: {_problem_line(problems)}\n")
+    warn_skipped(problems)
     if nonfinite:
         sys.stderr.write(f"spanline: warning: {nonfinite_line(path, nonfinite)}\n")
     return problems
@@ -64,6 +63,13 @@ def nonfinite_line(path: os.PathLike[str] | str, numbers: Sequence[int]) -> str:
     shown = ", ".join(f"{path}:{number}" for number in numbers[:3])
     more = f" (and {len(numbers) - 3} more)" if len(numbers) > 3 else ""
     return f"read NaN or infinity as null in {len(numbers)} line(s), kept: {shown}{more}"
+
+
+def warn_skipped(problems: Sequence[LineProblem]) -> None:
+    """Say on stderr, in one warning line, which lines were skipped (the first three, and
+    how many more): a log of a million bad lines is one line, not a million."""
+    if problems:
+        sys.stderr.write(f"spanline: warning: {_problem_line(problems)}\n")
 
 
 def _problem_line(problems: Sequence[LineProblem]) -> str:

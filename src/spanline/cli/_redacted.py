@@ -30,7 +30,14 @@ from spanline._lines._read import blocks
 from spanline._runs._store import Run
 from spanline.folds.events import SHOWN_AS
 
-__all__ = ["deliver", "redact_file", "redact_line", "redacted_run", "use_environment_rules"]
+__all__ = [
+    "deliver",
+    "redact_file",
+    "redact_line",
+    "redact_log",
+    "redacted_run",
+    "use_environment_rules",
+]
 
 _YAML_KEY = re.compile(
     r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[^\s:#][^:#]*?)(?P<sep>\s*:\s+)(?P<value>\S.*)$"
@@ -109,7 +116,7 @@ def redacted_run(run: Run) -> Iterator[Run]:
             target = view.directory / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             if path.suffix == ".jsonl":  # line by line: a log may not fit in memory
-                _copy_log(path, target)
+                redact_log(path, target)
                 continue
             redacted = redact_file(path.name, path.read_bytes())
             if redacted is not None:
@@ -121,8 +128,9 @@ def redacted_run(run: Run) -> Iterator[Run]:
             SHOWN_AS.pop(str(view.directory), None)
 
 
-def _copy_log(path: Path, target: Path) -> None:
-    """Redact a log line by line into ``target``; a last line with no newline keeps none."""
+def redact_log(path: Path, target: Path) -> None:
+    """Redact a log line by line into ``target``, a block at a time (a log may not fit in
+    memory); a last line with no newline keeps none."""
     with target.open("wb") as out:
         for data, cut, _ in blocks(path, final=True):
             if cut == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,23 @@ __all__ = ["replay_command"]
 #: The run file that remembers, per destination, the log offset delivered up to.
 STATE_FILE = "replay_state.json"
 _DESTINATIONS = ("otlp", "logfire")
+
+
+class _Positive(click.FloatRange):
+    """A number above 0, never NaN (Click's range lets NaN through: no comparison refuses
+    it), and with ``finite`` never infinity."""
+
+    name = "positive number"
+
+    def __init__(self, *, finite: bool = False) -> None:
+        super().__init__(min=0, min_open=True)
+        self.finite = finite
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number) or (self.finite and math.isinf(number)):
+            self.fail(f"{value!r} is not a {'finite ' if self.finite else ''}number above 0")
+        return number
 
 
 def _endpoint(destination: str, url: str | None, protocol: str | None) -> str | None:
@@ -43,8 +61,8 @@ def _exporter(destination: str, endpoint: str | None, protocol: str | None, time
     from spanline.exporters._registry import build_exporter
 
     settings: dict[str, Any] = {"timeout": timeout}
-    if endpoint is not None:
-        settings["endpoint"] = endpoint
+    if endpoint is not None:  # Logfire's exporter names its URL base_url
+        settings["base_url" if destination == "logfire" else "endpoint"] = endpoint
     if protocol is not None and destination == "otlp":
         settings["protocol"] = protocol
     try:
@@ -63,11 +81,9 @@ def _exporter(destination: str, endpoint: str | None, protocol: str | None, time
 @click.option("--endpoint", metavar="URL", help="the receiver (default: the OTEL_* variables)")
 @click.option("--protocol", type=click.Choice(["http/protobuf", "grpc"]), help="OTLP protocol")
 @click.option("--all-runs", is_flag=True, help="every run under --dir, oldest first")
-@click.option(
-    "--rate", type=click.FloatRange(min=0, min_open=True), help="at most N spans a second"
-)
+@click.option("--rate", type=_Positive(finite=True), help="at most N spans a second")
 @click.option("--force", is_flag=True, help="send everything again, not only what is new")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+@click.option("--timeout", type=_Positive(finite=True), default=10.0,
               show_default=True, help="seconds for each request")  # fmt: skip
 @click.option("--dir", "directory", type=click.Path(path_type=Path), help=DIR_HELP)
 def replay_command(

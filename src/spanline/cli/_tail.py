@@ -10,12 +10,14 @@ from typing import Any
 
 import click
 
+from spanline._capture._redact import redacted_window
 from spanline._runs._liveness import writers_alive
 from spanline._runs._store import Run
 from spanline.cli._app import FINDING, CliError, cli, console, find_run, read_options
 from spanline.cli._format import fmt_cost, fmt_ms
 from spanline.cli._tail_state import TailState, Transition, lane_state
 from spanline.folds import JsonlTail
+from spanline.folds.display import one_line
 
 __all__ = ["tail_command"]
 
@@ -26,7 +28,9 @@ _SHOWN = 80
 
 
 def _cut(text: Any, width: int = _SHOWN) -> str:
-    value = str(text)
+    """A value from the log fit to print: redacted with the rules of now, control
+    characters escaped, cut to ``width``."""
+    value = one_line(redacted_window(str(text), width))
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
@@ -44,6 +48,9 @@ def tail_command(run: str | None, plain: bool, directory: Path | None, as_json: 
     object per transition. The status is 1 when the run or one of its agents
     failed; Ctrl-C ends it with 0.
     """
+    from spanline.cli._redacted import use_environment_rules
+
+    use_environment_rules()  # what is printed is redacted with the rules of now
     target = find_run(run, directory)
     state = TailState()
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["DISPLAY_CHARS", "bounded", "cut", "longest_shown"]
+__all__ = ["DISPLAY_CHARS", "bounded", "cut", "longest_shown", "one_line"]
 
 #: The most characters of one value that are drawn; past it the value is cut.
 DISPLAY_CHARS: Final = 500
@@ -36,6 +36,19 @@ def cut(text: str, limit: int = DISPLAY_CHARS) -> str:
     if len(text) <= limit + _ROOM:
         return text
     return text[:limit] + _MARK.format(len(text))
+
+
+def one_line(text: str) -> str:
+    """``text`` with each character that is not printable (a newline, a carriage return, an
+    escape, a lone surrogate) written as its Python escape (``\\n``, ``\\x1b``), so it
+    prints as one line, moves no cursor and encodes as UTF-8.
+
+    Args:
+        text: the value (a message quoting what a user typed, a name from a log).
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def longest_shown(limit: int = DISPLAY_CHARS) -> int:
