@@ -99,6 +99,7 @@ COMMANDS: dict[tuple[str, ...], str | None] = {
     ("query",): "no network address for --archive",
     ("replay",): "a refused local port, no host looked up, no rate near zero",
     ("serve",): "only ports it must refuse: a valid one would serve until stopped",
+    ("sessions",): None,
     ("show",): None,
     ("summary",): None,
     ("tail",): None,
