@@ -93,7 +93,13 @@ def tools(index: Indexed) -> dict[str, Any]:
         "slowest": slowest[:TOP],
         "outliers": _outliers(groups, lambda span: span.ms),
         "repeated": [
-            {"name": name, "arguments": bounded(args), "calls": len(spans), "span_ids": _ids(spans)}
+            {
+                "name": name,
+                "arguments": bounded(args),
+                "calls": len(spans),
+                "ok": sum(1 for span in spans if span.status == "ok"),
+                "span_ids": _ids(spans),
+            }
             for name, args, spans in repeated[:TOP]
         ],
         "failures": failures[:TOP],
