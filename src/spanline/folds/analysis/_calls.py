@@ -48,15 +48,19 @@ def _outliers(groups: dict[str, list[SpanRecord]], value: Any) -> list[dict[str,
     for name, spans in groups.items():
         if len(spans) < OUTLIER_MIN:
             continue
-        median = _median([value(span) for span in spans])
-        for span in spans:
-            if median > 0 and value(span) > OUTLIER_FACTOR * median:
-                found.append((value(span) / median, name, span, median))
+        values = [value(span) for span in spans]  # each span's value read once
+        median = _median(values)
+        if median <= 0:
+            continue
+        limit = OUTLIER_FACTOR * median
+        for span, measured in zip(spans, values, strict=True):
+            if measured > limit:
+                found.append((measured / median, name, span, median, measured))
     found.sort(key=lambda f: (-f[0], f[1], f[2].order))
     return [
-        {"name": name, "span_id": span.sid, "value": round_ms(value(span)),
+        {"name": name, "span_id": span.sid, "value": round_ms(measured),
          "median": round_ms(median), "times_median": round(ratio, 2)}
-        for ratio, name, span, median in found[:TOP]
+        for ratio, name, span, median, measured in found[:TOP]
     ]  # fmt: skip
 
 
