@@ -116,3 +116,29 @@ def test_fewer_at_once_than_planned_idle_gaps_and_plans_never_started() -> None:
         if event.get("span_id") == "b":
             event["ts"] -= 6.0
     assert _rules(_sections(events), "idle-gap") == []
+
+
+def test_calls_whose_usage_another_span_recorded_are_not_without_usage() -> None:
+    """An LLM span wrapping an instrumented SDK call records no usage of its own and says
+    so; a second span of the same call (read through two instrumentations) names its twin.
+    The summary counts neither as a call without usage, nor does the analysis, and the
+    twin is not a second call of its model."""
+    from spanline.folds.summary import summarize
+
+    events = timed([
+        start("a", None, "a", "agent", 0.0),
+        start("outer", "a", "llm.answer", "llm", 0.0, **{"spanline.usage_on_child": True}),
+        start("sdk", "outer", "chat m1", "llm", 0.1, **{"gen_ai.request.model": "m1"}),
+        end("sdk", 0.9, tokens=30, **{"gen_ai.usage.input_tokens": 20,
+                                      "gen_ai.usage.output_tokens": 10}),
+        start("twin", "sdk", "chat m1", "llm", 0.1, **{"gen_ai.request.model": "m1"}),
+        end("twin", 0.9, **{"spanline.duplicate_of": "sdk"}),
+        end("outer", 1.0, **{"spanline.usage_on_child": True}),
+        end("a", 1.0),
+    ])  # fmt: skip
+    assert summarize(events).totals.llm_calls_without_usage == 0
+    sections = analyze(events).to_dict()["sections"]
+    assert sections["llm"]["without_usage"] == {"count": 0, "span_ids": []}
+    m1 = next(row for row in sections["llm"]["by_model"] if row["name"] == "m1")
+    assert (m1["calls"], m1["tokens"]) == (1, 30)  # the twin is not a second call
+    assert _rules(sections, "llm-without-usage") == []

@@ -8,6 +8,7 @@ from typing import Any
 
 from spanline.folds._summary_model import round_ms, round_usd
 from spanline.folds.analysis._index import Indexed, SpanRecord, bounded
+from spanline.schema import DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["errors", "llm_calls", "tools", "waste"]
 
@@ -142,7 +143,7 @@ def llm_calls(index: Indexed) -> dict[str, Any]:
     """Tokens and cost by agent and by model, the cache hit rate, calls without usage,
     time to first chunk and output-token outliers."""
     calls = [s for s in index.spans.values() if s.llm and s.status is not None]
-    calls = [s for s in calls if "duplicate_of" not in s.attrs]  # counted on its twin
+    calls = [s for s in calls if DUPLICATE_OF not in s.attrs]  # counted on its twin
     by_agent: dict[str, dict[str, float]] = {}
     by_model: dict[str, dict[str, float]] = {}
     for span in calls:
@@ -151,7 +152,11 @@ def llm_calls(index: Indexed) -> dict[str, Any]:
         _add(by_model, span.model or "(unknown model)", span)
     tokens = index.summary.totals.tokens_by_type
     read, fresh = float(tokens.cache_read), float(tokens.input)
-    without = [s for s in calls if not any(k.endswith("_tokens") for k in s.usage)]
+    without = [  # as the summary counts them: not one whose usage a call inside recorded
+        s for s in calls
+        if s.attrs.get(USAGE_ON_CHILD) is not True
+        and not any(k.endswith("_tokens") for k in s.usage)
+    ]  # fmt: skip
     first: list[tuple[float, SpanRecord]] = []
     for span in calls:
         value = span.attrs.get("gen_ai.response.time_to_first_chunk_ms")

@@ -22,7 +22,7 @@ from spanline._capture._redact import redacted_window
 from spanline.folds._plans import PlanMatcher
 from spanline.folds.compare import ProfileFold, RunProfile, llm_cost
 from spanline.folds.summary import RunSummary, SummaryFold, is_agent
-from spanline.schema import AGENT_KINDS
+from spanline.schema import AGENT_KINDS, DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["AnalysisFold", "Indexed", "SpanRecord", "bounded"]
 
@@ -34,7 +34,8 @@ _LLM_KEPT = (
     "gen_ai.request.model",
     "gen_ai.response.model",
     "gen_ai.response.time_to_first_chunk_ms",
-    "duplicate_of",
+    DUPLICATE_OF,
+    USAGE_ON_CHILD,
 )
 _TOOL_KEPT = ("tool.name", "tool.error_message")
 _USAGE = "gen_ai.usage."
