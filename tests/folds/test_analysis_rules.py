@@ -142,3 +142,15 @@ def test_calls_whose_usage_another_span_recorded_are_not_without_usage() -> None
     m1 = next(row for row in sections["llm"]["by_model"] if row["name"] == "m1")
     assert (m1["calls"], m1["tokens"]) == (1, 30)  # the twin is not a second call
     assert _rules(sections, "llm-without-usage") == []
+
+
+def test_a_tool_call_known_by_its_tool_name_is_retried_like_any_other() -> None:
+    """A span of kind ``span`` carrying ``tool.name`` is a tool call everywhere in the
+    analysis, the retry rule included."""
+    events = _calls([0.1, 0.1], "span", **{"tool.name": "fetch"})
+    events[2].update(status="error", error={"type": "TimeoutError", "message": "slow"})
+    sections = _sections(events)
+    assert sections["tools"]["failures"][0]["name"] == "fetch"
+    assert sections["waste"]["retried"]["span_ids"] == ["span0"]
+    (retried,) = _rules(sections, "retried-calls")
+    assert retried["evidence"] == ["span0"]

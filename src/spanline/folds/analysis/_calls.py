@@ -258,8 +258,11 @@ def waste(index: Indexed) -> dict[str, Any]:
     for parent in index.spans.values():
         kids = sorted(parent.children, key=lambda s: (s.start, s.order))
         for before, after in itertools.pairwise(kids):
-            if before.status == "error" and after.name == before.name and before.kind in (
-                "tool", "llm"):  # fmt: skip
+            if (
+                before.status == "error"
+                and after.name == before.name
+                and (before.tool or before.llm)
+            ):
                 retried.append(before)
     rows.sort(key=lambda row: (-row["cost_usd"], -row["tokens"], row["span_id"]))
     return {
