@@ -172,3 +172,14 @@ def test_only_the_line_format_opens_the_log() -> None:
     and the writers' locked append (``_lines/_fileio``). Every other file the package
     opens is listed with what it is, once per place that opens it."""
     assert _file_opens() == sorted((module, call) for module, call, _ in NOT_THE_LOG)
+
+
+def test_plans_are_matched_to_spans_in_one_place() -> None:
+    """The summary, the lanes, the analysis and the facts of ``check`` ask one matcher;
+    none walks a span's ancestors for a plan of its own."""
+    holders = [
+        path.relative_to(SRC)
+        for path, text in _sources().items()
+        if "plan" in text and " in ancestors" in text  # the test of the walk
+    ]
+    assert holders == [Path("folds/_plans.py")]

@@ -128,7 +128,7 @@ def test_the_figures_of_a_small_run() -> None:
     assert waste["failed_agents"][0]["span_id"] == "e"
     assert waste["retried"]["span_ids"] == ["t1"]
     rules = {s["rule"] for s in sections["suggestions"]}
-    assert {"sequential-agents", "repeated-tool-call", "llm-without-usage"} <= rules
+    assert {"sequential-agents", "retried-calls", "llm-without-usage"} <= rules
     assert sections["baseline"] is None
 
 

@@ -36,3 +36,52 @@ def test_parent_links_that_loop_end_the_walk() -> None:
     loop = {"a": "b", "b": "a"}
     assert matcher.match("worker", None, "a", loop.get) is None
     assert matcher  # still pending
+
+
+def test_every_fold_fulfils_the_same_plans() -> None:
+    """The run summary, the facts of ``check``, the analysis and the lanes agree: a span
+    naming a plan already fulfilled takes the next plan of its name instead."""
+    from spanline.folds._facts import run_facts
+    from spanline.folds.analysis import analyze
+    from spanline.folds.lanes import LanesFold
+    from spanline.folds.summary import summarize
+
+    def start(sid: str, parent: str | None, name: str, **attrs: str) -> dict:
+        return {"event": "span_start", "span_id": sid, "parent": parent, "name": name,
+                "kind": "agent", "ts": 1.0, "attributes": attrs}  # fmt: skip
+
+    def end(sid: str) -> dict:
+        return {"event": "span_end", "span_id": sid, "status": "ok", "duration_ms": 1.0,
+                "ts": 1.001, "attributes": {}}  # fmt: skip
+
+    events = [
+        start("r", None, "root"),
+        *(
+            {
+                "event": "span_planned",
+                "plan_id": p,
+                "name": "worker",
+                "kind": "agent",
+                "parent": "r",
+                "ts": 1.0,
+                "attributes": {},
+            }
+            for p in ("p1", "p2")
+        ),
+        start("a", "r", "worker", plan_id="p1"),
+        start("b", "r", "worker", plan_id="p1"),  # p1 is taken: b fulfils p2
+        end("a"),
+        end("b"),
+        end("r"),
+    ]
+    summary = summarize(events)
+    plan = summary.plan
+    assert (plan.planned, plan.started, plan.done) == (2, 2, 2)
+    facts = run_facts(events)
+    assert [(p.plan_id, p.span and p.span.span_id) for p in facts.plans] == [
+        ("p1", "a"), ("p2", "b")]  # fmt: skip
+    assert facts.unfinished_plans() == []
+    assert analyze(events).to_dict()["sections"]["waits"]["never_started_count"] == 0
+    lanes = LanesFold()
+    lanes.extend(events)
+    assert [lane["plan_id"] for lane in lanes.result(summary)] == [None, "p1", "p2"]

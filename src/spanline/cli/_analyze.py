@@ -8,7 +8,6 @@ baseline that cannot be found or read, a report that cannot be written.
 
 from __future__ import annotations
 
-import gc
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from spanline._lines._fileio import write_atomic
 from spanline._runs._store import Run, list_runs, read_run_start
 from spanline.cli._analyze_render import render_markdown
 from spanline.cli._app import BAD_INPUT, CliError, cli, find_run, read_options
+from spanline.cli._read import garbage_collector_paused
 from spanline.exceptions import SpanlineError
 from spanline.folds.analysis import Analysis, AnalysisFold, analyze_fold
 from spanline.folds.compare import RunProfile
@@ -48,22 +48,15 @@ def _fold(run: Run, what: str, *, profile: bool) -> tuple[AnalysisFold, int]:
     from spanline.folds import JsonlTail
 
     fold = AnalysisFold(run_id=run.run_id, profile=profile)
-    # The fold makes a few objects per span and no cycles: the garbage collector's passes
-    # over them (a third of the time on a 100k-span run) find nothing. This process only
-    # runs the command, so it can do without them while it reads.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        tail = JsonlTail(run.telemetry_path)
-        events = 0
-        for batch in tail.batches(final=True):
-            events += len(batch)
-            fold.extend(batch)
+        with garbage_collector_paused():  # this process only runs the command
+            tail = JsonlTail(run.telemetry_path)
+            events = 0
+            for batch in tail.batches(final=True):
+                events += len(batch)
+                fold.extend(batch)
     except (SpanlineError, OSError, ValueError) as exc:
         raise CliError(f"{what}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
-    finally:
-        if collecting:
-            gc.enable()
     if events == 0:
         bad = f", {len(tail.problems)} malformed line(s)" if tail.problems else ""
         raise CliError(f"{what} {run.run_id} has no events{bad}: {run.telemetry_path}")

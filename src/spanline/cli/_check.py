@@ -20,7 +20,7 @@ from spanline._capture._redact import redacted_window
 from spanline._runs._store import Run
 from spanline.cli._app import BAD_INPUT, DIR_HELP, FINDING, CliError, cli, console, find_run
 from spanline.cli._format import to_json
-from spanline.cli._read import fold_run
+from spanline.cli._read import fold_run, garbage_collector_paused
 from spanline.cli._rules_file import load_rules
 from spanline.exceptions import SpanlineError
 from spanline.folds._facts import FactsFold, RunFacts
@@ -105,7 +105,8 @@ def _facts(target: str | None, directory: Path | None, *, profile: bool) -> RunF
     """The run's facts; its profile only when a phase or a baseline rule needs it."""
     found = _find(target, directory)
     fold = FactsFold(run_id=found.run_id, profile=profile)
-    fold_run(found, fold)
+    with garbage_collector_paused():  # a record per span, no cycles (as analyze reads)
+        fold_run(found, fold)
     return fold.result()
 
 
@@ -113,7 +114,8 @@ def _profile(target: str, directory: Path | None) -> RunProfile:
     """The baseline: its profile is all the regression rule compares."""
     found = _find(target, directory)
     fold = ProfileFold(run_id=found.run_id)
-    fold_run(found, fold)
+    with garbage_collector_paused():
+        fold_run(found, fold)
     return fold.result()
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from spanline.folds._plans import PlanMatcher
 from spanline.folds._summary_fold import SummaryFold
 from spanline.folds._summary_model import AgentSummary, RunSummary
 from spanline.folds.compare import ProfileFold, RunProfile
@@ -109,9 +110,7 @@ class FactsFold:
         self._spans: dict[str, SpanFact] = {}
         self._ends: dict[str, Mapping[str, Any]] = {}
         self._plans: dict[str, PlanFact] = {}
-        self._plan_parents: dict[str, str | None] = {}
-        # name -> ids of plans of that name not fulfilled yet, in plan order
-        self._pending: dict[str, list[str]] = {}
+        self._matcher = PlanMatcher()
 
     def extend(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Fold events, in file order (any chunking gives the same result)."""
@@ -187,43 +186,20 @@ class FactsFold:
         plan_id, name = event.get("plan_id"), event.get("name")
         if isinstance(plan_id, str) and isinstance(name, str) and plan_id not in self._plans:
             self._plans[plan_id] = PlanFact(plan_id, name)
-            parent = event.get("parent")
-            self._plan_parents[plan_id] = parent if isinstance(parent, str) else None
-            self._pending.setdefault(name, []).append(plan_id)
+            self._matcher.add(plan_id, name, event.get("parent"))
 
     def _fulfil(self, fact: SpanFact, attrs: Mapping[str, Any]) -> None:
-        """The plan a starting span fulfils: the one it names, else the first pending plan
-        of its name whose parent is one of the span's ancestors (any, without a parent)."""
+        """The plan a starting span fulfils, by the rule of ``tracer.plan`` (folds/_plans)."""
         explicit = attrs.get("plan_id")
-        if isinstance(explicit, str) and explicit in self._plans:
-            if self._plans[explicit].span is None:
-                self._take(explicit, fact)
-            return
-        pending = self._pending.get(fact.name) if fact.name is not None else None
-        if not pending:  # most spans: no plan of their name waits
-            return
-        ancestors = self._ancestors(fact.parent)
-        for plan_id in pending:
-            parent = self._plan_parents[plan_id]
-            if parent is None or parent in ancestors:
-                self._take(plan_id, fact)
-                return
+        if not self._matcher or not self._matcher.wanted(fact.name, explicit):
+            return  # most spans: no plan of their name waits
+        plan_id = self._matcher.match(fact.name, explicit, fact.parent, self._parent_of)
+        if plan_id is not None:
+            self._plans[plan_id].span = fact
 
-    def _take(self, plan_id: str, fact: SpanFact) -> None:
-        plan = self._plans[plan_id]
-        plan.span = fact
-        pending = self._pending[plan.name]
-        pending.remove(plan_id)
-        if not pending:
-            del self._pending[plan.name]
-
-    def _ancestors(self, parent: str | None) -> set[str]:
-        found: set[str] = set()
-        while parent is not None and parent not in found:
-            found.add(parent)
-            node = self._spans.get(parent)
-            parent = node.parent if node is not None else None
-        return found
+    def _parent_of(self, span_id: Any) -> str | None:
+        node = self._spans.get(span_id)
+        return node.parent if node is not None else None
 
     def result(self) -> RunFacts:
         """The facts of everything folded so far.

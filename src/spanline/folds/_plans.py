@@ -3,12 +3,13 @@
 A plan (a ``span_planned`` line) is fulfilled by the first later ``span_start``
 that names it (its ``plan_id`` attribute), else by the first one with the same
 name whose ancestors include the plan's parent (any span of that name, when the
-plan has no parent). The lanes of the dashboard and the analysis both ask here.
+plan has no parent). The run summary's plan progress, the lanes of the dashboard,
+the analysis and the facts of ``spanline check`` all ask here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["PlanMatcher"]
@@ -22,6 +23,10 @@ class PlanMatcher:
         self._parent: dict[str, str | None] = {}  # pending plan id -> its parent
         self._name: dict[str, str] = {}
         self._by_name: dict[str, list[str]] = {}
+        #: The pending plans by id and by name, for a hot loop's cheap test (read only:
+        #: the same dicts for the matcher's life, changed in place).
+        self.pending: Mapping[str, str | None] = self._parent
+        self.pending_names: Mapping[str, list[str]] = self._by_name
 
     def __bool__(self) -> bool:
         """Whether some plan is still pending."""

@@ -215,8 +215,8 @@ class SummaryFold(_Result):
         ts_min, ts_max, ms_max = TS_MIN, TS_MAX, MS_MAX
         model_key, plans, plan_names = (
             "gen_ai.request.model",
-            self._plans_by_id,
-            self._plans_by_name,
+            self._plan_matcher.pending,
+            self._plan_matcher.pending_names,
         )
         try:
             for event in events:

@@ -367,44 +367,22 @@ class _Lines(_Stalls):
     def _plan(self, event: Mapping[str, Any]) -> None:
         plan_id, name = event.get("plan_id"), event.get("name")
         self._planned += 1
-        if not isinstance(plan_id, str) or not isinstance(name, str):
-            return
-        self._plans_by_id[plan_id] = name
-        self._plans_by_name.setdefault(name, []).append(
-            (plan_id, text_or_none(event.get("parent")))
-        )
+        if isinstance(plan_id, str) and isinstance(name, str):
+            self._plan_matcher.add(plan_id, name, event.get("parent"))
 
     def _match_plan(
         self, span_id: str, parent: str | None, name: str | None, attrs: Mapping[str, Any] | None
     ) -> None:
-        """A span that fulfils a plan: the one it names, else the first plan of its name
-        whose parent is one of the span's ancestors (any span when the plan has none)."""
+        """A span that fulfils a plan, by the rule of ``tracer.plan`` (folds/_plans)."""
         explicit = attrs.get("plan_id") if attrs is not None else None
-        if explicit.__class__ is str and explicit in self._plans_by_id:
-            self._fulfil(span_id, explicit)
-            return
-        pending = self._plans_by_name.get(name) if name is not None else None
-        if not pending:
-            return
-        ancestors = self._ancestors(parent)
-        for plan_id, plan_parent in pending:
-            if plan_parent is None or plan_parent in ancestors:
-                self._fulfil(span_id, plan_id)
-                return
+        plan_id = self._plan_matcher.match(name, explicit, parent, self._parent_of)
+        if plan_id is not None:
+            self._fulfil(span_id, plan_id)
 
-    def _ancestors(self, parent: str | None) -> set[str]:
-        found: set[str] = set()
-        while parent is not None and parent not in found:
-            found.add(parent)
-            node = self._nodes.get(parent)
-            parent = node[0] if node is not None else None
-        return found
+    def _parent_of(self, span_id: Any) -> str | None:
+        node = self._nodes.get(span_id)
+        return node[0] if node is not None else None
 
     def _fulfil(self, span_id: str, plan_id: str) -> None:
-        name = self._plans_by_id.pop(plan_id)
-        pending = self._plans_by_name[name]
-        pending[:] = [plan for plan in pending if plan[0] != plan_id]
-        if not pending:
-            del self._plans_by_name[name]
         self._plans_started += 1
         self._plan_spans[span_id] = plan_id

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from spanline._capture._prices import PriceTable
+from spanline.folds._plans import PlanMatcher
 from spanline.folds._summary_base import (
     DEFAULT_STALL_S,
     Node,
@@ -88,8 +89,7 @@ class _FoldState:
         self._dropped = 0
         self._suppressed = 0
         self._exporters: dict[str, list[int]] = {}
-        self._plans_by_name: dict[str, list[tuple[str, str | None]]] = {}
-        self._plans_by_id: dict[str, str] = {}
+        self._plan_matcher = PlanMatcher()
         self._plan_spans: dict[str, str] = {}
         self._planned = 0
         self._plans_started = 0

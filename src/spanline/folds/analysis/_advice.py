@@ -140,10 +140,13 @@ def _wait_rules(waits: dict[str, Any], wall_ms: float) -> list[dict[str, Any]]:
 def _call_rules(sections: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for repeat in sections["tools"]["repeated"]:
+        if repeat["ok"] < 2:  # a failed call tried again: the retry rule's case
+            continue
         found.append({
             "rule": "repeated-tool-call",
-            "text": f"{repeat['name']} was called {repeat['calls']} times with the same "
-                    "arguments: reusing the first result would save the others.",
+            "text": f"{repeat['name']} answered {repeat['ok']} calls with the same arguments; "
+                    "if its result does not change between calls, reusing the first would "
+                    f"save {repeat['ok'] - 1} of them.",
             "evidence": repeat["span_ids"],
         })  # fmt: skip
     for tool in sections["tools"]["failures"]:

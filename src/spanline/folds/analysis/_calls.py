@@ -8,6 +8,7 @@ from typing import Any
 
 from spanline.folds._summary_model import round_ms, round_usd
 from spanline.folds.analysis._index import Indexed, SpanRecord, bounded
+from spanline.schema import DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["errors", "llm_calls", "tools", "waste"]
 
@@ -48,15 +49,19 @@ def _outliers(groups: dict[str, list[SpanRecord]], value: Any) -> list[dict[str,
     for name, spans in groups.items():
         if len(spans) < OUTLIER_MIN:
             continue
-        median = _median([value(span) for span in spans])
-        for span in spans:
-            if median > 0 and value(span) > OUTLIER_FACTOR * median:
-                found.append((value(span) / median, name, span, median))
+        values = [value(span) for span in spans]  # each span's value read once
+        median = _median(values)
+        if median <= 0:
+            continue
+        limit = OUTLIER_FACTOR * median
+        for span, measured in zip(spans, values, strict=True):
+            if measured > limit:
+                found.append((measured / median, name, span, median, measured))
     found.sort(key=lambda f: (-f[0], f[1], f[2].order))
     return [
-        {"name": name, "span_id": span.sid, "value": round_ms(value(span)),
+        {"name": name, "span_id": span.sid, "value": round_ms(measured),
          "median": round_ms(median), "times_median": round(ratio, 2)}
-        for ratio, name, span, median in found[:TOP]
+        for ratio, name, span, median, measured in found[:TOP]
     ]  # fmt: skip
 
 
@@ -93,7 +98,13 @@ def tools(index: Indexed) -> dict[str, Any]:
         "slowest": slowest[:TOP],
         "outliers": _outliers(groups, lambda span: span.ms),
         "repeated": [
-            {"name": name, "arguments": bounded(args), "calls": len(spans), "span_ids": _ids(spans)}
+            {
+                "name": name,
+                "arguments": bounded(args),
+                "calls": len(spans),
+                "ok": sum(1 for span in spans if span.status == "ok"),
+                "span_ids": _ids(spans),
+            }
             for name, args, spans in repeated[:TOP]
         ],
         "failures": failures[:TOP],
@@ -132,7 +143,7 @@ def llm_calls(index: Indexed) -> dict[str, Any]:
     """Tokens and cost by agent and by model, the cache hit rate, calls without usage,
     time to first chunk and output-token outliers."""
     calls = [s for s in index.spans.values() if s.llm and s.status is not None]
-    calls = [s for s in calls if "duplicate_of" not in s.attrs]  # counted on its twin
+    calls = [s for s in calls if DUPLICATE_OF not in s.attrs]  # counted on its twin
     by_agent: dict[str, dict[str, float]] = {}
     by_model: dict[str, dict[str, float]] = {}
     for span in calls:
@@ -141,7 +152,11 @@ def llm_calls(index: Indexed) -> dict[str, Any]:
         _add(by_model, span.model or "(unknown model)", span)
     tokens = index.summary.totals.tokens_by_type
     read, fresh = float(tokens.cache_read), float(tokens.input)
-    without = [s for s in calls if not any(k.endswith("_tokens") for k in s.usage)]
+    without = [  # as the summary counts them: not one whose usage a call inside recorded
+        s for s in calls
+        if s.attrs.get(USAGE_ON_CHILD) is not True
+        and not any(k.endswith("_tokens") for k in s.usage)
+    ]  # fmt: skip
     first: list[tuple[float, SpanRecord]] = []
     for span in calls:
         value = span.attrs.get("gen_ai.response.time_to_first_chunk_ms")
@@ -243,8 +258,11 @@ def waste(index: Indexed) -> dict[str, Any]:
     for parent in index.spans.values():
         kids = sorted(parent.children, key=lambda s: (s.start, s.order))
         for before, after in itertools.pairwise(kids):
-            if before.status == "error" and after.name == before.name and before.kind in (
-                "tool", "llm"):  # fmt: skip
+            if (
+                before.status == "error"
+                and after.name == before.name
+                and (before.tool or before.llm)
+            ):
                 retried.append(before)
     rows.sort(key=lambda row: (-row["cost_usd"], -row["tokens"], row["span_id"]))
     return {

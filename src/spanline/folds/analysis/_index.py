@@ -22,7 +22,7 @@ from spanline._capture._redact import redacted_window
 from spanline.folds._plans import PlanMatcher
 from spanline.folds.compare import ProfileFold, RunProfile, llm_cost
 from spanline.folds.summary import RunSummary, SummaryFold, is_agent
-from spanline.schema import AGENT_KINDS
+from spanline.schema import AGENT_KINDS, DUPLICATE_OF, USAGE_ON_CHILD
 
 __all__ = ["AnalysisFold", "Indexed", "SpanRecord", "bounded"]
 
@@ -34,7 +34,8 @@ _LLM_KEPT = (
     "gen_ai.request.model",
     "gen_ai.response.model",
     "gen_ai.response.time_to_first_chunk_ms",
-    "duplicate_of",
+    DUPLICATE_OF,
+    USAGE_ON_CHILD,
 )
 _TOOL_KEPT = ("tool.name", "tool.error_message")
 _USAGE = "gen_ai.usage."
@@ -84,14 +85,21 @@ class SpanRecord:
     )
 
     def __init__(self, sid: str, order: int, event: Mapping[str, Any], agent: bool) -> None:
+        # One lookup per key and no call for the usual types: this runs once per span.
         attrs = event.get("attributes")
-        attrs = attrs if isinstance(attrs, dict) else {}
-        parent = event.get("parent")
+        if attrs.__class__ is not dict and not isinstance(attrs, dict):
+            attrs = _NOTHING
+        name, kind, parent, ts = (
+            event.get("name"),
+            event.get("kind"),
+            event.get("parent"),
+            event.get("ts"),
+        )
         self.sid, self.order, self.agent = sid, order, agent
-        self.name = event["name"] if isinstance(event.get("name"), str) else "?"
-        self.kind = event["kind"] if isinstance(event.get("kind"), str) else "span"
+        self.name = name if name.__class__ is str or isinstance(name, str) else "?"
+        self.kind = kind if kind.__class__ is str or isinstance(kind, str) else "span"
         self.parent: str | None = parent if isinstance(parent, str) and parent != sid else None
-        self.start = _number(event.get("ts")) or 0.0
+        self.start = float(ts) if ts.__class__ is float or ts.__class__ is int else 0.0
         self.end: float | None = None
         #: Wall time in milliseconds: its end minus its start (0 while open).
         self.ms = 0.0
@@ -120,13 +128,18 @@ class SpanRecord:
         attrs = event.get("attributes")
         if (self.llm or self.tool) and attrs.__class__ is dict and attrs:
             self._keep(attrs)
-        self.status = event["status"] if isinstance(event.get("status"), str) else "ok"
-        duration = _number(event.get("duration_ms"))
-        self.duration_ms = max(duration or 0.0, 0.0)
-        end = _number(event.get("ts"))
-        self.end = end if end is not None else self.start + self.duration_ms / 1000.0
+        get = event.get
+        status, duration, end, tokens = get("status"), get("duration_ms"), get("ts"), get("tokens")
+        self.status = status if status.__class__ is str or isinstance(status, str) else "ok"
+        if duration.__class__ is float or duration.__class__ is int:
+            self.duration_ms = max(float(duration) or 0.0, 0.0)
+        if end.__class__ is float or end.__class__ is int:
+            self.end = float(end)
+        else:
+            self.end = self.start + self.duration_ms / 1000.0
         self.ms = max((self.end - self.start) * 1000.0, 0.0)
-        self.tokens = max(_number(event.get("tokens")) or 0.0, 0.0)
+        if tokens.__class__ is float or tokens.__class__ is int:
+            self.tokens = max(float(tokens) or 0.0, 0.0)
         error = event.get("error")
         if isinstance(error, dict):
             kind, message = error.get("type"), error.get("message")
