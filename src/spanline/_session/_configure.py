@@ -107,6 +107,7 @@ def configure_observability(
     max_queue: int | None = None,
     capture: str | None = None,
     preview_chars: int | None = None,
+    blob_threshold: int | None = None,
     prices: Any = None,
     agent_kinds: list[str] | set[str] | None = None,
     query: str | None = None,
@@ -150,6 +151,7 @@ def configure_observability(
         capture: "off", "preview" or "full" capture of arguments and results by the
             decorators.
         preview_chars: length of previews.
+        blob_threshold: in full capture, bytes past which a value is stored in ``blobs/``.
         prices: price table override: a JSON/YAML file path or a mapping
             ``{model: {input, output, cached_input, cache_write}}`` in USD per
             million tokens, merged over the shipped table.
