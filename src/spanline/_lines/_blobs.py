@@ -33,8 +33,10 @@ __all__ = [
     "BlobStore",
     "blob_path",
     "blob_ref",
+    "compress_blob",
     "externalize",
     "read_blob",
+    "rename_refs",
     "resolve",
 ]
 
@@ -241,9 +243,7 @@ class BlobStore:
         try:
             if blob_path(self.directory.parent, digest) is not None:
                 return  # stored by another process of the run, or an earlier run of it
-            payload, name = _compress(data), digest + _ZSTD_SUFFIX
-            if payload is None:
-                payload, name = data, digest
+            name, payload = compress_blob(digest, data)
             self.directory.mkdir(parents=True, exist_ok=True)
             temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}"
             temporary.write_bytes(payload)
@@ -259,3 +259,24 @@ def _compress(data: bytes) -> bytes | None:
     except ImportError:
         return None
     return zstandard.ZstdCompressor(level=3, threads=0).compress(data)
+
+
+def compress_blob(digest: str, data: bytes) -> tuple[str, bytes]:
+    """The file name and bytes that store ``data`` as blob ``digest`` (zstd when it can)."""
+    payload = _compress(data)
+    return (digest, data) if payload is None else (digest + _ZSTD_SUFFIX, payload)
+
+
+def rename_refs(event: dict[str, Any], renames: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``event`` with each blob reference whose hash ``renames`` maps given the new hash and
+    size (a blob redacted again is named by its new bytes)."""
+    attributes = event.get("attributes")
+    if not renames or type(attributes) is not dict:
+        return event
+    changed = None
+    for key, value in attributes.items():
+        ref = blob_ref(value)
+        if ref is not None and ref["sha256"] in renames:
+            changed = changed or dict(attributes)
+            changed[key] = {BLOB_REF: {**ref, **renames[ref["sha256"]]}}
+    return event if changed is None else {**event, "attributes": changed}

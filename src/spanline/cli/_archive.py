@@ -68,24 +68,26 @@ def archive_filesystem(url: str) -> tuple[Any, str, str]:
 
 
 @contextmanager
-def _redacted_log(run: Run) -> Iterator[Path]:
-    """A temporary copy of the run's log, redacted with the current rules."""
+def _redacted_log(run: Run, renames: dict[str, Any] | None = None) -> Iterator[Path]:
+    """A temporary copy of the run's log, redacted with the current rules (its blob
+    references renamed as ``renames`` says)."""
     from spanline._lines._read import lines
     from spanline.cli._redacted import redact_file
 
     with tempfile.TemporaryDirectory(prefix="spanline-parquet-") as folder:
         copy = Path(folder) / "telemetry.jsonl"
         data = b"".join(line + b"\n" for line, _ in lines(run.telemetry_path, final=True))
-        copy.write_bytes(redact_file(copy.name, data) or b"")
+        copy.write_bytes(redact_file(copy.name, data, renames) or b"")
         yield copy
 
 
-def write_parquet(run: Run, target: Path) -> None:
-    """Write the run's ``records`` view (redacted) as Parquet to ``target``."""
+def write_parquet(run: Run, target: Path, renames: dict[str, Any] | None = None) -> None:
+    """Write the run's ``records`` view (redacted) as Parquet to ``target``; blob references
+    follow ``renames`` (the blobs pushed beside it, redacted again)."""
     duckdb = _duckdb()
     from spanline.folds.records import records_view_sql
 
-    with _redacted_log(run) as log, duckdb.connect(":memory:") as connection:
+    with _redacted_log(run, renames) as log, duckdb.connect(":memory:") as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(records_view_sql([(run.run_id, log)]))
         escaped = str(target).replace("'", "''")
@@ -171,16 +173,23 @@ def push(run: str | None, url: str, all_runs: bool, force: bool, directory: Path
 
 
 def _push_run(run: Run, filesystem: Any, target: str) -> int:
-    from spanline.cli._redacted import redact_file
+    from spanline._lines._blobs import BLOBS_DIR
+    from spanline.cli._redacted import redact_blobs, redact_file
 
     count = 0
     with tempfile.TemporaryDirectory(prefix="spanline-archive-") as folder:
+        blobs = redact_blobs(run.directory)  # redacted again, renamed by their new hash
         parquet = Path(folder) / PARQUET
-        write_parquet(run, parquet)
+        write_parquet(run, parquet, blobs.renames)
+        for relative, payload in blobs.files.items():
+            filesystem.pipe_file(f"{target}/{relative}", payload)
+            count += 1
         for path in sorted(run.directory.rglob("*")):
             if not path.is_file() or path.is_symlink() or path.name in _LOCAL_ONLY:
                 continue
-            redacted = redact_file(path.name, path.read_bytes())
+            if path.parent.name == BLOBS_DIR:
+                continue
+            redacted = redact_file(path.name, path.read_bytes(), blobs.renames)
             if redacted is None:
                 continue  # not text: it cannot be checked for secrets, so it stays here
             relative = path.relative_to(run.directory).as_posix()

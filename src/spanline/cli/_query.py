@@ -133,6 +133,7 @@ def _run_sql(
     With ``blob_dirs`` (run id -> run directory), values stored out of line can be read
     (see :func:`_register_blobs`)."""
     with duckdb.connect(":memory:") as connection:
+        connection.execute(_BLOB_MACRO)
         if blob_dirs is not None:
             _register_blobs(connection, sql, blob_dirs)
         if archive is not None:
@@ -169,7 +170,6 @@ def _register_blobs(connection: Any, sql: str, blob_dirs: Mapping[str, Path]) ->
     Raises:
         CliError: a blob file is corrupt.
     """
-    connection.execute(_BLOB_MACRO)
     if not _BLOBS_NAMED.search(sql):
         return
     from spanline._lines._blobs import BLOBS_DIR, BlobError, read_blob
