@@ -12,6 +12,9 @@ Three measurements, each in fresh interpreters of this script (``--child ...``):
   ``ts`` in telemetry.jsonl. Exposure = kill time - newest event written: the
   events of that window are lost. K kills (20; ``--smoke``: 2); the table gives
   the distribution and the max. Target: max <= 300 ms (flush_ms is 250).
+  With ``--blob-mb M`` the child captures in full and a thread of its own
+  returns a new M MB value from a traced tool, again and again, so a blob is
+  always being hashed, compressed and written when the kill lands.
 * **time to exit**: a child traces the same load for 1 s, notes the wall time
   when its producers end, then returns from its script (atexit shuts down,
   writes process_end and run_summary.json). Measured until the parent sees
@@ -75,10 +78,28 @@ def _paced(seconds: float | None) -> float:
     return time.time()
 
 
-def child_kill(base: str) -> None:
+def child_kill(base: str, blob_mb: int = 0) -> None:
+    import threading
+
     import spanline
 
-    spanline.configure_observability(enabled=True, run_dir=base, service_name="kill")
+    capture = "full" if blob_mb else "preview"
+    spanline.configure_observability(
+        enabled=True, run_dir=base, service_name="kill", capture=capture
+    )
+    if blob_mb:
+
+        @spanline.traced_tool(name="big_output")
+        def big_output(number: int) -> str:
+            return f"{number:016d}" * (blob_mb * 1024 * 1024 // 16)
+
+        def blobs() -> None:
+            number = 0
+            while True:  # a new value each time: never one stored already
+                big_output(number)
+                number += 1
+
+        threading.Thread(target=blobs, daemon=True).start()
     _paced(None)
 
 
@@ -166,11 +187,14 @@ def _newest_ts(path: Path) -> float:
     return newest
 
 
-def measure_kill(base: Path, rng: random.Random) -> float:
+def measure_kill(base: Path, rng: random.Random, blob_mb: int = 0) -> float:
     """One kill: milliseconds between the kill and the newest event on disk."""
     directory = Path(tempfile.mkdtemp(dir=base))
     process = subprocess.Popen(
-        _python("kill", str(directory)), stdout=subprocess.PIPE, text=True, env=_env()
+        _python("kill", str(directory), str(blob_mb)),
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -225,7 +249,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="spanline-reliability-") as scratch:
         base = Path(scratch)
-        kills = [measure_kill(base, rng) for _ in range(args.kills)]
+        kills = [measure_kill(base, rng, args.blob_mb) for _ in range(args.kills)]
         exits = [measure_exit(base) for _ in range(args.exits)]
         outage: dict[str, list[dict[str, Any]]] = {mode: [] for mode in OUTAGES}
         for _ in range(args.outage_repeats):
@@ -238,7 +262,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     kills = results["kills_ms"]
     print(f"python {platform.python_version()} on {os.cpu_count()} CPUs; load {RATE:,} spans/s")
     print()
-    print(f"kill -9 exposure over {len(kills)} kills (ms between the kill and the newest event)")
+    blobs = f", a {args.blob_mb} MB blob always in flight" if args.blob_mb else ""
+    print(f"kill -9 exposure over {len(kills)} kills (ms between the kill and the newest event)"
+          f"{blobs}")  # fmt: skip
     print(f"{'min':>8} {'p50':>8} {'p90':>8} {'max':>8}   target: max <= 300")
     print(
         f"{min(kills):8.1f} {_quantile(kills, 0.5):8.1f} {_quantile(kills, 0.9):8.1f} "
@@ -285,6 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spans", type=int, help="spans per exporter-outage run (100,000)")
     parser.add_argument("--outage-repeats", type=int, help="runs per exporter mode (3)")
     parser.add_argument("--seed", type=int, default=17, help="for the kill moments")
+    parser.add_argument(
+        "--blob-mb", type=int, default=0, help="kill runs: full capture, a new M MB value in flight"
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run (for tests)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -292,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         kind, *rest = args.child
         if kind == "kill":
-            child_kill(rest[0])
+            child_kill(rest[0], int(rest[1]) if len(rest) > 1 else 0)
         elif kind == "exit":
             child_exit(rest[0])
         else:

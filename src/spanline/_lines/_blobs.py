@@ -43,8 +43,9 @@ __all__ = [
 BLOBS_DIR = "blobs"
 _HEX = frozenset("0123456789abcdef")
 _ZSTD_SUFFIX = ".zst"
-#: Bigger than any real blob's frame header claims would be refused (a hostile file).
-_MAX_BLOB = 1 << 34
+#: The most a blob file may decompress to: a hostile file claiming more is refused
+#: before anything is allocated.
+_MAX_BLOB = 1 << 32
 
 
 class BlobError(ValueError):
@@ -101,6 +102,8 @@ def _decompress(data: bytes, name: str) -> bytes:
             f"blob {name} is compressed with zstd: pip install 'spanline[blobs]' to read it"
         ) from None
     try:
+        if zstandard.frame_content_size(data) > _MAX_BLOB:
+            raise BlobError(f"blob {name} is corrupt: it claims more than {_MAX_BLOB} bytes")
         return zstandard.ZstdDecompressor().decompress(data, max_output_size=_MAX_BLOB)
     except zstandard.ZstdError as exc:
         raise BlobError(f"blob {name} is corrupt: {exc}") from None
@@ -204,8 +207,7 @@ class BlobStore:
 
     def put(self, digest: str, data: bytes) -> None:
         """Store ``data`` under ``digest`` unless this process already did."""
-        if self._pid != os.getpid():  # a forked child: the parent's thread is not ours
-            self._reset()
+        self._after_fork()
         with self._lock:
             if digest in self._seen:
                 return
@@ -222,8 +224,13 @@ class BlobStore:
                 return
         self._write(digest, data)
 
+    def _after_fork(self) -> None:
+        if self._pid != os.getpid():  # a forked child: the parent's thread and work are not ours
+            self._reset()
+
     def wait(self, timeout: float | None) -> bool:
         """Block until every blob handed over is on disk; False if ``timeout`` passed first."""
+        self._after_fork()
         with self._lock:
             return self._idle.wait_for(lambda: not self._busy, timeout)
 
