@@ -211,3 +211,35 @@ def test_the_threshold_setting(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "SPANLINE_BLOB_THRESHOLD" in line]
     assert len(warnings) == 1, result.stderr
+
+
+def test_the_callers_thread_never_hashes_and_flush_waits_for_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib as real
+    import threading
+
+    from spanline._lines import _blobs
+
+    hashed_on: list[str] = []
+
+    class Recording:
+        @staticmethod
+        def sha256(data: bytes) -> Any:
+            hashed_on.append(threading.current_thread().name)
+            return real.sha256(data)
+
+    monkeypatch.setattr(_blobs, "hashlib", Recording)
+    run = configure(tmp_path, capture="full", blob_threshold=1024)
+
+    @spanline.traced_tool(name="sized")
+    def sized() -> str:
+        return "w" * 100_000
+
+    sized()
+    assert spanline.flush()
+    files = list((run.directory / "blobs").iterdir())
+    assert [len(_content(p)) for p in files] == [100_000]  # on disk once flush() returns
+    spanline.shutdown()
+    assert hashed_on and threading.main_thread().name not in hashed_on
+    assert all(name.startswith("spanline") for name in hashed_on), hashed_on
