@@ -15,6 +15,9 @@ Three measurements, each in fresh interpreters of this script (``--child ...``):
   newest event written: the events of that window are lost. K kills (20;
   ``--smoke``: 2, over 0.4-1.4 s); the table gives min, p50, p90 and max.
   Target: max <= 300 ms (flush_ms is 250).
+  With ``--blob-mb M`` the child captures in full and a thread of its own
+  returns a new M MB value from a traced tool, again and again, so a blob is
+  always being hashed, compressed and written when the kill lands.
 * **time to exit**: a child traces the same load for 1 s, notes the wall time
   when its producers end, then returns from its script (atexit shuts down,
   writes process_end and run_summary.json). Measured until the parent sees
@@ -81,10 +84,28 @@ def _paced(seconds: float | None) -> float:
     return time.time()
 
 
-def child_kill(base: str) -> None:
+def child_kill(base: str, blob_mb: int = 0) -> None:
+    import threading
+
     import spanline
 
-    spanline.configure_observability(enabled=True, run_dir=base, service_name="kill")
+    capture = "full" if blob_mb else "preview"
+    spanline.configure_observability(
+        enabled=True, run_dir=base, service_name="kill", capture=capture
+    )
+    if blob_mb:
+
+        @spanline.traced_tool(name="big_output")
+        def big_output(number: int) -> str:
+            return f"{number:016d}" * (blob_mb * 1024 * 1024 // 16)
+
+        def blobs() -> None:
+            number = 0
+            while True:  # a new value each time: never one stored already
+                big_output(number)
+                number += 1
+
+        threading.Thread(target=blobs, daemon=True).start()
     _paced(None)
 
 
@@ -179,11 +200,14 @@ def kill_moments(kills: int, span: tuple[float, float], rng: random.Random) -> l
     return [low + width * (number + rng.random()) for number in range(kills)]
 
 
-def measure_kill(base: Path, after_s: float) -> float:
+def measure_kill(base: Path, after_s: float, blob_mb: int = 0) -> float:
     """One kill ``after_s`` into the load: ms between the kill and the newest event on disk."""
     directory = Path(tempfile.mkdtemp(dir=base))
     process = subprocess.Popen(
-        _python("kill", str(directory)), stdout=subprocess.PIPE, text=True, env=_env()
+        _python("kill", str(directory), str(blob_mb)),
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -239,7 +263,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="spanline-reliability-") as scratch:
         base = Path(scratch)
         span = SMOKE_KILL_SPAN_S if args.smoke else KILL_SPAN_S
-        kills = [measure_kill(base, at) for at in kill_moments(args.kills, span, rng)]
+        kills = [measure_kill(base, at, args.blob_mb) for at in kill_moments(args.kills, span, rng)]
         exits = [measure_exit(base) for _ in range(args.exits)]
         outage: dict[str, list[dict[str, Any]]] = {mode: [] for mode in OUTAGES}
         for _ in range(args.outage_repeats):
@@ -253,7 +277,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"python {platform.python_version()} on {os.cpu_count()} CPUs; load {RATE:,} spans/s")
     print()
     low, high = SMOKE_KILL_SPAN_S if args.smoke else KILL_SPAN_S
-    print(f"kill -9 exposure over {len(kills)} kills {low:g}-{high:g} s into the load")
+    blobs = f", a {args.blob_mb} MB blob always in flight" if args.blob_mb else ""
+    print(f"kill -9 exposure over {len(kills)} kills {low:g}-{high:g} s into the load{blobs}")
     print("(ms between the kill and the newest event on disk)")
     print(f"{'min':>8} {'p50':>8} {'p90':>8} {'max':>8}   target: max <= 300")
     print(
@@ -301,6 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spans", type=int, help="spans per exporter-outage run (100,000)")
     parser.add_argument("--outage-repeats", type=int, help="runs per exporter mode (3)")
     parser.add_argument("--seed", type=int, default=17, help="for the kill moments")
+    parser.add_argument(
+        "--blob-mb", type=int, default=0, help="kill runs: full capture, a new M MB value in flight"
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run (for tests)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -308,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         kind, *rest = args.child
         if kind == "kill":
-            child_kill(rest[0])
+            child_kill(rest[0], int(rest[1]) if len(rest) > 1 else 0)
         elif kind == "exit":
             child_exit(rest[0])
         else:

@@ -11,6 +11,9 @@ from typing import Any, Final
 
 __all__ = [
     "AGENT_KINDS",
+    "BLOB_MEDIA_JSON",
+    "BLOB_MEDIA_TEXT",
+    "BLOB_REF",
     "COUNT_MAX",
     "DUPLICATE_OF",
     "END",
@@ -18,6 +21,7 @@ __all__ = [
     "EVENT",
     "EVENT_TYPES",
     "FALSE_WORDS",
+    "FULL_CAPTURE_KEYS",
     "INTEGRATION",
     "INTEGRATIONS",
     "INTEGRATION_NAMES",
@@ -143,6 +147,17 @@ DUPLICATE_OF: Final = "spanline.duplicate_of"
 #: attributes arrive after their start) gets its final ``kind`` and ``name`` there.
 #: Readers merge start then end; the end wins.
 END_OVERRIDES: Final = ("kind", "name")
+
+#: The attributes where full capture (``capture="full"``) records a whole argument set,
+#: result or message; a value over ``blob_threshold`` moves out of line (see BLOB_REF).
+FULL_CAPTURE_KEYS: Final = ("input.value", "output.value", "content.value")
+#: A value stored out of line is replaced, in its attribute, by ``{BLOB_REF: {"sha256":
+#: <64 hex of the stored bytes>, "size": <bytes>, "media_type": BLOB_MEDIA_TEXT or
+#: BLOB_MEDIA_JSON}}``; the bytes are in the run's ``blobs/<sha256>.zst`` (zstd) or
+#: ``blobs/<sha256>``. Text is stored as UTF-8, any other value as JSON.
+BLOB_REF: Final = "spanline.blob"
+BLOB_MEDIA_TEXT: Final = "text/plain; charset=utf-8"
+BLOB_MEDIA_JSON: Final = "application/json"
 
 #: Spellings of "on" and "off" for boolean settings.
 TRUE_WORDS: Final = ("1", "true", "yes", "on")

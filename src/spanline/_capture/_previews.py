@@ -21,6 +21,7 @@ from typing import Any
 from spanline._capture._redact import (
     CYCLE,
     REDACTED,
+    RedactedText,
     bytes_window,
     hide_flag_values,
     hides,
@@ -35,6 +36,7 @@ _ELLIPSIS = "\u2026"
 _PREVIEW_DEPTH = 20
 _SORT_CAP = 10_000  # sets up to this size are sorted so captures are deterministic
 _KEY_CAP = 1024
+_LONG_TEXT = 16_384
 _I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
 # str() of a huge int is quadratic and capped by sys.set_int_max_str_digits: describe it.
 _INT_MAX_BITS = 3000
@@ -61,7 +63,8 @@ def capture_value(value: object, mode: CaptureMode | str, limit: int = 200) -> o
 
     Returns:
         None for ``OFF``, ``preview(value, limit)`` for ``PREVIEW``, ``to_jsonable(value)``
-        for ``FULL``; always redacted.
+        for ``FULL`` with no character budget (a large value is stored out of line by the
+        writer, see ``blob_threshold``); always redacted.
 
     Raises:
         ValueError: ``mode`` is not a capture mode.
@@ -71,7 +74,7 @@ def capture_value(value: object, mode: CaptureMode | str, limit: int = 200) -> o
         return None
     if mode is CaptureMode.PREVIEW:
         return preview(value, limit)
-    return to_jsonable(value)
+    return to_jsonable(value, max_chars=sys.maxsize)
 
 
 def _type_name(value: object) -> str:
@@ -378,6 +381,8 @@ class _Jsonifier:
         budget = max(self.chars_left, 0)
         if len(s) <= budget:
             out = redact_text(str.__str__(s))
+            if len(out) > _LONG_TEXT:  # marked: the writer need not redact it again
+                out = RedactedText(out)
         else:
             out = redacted_window(s, budget)[:budget] + f"{_ELLIPSIS}[+{len(s) - budget} chars]"
         self.chars_left -= len(out)

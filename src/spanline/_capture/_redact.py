@@ -65,6 +65,16 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 """What every secret is replaced by, whatever its kind."""
+
+
+class RedactedText(str):
+    """Long text that full capture already redacted on the caller's thread: the writer's
+    pass (``_scrub``) does not redact it a second time, so a 50 MB value costs the writer
+    one pass of encoding and hashing, not a second second of regexes."""
+
+    __slots__ = ()
+
+
 CYCLE = "<cycle>"
 # Text redacted past a cut, so a secret straddling the cut is still matched whole.
 _WINDOW_MARGIN = 1024

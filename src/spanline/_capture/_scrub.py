@@ -18,6 +18,7 @@ from spanline._capture._redact import (
     REDACTED,
     SECRET,
     WEAK,
+    RedactedText,
     Registry,
     hide_flag_values,
     hides,
@@ -53,7 +54,8 @@ def redact(value: object) -> object:
 def _redact(value: object, active: set[int], depth: int) -> object:
     try:
         if isinstance(value, str):
-            return redact_text(value)
+            # Long text captured in full was redacted by capture, with these same rules.
+            return value if value.__class__ is RedactedText else redact_text(value)
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if not isinstance(value, (Mapping, list, tuple, set, frozenset)):

@@ -109,6 +109,7 @@ def configure_observability(
     max_queue: int | None = None,
     capture: str | None = None,
     preview_chars: int | None = None,
+    blob_threshold: int | None = None,
     prices: Any = None,
     agent_kinds: list[str] | set[str] | None = None,
     query: str | None = None,
@@ -153,6 +154,7 @@ def configure_observability(
         max_queue: events that may wait before new ones are dropped and counted.
         capture: "off", "preview" or "full" capture of arguments and results.
         preview_chars: length of previews.
+        blob_threshold: in full capture, bytes past which a value is stored in ``blobs/``.
         prices: price table override: a JSON/YAML file path or a mapping
             ``{model: {input, output, cached_input, cache_write}}`` in USD per
             million tokens, merged over the shipped table.
@@ -337,21 +339,13 @@ def _signal_handlers(wanted: bool) -> Any:
 
 
 def _install_early_signal_handlers() -> Any:
-    """With ``SPANLINE_ENABLED`` set, tracing starts at the first span, possibly on a
-    worker thread, where Python refuses signal handlers; install them now, at import
-    (normally on the main thread). Until a session starts they flush nothing and
-    pass every signal on."""
+    """With ``SPANLINE_ENABLED`` set, signal handlers are installed at import (see
+    :func:`spanline._session._signals.install_early`)."""
     if "SPANLINE_ENABLED" not in os.environ:
         return None  # the usual import: the settings table is not loaded for nothing
-    from spanline._session._settings import variable_flag
+    from spanline._session._signals import install_early
 
-    if not variable_flag("enabled") or not variable_flag("handle_signals"):
-        return None
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    from spanline._session._signals import install
-
-    return install(_on_signal, shutdown)
+    return install_early(_on_signal, shutdown)
 
 
 def _register_atexit() -> None:

@@ -17,6 +17,7 @@ from spanline._runs._store import Run
 
 if TYPE_CHECKING:
     from spanline._hotpath._runtime import Pipeline
+    from spanline._lines._encode import Event
     from spanline._session._configure import _Session
     from spanline._session._settings import Settings
     from spanline._session._sidecar import SummarySidecar
@@ -255,6 +256,13 @@ def new_pipeline(
     # Read here, not on the writer thread: with an injected clock, the order of
     # readings (and so every timestamp) must not depend on thread scheduling.
     session.start_ts = _tracer.wall_time()
+    # Each span of a session carries it (the writer adds it, off the caller's path).
+    redact = (
+        redact_event
+        if settings.session_id is None
+        else in_session(settings.session_id, redact_event)
+    )
+    transform, blobs = _event_transform(session, redact)
     try:
         return Pipeline(
             telemetry_path=session.run.telemetry_path,
@@ -263,11 +271,8 @@ def new_pipeline(
             max_queue=settings.max_queue,
             exporters=exporters,
             header=lambda: _header.header(session),
-            transform=(
-                redact_event
-                if settings.session_id is None
-                else in_session(settings.session_id, redact_event)
-            ),
+            transform=transform,
+            blobs=blobs,
             on_child_exit=on_child_exit,
             synchronous=settings.synchronous,
             record_pid=session.record_pid,
@@ -275,6 +280,29 @@ def new_pipeline(
     except BaseException:
         _tracer.set_sources()  # nothing started: leave no injected clock behind
         raise
+
+
+def _event_transform(
+    session: _Session, redact: Callable[[Event], Event]
+) -> tuple[Callable[[Event], Event], Any]:
+    """Redaction, then (in full capture) large values moved out of line, and their store."""
+    settings = session.settings
+    if settings.capture != "full":
+        return redact, None
+    from spanline._hotpath._runtime import mark_internal_thread
+    from spanline._lines._blobs import BlobStore, externalize
+
+    store = BlobStore(
+        session.run.telemetry_path.parent,
+        synchronous=settings.synchronous,
+        on_thread_start=mark_internal_thread,
+    )
+    threshold, put = settings.blob_threshold, store.put
+
+    def transform(event: Event) -> Event:
+        return externalize(redact(event), threshold, put)
+
+    return transform, store
 
 
 def load_integrations(names: tuple[str, ...]) -> dict[str, str]:

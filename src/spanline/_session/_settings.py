@@ -81,6 +81,8 @@ class Settings:
     max_queue: int = 2_000_000
     capture: str = "preview"
     preview_chars: int = 200
+    #: In full capture, a captured value over this many bytes is stored in the run's blobs/.
+    blob_threshold: int = 65_536
     #: A price table override: a path (JSON/YAML) or a mapping of models to prices.
     prices: Any = None
     agent_kinds: frozenset[str] = AGENT_KINDS
@@ -178,6 +180,11 @@ SETTINGS: tuple[Setting, ...] = (
     _R("preview_chars", "preview_chars", "SPANLINE_PREVIEW_CHARS", "int", 200,
        "length of the previews of arguments and results (1 to 1000000)",
        whole_number(1, 1_000_000)),
+    _R("blob_threshold", "blob_threshold", "SPANLINE_BLOB_THRESHOLD", "int (bytes)", 65_536,
+       "in full capture, a captured value longer than this (in UTF-8 or JSON bytes) is stored "
+       "once in the run's `blobs/` directory (zstd-compressed with `spanline[blobs]`) and the "
+       "line keeps its preview and a reference (1024 to 2147483647)",
+       whole_number(1024, 2**31 - 1)),
     _R("prices", "prices", "SPANLINE_PRICES", "mapping or path", None,
        "price table override: `{model: {input, output, cached_input, cache_write}}` in USD "
        "per million tokens, or a JSON/YAML file (YAML needs PyYAML); merged over the shipped "

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["SignalHandlers", "exit_signal", "install", "watch_lost_signals"]
+__all__ = ["SignalHandlers", "exit_signal", "install", "install_early", "watch_lost_signals"]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -201,3 +201,19 @@ def _wake_main(read_fd: int, main: int) -> None:
                 signal.pthread_kill(main, signal.SIGTERM)
             except (ProcessLookupError, OSError):
                 return
+
+
+def install_early(
+    on_signal: Callable[[], Any], on_fatal: Callable[[], Any]
+) -> SignalHandlers | None:
+    """With ``SPANLINE_ENABLED`` set, tracing starts at the first span, possibly on a
+    worker thread, where Python refuses signal handlers: install them at import
+    (normally on the main thread). Until a session starts they flush nothing and
+    pass every signal on."""
+    from spanline._session._settings import variable_flag
+
+    if not variable_flag("enabled") or not variable_flag("handle_signals"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return install(on_signal, on_fatal)

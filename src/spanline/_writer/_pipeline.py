@@ -58,6 +58,8 @@ class Pipeline:
         synchronous: write on every span start and end, on the caller's thread
             (for tests: no flush needed, deterministic order).
         record_pid: the pid written in this process's lines (default: the real one).
+        blobs: the store of values moved out of line by ``transform`` (its ``wait``
+            is part of a flush and of shutdown), or None.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class Pipeline:
         on_child_exit: Callable[[], Any] | None = None,
         synchronous: bool = False,
         record_pid: int | None = None,
+        blobs: Any = None,
     ) -> None:
         self.synchronous = synchronous
         self.queue: deque[Any] = SyncQueue(self) if synchronous else deque()
@@ -84,6 +87,7 @@ class Pipeline:
         self.flush_interval = flush_interval
         self._header = header
         self._transform = transform
+        self.blobs = blobs
         self._make = EventMaker(trace_id, transform)
         self._on_child_exit = on_child_exit
         self._record_pid = record_pid
@@ -224,6 +228,8 @@ class Pipeline:
             self._wake.set()
         if not marker.done.wait(timeout):
             return False
+        if self.blobs is not None and not self.blobs.wait(max(0.0, deadline - time.monotonic())):
+            return False
         # The writer only asked the exporters to flush; we wait, so a stuck exporter
         # delays this caller, never telemetry.jsonl. Every exporter is waited on (no
         # short-circuit): one that raised or timed out makes the answer False.
@@ -273,6 +279,8 @@ class Pipeline:
         deadline = time.monotonic() + timeout  # one budget for every exporter together
         if writer_done:
             self._converter.stop(max(0.0, deadline - time.monotonic()))
+        if self.blobs is not None:  # the blob files the lines written refer to
+            self.blobs.wait(max(timeout, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()

@@ -68,22 +68,25 @@ def archive_filesystem(url: str) -> tuple[Any, str, str]:
 
 
 @contextmanager
-def _redacted_log(run: Run) -> Iterator[Path]:
-    """A temporary copy of the run's log, redacted with the current rules."""
+def _redacted_log(run: Run, renames: dict[str, Any] | None = None) -> Iterator[Path]:
+    """A temporary copy of the run's log, redacted with the current rules (its blob
+    references renamed as ``renames`` says)."""
     from spanline.cli._redacted import redact_log
 
     with tempfile.TemporaryDirectory(prefix="spanline-parquet-") as folder:
         copy = Path(folder) / "telemetry.jsonl"
-        redact_log(run.telemetry_path, copy)  # a block at a time: a log may not fit in memory
+        # A block at a time: a log may not fit in memory.
+        redact_log(run.telemetry_path, copy, renames)
         yield copy
 
 
-def write_parquet(run: Run, target: Path) -> None:
-    """Write the run's ``records`` view (redacted) as Parquet to ``target``."""
+def write_parquet(run: Run, target: Path, renames: dict[str, Any] | None = None) -> None:
+    """Write the run's ``records`` view (redacted) as Parquet to ``target``; blob references
+    follow ``renames`` (the blobs pushed beside it, redacted again)."""
     duckdb = _duckdb()
     from spanline.folds.records import records_view_sql
 
-    with _redacted_log(run) as log, duckdb.connect(":memory:") as connection:
+    with _redacted_log(run, renames) as log, duckdb.connect(":memory:") as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(records_view_sql([(run.run_id, log)]))
         escaped = str(target).replace("'", "''")
@@ -169,23 +172,30 @@ def push(run: str | None, url: str, all_runs: bool, force: bool, directory: Path
 
 
 def _push_run(run: Run, filesystem: Any, target: str) -> int:
-    from spanline.cli._redacted import redact_file, redact_log
+    from spanline._lines._blobs import BLOBS_DIR
+    from spanline.cli._redacted import redact_blobs, redact_file, redact_log
 
     count = 0
     with tempfile.TemporaryDirectory(prefix="spanline-archive-") as folder:
+        blobs = redact_blobs(run.directory)  # redacted again, renamed by their new hash
         parquet = Path(folder) / PARQUET
-        write_parquet(run, parquet)
+        write_parquet(run, parquet, blobs.renames)
+        for relative, payload in blobs.files.items():
+            filesystem.pipe_file(f"{target}/{relative}", payload)
+            count += 1
         for path in sorted(run.directory.rglob("*")):
             if not path.is_file() or path.is_symlink() or path.name in _LOCAL_ONLY:
+                continue
+            if path.parent.name == BLOBS_DIR:
                 continue
             relative = path.relative_to(run.directory).as_posix()
             if path.suffix == ".jsonl":  # a log may not fit in memory: a block at a time
                 log = Path(folder) / "log.jsonl"
-                redact_log(path, log)
+                redact_log(path, log, blobs.renames)
                 filesystem.put_file(str(log), f"{target}/{relative}")
                 count += 1
                 continue
-            redacted = redact_file(path.name, path.read_bytes())
+            redacted = redact_file(path.name, path.read_bytes(), blobs.renames)
             if redacted is None:
                 continue  # not text: it cannot be checked for secrets, so it stays here
             filesystem.pipe_file(f"{target}/{relative}", redacted)

@@ -5,7 +5,9 @@ been added since (and files such as the metadata were written by other code).
 Telemetry lines are redacted event by event, JSON files value by value, YAML keys
 that name secrets and every text file by the text rules. A file that is not text
 cannot be checked and is left out, as is any file over the size limit; the
-manifest says what was left out and why.
+manifest says what was left out and why. Blobs (values stored out of line) are
+decompressed, redacted again, renamed by their new hash (the log's references follow)
+and compressed again; a blob over the limit is left out.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 
 import orjson
 
+from spanline._lines._blobs import BLOBS_DIR
 from spanline._runs._store import Run
 from spanline._version import __version__
 from spanline.cli._app import CliError
-from spanline.cli._redacted import redact_file
+from spanline.cli._redacted import redact_blobs, redact_file
 
 __all__ = ["Bundle", "default_exports", "export_bundle", "plan_bundle"]
 
@@ -68,9 +71,18 @@ def plan_bundle(run: Run, limit: int) -> Bundle:
     """
     bundle = Bundle(run, limit)
     root = run.directory.resolve()
+    # Blobs first: each is redacted again and renamed by its new hash, which the log's
+    # references then follow; one over the limit is left out (its reference stays).
+    blobs = redact_blobs(root, limit)
+    for relative, payload in blobs.files.items():
+        bundle.files[f"{run.run_id}/{relative}"] = payload
+    for relative, size, reason in blobs.excluded:
+        bundle.excluded.append({"path": f"{run.run_id}/{relative}", "size": size, "reason": reason})
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
         name = f"{run.run_id}/{relative}"
+        if path.parent.name == BLOBS_DIR and path.parent.parent == root:
+            continue
         if path.is_symlink():
             bundle.excluded.append({"path": name, "size": None, "reason": "symbolic link"})
             continue
@@ -81,7 +93,7 @@ def plan_bundle(run: Run, limit: int) -> Bundle:
             reason = f"over the limit ({size} > {limit} bytes)"
             bundle.excluded.append({"path": name, "size": size, "reason": reason})
             continue
-        redacted = redact_file(path.name, path.read_bytes())
+        redacted = redact_file(path.name, path.read_bytes(), blobs.renames)
         if redacted is None:
             reason = "not text: cannot be checked for secrets"
             bundle.excluded.append({"path": name, "size": size, "reason": reason})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def run_query(
                  for i, run in enumerate(runs)]  # fmt: skip
         return _run_sql(duckdb, sql, records_view_sql(
             [(run.run_id, path) for run, path in zip(runs, paths, strict=True)]
-        ))  # fmt: skip
+        ), blob_dirs={run.run_id: run.telemetry_path.parent for run in runs})  # fmt: skip
 
 
 def _finite_log(path: Path, scratch: Path) -> Path:
@@ -120,11 +121,21 @@ def _finite_log(path: Path, scratch: Path) -> Path:
 
 
 def _run_sql(
-    duckdb: Any, sql: str, view: str | None, *, archive: str | None = None
+    duckdb: Any,
+    sql: str,
+    view: str | None,
+    *,
+    archive: str | None = None,
+    blob_dirs: Mapping[str, Path] | None = None,
 ) -> tuple[list[str], list[str], list[tuple[Any, ...]]]:
     """Run ``sql`` over the ``view`` statement's records, or over an archive's Parquet
-    files read in place (the archive's filesystem is registered with the connection)."""
+    files read in place (the archive's filesystem is registered with the connection).
+    With ``blob_dirs`` (run id -> run directory), values stored out of line can be read
+    (see :func:`_register_blobs`)."""
     with duckdb.connect(":memory:") as connection:
+        connection.execute(_BLOB_MACRO)
+        if blob_dirs is not None:
+            _register_blobs(connection, sql, blob_dirs)
         if archive is not None:
             from spanline.cli._archive import records_parquet_view
 
@@ -141,6 +152,46 @@ def _run_sql(
     if not description:
         return [], [], []
     return [d[0] for d in description], [str(d[1]) for d in description], rows
+
+
+#: What a query names to read values stored out of line: the ``blobs`` table is filled
+#: (each run's ``blobs/`` read and decompressed by spanline) only when the SQL names it.
+_BLOBS_NAMED = re.compile(r"\bblobs\b", re.IGNORECASE)
+_BLOB_MACRO = (
+    "CREATE TEMP MACRO blob_sha256(attrs, name) AS "
+    "json_extract_string(attrs, '$.\"' || name || '\".\"spanline.blob\".sha256')"
+)
+
+
+def _register_blobs(connection: Any, sql: str, blob_dirs: Mapping[str, Path]) -> None:
+    """``blob_sha256(attributes, name)``, the hash of a value stored out of line; and, when
+    ``sql`` names it, the ``blobs`` table: ``(run_id, sha256, bytes, content)``.
+
+    Raises:
+        CliError: a blob file is corrupt.
+    """
+    if not _BLOBS_NAMED.search(sql):
+        return
+    from spanline._lines._blobs import BLOBS_DIR, BlobError, read_blob
+
+    connection.execute(
+        "CREATE TEMP TABLE blobs (run_id VARCHAR, sha256 VARCHAR, bytes BIGINT, content VARCHAR)"
+    )
+    for run_id, directory in blob_dirs.items():
+        folder = directory / BLOBS_DIR
+        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        for name in names:
+            digest = name.removesuffix(".zst")
+            try:
+                data = read_blob(directory, digest)
+            except (BlobError, OSError) as exc:
+                raise CliError(str(exc)) from None
+            if data is None:
+                continue  # not a blob's name (a file left half-written by a killed process)
+            text = data.decode("utf-8", "replace")
+            connection.execute(
+                "INSERT INTO blobs VALUES (?, ?, ?, ?)", [run_id, digest, len(data), text]
+            )
 
 
 def _all_runs(directory: Path | None) -> list[Run]:

@@ -15,7 +15,7 @@ from spanline.cli._read import fold_run
 from spanline.folds.display import cut
 from spanline.folds.tree import SpanNode, TreeFold, TreeView
 
-__all__ = ["render_tree", "show", "span_record"]
+__all__ = ["render_tree", "show", "span_record", "with_blobs"]
 
 #: Nodes drawn at most: a terminal tree past this is not read, only scrolled.
 MAX_NODES = 500
@@ -50,6 +50,12 @@ _SHORT = {"gen_ai.agent.id": "agent", "gen_ai.request.model": "model", "tool.nam
     metavar="SPAN_ID",
     help="print this span's full record as JSON (its lines, nothing cut)",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="with --span: put the content of values stored out of line (blobs/) in place "
+    "of their references",
+)
 @read_options
 def show(
     run: str | None,
@@ -58,6 +64,7 @@ def show(
     depth: int | None,
     limit: int,
     span_id: str | None,
+    full: bool,
     directory: Path | None,
     as_json: bool,
 ) -> None:
@@ -65,11 +72,15 @@ def show(
 
     "Σ N tok" is what a span's whole subtree spent (an agent's tokens are its LLM
     calls'), drawn or not. Names and values longer than the display length are cut;
-    --span SPAN_ID prints one span's lines whole.
+    --span SPAN_ID prints one span's lines whole; values stored out of line show as
+    references, or with --full as their content.
     """
     found = find_run(run, directory)
+    if full and span_id is None:
+        raise CliError("--full needs --span SPAN_ID")
     if span_id is not None:
-        sys.stdout.write(to_json(span_record(found, span_id)))
+        record = span_record(found, span_id)
+        sys.stdout.write(to_json(with_blobs(found, record) if full else record))
         return
     levels = (None if errors else 3) if depth is None else (depth or None)
     # Drawing the top levels of the whole run needs records of those levels only.
@@ -126,6 +137,26 @@ def span_record(run: Any, span_id: str) -> dict[str, Any]:
                 record["events"].append(event)
     if not found:
         raise CliError(f"no span {span_id!r} in run {run.run_id}")
+    return record
+
+
+def with_blobs(run: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (see :func:`span_record`) with its blob references replaced by content.
+
+    Raises:
+        CliError: a blob file is corrupt (bad input).
+    """
+    from spanline._lines._blobs import BlobError, resolve
+
+    directory = run.telemetry_path.parent
+    for line in (record["start"], record["end"]):
+        attributes = (line or {}).get("attributes")
+        if type(attributes) is not dict:
+            continue
+        try:
+            line["attributes"] = {k: resolve(directory, v) for k, v in attributes.items()}
+        except (BlobError, OSError) as exc:
+            raise CliError(str(exc)) from None
     return record
 
 

@@ -284,6 +284,34 @@ async def _report(request: Request, config: DashboardConfig) -> Response:
     return Response(text, media_type="text/plain; charset=utf-8")
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+async def _blob(request: Request, config: DashboardConfig) -> Response:
+    """A value the run stored out of line (``blobs/``), as text (a JSON value as its JSON):
+    whole, as a download, or with ``?head=N`` its first N bytes, for the span details."""
+    from spanline._lines._blobs import BlobError, read_blob
+
+    run = await _resolve(config, request.path_params["run_id"])
+    digest = request.path_params["sha256"]
+    if not _SHA256.fullmatch(digest):
+        return _error(400, "a blob is named by 64 lower-case hex digits")
+    try:
+        data = await run_in_threadpool(read_blob, run.directory, digest)
+    except BlobError as exc:
+        return _error(422, str(exc))
+    if data is None:
+        return _error(404, "no file for this blob: its process ended before writing it")
+    head = _offset(request.query_params.get("head"), "head")
+    if head is not None:  # what the span details show: the first bytes only
+        return Response(data[:head], media_type="text/plain; charset=utf-8")
+    return Response(
+        data,
+        media_type="text/plain; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{digest}"'},
+    )
+
+
 async def _snapshot(request: Request, config: DashboardConfig) -> Response:
     run = await _resolve(config, request.path_params["run_id"])
     offset = _offset(request.query_params.get("offset"), "offset")
@@ -416,6 +444,7 @@ def create_app(config: DashboardConfig) -> ASGIApp:
         Route("/api/runs/{run_id:path}/report", _handled(_report, config)),
         Route("/api/runs/{run_id:path}/events", _handled(_events_page, config)),
         Route("/api/sessions/{session_id:path}", _handled(_session, config)),
+        Route("/api/runs/{run_id:path}/blobs/{sha256}", _handled(_blob, config)),
         Route("/events", _handled(_stream, config)),
         Route("/{rest:path}", _not_found),
     ]

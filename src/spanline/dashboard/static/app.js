@@ -814,6 +814,8 @@
     if (lane.stall) row("stalled", fmtMs(lane.stall.stalled_ms) + (lane.stall.recovered ? " (recovered)" : ""));
     Object.keys(lane.attributes).sort().forEach(function (k) {
       var v = lane.attributes[k];
+      var ref = blobRef(v);
+      if (ref) { blobRow(dl, k, ref); return; }
       row(k, typeof v === "object" ? JSON.stringify(v) : v);
     });
     row("child calls", lane.ticks.length + (lane.ticks.length >= MAX_TICKS ? "+" : "") + " (ticks below: LLM purple, tool orange)");
@@ -830,6 +832,45 @@
       .attr("stroke-width", 2)
       .selectAll("title").data(function (t) { return [t]; }).join("title")
       .text(function (t) { return t.name + " " + fmtMs((t.end - t.start) * 1000); });
+  }
+
+  // A value stored out of line: {"spanline.blob": {sha256, size, media_type}}.
+  function blobRef(v) {
+    if (!v || typeof v !== "object" || Object.keys(v).length !== 1) return null;
+    var ref = v["spanline.blob"];
+    if (!ref || typeof ref.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(ref.sha256)) return null;
+    return ref;
+  }
+
+  // The first bytes of each blob shown (a 50 MB value is downloaded, never drawn).
+  var blobHeads = {};
+  var BLOB_HEAD = 2048;
+
+  function blobRow(dl, k, ref) {
+    var dt = document.createElement("dt"); dt.textContent = k;
+    var dd = document.createElement("dd");
+    var url = "/api/runs/" + encodeURIComponent(S.runId) + "/blobs/" + ref.sha256;
+    var head = document.createElement("pre");
+    head.className = "blob-head";
+    var known = blobHeads[ref.sha256];
+    head.textContent = known === undefined ? "loading..." : known;
+    if (known === undefined) {
+      if (Object.keys(blobHeads).length > 100) blobHeads = {};
+      blobHeads[ref.sha256] = "loading...";
+      fetch(url + "?head=" + BLOB_HEAD).then(function (r) {
+        return r.ok ? r.text() : r.json().then(function (e) { return "(" + e.error + ")"; });
+      }).then(function (text) {
+        blobHeads[ref.sha256] = text + (ref.size > BLOB_HEAD ? "\u2026" : "");
+        dirty = true;
+      }).catch(function () { delete blobHeads[ref.sha256]; });
+    }
+    var a = document.createElement("a");
+    a.className = "blob-link";
+    a.href = url;
+    a.setAttribute("download", ref.sha256 + (ref.media_type === "application/json" ? ".json" : ".txt"));
+    a.textContent = "full value (" + fmtInt(ref.size) + " bytes, " + String(ref.media_type) + ")";
+    dd.append(head, a);
+    dl.append(dt, dd);
   }
 
   // ---- data sources ---------------------------------------------------

@@ -1,0 +1,289 @@
+"""Large captured values stored out of line, in the run's ``blobs/`` directory.
+
+In full capture a value over ``blob_threshold`` leaves the line: the writer's helper
+thread (never the caller's) encodes and hashes it, puts a reference in the attribute
+(:data:`spanline.schema.BLOB_REF`: SHA-256, size, media type) and hands the bytes to
+:class:`BlobStore`, whose own thread compresses (zstd, when ``zstandard`` is installed)
+and writes ``blobs/<sha256>.zst`` (or ``blobs/<sha256>``). A file is written under a
+temporary name and renamed, so a reader finds a whole blob or none: a process killed
+before its blob thread wrote leaves a reference whose file is missing, which readers
+show as such. A value already stored is not written twice.
+
+Readers resolve references with :func:`read_blob` and :func:`resolve`; a file that does
+not decompress or whose content does not match its name raises :class:`BlobError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spanline.schema import BLOB_MEDIA_JSON, BLOB_MEDIA_TEXT, BLOB_REF, FULL_CAPTURE_KEYS
+
+__all__ = [
+    "BLOBS_DIR",
+    "BlobError",
+    "BlobStore",
+    "blob_path",
+    "blob_ref",
+    "compress_blob",
+    "externalize",
+    "read_blob",
+    "rename_refs",
+    "resolve",
+]
+
+BLOBS_DIR = "blobs"
+_HEX = frozenset("0123456789abcdef")
+_ZSTD_SUFFIX = ".zst"
+#: The most a blob file may decompress to: a hostile file claiming more is refused
+#: before anything is allocated.
+_MAX_BLOB = 1 << 32
+
+
+class BlobError(ValueError):
+    """A blob file that cannot be read back: not zstd, cut short, or not what its name says."""
+
+
+def blob_ref(value: object) -> dict[str, Any] | None:
+    """The reference inside ``value`` when it is one (``{BLOB_REF: {sha256, size,
+    media_type}}`` with a well-formed hash), else None."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    ref = value.get(BLOB_REF)
+    if type(ref) is not dict:
+        return None
+    digest = ref.get("sha256")
+    if type(digest) is not str or len(digest) != 64 or not _HEX.issuperset(digest):
+        return None
+    return ref
+
+
+def blob_path(run_dir: str | os.PathLike[str], digest: str) -> Path | None:
+    """The file holding blob ``digest`` in ``run_dir`` (compressed or not), or None."""
+    if len(digest) != 64 or not _HEX.issuperset(digest):
+        return None
+    base = Path(run_dir) / BLOBS_DIR / digest
+    for candidate in (base.with_name(digest + _ZSTD_SUFFIX), base):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_blob(run_dir: str | os.PathLike[str], digest: str) -> bytes | None:
+    """The stored bytes of blob ``digest`` of the run, or None when no file holds it.
+
+    Raises:
+        BlobError: the file does not decompress, or its bytes do not hash to its name.
+    """
+    path = blob_path(run_dir, digest)
+    if path is None:
+        return None
+    data = path.read_bytes()
+    if path.suffix == _ZSTD_SUFFIX:
+        data = _decompress(data, path.name)
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise BlobError(f"blob {path.name} is corrupt: its content does not match its name")
+    return data
+
+
+def _decompress(data: bytes, name: str) -> bytes:
+    try:
+        import zstandard
+    except ImportError:
+        raise BlobError(
+            f"blob {name} is compressed with zstd: pip install 'spanline[blobs]' to read it"
+        ) from None
+    try:
+        if zstandard.frame_content_size(data) > _MAX_BLOB:
+            raise BlobError(f"blob {name} is corrupt: it claims more than {_MAX_BLOB} bytes")
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=_MAX_BLOB)
+    except zstandard.ZstdError as exc:
+        raise BlobError(f"blob {name} is corrupt: {exc}") from None
+
+
+def resolve(run_dir: str | os.PathLike[str], value: object) -> object:
+    """``value`` with its blob reference replaced by the content, when it is one.
+
+    Text blobs come back as text, JSON blobs as the decoded value. A reference whose file
+    is missing (the writing process was killed before its blob thread wrote it) stays a
+    reference, with ``"missing": true`` beside it.
+
+    Raises:
+        BlobError: the file is corrupt.
+    """
+    ref = blob_ref(value)
+    if ref is None:
+        return value
+    data = read_blob(run_dir, ref["sha256"])
+    if data is None:
+        return {BLOB_REF: ref, "missing": True}
+    if ref.get("media_type") == BLOB_MEDIA_JSON:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise BlobError(f"blob {ref['sha256']} is corrupt: not JSON") from None
+    return data.decode("utf-8", "replace")
+
+
+def externalize(
+    event: dict[str, Any], threshold: int, store: Callable[[str, bytes], None]
+) -> dict[str, Any]:
+    """Move the full-capture values of ``event`` over ``threshold`` bytes out of line.
+
+    Called on the writer's helper thread after redaction, so what is hashed and stored is
+    what the line would have held. Returns the event (a new ``attributes`` dict when a value
+    moved out); ``store(sha256, data)`` receives each value's bytes.
+    """
+    attributes = event.get("attributes")
+    if not attributes or type(attributes) is not dict:
+        return event
+    moved: dict[str, Any] | None = None
+    for key in FULL_CAPTURE_KEYS:
+        value = attributes.get(key)
+        if value is None or type(value) in (int, float, bool):
+            continue
+        if isinstance(value, str):
+            if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
+                continue
+            data, media = value.encode("utf-8", "surrogatepass"), BLOB_MEDIA_TEXT
+        else:
+            try:
+                data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:  # not JSON-like: the line's encoder deals with it
+                continue
+            media = BLOB_MEDIA_JSON
+        if len(data) <= threshold:
+            continue
+        digest = hashlib.sha256(data).hexdigest()  # releases the GIL on large inputs
+        store(digest, data)
+        if moved is None:
+            moved = dict(attributes)
+        moved[key] = {BLOB_REF: {"sha256": digest, "size": len(data), "media_type": media}}
+    if moved is None:
+        return event
+    return {**event, "attributes": moved}
+
+
+class BlobStore:
+    """Writes blobs into ``<run_dir>/blobs/`` on a thread of its own (``spanline-blobs``).
+
+    Args:
+        run_dir: the run's directory.
+        synchronous: write on the caller's thread (deterministic test runs).
+        on_thread_start: called first on the blob thread (marks it as spanline's own).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        synchronous: bool = False,
+        on_thread_start: Callable[[], object] | None = None,
+    ) -> None:
+        self.directory = Path(run_dir) / BLOBS_DIR
+        self.synchronous = synchronous
+        self._on_thread_start = on_thread_start
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._jobs: deque[tuple[str, bytes]] = deque()
+        self._seen: set[str] = set()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        #: Blobs that could not be written (disk full, say), and the first reason.
+        self.failed = 0
+        self.error: BaseException | None = None
+
+    def put(self, digest: str, data: bytes) -> None:
+        """Store ``data`` under ``digest`` unless this process already did."""
+        self._after_fork()
+        with self._lock:
+            if digest in self._seen:
+                return
+            self._seen.add(digest)
+            if not self.synchronous:
+                self._jobs.append((digest, data))
+                self._busy = True
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="spanline-blobs", daemon=True
+                    )
+                    self._thread.start()
+                self._idle.notify_all()
+                return
+        self._write(digest, data)
+
+    def _after_fork(self) -> None:
+        if self._pid != os.getpid():  # a forked child: the parent's thread and work are not ours
+            self._reset()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until every blob handed over is on disk; False if ``timeout`` passed first."""
+        self._after_fork()
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._busy, timeout)
+
+    def _run(self) -> None:
+        if self._on_thread_start is not None:
+            self._on_thread_start()
+        while True:
+            with self._lock:
+                while not self._jobs:
+                    self._busy = False
+                    self._idle.notify_all()
+                    self._idle.wait()
+                digest, data = self._jobs.popleft()
+            self._write(digest, data)
+
+    def _write(self, digest: str, data: bytes) -> None:
+        try:
+            if blob_path(self.directory.parent, digest) is not None:
+                return  # stored by another process of the run, or an earlier run of it
+            name, payload = compress_blob(digest, data)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}"
+            temporary.write_bytes(payload)
+            os.replace(temporary, self.directory / name)  # whole or not at all
+        except Exception as exc:
+            self.failed += 1
+            self.error = self.error or exc
+
+
+def _compress(data: bytes) -> bytes | None:
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard.ZstdCompressor(level=3, threads=0).compress(data)
+
+
+def compress_blob(digest: str, data: bytes) -> tuple[str, bytes]:
+    """The file name and bytes that store ``data`` as blob ``digest`` (zstd when it can)."""
+    payload = _compress(data)
+    return (digest, data) if payload is None else (digest + _ZSTD_SUFFIX, payload)
+
+
+def rename_refs(event: dict[str, Any], renames: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``event`` with each blob reference whose hash ``renames`` maps given the new hash and
+    size (a blob redacted again is named by its new bytes)."""
+    attributes = event.get("attributes")
+    if not renames or type(attributes) is not dict:
+        return event
+    changed = None
+    for key, value in attributes.items():
+        ref = blob_ref(value)
+        if ref is not None and ref["sha256"] in renames:
+            changed = changed or dict(attributes)
+            changed[key] = {BLOB_REF: {**ref, **renames[ref["sha256"]]}}
+    return event if changed is None else {**event, "attributes": changed}
