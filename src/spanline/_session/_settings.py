@@ -28,6 +28,7 @@ from spanline._runs._store import run_id_prefix
 from spanline._session._parse import (
     PartialValue,
     agent_kinds_value,
+    budget_value,
     callable_value,
     capture_mode,
     exporter_names,
@@ -103,6 +104,12 @@ class Settings:
     redact_patterns: tuple[Any, ...] = ()
     redact_exempt_keys: frozenset[str] = frozenset()
     redact_entropy: bool = False
+    #: ``configure_observability(budget=...)``, checked: limits by key, and the action.
+    budget: Mapping[str, Any] | None = None
+    max_usd: float | None = None
+    max_tokens: int | None = None
+    session_max_usd: float | None = None
+    budget_action: Any = "raise"
 
 
 @dataclass(frozen=True)
@@ -235,6 +242,22 @@ SETTINGS: tuple[Setting, ...] = (
     _R("redact_entropy", "redact_entropy", "SPANLINE_REDACT_ENTROPY", "bool", False,
        "also redact random-looking tokens with no name or known prefix (a bare AWS secret); "
        "its false-positive rate on ordinary text is in `docs/reliability.md`", parse_bool),
+    _R("budget", "budget", None, "`spanline.budget(...)` or mapping", None,
+       "limits on spending, checked before each LLM call (see `docs/budgets.md`): "
+       "`spanline.budget(max_usd=..., max_tokens=..., action=...)` for the run, or a mapping "
+       "with `max_usd`, `max_tokens`, `session_max_usd`, `session_max_tokens` and `action`. "
+       "When given, the budget variables below are not read", budget_value("run_budget_value")),
+    _R("max_usd", None, "SPANLINE_MAX_USD", "float (USD)", None,
+       "the run's spending limit in USD", budget_value("limit_usd")),
+    _R("max_tokens", None, "SPANLINE_MAX_TOKENS", "int", None,
+       "the run's limit in tokens (input plus output)", budget_value("limit_tokens")),
+    _R("session_max_usd", None, "SPANLINE_SESSION_MAX_USD", "float (USD)", None,
+       "the session's spending limit in USD, across all its runs and processes",
+       budget_value("limit_usd")),
+    _R("budget_action", None, "SPANLINE_BUDGET_ACTION", "`warn`, `raise`", "raise",
+       "what the budgets set by the variables above do when spent: `raise` stops the "
+       "next LLM call with `BudgetExceeded`, `warn` writes one event and one line",
+       budget_value("action_value")),
 )
 # fmt: on
 
