@@ -313,6 +313,8 @@ class RunSummary:
     #: Agent spans that ended with status ``error`` (beside ``status``, which stays
     #: ``ok`` when the run went on and its root span did not fail).
     failed_agents: int = 0
+    #: The run's budget (when one was set): limits, spent, remaining (see budget_summary).
+    budget: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a fixed key order: equal summaries give equal bytes.
@@ -345,4 +347,44 @@ class RunSummary:
             "plan": self.plan.to_dict(),
             # Keys added later are appended here, in a fixed order, and never renamed.
             "failed_agents": self.failed_agents,
+            # Only in a run that set a budget: the summaries of the others keep their bytes.
+            **({"budget": dict(self.budget)} if self.budget is not None else {}),
         }
+
+
+def budget_summary(limits: Any, cost_usd: float, tokens: int) -> dict[str, Any] | None:
+    """The summary's ``budget``: the run header's limits beside what the run spent.
+
+    Args:
+        limits: ``run_start.budget`` (``max_usd``, ``max_tokens``, session limits, ``action``).
+        cost_usd: the run's cost; tokens: its tokens.
+
+    Returns:
+        ``{max_usd, max_tokens, [session limits,] action, spent_usd, spent_tokens,
+        remaining_usd, remaining_tokens, exceeded}``, or None when the run set no budget.
+    """
+    if not isinstance(limits, dict) or not limits:
+        return None
+
+    def number(key: str) -> float | int | None:
+        value = limits.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value if 0 <= value < float("inf") else None
+
+    max_usd, max_tokens = number("max_usd"), number("max_tokens")
+    action = limits.get("action")
+    summary: dict[str, Any] = {"max_usd": max_usd, "max_tokens": max_tokens}
+    for key in ("session_max_usd", "session_max_tokens"):
+        if number(key) is not None:
+            summary[key] = number(key)
+    summary["action"] = action if action in ("warn", "raise", "callback") else None
+    summary.update(
+        spent_usd=round_usd(cost_usd),
+        spent_tokens=tokens,
+        remaining_usd=None if max_usd is None else round_usd(max(max_usd - cost_usd, 0.0)),
+        remaining_tokens=None if max_tokens is None else max(int(max_tokens) - tokens, 0),
+        exceeded=(max_usd is not None and cost_usd >= max_usd)
+        or (max_tokens is not None and tokens >= max_tokens),
+    )
+    return summary
