@@ -197,3 +197,33 @@ def test_the_summary_shows_limit_spent_and_remaining(tmp_path: Path) -> None:
     shown = run_cli("summary", str(run.summary_path.parent))
     assert shown.returncode == 0, shown.stderr
     assert "Budget: limit $1.00, 100,000 tokens | spent $0.0014, 4,500 tokens" in shown.stdout
+
+
+def test_an_async_agent_budget_counts_the_calls_it_awaits() -> None:
+    import asyncio
+
+    @spanline.traced_llm(model="gpt-4o-mini")
+    async def ask_async() -> dict[str, Any]:
+        return ANSWER
+
+    @spanline.traced_agent(name="async-lead", budget=spanline.budget(max_tokens=1500))
+    async def lead() -> int:
+        done = 0
+        try:
+            for _ in range(5):
+                await ask_async()
+                done += 1
+        except spanline.BudgetExceeded as exc:
+            assert exc.budget == "async-lead"
+        return done
+
+    with capture_spans():
+        assert asyncio.run(lead()) == 1
+
+
+def test_a_generator_agent_with_a_budget_is_refused() -> None:
+    with pytest.raises(spanline.ConfigurationError, match="not generators"):
+
+        @spanline.traced_agent(budget={"max_usd": 1})
+        def stream() -> Any:
+            yield 1

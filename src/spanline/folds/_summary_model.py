@@ -370,7 +370,7 @@ def budget_summary(limits: Any, cost_usd: float, tokens: int) -> dict[str, Any] 
         value = limits.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
-        return value if 0 <= value < float("inf") else None
+        return value if 0 <= value <= 2**63 - 1 else None  # what a reader can hold
 
     max_usd, max_tokens = number("max_usd"), number("max_tokens")
     action = limits.get("action")
