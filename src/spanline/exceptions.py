@@ -61,3 +61,7 @@ class BudgetExceeded(SpanlineError, RuntimeError):
         self.limit = limit
         self.spent_usd = spent_usd
         self.spent_tokens = spent_tokens
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, float, int]]:
+        # Whole across processes (a pool worker's error is pickled back to its parent).
+        return (type(self), (self.budget, self.limit, self.spent_usd, self.spent_tokens))

@@ -227,3 +227,18 @@ def test_a_generator_agent_with_a_budget_is_refused() -> None:
         @spanline.traced_agent(budget={"max_usd": 1})
         def stream() -> Any:
             yield 1
+
+
+def test_budget_exceeded_crosses_process_boundaries_whole() -> None:
+    import pickle
+
+    error = spanline.BudgetExceeded("run", "max_usd=0.5", 0.51, 1200)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.budget, copy.limit, copy.spent_usd, copy.spent_tokens) == (
+        "run",
+        "max_usd=0.5",
+        0.51,
+        1200,
+    )
+    assert str(copy) == str(error)
+    assert isinstance(copy, RuntimeError) and isinstance(copy, spanline.SpanlineError)
