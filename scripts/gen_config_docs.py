@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from spanline._session._settings import settings_markdown
+from spanline._session._settings_doc import settings_markdown
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 START = "<!-- settings:start -->"

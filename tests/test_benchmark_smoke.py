@@ -369,3 +369,19 @@ def test_analyze_benchmark_smoke(tmp_path: Path) -> None:
         assert math.isfinite(row["seconds"]) and row["seconds"] >= 0, row["name"]
     assert document["spans"] > 1000 and document["report_bytes"] > 1000
     assert "spans; median of 1" in result.stdout and "the bound of a few seconds" in result.stdout
+
+
+BUDGET_SCRIPT = ROOT / "benchmarks" / "budget.py"
+
+
+def test_budget_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/budget.py: spans and LLM calls measured on both sides, budgets on head."""
+    result = run_interpreter(
+        str(BUDGET_SCRIPT), "--base", "HEAD", "--rounds", "1", "--calls", "200", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("span (base)", "llm call (head)", "llm call, run budget (head)"):
+        assert any(line.startswith(name) and line.endswith(" µs") for line in lines), name
+    assert any(line.startswith("llm call: head / base ") for line in lines)
+    assert not list(tmp_path.glob("*/runs"))

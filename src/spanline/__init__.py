@@ -23,11 +23,18 @@ from spanline._session._configure import (
     shutdown,
 )
 from spanline._version import __version__
-from spanline.exceptions import ConfigurationError, SpanlineError, SpanlineWarning
+from spanline.exceptions import (
+    BudgetExceeded,
+    ConfigurationError,
+    SpanlineError,
+    SpanlineWarning,
+)
 from spanline.schema import AGENT_KINDS
 
 __all__ = [
     "AGENT_KINDS",
+    "Budget",
+    "BudgetExceeded",
     "ConfigurationError",
     "NoOpSpan",
     "Run",
@@ -42,6 +49,7 @@ __all__ = [
     "add_secret_key",
     "assess",
     "bind_context",
+    "budget",
     "child_env",
     "configure_observability",
     "context",
@@ -87,6 +95,9 @@ _LAZY = {
     "summarize": "spanline.folds.summary",
     "summarize_file": "spanline.folds.summary",
     "read_events": "spanline.folds.events",
+    # Budgets load when the first one is made.
+    "Budget": "spanline._decorators._budget_act",
+    "budget": "spanline._decorators._budget_act",
     # Provider SDKs are imported only when instrument() is called.
     "instrument": "spanline._instrument",
     "uninstrument": "spanline._instrument",

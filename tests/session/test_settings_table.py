@@ -16,8 +16,8 @@ from spanline._session._settings import (
     SETTINGS,
     Settings,
     resolve_settings,
-    settings_markdown,
 )
+from spanline._session._settings_doc import settings_markdown
 from tests._helpers import ROOT, heavy_imports, run_python
 
 DOC = ROOT / "docs" / "configuration.md"
@@ -45,7 +45,8 @@ def test_the_table_covers_the_required_variables_and_arguments() -> None:
         "SPANLINE_DASHBOARD", "SPANLINE_PROPAGATE_EXECUTORS", "SPANLINE_INSTRUMENT",
         "SPANLINE_REDACT_PATTERNS", "SPANLINE_REDACT_EXEMPT_KEYS", "SPANLINE_REDACT_ENTROPY",
         "SPANLINE_SESSION_ID", "SPANLINE_TURN", "SPANLINE_ATTEMPT", "SPANLINE_BLOB_THRESHOLD",
-        "OTEL_SERVICE_NAME",
+        "SPANLINE_MAX_USD", "SPANLINE_MAX_TOKENS", "SPANLINE_SESSION_MAX_USD",
+        "SPANLINE_BUDGET_ACTION", "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES", "TRACEPARENT",
     }  # fmt: skip
     assert set(ENV_VARS) == required_env

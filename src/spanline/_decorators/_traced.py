@@ -141,6 +141,10 @@ class LlmRecipe(Recipe):
         self.operation = operation
 
     def start_attributes(self, span: Span, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if RUNTIME.budgets:
+            from spanline._decorators._budget_act import check_budgets
+
+            check_budgets()  # a spent budget stops the call here, before its request
         arguments = self.arguments(args, kwargs)
         model = self.model or arguments.get("model")
         attributes: dict[str, Any] = {
@@ -214,12 +218,17 @@ class LlmRecipe(Recipe):
                 {"gen_ai.provider.name": usage.provider, "llm.provider": usage.provider}
             )
         model = usage.response_model or span.attributes.get("gen_ai.request.model")
+        cost = None
         if isinstance(model, str):
             from spanline._capture._prices import compute_cost
 
             cost = compute_cost(usage, model, RUNTIME.prices)
             if cost is not None:
                 span.set_attribute("gen_ai.usage.cost_usd", cost)
+        if RUNTIME.budgets:
+            from spanline._capture._budget import charge
+
+            charge(usage.total_tokens, cost)
 
 
 def _snapshot_usage(stream: Any) -> Usage | None:
@@ -298,7 +307,7 @@ def _decorator(make: Callable[[Callable[..., Any]], Recipe], func: F | None) -> 
 def traced_agent(func: F, /) -> F: ...
 @overload
 def traced_agent(
-    *, name: str | None = None, kind: str | None = None, id: str | None = None
+    *, name: str | None = None, kind: str | None = None, id: str | None = None, budget: Any = None
 ) -> Callable[[F], F]: ...
 def traced_agent(
     func: F | None = None,
@@ -307,6 +316,7 @@ def traced_agent(
     name: str | None = None,
     kind: str | None = None,
     id: str | None = None,
+    budget: Any = None,
 ) -> Any:
     """Trace each call as an agent span; nested spans carry the agent's id.
 
@@ -318,8 +328,25 @@ def traced_agent(
         name: the agent's name (default: the function's ``__qualname__``); also the span name.
         kind: the span kind (default ``"agent"``); the span counts as an agent whatever it is.
         id: a fixed agent id; else the call's ``agent_id`` argument, else the span id.
+        budget: ``spanline.budget(...)`` or a mapping of its keywords: each call of the
+            agent gets a budget of its own with these limits, counting the LLM calls
+            of the agent and its sub-agents (functions and coroutines only).
+
+    Raises:
+        ConfigurationError: an invalid budget.
     """
-    return _decorator(lambda f: _Agent(f, name, kind, id), func)
+    if budget is None:
+        return _decorator(lambda f: _Agent(f, name, kind, id), func)
+    from spanline._capture._budget import agent_budget
+    from spanline._decorators._budgeted import budgeted
+
+    budget = agent_budget(budget)  # bad input raises here, where it was written
+
+    def make(f: Callable[..., Any]) -> Any:
+        agent = _Agent(f, name, kind, id)
+        return decorate(budgeted(f, budget, agent.agent_name), agent)
+
+    return make(func) if func is not None else make
 
 
 @overload

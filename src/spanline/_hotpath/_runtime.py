@@ -83,6 +83,7 @@ class Runtime:
     """
 
     __slots__ = (
+        "budgets",
         "capture",
         "closing",
         "configure_hook",
@@ -102,6 +103,8 @@ class Runtime:
     def __init__(self) -> None:
         object.__setattr__(self, "off", False)
         self.pipeline: Pipeline | None = None
+        #: True once a budget was set in this process: LLM calls then ask the budgets.
+        self.budgets = False
         #: Parent span id (int) handed over by a parent process via TRACEPARENT.
         self.remote_parent: int | None = None
         #: True once configure/shutdown ran or the environment was read.

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from spanline._hotpath._runtime import CURRENT_SPAN, context_attributes
+from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, context_attributes
 from spanline._hotpath._tracer import _CURRENT, Span, Tracer, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
@@ -175,5 +175,9 @@ def add_usage(
                 counted += value
         if counted:
             span.add(tokens=counted)
+            if RUNTIME.budgets:  # the framework gives no price: tokens only
+                from spanline._capture._budget import charge
+
+                charge(counted, None)
     except ValueError:  # the span was ended at shutdown meanwhile: nothing to add
         pass

@@ -51,8 +51,7 @@ class _Session:
     prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
-    #: The owner's git facts, read on the metadata thread (which then writes
-    #: execution_metadata.yaml); run_start waits for them, and only for them.
+    #: The owner's git facts, read on the metadata thread; run_start waits for them only.
     git: dict[str, str | None] | None = None
     git_known: threading.Event = field(default_factory=threading.Event)
     metadata_thread: threading.Thread | None = None
@@ -88,8 +87,7 @@ class _Session:
         self.metadata_thread = None
 
 
-#: The arguments of configure_observability() that are not settings: what the run
-#: is about, written into its metadata (execution_metadata.yaml, run_start).
+#: Arguments that are not settings: what the run is about (its metadata, run_start).
 METADATA_ARGUMENTS = ("query", "config", "config_path", "cli_args", "source_repo", "source_commit")
 
 _session: _Session | None = None
@@ -134,6 +132,7 @@ def configure_observability(
     session_id: str | None = None,
     turn: int | None = None,
     attempt: int | None = None,
+    budget: Any = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -189,6 +188,7 @@ def configure_observability(
         session_id: the conversation this run is a turn of (``session.id`` on every span).
         turn: the run's turn of the session (default: the session's next turn).
         attempt: the attempt of that turn (default: the turn's next attempt).
+        budget: limits on spending, for the run and the session (``docs/budgets.md``).
 
     Returns:
         The run, or None when tracing is off.
@@ -307,6 +307,7 @@ def _start_session(
     RUNTIME.capture = settings.capture
     RUNTIME.preview_chars = settings.preview_chars
     RUNTIME.prices = prices
+    _parts.install_budgets(settings)
     session.integrations = _parts.load_integrations(settings.instrument)
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
@@ -384,6 +385,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     # Closing first: spanline's own threads never see tracing plainly off meanwhile
     # (their spans are counted as suppressed until the pipeline is shut down).
     RUNTIME.closing = session.pipeline
+    _parts.uninstall_budgets()
     RUNTIME.pipeline = None
     RUNTIME.remote_parent = None
     try:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from spanline._capture._report import report
 from spanline._hotpath import _runtime, _tracer
 from spanline._runs import _metadata
+from spanline._session import _parts
 from spanline.schema import INTEGRATIONS
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def header(session: _Session) -> dict[str, Any]:
                 "attempt": settings.attempt,
             }
         ),
+        **_parts.budget_header(settings),
     )
 
 

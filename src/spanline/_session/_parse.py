@@ -19,6 +19,7 @@ from spanline.schema import FALSE_WORDS, INTEGRATION_NAMES, TRUE_WORDS, tracepar
 __all__ = [
     "PartialValue",
     "agent_kinds_value",
+    "budget_value",
     "callable_value",
     "capture_mode",
     "exporter_names",
@@ -71,6 +72,18 @@ def parse_bool(raw: Any) -> bool:
         return False
     words = (*TRUE_WORDS, *(word for word in FALSE_WORDS if word))
     raise ValueError(f"accepted values: {', '.join(words)}")
+
+
+def budget_value(name: str) -> Callable[[Any], Any]:
+    """The parser ``name`` of ``spanline._capture._budget_values``, loaded only when a
+    budget is set (configuring without one loads nothing more)."""
+
+    def parse(raw: Any) -> Any:
+        from spanline._capture import _budget_values
+
+        return getattr(_budget_values, name)(raw)
+
+    return parse
 
 
 def switched_on(raw: str) -> bool:

@@ -317,3 +317,34 @@ def load_integrations(names: tuple[str, ...]) -> dict[str, str]:
         instrument_from_environment(names)
     loaded = sys.modules.get("spanline._instrument")  # nothing was loaded without it
     return dict(loaded.loaded_versions()) if loaded is not None else {}
+
+
+def install_budgets(settings: Settings) -> None:
+    """The run's and the session's budgets, when a limit is set (loaded only then)."""
+    if not _has_budget(settings) and not _runtime.RUNTIME.budgets:
+        return
+    from spanline._session._budgets import install
+
+    install(settings, settings.base_dir)
+
+
+def uninstall_budgets() -> None:
+    """The run ended: its budgets stop counting."""
+    if _runtime.RUNTIME.budgets:
+        from spanline._session._budgets import uninstall
+
+        uninstall()
+
+
+def budget_header(settings: Settings) -> dict[str, Any]:
+    """The run header's ``budget`` field, or nothing without limits."""
+    if not _has_budget(settings):
+        return {}
+    from spanline._session._budgets import header_field
+
+    return header_field(settings)
+
+
+def _has_budget(settings: Settings) -> bool:
+    limits = (settings.budget, settings.max_usd, settings.max_tokens, settings.session_max_usd)
+    return any(limit is not None for limit in limits)

@@ -28,6 +28,7 @@ from spanline._runs._store import run_id_prefix
 from spanline._session._parse import (
     PartialValue,
     agent_kinds_value,
+    budget_value,
     callable_value,
     capture_mode,
     exporter_names,
@@ -60,7 +61,6 @@ __all__ = [
     "resolve_settings",
     "run_id_prefix",
     "script_name",
-    "settings_markdown",
     "variable_flag",
     "variable_setting",
 ]
@@ -110,6 +110,12 @@ class Settings:
     session_id: str | None = None
     turn: int | None = None
     attempt: int | None = None
+    #: ``configure_observability(budget=...)``, checked: limits by key, and the action.
+    budget: Mapping[str, Any] | None = None
+    max_usd: float | None = None
+    max_tokens: int | None = None
+    session_max_usd: float | None = None
+    budget_action: Any = "raise"
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,22 @@ SETTINGS: tuple[Setting, ...] = (
     _R("attempt", "attempt", "SPANLINE_ATTEMPT", "int", None,
        "the attempt of the turn (1 up), for a turn restarted; without it the next attempt of "
        "the turn", whole_number(1, 1_000_000_000), "the next attempt"),
+    _R("budget", "budget", None, "`spanline.budget(...)` or mapping", None,
+       "limits on spending, checked before each LLM call (see `docs/budgets.md`): "
+       "`spanline.budget(max_usd=..., max_tokens=..., action=...)` for the run, or a mapping "
+       "with `max_usd`, `max_tokens`, `session_max_usd`, `session_max_tokens` and `action`. "
+       "When given, the budget variables below are not read", budget_value("run_budget_value")),
+    _R("max_usd", None, "SPANLINE_MAX_USD", "float (USD)", None,
+       "the run's spending limit in USD", budget_value("limit_usd")),
+    _R("max_tokens", None, "SPANLINE_MAX_TOKENS", "int", None,
+       "the run's limit in tokens (input plus output)", budget_value("limit_tokens")),
+    _R("session_max_usd", None, "SPANLINE_SESSION_MAX_USD", "float (USD)", None,
+       "the session's spending limit in USD, across all its runs and processes",
+       budget_value("limit_usd")),
+    _R("budget_action", None, "SPANLINE_BUDGET_ACTION", "`warn`, `raise`", "raise",
+       "what the budgets set by the variables above do when spent: `raise` stops the "
+       "next LLM call with `BudgetExceeded`, `warn` writes one event and one line",
+       budget_value("action_value")),
 )
 # fmt: on
 
@@ -458,22 +480,3 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
             if value is not None:
                 variables[name] = str(value)
     return variables
-
-
-def settings_markdown() -> str:
-    """The documentation's table of settings, generated from :data:`SETTINGS`.
-
-    Returns:
-        A Markdown table, one row per setting row, ending with a newline.
-    """
-    lines = ["| argument | variable | type | default | meaning |", "|---|---|---|---|---|"]
-    for row in SETTINGS:
-        cells = (
-            f"`{row.argument}`" if row.argument else "—",
-            f"`{row.env}`" if row.env else "—",
-            row.type,
-            row.default_text,
-            row.description,
-        )
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines) + "\n"

@@ -52,6 +52,16 @@ _FIRST_PASS_S = 1.0
 #: writes it on its own (the host's exit does not stop it).
 _FINAL_WAIT_S = 60.0
 
+#: Folds being loaded on a starter thread now. A fork meanwhile would hand the child
+#: the import locks that thread holds, and the child would hang on its first import
+#: of those modules: a fork waits until the loading is done.
+_LOADING: set[threading.Event] = set()
+
+
+def _before_fork() -> None:
+    for loaded in list(_LOADING):
+        loaded.wait(10.0)
+
 
 class SummarySidecar:
     """The host's handle on the helper process (or on the fallback thread).
@@ -84,11 +94,16 @@ class SummarySidecar:
 
     def start(self) -> None:
         """Start the helper from a thread of its own; configure does not wait for it."""
+        from spanline._writer._fork import before_fork
+
+        before_fork(_before_fork)
         starter = threading.Thread(target=self._start, name="spanline-summary", daemon=True)
+        _LOADING.add(self._loaded)
         try:
             starter.start()
         except RuntimeError:  # no thread to be had: the summary is folded at the end
             self._loaded.set()
+            _LOADING.discard(self._loaded)
             return
         self._starter = starter
 
@@ -101,6 +116,7 @@ class SummarySidecar:
             report("could not load the summary's folds", exc=exc)
         finally:
             self._loaded.set()
+            _LOADING.discard(self._loaded)
         if self._finishing.wait(SPAWN_AFTER_S):
             return  # ended before it needed a helper: shutdown folds the log
         with self._lock:

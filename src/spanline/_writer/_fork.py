@@ -16,10 +16,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["at_fork"]
+__all__ = ["at_fork", "before_fork"]
 
 _after_in_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
 _in_multiprocessing_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
+_before: list[Callable[[], Any]] = []
 _installed = False
 _joined_multiprocessing = False
 
@@ -39,13 +40,32 @@ def at_fork(
             forked, once multiprocessing has set the child up (a finalizer that
             flushes, since such a child skips ``atexit``).
     """
-    global _installed
     _after_in_child.append(weakref.WeakMethod(after_in_child))
     if in_multiprocessing_child is not None:
         _in_multiprocessing_child.append(weakref.WeakMethod(in_multiprocessing_child))
+    _install()
+
+
+def before_fork(hook: Callable[[], Any]) -> None:
+    """Call ``hook`` in the forking thread before every fork (a module-level function:
+    held for the life of the process), e.g. to wait out imports another thread is in
+    the middle of, whose locks the child would inherit held."""
+    if hook not in _before:
+        _before.append(hook)
+    _install()
+
+
+def _install() -> None:
+    global _installed
     if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_join_multiprocessing, after_in_child=_run_after_in_child)
+        os.register_at_fork(before=_run_before, after_in_child=_run_after_in_child)
         _installed = True
+
+
+def _run_before() -> None:
+    for hook in list(_before):
+        hook()
+    _join_multiprocessing()
 
 
 def _call_live(hooks: list[weakref.WeakMethod[Callable[[], Any]]]) -> None:

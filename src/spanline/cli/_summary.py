@@ -120,6 +120,9 @@ def render_summary(
             f"Total: {fmt_count(totals['total_tokens'])}",
         )
     )
+    budget = folded.get("budget")
+    if isinstance(budget, dict):
+        parts.append(_budget_line(budget))
     parts.append("")
     phases, milestones, tools = folded["phases"], folded["milestones"], folded["tools"]
     if phases:
@@ -193,6 +196,30 @@ def _milestones(milestones: list[dict[str, Any]]) -> Any:
         counts = ", ".join(f"{k}={v}" for k, v in milestone.items() if k not in skip)
         table.add_row(str(milestone.get("name")), fmt_ms(milestone.get("wall_ms")), counts)
     return table
+
+
+def _budget_line(budget: dict[str, Any]) -> Any:
+    """``Budget: limit ... | spent ... | remaining ...``, red once a limit is reached."""
+    from rich.text import Text
+
+    limits, spent, remaining = [], [], []
+    if budget.get("max_usd") is not None:
+        limits.append(fmt_cost(budget["max_usd"]))
+        spent.append(fmt_cost(budget.get("spent_usd")))
+        remaining.append(fmt_cost(budget.get("remaining_usd")))
+    if budget.get("max_tokens") is not None:
+        limits.append(f"{fmt_count(budget['max_tokens'])} tokens")
+        spent.append(f"{fmt_count(budget.get('spent_tokens'))} tokens")
+        remaining.append(f"{fmt_count(budget.get('remaining_tokens'))} tokens")
+    if not limits:  # a session's limits only: its spending is the session's, not this run's
+        return Text(f"Budget: session limit {fmt_cost(budget.get('session_max_usd'))}")
+    text = Text(
+        f"Budget: limit {', '.join(limits)} | spent {', '.join(spent)}"
+        f" | remaining {', '.join(remaining)} | on reaching it: {budget.get('action')}"
+    )
+    if budget.get("exceeded") is True:
+        text.stylize("bold red")
+    return text
 
 
 def _problems(folded: dict[str, Any], open_state: str) -> list[Any]:

@@ -316,6 +316,8 @@ class RunSummary:
     #: Bytes of telemetry.jsonl folded into this summary: a reader folds what lies
     #: beyond it (a run killed before its final summary, a line appended later).
     log_offset: int = 0
+    #: The run's budget (when one was set): limits, spent, remaining (see budget_summary).
+    budget: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with a fixed key order: equal summaries give equal bytes.
@@ -349,6 +351,8 @@ class RunSummary:
             # Keys added later are appended here, in a fixed order, and never renamed.
             "failed_agents": self.failed_agents,
             "log_offset": self.log_offset,
+            # Only in a run that set a budget: the summaries of the others keep their bytes.
+            **({"budget": dict(self.budget)} if self.budget is not None else {}),
         }
 
     @classmethod
@@ -382,3 +386,41 @@ class RunSummary:
         }
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**{**known, **nested})
+
+
+def budget_summary(limits: Any, cost_usd: float, tokens: int) -> dict[str, Any] | None:
+    """The summary's ``budget``: the run header's limits beside what the run spent.
+
+    Args:
+        limits: ``run_start.budget`` (``max_usd``, ``max_tokens``, session limits, ``action``).
+        cost_usd: the run's cost; tokens: its tokens.
+
+    Returns:
+        ``{max_usd, max_tokens, [session limits,] action, spent_usd, spent_tokens,
+        remaining_usd, remaining_tokens, exceeded}``, or None when the run set no budget.
+    """
+    if not isinstance(limits, dict) or not limits:
+        return None
+
+    def number(key: str) -> float | int | None:
+        value = limits.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return value if 0 <= value <= 2**63 - 1 else None  # what a reader can hold
+
+    max_usd, max_tokens = number("max_usd"), number("max_tokens")
+    action = limits.get("action")
+    summary: dict[str, Any] = {"max_usd": max_usd, "max_tokens": max_tokens}
+    for key in ("session_max_usd", "session_max_tokens"):
+        if number(key) is not None:
+            summary[key] = number(key)
+    summary["action"] = action if action in ("warn", "raise", "callback") else None
+    summary.update(
+        spent_usd=round_usd(cost_usd),
+        spent_tokens=tokens,
+        remaining_usd=None if max_usd is None else round_usd(max(max_usd - cost_usd, 0.0)),
+        remaining_tokens=None if max_tokens is None else max(int(max_tokens) - tokens, 0),
+        exceeded=(max_usd is not None and cost_usd >= max_usd)
+        or (max_tokens is not None and tokens >= max_tokens),
+    )
+    return summary

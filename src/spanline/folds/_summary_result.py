@@ -30,6 +30,7 @@ from spanline.folds._summary_model import (
     TokensByType,
     ToolStats,
     Totals,
+    budget_summary,
     round_ms,
 )
 
@@ -96,6 +97,9 @@ class _Result(_Lines):
             plan=PlanProgress(self._planned, self._plans_started, self._plans_done),
             failed_agents=sum(agent.status == "error" for agent in agents),
             log_offset=self._log_offset,
+            budget=budget_summary(
+                run_start.get("budget"), fit_json(self._cost), counters.get("tokens", 0)
+            ),
         )
 
     def cover(self, offset: int) -> None:

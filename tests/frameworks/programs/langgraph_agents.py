@@ -2,7 +2,8 @@
 
 Both agents are ``langchain.agents.create_agent`` graphs (LangGraph underneath), named
 ``lead`` and ``researcher``. Integrations to load come from ``SPANLINE_INSTRUMENT``;
-with the argument ``off``, ``langchain``'s is undone before the agents run.
+with the argument ``off``, ``langchain``'s is undone before the agents run; with
+``budget``, it prints what a spent budget surfaces as.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def run() -> None:
-    """Run the two agents; tracing is set up by the caller."""
+def run(mode: str = "on") -> None:
+    """Run the two agents; tracing is set up by the caller (``budget``: print what a spent
+    budget surfaces as)."""
     model = ChatOpenAI(model="gpt-4o-mini", max_retries=0)
     researcher = create_agent(
         model, tools=[word_count], system_prompt="Count words.", name="researcher"
@@ -38,15 +40,23 @@ def run() -> None:
     lead = create_agent(model, tools=[ask_researcher], system_prompt="Delegate.", name="lead")
     question = {"messages": [{"role": "user", "content": "How many words in 'the quick fox'?"}]}
     # The thread id is LangGraph's conversation id (gen_ai.conversation.id).
-    result = lead.invoke(question, {"configurable": {"thread_id": "conversation-1"}})
-    print(result["messages"][-1].content)
+    config = {"configurable": {"thread_id": "conversation-1"}}
+    if mode == "budget":  # a budget spent by the first call (SPANLINE_MAX_TOKENS=1)
+        try:
+            lead.invoke(question, config)
+            print("returned")
+        except Exception as exc:
+            print(f"raised {type(exc).__name__} {getattr(exc, 'budget', None)}")
+    else:
+        result = lead.invoke(question, config)
+        print(result["messages"][-1].content)
 
 
 def main(mode: str) -> None:
     spanline.configure_observability(enabled=True, service_name="langgraph")
     if mode == "off":
         spanline.uninstrument("langchain")
-    run()
+    run(mode)
     spanline.shutdown()
 
 

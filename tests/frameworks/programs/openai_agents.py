@@ -1,7 +1,8 @@
 """openai-agents: a lead that delegates to a researcher, who counts words with a tool.
 
 ``as_tool`` (the default) or ``handoff`` (first argument) decides how the lead
-delegates. Integrations to load come from ``SPANLINE_INSTRUMENT``.
+delegates; ``budget`` delegates as a tool and prints what a spent budget surfaces
+as. Integrations to load come from ``SPANLINE_INSTRUMENT``.
 """
 
 from __future__ import annotations
@@ -41,14 +42,26 @@ def run(mode: str) -> None:
         lead = Agent(name="lead", instructions="Delegate.", tools=[tool], model="gpt-4o-mini")
     question = "How many words are in 'the quick brown fox'?"
     # The group id is the framework's conversation id (gen_ai.conversation.id).
-    result = Runner.run_sync(lead, question, run_config=RunConfig(group_id="conversation-1"))
-    print(result.final_output)
+    config = RunConfig(group_id="conversation-1")
+    if mode == "budget":  # a budget spent by the first call (SPANLINE_MAX_TOKENS=1)
+        print(what_surfaces(lambda: Runner.run_sync(lead, question, run_config=config)))
+    else:
+        print(Runner.run_sync(lead, question, run_config=config).final_output)
 
 
 def main(mode: str) -> None:
     spanline.configure_observability(enabled=True, service_name="openai-agents")
     run(mode)
     spanline.shutdown()
+
+
+def what_surfaces(run: object) -> str:
+    """What the program sees when a budget stops a call inside the framework."""
+    try:
+        run()  # type: ignore[operator]
+    except Exception as exc:
+        return f"raised {type(exc).__name__} {getattr(exc, 'budget', None)}"
+    return "returned"
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@
       serverStopped: false, // the run ended and its own server stopped with it
       plan: { planned: 0, started: 0, done: 0 },
       t0: null, tLast: null, finished: false, dead: false, summary: null, stallS: 60,
-      selected: null, totalTokens: 0
+      selected: null, totalTokens: 0, budget: null, spentUsd: 0, spentTokens: 0
     };
     zoomT = d3.zoomIdentity;
   }
@@ -226,6 +226,7 @@
     var tokens = +ev.tokens || 0, tools = +ev.tool_uses || 0;
     var cost = +attrs["gen_ai.usage.cost_usd"] || 0;
     S.totalTokens += tokens;
+    S.spentUsd += cost; S.spentTokens += tokens;
     if (s && (ev.kind !== undefined || ev.name !== undefined)) lateClass(s, ev, attrs);
     if (s && s.acc) {
       s.acc.tokens += tokens; s.acc.tool_uses += tools; s.acc.cost_usd += cost;
@@ -329,6 +330,7 @@
     });
     if (summary.plan) S.plan = { planned: summary.plan.planned || 0, started: summary.plan.started || 0, done: summary.plan.done || 0 };
     if (summary.totals) S.totalTokens = +summary.totals.total_tokens || 0;
+    takeBudget(summary);
     var ms = summary.milestones || [];
     if (ms.length) S.lastMilestone = ms[ms.length - 1].name;
     if (summary.status && summary.status !== "incomplete") S.finished = true;
@@ -355,6 +357,7 @@
       if (lane) lane.stall = st;
     });
     if (summary.totals) S.totalTokens = +summary.totals.total_tokens || S.totalTokens;
+    takeBudget(summary);
     if (summary.plan) S.plan = { planned: summary.plan.planned || 0, started: summary.plan.started || 0, done: summary.plan.done || 0 };
     if (summary.status && summary.status !== "incomplete") S.finished = true;
     dirty = true;
@@ -460,6 +463,7 @@
     var now = nowTs();
     var lanes = sortedLanes();
     renderSummary(lanes, now);
+    renderBudget();
     renderGantt(lanes, now);
     renderCards(lanes, now);
     renderErrors();
@@ -468,6 +472,40 @@
   }
 
   function setText(id, text) { document.getElementById(id).textContent = text; }
+
+  // The run's budget: its limits and what was spent from the summary, then every
+  // span_end's cost and tokens as they stream in.
+  function takeBudget(summary) {
+    var b = summary.budget;
+    S.budget = b && typeof b === "object" ? b : null;
+    S.spentUsd = S.budget ? +S.budget.spent_usd || 0 : 0;
+    S.spentTokens = S.budget ? +S.budget.spent_tokens || 0 : 0;
+  }
+
+  function renderBudget() {
+    var b = S.budget, stat = document.getElementById("budget-stat");
+    var usd = b && typeof b.max_usd === "number" ? b.max_usd : null;
+    var tokens = b && typeof b.max_tokens === "number" ? b.max_tokens : null;
+    if (usd === null && tokens === null) { stat.hidden = true; return; }
+    stat.hidden = false;
+    var used = [], spent = [], left = [];
+    if (usd !== null) {
+      used.push(usd > 0 ? S.spentUsd / usd : 1);
+      spent.push("$" + S.spentUsd.toFixed(4) + " of $" + usd.toFixed(2));
+      left.push("$" + Math.max(usd - S.spentUsd, 0).toFixed(4));
+    }
+    if (tokens !== null) {
+      used.push(tokens > 0 ? S.spentTokens / tokens : 1);
+      spent.push(fmtInt(S.spentTokens) + " of " + fmtInt(tokens) + " tokens");
+      left.push(fmtInt(Math.max(tokens - S.spentTokens, 0)) + " tokens");
+    }
+    var most = Math.max.apply(null, used);
+    var level = most >= 1 ? "red" : most >= 0.8 ? "amber" : "ok";
+    setText("budget-text", spent.join(", "));
+    setText("budget-label", "budget (remaining " + left.join(", ") + ")");
+    d3.select("#budget-bar").style("width", Math.min(100, Math.round(most * 100)) + "%")
+      .attr("data-level", level).classed("amber", level === "amber").classed("red", level === "red");
+  }
 
   function renderSummary(lanes, now) {
     var summary = S.summary || {};
