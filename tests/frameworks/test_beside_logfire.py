@@ -21,7 +21,12 @@ FRAMEWORKS = {
     "openai-agents": "openai,openai-agents",
     "pydantic-ai": "openai,pydantic-ai",
     "langgraph": "openai,langchain",
+    "google-adk": "google-genai,google-adk",
+    "google-adk-sub-agents": "google-genai,google-adk",
+    "crewai": "openai,crewai",
 }
+#: The venv each framework runs in (CrewAI's pins keep it apart).
+VENVS = {"crewai": "crewai"}
 #: Attributes that differ from one run to the next whatever the tracers (ids, times),
 #: and ids and times inside other values.
 _VARYING = re.compile(r"(^|[._])(id|ids|port|duration|time|timestamp)$|_id$")
@@ -29,7 +34,13 @@ _RANDOM = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuids
     r"|\b[0-9a-f]{16,32}\b"  # trace and span ids
     r"|\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)?"  # times
+    r"|\b0x[0-9a-f]+\b"  # addresses in object reprs
 )
+
+
+def _unvarying(name: str | None) -> str | None:
+    """A span's name without the ids some frameworks put in it (CrewAI's crew uuid)."""
+    return None if name is None else _RANDOM.sub("~", name)
 
 
 def _stable(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -44,10 +55,15 @@ def _logfire_spans(framework: str, who: str, base: Path) -> tuple[list[Any], Age
     base.mkdir()
     with agent_server() as server:
         env = {"SPANLINE_INSTRUMENT": FRAMEWORKS[framework]} if who == "spanline" else {}
-        done = run_program("agents", "beside_logfire", server, base, framework, who, env=env)
+        done = run_program(
+            VENVS.get(framework, "agents"), "beside_logfire", server, base, framework, who, env=env
+        )
     spans = json.loads(done.stdout.splitlines()[-1])
     shown = sorted(
-        json.dumps([span["name"], span["parent"], _stable(span["attributes"])], sort_keys=True)
+        json.dumps(
+            [_unvarying(span["name"]), _unvarying(span["parent"]), _stable(span["attributes"])],
+            sort_keys=True,
+        )
         for span in spans
     )
     return shown, server

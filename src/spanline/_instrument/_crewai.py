@@ -35,6 +35,7 @@ from crewai.hooks import llm_hooks
 
 from spanline._capture import _ledger as ledger
 from spanline._capture._report import report
+from spanline._capture._scopes import skip_scopes, unskip_scopes
 from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME
 from spanline._hotpath._tracer import Span
 from spanline._instrument._spans import SpanBook, add_usage
@@ -212,8 +213,18 @@ _LISTENER = _Listener()
 _CLASSES: list[type] = []
 
 
+#: OpenTelemetry instrumentation of CrewAI (OpenInference's, the one Logfire documents),
+#: which the bridge leaves out: the listener records the same crew, agents and tools.
+#: (Its event-listener mode has a scope of its own.)
+SCOPES = (
+    "openinference.instrumentation.crewai",
+    "openinference.instrumentation.crewai._event_listener",
+)
+
+
 def install() -> None:
     """Listen to the bus and add the LLM hooks."""
+    skip_scopes(SCOPES)
     _CLASSES[:] = _event_classes()
     for cls in _CLASSES:
         crewai_event_bus.on(cls)(_LISTENER)
@@ -224,6 +235,7 @@ def install() -> None:
 
 def uninstall() -> None:
     """Remove the listener and the hooks (events already queued are ignored)."""
+    unskip_scopes(SCOPES)
     _LISTENER.active = False
     for cls in _CLASSES:
         crewai_event_bus.off(cls, _LISTENER)

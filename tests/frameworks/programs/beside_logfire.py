@@ -1,7 +1,9 @@
 """One of the framework programs with Logfire configured first, in one process.
 
-``beside_logfire.py FRAMEWORK WHO``: FRAMEWORK is ``openai-agents``, ``pydantic-ai`` or
-``langgraph``; Logfire is configured first (nothing sent anywhere, its spans kept in
+``beside_logfire.py FRAMEWORK WHO``: FRAMEWORK is ``openai-agents``, ``pydantic-ai``,
+``langgraph``, ``google-adk`` (the researcher as the lead's ``AgentTool``),
+``google-adk-sub-agents`` (the researcher as a sub-agent) or ``crewai`` (in CrewAI's venv);
+Logfire is configured first (nothing sent anywhere, its spans kept in
 memory) with its own integration for that framework, then spanline when WHO is
 ``spanline`` (``alone`` leaves spanline out), with the OpenTelemetry bridge on Logfire's
 provider. The last line printed is Logfire's spans
@@ -10,6 +12,7 @@ as JSON (name, the parent's name, attributes), for the test to compare both runs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -61,6 +64,18 @@ def main() -> None:
     elif FRAMEWORK == "pydantic-ai":
         logfire.instrument_pydantic_ai()
         from pydantic_ai_agents import run as go
+    elif FRAMEWORK.startswith("google-adk"):  # Logfire reads ADK's own OpenTelemetry spans
+        from google_adk_agents import run as adk
+
+        mode = "sub_agents" if FRAMEWORK.endswith("sub-agents") else "agent_tool"
+
+        def go() -> None:
+            asyncio.run(adk(mode))
+    elif FRAMEWORK == "crewai":  # Logfire's way to trace CrewAI: OpenInference's instrumentor
+        from openinference.instrumentation.crewai import CrewAIInstrumentor
+
+        CrewAIInstrumentor().instrument()
+        from crewai_crew import kickoff as go
     else:
         from langgraph_agents import run as go
     if WHO == "spanline":
@@ -72,6 +87,10 @@ def main() -> None:
         from langchain_core.tracers.langchain import wait_for_all_tracers
 
         wait_for_all_tracers()  # LangSmith builds its spans on a thread
+    if FRAMEWORK == "crewai":
+        from crewai.events import crewai_event_bus
+
+        crewai_event_bus.flush()  # CrewAI hands its last event to its thread pool
     if WHO == "spanline":
         spanline.shutdown()
     logfire.force_flush()

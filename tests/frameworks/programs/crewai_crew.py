@@ -19,8 +19,8 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
-def main() -> None:
-    spanline.configure_observability(enabled=True, service_name="crewai")
+def kickoff() -> None:
+    """Run the crew and print its answer."""
     llm = LLM(model="openai/gpt-4o-mini", max_retries=0)
     researcher = Agent(
         role="researcher", goal="Count words.", backstory="Careful.", tools=[word_count],
@@ -33,6 +33,11 @@ def main() -> None:
     )  # fmt: skip
     crew = Crew(agents=[lead, researcher], tasks=[task], process=Process.sequential)
     print(crew.kickoff())
+
+
+def main() -> None:
+    spanline.configure_observability(enabled=True, service_name="crewai")
+    kickoff()
     # CrewAI hands its last event (the crew's end) to its thread pool as kickoff returns.
     crewai_event_bus.flush()
     spanline.shutdown()
