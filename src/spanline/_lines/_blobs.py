@@ -200,6 +200,7 @@ class BlobStore:
         self._jobs: deque[tuple[str, bytes]] = deque()
         self._seen: set[str] = set()
         self._busy = False
+        self._closing = False
         self._thread: threading.Thread | None = None
         #: Blobs that could not be written (disk full, say), and the first reason.
         self.failed = 0
@@ -234,6 +235,16 @@ class BlobStore:
         with self._lock:
             return self._idle.wait_for(lambda: not self._busy, timeout)
 
+    def close(self, timeout: float | None) -> None:
+        """Write what is handed over, then end the blob thread (a later ``put`` starts
+        another)."""
+        self._after_fork()
+        with self._lock:
+            thread, self._closing = self._thread, True
+            self._idle.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+
     def _run(self) -> None:
         if self._on_thread_start is not None:
             self._on_thread_start()
@@ -242,6 +253,9 @@ class BlobStore:
                 while not self._jobs:
                     self._busy = False
                     self._idle.notify_all()
+                    if self._closing:
+                        self._thread, self._closing = None, False
+                        return
                     self._idle.wait()
                 digest, data = self._jobs.popleft()
             self._write(digest, data)

@@ -280,7 +280,7 @@ class Pipeline:
         if writer_done:
             self._converter.stop(max(0.0, deadline - time.monotonic()))
         if self.blobs is not None:  # the blob files the lines written refer to
-            self.blobs.wait(max(timeout, deadline - time.monotonic()))
+            self.blobs.close(max(timeout, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
         trailer = self._trailer()

@@ -40,16 +40,15 @@ def run(mode: str = "on") -> None:
     lead = create_agent(model, tools=[ask_researcher], system_prompt="Delegate.", name="lead")
     question = {"messages": [{"role": "user", "content": "How many words in 'the quick fox'?"}]}
     # The thread id is LangGraph's conversation id (gen_ai.conversation.id).
-    config = {"configurable": {"thread_id": "conversation-1"}}
     if mode == "budget":  # a budget spent by the first call (SPANLINE_MAX_TOKENS=1)
         try:
-            lead.invoke(question, config)
+            lead.invoke(question, {"configurable": {"thread_id": "conversation-1"}})
             print("returned")
         except Exception as exc:
             print(f"raised {type(exc).__name__} {getattr(exc, 'budget', None)}")
-    else:
-        result = lead.invoke(question, config)
-        print(result["messages"][-1].content)
+        return
+    result = lead.invoke(question, {"configurable": {"thread_id": "conversation-1"}})
+    print(result["messages"][-1].content)
 
 
 def main(mode: str) -> None:

@@ -42,11 +42,12 @@ def run(mode: str) -> None:
         lead = Agent(name="lead", instructions="Delegate.", tools=[tool], model="gpt-4o-mini")
     question = "How many words are in 'the quick brown fox'?"
     # The group id is the framework's conversation id (gen_ai.conversation.id).
-    config = RunConfig(group_id="conversation-1")
     if mode == "budget":  # a budget spent by the first call (SPANLINE_MAX_TOKENS=1)
+        config = RunConfig(group_id="conversation-1")
         print(what_surfaces(lambda: Runner.run_sync(lead, question, run_config=config)))
-    else:
-        print(Runner.run_sync(lead, question, run_config=config).final_output)
+        return
+    result = Runner.run_sync(lead, question, run_config=RunConfig(group_id="conversation-1"))
+    print(result.final_output)
 
 
 def main(mode: str) -> None:
