@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -245,13 +246,17 @@ class Follow:
             behind meet at the same offsets and read the same blocks.
     """
 
-    __slots__ = ("_chunk", "_handle", "_path", "_rest", "offset")
+    __slots__ = ("_chunk", "_closed", "_handle", "_lock", "_path", "_rest", "offset")
 
     def __init__(self, path: str | os.PathLike[str], start: int = 0, chunk: int = CHUNK) -> None:
         self._path = path
         self._chunk = chunk
         self._handle: BinaryIO | None = None
         self._rest = b""
+        # A read may run on a worker thread while its caller is cancelled and closes:
+        # the lock and the flag keep that read from opening a file no one will close.
+        self._lock = threading.Lock()
+        self._closed = False
         #: The byte offset just past the whole lines read so far.
         self.offset = start
 
@@ -259,10 +264,16 @@ class Follow:
         """The next block of whole lines, which starts at :attr:`offset` as it was.
 
         Returns:
-            None when nothing new was there (no file yet, or no new bytes); ``b""``
-            when new bytes came but no line was completed yet; else whole lines,
-            each with its newline, and :attr:`offset` moves past them.
+            None when nothing new was there (no file yet, no new bytes, or closed);
+            ``b""`` when new bytes came but no line was completed yet; else whole
+            lines, each with its newline, and :attr:`offset` moves past them.
         """
+        with self._lock:
+            if self._closed:
+                return None
+            return self._read()
+
+    def _read(self) -> bytes | None:
         handle = self._handle
         if handle is None:
             try:
@@ -280,8 +291,10 @@ class Follow:
         return data[:cut]
 
     def close(self) -> None:
-        """Close the file; a later :meth:`read` reopens it at :attr:`offset`."""
-        self._rest = b""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        """Close the file, once a read in progress is done; later reads return None."""
+        with self._lock:
+            self._closed = True
+            self._rest = b""
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
