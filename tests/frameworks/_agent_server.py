@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.instrument._providers import serving
+
 #: Tokens of every answer: four calls make 1,100 tokens, the researcher's two 550.
 USAGE = {"input": 200, "output": 75}
 TOOL = "word_count"
@@ -352,12 +354,5 @@ class AgentServer(ThreadingHTTPServer):
 @contextmanager
 def agent_server() -> Iterator[AgentServer]:
     """Serve on 127.0.0.1 (a free port) for the block; stopped and closed after it."""
-    server = AgentServer()
-    thread = threading.Thread(target=server.serve_forever, name="agent-server", daemon=True)
-    thread.start()
-    try:
+    with serving(AgentServer(), "agent-server") as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

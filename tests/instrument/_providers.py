@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 TEXT = ["Hel", "lo ", "there"]
 
@@ -271,11 +271,13 @@ class ProviderServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
+S = TypeVar("S", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def provider_server() -> Iterator[ProviderServer]:
-    """Serve on 127.0.0.1 (a free port) for the block; stopped and closed after it."""
-    server = ProviderServer()
-    thread = threading.Thread(target=server.serve_forever, name="provider-server", daemon=True)
+def serving(server: S, name: str) -> Iterator[S]:
+    """Serve ``server`` on a thread for the block; stopped and closed after it."""
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield server
@@ -283,3 +285,10 @@ def provider_server() -> Iterator[ProviderServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def provider_server() -> Iterator[ProviderServer]:
+    """Serve on 127.0.0.1 (a free port) for the block; stopped and closed after it."""
+    with serving(ProviderServer(), "provider-server") as server:
+        yield server
