@@ -150,10 +150,15 @@ def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force:
         done += " (new since the last replay)"
     if outcome.failed:
         done += f", {outcome.failed} not delivered ({outcome.error})"
+    if outcome.invalid_ids:
+        done += (
+            f", {outcome.invalid_ids} not delivered (their trace or span id is not valid: "
+            "all zeros or not hex, which receivers drop)"
+        )
     if outcome.skipped_lines:
         done += f", {outcome.skipped_lines} line(s) were not JSON and were skipped"
     click.echo(done)
-    return outcome.failed
+    return outcome.failed + outcome.invalid_ids
 
 
 class _progress:
