@@ -23,6 +23,7 @@ __all__ = [
     "PrunedRun",
     "delete_runs",
     "parse_age",
+    "parse_bytes",
     "plan_prune",
     "run_bytes",
 ]
@@ -41,6 +42,24 @@ def parse_age(text: str) -> float:
     if not match:
         raise ValueError(f"{text!r} is not an age: use a number and s, m, h, d or w (as in 7d)")
     return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6}
+_UNITS |= {"mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """``500KB``, ``2MiB`` or ``1048576`` as a number of bytes (KB = 1000 bytes).
+
+    Raises:
+        ValueError: not a size, with examples of one.
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size (e.g. 500KB, 2MiB, 1048576)")
+    return int(match.group(1)) * _UNITS[unit]
 
 
 def run_bytes(run: Run) -> int:

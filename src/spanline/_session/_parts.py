@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "abandon_open_spans",
+    "blob_store",
+    "environment_before",
     "hand_over",
     "in_session",
     "new_pipeline",
@@ -227,6 +229,17 @@ def abandon_open_spans(pipeline: Pipeline) -> None:
     end_abandoned(pipeline, reason)
 
 
+def environment_before(session: _Session | None) -> dict[str, str]:
+    """os.environ as it was before ``session`` exported its run to its children.
+
+    Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
+    """
+    environ = dict(os.environ)
+    if session is not None:
+        restore_environment(environ, session.saved_env)
+    return environ
+
+
 def restore_environment(environ: Any, saved: dict[str, str | None]) -> None:
     """Put back the variables ``saved`` recorded (None: the variable was unset)."""
     for name, value in saved.items():
@@ -289,20 +302,30 @@ def _event_transform(
     settings = session.settings
     if settings.capture != "full":
         return redact, None
-    from spanline._hotpath._runtime import mark_internal_thread
-    from spanline._lines._blobs import BlobStore, externalize
+    from spanline._lines._blobs import externalize
 
-    store = BlobStore(
-        session.run.telemetry_path.parent,
-        synchronous=settings.synchronous,
-        on_thread_start=mark_internal_thread,
-    )
-    threshold, put = settings.blob_threshold, store.put
+    store = session.blobs = blob_store(session)
+    threshold = settings.blob_threshold
+
+    def put(digest: str, data: bytes) -> None:
+        session.blobs.put(digest, data)  # the current run's store (a rotation replaces it)
 
     def transform(event: Event) -> Event:
         return externalize(redact(event), threshold, put)
 
     return transform, store
+
+
+def blob_store(session: _Session) -> Any:
+    """A store of out-of-line values for the session's current run."""
+    from spanline._hotpath._runtime import mark_internal_thread
+    from spanline._lines._blobs import BlobStore
+
+    return BlobStore(
+        session.run.telemetry_path.parent,
+        synchronous=session.settings.synchronous,
+        on_thread_start=mark_internal_thread,
+    )
 
 
 def load_integrations(names: tuple[str, ...]) -> dict[str, str]:

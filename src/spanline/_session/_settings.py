@@ -29,8 +29,10 @@ from spanline._session._parse import (
     PartialValue,
     agent_kinds_value,
     budget_value,
+    byte_limit,
     callable_value,
     capture_mode,
+    duration,
     exporter_names,
     integration_names,
     parse_bool,
@@ -116,6 +118,9 @@ class Settings:
     max_tokens: int | None = None
     session_max_usd: float | None = None
     budget_action: Any = "raise"
+    #: Rotation of a long-lived process's run: its size and age limits (None: none).
+    max_run_bytes: int | None = None
+    rotate_every: float | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +285,14 @@ SETTINGS: tuple[Setting, ...] = (
        "what the budgets set by the variables above do when spent: `raise` stops the "
        "next LLM call with `BudgetExceeded`, `warn` writes one event and one line",
        budget_value("action_value")),
+    _R("max_run_bytes", "max_run_bytes", "SPANLINE_MAX_RUN_BYTES", "size", None,
+       "rotation: once the run's log passes this size (bytes, or `500MB`, `2GiB`), the run is "
+       "closed at the next moment no span is open and the next run opens in the same session "
+       "(see `docs/retention.md`)", byte_limit, "no limit"),
+    _R("rotate_every", "rotate_every", "SPANLINE_ROTATE_EVERY", "duration", None,
+       "rotation: once the run is this old (seconds, or `30m`, `1h`, `1d`), it is closed at "
+       "the next moment no span is open and the next run opens in the same session",
+       duration, "no limit"),
 )
 # fmt: on
 
