@@ -112,7 +112,9 @@ def test_a_size_limit_splits_a_server_into_runs_of_one_session(tmp_path: Path) -
         assert f'rotated_from: "{before.name}"' in metadata
     assert (base / "runs" / "latest").resolve() == runs[-1].resolve()
     # Closed runs are runs like any other: listed in their session, folded, shown.
-    listed = spanline_cli("list", "--dir", str(base), "--session", runs[0].name, "--json")
+    listed = spanline_cli(
+        "list", "--dir", str(base), "--session", runs[0].name, "--limit", "1000", "--json"
+    )
     assert listed.returncode == 0, listed.stderr
     assert {row["run_id"] for row in json.loads(listed.stdout)} == {run.name for run in runs}
     sessions = spanline_cli("sessions", "--dir", str(base), "--json")
@@ -147,6 +149,49 @@ spanline.shutdown()
     where = _check_runs(runs)
     assert len(where) == 10
     assert all(read_lines(run / "telemetry.jsonl")[0]["session_id"] == "nightly" for run in runs)
+
+
+def test_a_tree_open_at_the_rotation_finishes_in_its_own_run(tmp_path: Path) -> None:
+    """A span open through several rotations (no quiet moment at all) keeps its tree in
+    the run it started in, children started later included; new requests go to the
+    new runs meanwhile, and the old run is closed once the tree ends."""
+    base = tmp_path / "base"
+    code = f"""
+import threading, spanline
+spanline.configure_observability(
+    enabled=True, run_dir={str(base)!r}, service_name="server", rotate_every=1e-6,
+    summary_interval_ms=0,
+)
+opened, release = threading.Event(), threading.Event()
+
+def long_job():
+    with spanline.span("long", kind="agent"):
+        opened.set()
+        release.wait()
+        with spanline.span("tool.late", kind="tool"):
+            pass
+
+job = threading.Thread(target=long_job)
+job.start()
+opened.wait()
+for i in range(4):
+    with spanline.span("request", kind="agent", i=i):
+        pass
+    spanline.flush()
+release.set()
+job.join()
+spanline.shutdown()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    runs = _runs(base)
+    assert len(runs) >= 3
+    where = _check_runs(runs)
+    names = {span: _name(runs, span) for span in where}
+    long_run = {where[span] for span, name in names.items() if name in ("long", "tool.late")}
+    assert long_run == {runs[0].name}  # the whole tree, in the run it started in
+    assert sum(name == "request" for name in names.values()) == 4
+    assert any(where[s] != runs[0].name for s, name in names.items() if name == "request")
 
 
 def test_a_fork_child_follows_to_the_next_run(tmp_path: Path) -> None:

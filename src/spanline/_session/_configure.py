@@ -24,7 +24,7 @@ from spanline._hotpath._tracer import current_span
 from spanline._runs._store import Run
 
 # Loaded with the session (as when they were part of it), not at the first configure.
-from spanline._session import _header, _parts, _rotation
+from spanline._session import _header, _parts
 
 if TYPE_CHECKING:
     from spanline._session._settings import Settings
@@ -280,7 +280,7 @@ def _start_session(
     from spanline._writer._fork import at_fork
 
     run, created = _parts.open_run(settings, overrides)
-    settings = _rotation.in_own_session(settings, run, created)
+    settings = _parts.rotation_session(settings, run, created)
     settings = _parts.number_turn(settings, run, created)
     trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
     clock = settings.clock
@@ -298,7 +298,7 @@ def _start_session(
     else:
         session.git_known.set()
     session.pipeline = _parts.new_pipeline(session, exporters, on_child_exit=shutdown)
-    _rotation.install(session)
+    _parts.install_rotation(session)
     global _session
     _session = session
     at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
@@ -397,7 +397,8 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     if session.owner and thread is not None and thread.ident is not None:
         thread.join(timeout)  # the metadata is written, and its thread gone, before the end
     _parts.restore_environment(os.environ, session.saved_env)
-    _rotation.wait_closed(session, timeout)
+    if session.closing is not None:  # the runs it rotated from: their summaries written
+        session.closing.wait(timeout)
     summary = None
     if session.live is not None:
         summary = session.live.finish()

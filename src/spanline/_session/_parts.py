@@ -29,12 +29,14 @@ __all__ = [
     "environment_before",
     "hand_over",
     "in_session",
+    "install_rotation",
     "new_pipeline",
     "number_turn",
     "open_run",
     "price_table",
     "propagate_executors",
     "restore_environment",
+    "rotation_session",
     "start_dashboard",
     "start_live_summary",
     "trace_context",
@@ -340,6 +342,27 @@ def load_integrations(names: tuple[str, ...]) -> dict[str, str]:
         instrument_from_environment(names)
     loaded = sys.modules.get("spanline._instrument")  # nothing was loaded without it
     return dict(loaded.loaded_versions()) if loaded is not None else {}
+
+
+def _rotating(settings: Settings) -> bool:
+    return settings.max_run_bytes is not None or settings.rotate_every is not None
+
+
+def rotation_session(settings: Settings, run: Run, created: bool) -> Settings:
+    """The settings with the session rotated runs share (loaded only with rotation on)."""
+    if not _rotating(settings):
+        return settings
+    from spanline._session._rotation import in_own_session
+
+    return in_own_session(settings, run, created)
+
+
+def install_rotation(session: _Session) -> None:
+    """The pipeline's rotation, when a limit is set (loaded only then)."""
+    if _rotating(session.settings):
+        from spanline._session._rotation import install
+
+        install(session)
 
 
 def install_budgets(settings: Settings) -> None:

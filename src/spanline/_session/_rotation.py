@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from spanline._session._configure import _Session
     from spanline._session._settings import Settings
 
-__all__ = ["Closing", "in_own_session", "install", "wait_closed"]
+__all__ = ["Closing", "in_own_session", "install"]
 
 
 def in_own_session(settings: Settings, run: Run, created: bool) -> Settings:
@@ -188,9 +188,3 @@ class Closing:
             if closer.ident is not None:
                 closer.join(timeout)
         self.threads.clear()
-
-
-def wait_closed(session: _Session, timeout: float) -> None:
-    """At shutdown: the rotated runs' summaries are written before the session ends."""
-    if session.closing is not None:
-        session.closing.wait(timeout)

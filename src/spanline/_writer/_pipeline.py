@@ -285,6 +285,8 @@ class Pipeline:
             self.blobs.close(max(timeout, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
+        if self.rotation is not None:  # the run it rotated from, if still open
+            self.rotation.close_at_shutdown(self)
         trailer = self._trailer()
         self._append([trailer])
         if writer_done:

@@ -1,22 +1,25 @@
 """Rotation: a long-lived process closes its run and goes on in the next one.
 
-The writer sees every span start and end of its process, in the order they
-are written, so it decides: once the run's log has passed its size limit, or
-the run its age limit, the writer cuts the stream at the first moment no span
-of the process is open. Everything before the cut goes to the old run's log,
-followed by this process's ``process_end``; the session then opens the next
-run (in the same session) and everything after the cut goes there, after the
-new run's header. No span is cut in two: its start and its end are in the same
-run, and a cut never waits for more than the spans already open.
+The writer sees every span start and end of its process, in the order they are
+written, so it decides. Once the run's log has passed its size limit, or the run
+its age limit, the session opens the next run (in the same session) and the
+writer routes each record by its span tree:
+
+- a span whose parent is still open in the old run starts there too, and its
+  events and its end follow it: a span tree open at the rotation finishes in
+  the run it started in, whole;
+- every other span (a new request's root, say) starts in the new run.
+
+Once the last span open in the old run has ended, the old run gets this
+process's ``process_end`` and is closed. No span is ever cut in two, and a busy
+server with requests always in flight still rotates: only the trees already
+open stay behind. A span that never ends (a root span around the whole server)
+keeps its tree in the old run: ``docs/retention.md`` says to open one per request.
 
 A process that only joined the run (a fork child, a child process handed the
-run) does not open runs: it follows. The process that rotates leaves the next
-run's id, trace id and log in the old run's directory (:data:`NEXT_RUN`); a
-follower looks for it on each pass of its writer and moves over at its own
-first moment with no open span.
-
-A span that stays open the whole time (a server's root span, say) holds the cut
-off: the run grows until that span ends. ``docs/retention.md`` says so.
+run) does not open runs: it follows. The process that rotates names the next
+run in the old run's directory (:data:`NEXT_RUN`); a follower looks for it on
+each pass of its writer and moves over the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from spanline._hotpath._tracer import wall_time
 from spanline._lines._encode import process_end_line
 from spanline._lines._fileio import open_append
 from spanline._lines._fileio import write_atomic as _write_atomic
-from spanline.schema import END, RAW, START
+from spanline.schema import END, EVENT, RAW, START
 
 if TYPE_CHECKING:
     from spanline._writer._pipeline import Pipeline
@@ -115,12 +118,21 @@ class Rotation:
         self.rotations = 0
         #: Whether a span started in the current run (a run without one is not cut).
         self.spans_in_run = False
+        #: The log's size at the last look, records written since, and bytes a record
+        #: takes (a first guess until measured: a span's start or end line is a few
+        #: hundred bytes).
+        self._size, self._written, self._record_bytes = 0, 0, 256.0
+        #: Runs being closed while their open span trees finish, oldest first.
+        self.draining: list[_Draining] = []
         self._stats_base: dict[str, dict[str, Any]] = {}
 
     def after_fork(self) -> None:
         """A forked child follows the run; the parent's open spans are the parent's."""
         self.open = set()
         self._stats_base = {}
+        for draining in self.draining:  # the runs being closed stay the parent's
+            os.close(draining.fd)
+        self.draining = []
 
     @property
     def owner(self) -> bool:
@@ -136,34 +148,44 @@ class Rotation:
         if self.max_bytes is None:
             return False
         try:
-            return os.fstat(pipeline._fd).st_size >= self.max_bytes
+            size = os.fstat(pipeline._fd).st_size
         except OSError:
             return False
+        if self._written and size > self._size:  # what a record takes, as written so far
+            self._record_bytes = (size - self._size) / self._written
+        self._size, self._written = size, 0
+        return size >= self.max_bytes
+
+    def _room(self, count: int) -> int:
+        """How many of ``count`` records still fit under the size limit, by the bytes a
+        record has taken so far (``count``: no size limit)."""
+        if not self.owner or self.max_bytes is None:
+            return count
+        return max(0, int((self.max_bytes - self._size) / self._record_bytes))
 
     def split(self, pipeline: Pipeline, records: list[tuple[Any, ...]]) -> tuple[int, Any]:
-        """Where to cut ``records``: ``(index, due)``, index -1 for no cut in this batch.
+        """Where to start the rotation in ``records``: ``(index, due)``; index -1: not in
+        this batch.
 
-        The open spans are followed across every record, cut or not.
+        At the first span that would start a new tree (its parent is not open here)
+        from the moment the limit is reached, or, within a long batch, from the
+        record at which the size limit would be passed (by the bytes a record has
+        taken so far). Never before the run's first span: a run is closed with
+        something in it, and the next opens with a span to write in it.
         """
-        # A run with no span yet is never cut: it would stay empty.
-        due = self._due(pipeline) if self.spans_in_run or not self.owner else False
-        cut = 0 if due is not False and not self.open else -1
-        opened = self.open
-        for index, record in enumerate(records):
-            tag = record[0]
-            if tag == START:
-                opened.add(record[1])
-                if cut < 0:  # past a cut, it is the next run's (see ``process``)
-                    self.spans_in_run = True
-            elif tag == END:
-                opened.discard(record[1])
-                if cut < 0 and due is not False and not opened:
-                    cut = index + 1
-        if cut == len(records):
-            # Nothing after the cut: the next batch cuts at its start (still quiet then),
-            # so a run is only opened for a span to write in it.
-            cut = -1
-        return cut, due
+        due = self._due(pipeline)
+        earliest = 0
+        if self.owner and not self.spans_in_run:
+            first = next((i for i, record in enumerate(records) if record[0] == START), None)
+            if first is None:
+                self._written += len(records)
+                return -1, due
+            self.spans_in_run, earliest = True, first + 1
+        at = _next_root(
+            records, max(earliest, 0 if due is not False else self._room(len(records))), self.open
+        )
+        self._written += min(at, len(records)) if at >= 0 else len(records)
+        return at, (True if due is False else due)
 
     def process(
         self,
@@ -171,45 +193,107 @@ class Rotation:
         records: list[tuple[Any, ...]],
         write: Callable[[list[tuple[Any, ...]]], None],
     ) -> None:
-        """Write ``records``, cutting the run where :meth:`split` says."""
+        """Write ``records``: those of trees open in runs being closed to those runs, the
+        rest to the current run, starting a rotation where :meth:`split` says."""
         if not self.owner and _is_joining_header(records):
             self._join_newest(pipeline, records, write)
             return
-        cut, due = self.split(pipeline, records)
-        if cut < 0:
-            write(records)
-            return
-        tail = records[cut:]
-        del records[cut:]
-        write(records)
-        records.clear()
-        self._rotate(pipeline, due if isinstance(due, dict) else None)
-        self.spans_in_run = any(record[0] == START for record in tail)
-        records.extend(tail)
-        write(records)
+        pending = records
+        while True:
+            if self.draining:
+                pending = self._route_old(pipeline, pending, write)
+            at, due = self.split(pipeline, pending)
+            head = pending if at < 0 else pending[:at]
+            self._track(head)
+            write(head)
+            if at < 0:
+                return
+            pending = pending[at:]
+            self._start(pipeline, due if isinstance(due, dict) else None)
 
-    def _rotate(self, pipeline: Pipeline, follow: dict[str, str] | None) -> None:
-        """Close this process's part of the run and go on in the next one."""
+    def _track(self, records: list[tuple[Any, ...]]) -> None:
+        opened = self.open
+        for record in records:
+            tag = record[0]
+            if tag == START:
+                opened.add(record[1])
+            elif tag == END:
+                opened.discard(record[1])
+
+    def _holder(self, span_id: Any) -> _Draining | None:
+        for draining in self.draining:
+            if span_id in draining.open:
+                return draining
+        return None
+
+    def _route_old(
+        self,
+        pipeline: Pipeline,
+        records: list[tuple[Any, ...]],
+        write: Callable[[list[tuple[Any, ...]]], None],
+    ) -> list[tuple[Any, ...]]:
+        """Write the records of the trees still open in runs being closed to those runs
+        (closing each run whose last tree ended); return the rest, in order."""
+        current: list[tuple[Any, ...]] = []
+        for record in records:
+            tag, holder = record[0], None
+            if tag == START:
+                holder = self._holder(record[2])  # its parent is open in that run
+                if holder is not None:
+                    holder.open.add(record[1])
+            elif tag in (END, EVENT):
+                span_id = record[1] if tag == END else record[2]
+                holder = self._holder(span_id)
+                if holder is not None and tag == END:
+                    holder.open.discard(span_id)
+            if holder is None:
+                current.append(record)
+            else:
+                holder.records.append(record)
+        for draining in list(self.draining):
+            if draining.records:
+                with draining.pointed(pipeline):
+                    write(draining.records)
+                draining.records = []
+            if not draining.open:
+                self._close_old(pipeline, draining)
+        return current
+
+    def _start(self, pipeline: Pipeline, follow: dict[str, str] | None) -> None:
+        """Open (or join) the next run; the old one stays open for its open trees."""
+        old_dir = pipeline.telemetry_path.parent
+        draining = _Draining(pipeline, self.open)
+        self.open = set()
+        path, trace_id = self._switch(pipeline, follow)
+        self.opened = self._clock()
+        self.rotations += 1
+        self.spans_in_run = False
+        self._size, self._written = 0, 0
+        pipeline._header_written = False
+        pipeline._write_header()  # the next run's header, before any span of it
+        if follow is None:  # only now: a follower's first line must come after the header
+            with _locked(draining.fd):  # see _join_newest
+                write_next_run(old_dir, path.parent.name, trace_id, path)
+        self.draining.append(draining)
+
+    def _close_old(self, pipeline: Pipeline, draining: _Draining) -> None:
+        """A closed run's last line of this process, and its log let go."""
+        self.draining.remove(draining)
         with pipeline._count_lock:  # each run's process_end counts its own losses
             counts = (pipeline.dropped, pipeline.suppressed, pipeline.write_errors)
             pipeline.dropped = pipeline.suppressed = pipeline.write_errors = 0
         trailer = process_end_line(
             pipeline._pid(), wall_time(), *counts, pipeline._exporter_stats()
         )
-        pipeline._append([trailer])
-        old_fd, old_dir = pipeline._fd, pipeline.telemetry_path.parent
-        path, trace_id = self._switch(pipeline, follow)
-        self.opened = self._clock()
-        self.rotations += 1
-        self.spans_in_run = False
-        pipeline._header_written = False
-        pipeline._write_header()  # the next run's header, before any span of it
-        try:
-            if follow is None:  # only now: a follower's first line must come after the header
-                with _locked(old_fd):  # see _join_newest
-                    write_next_run(old_dir, path.parent.name, trace_id, path)
-        finally:
-            os.close(old_fd)
+        with draining.pointed(pipeline):
+            pipeline._append([trailer])
+        os.close(draining.fd)
+
+    def close_at_shutdown(self, pipeline: Pipeline) -> None:
+        """At shutdown: runs whose trees are still open (their spans were ended as
+        abandoned on the way in, unless an end was lost) are closed all the same."""
+        for draining in list(self.draining):
+            self._close_old(pipeline, draining)
 
     def _switch(self, pipeline: Pipeline, follow: dict[str, str] | None) -> NextRun:
         """Open (or join) the next run and point the pipeline at its log."""
@@ -257,6 +341,46 @@ class Rotation:
             }
         self._stats_base = {name: dict(counts) for name, counts in stats.items()}
         return since
+
+
+def _next_root(records: list[tuple[Any, ...]], start: int, opened: set[int]) -> int:
+    """The index of the first span start at or after ``start`` whose parent is not open
+    (given the spans open before ``records``), or -1."""
+    if start >= len(records):
+        return -1
+    opened = set(opened)
+    for index, record in enumerate(records):
+        tag = record[0]
+        if tag == START:
+            if index >= start and record[2] not in opened:
+                return index
+            opened.add(record[1])
+        elif tag == END:
+            opened.discard(record[1])
+    return -1
+
+
+class _Draining:
+    """The old run while its open span trees finish: its log, and where it is."""
+
+    def __init__(self, pipeline: Pipeline, opened: set[int]) -> None:
+        self.fd = pipeline._fd
+        self.path = pipeline.telemetry_path
+        self.trace_id = pipeline.trace_id
+        self.open = opened
+        self.records: list[tuple[Any, ...]] = []
+
+    @contextlib.contextmanager
+    def pointed(self, pipeline: Pipeline) -> Iterator[None]:
+        """The pipeline writing to the old run for a moment (on the writer's thread)."""
+        saved = (pipeline._fd, pipeline.telemetry_path, pipeline.trace_id)
+        pipeline._fd, pipeline.telemetry_path = self.fd, self.path
+        pipeline.trace_id = pipeline._make.trace_id = self.trace_id
+        try:
+            yield
+        finally:
+            pipeline._fd, pipeline.telemetry_path, pipeline.trace_id = saved
+            pipeline._make.trace_id = saved[2]
 
 
 def _is_joining_header(records: list[tuple[Any, ...]]) -> bool:
