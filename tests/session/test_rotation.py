@@ -194,6 +194,52 @@ spanline.shutdown()
     assert any(where[s] != runs[0].name for s, name in names.items() if name == "request")
 
 
+def test_a_large_value_of_a_tree_left_behind_is_stored_with_its_run(tmp_path: Path) -> None:
+    """In full capture, a value moved out of line from a span of a tree that finishes in
+    the run rotated from is stored in that run's blobs/, where its reference is read."""
+    from spanline.schema import BLOB_REF
+
+    base = tmp_path / "base"
+    code = f"""
+import threading, spanline
+spanline.configure_observability(
+    enabled=True, run_dir={str(base)!r}, service_name="server", rotate_every=1e-6,
+    summary_interval_ms=0, capture="full", blob_threshold=1024,
+)
+opened, release = threading.Event(), threading.Event()
+
+def long_job():
+    with spanline.span("long", kind="agent"):
+        opened.set()
+        release.wait()
+        with spanline.span("tool.late", kind="tool") as late:
+            late.set_attribute("output.value", "late output " * 1000)
+
+job = threading.Thread(target=long_job)
+job.start()
+opened.wait()
+for i in range(3):
+    with spanline.span("request", kind="agent", i=i) as request:
+        request.set_attribute("output.value", f"request {{i}} " * 1000)
+    spanline.flush()
+release.set()
+job.join()
+spanline.shutdown()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    runs = _runs(base)
+    assert len(runs) >= 3
+    _check_runs(runs)
+    for run in runs:
+        for line in read_lines(run / "telemetry.jsonl"):
+            value = line.get("attributes", {}).get("output.value")
+            if isinstance(value, dict) and BLOB_REF in value:
+                digest = value[BLOB_REF]["sha256"]
+                stored = [p.name for p in (run / "blobs").iterdir()]
+                assert any(name.startswith(digest) for name in stored), (run.name, digest)
+
+
 def test_a_fork_child_follows_to_the_next_run(tmp_path: Path) -> None:
     """A child forked before the rotations moves to the newest run at its first quiet
     moment; the runs it left are summarised once it has left them."""

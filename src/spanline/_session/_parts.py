@@ -310,7 +310,11 @@ def _event_transform(
     threshold = settings.blob_threshold
 
     def put(digest: str, data: bytes) -> None:
-        session.blobs.put(digest, data)  # the current run's store (a rotation replaces it)
+        # The store of the run the line goes to: a rotation replaces it, and a tree still
+        # open in the run rotated from writes to that run's store meanwhile.
+        pipeline = session.pipeline
+        store = pipeline.blobs if pipeline is not None else None
+        (store if store is not None else session.blobs).put(digest, data)
 
     def transform(event: Event) -> Event:
         return externalize(redact(event), threshold, put)

@@ -143,6 +143,8 @@ class Closing:
                 blobs.close(30.0)
             self._wait_for_named_next(run)
             self._wait_for_writers(run)
+            if blobs is not None:  # those of the trees that finished in the run meanwhile
+                blobs.close(30.0)
             if live is not None:
                 live.finish()
         except Exception as exc:  # the run's readers fold it again

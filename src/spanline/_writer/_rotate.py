@@ -361,25 +361,28 @@ def _next_root(records: list[tuple[Any, ...]], start: int, opened: set[int]) -> 
 
 
 class _Draining:
-    """The old run while its open span trees finish: its log, and where it is."""
+    """A run being closed while its open span trees finish: its log, its trace id, its
+    store of out-of-line values and its open spans."""
 
     def __init__(self, pipeline: Pipeline, opened: set[int]) -> None:
         self.fd = pipeline._fd
         self.path = pipeline.telemetry_path
         self.trace_id = pipeline.trace_id
+        self.blobs = pipeline.blobs  # its store of out-of-line values (full capture)
         self.open = opened
         self.records: list[tuple[Any, ...]] = []
 
     @contextlib.contextmanager
     def pointed(self, pipeline: Pipeline) -> Iterator[None]:
         """The pipeline writing to the old run for a moment (on the writer's thread)."""
-        saved = (pipeline._fd, pipeline.telemetry_path, pipeline.trace_id)
+        saved = (pipeline._fd, pipeline.telemetry_path, pipeline.trace_id, pipeline.blobs)
         pipeline._fd, pipeline.telemetry_path = self.fd, self.path
         pipeline.trace_id = pipeline._make.trace_id = self.trace_id
+        pipeline.blobs = self.blobs
         try:
             yield
         finally:
-            pipeline._fd, pipeline.telemetry_path, pipeline.trace_id = saved
+            pipeline._fd, pipeline.telemetry_path, pipeline.trace_id, pipeline.blobs = saved
             pipeline._make.trace_id = saved[2]
 
 
