@@ -285,6 +285,57 @@ spanline.shutdown()
     assert sum(_name(runs, span) == "child" for span in where) == 10
 
 
+CHILD = """
+import sys, spanline
+with spanline.span("child.first", kind="agent"):
+    pass
+spanline.flush()
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(5):
+    with spanline.span("child.later", kind="agent", i=i):
+        pass
+    spanline.flush()
+"""
+
+
+def test_a_child_process_handed_the_run_follows_the_rotations(tmp_path: Path) -> None:
+    """A child process that joined the run through the variables spanline hands over
+    (the rotation limits among them) writes to the newest run after the rotations, and
+    the run it left is summarised with its lines."""
+    base = tmp_path / "base"
+    code = f"""
+import subprocess, sys, spanline
+spanline.configure_observability(
+    enabled=True, run_dir={str(base)!r}, service_name="server", rotate_every=1e-6,
+    summary_interval_ms=0,
+)
+with spanline.span("request", kind="agent"):
+    pass
+spanline.flush()
+child = subprocess.Popen([sys.executable, "-c", {CHILD!r}], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline() == "ready\\n"
+for i in range(3):
+    with spanline.span("request", kind="agent", i=i):
+        pass
+    spanline.flush()
+child.communicate("\\n")
+assert child.returncode == 0
+spanline.shutdown()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    runs = _runs(base)
+    assert len(runs) == 4
+    where = _check_runs(runs)
+    by_name: dict[str, set[str]] = {}
+    for span, run in where.items():
+        by_name.setdefault(_name(runs, span), set()).add(run)
+    assert by_name["child.first"] == {runs[0].name}
+    assert by_name["child.later"] == {runs[-1].name}
+
+
 def _name(runs: list[Path], span_id: str) -> str:
     for run in runs:
         for line in read_lines(run / "telemetry.jsonl"):
