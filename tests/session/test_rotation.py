@@ -240,6 +240,76 @@ spanline.shutdown()
                 assert any(name.startswith(digest) for name in stored), (run.name, digest)
 
 
+def test_spans_open_at_exit_are_abandoned_in_the_run_they_started_in(tmp_path: Path) -> None:
+    """A thread's span still open when the program exits, through several rotations: its
+    end (abandoned) is written to the run it started in, which is then closed whole."""
+    base = tmp_path / "base"
+    code = f"""
+import threading, spanline
+spanline.configure_observability(
+    enabled=True, run_dir={str(base)!r}, service_name="server", rotate_every=1e-6,
+    summary_interval_ms=0,
+)
+opened = threading.Event()
+
+def stuck():
+    with spanline.span("stuck", kind="agent"):
+        opened.set()
+        threading.Event().wait()
+
+threading.Thread(target=stuck, daemon=True).start()
+opened.wait()
+for i in range(3):
+    with spanline.span("request", kind="agent", i=i):
+        pass
+    spanline.flush()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    runs = _runs(base)
+    assert len(runs) >= 3
+    _check_runs(runs)
+    first = read_lines(runs[0] / "telemetry.jsonl")
+    stuck = next(line for line in first if line.get("name") == "stuck")
+    (end,) = [e for e in first if e["event"] == "span_end" and e["span_id"] == stuck["span_id"]]
+    assert end["status"] == "error" and end["error"]["type"] == "abandoned"
+    assert end["error"]["message"] == "thread not finished"
+
+
+def test_the_live_summary_follows_to_the_new_run(tmp_path: Path) -> None:
+    """Each run has its live summary: the run opened by a rotation gets its
+    run_summary.json while the program still runs, as the first run did."""
+    base = tmp_path / "base"
+    code = f"""
+import time, spanline
+spanline.configure_observability(
+    enabled=True, run_dir={str(base)!r}, service_name="server", rotate_every=1e-6,
+    summary_interval_ms=100,
+)
+
+def summary_of_the_current_run():
+    spanline.flush()
+    summary = spanline.current_run().summary_path
+    deadline = time.monotonic() + 60  # a loaded machine: the helper takes its time
+    while not summary.exists():
+        assert time.monotonic() < deadline, "no live summary"
+        time.sleep(0.05)
+    return summary
+
+for i in range(2):
+    with spanline.span("request", kind="agent", i=i):
+        pass
+    print(summary_of_the_current_run().parent.name, flush=True)
+spanline.shutdown()
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.split()
+    runs = _runs(base)
+    assert [run.name for run in runs] == [first, second]
+    _check_runs(runs)
+
+
 def test_a_fork_child_follows_to_the_next_run(tmp_path: Path) -> None:
     """A child forked before the rotations moves to the newest run at its first quiet
     moment; the runs it left are summarised once it has left them."""

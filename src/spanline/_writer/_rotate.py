@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from spanline._capture._report import report
 from spanline._hotpath._tracer import wall_time
 from spanline._lines._encode import process_end_line
 from spanline._lines._fileio import open_append
@@ -263,8 +264,14 @@ class Rotation:
         """Open (or join) the next run; the old one stays open for its open trees."""
         old_dir = pipeline.telemetry_path.parent
         draining = _Draining(pipeline, self.open)
+        try:
+            path, trace_id = self._switch(pipeline, follow)
+        except Exception as exc:  # a full disk, say: the run goes on, unrotated
+            self.max_bytes = self.every = None
+            self.owner_pid = os.getpid()  # a follower stops looking for the next run too
+            report("could not open the next run; this run goes on without rotation", exc=exc)
+            return
         self.open = set()
-        path, trace_id = self._switch(pipeline, follow)
         self.opened = self._clock()
         self.rotations += 1
         self.spans_in_run = False
