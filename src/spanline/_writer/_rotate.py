@@ -87,12 +87,13 @@ def _last_of_chain(run_dir: Path, hops: int = 10_000) -> dict[str, str] | None:
 
 
 class Rotation:
-    """When the pipeline cuts its run, and how (held by the pipeline; None: no rotation).
+    """When the pipeline rotates its run, and which run each record goes to (held by the
+    pipeline as ``rotation``; None there: no rotation).
 
     Args:
-        max_bytes: cut once the log holds this many bytes (None: no size limit).
-        every: cut once the run is this many seconds old (None: no age limit).
-        open_next: the session's callback, on the writer thread at the cut: opens
+        max_bytes: rotate once the log holds this many bytes (None: no size limit).
+        every: rotate once the run is this many seconds old (None: no age limit).
+        open_next: the session's callback, on the writer thread at the rotation: opens
             the next run (or, in a follower, joins it) and returns its log and trace id.
         owner: whether this process opens the next run (it created the run); else it
             follows the process that does.
@@ -117,7 +118,7 @@ class Rotation:
         #: Span ids of this process started and not yet ended, in written order.
         self.open: set[int] = set()
         self.rotations = 0
-        #: Whether a span started in the current run (a run without one is not cut).
+        #: Whether a span started in the current run (a run without one is not rotated).
         self.spans_in_run = False
         #: The log's size at the last look, records written since, and bytes a record
         #: takes (a first guess until measured: a span's start or end line is a few
