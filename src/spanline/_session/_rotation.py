@@ -1,12 +1,14 @@
 """Rotation, the session's part: opening the next run of a long-lived process.
 
-The writer decides when to cut (see :mod:`spanline._writer._rotate`); at the cut,
-on the writer's thread, it asks the session for the next run. The session
+The writer decides when to rotate and routes each record to its run (see
+:mod:`spanline._writer._rotate`); at the rotation, on the writer's thread, it asks
+the session for the next run. The session
 creates it in the same base directory and the same session (its next turn, so
 ``spanline sessions`` lists every run of the process in order), moves
 ``latest`` to it, points the run's children at it (``SPANLINE_RUN_ID``), starts
 its live summary and its metadata, and finishes the old run's summary on a
-thread of its own, so the writer never waits for a fold.
+thread of its own once every process has left it, so the writer never waits for
+a fold.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def install(session: _Session) -> None:
 
 
 def _open_next(session: _Session) -> tuple[Path, str]:
-    """Create the next run of the session (on the writer thread, at the cut)."""
+    """Create the next run of the session (on the writer thread, at the rotation)."""
     old = session.run
     settings = dataclasses.replace(session.settings, turn=None, attempt=None)
     run = create_run(old.base, settings.service_name)  # latest moves to it
@@ -131,6 +133,7 @@ class Closing:
         closer = threading.Thread(
             target=self._close, args=(run, live, blobs), name="spanline-rotate", daemon=True
         )
+        self.threads = [thread for thread in self.threads if thread.is_alive()]
         self.threads.append(closer)
         closer.start()
 
