@@ -54,3 +54,32 @@ def test_snapshot_example_writes_identical_bytes_twice(tmp_path: Path) -> None:
         f"{n:016x}" for n in (1, 2, 3)
     ]
     assert any(e.get("status") == "error" for e in lines)  # the broken file's review
+
+
+def test_rotating_server_example_leaves_runs_of_one_session(tmp_path: Path) -> None:
+    """The server example with a small size limit: several runs, one session, each span
+    in one run with its start and its end, and the last run the one ``latest`` names."""
+    result = run_interpreter(
+        str(ROOT / "examples" / "rotating_server.py"),
+        "--requests",
+        "200",
+        "--max-run-bytes",
+        "32KB",
+        cwd=tmp_path,
+        env={"SPANLINE_DIR": str(tmp_path)},
+        bare=True,
+    )
+    assert result.returncode == 0, result.stderr
+    said = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) >= 3
+    seen: dict[str, str] = {}
+    for run in runs:
+        lines = read_lines(run / "telemetry.jsonl")
+        assert lines[0]["session_id"] == said["session"]
+        starts = sorted(e["span_id"] for e in lines if e["event"] == "span_start")
+        assert starts == sorted(e["span_id"] for e in lines if e["event"] == "span_end")
+        seen.update(dict.fromkeys(starts, run.name))
+    assert len(seen) == 200 * 3  # an agent, a tool and a model call per request
+    assert (tmp_path / "runs" / "latest").resolve().name == said["last run"]
+    assert said["first run"] != said["last run"]

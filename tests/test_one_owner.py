@@ -107,6 +107,7 @@ NOT_THE_LOG = [
     ("_runs/_sessions.py", "os.open", "a session's turn numbers, taken under its lock"),
     ("_runs/_store.py", "latest.read_text", "the latest-run marker"),
     ("_runs/_store.py", "run.summary_path.read_bytes", "run_summary.json"),
+    ("_writer/_rotate.py", "(run_dir / NEXT_RUN).read_bytes", "the run a rotated run led to"),
     ("cli/_archive.py", "path.read_bytes", "each file of a run, copied whole to an archive"),
     ("cli/_bundle.py", "path.read_bytes", "each file of a run, copied whole into a bundle"),
     ("cli/_export_massgen.py", "run.metadata_path.read_bytes", "execution_metadata.yaml"),

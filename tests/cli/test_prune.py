@@ -148,3 +148,78 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path, args: tuple, message
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("spanline: error: ")
     assert message in result.stderr
+
+
+def _session_run(base: Path, session: str) -> str:
+    """One finished run of ``session`` under ``base``, made in this process."""
+    import spanline as tracing
+
+    run = tracing.configure_observability(
+        enabled=True, run_dir=base, service_name="conv", session_id=session
+    )
+    assert run is not None
+    with tracing.span("turn", kind="agent"):
+        pass
+    tracing.shutdown()
+    return run.run_id
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[tuple[Path, dict[str, list[str]]]]:
+    """Two finished runs of session "old", two of "newer", then a session "busy" whose
+    second run is live (and the latest); the runs of each session are made in turn."""
+    base = tmp_path / "base"
+    made: dict[str, list[str]] = {}
+    for session in ("old", "old", "newer", "newer", "busy"):
+        made.setdefault(session, []).append(_session_run(base, session))
+    live = subprocess.Popen(
+        [sys.executable, "-c", LIVE],
+        env=clean_env({"SPANLINE_DIR": str(base), "SPANLINE_SESSION_ID": "busy"}),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert live.stdout is not None
+        made["busy"].append(Path(live.stdout.readline().strip()).name)
+        yield base, made
+    finally:
+        live.communicate("\n", timeout=60)
+
+
+def test_prune_session_deletes_the_named_sessions_whole(
+    sessions: tuple[Path, dict[str, list[str]]],
+) -> None:
+    base, made = sessions
+    report = _prune(base, "--session", "old")
+    assert sorted(e["run_id"] for e in report["deleted"]) == sorted(made["old"])
+    assert _runs(base) == sorted(made["newer"] + made["busy"])
+    assert report["freed_bytes"] == sum(e["bytes"] for e in report["deleted"]) > 0
+
+
+def test_a_session_with_a_live_run_stays_whole(
+    sessions: tuple[Path, dict[str, list[str]]],
+) -> None:
+    """The finished run of a session whose other run is live is not deleted either."""
+    base, made = sessions
+    report = _prune(base, "--session", "busy", "--session", "newer")
+    assert sorted(e["run_id"] for e in report["deleted"]) == sorted(made["newer"])
+    finished, live = made["busy"]
+    spared = {entry["run_id"]: entry["why"] for entry in report["spared"]}
+    assert spared == {finished: "session", live: "latest"}
+    assert _runs(base) == sorted(made["old"] + made["busy"])
+
+
+def test_keep_counts_sessions_not_runs(sessions: tuple[Path, dict[str, list[str]]]) -> None:
+    base, made = sessions
+    dry = _prune(base, "--session", "old", "--session", "newer", "--keep", "1", "--dry-run")
+    assert sorted(e["run_id"] for e in dry["deleted"]) == sorted(made["old"])
+    assert all(e["reason"] == "beyond the newest 1 sessions" for e in dry["deleted"])
+    assert len(_runs(base)) == 6  # a dry run deletes nothing
+
+
+def test_an_unknown_session_is_bad_input(tmp_path: Path) -> None:
+    result = spanline("prune", "--dir", str(tmp_path), "--session", "nobody")
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "no run of session 'nobody'" in result.stderr

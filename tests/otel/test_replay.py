@@ -145,3 +145,69 @@ def test_secrets_in_the_log_are_redacted_on_the_way_out(tmp_path: Path) -> None:
     (span,) = receiver.spans
     values = {a.key: a.value.string_value for a in span.attributes}
     assert secret not in values["note"] and values["note"].startswith("key ")
+
+
+def test_spans_with_an_all_zero_trace_id_are_counted_as_not_delivered(tmp_path: Path) -> None:
+    """Receivers drop a span whose trace id is all zeros without a word: the replay says
+    so (status 1, the reason named) instead of counting it as sent, sends the others,
+    and does not try the same spans again on the next replay (no retry can help)."""
+    run = configure(tmp_path)
+    for name in ("tool.kept", "tool.zero", "tool.also_kept", "tool.last_zero"):
+        with spanline.span(name, kind="tool"):
+            pass
+    spanline.shutdown()
+    log = run.directory / "telemetry.jsonl"
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    for line in lines:
+        if line.get("name", "").endswith("zero"):
+            line["trace_id"] = "0" * 32
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with Receiver() as receiver:
+        base = f"http://127.0.0.1:{receiver.port}"
+        result = spanline_cli("replay", str(run.directory), "--endpoint", base)
+        assert result.returncode == 1, (result.stdout, result.stderr)
+        assert "sent 2 span(s), 2 not delivered (their trace or span id is not valid" in (
+            result.stdout
+        )
+        assert "2 span(s) not delivered" in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+        assert sorted(span.name for span in receiver.spans) == ["tool.also_kept", "tool.kept"]
+        again = spanline_cli("replay", str(run.directory), "--endpoint", base)
+        assert again.returncode == 0, again.stderr
+        assert "sent 0 span(s)" in again.stdout
+    assert len(receiver.spans) == 2
+
+
+def test_replay_session_sends_every_run_of_the_session_to_phoenix(
+    phoenix: Phoenix, tmp_path: Path
+) -> None:
+    """Two runs of one session (recorded with no receiver), beside a run of another:
+    ``--session`` sends both runs of the session, each resumable on its own."""
+    expected: dict[str, dict] = {}
+    for session in ("chat", "other", "chat"):
+        run = configure(tmp_path, session_id=session)
+        nested_run(workers=2)
+        spanline.shutdown()
+        if session == "chat":
+            expected.update(expected_spans(run.telemetry_path))
+    project = f"replay-session-{uuid.uuid4().hex[:8]}"
+    env = _project_env(project)
+    result = spanline_cli("replay", "--session", "chat", "--dir", str(tmp_path),
+                          "--endpoint", phoenix.http, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2  # one line per run of the session
+    got = as_logged(read_spans(phoenix, project, len(expected)))
+    assert got.keys() == expected.keys()
+    for span_id, span in expected.items():
+        assert got[span_id] == span, span["name"]
+    again = spanline_cli("replay", "--session", "chat", "--dir", str(tmp_path),
+                         "--endpoint", phoenix.http, env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert [line.split(": ", 1)[1] for line in again.stdout.splitlines()] == [
+        "sent 0 span(s) (new since the last replay)"
+    ] * 2
+    unknown = spanline_cli("replay", "--session", "nobody", "--dir", str(tmp_path),
+                           "--endpoint", phoenix.http)  # fmt: skip
+    assert unknown.returncode == 2 and "no run of session 'nobody'" in unknown.stderr
+    both = spanline_cli("replay", "--session", "chat", "--all-runs", "--dir", str(tmp_path))
+    assert both.returncode == 2 and "give one of a run, --all-runs or --session" in both.stderr

@@ -23,7 +23,9 @@ __all__ = [
     "PrunedRun",
     "delete_runs",
     "parse_age",
+    "parse_bytes",
     "plan_prune",
+    "plan_prune_sessions",
     "run_bytes",
 ]
 
@@ -41,6 +43,24 @@ def parse_age(text: str) -> float:
     if not match:
         raise ValueError(f"{text!r} is not an age: use a number and s, m, h, d or w (as in 7d)")
     return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6}
+_UNITS |= {"mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """``500KB``, ``2MiB`` or ``1048576`` as a number of bytes (KB = 1000 bytes).
+
+    Raises:
+        ValueError: not a size, with examples of one.
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size (e.g. 500KB, 2MiB, 1048576)")
+    return int(match.group(1)) * _UNITS[unit]
 
 
 def run_bytes(run: Run) -> int:
@@ -142,6 +162,85 @@ def plan_prune(
     order = {run.run_id: index for index, run in enumerate(oldest_first)}
     plan.delete.sort(key=lambda pruned: order[pruned.run.run_id])
     return plan
+
+
+def plan_prune_sessions(
+    base: Path,
+    sessions: dict[str, list[Run]],
+    *,
+    keep: int | None = None,
+    older_than: float | None = None,
+    max_bytes: int | None = None,
+    now: float | None = None,
+) -> PrunePlan:
+    """Choose whole sessions to delete: a session's runs go together or stay together.
+
+    Without a rule every session given is chosen; with rules, a session is chosen
+    when any rule chooses it: beyond the newest ``keep`` sessions, its newest run
+    created more than ``older_than`` seconds ago, or among the oldest sessions that
+    must go for the runs under ``base`` to fit in ``max_bytes``. A chosen session with
+    a live run or the ``latest`` run is kept whole (its other runs are spared as
+    ``session``).
+
+    Args:
+        base: the base directory holding ``runs/``.
+        sessions: session id -> its runs.
+        keep: keep this many of the newest sessions.
+        older_than: choose sessions whose newest run is older than this (seconds).
+        max_bytes: choose the oldest sessions until the runs under ``base`` fit.
+        now: the current time (epoch seconds; default: the clock).
+
+    Returns:
+        The plan, runs in ``delete`` oldest first.
+    """
+    now = time.time() if now is None else now
+    sizes = {run.run_id: run_bytes(run) for run in list_runs(base)}
+    plan = PrunePlan(total_bytes=sum(sizes.values()))
+    newest = {
+        name: max((run_created(run) for run in runs), default=0.0)
+        for name, runs in sessions.items()
+    }
+    newest_first = sorted(sessions, key=lambda name: (-newest[name], name))
+    chosen: dict[str, str] = {}
+    no_rule = keep is None and older_than is None and max_bytes is None
+    for index, name in enumerate(newest_first):
+        if no_rule:
+            chosen[name] = "its session was named"
+        if keep is not None and index >= keep:
+            chosen.setdefault(name, f"beyond the newest {keep} sessions")
+        if older_than is not None and now - newest[name] > older_than:
+            chosen.setdefault(name, "its session is older than the limit")
+    remaining = plan.total_bytes - sum(
+        sizes.get(run.run_id, 0) for name in chosen for run in sessions[name]
+    )
+    for name in newest_first[::-1]:
+        if max_bytes is None or remaining <= max_bytes:
+            break
+        if name not in chosen:
+            chosen[name] = "over the size limit"
+            remaining -= sum(sizes.get(run.run_id, 0) for run in sessions[name])
+    latest = read_latest(base)
+    for name in newest_first[::-1]:
+        if name in chosen:
+            _take_session(plan, sessions[name], chosen[name], sizes, latest)
+    plan.delete.sort(key=lambda pruned: run_created(pruned.run))
+    return plan
+
+
+def _take_session(
+    plan: PrunePlan, runs: list[Run], reason: str, sizes: dict[str, int], latest: str | None
+) -> None:
+    """All of the session's runs into the plan, or none when one of them must stay."""
+    why = {run.run_id: "latest" if run.run_id == latest else "live" for run in runs
+           if run.run_id == latest or run_is_live(run)}  # fmt: skip
+    if why:
+        for run in runs:
+            plan.spared[run.run_id] = why.get(run.run_id, "session")
+        return
+    taken = {pruned.run.run_id for pruned in plan.delete}
+    for run in runs:
+        if run.run_id not in taken:  # a run serving two sessions is counted once
+            plan.delete.append(PrunedRun(run, sizes.get(run.run_id, 0), reason))
 
 
 def delete_runs(plan: PrunePlan) -> list[tuple[PrunedRun, OSError]]:

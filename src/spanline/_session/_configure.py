@@ -57,6 +57,9 @@ class _Session:
     metadata_thread: threading.Thread | None = None
     #: Integrations loaded when the session started, with versions (the header lists them).
     integrations: dict[str, str] = field(default_factory=dict)
+    blobs: Any = None  # the current run's store of out-of-line values (full capture)
+    rotated_from: str | None = None  # the run this one was rotated from
+    closing: Any = None  # the rotated runs being finished (``_rotation.Closing``)
 
     @property
     def owner(self) -> bool:
@@ -85,6 +88,7 @@ class _Session:
         self.git_known = threading.Event()  # and writes the run's metadata
         self.git_known.set()
         self.metadata_thread = None
+        self.closing = None  # the parent finishes the runs it rotated
 
 
 #: Arguments that are not settings: what the run is about (its metadata, run_start).
@@ -133,6 +137,8 @@ def configure_observability(
     turn: int | None = None,
     attempt: int | None = None,
     budget: Any = None,
+    max_run_bytes: int | str | None = None,
+    rotate_every: float | str | None = None,
 ) -> Run | None:
     """Turn tracing on (or off) for this process.
 
@@ -189,6 +195,9 @@ def configure_observability(
         turn: the run's turn of the session (default: the session's next turn).
         attempt: the attempt of that turn (default: the turn's next attempt).
         budget: limits on spending, for the run and the session (``docs/budgets.md``).
+        max_run_bytes: rotate once the run's log passes this size (``"500MB"`` or bytes).
+        rotate_every: rotate once the run is this old (``"1h"`` or seconds). A rotation
+            closes the run and opens the next in the same session (``docs/retention.md``).
 
     Returns:
         The run, or None when tracing is off.
@@ -206,7 +215,7 @@ def configure_observability(
         arguments["exporters"] = tuple(exporters)
     if agent_kinds is not None:
         arguments["agent_kinds"] = frozenset(agent_kinds)
-    settings = resolve_settings(arguments, _environment_without_our_exports())
+    settings = resolve_settings(arguments, _parts.environment_before(_session))
     configure_redaction(
         settings.redact_patterns, settings.redact_exempt_keys, entropy=settings.redact_entropy
     )
@@ -236,17 +245,6 @@ def configure_observability(
             # Only now: threads whose first span arrives meanwhile wait on the lock for
             # the pipeline instead of reading "resolved, off" and losing their spans.
             RUNTIME.resolved = True
-
-
-def _environment_without_our_exports() -> dict[str, str]:
-    """os.environ as it was before this process exported its run to its children.
-
-    Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
-    """
-    environ = dict(os.environ)
-    if _session is not None:
-        _parts.restore_environment(environ, _session.saved_env)
-    return environ
 
 
 def configure_from_environment() -> None:
@@ -282,6 +280,7 @@ def _start_session(
     from spanline._writer._fork import at_fork
 
     run, created = _parts.open_run(settings, overrides)
+    settings = _parts.rotation_session(settings, run, created)
     settings = _parts.number_turn(settings, run, created)
     trace_id, remote_parent = _parts.trace_context(settings, run.run_id)
     clock = settings.clock
@@ -299,6 +298,7 @@ def _start_session(
     else:
         session.git_known.set()
     session.pipeline = _parts.new_pipeline(session, exporters, on_child_exit=shutdown)
+    _parts.install_rotation(session)
     global _session
     _session = session
     at_fork(session._after_fork_in_child, in_multiprocessing_child=session._mp_child)
@@ -328,15 +328,11 @@ def _signal_handlers(wanted: bool) -> Any:
     in place, else new ones (possible on the main thread only)."""
     global _early_signals
     early, _early_signals = _early_signals, None
-    if early is not None:
-        if wanted and early.is_installed():
-            return early
-        early.restore()  # opted out after all: transparent where it cannot be undone
-    if not wanted:
+    if early is None and not wanted:
         return None
-    from spanline._session._signals import install
+    from spanline._session._signals import session_handlers
 
-    return install(_on_signal, shutdown)
+    return session_handlers(early, wanted, _on_signal, shutdown)
 
 
 def _install_early_signal_handlers() -> Any:
@@ -401,6 +397,8 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
     if session.owner and thread is not None and thread.ident is not None:
         thread.join(timeout)  # the metadata is written, and its thread gone, before the end
     _parts.restore_environment(os.environ, session.saved_env)
+    if session.closing is not None:  # the runs it rotated from: their summaries written
+        session.closing.wait(timeout)
     summary = None
     if session.live is not None:
         summary = session.live.finish()

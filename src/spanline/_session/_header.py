@@ -14,7 +14,9 @@ from spanline._session import _parts
 from spanline.schema import INTEGRATIONS
 
 if TYPE_CHECKING:
+    from spanline._runs._store import Run
     from spanline._session._configure import _Session
+    from spanline._session._settings import Settings
 
 __all__ = ["header", "redact_metadata", "start_metadata"]
 
@@ -28,8 +30,10 @@ def start_metadata(session: _Session) -> None:
     """Read git and write ``execution_metadata.yaml`` on a thread of their own: git costs
     a few milliseconds a call, which neither configure nor the writer waits for (only
     the run_start line, which names the commit, does)."""
+    # The run and settings of now: a rotation may move the session on meanwhile.
+    about = (session.run, session.settings, session.rotated_from)
     thread = threading.Thread(
-        target=_write_metadata, args=(session,), name="spanline-metadata", daemon=True
+        target=_write_metadata, args=(session, about), name="spanline-metadata", daemon=True
     )
     session.metadata_thread = thread
     try:
@@ -39,14 +43,14 @@ def start_metadata(session: _Session) -> None:
         report("could not start the metadata thread", exc=exc)
 
 
-def _write_metadata(session: _Session) -> None:
+def _write_metadata(session: _Session, about: tuple[Run, Settings, str | None]) -> None:
     try:
         _runtime.mark_internal_thread()
         git = session.git = _metadata.git_info()
         # run_start names only these: it does not wait for what follows, which runs the
         # program's own code (its configuration's text form, however slow).
         session.git_known.set()
-        run, settings, overrides = session.run, session.settings, session.overrides
+        (run, settings, rotated_from), overrides = about, session.overrides
         metadata = _metadata.execution_metadata(
             run_id=run.run_id,
             service_name=settings.service_name,
@@ -58,6 +62,8 @@ def _write_metadata(session: _Session) -> None:
             git=git,
             session=(settings.session_id, settings.turn, settings.attempt),
         )
+        if rotated_from is not None:
+            metadata["rotated_from"] = rotated_from
         _metadata.write_metadata(run, redact_metadata(metadata))
     except Exception as exc:  # the run goes on without its metadata file
         report("could not write execution_metadata.yaml", exc=exc)
@@ -118,6 +124,8 @@ def header(session: _Session) -> dict[str, Any]:
             }
         ),
         **_parts.budget_header(settings),
+        # Only in a run that follows another (a rotation): which one.
+        **({} if session.rotated_from is None else {"rotated_from": session.rotated_from}),
     )
 
 

@@ -20,8 +20,10 @@ __all__ = [
     "PartialValue",
     "agent_kinds_value",
     "budget_value",
+    "byte_limit",
     "callable_value",
     "capture_mode",
+    "duration",
     "exporter_names",
     "parse_bool",
     "parse_resource_attributes",
@@ -124,6 +126,34 @@ def seconds(raw: Any) -> float:
     if not 0 < value < math.inf:
         raise ValueError("expected a number of seconds greater than 0")
     return value
+
+
+def byte_limit(raw: Any) -> int:
+    """A size in bytes: a whole number, or text such as ``500MB``, ``2GiB`` (at least 1 KiB:
+    a smaller run could not hold its own header and one span)."""
+    from spanline._runs._retention import parse_bytes
+
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValueError("expected a size in bytes (an int, or text such as 500MB)")
+    value = raw if isinstance(raw, int) else parse_bytes(raw)
+    if value < 1024:
+        raise ValueError(f"expected a size of at least 1024 bytes, not {value}")
+    return value
+
+
+def duration(raw: Any) -> float:
+    """Seconds: a number, or text such as ``90s``, ``30m``, ``1h``, ``7d``."""
+    from spanline._runs._retention import parse_age
+
+    if isinstance(raw, str) and raw.strip() and raw.strip()[-1:].isalpha():
+        value = parse_age(raw)
+        if not 0 < value < math.inf:
+            raise ValueError("expected a duration greater than 0")
+        return value
+    try:
+        return seconds(raw)
+    except ValueError:
+        raise ValueError("expected a duration: seconds, or text such as 30m, 1h, 7d") from None
 
 
 def text_value(raw: Any) -> str:

@@ -25,14 +25,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "abandon_open_spans",
+    "blob_store",
+    "environment_before",
     "hand_over",
     "in_session",
+    "install_rotation",
     "new_pipeline",
     "number_turn",
     "open_run",
     "price_table",
     "propagate_executors",
     "restore_environment",
+    "rotation_session",
     "start_dashboard",
     "start_live_summary",
     "trace_context",
@@ -227,6 +231,17 @@ def abandon_open_spans(pipeline: Pipeline) -> None:
     end_abandoned(pipeline, reason)
 
 
+def environment_before(session: _Session | None) -> dict[str, str]:
+    """os.environ as it was before ``session`` exported its run to its children.
+
+    Re-configuring must not read back SPANLINE_DIR/ENABLED that we set ourselves.
+    """
+    environ = dict(os.environ)
+    if session is not None:
+        restore_environment(environ, session.saved_env)
+    return environ
+
+
 def restore_environment(environ: Any, saved: dict[str, str | None]) -> None:
     """Put back the variables ``saved`` recorded (None: the variable was unset)."""
     for name, value in saved.items():
@@ -289,20 +304,34 @@ def _event_transform(
     settings = session.settings
     if settings.capture != "full":
         return redact, None
-    from spanline._hotpath._runtime import mark_internal_thread
-    from spanline._lines._blobs import BlobStore, externalize
+    from spanline._lines._blobs import externalize
 
-    store = BlobStore(
-        session.run.telemetry_path.parent,
-        synchronous=settings.synchronous,
-        on_thread_start=mark_internal_thread,
-    )
-    threshold, put = settings.blob_threshold, store.put
+    store = session.blobs = blob_store(session)
+    threshold = settings.blob_threshold
+
+    def put(digest: str, data: bytes) -> None:
+        # The store of the run the line goes to: a rotation replaces it, and a tree still
+        # open in the run rotated from writes to that run's store meanwhile.
+        pipeline = session.pipeline
+        store = pipeline.blobs if pipeline is not None else None
+        (store if store is not None else session.blobs).put(digest, data)
 
     def transform(event: Event) -> Event:
         return externalize(redact(event), threshold, put)
 
     return transform, store
+
+
+def blob_store(session: _Session) -> Any:
+    """A store of out-of-line values for the session's current run."""
+    from spanline._hotpath._runtime import mark_internal_thread
+    from spanline._lines._blobs import BlobStore
+
+    return BlobStore(
+        session.run.telemetry_path.parent,
+        synchronous=session.settings.synchronous,
+        on_thread_start=mark_internal_thread,
+    )
 
 
 def load_integrations(names: tuple[str, ...]) -> dict[str, str]:
@@ -317,6 +346,27 @@ def load_integrations(names: tuple[str, ...]) -> dict[str, str]:
         instrument_from_environment(names)
     loaded = sys.modules.get("spanline._instrument")  # nothing was loaded without it
     return dict(loaded.loaded_versions()) if loaded is not None else {}
+
+
+def _rotating(settings: Settings) -> bool:
+    return settings.max_run_bytes is not None or settings.rotate_every is not None
+
+
+def rotation_session(settings: Settings, run: Run, created: bool) -> Settings:
+    """The settings with the session rotated runs share (loaded only with rotation on)."""
+    if not _rotating(settings):
+        return settings
+    from spanline._session._rotation import in_own_session
+
+    return in_own_session(settings, run, created)
+
+
+def install_rotation(session: _Session) -> None:
+    """The pipeline's rotation, when a limit is set (loaded only then)."""
+    if _rotating(session.settings):
+        from spanline._session._rotation import install
+
+        install(session)
 
 
 def install_budgets(settings: Settings) -> None:

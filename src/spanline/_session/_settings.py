@@ -29,8 +29,10 @@ from spanline._session._parse import (
     PartialValue,
     agent_kinds_value,
     budget_value,
+    byte_limit,
     callable_value,
     capture_mode,
+    duration,
     exporter_names,
     integration_names,
     parse_bool,
@@ -116,6 +118,8 @@ class Settings:
     max_tokens: int | None = None
     session_max_usd: float | None = None
     budget_action: Any = "raise"
+    max_run_bytes: int | None = None  # rotation's limits (None: none)
+    rotate_every: float | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,14 @@ SETTINGS: tuple[Setting, ...] = (
        "what the budgets set by the variables above do when spent: `raise` stops the "
        "next LLM call with `BudgetExceeded`, `warn` writes one event and one line",
        budget_value("action_value")),
+    _R("max_run_bytes", "max_run_bytes", "SPANLINE_MAX_RUN_BYTES", "size", None,
+       "rotation: once the run's log passes this size (bytes, or `500MB`, `2GiB`), new span "
+       "trees go to the next run of the same session; trees still open finish in their run, "
+       "which is then closed (see `docs/retention.md`). At least 1 KiB", byte_limit, "no limit"),
+    _R("rotate_every", "rotate_every", "SPANLINE_ROTATE_EVERY", "duration", None,
+       "rotation: once the run is this old (seconds above 0, or `30m`, `1h`, `1d`), new span "
+       "trees go to the next run of the same session, as with `max_run_bytes`",
+       duration, "no limit"),
 )
 # fmt: on
 
@@ -455,9 +467,9 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
         run_id: the run to join.
 
     Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR`` and ``SPANLINE_RUN_ID``, the redaction
-        settings that differ from their defaults, so a child redacts as its parent does, and
-        in a session ``SPANLINE_SESSION_ID``, ``SPANLINE_TURN`` and ``SPANLINE_ATTEMPT``.
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR``, ``SPANLINE_RUN_ID``, the redaction settings
+        that are not the defaults (a child redacts as its parent does), the rotation limits
+        (a child follows), in a session ``SPANLINE_SESSION_ID``, ``_TURN``, ``_ATTEMPT``.
     """
     variables = {
         "SPANLINE_ENABLED": "1",
@@ -471,6 +483,10 @@ def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[
         variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
     if settings.redact_entropy:
         variables["SPANLINE_REDACT_ENTROPY"] = "1"
+    for name, limit in (("SPANLINE_MAX_RUN_BYTES", settings.max_run_bytes),
+                        ("SPANLINE_ROTATE_EVERY", settings.rotate_every)):  # fmt: skip
+        if limit is not None:  # a child follows the rotations
+            variables[name] = repr(limit)
     if settings.session_id is not None:
         variables["SPANLINE_SESSION_ID"] = settings.session_id
         for name, value in (

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["SignalHandlers", "exit_signal", "install", "install_early", "watch_lost_signals"]
+__all__ = [
+    "SignalHandlers",
+    "exit_signal",
+    "install",
+    "install_early",
+    "session_handlers",
+    "watch_lost_signals",
+]
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -105,6 +112,23 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
             continue
         handlers.installed[signum] = (ours, previous)
     return handlers
+
+
+def session_handlers(
+    early: SignalHandlers | None,
+    wanted: bool,
+    on_signal: Callable[[], Any],
+    on_fatal: Callable[[], Any],
+) -> SignalHandlers | None:
+    """A session's handlers: ``early`` (installed at import) when still in place, else
+    new ones (possible on the main thread only); None when not ``wanted``."""
+    if early is not None:
+        if wanted and early.is_installed():
+            return early
+        early.restore()  # opted out after all: transparent where it cannot be undone
+    if not wanted:
+        return None
+    return install(on_signal, on_fatal)
 
 
 def _handler(

@@ -95,6 +95,8 @@ class Pipeline:
         self._workers: list[ExporterWorker] = []
         self._fd = open_append(self.telemetry_path)
         self.closed = False
+        #: Cuts the run when it is too big or too old (``_rotate.Rotation``; None: never).
+        self.rotation: Any = None
         self._reset_process_state()
 
     def _reset_process_state(self) -> None:
@@ -283,6 +285,8 @@ class Pipeline:
             self.blobs.close(max(timeout, deadline - time.monotonic()))
         for worker in self._workers:
             worker.shutdown(max(0.0, deadline - time.monotonic()))
+        if self.rotation is not None:  # the run it rotated from, if still open
+            self.rotation.close_at_shutdown(self)
         trailer = self._trailer()
         self._append([trailer])
         if writer_done:
@@ -299,14 +303,12 @@ class Pipeline:
         return self._converter.converted, self.handled
 
     def _trailer(self) -> Event:
-        return process_end_line(
-            self._pid(),
-            wall_time(),
-            self.dropped,
-            self.suppressed,
-            self.write_errors,
-            {w.name: w.stats() for w in self._workers},
-        )
+        counts = (self.dropped, self.suppressed, self.write_errors)
+        return process_end_line(self._pid(), wall_time(), *counts, self._exporter_stats())
+
+    def _exporter_stats(self) -> dict[str, Any]:
+        stats = {w.name: w.stats() for w in self._workers}
+        return stats if self.rotation is None else self.rotation.stats_since_last(stats)
 
     def _pid(self) -> int:
         return self._record_pid if self._record_pid is not None else os.getpid()
@@ -413,6 +415,12 @@ class Pipeline:
         return stop
 
     def _process(self, records: list[tuple[Any, ...]]) -> None:
+        if records and self.rotation is not None:  # it may cut the run among them
+            self.rotation.process(self, records, self._write_records)
+        else:
+            self._write_records(records)
+
+    def _write_records(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
@@ -481,6 +489,8 @@ class Pipeline:
         except OSError:
             pass
         self._fd = open_append(self.telemetry_path)
+        if self.rotation is not None:
+            self.rotation.after_fork()
         for worker in self._workers:
             worker.after_fork()
         self._start_writer()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -119,11 +118,6 @@ def to_json(value: Any) -> str:
         return json.dumps(value, indent=2, default=repr) + "\n"
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6}
-_UNITS |= {"mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30}
-
-
 def parse_size(text: str) -> int:
     """``500KB``, ``2MiB`` or ``1048576`` as a number of bytes (KB = 1000 bytes).
 
@@ -132,8 +126,9 @@ def parse_size(text: str) -> int:
     """
     import click
 
-    match = _SIZE.match(text)
-    unit = match.group(2).lower() if match else None
-    if match is None or unit not in _UNITS:
-        raise click.BadParameter(f"{text!r} is not a size (e.g. 500KB, 2MiB, 1048576)")
-    return int(match.group(1)) * _UNITS[unit]
+    from spanline._runs._retention import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

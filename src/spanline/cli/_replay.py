@@ -81,6 +81,9 @@ def _exporter(destination: str, endpoint: str | None, protocol: str | None, time
 @click.option("--endpoint", metavar="URL", help="the receiver (default: the OTEL_* variables)")
 @click.option("--protocol", type=click.Choice(["http/protobuf", "grpc"]), help="OTLP protocol")
 @click.option("--all-runs", is_flag=True, help="every run under --dir, oldest first")
+@click.option(
+    "--session", "session_id", metavar="ID", help="every run of this session, oldest first"
+)
 @click.option("--rate", type=_Positive(finite=True), help="at most N spans a second")
 @click.option("--force", is_flag=True, help="send everything again, not only what is new")
 @click.option("--timeout", type=_Positive(finite=True), default=10.0,
@@ -92,12 +95,14 @@ def replay_command(
     endpoint: str | None,
     protocol: str | None,
     all_runs: bool,
+    session_id: str | None,
     rate: float | None,
     force: bool,
     timeout: float,
     directory: Path | None,
 ) -> None:
-    """Send a stored run (default: the latest) to an OTLP receiver or Logfire.
+    """Send a stored run (default: the latest; --all-runs, or --session ID for every run
+    of a session) to an OTLP receiver or Logfire.
 
     Trace ids, span ids and times are kept; each span is redacted again with the
     current rules. The run remembers what each destination received, so a second
@@ -105,13 +110,13 @@ def replay_command(
     spans were not delivered (run it again to resume), 2 when the endpoint is
     unreachable or bad.
     """
-    if all_runs and run is not None:
-        raise CliError("give a run or --all-runs, not both")
+    if (run is not None) + all_runs + (session_id is not None) > 1:
+        raise CliError("give one of a run, --all-runs or --session")
     from spanline.cli._redacted import use_environment_rules
 
     use_environment_rules()  # spans are redacted again with the rules of now
     url = _endpoint(destination, endpoint, protocol)
-    runs = list_runs(base_dir(directory))[::-1] if all_runs else [find_run(run, directory)]
+    runs = _runs(run, all_runs, session_id, directory)
     exporter = _exporter(destination, url, protocol, timeout)
     from spanline.exporters._replay import state_key
 
@@ -124,6 +129,22 @@ def replay_command(
         _close(exporter, timeout)
     if undelivered:
         raise CliError(f"{undelivered} span(s) not delivered; run replay again to resume", FINDING)
+
+
+def _runs(
+    run: str | None, all_runs: bool, session_id: str | None, directory: Path | None
+) -> list[Run]:
+    """The runs to replay, oldest first."""
+    if all_runs:
+        return list_runs(base_dir(directory))[::-1]
+    if session_id is None:
+        return [find_run(run, directory)]
+    from spanline.cli._sessions import session_runs
+
+    runs = session_runs(base_dir(directory), session_id)[::-1]
+    if not runs:
+        raise CliError(f"no run of session {session_id!r} under {base_dir(directory) / 'runs'}")
+    return runs
 
 
 def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force: bool) -> int:
@@ -150,10 +171,15 @@ def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force:
         done += " (new since the last replay)"
     if outcome.failed:
         done += f", {outcome.failed} not delivered ({outcome.error})"
+    if outcome.invalid_ids:
+        done += (
+            f", {outcome.invalid_ids} not delivered (their trace or span id is not valid: "
+            "all zeros or not hex, which receivers drop)"
+        )
     if outcome.skipped_lines:
         done += f", {outcome.skipped_lines} line(s) were not JSON and were skipped"
     click.echo(done)
-    return outcome.failed
+    return outcome.failed + outcome.invalid_ids
 
 
 class _progress:

@@ -58,6 +58,7 @@ __all__ = [
     "OtelSpan",
     "SpanAssembler",
     "attribute_value",
+    "has_valid_ids",
     "resource_attributes",
 ]
 
@@ -144,6 +145,12 @@ def attribute_value(value: Any) -> AttributeValue:
     return _json_text(value)
 
 
+def has_valid_ids(start: Mapping[str, Any]) -> bool:
+    """Whether a ``span_start`` line has a span id and a trace id an OpenTelemetry
+    receiver takes (not all zeros, hex): the exporters drop a span without them."""
+    return _hex(start.get("span_id"), 8) is not None and _hex(start.get("trace_id"), 16) is not None
+
+
 def _hex(value: Any, size: int) -> str | None:
     """An id as ``size`` bytes of lower-case hex, or None when it is not a valid one."""
     if not isinstance(value, str) or len(value) > 2 * size:
@@ -215,7 +222,7 @@ class SpanAssembler:
         tag = event.get("event")
         if tag == "span_start":
             span_id = _hex(event.get("span_id"), 8)
-            if span_id is not None and _hex(event.get("trace_id"), 16) is not None:
+            if span_id is not None and has_valid_ids(event):
                 if len(self._open) >= self.max_open:
                     self._open.pop(next(iter(self._open)))  # the oldest
                     self.forgotten += 1

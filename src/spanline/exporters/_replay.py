@@ -21,6 +21,7 @@ import orjson
 
 from spanline._capture._scrub import redact_event
 from spanline._lines._read import lines
+from spanline.exporters._otel_mapping import has_valid_ids
 
 __all__ = ["ReplayOutcome", "count_spans", "read_state", "replay", "span_groups", "state_key"]
 
@@ -39,6 +40,10 @@ class ReplayOutcome:
         offset: the log offset delivered up to (past the last sent span's end line).
         error: the last exporter error, when something was not delivered.
         skipped_lines: lines that were not JSON objects (reported, not sent).
+        invalid_ids: spans not sent because their trace or span id is not a valid
+            one (all zeros, or not hex): OpenTelemetry receivers drop such spans
+            without a word, so they are counted here as not delivered. A retry
+            cannot help them, so the offset moves past them.
     """
 
     sent: int = 0
@@ -46,6 +51,7 @@ class ReplayOutcome:
     offset: int = 0
     error: str | None = None
     skipped_lines: int = 0
+    invalid_ids: int = 0
 
 
 def _decode(raw: bytes) -> dict[str, Any] | None:
@@ -130,8 +136,18 @@ def replay(
     started = time.monotonic()
     batch: list[dict[str, Any]] = []
     spans, end = 0, since
+    header: dict[str, Any] | None = None
     groups = span_groups(path, since, skipped=skipped)
     for offset, group in groups:
+        if not _ids_valid(group):
+            outcome.invalid_ids += 1
+            end = offset  # delivered or not, never worth sending again
+            if group[0].get("event") == "run_start":
+                header = group[0]  # the next span sent takes the run's header
+            continue
+        if header is not None:
+            batch.append(header)
+            header = None
         batch.extend(group)
         spans, end = spans + 1, offset
         if spans < size:
@@ -145,8 +161,18 @@ def replay(
             _pace(started, outcome.sent, rate)
     if spans:
         _send(exporter, batch, spans, end, outcome, delivered)
+    elif end > outcome.offset and not outcome.failed:  # only spans that cannot be sent
+        outcome.offset = end
+        if delivered is not None:
+            delivered(0, end)
     outcome.skipped_lines = len(skipped)
     return outcome
+
+
+def _ids_valid(group: list[dict[str, Any]]) -> bool:
+    """Whether the span's start line has ids a receiver takes (the exporters' own rule)."""
+    start = next((line for line in group if line.get("event") == "span_start"), {})
+    return has_valid_ids(start)
 
 
 def _send(
