@@ -18,7 +18,7 @@ from tests._helpers import read_lines, run_interpreter, run_python, spans
 
 #: Modules that no part of the first span needs.
 NEVER_BEFORE_THE_FIRST_SPAN = {
-    "concurrent.futures.process",
+    "concurrent.futures",  # the thread pool too (with logging and queue): patched as it loads
     "multiprocessing",
     "subprocess",
     "socket",
@@ -156,6 +156,51 @@ def test_a_process_pool_imported_after_configure_still_carries_the_span(tmp_path
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+def test_a_thread_pool_imported_after_configure_carries_the_span(tmp_path: Path) -> None:
+    """The thread pool is patched as its module loads, like the process pool; turning
+    propagation off before that leaves it as it is."""
+    code = textwrap.dedent(
+        f"""
+        import sys, spanline
+        spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+        print("concurrent.futures" in sys.modules)
+        from concurrent.futures import ThreadPoolExecutor  # after configure
+        with spanline.span("submitter") as outer:
+            with ThreadPoolExecutor(1) as pool:
+                print(pool.submit(lambda: spanline.current_span() is outer).result())
+        spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                         propagate_executors=False)
+        with spanline.span("submitter") as outer:
+            with ThreadPoolExecutor(1) as pool:
+                print(pool.submit(lambda: spanline.current_span() is outer).result())
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "False"]
+
+
+def test_propagation_turned_off_before_the_thread_pool_loads_leaves_it_alone(
+    tmp_path: Path,
+) -> None:
+    code = textwrap.dedent(
+        f"""
+        import spanline
+        spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                         propagate_executors=False)
+        from concurrent.futures import ThreadPoolExecutor
+        from spanline._decorators import _propagate
+        print(ThreadPoolExecutor.submit is _propagate._submit_thread)
+        with spanline.span("submitter") as outer:
+            with ThreadPoolExecutor(1) as pool:
+                print(pool.submit(lambda: spanline.current_span() is outer).result())
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_work_sent_to_a_late_imported_process_pool_keeps_its_parent(tmp_path: Path) -> None:
