@@ -45,6 +45,9 @@ NOT_AT_IMPORT = {
     "spanline._decorators._propagate",
     "orjson",
 }
+#: Loaded by the session's own threads (the writer encodes first), never by the
+#: thread calling configure: orjson's import brings these.
+NOT_ON_THE_CALLING_THREAD = {"orjson", "uuid", "platform"}
 #: spanline's own modules that ``import spanline`` may load (27 when this was set; 28
 #: with the redaction rules' credential shapes, `_capture._tokens`, a small pure module).
 IMPORT_BUDGET = 28
@@ -134,6 +137,7 @@ def test_configure_loads_only_what_the_first_span_needs(tmp_path: Path) -> None:
     at_import, at_configure = (ast.literal_eval(line) for line in result.stdout.splitlines())
     assert "spanline._writer._pipeline" in at_configure  # the hook sees configure's imports
     assert _loaded(at_import + at_configure, NEVER_BEFORE_THE_FIRST_SPAN) == []
+    assert _loaded(at_configure, NOT_ON_THE_CALLING_THREAD) == []
     ours = [n for n in at_configure if n.startswith("spanline.")]
     assert len(ours) <= CONFIGURE_BUDGET, ours
 

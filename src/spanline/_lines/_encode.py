@@ -7,15 +7,35 @@ same functions."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from spanline.schema import COUNT_MAX, END, EVENT, PHASE, PLAN, SCHEMA_VERSION, START
 
 Event = dict[str, Any]
 
-_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+class _ImportedOnUse:
+    """Stands for orjson until a line is first encoded: importing orjson loads ``uuid``,
+    ``platform``, ``datetime``, ``dataclasses`` and ``inspect`` (about 10 ms), which
+    ``configure_observability()`` would pay on the caller's thread. The writer thread
+    encodes first and imports it there."""
+
+    def __getattr__(self, name: str) -> Any:
+        global orjson
+        import orjson as module
+
+        orjson = module
+        return getattr(module, name)
+
+
+if TYPE_CHECKING:
+    import orjson
+else:
+    orjson = _ImportedOnUse()
+
+#: ``orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS``, by value (orjson's
+#: documented option bits): reading them would import orjson.
+_OPTIONS = 1 << 10 | 1 << 2
 _MAX_DEPTH = 200  # orjson refuses deeper nesting (its limit is 254)
 
 
