@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -90,7 +89,10 @@ def execution_metadata(
 
 def _scalar(value: Any) -> str:
     # JSON scalars are valid YAML scalars (double-quoted strings use the same
-    # escapes), so the file parses with any YAML 1.2 reader.
+    # escapes), so the file parses with any YAML 1.2 reader. (json loads here, on the
+    # metadata thread, not with the session.)
+    import json
+
     return json.dumps(value, ensure_ascii=False, default=repr)
 
 

@@ -13,7 +13,6 @@ import atexit
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._redact import configure_redaction
@@ -35,28 +34,27 @@ if TYPE_CHECKING:
 __all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
 
 
-@dataclass
-class _Session:
-    settings: Settings
-    run: Run
-    owner_pid: int | None  # the process that created the run (None: joined one)
-    trace_id: str
-    overrides: dict[str, Any]
-    record_pid: int | None = None
+class _Session:  # a plain class: dataclasses (with inspect) would cost the first configure
     start_ts: float = 0.0
     pipeline: Pipeline | None = None
     live: SummarySidecar | None = None
-    saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
-    prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
     #: The owner's git facts, read on the metadata thread; run_start waits for them only.
     git: dict[str, str | None] | None = None
-    git_known: threading.Event = field(default_factory=threading.Event)
     metadata_thread: threading.Thread | None = None
-    #: Integrations loaded when the session started, with versions (the header lists them).
-    integrations: dict[str, str] = field(default_factory=dict)
+
+    def __init__(  # owner_pid: the process that created the run (None: joined one)
+        self, settings: Settings, run: Run, owner_pid: int | None, trace_id: str,
+        overrides: dict[str, Any], record_pid: int | None = None, prices: Any = None,
+    ) -> None:  # fmt: skip
+        self.settings, self.run, self.owner_pid, self.trace_id = settings, run, owner_pid, trace_id
+        self.overrides, self.record_pid, self.prices = overrides, record_pid, prices
+        self.saved_env: dict[str, str | None] = {}
+        self.git_known = threading.Event()
+        #: Integrations loaded when the session started, with versions (the header lists them).
+        self.integrations: dict[str, str] = {}
 
     @property
     def owner(self) -> bool:
