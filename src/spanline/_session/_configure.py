@@ -292,9 +292,7 @@ def _start_session(
         record_pid=1 if clock is not None else None,
         prices=prices,
     )
-    if created:
-        _header.start_metadata(session)
-    else:
+    if not created:
         session.git_known.set()
     session.pipeline = _parts.new_pipeline(session, exporters, on_child_exit=shutdown)
     global _session
@@ -307,6 +305,8 @@ def _start_session(
     RUNTIME.prices = prices
     _parts.install_budgets(settings)
     session.integrations = _parts.load_integrations(settings.instrument)
+    if created:  # just before the writer, which waits for git: git's thread slows no more
+        _header.start_metadata(session)  # of configure than this
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
