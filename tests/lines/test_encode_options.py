@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import orjson
 
 from spanline._lines import _encode
+from tests._helpers import run_python
 
 
 def test_the_options_by_value_are_orjsons_own() -> None:
@@ -13,3 +17,38 @@ def test_the_options_by_value_are_orjsons_own() -> None:
 
 def test_a_line_encodes_with_a_newline_and_non_string_keys() -> None:
     assert _encode.encode({"a": {1: 2}}) == b'{"a":{"1":2}}\n'
+
+
+def test_a_fork_waits_while_another_thread_imports_the_encoder(tmp_path: Path) -> None:
+    """The child would otherwise inherit orjson's import locks held by a thread it
+    does not have, and hang on its first line."""
+    code = textwrap.dedent(
+        """
+        import os, threading
+        from spanline._lines import _encode
+
+        order, about_to_fork, forked = [], threading.Event(), threading.Event()
+
+        def fork():
+            about_to_fork.set()
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            order.append("forked")
+            forked.set()
+            os.waitpid(pid, 0)
+
+        _encode._IMPORTING.acquire()  # as the writer thread does while importing orjson
+        thread = threading.Thread(target=fork)
+        thread.start()
+        about_to_fork.wait()
+        forked.wait(2.0)  # without the wait at fork, the fork is done by now
+        order.append("import done")
+        _encode._IMPORTING.release()
+        thread.join()
+        print(order)
+        """
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['import done', 'forked']"

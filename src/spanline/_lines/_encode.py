@@ -6,6 +6,8 @@ same functions."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +20,28 @@ class _ImportedOnUse:
     """Stands for orjson until a line is first encoded: importing orjson loads ``uuid``,
     ``platform``, ``datetime``, ``dataclasses`` and ``inspect`` (about 10 ms), which
     ``configure_observability()`` would pay on the caller's thread. The writer thread
-    encodes first and imports it there."""
+    encodes first and imports it there.
+
+    A fork waits while that import runs: the child would inherit the import locks
+    the writer thread holds, and hang on its own first line.
+    """
 
     def __getattr__(self, name: str) -> Any:
         global orjson
-        import orjson as module
+        with _IMPORTING:
+            import orjson as module
 
         orjson = module
         return getattr(module, name)
+
+
+_IMPORTING = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_IMPORTING.acquire,
+        after_in_parent=_IMPORTING.release,
+        after_in_child=_IMPORTING.release,
+    )
 
 
 if TYPE_CHECKING:
