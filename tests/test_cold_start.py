@@ -67,8 +67,7 @@ CONFIGURE_BUDGET = 14
 #: Every module, the standard library's included, that the calling thread may import
 #: (Python 3.11 on Linux: 59 for the import and 18 or 19 for configure, from 96 and
 #: 22 when orjson, dataclasses, json, hashlib and concurrent.futures still loaded
-#: there; the margin of 3 is for other Python versions' standard library, and for a
-#: module another of spanline's threads happens to import first).
+#: there; the margin of 3 is for other Python versions' standard library).
 ALL_AT_IMPORT_BUDGET = 62
 ALL_AT_CONFIGURE_BUDGET = 21
 

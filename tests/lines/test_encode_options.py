@@ -23,9 +23,11 @@ def test_a_fork_waits_while_another_thread_imports_the_encoder(tmp_path: Path) -
     """The child would otherwise inherit orjson's import locks held by a thread it
     does not have, and hang on its first line."""
     code = textwrap.dedent(
-        """
-        import os, threading
+        f"""
+        import os, threading, spanline
         from spanline._lines import _encode
+
+        spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
 
         order, about_to_fork, forked = [], threading.Event(), threading.Event()
 

@@ -6,7 +6,6 @@ same functions."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,8 +21,8 @@ class _ImportedOnUse:
     ``configure_observability()`` would pay on the caller's thread. The writer thread
     encodes first and imports it there.
 
-    A fork waits while that import runs: the child would inherit the import locks
-    the writer thread holds, and hang on its own first line.
+    A fork waits while that import runs (:func:`wait_for_import`): the child would
+    inherit the import locks the writer thread holds, and hang on its own first line.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -36,12 +35,13 @@ class _ImportedOnUse:
 
 
 _IMPORTING = threading.Lock()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_IMPORTING.acquire,
-        after_in_parent=_IMPORTING.release,
-        after_in_child=_IMPORTING.release,
-    )
+
+
+def wait_for_import() -> None:
+    """Before a fork (the writer's fork hooks call it): wait while another thread is
+    importing orjson."""
+    with _IMPORTING:
+        pass
 
 
 if TYPE_CHECKING:
