@@ -17,6 +17,10 @@ import functools
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import Token
+
+# Imported here, not in the import hook: the hook runs under the interpreter's import
+# lock, and importing from it could wait on a thread that waits for that lock.
+from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._hotpath._noop import NoOpSpan
@@ -301,8 +305,6 @@ class _PatchOnImport:
         patch = self.waiting.get(name)
         if patch is None:
             return None
-        from importlib.machinery import PathFinder
-
         spec = PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             loader: Any = _PatchingLoader(spec.loader, patch)  # a loader by its methods
