@@ -40,13 +40,13 @@ def test_a_fork_waits_while_another_thread_imports_the_encoder(tmp_path: Path) -
             forked.set()
             os.waitpid(pid, 0)
 
-        _encode._IMPORTING.acquire()  # as the writer thread does while importing orjson
+        _encode.THREAD_IMPORTS.acquire()  # as the writer thread does while importing orjson
         thread = threading.Thread(target=fork)
         thread.start()
         about_to_fork.wait()
         forked.wait(2.0)  # without the wait at fork, the fork is done by now
         order.append("import done")
-        _encode._IMPORTING.release()
+        _encode.THREAD_IMPORTS.release()
         thread.join()
         print(order)
         """

@@ -118,9 +118,12 @@ _compile_lock = threading.Lock()
 
 
 def _compile() -> None:
-    """Compile the built-in rules, once (several threads may redact first at once)."""
+    """Compile the built-in rules, once (several threads may redact first at once; a
+    fork waits while the writer thread compiles them as a run starts)."""
     global _READY, _TOKEN_RUN, _BYTES_RUN, _SECRET_KEY_RE, _RULES, _PLANS, _PREFIX_TRIGGER
-    with _compile_lock:
+    from spanline._lines._encode import THREAD_IMPORTS
+
+    with THREAD_IMPORTS, _compile_lock:
         if _READY:
             return
         _TOKEN_RUN = re.compile(_TOKEN_RUN_PATTERN)

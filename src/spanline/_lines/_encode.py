@@ -27,20 +27,24 @@ class _ImportedOnUse:
 
     def __getattr__(self, name: str) -> Any:
         global orjson
-        with _IMPORTING:
+        with THREAD_IMPORTS:
             import orjson as module
 
         orjson = module
         return getattr(module, name)
 
 
-_IMPORTING = threading.Lock()
+#: Held while one of spanline's threads imports or builds, as a run starts, what a
+#: forked child needs too (orjson here; the host name's ``socket``, the redaction
+#: rules, the metadata thread's modules): a fork waits for it (:func:`wait_for_import`),
+#: or the child would inherit the import locks (or the rules' lock) held, and hang.
+THREAD_IMPORTS = threading.RLock()
 
 
 def wait_for_import() -> None:
-    """Before a fork (the writer's fork hooks call it): wait while another thread is
-    importing orjson."""
-    with _IMPORTING:
+    """Before a fork (the writer's fork hooks call it): wait while another of spanline's
+    threads holds :data:`THREAD_IMPORTS`."""
+    with THREAD_IMPORTS:
         pass
 
 

@@ -10,7 +10,19 @@ from typing import Any
 from spanline._runs._store import Run
 from spanline._version import __version__
 
-__all__ = ["execution_metadata", "git_info", "to_yaml", "write_metadata"]
+__all__ = ["execution_metadata", "git_info", "load_modules", "to_yaml", "write_metadata"]
+
+
+def load_modules() -> None:
+    """Import what the metadata thread uses (git's ``subprocess``, ``platform``, ...) in one
+    place, for the thread to hold off forks meanwhile."""
+    import datetime  # noqa: F401
+    import json  # noqa: F401
+    import platform  # noqa: F401
+    import subprocess  # noqa: F401
+    import urllib.parse  # noqa: F401
+
+    from spanline._capture import _previews  # noqa: F401  (redacting the metadata)
 
 
 def _git(*args: str) -> str | None:

@@ -439,6 +439,9 @@ def _ends_with_process_end(path: Path) -> bool:
 
 def this_host() -> str:
     """The name of this machine, as written in the run's process headers."""
-    import socket
+    from spanline._lines._encode import THREAD_IMPORTS
+
+    with THREAD_IMPORTS:  # the writer thread's first import of it: a fork waits for it
+        import socket
 
     return socket.gethostname()

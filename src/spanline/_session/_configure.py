@@ -305,17 +305,18 @@ def _start_session(
     RUNTIME.prices = prices
     _parts.install_budgets(settings)
     session.integrations = _parts.load_integrations(settings.instrument)
-    if created:  # just before the writer, which waits for git: git's thread slows no more
-        _header.start_metadata(session)  # of configure than this
+    _parts.hand_over(session)
+    _parts.propagate_executors(settings.propagate_executors)
+    session.signals = _signal_handlers(settings.handle_signals)
+    _register_atexit()
+    # The session's threads start last: each takes turns with this thread while it runs.
+    if created:  # just before the writer, which waits for git
+        _header.start_metadata(session)
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
     if session.owner and settings.dashboard:
         session.dashboard = _parts.start_dashboard(run)
-    _parts.hand_over(session)
-    _parts.propagate_executors(settings.propagate_executors)
-    session.signals = _signal_handlers(settings.handle_signals)
-    _register_atexit()
     if session.owner:  # last: its thread starts by loading the folds, off this one
         session.live = _parts.start_live_summary(session)
     return session
