@@ -114,12 +114,16 @@ def test_configure_benchmark_smoke(tmp_path: Path) -> None:
     for row in document["results"]:
         assert row["runs"] == 2
         assert math.isfinite(row["median_ms"]) and 0 < row["min_ms"] <= row["max_ms"]
+        # Three clocks: the process's CPU time (the verdict's), the thread's, the wall's.
+        assert row["thread_median_ms"] > 0 and row["wall_median_ms"] > 0
     (fact,) = document["headlines"]
     assert fact["target_ms"] == 60 and isinstance(fact["target_met"], bool)
     assert fact["target_ratio"] == 0.4 and fact["ratio_to_otel_sdk"] > 0
+    assert fact["wall_ratio_to_otel_sdk"] > 0
     assert "import spanline + configure_observability(), this venv" in result.stdout
     assert "the OTel SDK's setup" in result.stdout
-    assert "median ms" in result.stdout and "configure cold" in result.stdout
+    assert "cpu ms" in result.stdout and "configure cold" in result.stdout
+    assert "ms CPU" in result.stdout and "wall clock" in result.stdout
     assert not list(tmp_path.glob("*/runs"))  # the children wrote into scratch directories
 
 

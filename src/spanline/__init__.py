@@ -11,7 +11,6 @@ from typing import Any
 
 from spanline._capture._redact import add_redaction_pattern, add_secret_key
 from spanline._decorators._assess import assess
-from spanline._decorators._threads import ThreadPoolExecutor, bind_context
 from spanline._decorators._traced import context, traced_agent, traced_llm, traced_tool
 from spanline._hotpath._tracer import NoOpSpan, Span, Tracer, current_span
 from spanline._runs._store import Run
@@ -95,6 +94,9 @@ _LAZY = {
     "summarize": "spanline.folds.summary",
     "summarize_file": "spanline.folds.summary",
     "read_events": "spanline.folds.events",
+    # The pool (with concurrent.futures, logging and queue) loads when first used.
+    "ThreadPoolExecutor": "spanline._decorators._threads",
+    "bind_context": "spanline._decorators._threads",
     # Budgets load when the first one is made.
     "Budget": "spanline._decorators._budget_act",
     "budget": "spanline._decorators._budget_act",

@@ -11,9 +11,9 @@ import pytest
 
 import spanline
 from spanline._session._parse import parse_resource_attributes, parse_run_id, parse_traceparent
+from spanline._session._parts import handover_variables
 from spanline._session._settings import (
     Settings,
-    handover_variables,
     read_environment,
     resolve_settings,
     run_id_prefix,

@@ -8,7 +8,6 @@ tracing must never break it. Every public function applies redaction (see
 from __future__ import annotations
 
 import codecs
-import dataclasses
 import datetime
 import enum
 import math
@@ -112,8 +111,10 @@ def _shape(value: object, *, preview: bool) -> tuple[_Kind, str, str, Iterable[A
     name = cls.__name__
     if isinstance(value, type):
         return None
-    if dataclasses.is_dataclass(value):
-        fields = [f for f in dataclasses.fields(value) if f.repr or not preview]
+    if hasattr(cls, "__dataclass_fields__"):  # a dataclass: its module is loaded already
+        import dataclasses
+
+        fields = [f for f in dataclasses.fields(value) if f.repr or not preview]  # type: ignore[arg-type]
         return _Kind.FIELDS, f"{name}(", ")", ((f.name, getattr(value, f.name)) for f in fields)
     if callable(getattr(cls, "model_dump", None)):  # pydantic, duck-typed to avoid importing it
         try:

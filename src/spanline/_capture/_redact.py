@@ -40,10 +40,10 @@ break it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import threading
+from typing import Any
 
 from spanline._capture._tokens import credential_shaped, redact_high_entropy
 
@@ -118,9 +118,12 @@ _compile_lock = threading.Lock()
 
 
 def _compile() -> None:
-    """Compile the built-in rules, once (several threads may redact first at once)."""
+    """Compile the built-in rules, once (several threads may redact first at once; a
+    fork waits while the writer thread compiles them as a run starts)."""
     global _READY, _TOKEN_RUN, _BYTES_RUN, _SECRET_KEY_RE, _RULES, _PLANS, _PREFIX_TRIGGER
-    with _compile_lock:
+    from spanline._lines._encode import THREAD_IMPORTS
+
+    with THREAD_IMPORTS, _compile_lock:
         if _READY:
             return
         _TOKEN_RUN = re.compile(_TOKEN_RUN_PATTERN)
@@ -157,18 +160,45 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
 class Registry:
-    """User additions to redaction; replaced whole, never mutated, so readers need no lock."""
+    """User additions to redaction; replaced whole, never mutated, so readers need no lock.
 
-    patterns: tuple[re.Pattern[str], ...] = ()
-    key_names: frozenset[str] = frozenset()
-    key_patterns: tuple[re.Pattern[str], ...] = ()
-    #: From the settings (``redact_patterns``, ``redact_exempt_keys``, ``redact_entropy``):
-    #: replaced whole by each configuration, apart from what the functions above added.
-    setting_patterns: tuple[re.Pattern[str], ...] = ()
-    exempt: frozenset[str] = frozenset()
-    entropy: bool = False
+    Equal only to itself (it is part of a cache key). A plain class, not a dataclass:
+    ``import spanline`` loads this module, and ``dataclasses`` brings ``inspect``.
+    """
+
+    __slots__ = (
+        "entropy",
+        "exempt",
+        "key_names",
+        "key_patterns",
+        "patterns",
+        "setting_patterns",
+    )
+
+    def __init__(
+        self,
+        patterns: tuple[re.Pattern[str], ...] = (),
+        key_names: frozenset[str] = frozenset(),
+        key_patterns: tuple[re.Pattern[str], ...] = (),
+        setting_patterns: tuple[re.Pattern[str], ...] = (),
+        exempt: frozenset[str] = frozenset(),
+        entropy: bool = False,
+    ) -> None:
+        self.patterns = patterns
+        self.key_names = key_names
+        self.key_patterns = key_patterns
+        #: From the settings (``redact_patterns``, ``redact_exempt_keys``,
+        #: ``redact_entropy``): replaced whole by each configuration, apart from what
+        #: the functions above added.
+        self.setting_patterns = setting_patterns
+        self.exempt = exempt
+        self.entropy = entropy
+
+    def replace(self, **changes: Any) -> Registry:
+        """A new registry: this one with ``changes``."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        return Registry(**{**values, **changes})
 
 
 registry = Registry()
@@ -332,7 +362,7 @@ def add_redaction_pattern(pattern: str | re.Pattern[str]) -> None:
         raise ValueError(f"redaction pattern {compiled.pattern!r} matches the empty string")
     global registry
     with _registry_lock:
-        registry = dataclasses.replace(registry, patterns=(*registry.patterns, compiled))
+        registry = registry.replace(patterns=(*registry.patterns, compiled))
 
 
 def add_secret_key(name_or_regex: str) -> None:
@@ -353,11 +383,11 @@ def add_secret_key(name_or_regex: str) -> None:
     with _registry_lock:
         if re.fullmatch(r"[\w .-]+", name_or_regex):
             names = registry.key_names | {name_or_regex.lower().translate(_KEY_STRIP)}
-            registry = dataclasses.replace(registry, key_names=names)
+            registry = registry.replace(key_names=names)
         else:
             regex = re.compile(name_or_regex, re.IGNORECASE)
             patterns = (*registry.key_patterns, regex)
-            registry = dataclasses.replace(registry, key_patterns=patterns)
+            registry = registry.replace(key_patterns=patterns)
 
 
 def configure_redaction(
@@ -368,9 +398,7 @@ def configure_redaction(
     global registry
     names = frozenset(name.lower().translate(_KEY_STRIP) for name in exempt)
     with _registry_lock:
-        registry = dataclasses.replace(
-            registry, setting_patterns=patterns, exempt=names, entropy=entropy
-        )
+        registry = registry.replace(setting_patterns=patterns, exempt=names, entropy=entropy)
 
 
 def reset_redaction() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import traceback
 from typing import Any
 
 #: Log files by token: a path not attached yet, or loguru's handler id.
@@ -54,6 +53,8 @@ def report(message: str, *, exc: BaseException | None = None, level: str = "WARN
         if exc is not None:
             # Our own traceback text, not loguru's "diagnose" one: that one prints
             # local variables, which may hold the very events we must not leak.
+            import traceback  # loaded by the first report of an error only
+
             details = "".join(traceback.format_exception(exc)).rstrip()
             framed = f"{framed}\n{details}\n── end of spanline report"
         # Everything is redacted, the message too: it may quote a path, a setting, an

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from spanline._capture import _redact as rules
-from spanline._capture._previews import to_jsonable
 from spanline._capture._redact import (
     CYCLE,
     NOT_SECRET,
@@ -61,7 +60,10 @@ def _redact(value: object, active: set[int], depth: int) -> object:
         if not isinstance(value, (Mapping, list, tuple, set, frozenset)):
             # Objects (dataclasses, models, anything with a repr) would reach the
             # log through the JSON encoder unredacted: convert them here, where
-            # the conversion redacts.
+            # the conversion redacts. (Loaded here: configure hands the writer this
+            # module, and the converter brings datetime and the previews' tables.)
+            from spanline._capture._previews import to_jsonable
+
             return to_jsonable(value)
         if id(value) in active:
             return CYCLE

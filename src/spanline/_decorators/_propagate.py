@@ -13,12 +13,15 @@ other context variables keep the pool's ordinary behaviour.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import Token
-from typing import Any, TypeVar
+
+# Imported here, not in the import hook: the hook runs under the interpreter's import
+# lock, and importing from it could wait on a thread that waits for that lock.
+from importlib.machinery import PathFinder
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanline._hotpath._noop import NoOpSpan
 from spanline._hotpath._runtime import (
@@ -29,6 +32,9 @@ from spanline._hotpath._runtime import (
     live_pipeline,
 )
 from spanline.schema import traceparent_ids
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = [
     "RemoteParent",
@@ -41,19 +47,20 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: ThreadPoolExecutor subclasses running tasks in other interpreters (Python 3.14+).
-_OTHER_INTERPRETERS: tuple[type, ...] = tuple(
-    pool for pool in (getattr(concurrent.futures, "InterpreterPoolExecutor", None),) if pool
-)
+#: ThreadPoolExecutor subclasses running tasks in other interpreters (Python 3.14+),
+#: known once the thread pool is.
+_OTHER_INTERPRETERS: tuple[type, ...] = ()
 #: Values that survive pickling to a worker process unchanged.
 _PLAIN = (str, int, float, bool, type(None))
 
-#: The pools' own methods (typed loosely: they are compared, wrapped and put back).
-_thread_submit: Any = concurrent.futures.ThreadPoolExecutor.submit
-#: Known once ``concurrent.futures.process`` is loaded: loading it (and multiprocessing
-#: with it) only to patch it cost about 24 ms of every configure, in programs that
-#: mostly never start a process pool. See :class:`_PatchOnImport`.
+#: The pools' own methods (typed loosely: they are compared, wrapped and put back),
+#: each known once its module is loaded. Loading ``concurrent.futures.process`` (and
+#: multiprocessing with it) only to patch it cost about 24 ms of every configure, and
+#: the thread pool (with ``logging`` and ``queue``) about 4 ms, in programs that may
+#: never start a pool. See :class:`_PatchOnImport`.
+_thread_submit: Any = None
 _process_submit: Any = None
+_THREAD_MODULE = "concurrent.futures.thread"
 _PROCESS_MODULE = "concurrent.futures.process"
 
 
@@ -196,8 +203,19 @@ def _submit_thread(
     return _thread_submit(self, _run_in_thread, span, attributes, fn, args, kwargs)
 
 
-# What the pools' own methods say about themselves (help(), signatures).
-functools.update_wrapper(_submit_thread, _thread_submit)
+def _patch_thread_pool(module: Any) -> None:
+    """Patch the thread pool of a loaded ``concurrent.futures.thread`` (idempotent)."""
+    global _thread_submit, _OTHER_INTERPRETERS
+    pool = module.ThreadPoolExecutor
+    if _thread_submit is None:
+        _thread_submit = pool.submit
+        # What the pool's own method says about itself (help(), signatures).
+        functools.update_wrapper(_submit_thread, _thread_submit)
+        pools = sys.modules["concurrent.futures"]
+        other = getattr(pools, "InterpreterPoolExecutor", None)
+        _OTHER_INTERPRETERS = (other,) if other is not None else ()
+    if pool.submit is _thread_submit:
+        setattr(pool, "submit", _submit_thread)  # noqa: B010
 
 
 def _run_in_process(
@@ -251,10 +269,11 @@ def _patch_process_pool(module: Any) -> None:
 
 
 class _PatchingLoader:
-    """The process pool module's own loader, patching the pool once the module has run."""
+    """A pool module's own loader, patching the pool once the module has run."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, patch: Callable[[Any], None]) -> None:
         self._loader = loader
+        self._patch = patch
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
@@ -268,26 +287,34 @@ class _PatchingLoader:
         module.__loader__ = self._loader
         if module.__spec__ is not None:
             module.__spec__.loader = self._loader
-        if _PATCH_ON_IMPORT in sys.meta_path:
-            sys.meta_path.remove(_PATCH_ON_IMPORT)
-            _patch_process_pool(module)
+        if module.__name__ in _PATCH_ON_IMPORT.waiting:  # not unpatched meanwhile
+            self._patch(module)
+            _PATCH_ON_IMPORT.done(module.__name__)
 
 
 class _PatchOnImport:
-    """An import hook: patches ``ProcessPoolExecutor`` when its module is first imported,
-    however the program reaches it (``concurrent.futures.ProcessPoolExecutor``, a
-    ``from`` import, ``loop.run_in_executor`` with a process pool)."""
+    """An import hook: patches ``ThreadPoolExecutor`` and ``ProcessPoolExecutor`` when
+    their modules are first imported, however the program reaches them
+    (``concurrent.futures.ThreadPoolExecutor``, a ``from`` import,
+    ``loop.run_in_executor``); it leaves the import path once both are patched."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, Callable[[Any], None]] = {}
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != _PROCESS_MODULE:
+        patch = self.waiting.get(name)
+        if patch is None:
             return None
-        from importlib.machinery import PathFinder
-
         spec = PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            loader: Any = _PatchingLoader(spec.loader)  # a loader by its methods
+            loader: Any = _PatchingLoader(spec.loader, patch)  # a loader by its methods
             spec.loader = loader
         return spec
+
+    def done(self, name: str) -> None:
+        self.waiting.pop(name, None)
+        if not self.waiting and self in sys.meta_path:
+            sys.meta_path.remove(self)
 
 
 _PATCH_ON_IMPORT = _PatchOnImport()
@@ -296,31 +323,37 @@ _PATCH_ON_IMPORT = _PatchOnImport()
 def patch_executors() -> None:
     """Make both executor classes carry the current span with each task (idempotent).
 
-    The process pool is patched now when its module is loaded, else as it loads.
+    Each pool is patched now when its module is loaded, else as it loads.
     """
-    pools = concurrent.futures
-    if pools.ThreadPoolExecutor.submit is _thread_submit:
-        setattr(pools.ThreadPoolExecutor, "submit", _submit_thread)  # noqa: B010
-    module = sys.modules.get(_PROCESS_MODULE)
-    if module is not None:
-        _patch_process_pool(module)
-    elif _PATCH_ON_IMPORT not in sys.meta_path:
+    for name, patch in (
+        (_THREAD_MODULE, _patch_thread_pool),
+        (_PROCESS_MODULE, _patch_process_pool),
+    ):
+        module = sys.modules.get(name)
+        if module is not None:
+            patch(module)
+        else:
+            _PATCH_ON_IMPORT.waiting[name] = patch
+    if _PATCH_ON_IMPORT.waiting and _PATCH_ON_IMPORT not in sys.meta_path:
         sys.meta_path.insert(0, _PATCH_ON_IMPORT)
 
 
 def unpatch_executors() -> None:
     """Give both executor classes their own ``submit`` back (ours only: never a third party's)."""
-    pools = concurrent.futures
-    if pools.ThreadPoolExecutor.submit is _submit_thread:
-        setattr(pools.ThreadPoolExecutor, "submit", _thread_submit)  # noqa: B010
+    _PATCH_ON_IMPORT.waiting.clear()
     if _PATCH_ON_IMPORT in sys.meta_path:
         sys.meta_path.remove(_PATCH_ON_IMPORT)
+    threads = sys.modules.get(_THREAD_MODULE)
+    if threads is not None and threads.ThreadPoolExecutor.submit is _submit_thread:
+        setattr(threads.ThreadPoolExecutor, "submit", _thread_submit)  # noqa: B010
     module = sys.modules.get(_PROCESS_MODULE)
     if module is not None and module.ProcessPoolExecutor.submit is _submit_process:
         setattr(module.ProcessPoolExecutor, "submit", _process_submit)  # noqa: B010
 
 
 def executors_patched() -> bool:
-    """True while the executors carry the current span."""
-    pools = concurrent.futures
-    return pools.ThreadPoolExecutor.submit is _submit_thread
+    """True while the executors carry the current span (or will, as their modules load)."""
+    threads = sys.modules.get(_THREAD_MODULE)
+    if threads is None:
+        return _THREAD_MODULE in _PATCH_ON_IMPORT.waiting and _PATCH_ON_IMPORT in sys.meta_path
+    return bool(threads.ThreadPoolExecutor.submit is _submit_thread)

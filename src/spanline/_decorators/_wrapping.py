@@ -10,7 +10,6 @@ call time, so functions decorated at import are traced once tracing starts.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -50,6 +49,8 @@ class Recipe:
         self.func = func
         self.span_name = span_name
         self.kind = kind or self.kind
+        import inspect  # loaded by the first decorated function (with ast, dis, tokenize)
+
         try:
             self.signature: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):  # some builtins have none
@@ -195,6 +196,8 @@ class _Call:
 
 def decorate(func: F, recipe: Recipe) -> F:
     """Pick the wrapper for the function's shape."""
+    import inspect
+
     if inspect.isasyncgenfunction(func):
         wrapper = _async_gen_wrapper(func, recipe)
     elif inspect.isgeneratorfunction(func):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 __all__ = ["error_info", "is_clean_exit", "safe_str"]
 
 
@@ -38,6 +36,8 @@ def error_info(exc: BaseException) -> dict[str, str]:
         return cached
     info = {"type": _qualified_type(exc), "message": safe_str(exc)}
     if exc.__traceback__ is not None:
+        import traceback  # loaded by the first error only (with linecache and textwrap)
+
         info["stacktrace"] = "".join(traceback.format_exception(exc))[-8000:]
     try:
         setattr(exc, _CACHE_ATTRIBUTE, info)

@@ -6,16 +6,56 @@ same functions."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from spanline.schema import COUNT_MAX, END, EVENT, PHASE, PLAN, SCHEMA_VERSION, START
 
 Event = dict[str, Any]
 
-_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+class _ImportedOnUse:
+    """Stands for orjson until a line is first encoded: importing orjson loads ``uuid``,
+    ``platform``, ``datetime``, ``dataclasses`` and ``inspect`` (about 10 ms), which
+    ``configure_observability()`` would pay on the caller's thread. The writer thread
+    encodes first and imports it there.
+
+    A fork waits while that import runs (:func:`wait_for_import`): the child would
+    inherit the import locks the writer thread holds, and hang on its own first line.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        global orjson
+        with THREAD_IMPORTS:
+            import orjson as module
+
+        orjson = module
+        return getattr(module, name)
+
+
+#: Held while one of spanline's threads imports or builds, as a run starts, what a
+#: forked child needs too (orjson here; the host name's ``socket``, the redaction
+#: rules, the metadata thread's modules): a fork waits for it (:func:`wait_for_import`),
+#: or the child would inherit the import locks (or the rules' lock) held, and hang.
+THREAD_IMPORTS = threading.RLock()
+
+
+def wait_for_import() -> None:
+    """Before a fork (the writer's fork hooks call it): wait while another of spanline's
+    threads holds :data:`THREAD_IMPORTS`."""
+    with THREAD_IMPORTS:
+        pass
+
+
+if TYPE_CHECKING:
+    import orjson
+else:
+    orjson = _ImportedOnUse()
+
+#: ``orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS``, by value (orjson's
+#: documented option bits): reading them would import orjson.
+_OPTIONS = 1 << 10 | 1 << 2
 _MAX_DEPTH = 200  # orjson refuses deeper nesting (its limit is 254)
 
 

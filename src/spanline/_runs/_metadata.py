@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -11,7 +10,19 @@ from typing import Any
 from spanline._runs._store import Run
 from spanline._version import __version__
 
-__all__ = ["execution_metadata", "git_info", "to_yaml", "write_metadata"]
+__all__ = ["execution_metadata", "git_info", "load_modules", "to_yaml", "write_metadata"]
+
+
+def load_modules() -> None:
+    """Import what the metadata thread uses (git's ``subprocess``, ``platform``, ...) in one
+    place, for the thread to hold off forks meanwhile."""
+    import datetime  # noqa: F401
+    import json  # noqa: F401
+    import platform  # noqa: F401
+    import subprocess  # noqa: F401
+    import urllib.parse  # noqa: F401
+
+    from spanline._capture import _previews  # noqa: F401  (redacting the metadata)
 
 
 def _git(*args: str) -> str | None:
@@ -90,7 +101,10 @@ def execution_metadata(
 
 def _scalar(value: Any) -> str:
     # JSON scalars are valid YAML scalars (double-quoted strings use the same
-    # escapes), so the file parses with any YAML 1.2 reader.
+    # escapes), so the file parses with any YAML 1.2 reader. (json loads here, on the
+    # metadata thread, not with the session.)
+    import json
+
     return json.dumps(value, ensure_ascii=False, default=repr)
 
 

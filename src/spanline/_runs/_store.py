@@ -7,12 +7,10 @@ execution metadata (:mod:`spanline._runs._metadata`).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +44,40 @@ _STAMP = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-@dataclass(frozen=True)
 class Run:
-    """Where one run's files live."""
+    """Where one run's files live (immutable; equal when both fields are).
 
+    A plain class, not a dataclass: ``import spanline`` loads this module, and
+    ``dataclasses`` brings ``inspect``.
+    """
+
+    __slots__ = ("directory", "run_id")
     run_id: str
     directory: Path
+
+    def __init__(self, run_id: str, directory: Path) -> None:
+        object.__setattr__(self, "run_id", run_id)
+        object.__setattr__(self, "directory", directory)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a Run is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Run is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.run_id, self.directory) == (other.run_id, other.directory)
+
+    def __hash__(self) -> int:
+        return hash((self.run_id, self.directory))
+
+    def __repr__(self) -> str:
+        return f"Run(run_id={self.run_id!r}, directory={self.directory!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Run, (self.run_id, self.directory))
 
     @property
     def base(self) -> Path:
@@ -298,6 +324,8 @@ def list_runs(base: str | os.PathLike[str]) -> list[Run]:
 
 def read_run_start(run: Run) -> dict[str, Any] | None:
     """The run's ``run_start`` line (service, source, versions), or None."""
+    import json
+
     from spanline._lines._read import first_lines  # the reader loads when a run is read
 
     try:
@@ -411,6 +439,9 @@ def _ends_with_process_end(path: Path) -> bool:
 
 def this_host() -> str:
     """The name of this machine, as written in the run's process headers."""
-    import socket
+    from spanline._lines._encode import THREAD_IMPORTS
+
+    with THREAD_IMPORTS:  # the writer thread's first import of it: a fork waits for it
+        import socket
 
     return socket.gethostname()

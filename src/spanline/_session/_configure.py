@@ -13,7 +13,6 @@ import atexit
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._redact import configure_redaction
@@ -35,31 +34,30 @@ if TYPE_CHECKING:
 __all__ = ["child_env", "configure_observability", "current_run", "flush", "shutdown"]
 
 
-@dataclass
-class _Session:
-    settings: Settings
-    run: Run
-    owner_pid: int | None  # the process that created the run (None: joined one)
-    trace_id: str
-    overrides: dict[str, Any]
-    record_pid: int | None = None
+class _Session:  # a plain class: dataclasses (with inspect) would cost the first configure
     start_ts: float = 0.0
     pipeline: Pipeline | None = None
     live: SummarySidecar | None = None
-    saved_env: dict[str, str | None] = field(default_factory=dict)
     log_handler: int | None = None
-    prices: Any = None
     signals: Any = None
     dashboard: Any = None  # a spanline.dashboard DashboardServer, in the owner only
     #: The owner's git facts, read on the metadata thread; run_start waits for them only.
     git: dict[str, str | None] | None = None
-    git_known: threading.Event = field(default_factory=threading.Event)
     metadata_thread: threading.Thread | None = None
-    #: Integrations loaded when the session started, with versions (the header lists them).
-    integrations: dict[str, str] = field(default_factory=dict)
     blobs: Any = None  # the current run's store of out-of-line values (full capture)
     rotated_from: str | None = None  # the run this one was rotated from
     closing: Any = None  # the rotated runs being finished (``_rotation.Closing``)
+
+    def __init__(  # owner_pid: the process that created the run (None: joined one)
+        self, settings: Settings, run: Run, owner_pid: int | None, trace_id: str,
+        overrides: dict[str, Any], record_pid: int | None = None, prices: Any = None,
+    ) -> None:  # fmt: skip
+        self.settings, self.run, self.owner_pid, self.trace_id = settings, run, owner_pid, trace_id
+        self.overrides, self.record_pid, self.prices = overrides, record_pid, prices
+        self.saved_env: dict[str, str | None] = {}
+        self.git_known = threading.Event()
+        #: Integrations loaded when the session started, with versions (the header lists them).
+        self.integrations: dict[str, str] = {}
 
     @property
     def owner(self) -> bool:
@@ -293,9 +291,7 @@ def _start_session(
         record_pid=1 if clock is not None else None,
         prices=prices,
     )
-    if created:
-        _header.start_metadata(session)
-    else:
+    if not created:
         session.git_known.set()
     session.pipeline = _parts.new_pipeline(session, exporters, on_child_exit=shutdown)
     _parts.install_rotation(session)
@@ -309,15 +305,18 @@ def _start_session(
     RUNTIME.prices = prices
     _parts.install_budgets(settings)
     session.integrations = _parts.load_integrations(settings.instrument)
+    _parts.hand_over(session)
+    _parts.propagate_executors(settings.propagate_executors)
+    session.signals = _signal_handlers(settings.handle_signals)
+    _register_atexit()
+    # The session's threads start last: each takes turns with this thread while it runs.
+    if created:  # just before the writer, which waits for git
+        _header.start_metadata(session)
     session.pipeline.start()
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
     if session.owner and settings.dashboard:
         session.dashboard = _parts.start_dashboard(run)
-    _parts.hand_over(session)
-    _parts.propagate_executors(settings.propagate_executors)
-    session.signals = _signal_handlers(settings.handle_signals)
-    _register_atexit()
     if session.owner:  # last: its thread starts by loading the folds, off this one
         session.live = _parts.start_live_summary(session)
     return session

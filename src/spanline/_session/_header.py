@@ -46,6 +46,10 @@ def start_metadata(session: _Session) -> None:
 def _write_metadata(session: _Session, about: tuple[Run, Settings, str | None]) -> None:
     try:
         _runtime.mark_internal_thread()
+        from spanline._lines._encode import THREAD_IMPORTS
+
+        with THREAD_IMPORTS:  # a fork meanwhile waits: its child may need these modules too
+            _metadata.load_modules()
         git = session.git = _metadata.git_info()
         # run_start names only these: it does not wait for what follows, which runs the
         # program's own code (its configuration's text form, however slow).

@@ -3,7 +3,6 @@ the value or raises ``ValueError`` (``PartialValue``: keep the good parts, and w
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -320,6 +319,8 @@ def redact_patterns_value(raw: Any) -> tuple[re.Pattern[str], ...]:
     if isinstance(raw, str):
         items: list[Any] = [raw]
         if raw.lstrip().startswith("["):
+            import json  # loaded only for a list of patterns
+
             try:
                 loaded = json.loads(raw)
             except ValueError:

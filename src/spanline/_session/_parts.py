@@ -4,7 +4,6 @@ the live summary and the dashboard, and the environment put back as it was."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -16,6 +15,8 @@ from spanline._hotpath import _runtime
 from spanline._runs._store import Run
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from spanline._hotpath._runtime import Pipeline
     from spanline._lines._encode import Event
     from spanline._session._configure import _Session
@@ -28,6 +29,7 @@ __all__ = [
     "blob_store",
     "environment_before",
     "hand_over",
+    "handover_variables",
     "in_session",
     "install_rotation",
     "new_pipeline",
@@ -79,7 +81,20 @@ def trace_context(settings: Settings, run_id: str) -> tuple[str, int | None]:
     """
     if settings.traceparent is not None:
         return settings.traceparent
-    return hashlib.sha256(run_id.encode()).hexdigest()[:32], None
+    return _sha256_hex(run_id.encode())[:32], None
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` in hex, from the interpreter's built-in module when it has one:
+    ``hashlib`` starts OpenSSL's bindings first (about 2 ms), for one short digest."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # Python 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
 
 
 def open_run(settings: Settings, overrides: dict[str, Any]) -> tuple[Run, bool]:
@@ -110,14 +125,12 @@ def number_turn(settings: Settings, run: Run, created: bool) -> Settings:
     """
     if settings.session_id is None or not created:
         return settings
-    import dataclasses
-
     from spanline._runs._sessions import take_numbers
 
     turn, attempt = take_numbers(
         run.base, settings.session_id, settings.turn, settings.attempt, run.run_id
     )
-    return dataclasses.replace(settings, turn=turn, attempt=attempt)
+    return settings._replace(turn=turn, attempt=attempt)
 
 
 def in_session(session_id: str, transform: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -198,11 +211,55 @@ def start_dashboard(run: Run) -> Any:
     return server
 
 
+def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[str, str]:
+    """Variables that make a child process trace into this run.
+
+    The session writes them into ``os.environ`` (and restores them at shutdown);
+    a child that reads them through :func:`resolve_settings` joins the run.
+
+    Args:
+        settings: the session's settings (its conversation, turn and attempt, as
+            numbered); a setting children should share is added here, not elsewhere.
+        base_dir: the resolved base directory of the run.
+        run_id: the run to join.
+
+    Returns:
+        ``SPANLINE_ENABLED``, ``SPANLINE_DIR``, ``SPANLINE_RUN_ID``, the redaction settings
+        that are not the defaults (a child redacts as its parent does), the rotation limits
+        (a child follows), in a session ``SPANLINE_SESSION_ID``, ``_TURN``, ``_ATTEMPT``.
+    """
+    variables = {
+        "SPANLINE_ENABLED": "1",
+        "SPANLINE_DIR": os.fspath(base_dir),
+        "SPANLINE_RUN_ID": run_id,
+    }
+    if settings.redact_patterns:
+        import json  # loaded only for patterns to hand over
+
+        patterns = [pattern.pattern for pattern in settings.redact_patterns]
+        variables["SPANLINE_REDACT_PATTERNS"] = json.dumps(patterns)
+    if settings.redact_exempt_keys:
+        variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
+    if settings.redact_entropy:
+        variables["SPANLINE_REDACT_ENTROPY"] = "1"
+    for name, limit in (("SPANLINE_MAX_RUN_BYTES", settings.max_run_bytes),
+                        ("SPANLINE_ROTATE_EVERY", settings.rotate_every)):  # fmt: skip
+        if limit is not None:  # a child follows the rotations
+            variables[name] = repr(limit)
+    if settings.session_id is not None:
+        variables["SPANLINE_SESSION_ID"] = settings.session_id
+        for name, value in (
+            ("SPANLINE_TURN", settings.turn),
+            ("SPANLINE_ATTEMPT", settings.attempt),
+        ):
+            if value is not None:
+                variables[name] = str(value)
+    return variables
+
+
 def hand_over(session: _Session) -> None:
     """Export the run to child processes (SPANLINE_ENABLED, _DIR, _RUN_ID...), keeping
     what was there to put back at shutdown."""
-    from spanline._session._settings import handover_variables
-
     run = session.run
     for name, value in handover_variables(session.settings, run.base, run.run_id).items():
         session.saved_env[name] = os.environ.get(name)

@@ -13,7 +13,6 @@ a fold.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -38,7 +37,7 @@ def in_own_session(settings: Settings, run: Run, created: bool) -> Settings:
     rotating = settings.max_run_bytes is not None or settings.rotate_every is not None
     if not rotating or settings.session_id is not None or not created:
         return settings
-    return dataclasses.replace(settings, session_id=run.run_id)
+    return settings._replace(session_id=run.run_id)
 
 
 def install(session: _Session) -> None:
@@ -65,7 +64,7 @@ def install(session: _Session) -> None:
 def _open_next(session: _Session) -> tuple[Path, str]:
     """Create the next run of the session (on the writer thread, at the rotation)."""
     old = session.run
-    settings = dataclasses.replace(session.settings, turn=None, attempt=None)
+    settings = session.settings._replace(turn=None, attempt=None)
     run = create_run(old.base, settings.service_name)  # latest moves to it
     settings = _parts.number_turn(settings, run, True)
     trace_id, _ = _parts.trace_context(settings, run.run_id)
@@ -102,7 +101,7 @@ def _follow(session: _Session, follow: dict[str, str]) -> tuple[Path, str]:
 
 def _point_children(session: _Session) -> None:
     """Child processes started from now on join the new run (and its turn)."""
-    from spanline._session._settings import handover_variables
+    from spanline._session._parts import handover_variables
 
     run = session.run
     for name, value in handover_variables(session.settings, run.base, run.run_id).items():

@@ -12,16 +12,15 @@ Validation is plain functions, not pydantic: importing pydantic (and, through
 its plugin hook, logfire) cost more than the whole configure call may.
 """
 
-from __future__ import annotations
-
-import json
+# No ``from __future__ import annotations`` here: a named tuple turns each annotation
+# given as text into a ForwardRef, compiling it (about 1.5 ms for the two tables).
 import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from spanline._capture._redact import redact_text
 from spanline._runs._store import run_id_prefix
@@ -58,7 +57,6 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Settings",
-    "handover_variables",
     "read_environment",
     "resolve_settings",
     "run_id_prefix",
@@ -70,9 +68,12 @@ __all__ = [
 _FALLBACK_SERVICE = "spanline"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Resolved configuration of one tracing session (see :data:`SETTINGS`)."""
+class Settings(NamedTuple):
+    """Resolved configuration of one tracing session (see :data:`SETTINGS`).
+
+    A named tuple, not a dataclass: building a dataclass of this many fields (and
+    importing ``dataclasses``, with ``inspect``) cost the first configure about 7 ms.
+    """
 
     enabled: bool = False
     base_dir: Path = Path(".spanline")
@@ -92,7 +93,7 @@ class Settings:
     summary_interval_ms: int = 5_000
     #: Seconds without activity in a running agent's subtree before it counts as stalled.
     stall_s: float = 60.0
-    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    resource_attributes: Mapping[str, str] = MappingProxyType({})
     #: (trace id, parent span id) handed over by a parent process, or None.
     traceparent: tuple[str, int] | None = None
     id_generator: Callable[[], int] | None = None
@@ -122,8 +123,7 @@ class Settings:
     rotate_every: float | None = None
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One row of the settings table: where a setting comes from and how it is checked."""
 
     #: Attribute of :class:`Settings`. Several rows may fill one attribute: the
@@ -452,47 +452,3 @@ def script_name(argv: Sequence[str] | None = None) -> str:
     # ``python -m package`` runs package/__main__.py: the package names the service.
     stem = path.parent.name if path.stem == "__main__" else path.stem
     return stem or _FALLBACK_SERVICE
-
-
-def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[str, str]:
-    """Variables that make a child process trace into this run.
-
-    The session writes them into ``os.environ`` (and restores them at shutdown);
-    a child that reads them through :func:`resolve_settings` joins the run.
-
-    Args:
-        settings: the session's settings (its conversation, turn and attempt, as
-            numbered); a setting children should share is added here, not elsewhere.
-        base_dir: the resolved base directory of the run.
-        run_id: the run to join.
-
-    Returns:
-        ``SPANLINE_ENABLED``, ``SPANLINE_DIR``, ``SPANLINE_RUN_ID``, the redaction settings
-        that are not the defaults (a child redacts as its parent does), the rotation limits
-        (a child follows), in a session ``SPANLINE_SESSION_ID``, ``_TURN``, ``_ATTEMPT``.
-    """
-    variables = {
-        "SPANLINE_ENABLED": "1",
-        "SPANLINE_DIR": os.fspath(base_dir),
-        "SPANLINE_RUN_ID": run_id,
-    }
-    if settings.redact_patterns:
-        patterns = [pattern.pattern for pattern in settings.redact_patterns]
-        variables["SPANLINE_REDACT_PATTERNS"] = json.dumps(patterns)
-    if settings.redact_exempt_keys:
-        variables["SPANLINE_REDACT_EXEMPT_KEYS"] = ",".join(sorted(settings.redact_exempt_keys))
-    if settings.redact_entropy:
-        variables["SPANLINE_REDACT_ENTROPY"] = "1"
-    for name, limit in (("SPANLINE_MAX_RUN_BYTES", settings.max_run_bytes),
-                        ("SPANLINE_ROTATE_EVERY", settings.rotate_every)):  # fmt: skip
-        if limit is not None:  # a child follows the rotations
-            variables[name] = repr(limit)
-    if settings.session_id is not None:
-        variables["SPANLINE_SESSION_ID"] = settings.session_id
-        for name, value in (
-            ("SPANLINE_TURN", settings.turn),
-            ("SPANLINE_ATTEMPT", settings.attempt),
-        ):
-            if value is not None:
-                variables[name] = str(value)
-    return variables

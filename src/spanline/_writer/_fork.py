@@ -16,11 +16,14 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from spanline._lines._encode import wait_for_import
+
 __all__ = ["at_fork", "before_fork"]
 
 _after_in_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
 _in_multiprocessing_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
-_before: list[Callable[[], Any]] = []
+#: The encoder's import of orjson, on the writer thread, is waited out by every fork.
+_before: list[Callable[[], Any]] = [wait_for_import]
 _installed = False
 _joined_multiprocessing = False
 
