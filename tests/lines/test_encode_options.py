@@ -54,3 +54,38 @@ def test_a_fork_waits_while_another_thread_imports_the_encoder(tmp_path: Path) -
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['import done', 'forked']"
+
+
+def test_no_fork_child_inherits_the_encoders_import_lock_held(tmp_path: Path) -> None:
+    """A fork that only waited for the lock to be free left a gap before the fork itself,
+    where another thread could take it again: the child then inherited it held by a
+    thread it does not have, and hung on its first line (a pool worker, now and then)."""
+    code = textwrap.dedent(
+        f"""
+        import os, threading, time, spanline
+        from spanline._lines import _encode
+
+        spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+        stop = threading.Event()
+
+        def imports():  # as spanline's threads do while a run starts, over and over
+            while not stop.is_set():
+                with _encode.THREAD_IMPORTS:
+                    time.sleep(0.0002)
+
+        thread = threading.Thread(target=imports)
+        thread.start()
+        held = 0
+        for _ in range(150):
+            pid = os.fork()
+            if pid == 0:  # the child has one thread: the lock must be free in it
+                os._exit(0 if _encode.THREAD_IMPORTS.acquire(timeout=2.0) else 1)
+            held += os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        stop.set()
+        thread.join()
+        print(held)
+        """
+    )
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

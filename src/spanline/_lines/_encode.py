@@ -21,8 +21,9 @@ class _ImportedOnUse:
     ``configure_observability()`` would pay on the caller's thread. The writer thread
     encodes first and imports it there.
 
-    A fork waits while that import runs (:func:`wait_for_import`): the child would
-    inherit the import locks the writer thread holds, and hang on its own first line.
+    A fork waits while that import runs (it holds :data:`THREAD_IMPORTS` through the
+    fork): the child would inherit the import locks the writer thread holds, and hang
+    on its own first line.
     """
 
     def __getattr__(self, name: str) -> Any:
@@ -36,16 +37,10 @@ class _ImportedOnUse:
 
 #: Held while one of spanline's threads imports or builds, as a run starts, what a
 #: forked child needs too (orjson here; the host name's ``socket``, the redaction
-#: rules, the metadata thread's modules): a fork waits for it (:func:`wait_for_import`),
-#: or the child would inherit the import locks (or the rules' lock) held, and hang.
+#: rules, the metadata thread's modules): every fork takes it and holds it through
+#: the fork (``spanline._writer._fork``), or the child would inherit the import locks
+#: (or the rules' lock) held, and hang.
 THREAD_IMPORTS = threading.RLock()
-
-
-def wait_for_import() -> None:
-    """Before a fork (the writer's fork hooks call it): wait while another of spanline's
-    threads holds :data:`THREAD_IMPORTS`."""
-    with THREAD_IMPORTS:
-        pass
 
 
 if TYPE_CHECKING:

@@ -16,14 +16,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from spanline._lines._encode import wait_for_import
+from spanline._lines._encode import THREAD_IMPORTS
 
 __all__ = ["at_fork", "before_fork"]
 
 _after_in_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
 _in_multiprocessing_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
-#: The encoder's import of orjson, on the writer thread, is waited out by every fork.
-_before: list[Callable[[], Any]] = [wait_for_import]
+_before: list[Callable[[], Any]] = []
+#: Whether this fork holds THREAD_IMPORTS (taken last before it, let go after it).
+_holding = False
 _installed = False
 _joined_multiprocessing = False
 
@@ -61,14 +62,29 @@ def before_fork(hook: Callable[[], Any]) -> None:
 def _install() -> None:
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
-        os.register_at_fork(before=_run_before, after_in_child=_run_after_in_child)
+        os.register_at_fork(
+            before=_run_before, after_in_parent=_let_go, after_in_child=_run_after_in_child
+        )
         _installed = True
 
 
 def _run_before() -> None:
+    global _holding
     for hook in list(_before):
         hook()
     _join_multiprocessing()
+    # Held through the fork itself, not only waited for: in the gap between a wait and
+    # the fork another of spanline's threads could start an import, and the child would
+    # inherit that thread's locks held. The timeout keeps a stuck thread from stopping
+    # the host's fork.
+    _holding = THREAD_IMPORTS.acquire(timeout=10.0)
+
+
+def _let_go() -> None:
+    global _holding
+    if _holding:  # the forking thread took it: in the child, that thread lives on
+        _holding = False
+        THREAD_IMPORTS.release()
 
 
 def _call_live(hooks: list[weakref.WeakMethod[Callable[[], Any]]]) -> None:
@@ -80,6 +96,7 @@ def _call_live(hooks: list[weakref.WeakMethod[Callable[[], Any]]]) -> None:
 
 
 def _run_after_in_child() -> None:
+    _let_go()
     _call_live(_after_in_child)
 
 
