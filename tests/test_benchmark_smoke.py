@@ -330,6 +330,35 @@ def test_against_commit_benchmark_smoke(tmp_path: Path) -> None:
     assert list(scratch.iterdir()) == []
 
 
+RATIO_SCRIPT = ROOT / "benchmarks" / "hot_ratio.py"
+
+
+def test_hot_ratio_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/hot_ratio.py --smoke: every round measures spanline, the OTel SDK and
+    the base commit, and the summary gives the ratios' spread against the target."""
+    out = tmp_path / "ratio.json"
+    scratch = tmp_path / "scratch"  # where the script exports the base commit
+    scratch.mkdir()
+    result = run_interpreter(
+        str(RATIO_SCRIPT),
+        *("--smoke", "--base", "HEAD", "--json", str(out)),
+        env={"TMPDIR": str(scratch)},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert [row["round"] for row in document["rounds"]] == [1, 2]
+    for row in document["rounds"]:
+        for key in ("spanline", "otel-sdk", "base", "ratio", "base_ratio"):
+            assert math.isfinite(row[key]) and row[key] > 0, key
+    for key in ("ratio", "base_ratio"):
+        spread = document[key]
+        assert spread["min"] <= spread["median"] <= spread["max"]
+    assert document["target"] == 0.08
+    assert "spanline / OTel SDK hot path: min " in result.stdout
+    assert list(scratch.iterdir()) == []
+
+
 DISABLED_SCRIPT = ROOT / "benchmarks" / "disabled.py"
 
 

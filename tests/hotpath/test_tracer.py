@@ -287,3 +287,28 @@ def test_run_start_records_the_stall_threshold(tmp_path) -> None:
     assert run is not None
     spanline.shutdown()
     assert read_lines(run.telemetry_path)[0]["stall_s"] == 2.5
+
+
+def test_a_span_from_the_tracer_is_built_as_the_span_class_builds_one(traced) -> None:
+    """tracer.span() makes a Span's stores itself instead of calling Span(...): every
+    field the class's constructor sets holds the same value either way."""
+    from spanline._hotpath._runtime import RUNTIME
+    from spanline._hotpath._tracer import Span
+
+    pipeline = RUNTIME.pipeline
+    made = spanline.get_tracer().span("s", kind="tool", component="c", parent=None, a=1)
+    built = Span(pipeline, "s", "tool", "c", None, {"a": 1})  # type: ignore[arg-type]
+    assert isinstance(made, Span)
+    fields = {field for cls in Span.__mro__ for field in getattr(cls, "__slots__", ())}
+    assert {"_pipeline", "_counters", "name"} <= fields
+    for field in fields:
+        if hasattr(built, field) or hasattr(made, field):
+            assert getattr(made, field) == getattr(built, field), field
+    # Entered and left the same way: one start and one end each.
+    for span in (made, built):
+        with span:
+            pass
+    spanline.shutdown()
+    lines = read_lines(traced.telemetry_path)
+    assert [e["event"] for e in lines if e.get("name") == "s"] == ["span_start"] * 2
+    assert sum(e["event"] == "span_end" for e in lines) == 2
