@@ -312,3 +312,40 @@ def test_a_span_from_the_tracer_is_built_as_the_span_class_builds_one(traced) ->
     lines = read_lines(traced.telemetry_path)
     assert [e["event"] for e in lines if e.get("name") == "s"] == ["span_start"] * 2
     assert sum(e["event"] == "span_end" for e in lines) == 2
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        "spanline.context(round=1)",
+        "spanline.session('s-1')",
+    ],
+)
+def test_context_attributes_set_first_late_in_a_process_reach_its_spans(
+    tmp_path, setter: str
+) -> None:
+    """A fresh process opens spans before it ever sets context attributes, then sets
+    them: the spans opened inside carry them, the ones before and after do not."""
+    code = f"""
+import spanline
+from tests._helpers import read_lines
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+with spanline.span("before"):
+    pass
+with {setter}:
+    with spanline.span("inside"):
+        pass
+with spanline.span("after"):
+    pass
+spanline.shutdown()
+starts = {{e["name"]: e.get("attributes") or {{}} for e in read_lines(run.telemetry_path)
+          if e["event"] == "span_start"}}
+print(sorted(starts["before"]), sorted(starts["inside"]), sorted(starts["after"]))
+"""
+    from tests._helpers import ROOT, run_python
+
+    result = run_python(code, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    before, inside, after = result.stdout.strip().split("] [")
+    assert before == "[" and after == "]"
+    assert inside  # the context's attributes, whichever the setter names

@@ -157,7 +157,7 @@ class Span(SpanData):
             parent_id = parent_span_id(parent)
         span_id = self._id or _new_span_id() or 1  # a decorator may have chosen it
         self._id = span_id
-        extra = context_attributes.get()
+        extra = context_attributes.get() if RUNTIME.context_used else None
         attributes = {**extra, **self.attributes} if extra else self.attributes
         self.attributes = attributes
         if start_ts is None:
@@ -321,9 +321,9 @@ class Tracer:
         """
         if name.__class__ is not str:
             name = check_name(name)
-        if kind.__class__ is not str and kind is not None:
+        if kind is not None and kind.__class__ is not str:
             check_label("kind", kind)
-        if component.__class__ is not str and component is not None:
+        if component is not None and component.__class__ is not str:
             check_label("component", component)
         runtime = self._runtime
         pipeline = runtime.pipeline
