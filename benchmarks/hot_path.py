@@ -60,6 +60,8 @@ CONTENDERS = (
 #: Contenders that also run the 2-thread test.
 THREADED = ("spanline", "otel-sdk")
 THREADS = 2
+#: spanline's hot path at most this fraction of the OTel SDK's.
+TARGET = 0.08
 SPAN_NAME = "hot"
 #: Generous on purpose: a drain that needs this long is a bug, not a slow run.
 DRAIN_TIMEOUT_S = 300.0
@@ -389,6 +391,9 @@ class Sample:
     drained: bool
     #: Process peak RSS right after the drain: queue and writer, not shutdown work.
     peak_rss_mb: float
+    #: CPU time of the loop's thread during a single-threaded loop (None with threads):
+    #: unlike the wall clock, it leaves out the time other processes hold the cores.
+    hot_cpu_s: float | None = None
 
 
 def count_lines(path: Path) -> int:
@@ -428,8 +433,10 @@ def measure_once(contender: Contender, directory: Path, n: int, threads: int) ->
     directory.mkdir(parents=True)
     path = contender.open(directory)
     gc.collect()  # the previous repeat's garbage is not this repeat's cost
+    cpu_start = time.thread_time()
     start = timed_loop(contender, n, threads)
     loop_end = time.perf_counter()
+    cpu = time.thread_time() - cpu_start if threads == 1 else None
     drained = contender.drain()
     drain_end = time.perf_counter()
     peak = peak_rss_mb()
@@ -445,6 +452,7 @@ def measure_once(contender: Contender, directory: Path, n: int, threads: int) ->
         counted_drops=counted,
         drained=drained,
         peak_rss_mb=peak,
+        hot_cpu_s=cpu,
     )
 
 
@@ -545,12 +553,12 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
 
 
 def headline(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """spanline's hot path as a fraction of the OpenTelemetry SDK's (target: at most 0.1)."""
+    """spanline's hot path as a fraction of the OpenTelemetry SDK's (target: at most 0.08)."""
     single = {row["contender"]: row for row in rows if row["threads"] == 1}
     if "spanline" not in single or "otel-sdk" not in single:
-        return {"spanline_vs_otel_hot": None, "target": 0.1, "target_met": None}
+        return {"spanline_vs_otel_hot": None, "target": TARGET, "target_met": None}
     ratio = single["spanline"]["hot_us"] / single["otel-sdk"]["hot_us"]
-    return {"spanline_vs_otel_hot": ratio, "target": 0.1, "target_met": ratio <= 0.1}
+    return {"spanline_vs_otel_hot": ratio, "target": TARGET, "target_met": ratio <= TARGET}
 
 
 def _ratio(value: float | None) -> str:
@@ -581,12 +589,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def format_headline(facts: dict[str, Any]) -> str:
-    """The "spanline / OTel SDK" line and whether the 1/10 target holds."""
+    """The "spanline / OTel SDK" line and whether the target holds."""
     ratio = facts["spanline_vs_otel_hot"]
     if ratio is None:
         return "spanline hot path / OTel SDK hot path = n/a (both must run)"
     verdict = "met" if facts["target_met"] else "NOT met"
-    return f"spanline hot path / OTel SDK hot path = {ratio:.3f} (target <= 0.1: {verdict})"
+    return f"spanline hot path / OTel SDK hot path = {ratio:.3f} (target <= {TARGET}: {verdict})"
 
 
 def environment_facts() -> dict[str, Any]:

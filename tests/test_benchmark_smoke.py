@@ -76,7 +76,7 @@ def test_table_and_headline_are_printed(bench) -> None:
     for label in (*CONTENDERS, "spanline x2thr", "otel-sdk x2thr"):
         assert any(line.startswith(label + " ") for line in result.stdout.splitlines()), label
     assert "spanline hot path / OTel SDK hot path = " in result.stdout
-    assert document["target"] == 0.1
+    assert document["target"] == 0.08
     assert isinstance(document["target_met"], bool)
     assert document["environment"]["versions"]["spanline"]
 
@@ -331,6 +331,36 @@ def test_against_commit_benchmark_smoke(tmp_path: Path) -> None:
         ["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True, check=True
     ).stdout
     assert str(scratch) not in worktrees
+    assert list(scratch.iterdir()) == []
+
+
+RATIO_SCRIPT = ROOT / "benchmarks" / "hot_ratio.py"
+
+
+def test_hot_ratio_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/hot_ratio.py --smoke: every round measures spanline, the OTel SDK and
+    the base commit, and the summary gives the ratios' spread against the target."""
+    out = tmp_path / "ratio.json"
+    scratch = tmp_path / "scratch"  # where the script exports the base commit
+    scratch.mkdir()
+    result = run_interpreter(
+        str(RATIO_SCRIPT),
+        *("--smoke", "--base", "HEAD", "--json", str(out)),
+        env={"TMPDIR": str(scratch)},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert [row["round"] for row in document["rounds"]] == [1, 2]
+    for row in document["rounds"]:
+        for key in ("spanline", "otel-sdk", "base", "ratio", "base_ratio"):
+            for figure in (key, f"{key} cpu"):  # the wall clock and the loop's CPU time
+                assert math.isfinite(row[figure]) and row[figure] > 0, figure
+    for key in ("ratio", "ratio cpu", "base_ratio", "base_ratio cpu"):
+        spread = document[key]
+        assert spread["min"] <= spread["median"] <= spread["max"]
+    assert document["target"] == 0.08
+    assert "spanline / OTel SDK hot path, CPU time  : min " in result.stdout
     assert list(scratch.iterdir()) == []
 
 

@@ -184,3 +184,14 @@ def test_plans_are_matched_to_spans_in_one_place() -> None:
         if "plan" in text and " in ancestors" in text  # the test of the walk
     ]
     assert holders == [Path("folds/_plans.py")]
+
+
+def test_context_attributes_are_set_through_the_runtime_only() -> None:
+    """Setting context attributes also tells the hot path they are in use (until then a
+    span's start skips reading them): one function does both."""
+    setters = [
+        path.relative_to(SRC)
+        for path, text in _sources().items()
+        if "context_attributes.set(" in text
+    ]
+    assert setters == [Path("_hotpath/_runtime.py")]

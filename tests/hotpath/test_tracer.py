@@ -287,3 +287,65 @@ def test_run_start_records_the_stall_threshold(tmp_path) -> None:
     assert run is not None
     spanline.shutdown()
     assert read_lines(run.telemetry_path)[0]["stall_s"] == 2.5
+
+
+def test_a_span_from_the_tracer_is_built_as_the_span_class_builds_one(traced) -> None:
+    """tracer.span() makes a Span's stores itself instead of calling Span(...): every
+    field the class's constructor sets holds the same value either way."""
+    from spanline._hotpath._runtime import RUNTIME
+    from spanline._hotpath._tracer import Span
+
+    pipeline = RUNTIME.pipeline
+    made = spanline.get_tracer().span("s", kind="tool", component="c", parent=None, a=1)
+    built = Span(pipeline, "s", "tool", "c", None, {"a": 1})  # type: ignore[arg-type]
+    assert isinstance(made, Span)
+    fields = {field for cls in Span.__mro__ for field in getattr(cls, "__slots__", ())}
+    assert {"_pipeline", "_counters", "name"} <= fields
+    for field in fields:
+        if hasattr(built, field) or hasattr(made, field):
+            assert getattr(made, field) == getattr(built, field), field
+    # Entered and left the same way: one start and one end each.
+    for span in (made, built):
+        with span:
+            pass
+    spanline.shutdown()
+    lines = read_lines(traced.telemetry_path)
+    assert [e["event"] for e in lines if e.get("name") == "s"] == ["span_start"] * 2
+    assert sum(e["event"] == "span_end" for e in lines) == 2
+
+
+@pytest.mark.parametrize(
+    "setter",
+    [
+        "spanline.context(round=1)",
+        "spanline.session('s-1')",
+    ],
+)
+def test_context_attributes_set_first_late_in_a_process_reach_its_spans(
+    tmp_path, setter: str
+) -> None:
+    """A fresh process opens spans before it ever sets context attributes, then sets
+    them: the spans opened inside carry them, the ones before and after do not."""
+    code = f"""
+import spanline
+from tests._helpers import read_lines
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})
+with spanline.span("before"):
+    pass
+with {setter}:
+    with spanline.span("inside"):
+        pass
+with spanline.span("after"):
+    pass
+spanline.shutdown()
+starts = {{e["name"]: e.get("attributes") or {{}} for e in read_lines(run.telemetry_path)
+          if e["event"] == "span_start"}}
+print(sorted(starts["before"]), sorted(starts["inside"]), sorted(starts["after"]))
+"""
+    from tests._helpers import ROOT, run_python
+
+    result = run_python(code, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    before, inside, after = result.stdout.strip().split("] [")
+    assert before == "[" and after == "]"
+    assert inside  # the context's attributes, whichever the setter names

@@ -30,6 +30,7 @@ from spanline._hotpath._runtime import (
     SUPPRESSED,
     context_attributes,
     live_pipeline,
+    set_context_attributes,
 )
 from spanline.schema import traceparent_ids
 
@@ -183,7 +184,7 @@ def extract(carrier: Mapping[str, Any] | None) -> RemoteParent:
 def _run_in_thread(span: Any, attributes: Any, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
     """Runs on the pool thread: the submitter's span and attributes are current here."""
     span_token = CURRENT_SPAN.set(span)
-    attributes_token = context_attributes.set(attributes)
+    attributes_token = set_context_attributes(attributes)
     try:
         return fn(*args, **kwargs)
     finally:
@@ -231,7 +232,7 @@ def _run_in_process(
     """
     parent_id, trace_id, attributes = state
     span_token = CURRENT_SPAN.set(RemoteParent(parent_id, trace_id))
-    attributes_token = context_attributes.set(attributes)
+    attributes_token = set_context_attributes(attributes)
     try:
         return fn(*args, **kwargs)
     finally:

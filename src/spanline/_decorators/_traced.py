@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from spanline._capture._report import report
 from spanline._decorators._wrapping import Recipe, captured, decorate, parsed_raw_response
 from spanline._hotpath._errors import safe_str
-from spanline._hotpath._runtime import RUNTIME, context_attributes
+from spanline._hotpath._runtime import RUNTIME, context_attributes, set_context_attributes
 from spanline._hotpath._tracer import Span, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
@@ -413,7 +413,7 @@ def context(**attributes: Any) -> Iterator[None]:
     Example: ``with spanline.context(round_number=1, round_type="voting"): ...``
     """
     outer = context_attributes.get()
-    token = context_attributes.set({**(outer or {}), **attributes})
+    token = set_context_attributes({**(outer or {}), **attributes})
     try:
         yield
     finally:

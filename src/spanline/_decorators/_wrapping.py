@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from spanline._decorators._forward import forwarding
 from spanline._hotpath._abandon import NOT_EXHAUSTED, hold_open
 from spanline._hotpath._errors import is_clean_exit
-from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, call_pipeline, context_attributes
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
+    RUNTIME,
+    call_pipeline,
+    context_attributes,
+    set_context_attributes,
+)
 from spanline._hotpath._tracer import _CURRENT, Span, monotonic
 
 if TYPE_CHECKING:
@@ -151,7 +157,7 @@ class _Call:
     def activate(self) -> tuple[Any, Any]:
         """Enter the body's context: its current span and context attributes."""
         span, attributes = self.inside
-        return CURRENT_SPAN.set(span), context_attributes.set(attributes)
+        return CURRENT_SPAN.set(span), set_context_attributes(attributes)
 
     def deactivate(self, tokens: tuple[Any, Any]) -> None:
         """Leave it, remembering where the body left it."""

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from spanline._hotpath._runtime import Pipeline
-from spanline._hotpath._tracer import ABANDONED, Span, monotonic
+from spanline._hotpath._span_data import ABANDONED
+from spanline._hotpath._tracer import Span, monotonic
 from spanline.schema import END
 
 __all__ = ["NOT_EXHAUSTED", "abandon_open_spans", "hold_open"]

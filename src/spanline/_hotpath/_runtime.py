@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
@@ -27,6 +27,7 @@ __all__ = [
     "is_internal_thread",
     "live_pipeline",
     "mark_internal_thread",
+    "set_context_attributes",
 ]
 
 #: The innermost open span of the current context (thread or asyncio task);
@@ -36,6 +37,17 @@ CURRENT_SPAN: ContextVar[Span | NoOpSpan | None] = ContextVar("spanline_current_
 context_attributes: ContextVar[dict[str, Any] | None] = ContextVar(
     "spanline_context_attributes", default=None
 )
+
+
+def set_context_attributes(attributes: dict[str, Any] | None) -> Token[dict[str, Any] | None]:
+    """Make ``attributes`` this context's context attributes; reset with the token.
+
+    The one way to set them: it also tells the hot path that they are in use, so
+    a process that never sets any reads no context variable for them per span.
+    """
+    if not RUNTIME.context_used:
+        RUNTIME.context_used = True
+    return context_attributes.set(attributes)
 
 
 def current_span() -> Span | NoOpSpan:
@@ -87,6 +99,7 @@ class Runtime:
         "capture",
         "closing",
         "configure_hook",
+        "context_used",
         "off",
         "pipeline",
         "preview_chars",
@@ -105,6 +118,9 @@ class Runtime:
         self.pipeline: Pipeline | None = None
         #: True once a budget was set in this process: LLM calls then ask the budgets.
         self.budgets = False
+        #: True once context attributes were set in this process (never reset): until
+        #: then a span's start skips reading them.
+        self.context_used = False
         #: Parent span id (int) handed over by a parent process via TRACEPARENT.
         self.remote_parent: int | None = None
         #: True once configure/shutdown ran or the environment was read.

@@ -17,7 +17,7 @@ from random import getrandbits
 from types import TracebackType
 from typing import Any, Final
 
-from spanline._hotpath._checks import check_label, check_name, counter_total, parent_span_id
+from spanline._hotpath._checks import check_label, check_name, parent_span_id
 from spanline._hotpath._errors import error_info, is_clean_exit
 from spanline._hotpath._noop import NOOP_SPAN, NoOpSpan
 from spanline._hotpath._runtime import (
@@ -31,6 +31,7 @@ from spanline._hotpath._runtime import (
     current_span,
     live_pipeline,
 )
+from spanline._hotpath._span_data import _ENDED, _NEW, _STARTED, ABANDONED, SpanData
 from spanline.schema import (
     AGENT_KINDS,
     END,
@@ -42,11 +43,9 @@ from spanline.schema import (
 
 __all__ = ["AGENT_KINDS", "NOOP_SPAN", "NoOpSpan", "Span", "Tracer", "current_span"]
 
-_STATUSES: Final = ("ok", "error")
-_NEW, _STARTED, _ENDED = 0, 1, 2
-ABANDONED: Final = 3  # ended at shutdown for its owner (see _hotpath._abandon)
 _CURRENT: Final[Any] = object()  # sentinel: "parent is whatever span is current"
 
+_new_object: Final = object.__new__
 _time = time.time
 _perf = time.perf_counter
 
@@ -94,7 +93,7 @@ def wall_time() -> float:
     return _time()
 
 
-class Span:
+class Span(SpanData):
     """One timed operation. Use it as a (async) context manager, or start and end it.
 
     A span is owned by the code that opened it: its methods are not meant to be
@@ -102,15 +101,10 @@ class Span:
     """
 
     __slots__ = (
-        "_counters",
-        "_end_attributes",
-        "_error",
         "_id",
         "_parent",
-        "_pid",
         "_pipeline",
         "_state",
-        "_status",
         "_t0",
         "_token",
         "_ts",
@@ -138,6 +132,7 @@ class Span:
         self._parent = parent
         self.attributes = attributes
         # _token, _ts and _t0 are set when the span starts: fewer stores per span.
+        # Tracer.span() makes these same stores without calling __init__: keep them in step.
         self._id = 0
         self._state = _NEW
         self._counters: dict[str, int | float] | None = None
@@ -146,19 +141,23 @@ class Span:
         self._error: dict[str, str] | None = None
 
     # -- lifecycle ---------------------------------------------------------
-    def _start(self, start_ts: float | None = None) -> None:
+    # ``with`` calls __enter__ and __exit__ from C, which costs more than a call between
+    # two Python functions: so they hold the work themselves, and _start() and end() call
+    # them with the arguments a ``with`` never passes.
+    def __enter__(self, start_ts: float | None = None, current: bool = True) -> Span:
+        """Start the span and make it current (``current=False``: start it only)."""
         if self._state:
             raise ValueError(f"span {self.name!r} was already started")
         self._state = _STARTED
         parent = self._parent
         if parent is _CURRENT:
-            current = CURRENT_SPAN.get()
-            parent_id = current._id if current is not None else RUNTIME.remote_parent
+            now = CURRENT_SPAN.get()
+            parent_id = now._id if now is not None else RUNTIME.remote_parent
         else:
             parent_id = parent_span_id(parent)
         span_id = self._id or _new_span_id() or 1  # a decorator may have chosen it
         self._id = span_id
-        extra = context_attributes.get()
+        extra = context_attributes.get() if RUNTIME.context_used else None
         attributes = {**extra, **self.attributes} if extra else self.attributes
         self.attributes = attributes
         if start_ts is None:
@@ -168,8 +167,8 @@ class Span:
             ts = self._ts = start_ts
             self._t0 = _perf() - max(0.0, _time() - start_ts)
         pipeline = self._pipeline
-        self._pid = pipeline.pid
-        # Registered so that shutdown can end it if its owner never does.
+        # Registered so that shutdown can end it if its owner never does. A process
+        # forked meanwhile starts with an empty registry: see __exit__.
         pipeline.open_spans[self] = get_ident()
         queue = pipeline.queue
         if len(queue) < pipeline.max_queue:
@@ -187,6 +186,13 @@ class Span:
             )
         else:
             pipeline.count_drop()
+        if current:
+            self._token = CURRENT_SPAN.set(self)
+        return self
+
+    def _start(self, start_ts: float | None = None) -> None:
+        """Start the span without making it current."""
+        self.__enter__(start_ts, False)
 
     def end(self, ts: float | None = None, error: BaseException | None = None) -> None:
         """End the span (one :meth:`Tracer.start_span` started), from any thread.
@@ -198,6 +204,29 @@ class Span:
         Raises:
             ValueError: the span was not started or was already ended.
         """
+        self.__exit__(None, error, None, ts, False)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        ts: float | None = None,
+        current: bool = True,
+    ) -> None:
+        """End the span, failed by ``exc`` if given, and stop it being current
+        (``current=False``: end it only)."""
+        if current:
+            token = self._token
+            self._token = None
+            try:
+                # Set by __enter__, which comes first; no cast(): it would cost a call per span.
+                CURRENT_SPAN.reset(token)  # type: ignore[arg-type]
+            except (ValueError, RuntimeError):
+                # Exited in another context (e.g. an async generator finalized
+                # elsewhere): that context's own value is already right.
+                pass
+        # After the reset: a misuse error here must not leave us current.
         state = self._state
         if state != _STARTED:
             if state == ABANDONED:
@@ -205,16 +234,15 @@ class Span:
             raise ValueError(
                 f"span {self.name!r} was {'never started' if state == _NEW else 'already ended'}"
             )
-        if error is not None:
-            self._fail(error)
+        if exc is not None:
+            self._fail(exc)
         self._state = _ENDED
         duration = _perf() - self._t0 if ts is None else max(0.0, ts - self._ts)
         pipeline = self._pipeline
-        if self._pid != pipeline.pid:
-            return  # opened before a fork: the parent process ends it, not this child
         # The removal decides who writes the end when shutdown abandons spans meanwhile:
-        # a dict operation is atomic, so exactly one of the two gets the entry.
-        # (``del`` rather than ``pop()``: no method call on the hot path.)
+        # a dict operation is atomic, so exactly one of the two gets the entry. A span
+        # opened before a fork is not in the child's (new) registry: the parent process
+        # ends it, not this child. (``del`` rather than ``pop()``: no method call.)
         try:
             del pipeline.open_spans[self]
         except KeyError:
@@ -238,30 +266,6 @@ class Span:
         else:
             pipeline.count_drop()
 
-    def __enter__(self) -> Span:
-        self._start()
-        self._token = CURRENT_SPAN.set(self)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is not None:
-            self._fail(exc)
-        token = self._token
-        self._token = None
-        try:
-            # Set by __enter__, which comes first; no cast(): it would cost a call per span.
-            CURRENT_SPAN.reset(token)  # type: ignore[arg-type]
-        except (ValueError, RuntimeError):
-            # Exited in another context (e.g. an async generator finalized
-            # elsewhere): that context's own value is already right.
-            pass
-        self.end()  # after the reset: a misuse error here must not leave us current
-
     def _fail(self, exc: BaseException) -> None:
         """Mark the span failed by ``exc`` unless a status was set explicitly."""
         if self._status is None and not is_clean_exit(exc):
@@ -278,77 +282,6 @@ class Span:
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-    # -- data --------------------------------------------------------------
-    @property
-    def span_id(self) -> str:
-        """The span id as 16 hex characters (empty before the span starts)."""
-        return f"{self._id:016x}" if self._id else ""
-
-    @property
-    def is_recording(self) -> bool:
-        """True: this span is written to the event log (a property, not a method)."""
-        return True
-
-    def add(self, **counters: int | float) -> None:
-        """Add to the span's own numeric counters (``tokens=``, ``tool_uses=``, ...).
-
-        Counters are summed and written as top-level numbers of the span_end line;
-        one holds 64 bits (up to 2**63 - 1 either way), so every line stays readable.
-
-        Raises:
-            TypeError: a value is not an int or float.
-            ValueError: a name is a span field, the counter would not be finite or
-                would pass 64 bits, or the span has ended."""
-        if self._state == _ENDED:
-            raise ValueError(f"span {self.name!r} has ended; counters not added")
-        current = self._counters = self._counters or {}
-        for key, value in counters.items():
-            current[key] = counter_total(key, value, current.get(key, 0))
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Set one attribute, written with the span_end line.
-
-        Raises:
-            TypeError: the key is not a string.
-            ValueError: the span has already ended.
-        """
-        if type(key) is not str:
-            raise TypeError(f"attribute keys must be str, not {type(key).__name__}")
-        if self._state == _ENDED:
-            raise ValueError(f"span {self.name!r} has ended; attribute {key!r} not set")
-        attributes = self._end_attributes
-        if attributes is None:
-            self._end_attributes = {key: value}
-        else:
-            attributes[key] = value
-
-    def set_attributes(self, attributes: dict[str, Any]) -> None:
-        """Set several attributes at once (see :meth:`set_attribute`)."""
-        for key, value in attributes.items():
-            self.set_attribute(key, value)
-
-    def record_exception(self, exc: BaseException) -> None:
-        """Record an exception (type, message, stack) without changing the status."""
-        info = error_info(exc)
-        self.set_attributes({f"exception.{key}": value for key, value in info.items()})
-
-    def set_status(self, status: str, description: str | None = None) -> None:
-        """Set ``"ok"`` or ``"error"``; an error description becomes ``error.message``.
-
-        Raises:
-            ValueError: the status is neither ``"ok"`` nor ``"error"``.
-        """
-        if status not in _STATUSES:
-            raise ValueError(f"status must be 'ok' or 'error', not {status!r}")
-        self._status = status
-        if status == "error":
-            self._error = {"type": "status", "message": description or ""}
-        else:
-            self._error = None
-
-    def __repr__(self) -> str:
-        return f"<Span {self.name!r} id={self.span_id or '-'} kind={self.kind!r}>"
 
 
 class Tracer:
@@ -388,9 +321,9 @@ class Tracer:
         """
         if name.__class__ is not str:
             name = check_name(name)
-        if kind.__class__ is not str and kind is not None:
+        if kind is not None and kind.__class__ is not str:
             check_label("kind", kind)
-        if component.__class__ is not str and component is not None:
+        if component is not None and component.__class__ is not str:
             check_label("component", component)
         runtime = self._runtime
         pipeline = runtime.pipeline
@@ -404,7 +337,22 @@ class Tracer:
         if CURRENT_SPAN.get() is SUPPRESSED:  # one of our own threads: never trace ourselves
             pipeline.count_suppressed()
             return NOOP_SPAN
-        return Span(pipeline, name, kind, component, parent, attributes)
+        # Span(...) inlined: a class call runs __init__ from C, which cost a tenth of
+        # the hot path. These stores are __init__'s, in its order.
+        span = _new_object(Span)
+        span._pipeline = pipeline
+        span.name = name
+        span.kind = kind
+        span.component = component
+        span._parent = parent
+        span.attributes = attributes
+        span._id = 0
+        span._state = _NEW
+        span._counters = None
+        span._end_attributes = None
+        span._status = None
+        span._error = None
+        return span
 
     def start_span(
         self,

@@ -14,7 +14,12 @@ import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from spanline._hotpath._runtime import CURRENT_SPAN, RUNTIME, context_attributes
+from spanline._hotpath._runtime import (
+    CURRENT_SPAN,
+    RUNTIME,
+    context_attributes,
+    set_context_attributes,
+)
 from spanline._hotpath._tracer import _CURRENT, Span, Tracer, new_span_id
 from spanline.schema import USAGE_ON_CHILD
 
@@ -104,7 +109,7 @@ class SpanBook:
             if agent:
                 entry.attributes_set = True
                 entry.attributes_before = context_attributes.get()
-                context_attributes.set(
+                set_context_attributes(
                     {
                         **(entry.attributes_before or {}),
                         "gen_ai.agent.id": span.attributes["gen_ai.agent.id"],
@@ -137,7 +142,7 @@ class SpanBook:
         if entry.made_current and CURRENT_SPAN.get() is span:
             CURRENT_SPAN.set(entry.current_before)
             if entry.attributes_set:
-                context_attributes.set(entry.attributes_before)
+                set_context_attributes(entry.attributes_before)
         span.end(ts=ts, error=error)
         return span
 

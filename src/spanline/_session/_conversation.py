@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from spanline._hotpath._runtime import context_attributes
+from spanline._hotpath._runtime import context_attributes, set_context_attributes
 from spanline.exceptions import ConfigurationError
 
 __all__ = ["session"]
@@ -41,7 +41,7 @@ def session(session_id: str, /) -> Iterator[None]:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
     outer = context_attributes.get()
-    token = context_attributes.set(
+    token = set_context_attributes(
         {**(outer or {}), "session.id": session_id, "gen_ai.conversation.id": session_id}
     )
     try:

@@ -39,7 +39,8 @@ from opentelemetry.trace.propagation import _SPAN_KEY
 
 from spanline._decorators._propagate import RemoteParent
 from spanline._hotpath._runtime import CURRENT_SPAN, SUPPRESSED
-from spanline._hotpath._tracer import _STARTED, Span
+from spanline._hotpath._span_data import _STARTED
+from spanline._hotpath._tracer import Span
 
 __all__ = [
     "OtelView",
