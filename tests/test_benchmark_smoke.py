@@ -274,7 +274,29 @@ def test_reliability_benchmark_smoke(tmp_path: Path) -> None:
     assert document["outage"]["blocking"][0]["exporter"]["exported"] == 0
     assert "kill -9 exposure over 2 kills" in result.stdout
     assert "producers' end to process exit" in result.stdout
+    assert "load average (1 min) before and after the kills" in result.stdout
+    assert len(document["kill_load"]) == 2
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
+
+
+WRITER_SCRIPT = ROOT / "benchmarks" / "writer.py"
+
+
+def test_writer_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/writer.py: each period measured loaded and idle; no timing asserted."""
+    out = tmp_path / "writer.json"
+    result = run_interpreter(
+        str(WRITER_SCRIPT), "--periods", "100,50", "--seconds", "0.3", "--repeats", "1",
+        "--json", str(out), cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert list(document) == ["100 loaded", "100 idle", "50 loaded", "50 idle"]
+    for key, (row,) in document.items():
+        assert math.isfinite(row["cpu_share"]) and row["cpu_share"] > 0, key
+        assert (row["spans"] > 0) == key.endswith("loaded"), key
+    assert "CPU % of a core" in result.stdout
+    assert not list(tmp_path.glob("**/runs"))  # the runs went to a scratch directory
 
 
 EXIT_SCRIPT = ROOT / "benchmarks" / "exit.py"

@@ -88,7 +88,7 @@ def test_bad_numeric_env_value_warns_and_uses_default(monkeypatch: pytest.Monkey
     messages = [str(w.message) for w in caught]
     assert any("SPANLINE_FLUSH_MS='soon' is invalid" in m for m in messages)
     assert any("SPANLINE_MAX_QUEUE='-5' is invalid" in m for m in messages)
-    assert settings.flush_ms == 250
+    assert settings.flush_ms == 100
     assert settings.max_queue == 2_000_000
 
 
@@ -215,7 +215,7 @@ def test_other_settings_follow_argument_then_variable_then_default() -> None:
     assert resolve({"flush_ms": 10, "capture": "off", "enabled": False}, **env).flush_ms == 10
     settings = resolve(**env)
     assert (settings.flush_ms, settings.capture, settings.enabled) == (40, "full", True)
-    assert resolve().flush_ms == 250
+    assert resolve().flush_ms == 100
     assert resolve({"run_dir": "a"}, SPANLINE_DIR="b").base_dir == Path("a")
     assert resolve({"base_dir": "a"}, SPANLINE_DIR="b").base_dir == Path("a")  # attribute name
     assert resolve(SPANLINE_DIR="b").base_dir == Path("b")
@@ -389,7 +389,7 @@ def test_empty_or_non_string_service_name_argument_is_an_error(bad: object) -> N
             "accepted values: 1, true, yes, on, 0, false, no, off",
             "off",
         ),
-        ("SPANLINE_FLUSH_MS", "0", "expected a whole number from 1 to 60000", "250"),
+        ("SPANLINE_FLUSH_MS", "0", "expected a whole number from 1 to 60000", "100"),
         ("SPANLINE_MAX_QUEUE", "many", "expected a whole number from 1 up", "2000000"),
         ("SPANLINE_CAPTURE", "all", "accepted values: off, preview, full", "preview"),
         ("SPANLINE_PREVIEW_CHARS", "1.5", "from 1 to 1000000", "200"),

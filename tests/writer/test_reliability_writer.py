@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import spanline
+from spanline._hotpath._runtime import RUNTIME
 from spanline._writer import _pipeline as _writer
 from spanline._writer._pipeline import Pipeline
 from tests._helpers import by_kind, configure, finish, named, one, writer_threads
@@ -119,13 +120,17 @@ class _RecordingWake:
 
 
 def _writer_on_fake_clock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: float = 0.25
 ) -> tuple[_Clock, Pipeline]:
-    """A pipeline flushing every 0.25 s whose writer loop reads, and sleeps on, ``clock``."""
+    """A pipeline flushing every ``interval`` s whose writer loop reads, and sleeps on,
+    ``clock``."""
     clock = _Clock()
     monkeypatch.setattr(_writer, "time", clock)
     pipeline = Pipeline(
-        telemetry_path=tmp_path / "t.jsonl", trace_id="0" * 32, flush_interval=0.25, max_queue=10
+        telemetry_path=tmp_path / "t.jsonl",
+        trace_id="0" * 32,
+        flush_interval=interval,
+        max_queue=10,
     )
     pipeline._wake = _RecordingWake(clock)  # type: ignore[assignment]
     return clock, pipeline
@@ -146,6 +151,31 @@ def test_the_writer_wakes_on_a_fixed_period_not_after_each_write(
     pipeline._loop()
     # On a fixed grid: 0.25, 0.50, ... not 0.25, 0.60, 0.95 (interval + write time).
     assert passes == pytest.approx([0.25 * k for k in range(1, 9)])
+
+
+def test_by_default_the_writer_writes_every_100_ms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a kill -9 loses is what the writer had not written yet: with the default
+    period, the events of about the last 100 ms (a pass that keeps up included)."""
+    configure(tmp_path / "configured")
+    try:
+        pipeline = RUNTIME.pipeline
+        assert pipeline is not None
+        interval = pipeline.flush_interval
+    finally:
+        spanline.shutdown()
+    clock, writer = _writer_on_fake_clock(tmp_path, monkeypatch, interval)
+    passes: list[float] = []
+
+    def drain() -> bool:
+        passes.append(clock.now)
+        clock.now += 0.03  # a pass that keeps up
+        return len(passes) == 5
+
+    monkeypatch.setattr(writer, "_drain", drain)
+    writer._loop()
+    assert passes == pytest.approx([0.1 * k for k in range(1, 6)])
 
 
 def test_a_writer_far_behind_restarts_its_grid_instead_of_bursting(

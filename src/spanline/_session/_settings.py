@@ -80,7 +80,7 @@ class Settings(NamedTuple):
     exporters: tuple[Any, ...] = ()
     service_name: str = _FALLBACK_SERVICE
     environment: str = "development"
-    flush_ms: int = 250
+    flush_ms: int = 100
     max_queue: int = 2_000_000
     capture: str = "preview"
     preview_chars: int = 200
@@ -178,7 +178,7 @@ SETTINGS: tuple[Setting, ...] = (
     _R("exporters", "exporters", "SPANLINE_EXPORTERS", "names or objects", (),
        "exporter names (`console`, `memory`, installed plugins) or exporter objects; the "
        "variable is comma-separated", exporter_names, "none (`jsonl` is always on)"),
-    _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 250,
+    _R("flush_ms", "flush_ms", "SPANLINE_FLUSH_MS", "int (ms)", 100,
        "the writer's period (1 to 60000): it writes on this fixed cadence, however long a "
        "write takes. A crash loses what was still queued: with a writer that keeps up, the "
        "events of about the last period", whole_number(1, 60_000)),
