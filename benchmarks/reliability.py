@@ -94,10 +94,12 @@ def child_kill(base: str, blob_mb: int = 0) -> None:
         enabled=True, run_dir=base, service_name="kill", capture=capture
     )
     if blob_mb:
+        line = "{:016d} a line of a tool's output, as a build or a test run prints it\n"
+        lines = blob_mb * 1024 * 1024 // len(line.format(0))
 
         @spanline.traced_tool(name="big_output")
         def big_output(number: int) -> str:
-            return f"{number:016d}" * (blob_mb * 1024 * 1024 // 16)
+            return line.format(number) * lines
 
         def blobs() -> None:
             number = 0

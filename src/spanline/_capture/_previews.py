@@ -21,11 +21,11 @@ from typing import Any
 from spanline._capture._redact import (
     CYCLE,
     REDACTED,
-    RedactedText,
     bytes_window,
     hide_flag_values,
     hides,
     is_secret_flag,
+    mark_redacted,
     redact_text,
     redacted_window,
 )
@@ -382,7 +382,7 @@ class _Jsonifier:
         if len(s) <= budget:
             out = redact_text(str.__str__(s))
             if len(out) > _LONG_TEXT:  # marked: the writer need not redact it again
-                out = RedactedText(out)
+                out = mark_redacted(out)
         else:
             out = redacted_window(s, budget)[:budget] + f"{_ELLIPSIS}[+{len(s) - budget} chars]"
         self.chars_left -= len(out)

@@ -19,7 +19,7 @@ import hashlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,12 @@ __all__ = [
 ]
 
 BLOBS_DIR = "blobs"
+#: How a blob file being written starts (``.<name>.<pid>.<thread>``), until it is renamed.
+TEMPORARY_PREFIX = "."
 _HEX = frozenset("0123456789abcdef")
 _ZSTD_SUFFIX = ".zst"
+#: Characters encoded, hashed and compressed at a time: no call holds the GIL for long.
+_PIECE = 1 << 20
 #: The most a blob file may decompress to: a hostile file claiming more is refused
 #: before anything is allocated.
 _MAX_BLOB = 1 << 32
@@ -134,13 +138,13 @@ def resolve(run_dir: str | os.PathLike[str], value: object) -> object:
 
 
 def externalize(
-    event: dict[str, Any], threshold: int, store: Callable[[str, bytes], None]
+    event: dict[str, Any], threshold: int, store: Callable[[str, Sequence[bytes]], None]
 ) -> dict[str, Any]:
     """Move the full-capture values of ``event`` over ``threshold`` bytes out of line.
 
     Called on the writer's helper thread after redaction, so what is hashed and stored is
     what the line would have held. Returns the event (a new ``attributes`` dict when a value
-    moved out); ``store(sha256, data)`` receives each value's bytes.
+    moved out); ``store(sha256, pieces)`` receives each value's bytes, in pieces.
     """
     attributes = event.get("attributes")
     if not attributes or type(attributes) is not dict:
@@ -153,23 +157,39 @@ def externalize(
         if isinstance(value, str):
             if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
                 continue
-            data, media = value.encode("utf-8", "surrogatepass"), BLOB_MEDIA_TEXT
+            pieces, media = _encoded(value), BLOB_MEDIA_TEXT
         else:
             try:
-                data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+                pieces = [orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)]
             except TypeError:  # not JSON-like: the line's encoder deals with it
                 continue
             media = BLOB_MEDIA_JSON
-        if len(data) <= threshold:
+        size = sum(map(len, pieces))
+        if size <= threshold:
             continue
-        digest = hashlib.sha256(data).hexdigest()  # releases the GIL on large inputs
-        store(digest, data)
+        digest = hashlib.sha256(pieces[0])  # releases the GIL on large inputs
+        for piece in pieces[1:]:
+            digest.update(piece)
+        store(digest.hexdigest(), pieces)
         if moved is None:
             moved = dict(attributes)
-        moved[key] = {BLOB_REF: {"sha256": digest, "size": len(data), "media_type": media}}
+        ref = {"sha256": digest.hexdigest(), "size": size, "media_type": media}
+        moved[key] = {BLOB_REF: ref}
     if moved is None:
         return event
     return {**event, "attributes": moved}
+
+
+def _encoded(text: str) -> list[bytes]:
+    """``text`` as UTF-8, a piece of at most ``_PIECE`` characters at a time: encoding 50 MB
+    at once would hold the GIL for the whole copy (a slice never splits a code point, and a
+    slice of a str subclass is a plain str)."""
+    if len(text) <= _PIECE:
+        return [text.encode("utf-8", "surrogatepass")]
+    return [
+        text[at : at + _PIECE].encode("utf-8", "surrogatepass")
+        for at in range(0, len(text), _PIECE)
+    ]
 
 
 class BlobStore:
@@ -197,7 +217,7 @@ class BlobStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._jobs: deque[tuple[str, bytes]] = deque()
+        self._jobs: deque[tuple[str, Sequence[bytes]]] = deque()
         self._seen: set[str] = set()
         self._busy = False
         self._closing = False
@@ -206,8 +226,11 @@ class BlobStore:
         self.failed = 0
         self.error: BaseException | None = None
 
-    def put(self, digest: str, data: bytes) -> None:
-        """Store ``data`` under ``digest`` unless this process already did."""
+    def put(self, digest: str, data: bytes | Sequence[bytes]) -> None:
+        """Store ``data`` (bytes, or its pieces in order) under ``digest`` unless this
+        process already did."""
+        if isinstance(data, (bytes, bytearray)):
+            data = [bytes(data)]
         self._after_fork()
         with self._lock:
             if digest in self._seen:
@@ -260,18 +283,34 @@ class BlobStore:
                 digest, data = self._jobs.popleft()
             self._write(digest, data)
 
-    def _write(self, digest: str, data: bytes) -> None:
+    def _write(self, digest: str, pieces: Sequence[bytes]) -> None:
         try:
             if blob_path(self.directory.parent, digest) is not None:
                 return  # stored by another process of the run, or an earlier run of it
-            name, payload = compress_blob(digest, data)
             self.directory.mkdir(parents=True, exist_ok=True)
-            temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}"
-            temporary.write_bytes(payload)
+            compressor = _compressor(sum(map(len, pieces)))
+            name = digest if compressor is None else digest + _ZSTD_SUFFIX
+            temporary = (
+                self.directory / f"{TEMPORARY_PREFIX}{name}.{os.getpid()}.{threading.get_ident()}"
+            )
+            with open(temporary, "wb") as out:
+                for piece in pieces:  # a piece at a time: each call lets other threads run
+                    out.write(piece if compressor is None else compressor.compress(piece))
+                if compressor is not None:
+                    out.write(compressor.flush())
             os.replace(temporary, self.directory / name)  # whole or not at all
         except Exception as exc:
             self.failed += 1
             self.error = self.error or exc
+
+
+def _compressor(size: int) -> Any:
+    """A zstd stream for ``size`` bytes (the size goes in the frame), or None without zstd."""
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard.ZstdCompressor(level=3).compressobj(size=size)
 
 
 def _compress(data: bytes) -> bytes | None:
