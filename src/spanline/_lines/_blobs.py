@@ -5,9 +5,12 @@ thread (never the caller's) encodes and hashes it, puts a reference in the attri
 (:data:`spanline.schema.BLOB_REF`: SHA-256, size, media type) and hands the bytes to
 :class:`BlobStore`, whose own thread compresses (zstd, when ``zstandard`` is installed)
 and writes ``blobs/<sha256>.zst`` (or ``blobs/<sha256>``). A file is written under a
-temporary name and renamed, so a reader finds a whole blob or none: a process killed
-before its blob thread wrote leaves a reference whose file is missing, which readers
-show as such. A value already stored is not written twice.
+temporary name (``.<name>.<pid>.<thread>``) and renamed, so a reader finds a whole blob or
+none: a process killed before its blob thread wrote leaves a reference whose file is
+missing, which readers show as such. Readers never take a temporary file for a blob; one
+whose process is gone is removed by :func:`sweep_temporaries` (``show``, ``check`` and the
+next process that writes a blob into the run call it). A value already stored is not
+written twice.
 
 Readers resolve references with :func:`read_blob` and :func:`resolve`; a file that does
 not decompress or whose content does not match its name raises :class:`BlobError`.
@@ -38,6 +41,7 @@ __all__ = [
     "read_blob",
     "rename_refs",
     "resolve",
+    "sweep_temporaries",
 ]
 
 BLOBS_DIR = "blobs"
@@ -192,6 +196,45 @@ def _encoded(text: str) -> list[bytes]:
     ]
 
 
+def sweep_temporaries(run_dir: str | os.PathLike[str], alive: Callable[[int], bool]) -> int:
+    """Remove the half-written blob files in ``run_dir`` whose process is gone.
+
+    Args:
+        run_dir: the run's directory.
+        alive: whether a process of this host runs, by pid (the run store's check).
+
+    Returns:
+        How many files were removed. Nothing is raised: a file that cannot be removed
+        (a read-only copy of the run) stays, and readers ignore it anyway.
+    """
+    removed = 0
+    try:
+        names = [entry.name for entry in os.scandir(Path(run_dir) / BLOBS_DIR)]
+    except OSError:
+        return 0
+    for name in names:
+        pid = _writer_pid(name)
+        if pid is None or alive(pid):
+            continue
+        try:
+            os.unlink(Path(run_dir) / BLOBS_DIR / name)
+        except OSError:
+            continue
+        removed += 1
+    return removed
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid in a temporary blob file's name (``.<sha256>[.zst].<pid>.<thread>``)."""
+    if not name.startswith(TEMPORARY_PREFIX):
+        return None
+    parts = name[len(TEMPORARY_PREFIX) :].split(".")
+    if len(parts) not in (3, 4) or len(parts[0]) != 64 or not _HEX.issuperset(parts[0]):
+        return None
+    pid, thread = parts[-2], parts[-1]
+    return int(pid) if pid.isdigit() and thread.isdigit() and int(pid) > 0 else None
+
+
 class BlobStore:
     """Writes blobs into ``<run_dir>/blobs/`` on a thread of its own (``spanline-blobs``).
 
@@ -199,6 +242,8 @@ class BlobStore:
         run_dir: the run's directory.
         synchronous: write on the caller's thread (deterministic test runs).
         on_thread_start: called first on the blob thread (marks it as spanline's own).
+        alive: whether a process runs, by pid: given, the first write removes the
+            half-written files of the run's processes that are gone (killed mid-blob).
     """
 
     def __init__(
@@ -207,10 +252,12 @@ class BlobStore:
         *,
         synchronous: bool = False,
         on_thread_start: Callable[[], object] | None = None,
+        alive: Callable[[int], bool] | None = None,
     ) -> None:
         self.directory = Path(run_dir) / BLOBS_DIR
         self.synchronous = synchronous
         self._on_thread_start = on_thread_start
+        self._alive = alive
         self._reset()
 
     def _reset(self) -> None:
@@ -287,6 +334,9 @@ class BlobStore:
         try:
             if blob_path(self.directory.parent, digest) is not None:
                 return  # stored by another process of the run, or an earlier run of it
+            if self._alive is not None:
+                sweep_temporaries(self.directory.parent, self._alive)
+                self._alive = None  # once a process: what it leaves itself is in flight
             self.directory.mkdir(parents=True, exist_ok=True)
             compressor = _compressor(sum(map(len, pieces)))
             name = digest if compressor is None else digest + _ZSTD_SUFFIX

@@ -291,11 +291,13 @@ def _event_transform(
         return redact, None
     from spanline._hotpath._runtime import mark_internal_thread
     from spanline._lines._blobs import BlobStore, externalize
+    from spanline._runs._liveness import process_alive
 
     store = BlobStore(
         session.run.telemetry_path.parent,
         synchronous=settings.synchronous,
         on_thread_start=mark_internal_thread,
+        alive=process_alive,  # the first blob removes what killed processes half-wrote
     )
     threshold, put = settings.blob_threshold, store.put
 
