@@ -26,6 +26,7 @@ from spanline._capture._redact import (
     hides,
     is_secret_flag,
     mark_redacted,
+    redact_captured,
     redact_text,
     redacted_window,
 )
@@ -380,7 +381,7 @@ class _Jsonifier:
     def text(self, s: str) -> str:
         budget = max(self.chars_left, 0)
         if len(s) <= budget:
-            out = redact_text(str.__str__(s))
+            out = redact_captured(str.__str__(s))
             if len(out) > _LONG_TEXT:  # marked: the writer need not redact it again
                 out = mark_redacted(out)
         else:

@@ -232,6 +232,29 @@ def redact_text(s: str) -> str:
     return s if text is original else text
 
 
+def redact_captured(s: str) -> str:
+    """``redact_text`` for a value captured in full. A long text's redacted pieces also go,
+    as each is done, to the blob store's sink, which encodes and hashes them on its own
+    thread meanwhile (the writer then need not stop for it). With user patterns, which run
+    over the whole text at the end, the pieces are not final: no sink then."""
+    current = registry
+    if len(s) <= _LARGE or current.patterns or current.setting_patterns:
+        return redact_text(s)
+    from spanline._lines._blobs import text_sink
+
+    sink = text_sink()
+    if sink is None:
+        return redact_text(s)
+    if not _READY:
+        _compile()
+    from spanline._capture._redact_large import redact_in_pieces
+
+    rules = functools.partial(_rules, entropy=current.entropy)
+    out = redact_in_pieces(str.__str__(s), rules, _RULES[0], on_piece=sink.feed)
+    sink.finish(out)
+    return out
+
+
 def _rules(text: str, *, entropy: bool) -> str:
     """The built-in rules, then the high-entropy rule when it is on, over ``text``."""
     # The key rules read the reversed text: reverse it once until a rule changes the text.

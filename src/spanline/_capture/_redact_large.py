@@ -52,7 +52,11 @@ _SCHEMES = ("bearer", "basic", "token")
 
 
 def redact_in_pieces(
-    text: str, redact: Callable[[str], str], pem_rule: re.Pattern[str], chunk: int = CHUNK
+    text: str,
+    redact: Callable[[str], str],
+    pem_rule: re.Pattern[str],
+    chunk: int = CHUNK,
+    on_piece: Callable[[str], object] | None = None,
 ) -> str:
     """``redact`` applied to ``text`` piece by piece, cut only where it cannot matter.
 
@@ -61,6 +65,7 @@ def redact_in_pieces(
         redact: The built-in rules for one piece (a pure function of its text).
         pem_rule: The private key rule, to know how far each block reaches.
         chunk: The length a piece aims at.
+        on_piece: Given each redacted piece, in order, as soon as it is done.
 
     Returns:
         Exactly ``redact(text)``, built from pieces.
@@ -75,13 +80,17 @@ def redact_in_pieces(
             break
         piece = text[start:cut]
         pieces.append(out := redact(piece))
+        if on_piece is not None:
+            on_piece(out)
         changed = changed or out is not piece
         start = cut
         time.sleep(_YIELD_S)  # let the writer and the program's other threads run
-    if not pieces:
-        return redact(text)
-    piece = text[start:]
+    piece = text[start:] if start else text
     pieces.append(out := redact(piece))
+    if on_piece is not None:
+        on_piece(out)
+    if len(pieces) == 1:
+        return out
     # Nothing redacted: the text itself, not a copy of it (a 50 MB copy holds the GIL too).
     return "".join(pieces) if changed or out is not piece else text
 

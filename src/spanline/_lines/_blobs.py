@@ -18,6 +18,7 @@ not decompress or whose content does not match its name raises :class:`BlobError
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -155,33 +156,112 @@ def externalize(
         return event
     moved: dict[str, Any] | None = None
     for key in FULL_CAPTURE_KEYS:
-        value = attributes.get(key)
-        if value is None or type(value) in (int, float, bool):
+        found = _stored_form(attributes.get(key), threshold)
+        if found is None:
             continue
-        if isinstance(value, str):
-            if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
-                continue
-            pieces, media = _encoded(value), BLOB_MEDIA_TEXT
-        else:
-            try:
-                pieces = [orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)]
-            except TypeError:  # not JSON-like: the line's encoder deals with it
-                continue
-            media = BLOB_MEDIA_JSON
-        size = sum(map(len, pieces))
-        if size <= threshold:
-            continue
-        digest = hashlib.sha256(pieces[0])  # releases the GIL on large inputs
-        for piece in pieces[1:]:
-            digest.update(piece)
-        store(digest.hexdigest(), pieces)
+        digest, pieces, media = found
+        store(digest, pieces)
         if moved is None:
             moved = dict(attributes)
-        ref = {"sha256": digest.hexdigest(), "size": size, "media_type": media}
-        moved[key] = {BLOB_REF: ref}
+        size = sum(map(len, pieces))
+        moved[key] = {BLOB_REF: {"sha256": digest, "size": size, "media_type": media}}
     if moved is None:
         return event
     return {**event, "attributes": moved}
+
+
+def _stored_form(value: object, threshold: int) -> tuple[str, list[bytes], str] | None:
+    """The SHA-256, bytes (in pieces) and media type of a value over ``threshold`` bytes."""
+    if value is None or type(value) in (int, float, bool):
+        return None
+    if isinstance(value, str):
+        if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
+            return None
+        hashed = _hashed(value)  # encoded and hashed on the blob thread during capture
+        if hashed is not None:
+            digest, pieces = hashed
+            return None if sum(map(len, pieces)) <= threshold else (digest, pieces, BLOB_MEDIA_TEXT)
+        pieces, media = _encoded(value), BLOB_MEDIA_TEXT
+    else:
+        try:
+            pieces = [orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)]
+        except TypeError:  # not JSON-like: the line's encoder deals with it
+            return None
+        media = BLOB_MEDIA_JSON
+    if sum(map(len, pieces)) <= threshold:
+        return None
+    sha = hashlib.sha256(pieces[0])  # releases the GIL on large inputs
+    for piece in pieces[1:]:
+        sha.update(piece)
+    return sha.hexdigest(), pieces, media
+
+
+#: The store capture hands long texts to (the session's, in full capture), or None.
+_active: BlobStore | None = None
+# Texts whose sink finished, by id (the entry holds the text, so the id is not reused while
+# it is listed); at most _SINKS: one no longer listed is encoded and hashed by the writer.
+_HASHED: dict[int, tuple[str, TextSink]] = {}
+_SINKS = 4
+#: How long the writer's helper waits for a sink's last piece before doing the work itself.
+_SINK_WAIT_S = 30.0
+
+
+def text_sink() -> TextSink | None:
+    """A sink for a long text capture is redacting (None when no store takes blobs)."""
+    store = _active
+    return None if store is None else store.text_sink()
+
+
+class TextSink:
+    """Encodes and hashes a text on the blob thread, a piece at a time, in the order given.
+
+    Capture feeds it each redacted piece of a long text as it is done, so the hash is
+    ready about when the redaction is; the writer's helper thread then finds it
+    (``externalize``) instead of stopping for a 50 MB encode and hash, during which no
+    line could be written. ``finish`` names the text the pieces make up.
+    """
+
+    def __init__(self, submit: Callable[[Callable[[], None]], None]) -> None:
+        self._submit = submit
+        self._hash: Any = None  # made on the blob thread, with the first piece
+        self.pieces: list[bytes] = []
+        self._done = threading.Event()
+
+    def feed(self, piece: str) -> None:
+        """Hand over the next piece of the text."""
+        self._submit(functools.partial(self._add, piece))
+
+    def _add(self, piece: str) -> None:
+        for data in _encoded(piece):
+            self.pieces.append(data)
+            if self._hash is None:
+                self._hash = hashlib.sha256(data)  # releases the GIL on large inputs
+            else:
+                self._hash.update(data)
+
+    def finish(self, text: str) -> None:
+        """The pieces fed make up ``text``: the writer may take the result for it."""
+        _HASHED[id(text)] = (text, self)
+        while len(_HASHED) > _SINKS:
+            try:
+                del _HASHED[next(iter(_HASHED))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                break
+        self._submit(self._done.set)
+
+    def result(self, timeout: float) -> tuple[str, list[bytes]] | None:
+        """The text's SHA-256 and its UTF-8 pieces, once the blob thread has them."""
+        if not self._done.wait(timeout) or self._hash is None:
+            return None
+        return self._hash.hexdigest(), self.pieces
+
+
+def _hashed(value: str) -> tuple[str, list[bytes]] | None:
+    """What a sink computed for ``value`` during capture, or None (then the caller does it)."""
+    entry = _HASHED.pop(id(value), None)
+    if entry is None or entry[0] is not value:
+        return None
+    return entry[1].result(_SINK_WAIT_S)
 
 
 def _encoded(text: str) -> list[bytes]:
@@ -264,7 +344,7 @@ class BlobStore:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._jobs: deque[tuple[str, Sequence[bytes]]] = deque()
+        self._jobs: deque[Callable[[], None]] = deque()
         self._seen: set[str] = set()
         self._busy = False
         self._closing = False
@@ -283,17 +363,33 @@ class BlobStore:
             if digest in self._seen:
                 return
             self._seen.add(digest)
-            if not self.synchronous:
-                self._jobs.append((digest, data))
-                self._busy = True
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="spanline-blobs", daemon=True
-                    )
-                    self._thread.start()
-                self._idle.notify_all()
-                return
-        self._write(digest, data)
+        self._submit(functools.partial(self._write, digest, data))
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the blob thread, after the jobs before it (now, if synchronous)."""
+        if self.synchronous:
+            job()
+            return
+        with self._lock:
+            self._jobs.append(job)
+            self._busy = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="spanline-blobs", daemon=True
+                )
+                self._thread.start()
+            self._idle.notify_all()
+
+    def text_sink(self) -> TextSink:
+        """A sink that encodes and hashes a long text on the blob thread, a piece at a time,
+        while capture is still redacting the rest (see :class:`TextSink`)."""
+        self._after_fork()
+        return TextSink(self._submit)
+
+    def activate(self) -> None:
+        """Make this the store that capture hands long texts to (see :func:`text_sink`)."""
+        global _active
+        _active = self
 
     def _after_fork(self) -> None:
         if self._pid != os.getpid():  # a forked child: the parent's thread and work are not ours
@@ -307,7 +403,10 @@ class BlobStore:
 
     def close(self, timeout: float | None) -> None:
         """Write what is handed over, then end the blob thread (a later ``put`` starts
-        another)."""
+        another). Capture stops handing it long texts to hash."""
+        global _active
+        if _active is self:
+            _active = None
         self._after_fork()
         with self._lock:
             thread, self._closing = self._thread, True
@@ -327,8 +426,8 @@ class BlobStore:
                         self._thread, self._closing = None, False
                         return
                     self._idle.wait()
-                digest, data = self._jobs.popleft()
-            self._write(digest, data)
+                job = self._jobs.popleft()
+            job()
 
     def _write(self, digest: str, pieces: Sequence[bytes]) -> None:
         try:

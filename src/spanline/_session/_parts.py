@@ -299,6 +299,7 @@ def _event_transform(
         on_thread_start=mark_internal_thread,
         alive=process_alive,  # the first blob removes what killed processes half-wrote
     )
+    store.activate()  # capture hands it long texts to hash while redacting them
     threshold, put = settings.blob_threshold, store.put
 
     def transform(event: Event) -> Event:
