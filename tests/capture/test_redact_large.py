@@ -159,3 +159,13 @@ def test_a_long_text_capture_redacted_is_not_redacted_again_and_marks_are_bounde
     assert not _redact.already_redacted(captured[-1])  # the mark is taken once
     given = line * (_redact._LARGE // len(line)) + "password=Sp2Ma9Rk\n"
     assert redact({"a": given})["a"].endswith("password=[REDACTED]\n")
+
+
+def test_the_pieces_handed_on_as_they_are_done_make_up_the_result() -> None:
+    """What the blob thread hashes while capture redacts is exactly the redacted text."""
+    text = _document()
+    for chunk in (1, 7, 64, len(text) // 3, len(text) + 1):
+        done: list[str] = []
+        rules = functools.partial(_redact._rules, entropy=False)
+        out = redact_in_pieces(text, rules, _redact._RULES[0], chunk=chunk, on_piece=done.append)
+        assert "".join(done) == out == _whole(text), chunk
