@@ -19,8 +19,9 @@ Three measurements, each in fresh interpreters of this script (``--child ...``):
   once, 105 ms into the load, and says how many spans that covered: every one
   of them must be on disk after the kill.
   With ``--blob-mb M`` the child captures in full and a thread of its own
-  returns a new M MB value from a traced tool, again and again, so a blob is
-  always being hashed, compressed and written when the kill lands.
+  returns a new M MB tool output (lines of text) from a traced tool, again and
+  again, so a blob is always being redacted, hashed, compressed and written
+  when the kill lands.
 * **time to exit**: a child traces the same load for 1 s, notes the wall time
   when its producers end, then returns from its script (atexit shuts down,
   writes process_end and run_summary.json). Measured until the parent sees
