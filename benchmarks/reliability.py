@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/reliability.py [--kills K] [--exits E] [--spans N] [--smoke] [--json PATH]
+    python benchmarks/reliability.py [--kills K] [--exits E] [--spans N] [--blob-mb M]
+        [--flush-ms P] [--kill-only] [--smoke] [--json PATH]
 
 Three measurements, each in fresh interpreters of this script (``--child ...``):
 
@@ -14,10 +15,14 @@ Three measurements, each in fresh interpreters of this script (``--child ...``):
   then reads the newest ``ts`` in telemetry.jsonl. Exposure = kill time -
   newest event written: the events of that window are lost. K kills (20;
   ``--smoke``: 2, over 0.4-1.4 s); the table gives min, p50, p90 and max.
-  Target: max <= 300 ms (flush_ms is 100 by default; `--flush-ms` sets another).
+  Target: max <= 300 ms (flush_ms is 100 by default; `--flush-ms` sets
+  another). Each child also calls ``flush()`` once, 105 ms into the load, and
+  says how many spans that covered: every one of them must be on disk after
+  the kill.
   With ``--blob-mb M`` the child captures in full and a thread of its own
-  returns a new M MB value from a traced tool, again and again, so a blob is
-  always being hashed, compressed and written when the kill lands.
+  returns a new M MB tool output (lines of text) from a traced tool, again and
+  again, so a blob is always being redacted, hashed, compressed and written
+  when the kill lands.
 * **time to exit**: a child traces the same load for 1 s, notes the wall time
   when its producers end, then returns from its script (atexit shuts down,
   writes process_end and run_summary.json). Measured until the parent sees
@@ -65,7 +70,11 @@ RESULT = "RESULT "
 
 
 def _paced(seconds: float | None) -> float:
-    """Trace RATE spans/s in STEP_S steps, for ``seconds`` (None: until killed)."""
+    """Trace RATE spans/s in STEP_S steps, for ``seconds`` (None: until killed).
+
+    20 steps (100 ms) into the load it prints ``LOADED``; then it calls ``flush()`` once and
+    prints ``FLUSHED n``: the first n ``load`` spans are on disk, whatever comes after.
+    """
     import spanline
 
     per_step = int(RATE * STEP_S)
@@ -77,6 +86,9 @@ def _paced(seconds: float | None) -> float:
                 pass
         if step == 20:  # 100 ms into the load: tell the parent it may aim
             print("LOADED", flush=True)
+        elif step == 21 and seconds is None:
+            spanline.flush()
+            print(f"FLUSHED {(step + 1) * per_step}", flush=True)
         step += 1
         pause = start + step * STEP_S - time.monotonic()
         if pause > 0:
@@ -95,10 +107,12 @@ def child_kill(base: str, blob_mb: int = 0, flush_ms: int = 0) -> None:
         enabled=True, run_dir=base, service_name="kill", capture=capture, **chosen
     )
     if blob_mb:
+        line = "{:016d} a line of a tool's output, as a build or a test run prints it\n"
+        lines = blob_mb * 1024 * 1024 // len(line.format(0))
 
         @spanline.traced_tool(name="big_output")
         def big_output(number: int) -> str:
-            return f"{number:016d}" * (blob_mb * 1024 * 1024 // 16)
+            return line.format(number) * lines
 
         def blobs() -> None:
             number = 0
@@ -181,8 +195,9 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SPANLINE_")}
 
 
-def _newest_ts(path: Path) -> float:
-    newest = 0.0
+def _scan(path: Path) -> tuple[float, int]:
+    """The newest ``ts`` in the log, and how many ``load`` spans ended in it."""
+    newest, ends, loads = 0.0, 0, set()
     for line in path.read_bytes().splitlines():
         try:
             event = json.loads(line)
@@ -191,7 +206,11 @@ def _newest_ts(path: Path) -> float:
         ts = event.get("ts")
         if isinstance(ts, (int, float)):
             newest = max(newest, float(ts))
-    return newest
+        if event.get("event") == "span_start" and event.get("name") == "load":
+            loads.add(event.get("span_id"))
+        elif event.get("event") == "span_end":
+            ends += event.get("span_id") in loads
+    return newest, ends
 
 
 def kill_moments(kills: int, span: tuple[float, float], rng: random.Random) -> list[float]:
@@ -201,8 +220,11 @@ def kill_moments(kills: int, span: tuple[float, float], rng: random.Random) -> l
     return [low + width * (number + rng.random()) for number in range(kills)]
 
 
-def measure_kill(base: Path, after_s: float, blob_mb: int = 0, flush_ms: int = 0) -> float:
-    """One kill ``after_s`` into the load: ms between the kill and the newest event on disk."""
+def measure_kill(
+    base: Path, after_s: float, blob_mb: int = 0, flush_ms: int = 0
+) -> tuple[float, int, int]:
+    """One kill ``after_s`` into the load: ms between the kill and the newest event on disk,
+    the ``load`` spans the child had flushed, and those found on disk after the kill."""
     directory = Path(tempfile.mkdtemp(dir=base))
     process = subprocess.Popen(
         _python("kill", str(directory), str(blob_mb), str(flush_ms)),
@@ -215,12 +237,18 @@ def measure_kill(base: Path, after_s: float, blob_mb: int = 0, flush_ms: int = 0
     if not line.startswith("LOADED"):
         process.kill()
         raise RuntimeError(f"the kill child did not start: {line!r}")
-    time.sleep(max(0.0, after_s - 0.1))  # LOADED comes 100 ms into the load
+    loaded = time.monotonic()
+    flushed = process.stdout.readline()
+    if not flushed.startswith("FLUSHED "):
+        process.kill()
+        raise RuntimeError(f"the kill child did not flush: {flushed!r}")
+    time.sleep(max(0.0, after_s - 0.1 - (time.monotonic() - loaded)))  # LOADED: 100 ms in
     killed_at = time.time()
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     telemetry = directory / "runs" / "latest" / "telemetry.jsonl"
-    return (killed_at - _newest_ts(telemetry)) * 1000.0
+    newest, ends = _scan(telemetry)
+    return (killed_at - newest) * 1000.0, int(flushed.split()[1]), ends
 
 
 def measure_exit(base: Path) -> dict[str, Any]:
@@ -265,17 +293,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         base = Path(scratch)
         span = SMOKE_KILL_SPAN_S if args.smoke else KILL_SPAN_S
         load = [os.getloadavg()[0]]
-        kills = [
+        measured = [
             measure_kill(base, at, args.blob_mb, args.flush_ms)
             for at in kill_moments(args.kills, span, rng)
         ]
         load.append(os.getloadavg()[0])
-        exits = [measure_exit(base) for _ in range(args.exits)]
+        exits = [measure_exit(base) for _ in range(0 if args.kill_only else args.exits)]
         outage: dict[str, list[dict[str, Any]]] = {mode: [] for mode in OUTAGES}
-        for _ in range(args.outage_repeats):
+        for _ in range(0 if args.kill_only else args.outage_repeats):
             for mode in OUTAGES:  # interleaved: the machine's noise hits all alike
                 outage[mode].append(measure_outage(base, mode, args.spans))
-    return {"kills_ms": kills, "kill_load": load, "exits": exits, "outage": outage}
+    kills = [ms for ms, _, _ in measured]
+    flushed = [{"flushed": flushed, "on_disk": ends} for _, flushed, ends in measured]
+    return {
+        "kills_ms": kills,
+        "kills_flushed": flushed,
+        "kill_load": load,
+        "exits": exits,
+        "outage": outage,
+    }
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -295,7 +331,11 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     print("every kill (ms): " + ", ".join(f"{k:.0f}" for k in sorted(kills)))
     before, after = results["kill_load"]
     print(f"load average (1 min) before and after the kills: {before:.2f}, {after:.2f}")
+    kept = all(k["on_disk"] >= k["flushed"] for k in results["kills_flushed"])
+    print(f"every span flushed before a kill found after it: {kept}")
     print()
+    if args.kill_only:
+        return
     exit_s = [e["exit_s"] for e in results["exits"]]
     written = all(e["summary_written"] and e["returncode"] == 0 for e in results["exits"])
     print(f"producers' end to process exit, run_summary.json included ({len(exit_s)} runs)")
@@ -341,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--flush-ms", type=int, default=0, help="kill runs: the writer's period (default: its own)"
     )
+    parser.add_argument("--kill-only", action="store_true", help="only the kill -9 runs")
     parser.add_argument("--smoke", action="store_true", help="a tiny run (for tests)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)

@@ -276,6 +276,7 @@ def test_reliability_benchmark_smoke(tmp_path: Path) -> None:
     assert "producers' end to process exit" in result.stdout
     assert "load average (1 min) before and after the kills" in result.stdout
     assert len(document["kill_load"]) == 2
+    assert all(k["on_disk"] >= k["flushed"] > 0 for k in document["kills_flushed"])
     assert not list(tmp_path.glob("*/runs"))  # the runs went to a scratch directory
 
 
@@ -297,6 +298,28 @@ def test_writer_benchmark_smoke(tmp_path: Path) -> None:
         assert (row["spans"] > 0) == key.endswith("loaded"), key
     assert "CPU % of a core" in result.stdout
     assert not list(tmp_path.glob("**/runs"))  # the runs went to a scratch directory
+
+
+def test_reliability_benchmark_kills_with_a_blob_in_flight_lose_nothing_flushed(
+    tmp_path: Path,
+) -> None:
+    """--smoke --kill-only --blob-mb 2: full capture, a new 2 MB tool output again and again
+    (long enough to be redacted in pieces), two kills; every span the child had flushed
+    before the kill is in the log after it."""
+    out = tmp_path / "reliability.json"
+    result = run_interpreter(
+        str(RELIABILITY_SCRIPT),
+        *("--smoke", "--kill-only", "--blob-mb", "2", "--json", str(out)),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert len(document["kills_flushed"]) == 2
+    for kill in document["kills_flushed"]:
+        assert kill["flushed"] > 0
+        assert kill["on_disk"] >= kill["flushed"]
+    assert "a 2 MB blob always in flight" in result.stdout
+    assert document["exits"] == [] and document["outage"]["none"] == []
 
 
 EXIT_SCRIPT = ROOT / "benchmarks" / "exit.py"

@@ -102,3 +102,21 @@ def test_the_blob_route_refuses_bad_names_and_reports_bad_files(
         corrupt = httpx.get(url + path + ref["sha256"])
         assert corrupt.status_code == 422
         assert "corrupt" in corrupt.json()["error"]
+
+
+def test_the_span_details_say_a_blob_cut_short_is_corrupt(
+    blob_base: Path, tmp_path: Path, watched: Watched
+) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(blob_base, base, symlinks=True)
+    (run_dir,) = (base / "runs").glob("big-*")
+    span_id, ref = _agent(run_dir)
+    blob = run_dir / "blobs" / f"{ref['sha256']}.zst"
+    blob.write_bytes(blob.read_bytes()[:100])  # a zstd stream cut short
+    page = watched.page
+    with serve(base) as url:
+        page.goto(url + "/")
+        page.click(f'g.lane[data-span-id="{span_id}"] rect.bar')
+        head = page.locator("#detail-body pre.blob-head")
+        expect(head).to_contain_text(f"blob {ref['sha256']}.zst is corrupt")
+        expect(page.locator("#detail-body a.blob-link")).to_have_count(1)

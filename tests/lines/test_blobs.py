@@ -243,3 +243,48 @@ def test_the_callers_thread_never_hashes_and_flush_waits_for_the_file(
     spanline.shutdown()
     assert hashed_on and threading.main_thread().name not in hashed_on
     assert all(name.startswith("spanline") for name in hashed_on), hashed_on
+
+
+@pytest.mark.parametrize("user_pattern", [False, True])
+def test_a_long_text_is_hashed_by_the_blob_thread_while_capture_redacts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user_pattern: bool
+) -> None:
+    """Capture hands each redacted piece of a long text to the blob thread, which encodes
+    and hashes it meanwhile: the writer's helper only looks the result up. With a user
+    pattern (run over the whole text at the end) the pieces are not final, and the writer's
+    helper hashes the text as before; either way the blob is the redacted text."""
+    import hashlib as real
+    import threading
+
+    from spanline._capture import _redact
+    from spanline._lines import _blobs
+
+    hashed_on: list[str] = []
+
+    class Recording:
+        @staticmethod
+        def sha256(data: bytes) -> Any:
+            hashed_on.append(threading.current_thread().name)
+            return real.sha256(data)
+
+    monkeypatch.setattr(_blobs, "hashlib", Recording)
+    if user_pattern:
+        monkeypatch.setattr(_redact, "registry", _redact.Registry())
+        _redact.add_redaction_pattern(r"MINE-\d+")
+    run = configure(tmp_path, capture="full")
+    line = "a line of a tool's output\n"
+    text = line * (3 * 1024 * 1024 // len(line)) + f"key {SECRET} MINE-42\n"
+
+    @spanline.traced_tool(name="long")
+    def long() -> str:
+        return text
+
+    long()
+    assert spanline.flush()
+    spanline.shutdown()
+    (stored,) = list((run.directory / "blobs").iterdir())
+    data = _content(stored)
+    assert real.sha256(data).hexdigest() == stored.name.split(".")[0]
+    assert data.startswith(line.encode()) and SECRET.encode() not in data
+    assert (b"MINE-42" in data) is not user_pattern
+    assert hashed_on == ["spanline-convert" if user_pattern else "spanline-blobs"]

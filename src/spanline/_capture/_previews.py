@@ -20,11 +20,12 @@ from typing import Any
 from spanline._capture._redact import (
     CYCLE,
     REDACTED,
-    RedactedText,
     bytes_window,
     hide_flag_values,
     hides,
     is_secret_flag,
+    mark_redacted,
+    redact_captured,
     redact_text,
     redacted_window,
 )
@@ -381,9 +382,9 @@ class _Jsonifier:
     def text(self, s: str) -> str:
         budget = max(self.chars_left, 0)
         if len(s) <= budget:
-            out = redact_text(str.__str__(s))
+            out = redact_captured(str.__str__(s))
             if len(out) > _LONG_TEXT:  # marked: the writer need not redact it again
-                out = RedactedText(out)
+                out = mark_redacted(out)
         else:
             out = redacted_window(s, budget)[:budget] + f"{_ELLIPSIS}[+{len(s) - budget} chars]"
         self.chars_left -= len(out)

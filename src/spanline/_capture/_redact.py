@@ -75,6 +75,35 @@ class RedactedText(str):
     __slots__ = ()
 
 
+# Texts over _LARGE characters that capture redacted, by id, for the writer's pass: making a
+# RedactedText of one would copy it, a call that holds the GIL as long as the copy takes
+# (tens of milliseconds for 50 MB). The entry holds the text, so its id is not reused while
+# it is listed; at most _MARKS are kept (an event dropped on a full queue leaves its entry
+# until newer ones push it out; a text no longer listed is merely redacted again).
+_MARKED: dict[int, str] = {}
+_MARKS = 4
+
+
+def mark_redacted(text: str) -> str:
+    """Note that ``text`` (a long text capture just redacted) needs no second pass."""
+    if len(text) <= _LARGE:
+        return RedactedText(text)
+    _MARKED[id(text)] = text
+    while len(_MARKED) > _MARKS:
+        try:
+            del _MARKED[next(iter(_MARKED))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+            break
+    return text
+
+
+def already_redacted(value: str) -> bool:
+    """Whether capture marked ``value`` as redacted (``mark_redacted``); forgets the mark."""
+    if value.__class__ is RedactedText:
+        return True
+    return len(value) > _LARGE and _MARKED.pop(id(value), None) is value
+
+
 CYCLE = "<cycle>"
 # Text redacted past a cut, so a secret straddling the cut is still matched whole.
 _WINDOW_MARGIN = 1024
@@ -101,6 +130,8 @@ _PASS_NAME = re.compile(r".*(?:[_.\-\s](?i:pass)|[a-z0-9]Pass)", re.ASCII)
 # than the literal searches, so it is not used. A replacement never creates a trigger: "[" and
 # "]" around it keep apart the text on each side.
 _SHORT = 400  # measured: the one search wins up to about 500 characters
+# Longer text is redacted in pieces (``_redact_large``), so no regex call holds the GIL long.
+_LARGE = 1 << 20
 _KEY_GROUPS = ("key_q", "key_e", "key_y", "key_c", "key_f")
 
 # The compiled rules: built on first use, not at import, where compiling them cost about
@@ -219,6 +250,43 @@ def redact_text(s: str) -> str:
     if not _READY:
         _compile()
     text = original = str.__str__(s)  # a str subclass could override the methods used here
+    current = registry
+    if len(text) > _LARGE:  # in pieces: no regex call holds the GIL for long
+        from spanline._capture._redact_large import redact_in_pieces
+
+        text = redact_in_pieces(text, functools.partial(_rules, entropy=current.entropy), _RULES[0])
+    else:
+        text = _rules(text, entropy=current.entropy)
+    for pattern in (*current.patterns, *current.setting_patterns):  # no trigger: always run
+        text = pattern.sub(_substitute, text)
+    return s if text is original else text
+
+
+def redact_captured(s: str) -> str:
+    """``redact_text`` for a value captured in full. A long text's redacted pieces also go,
+    as each is done, to the blob store's sink, which encodes and hashes them on its own
+    thread meanwhile (the writer then need not stop for it). With user patterns, which run
+    over the whole text at the end, the pieces are not final: no sink then."""
+    current = registry
+    if len(s) <= _LARGE or current.patterns or current.setting_patterns:
+        return redact_text(s)
+    from spanline._lines._blobs import text_sink
+
+    sink = text_sink()
+    if sink is None:
+        return redact_text(s)
+    if not _READY:
+        _compile()
+    from spanline._capture._redact_large import redact_in_pieces
+
+    rules = functools.partial(_rules, entropy=current.entropy)
+    out = redact_in_pieces(str.__str__(s), rules, _RULES[0], on_piece=sink.feed)
+    sink.finish(out)
+    return out
+
+
+def _rules(text: str, *, entropy: bool) -> str:
+    """The built-in rules, then the high-entropy rule when it is on, over ``text``."""
     # The key rules read the reversed text: reverse it once until a rule changes the text.
     reversed_text, reversed_of = "", None
     # The result of each rule's sub() in turn, each tried only where its finders point.
@@ -252,12 +320,7 @@ def redact_text(s: str) -> str:
                 pos = match.end()
         if out:
             text = "".join((*out, text[pos:]))
-    current = registry
-    if current.entropy:
-        text = redact_high_entropy(text)
-    for pattern in (*current.patterns, *current.setting_patterns):  # no trigger: always run
-        text = pattern.sub(_substitute, text)
-    return s if text is original else text
+    return redact_high_entropy(text) if entropy else text
 
 
 def _substitute(match: re.Match[str]) -> str:

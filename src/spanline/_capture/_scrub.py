@@ -17,8 +17,8 @@ from spanline._capture._redact import (
     REDACTED,
     SECRET,
     WEAK,
-    RedactedText,
     Registry,
+    already_redacted,
     hide_flag_values,
     hides,
     key_level,
@@ -54,7 +54,7 @@ def _redact(value: object, active: set[int], depth: int) -> object:
     try:
         if isinstance(value, str):
             # Long text captured in full was redacted by capture, with these same rules.
-            return value if value.__class__ is RedactedText else redact_text(value)
+            return value if already_redacted(value) else redact_text(value)
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if not isinstance(value, (Mapping, list, tuple, set, frozenset)):

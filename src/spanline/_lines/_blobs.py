@@ -5,9 +5,12 @@ thread (never the caller's) encodes and hashes it, puts a reference in the attri
 (:data:`spanline.schema.BLOB_REF`: SHA-256, size, media type) and hands the bytes to
 :class:`BlobStore`, whose own thread compresses (zstd, when ``zstandard`` is installed)
 and writes ``blobs/<sha256>.zst`` (or ``blobs/<sha256>``). A file is written under a
-temporary name and renamed, so a reader finds a whole blob or none: a process killed
-before its blob thread wrote leaves a reference whose file is missing, which readers
-show as such. A value already stored is not written twice.
+temporary name (``.<name>.<pid>.<thread>``) and renamed, so a reader finds a whole blob or
+none: a process killed before its blob thread wrote leaves a reference whose file is
+missing, which readers show as such. Readers never take a temporary file for a blob; one
+whose process is gone is removed by :func:`sweep_temporaries` (``show``, ``check`` and the
+next process that writes a blob into the run call it). A value already stored is not
+written twice.
 
 Readers resolve references with :func:`read_blob` and :func:`resolve`; a file that does
 not decompress or whose content does not match its name raises :class:`BlobError`.
@@ -15,11 +18,12 @@ not decompress or whose content does not match its name raises :class:`BlobError
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +42,16 @@ __all__ = [
     "read_blob",
     "rename_refs",
     "resolve",
+    "sweep_temporaries",
 ]
 
 BLOBS_DIR = "blobs"
+#: How a blob file being written starts (``.<name>.<pid>.<thread>``), until it is renamed.
+TEMPORARY_PREFIX = "."
 _HEX = frozenset("0123456789abcdef")
 _ZSTD_SUFFIX = ".zst"
+#: Characters encoded, hashed and compressed at a time: no call holds the GIL for long.
+_PIECE = 1 << 20
 #: The most a blob file may decompress to: a hostile file claiming more is refused
 #: before anything is allocated.
 _MAX_BLOB = 1 << 32
@@ -134,42 +143,176 @@ def resolve(run_dir: str | os.PathLike[str], value: object) -> object:
 
 
 def externalize(
-    event: dict[str, Any], threshold: int, store: Callable[[str, bytes], None]
+    event: dict[str, Any], threshold: int, store: Callable[[str, Sequence[bytes]], None]
 ) -> dict[str, Any]:
     """Move the full-capture values of ``event`` over ``threshold`` bytes out of line.
 
     Called on the writer's helper thread after redaction, so what is hashed and stored is
     what the line would have held. Returns the event (a new ``attributes`` dict when a value
-    moved out); ``store(sha256, data)`` receives each value's bytes.
+    moved out); ``store(sha256, pieces)`` receives each value's bytes, in pieces.
     """
     attributes = event.get("attributes")
     if not attributes or type(attributes) is not dict:
         return event
     moved: dict[str, Any] | None = None
     for key in FULL_CAPTURE_KEYS:
-        value = attributes.get(key)
-        if value is None or type(value) in (int, float, bool):
+        found = _stored_form(attributes.get(key), threshold)
+        if found is None:
             continue
-        if isinstance(value, str):
-            if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
-                continue
-            data, media = value.encode("utf-8", "surrogatepass"), BLOB_MEDIA_TEXT
-        else:
-            try:
-                data = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-            except TypeError:  # not JSON-like: the line's encoder deals with it
-                continue
-            media = BLOB_MEDIA_JSON
-        if len(data) <= threshold:
-            continue
-        digest = hashlib.sha256(data).hexdigest()  # releases the GIL on large inputs
-        store(digest, data)
+        digest, pieces, media = found
+        store(digest, pieces)
         if moved is None:
             moved = dict(attributes)
-        moved[key] = {BLOB_REF: {"sha256": digest, "size": len(data), "media_type": media}}
+        size = sum(map(len, pieces))
+        moved[key] = {BLOB_REF: {"sha256": digest, "size": size, "media_type": media}}
     if moved is None:
         return event
     return {**event, "attributes": moved}
+
+
+def _stored_form(value: object, threshold: int) -> tuple[str, list[bytes], str] | None:
+    """The SHA-256, bytes (in pieces) and media type of a value over ``threshold`` bytes."""
+    if value is None or type(value) in (int, float, bool):
+        return None
+    if isinstance(value, str):
+        if len(value) <= threshold // 4:  # fewer bytes than the threshold, surely
+            return None
+        hashed = _hashed(value)  # encoded and hashed on the blob thread during capture
+        if hashed is not None:
+            digest, pieces = hashed
+            return None if sum(map(len, pieces)) <= threshold else (digest, pieces, BLOB_MEDIA_TEXT)
+        pieces, media = _encoded(value), BLOB_MEDIA_TEXT
+    else:
+        try:
+            pieces = [orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)]
+        except TypeError:  # not JSON-like: the line's encoder deals with it
+            return None
+        media = BLOB_MEDIA_JSON
+    if sum(map(len, pieces)) <= threshold:
+        return None
+    sha = hashlib.sha256(pieces[0])  # releases the GIL on large inputs
+    for piece in pieces[1:]:
+        sha.update(piece)
+    return sha.hexdigest(), pieces, media
+
+
+#: The store capture hands long texts to (the session's, in full capture), or None.
+_active: BlobStore | None = None
+# Texts whose sink finished, by id (the entry holds the text, so the id is not reused while
+# it is listed); at most _SINKS: one no longer listed is encoded and hashed by the writer.
+_HASHED: dict[int, tuple[str, TextSink]] = {}
+_SINKS = 4
+#: How long the writer's helper waits for a sink's last piece before doing the work itself.
+_SINK_WAIT_S = 30.0
+
+
+def text_sink() -> TextSink | None:
+    """A sink for a long text capture is redacting (None when no store takes blobs)."""
+    store = _active
+    return None if store is None else store.text_sink()
+
+
+class TextSink:
+    """Encodes and hashes a text on the blob thread, a piece at a time, in the order given.
+
+    Capture feeds it each redacted piece of a long text as it is done, so the hash is
+    ready about when the redaction is; the writer's helper thread then finds it
+    (``externalize``) instead of stopping for a 50 MB encode and hash, during which no
+    line could be written. ``finish`` names the text the pieces make up.
+    """
+
+    def __init__(self, submit: Callable[[Callable[[], None]], None]) -> None:
+        self._submit = submit
+        self._hash: Any = None  # made on the blob thread, with the first piece
+        self.pieces: list[bytes] = []
+        self._done = threading.Event()
+
+    def feed(self, piece: str) -> None:
+        """Hand over the next piece of the text."""
+        self._submit(functools.partial(self._add, piece))
+
+    def _add(self, piece: str) -> None:
+        for data in _encoded(piece):
+            self.pieces.append(data)
+            if self._hash is None:
+                self._hash = hashlib.sha256(data)  # releases the GIL on large inputs
+            else:
+                self._hash.update(data)
+
+    def finish(self, text: str) -> None:
+        """The pieces fed make up ``text``: the writer may take the result for it."""
+        _HASHED[id(text)] = (text, self)
+        while len(_HASHED) > _SINKS:
+            try:
+                del _HASHED[next(iter(_HASHED))]
+            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                break
+        self._submit(self._done.set)
+
+    def result(self, timeout: float) -> tuple[str, list[bytes]] | None:
+        """The text's SHA-256 and its UTF-8 pieces, once the blob thread has them."""
+        if not self._done.wait(timeout) or self._hash is None:
+            return None
+        return self._hash.hexdigest(), self.pieces
+
+
+def _hashed(value: str) -> tuple[str, list[bytes]] | None:
+    """What a sink computed for ``value`` during capture, or None (then the caller does it)."""
+    entry = _HASHED.pop(id(value), None)
+    if entry is None or entry[0] is not value:
+        return None
+    return entry[1].result(_SINK_WAIT_S)
+
+
+def _encoded(text: str) -> list[bytes]:
+    """``text`` as UTF-8, a piece of at most ``_PIECE`` characters at a time: encoding 50 MB
+    at once would hold the GIL for the whole copy (a slice never splits a code point, and a
+    slice of a str subclass is a plain str)."""
+    if len(text) <= _PIECE:
+        return [text.encode("utf-8", "surrogatepass")]
+    return [
+        text[at : at + _PIECE].encode("utf-8", "surrogatepass")
+        for at in range(0, len(text), _PIECE)
+    ]
+
+
+def sweep_temporaries(run_dir: str | os.PathLike[str], alive: Callable[[int], bool]) -> int:
+    """Remove the half-written blob files in ``run_dir`` whose process is gone.
+
+    Args:
+        run_dir: the run's directory.
+        alive: whether a process of this host runs, by pid (the run store's check).
+
+    Returns:
+        How many files were removed. Nothing is raised: a file that cannot be removed
+        (a read-only copy of the run) stays, and readers ignore it anyway.
+    """
+    removed = 0
+    try:
+        names = [entry.name for entry in os.scandir(Path(run_dir) / BLOBS_DIR)]
+    except OSError:
+        return 0
+    for name in names:
+        pid = _writer_pid(name)
+        if pid is None or alive(pid):
+            continue
+        try:
+            os.unlink(Path(run_dir) / BLOBS_DIR / name)
+        except OSError:
+            continue
+        removed += 1
+    return removed
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid in a temporary blob file's name (``.<sha256>[.zst].<pid>.<thread>``)."""
+    if not name.startswith(TEMPORARY_PREFIX):
+        return None
+    parts = name[len(TEMPORARY_PREFIX) :].split(".")
+    if len(parts) not in (3, 4) or len(parts[0]) != 64 or not _HEX.issuperset(parts[0]):
+        return None
+    pid, thread = parts[-2], parts[-1]
+    return int(pid) if pid.isdigit() and thread.isdigit() and int(pid) > 0 else None
 
 
 class BlobStore:
@@ -179,6 +322,8 @@ class BlobStore:
         run_dir: the run's directory.
         synchronous: write on the caller's thread (deterministic test runs).
         on_thread_start: called first on the blob thread (marks it as spanline's own).
+        alive: whether a process runs, by pid: given, the first write removes the
+            half-written files of the run's processes that are gone (killed mid-blob).
     """
 
     def __init__(
@@ -187,17 +332,19 @@ class BlobStore:
         *,
         synchronous: bool = False,
         on_thread_start: Callable[[], object] | None = None,
+        alive: Callable[[int], bool] | None = None,
     ) -> None:
         self.directory = Path(run_dir) / BLOBS_DIR
         self.synchronous = synchronous
         self._on_thread_start = on_thread_start
+        self._alive = alive
         self._reset()
 
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._jobs: deque[tuple[str, bytes]] = deque()
+        self._jobs: deque[Callable[[], None]] = deque()
         self._seen: set[str] = set()
         self._busy = False
         self._closing = False
@@ -206,24 +353,43 @@ class BlobStore:
         self.failed = 0
         self.error: BaseException | None = None
 
-    def put(self, digest: str, data: bytes) -> None:
-        """Store ``data`` under ``digest`` unless this process already did."""
+    def put(self, digest: str, data: bytes | Sequence[bytes]) -> None:
+        """Store ``data`` (bytes, or its pieces in order) under ``digest`` unless this
+        process already did."""
+        if isinstance(data, (bytes, bytearray)):
+            data = [bytes(data)]
         self._after_fork()
         with self._lock:
             if digest in self._seen:
                 return
             self._seen.add(digest)
-            if not self.synchronous:
-                self._jobs.append((digest, data))
-                self._busy = True
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=self._run, name="spanline-blobs", daemon=True
-                    )
-                    self._thread.start()
-                self._idle.notify_all()
-                return
-        self._write(digest, data)
+        self._submit(functools.partial(self._write, digest, data))
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on the blob thread, after the jobs before it (now, if synchronous)."""
+        if self.synchronous:
+            job()
+            return
+        with self._lock:
+            self._jobs.append(job)
+            self._busy = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="spanline-blobs", daemon=True
+                )
+                self._thread.start()
+            self._idle.notify_all()
+
+    def text_sink(self) -> TextSink:
+        """A sink that encodes and hashes a long text on the blob thread, a piece at a time,
+        while capture is still redacting the rest (see :class:`TextSink`)."""
+        self._after_fork()
+        return TextSink(self._submit)
+
+    def activate(self) -> None:
+        """Make this the store that capture hands long texts to (see :func:`text_sink`)."""
+        global _active
+        _active = self
 
     def _after_fork(self) -> None:
         if self._pid != os.getpid():  # a forked child: the parent's thread and work are not ours
@@ -237,7 +403,10 @@ class BlobStore:
 
     def close(self, timeout: float | None) -> None:
         """Write what is handed over, then end the blob thread (a later ``put`` starts
-        another)."""
+        another). Capture stops handing it long texts to hash."""
+        global _active
+        if _active is self:
+            _active = None
         self._after_fork()
         with self._lock:
             thread, self._closing = self._thread, True
@@ -257,21 +426,40 @@ class BlobStore:
                         self._thread, self._closing = None, False
                         return
                     self._idle.wait()
-                digest, data = self._jobs.popleft()
-            self._write(digest, data)
+                job = self._jobs.popleft()
+            job()
 
-    def _write(self, digest: str, data: bytes) -> None:
+    def _write(self, digest: str, pieces: Sequence[bytes]) -> None:
         try:
             if blob_path(self.directory.parent, digest) is not None:
                 return  # stored by another process of the run, or an earlier run of it
-            name, payload = compress_blob(digest, data)
+            if self._alive is not None:
+                sweep_temporaries(self.directory.parent, self._alive)
+                self._alive = None  # once a process: what it leaves itself is in flight
             self.directory.mkdir(parents=True, exist_ok=True)
-            temporary = self.directory / f".{name}.{os.getpid()}.{threading.get_ident()}"
-            temporary.write_bytes(payload)
+            compressor = _compressor(sum(map(len, pieces)))
+            name = digest if compressor is None else digest + _ZSTD_SUFFIX
+            temporary = (
+                self.directory / f"{TEMPORARY_PREFIX}{name}.{os.getpid()}.{threading.get_ident()}"
+            )
+            with open(temporary, "wb") as out:
+                for piece in pieces:  # a piece at a time: each call lets other threads run
+                    out.write(piece if compressor is None else compressor.compress(piece))
+                if compressor is not None:
+                    out.write(compressor.flush())
             os.replace(temporary, self.directory / name)  # whole or not at all
         except Exception as exc:
             self.failed += 1
             self.error = self.error or exc
+
+
+def _compressor(size: int) -> Any:
+    """A zstd stream for ``size`` bytes (the size goes in the frame), or None without zstd."""
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard.ZstdCompressor(level=3).compressobj(size=size)
 
 
 def _compress(data: bytes) -> bytes | None:

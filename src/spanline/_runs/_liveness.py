@@ -14,7 +14,7 @@ from typing import Any
 from spanline._lines._read import lines
 from spanline._runs._store import Run, this_host
 
-__all__ = ["WRITER_EVENTS", "run_is_live", "track_writer", "writers_alive"]
+__all__ = ["WRITER_EVENTS", "process_alive", "run_is_live", "track_writer", "writers_alive"]
 
 
 def run_is_live(run: Run) -> bool:
@@ -96,6 +96,11 @@ def writers_alive(hosts: Mapping[int, Any], log: str | os.PathLike[str] | None =
 #: How much later than the run's header a process may seem to have started and still
 #: be its writer: the boot time the system reports is rounded to the second.
 _START_SLACK_S = 2.0
+
+
+def process_alive(pid: int) -> bool:
+    """True if process ``pid`` runs on this host (a file named by a pid: is its writer gone?)."""
+    return _pid_alive(pid)
 
 
 def _pid_alive(pid: int, header_ts: Any = None, written: float | None = None) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spanline._capture._report import report
@@ -366,7 +366,7 @@ def _event_transform(
     store = session.blobs = blob_store(session)
     threshold = settings.blob_threshold
 
-    def put(digest: str, data: bytes) -> None:
+    def put(digest: str, data: bytes | Sequence[bytes]) -> None:
         # The store of the run the line goes to: a rotation replaces it, and a tree still
         # open in the run rotated from writes to that run's store meanwhile.
         pipeline = session.pipeline
@@ -383,12 +383,16 @@ def blob_store(session: _Session) -> Any:
     """A store of out-of-line values for the session's current run."""
     from spanline._hotpath._runtime import mark_internal_thread
     from spanline._lines._blobs import BlobStore
+    from spanline._runs._liveness import process_alive
 
-    return BlobStore(
+    store = BlobStore(
         session.run.telemetry_path.parent,
         synchronous=session.settings.synchronous,
         on_thread_start=mark_internal_thread,
+        alive=process_alive,  # the first blob removes what killed processes half-wrote
     )
+    store.activate()  # capture hands it long texts to hash while redacting them
+    return store
 
 
 def load_integrations(names: tuple[str, ...]) -> dict[str, str]:

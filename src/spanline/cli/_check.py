@@ -20,7 +20,7 @@ from spanline._capture._redact import redacted_window
 from spanline._runs._store import Run
 from spanline.cli._app import BAD_INPUT, DIR_HELP, FINDING, CliError, cli, console, find_run
 from spanline.cli._format import to_json
-from spanline.cli._read import fold_run, garbage_collector_paused
+from spanline.cli._read import fold_run, garbage_collector_paused, sweep_blobs
 from spanline.cli._rules_file import load_rules
 from spanline.exceptions import SpanlineError
 from spanline.folds._facts import FactsFold, RunFacts
@@ -96,9 +96,11 @@ def check(
 
 def _find(target: str | None, directory: Path | None) -> Run:
     try:
-        return find_run(target, directory)
+        found = find_run(target, directory)
     except (SpanlineError, OSError, ValueError) as exc:
         raise CliError(str(exc).splitlines()[0] or type(exc).__name__, BAD_INPUT) from None
+    sweep_blobs(found.directory)
+    return found
 
 
 def _facts(target: str | None, directory: Path | None, *, profile: bool) -> RunFacts:

@@ -26,11 +26,20 @@ __all__ = [
     "fold_run",
     "garbage_collector_paused",
     "read_file",
+    "sweep_blobs",
     "warn_skipped",
 ]
 
 #: A read shows a progress bar once it has taken this long.
 PROGRESS_AFTER_S = 1.0
+
+
+def sweep_blobs(directory: os.PathLike[str] | str) -> None:
+    """Remove the half-written blob files that killed processes left in the run."""
+    from spanline._lines._blobs import sweep_temporaries
+    from spanline._runs._liveness import process_alive
+
+    sweep_temporaries(directory, process_alive)
 
 
 @contextmanager

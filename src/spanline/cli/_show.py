@@ -11,7 +11,7 @@ import click
 
 from spanline.cli._app import CliError, cli, console, find_run, read_options
 from spanline.cli._format import fmt_count, fmt_ms, to_json
-from spanline.cli._read import fold_run
+from spanline.cli._read import fold_run, sweep_blobs
 from spanline.folds.display import cut
 from spanline.folds.tree import SpanNode, TreeFold, TreeView
 
@@ -76,6 +76,7 @@ def show(
     references, or with --full as their content.
     """
     found = find_run(run, directory)
+    sweep_blobs(found.directory)
     if full and span_id is None:
         raise CliError("--full needs --span SPAN_ID")
     if span_id is not None:
