@@ -246,10 +246,16 @@ def new_pipeline(
         exporters: its exporters, by name.
         on_child_exit: what a child process of the run calls as it exits (shutdown).
     """
+    from spanline._capture._redact import compile_rules
     from spanline._capture._scrub import redact_event
     from spanline._hotpath import _tracer
     from spanline._session import _header
+    from spanline._writer._fork import before_fork
     from spanline._writer._pipeline import Pipeline
+
+    # The metadata thread, the writer and its helper compile redaction's rules on first
+    # use, while the program runs on: a fork waits for them (see compile_rules).
+    before_fork(compile_rules)
 
     settings, clock = session.settings, session.settings.clock
     _tracer.set_sources(settings.id_generator, clock, clock)
