@@ -246,7 +246,7 @@ def new_pipeline(
         exporters: its exporters, by name.
         on_child_exit: what a child process of the run calls as it exits (shutdown).
     """
-    from spanline._capture._redact import compile_rules
+    from spanline._capture import _redact
     from spanline._capture._scrub import redact_event
     from spanline._hotpath import _tracer
     from spanline._session import _header
@@ -255,7 +255,7 @@ def new_pipeline(
 
     # The metadata thread, the writer and its helper compile redaction's rules on first
     # use, while the program runs on: a fork waits for them (see compile_rules).
-    before_fork(compile_rules)
+    before_fork(_redact.compile_rules)
 
     settings, clock = session.settings, session.settings.clock
     _tracer.set_sources(settings.id_generator, clock, clock)
@@ -278,6 +278,9 @@ def new_pipeline(
             exporters=exporters,
             header=lambda: _header.header(session),
             transform=transform,
+            # Redaction's rules are replaced whole when one is added: their identity
+            # tells the writer when what it learnt from redacting names is stale.
+            transform_key=lambda: _redact.registry,
             blobs=blobs,
             on_child_exit=on_child_exit,
             synchronous=settings.synchronous,
