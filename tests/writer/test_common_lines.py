@@ -51,6 +51,13 @@ NAMES = ["hot", 'quo"te', "100% done", "%016x %r %s", "ünï-cødé ✓", "", "x
 TIMES = [1765140000.123456, 1e-4, 9.99e-5, 0.0, 1e16, 1e20, -3.5, math.nan, math.inf, 1765140000]
 
 
+class _Text(str):
+    """A str subclass: its hash and text are user code, which the templates never run."""
+
+    def __hash__(self) -> int:
+        raise AssertionError("the writer's templates ran a subclass's __hash__")
+
+
 def _records() -> list[tuple[Any, ...]]:
     records: list[tuple[Any, ...]] = []
     for index, name in enumerate(NAMES):
@@ -70,6 +77,9 @@ def _records() -> list[tuple[Any, ...]]:
         (END, 3, "ok", 0.5, 1765.5, None, None, (("tokens", 12),)),
         (EVENT, "vote", 3, 1765.5, None),
         (START, 2**64 - 1, 0, "edge ids", None, None, 1765.5, None),
+        (START, 4, None, _Text("a str subclass"), None, None, 1765.5, None),
+        (START, 4, None, "kind of a subclass", None, _Text("tool"), 1765.5, None),
+        (START, 4, None, "a list for a component", ["c"], None, 1765.5, None),
     ]
     return records
 

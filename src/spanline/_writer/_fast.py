@@ -21,6 +21,7 @@ the batch's gaps.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -157,11 +158,10 @@ class LineTemplates:
 
     def _start_template(self, name: Any, component: Any, kind: Any, root: bool) -> bytes:
         """The template of these spans' start lines (empty: the full path writes them)."""
+        if not (name.__class__ is str and _TEXT[component.__class__] and _TEXT[kind.__class__]):
+            return _NONE  # no user code here (a subclass's hash): the full path guards it
         key = (name, component, kind, root)
-        try:
-            found = self._others.get(key)
-        except TypeError:  # a name or kind that cannot be a key: the full path
-            return _NONE
+        found = self._others.get(key)
         if found is not None:
             return found
         if self._count >= _MAX_TEMPLATES:
@@ -197,6 +197,9 @@ class LineTemplates:
         except Exception:  # a transform that refuses a sample: no template
             return _NONE
 
+
+#: Whether a component or kind of this type may take a template (None or plain text).
+_TEXT: defaultdict[type, bool] = defaultdict(bool, {str: True, type(None): True})
 
 #: The fields a template leaves open, in the order of the line (and of ``_values``).
 _FIELDS = {START: ("span_id", "parent", "ts"), END: ("span_id", "duration_ms", "ts")}
