@@ -63,3 +63,61 @@ def test_a_fork_waits_for_redaction_rules_being_compiled(tmp_path: Path) -> None
     names = [e["name"] for e in lines if e["event"] == "span_start"]
     assert names == [f"child-{i}" for i in range(5)]
     assert len([e for e in lines if e["event"] == "process_end"]) == 2
+
+
+# The metadata thread loads modules on first use (subprocess and platform for git and the
+# metadata file). Here its git lookup first imports a module whose import takes a
+# second: a child forked meanwhile imports that module too.
+FORK_DURING_METADATA_IMPORT = """
+import builtins, multiprocessing, os, sys, threading
+
+sys.path.insert(0, os.getcwd())
+builtins.slow_import_started = threading.Event()
+with open("slow_module.py", "w") as module:
+    module.write(
+        "import builtins, time\\n"
+        "builtins.slow_import_started.set()\\n"
+        "time.sleep(1.0)  # its import lock held meanwhile\\n"
+    )
+
+import spanline
+from spanline._runs import _metadata
+
+real_git_info = _metadata.git_info
+
+def git_info():
+    import slow_module  # noqa: F401
+    return real_git_info()
+
+_metadata.git_info = git_info
+
+def child():
+    watchdog = threading.Timer(60.0, lambda: os._exit(3))  # a hang, not a slow machine
+    watchdog.daemon = True
+    watchdog.start()
+    import slow_module  # noqa: F401
+    with spanline.span("child"):
+        pass
+    spanline.shutdown()
+    watchdog.cancel()
+
+run = spanline.configure_observability(enabled=True, service_name="fork", run_dir=".")
+builtins.slow_import_started.wait()
+process = multiprocessing.get_context("fork").Process(target=child)
+process.start()
+process.join(120)
+print(process.exitcode)
+spanline.shutdown()
+print(run.telemetry_path)
+"""
+
+
+def test_a_fork_waits_for_the_metadata_threads_imports(tmp_path: Path) -> None:
+    """Forked while the metadata thread is in the middle of an import, the child imports
+    the same module without hanging on the lock it would have inherited."""
+    result = run_python(FORK_DURING_METADATA_IMPORT, cwd=tmp_path, timeout=240)
+    assert result.returncode == 0, result.stderr
+    exit_code, telemetry = result.stdout.split()
+    assert exit_code == "0", result.stderr
+    names = [e["name"] for e in read_lines(Path(telemetry)) if e["event"] == "span_start"]
+    assert names == ["child"]
