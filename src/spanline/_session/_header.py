@@ -24,47 +24,22 @@ __all__ = ["header", "redact_metadata", "start_metadata"]
 GIT_WAIT_S = 2.0
 
 
-#: Metadata threads running now. Each loads modules on first use (subprocess, platform,
-#: the rules' text) and compiles redaction's rules: a child forked meanwhile would inherit
-#: the import locks it holds and hang on its own first import of those modules, so a fork
-#: waits for the thread to end (as run_start does, at most as long as it waits for git).
-_RUNNING: set[threading.Thread] = set()
-
-
-def _before_fork() -> None:
-    for thread in list(_RUNNING):
-        if thread is not threading.current_thread():  # its own forks never wait on it
-            thread.join(GIT_WAIT_S)
-
-
 def start_metadata(session: _Session) -> None:
     """Read git and write ``execution_metadata.yaml`` on a thread of their own: git costs
     a few milliseconds a call, which neither configure nor the writer waits for (only
-    the run_start line, which names the commit, and a fork do)."""
-    from spanline._writer._fork import before_fork
-
-    before_fork(_before_fork)
+    the run_start line, which names the commit, does)."""
     thread = threading.Thread(
         target=_write_metadata, args=(session,), name="spanline-metadata", daemon=True
     )
     session.metadata_thread = thread
-    _RUNNING.add(thread)
     try:
         thread.start()
     except RuntimeError as exc:  # no thread to be had (interpreter shutting down)
-        _RUNNING.discard(thread)
         session.git_known.set()
         report("could not start the metadata thread", exc=exc)
 
 
 def _write_metadata(session: _Session) -> None:
-    try:
-        _write_metadata_file(session)
-    finally:
-        _RUNNING.discard(threading.current_thread())
-
-
-def _write_metadata_file(session: _Session) -> None:
     try:
         _runtime.mark_internal_thread()
         git = session.git = _metadata.git_info()
