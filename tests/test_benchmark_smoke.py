@@ -398,14 +398,14 @@ def test_budget_benchmark_smoke(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*/runs"))
 
 
-WRITER_SCRIPT = ROOT / "benchmarks" / "writer.py"
+WRITER_STAGES_SCRIPT = ROOT / "benchmarks" / "writer_stages.py"
 
 
-def test_writer_benchmark_smoke(tmp_path: Path) -> None:
-    """benchmarks/writer.py --smoke: every stage measured for both kinds of span (the
+def test_writer_stages_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/writer_stages.py --smoke: every stage measured for both kinds of span (the
     script itself checks that the templates write the full path's bytes)."""
-    out = tmp_path / "writer.json"
-    result = run_interpreter(str(WRITER_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    out = tmp_path / "writer_stages.json"
+    result = run_interpreter(str(WRITER_STAGES_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     stages = {"record -> event", "dict copy (in redaction)", "redaction", "encoding"}

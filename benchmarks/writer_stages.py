@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/writer.py [--events N] [--repeats R] [--smoke] [--json PATH]
+    python benchmarks/writer_stages.py [--events N] [--repeats R] [--smoke] [--json PATH]
 
 Queued records as the tracer builds them (a plain span's start and end; a span with
 two small attributes and a counter) go through each stage of the writer on this
