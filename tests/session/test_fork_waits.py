@@ -7,26 +7,28 @@ from pathlib import Path
 
 from tests._helpers import read_lines, run_python
 
-# Another thread of the program holds the lock under which redaction's rules are
-# compiled on first use (as the metadata thread, the writer or its helper do at the
-# start of a run) when a multiprocessing child is forked. The child traces a few spans
-# and exits; its exit reports through redaction. The child's own watchdog tells a hang
-# apart from a slow machine: it gives a stuck redaction a whole minute.
+# Another thread of the program compiles redaction's rules (as the metadata thread, the
+# writer or its helper do on first use, at the start of a run), slowed down so that a
+# multiprocessing child is forked meanwhile. The child traces a few spans and exits;
+# its exit reports through redaction. The child's own watchdog tells a hang apart from
+# a slow machine: it gives a stuck redaction a whole minute.
 FORK_DURING_COMPILE = """
-import multiprocessing, os, sys, threading, time
-
-from spanline._capture import _redact
-
-held, done = threading.Event(), threading.Event()
-
-def compiling():  # as a thread compiling the rules: holds the lock, then lets go
-    with _redact._compile_lock:
-        _redact._READY = False  # as if this thread were the first to compile them
-        held.set()
-        time.sleep(1.0)
-    done.set()
+import multiprocessing, os, re, sys, threading, time
 
 import spanline
+from spanline._capture import _redact
+
+compiling = threading.Event()
+
+class SlowRe:
+    def __getattr__(self, name):
+        return getattr(re, name)
+
+    def compile(self, *args, **kwargs):
+        if not compiling.is_set():
+            compiling.set()
+            time.sleep(3.0)  # the rules' compiling, slowed down: its locks held meanwhile
+        return re.compile(*args, **kwargs)
 
 def child():
     watchdog = threading.Timer(60.0, lambda: os._exit(3))  # a hang, not a slow machine
@@ -38,11 +40,11 @@ def child():
     spanline.shutdown()
     watchdog.cancel()
 
-run = spanline.configure_observability(
-    enabled=True, service_name="fork", run_dir=sys.argv[1] if len(sys.argv) > 1 else ".",
-)
-threading.Thread(target=compiling, daemon=True).start()
-held.wait()
+run = spanline.configure_observability(enabled=True, service_name="fork", run_dir=".")
+_redact._compile()  # whatever the run's own threads compiled is done
+_redact._READY, _redact.re = False, SlowRe()  # compiled again, slowly, on this thread
+threading.Thread(target=_redact._compile, daemon=True).start()
+compiling.wait()
 process = multiprocessing.get_context("fork").Process(target=child)
 process.start()
 process.join(120)
