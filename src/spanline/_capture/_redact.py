@@ -52,7 +52,6 @@ __all__ = [
     "SECRET_KEY_PATTERN",
     "add_redaction_pattern",
     "add_secret_key",
-    "compile_rules",
     "configure_redaction",
     "is_secret_key",
     "redact_text",
@@ -145,15 +144,6 @@ def _compile() -> None:
             re.ASCII,
         )
         _READY = True
-
-
-def compile_rules() -> None:
-    """Have the built-in rules compiled: at once, or once the thread compiling them now is
-    done. A session calls it before every fork: a child forked while another thread holds
-    the compile lock (or the import of the rules' text) would inherit it held, and hang on
-    its first redaction, its exit's report among them."""
-    if not _READY:
-        _compile()
 
 
 def __getattr__(name: str) -> object:

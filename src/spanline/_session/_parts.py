@@ -236,6 +236,17 @@ def restore_environment(environ: Any, saved: dict[str, str | None]) -> None:
             environ[name] = value
 
 
+def _rules_compiled() -> None:
+    """Before every fork of a traced process: redaction's rules compiled, at once or once
+    the thread compiling them is done. The metadata thread, the writer and its helper
+    compile them on first use while the program runs on; a child forked meanwhile would
+    inherit their lock (or the import of their text) held, and hang on its first
+    redaction, its exit's report among them."""
+    from spanline._capture._redact import redact_text
+
+    redact_text("")  # compiles the rules first, or waits for the thread compiling them
+
+
 def new_pipeline(
     session: _Session, exporters: list[tuple[str, Any]], *, on_child_exit: Callable[[], object]
 ) -> WriterPipeline:
@@ -253,9 +264,7 @@ def new_pipeline(
     from spanline._writer._fork import before_fork
     from spanline._writer._pipeline import Pipeline
 
-    # The metadata thread, the writer and its helper compile redaction's rules on first
-    # use, while the program runs on: a fork waits for them (see compile_rules).
-    before_fork(_redact.compile_rules)
+    before_fork(_rules_compiled)
 
     settings, clock = session.settings, session.settings.clock
     _tracer.set_sources(settings.id_generator, clock, clock)

@@ -27,10 +27,10 @@ from typing import Any
 
 from orjson import dumps
 
-from spanline._lines._encode import Event, encode
+from spanline._lines._encode import Event, encode, encode_many
 from spanline.schema import END, START
 
-__all__ = ["Batch", "LineTemplates"]
+__all__ = ["Batch", "LineTemplates", "encoded"]
 
 #: Templates kept at most (name, component and kind triples; root and child apart):
 #: a run naming every span differently keeps the full path and bounded memory.
@@ -64,6 +64,15 @@ class Batch:
         return b"".join(parts) % tuple(self.ids) % texts
 
 
+def encoded(events: list[Event], lines: Batch | None) -> bytes | bytearray:
+    """A batch's bytes: ``events`` encoded one after another, or in the gaps of ``lines``."""
+    if lines is not None:
+        return lines.render(events)
+    buffer = bytearray()
+    encode_many(events, buffer.extend)
+    return buffer
+
+
 class LineTemplates:
     """Formats the common ``span_start`` and ``span_end`` lines from their records.
 
@@ -94,7 +103,8 @@ class LineTemplates:
 
     def split(self, records: list[tuple[Any, ...]]) -> tuple[Batch, list[tuple[Any, ...]]]:
         """The batch's lines from templates, and the records the full path must write
-        (in their order: their lines go in the batch's gaps)."""
+        (in their order: their lines go in the batch's gaps). A process with exporters
+        does not ask: they take every event."""
         self._refresh()
         roots, children, end = self._roots, self._children, self._end
         batch = Batch()

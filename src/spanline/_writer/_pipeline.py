@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from spanline._capture._report import report
 from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
 from spanline._hotpath._tracer import monotonic, wall_time
-from spanline._lines._encode import Event, encode_many, process_end_line
+from spanline._lines._encode import Event, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
-from spanline._writer._fast import Batch, LineTemplates
+from spanline._writer._fast import Batch, LineTemplates, encoded
 from spanline._writer._fork import at_fork
 from spanline._writer._markers import Marker, SyncQueue, queue_bound
 from spanline.schema import RAW
@@ -54,9 +54,7 @@ class Pipeline:
         header: returns the first line of this process (run_start / process_start);
             called on the writer thread, so slow work (git) stays off the caller.
         transform: applied to every event dict before it is written (redaction).
-        transform_key: returns an object that changes whenever ``transform`` may start
-            doing something else (the common span's lines are formatted from templates
-            made through it, dropped when this changes).
+        transform_key: returns what changes when ``transform`` does (templates made anew).
         on_child_exit: called when a multiprocessing fork child finishes (those
             end with ``os._exit`` and skip ``atexit``).
         synchronous: write on every span start and end, on the caller's thread
@@ -421,7 +419,6 @@ class Pipeline:
     def _process(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
-        # The common span's lines come from templates; exporters need every event.
         lines, rest = (None, records) if self._workers else self._templates.split(records)
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
             events = [self._make.event(record) for record in rest]
@@ -450,13 +447,7 @@ class Pipeline:
         return write
 
     def _append(self, events: list[Event], lines: Batch | None = None) -> None:
-        """Append the lines of ``events`` (in the gaps of ``lines``, formatted already)."""
-        if lines is None:
-            encoded = bytearray()
-            encode_many(events, encoded.extend)
-            buffer: bytes | bytearray = encoded
-        else:
-            buffer = lines.render(events)
+        buffer = encoded(events, lines)
         try:
             append_locked(self._fd, buffer)
         except OSError as exc:
