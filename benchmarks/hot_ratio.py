@@ -35,7 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hot_path import RESULT_PREFIX, TARGET, WORKER_TIMEOUT_S, worker_env  # the script's directory
+from hot_path import HOT_TARGET as TARGET
+from hot_path import RESULT_PREFIX, WORKER_TIMEOUT_S, worker_env  # the script's directory
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).resolve().parent / "hot_path.py"

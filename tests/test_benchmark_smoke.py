@@ -20,7 +20,8 @@ from tests._helpers import ROOT, run_interpreter
 SCRIPT = ROOT / "benchmarks" / "hot_path.py"
 CONTENDERS = {"spanline", "otel-sdk", "logfire", "loguru", "structlog"}
 CONTENDERS |= {"spanline-bridge", "otel-bridged"}  # the OpenTelemetry bridge's rows
-THREADED = {"spanline", "otel-sdk"}
+CONTENDERS |= {"tuple-floor"}  # the memory floor: bare records held, nothing written
+THREADED = {"spanline", "otel-sdk", "tuple-floor"}
 TINY = ["--quick", "--spans", "2000", "--repeats", "1", "--threads-spans", "5000"]
 
 
@@ -73,11 +74,21 @@ def test_spanline_loses_no_event(bench) -> None:
 def test_table_and_headline_are_printed(bench) -> None:
     result, document = bench
     assert "contender" in result.stdout and "lost events" in result.stdout
-    for label in (*CONTENDERS, "spanline x2thr", "otel-sdk x2thr"):
+    for label in (*CONTENDERS, "spanline x2thr", "otel-sdk x2thr", "tuple-floor x2thr"):
         assert any(line.startswith(label + " ") for line in result.stdout.splitlines()), label
     assert "spanline hot path / OTel SDK hot path = " in result.stdout
-    assert document["target"] == 0.08
-    assert isinstance(document["target_met"], bool)
+    assert "spanline end to end / OTel SDK end to end = " in result.stdout
+    assert "spanline end to end / structlog end to end = " in result.stdout
+    assert "spanline peak RSS growth / tuple floor's = " in result.stdout
+    assert (document["target"], document["e2e_target"], document["memory_target"]) == (
+        0.08,
+        0.15,
+        1.2,
+    )
+    for key in ("target_met", "e2e_target_met"):
+        assert isinstance(document[key], bool), key
+    assert document["spanline_vs_otel_e2e"] > 0 and document["spanline_vs_structlog_e2e"] > 0
+    assert set(document["bytes_per_event"]) == THREADED
     assert document["environment"]["versions"]["spanline"]
 
 
@@ -464,3 +475,22 @@ def test_budget_benchmark_smoke(tmp_path: Path) -> None:
         assert any(line.startswith(name) and line.endswith(" µs") for line in lines), name
     assert any(line.startswith("llm call: head / base ") for line in lines)
     assert not list(tmp_path.glob("*/runs"))
+
+
+WRITER_STAGES_SCRIPT = ROOT / "benchmarks" / "writer_stages.py"
+
+
+def test_writer_stages_benchmark_smoke(tmp_path: Path) -> None:
+    """benchmarks/writer_stages.py --smoke: every stage measured for both kinds of span (the
+    script itself checks that the templates write the full path's bytes)."""
+    out = tmp_path / "writer_stages.json"
+    result = run_interpreter(str(WRITER_STAGES_SCRIPT), "--smoke", "--json", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    stages = {"record -> event", "dict copy (in redaction)", "redaction", "encoding"}
+    stages |= {"full path", "templates", "write"}
+    assert set(document["us_per_event"]) == {"plain span", "small attributes"}
+    for row in document["us_per_event"].values():
+        assert set(row) == stages
+        assert all(math.isfinite(value) and value >= 0 for value in row.values())
+    assert "templates / full path = " in result.stdout

@@ -297,3 +297,9 @@ def encode_many(events: Iterable[Mapping[str, Any]], sink: Callable[[bytes], Any
     """Serialize events one after another into ``sink`` (e.g. ``bytearray.extend``)."""
     for event in events:
         sink(encode(event))
+
+
+def encode_value(value: Any) -> bytes:
+    """One JSON value (a float, a list of floats) as the line encoder writes it, with no
+    newline: the writer's templates fill their gaps with these."""
+    return orjson.dumps(value)

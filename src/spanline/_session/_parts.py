@@ -308,6 +308,17 @@ def restore_environment(environ: Any, saved: dict[str, str | None]) -> None:
             environ[name] = value
 
 
+def _rules_compiled() -> None:
+    """Before every fork of a traced process: redaction's rules compiled, at once or once
+    the thread compiling them is done. The metadata thread, the writer and its helper
+    compile them on first use while the program runs on; a child forked meanwhile would
+    inherit their lock (or the import of their text) held, and hang on its first
+    redaction, its exit's report among them."""
+    from spanline._capture._redact import redact_text
+
+    redact_text("")  # compiles the rules first, or waits for the thread compiling them
+
+
 def new_pipeline(
     session: _Session, exporters: list[tuple[str, Any]], *, on_child_exit: Callable[[], object]
 ) -> WriterPipeline:
@@ -318,10 +329,14 @@ def new_pipeline(
         exporters: its exporters, by name.
         on_child_exit: what a child process of the run calls as it exits (shutdown).
     """
+    from spanline._capture import _redact
     from spanline._capture._scrub import redact_event
     from spanline._hotpath import _tracer
     from spanline._session import _header
+    from spanline._writer._fork import before_fork
     from spanline._writer._pipeline import Pipeline
+
+    before_fork(_rules_compiled)
 
     settings, clock = session.settings, session.settings.clock
     _tracer.set_sources(settings.id_generator, clock, clock)
@@ -344,6 +359,9 @@ def new_pipeline(
             exporters=exporters,
             header=lambda: _header.header(session),
             transform=transform,
+            # Redaction's rules are replaced whole when one is added: their identity
+            # tells the writer when what it learnt from redacting names is stale.
+            transform_key=lambda: _redact.registry,
             blobs=blobs,
             on_child_exit=on_child_exit,
             synchronous=settings.synchronous,

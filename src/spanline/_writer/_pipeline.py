@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from spanline._capture._report import report
 from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
 from spanline._hotpath._tracer import monotonic, wall_time
-from spanline._lines._encode import Event, encode_many, process_end_line
+from spanline._lines._encode import Event, process_end_line
 from spanline._lines._fileio import PartialAppend, append_locked, open_append
 from spanline._writer._convert import Converter, EventMaker
+from spanline._writer._fast import Batch, LineTemplates, encoded
 from spanline._writer._fork import at_fork
 from spanline._writer._markers import Marker, SyncQueue, queue_bound
 from spanline.schema import RAW
@@ -53,6 +54,7 @@ class Pipeline:
         header: returns the first line of this process (run_start / process_start);
             called on the writer thread, so slow work (git) stays off the caller.
         transform: applied to every event dict before it is written (redaction).
+        transform_key: returns what changes when ``transform`` does (templates made anew).
         on_child_exit: called when a multiprocessing fork child finishes (those
             end with ``os._exit`` and skip ``atexit``).
         synchronous: write on every span start and end, on the caller's thread
@@ -72,6 +74,7 @@ class Pipeline:
         exporters: Sequence[tuple[str, Any]] = (),
         header: Callable[[], Event | None] | None = None,
         transform: Callable[[Event], Event] | None = None,
+        transform_key: Callable[[], object] | None = None,
         on_child_exit: Callable[[], Any] | None = None,
         synchronous: bool = False,
         record_pid: int | None = None,
@@ -89,6 +92,7 @@ class Pipeline:
         self._transform = transform
         self.blobs = blobs
         self._make = EventMaker(trace_id, transform)
+        self._templates = LineTemplates(trace_id, self._make.event, transform_key)
         self._on_child_exit = on_child_exit
         self._record_pid = record_pid
         self._exporters = list(exporters)
@@ -423,14 +427,15 @@ class Pipeline:
     def _write_records(self, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
+        lines, rest = (None, records) if self._workers else self._templates.split(records)
         if self.synchronous:  # on the caller's thread: its own slow repr is its own
-            events = [self._make.event(record) for record in records]
+            events = [self._make.event(record) for record in rest]
             self.handled += len(records)
         else:
-            events = self._converter.run(records)
+            events = self._converter.run(rest)
             if not self._settle(records):
                 return
-        self._append(events)
+        self._append(events, lines)
         for worker in self._workers:
             worker.submit(events)
 
@@ -449,16 +454,15 @@ class Pipeline:
             records.clear()
         return write
 
-    def _append(self, events: list[Event]) -> None:
-        buffer = bytearray()
-        encode_many(events, buffer.extend)
+    def _append(self, events: list[Event], lines: Batch | None = None) -> None:
+        buffer = encoded(events, lines)
         try:
             append_locked(self._fd, buffer)
         except OSError as exc:
             # Count the events that did not reach the file, not the batch: whole
             # lines written before the failure stay (one JSON line per event).
             kept = exc.kept if isinstance(exc, PartialAppend) else 0
-            lost = len(events) - buffer.count(b"\n", 0, kept)
+            lost = len(events if lines is None else lines) - buffer.count(b"\n", 0, kept)
             first = self.write_errors == 0
             self.write_errors += lost
             if first:
