@@ -356,6 +356,7 @@ def _shutdown_at_exit() -> None:
 
     _reopen.exiting = True
     shutdown()
+    _reopen.say_at_exit()
 
 
 def _end_session(timeout: float = 5.0) -> RunSummary | None:

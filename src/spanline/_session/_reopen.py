@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["exiting", "expect", "print_reopen"]
+__all__ = ["exiting", "expect", "print_reopen", "say_at_exit"]
 
 #: Set while the interpreter runs its exit hooks (by the session's own exit hook).
 exiting = False
@@ -47,8 +47,21 @@ def print_reopen(server: Any) -> None:
     expect()
 
 
+def say_at_exit() -> None:
+    """The session's exit hook has ended the last run: say the command now if it is due.
+
+    The exit hook this module registers may run before the session's (exit hooks run
+    in the reverse order of registration, and a run's dashboard starts after the
+    session registers its own): it then leaves the saying to this call.
+    """
+    if _registered:
+        _say()
+
+
 def _say() -> None:
     global _hint, _said
+    if not exiting or _said:  # the session's exit hook is still to come, or said already
+        return
     _said = True
     hint, _hint = _hint, None
     if hint is not None and hint[0] == os.getpid():  # not in a forked child
