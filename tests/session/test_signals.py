@@ -112,10 +112,9 @@ print(during is not before, signal.getsignal(signal.SIGTERM) is before)
 
 
 FORK_PROGRAM = """
-import os, signal, sys
+import os, signal
 import spanline
 
-{setup}
 run = spanline.configure_observability(enabled=True, run_dir={base!r})
 print(run.directory, flush=True)
 outcomes = []
@@ -142,7 +141,7 @@ def test_a_sigterm_sent_as_a_fork_child_starts_ends_it(tmp_path: Path) -> None:
     re-initialised after the fork; with spanline's handler standing in for the
     default action, a pool worker terminated that early slept in the pool's lock for
     ever. Most of these children are signalled before they run at all."""
-    code = FORK_PROGRAM.format(setup="", base=str(tmp_path), children=12)
+    code = FORK_PROGRAM.format(base=str(tmp_path), children=12)
     result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr
     directory, *outcomes = result.stdout.split()
