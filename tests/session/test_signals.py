@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -108,3 +109,84 @@ print(during is not before, signal.getsignal(signal.SIGTERM) is before)
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+FORK_PROGRAM = """
+import os, signal
+import spanline
+
+run = spanline.configure_observability(enabled=True, run_dir={base!r})
+print(run.directory, flush=True)
+outcomes = []
+for _ in range({children}):
+    told_r, told_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # waits, as a pool worker waits for its next task
+        os.read(told_r, 1)  # returns once the SIGTERM was sent: the child kept on living
+        os._exit(3)
+    os.kill(pid, signal.SIGTERM)  # as Pool.terminate() does, maybe before the child ran
+    os.write(told_w, b"x")
+    _, status = os.waitpid(pid, 0)
+    os.close(told_r)
+    os.close(told_w)
+    outcomes.append(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status))
+print(*outcomes, flush=True)
+spanline.shutdown()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_sigterm_sent_as_a_fork_child_starts_ends_it(tmp_path: Path) -> None:
+    """Python forgets a signal that lands in a child before its interpreter has
+    re-initialised after the fork; with spanline's handler standing in for the
+    default action, a pool worker terminated that early slept in the pool's lock for
+    ever. Most of these children are signalled before they run at all."""
+    code = FORK_PROGRAM.format(base=str(tmp_path), children=12)
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    directory, *outcomes = result.stdout.split()
+    assert outcomes == [str(int(signal.SIGTERM))] * 12
+    ends = [e for e in _events(Path(directory)) if e["event"] == "process_end"]
+    assert len(ends) == 13  # every child finished its part of the run, then the parent
+
+
+SETUP_PROGRAM = """
+import os, signal
+import spanline
+
+def first_step_in_the_child():  # registered first: runs before spanline's own steps
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.write(1, b"the-child-went-on-with-its-set-up\\n")
+
+os.register_at_fork(after_in_child=first_step_in_the_child)
+run = spanline.configure_observability(enabled=True, run_dir={base!r})
+print(run.directory, flush=True)
+pid = os.fork()
+if pid == 0:
+    with spanline.span("in-the-child"):
+        pass
+    os._exit(3)
+_, status = os.waitpid(pid, 0)
+print(os.WTERMSIG(status) if os.WIFSIGNALED(status) else -os.WEXITSTATUS(status), flush=True)
+print(pid)
+spanline.shutdown()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_sigterm_during_a_fork_childs_set_up_waits_for_the_set_up(tmp_path: Path) -> None:
+    """Until spanline has set the child up (its own writer, its own file), the child
+    holds the parent's: the signal is taken once the set-up is done, and the child
+    then finishes its own part of the run."""
+    result = run_python(SETUP_PROGRAM.format(base=str(tmp_path)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split()
+    assert "the-child-went-on-with-its-set-up" in lines
+    directory, _, outcome, child = lines
+    assert outcome == str(int(signal.SIGTERM))
+    events = _events(Path(directory))
+    assert [e["event"] for e in events if e.get("pid") == int(child)] == [
+        "process_start",
+        "process_end",
+    ]
+    assert not [e for e in events if e["event"] == "span_start"]  # it ended there

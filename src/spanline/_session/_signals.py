@@ -34,6 +34,10 @@ _exiting: str | None = None
 #: How many times one of our handlers started running (see watch_lost_signals).
 _handled = 0
 
+#: Our SIGTERM handler that took the place of the default action (the latest one
+#: installed), which a fork child must not lose a signal to (see _hold_sigterm).
+_in_place_of_default: Callable[[int, FrameType | None], Any] | None = None
+
 
 def exit_signal() -> str | None:
     """The signal this process is exiting by ("SIGTERM", "SIGINT"), or None."""
@@ -98,6 +102,7 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
     Returns:
         What to restore at shutdown, or None off the main thread.
     """
+    global _in_place_of_default
     if threading.current_thread() is not threading.main_thread():
         return None
     handlers = SignalHandlers()
@@ -111,6 +116,8 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
         except (ValueError, OSError):
             continue
         handlers.installed[signum] = (ours, previous)
+        if signum == signal.SIGTERM and previous is signal.SIG_DFL:
+            _in_place_of_default = ours
     return handlers
 
 
@@ -122,13 +129,48 @@ def session_handlers(
 ) -> SignalHandlers | None:
     """A session's handlers: ``early`` (installed at import) when still in place, else
     new ones (possible on the main thread only); None when not ``wanted``."""
-    if early is not None:
-        if wanted and early.is_installed():
-            return early
+    if early is not None and not (wanted and early.is_installed()):
         early.restore()  # opted out after all: transparent where it cannot be undone
+        early = None
     if not wanted:
         return None
-    return install(on_signal, on_fatal)
+    handlers = early if early is not None else install(on_signal, on_fatal)
+    if handlers is not None and hasattr(signal, "pthread_sigmask"):
+        from spanline._writer._fork import around_fork
+
+        around_fork(_hold_sigterm, _release_sigterm)
+    return handlers
+
+
+def _hold_sigterm() -> bool:
+    """Before a fork: keep a SIGTERM for the child pending until the child is set up.
+
+    Without spanline a SIGTERM kills a fork child at any moment. Our handler makes
+    it one Python must run, and Python forgets a signal that lands in the child
+    before the interpreter has re-initialised after the fork (it clears the flags
+    of signals not yet handled, so that the parent's are not handled twice). A
+    ``multiprocessing.Pool`` worker that its ``terminate()`` reaches that early
+    then sleeps in the pool's lock for ever, and ``Pool.__exit__`` with it.
+    Blocked in the forking thread, the signal waits in the child until
+    :func:`_release_sigterm` runs, after spanline's after-fork hooks.
+
+    Returns:
+        Whether SIGTERM was blocked here (it stays as the host had it otherwise).
+    """
+    if _in_place_of_default is None or signal.getsignal(signal.SIGTERM) is not _in_place_of_default:
+        return False
+    try:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    except (ValueError, OSError):
+        return False
+    return signal.SIGTERM not in before
+
+
+def _release_sigterm(blocked: bool) -> None:
+    """After the fork, in the parent and in the set-up child: let a SIGTERM held by
+    :func:`_hold_sigterm` in (our handler then runs, in the child's main thread)."""
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def _handler(

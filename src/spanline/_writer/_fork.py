@@ -5,7 +5,9 @@ shut-down pipeline or session is simply skipped; one ``os.register_at_fork``
 is installed for all of them, on first use. Children that multiprocessing forks
 (pool workers, ``Process`` with the fork method) end with ``os._exit()``, which
 skips ``atexit``: hooks for them run through multiprocessing's own after-fork
-registry, which this module joins once, for all of them.
+registry, which this module joins once, for all of them. A hook may also wrap
+the fork itself (``around_fork``): the session keeps a SIGTERM meant for the
+child pending until the child is set up.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from typing import Any
 
 from spanline._lines._encode import THREAD_IMPORTS
 
-__all__ = ["at_fork", "before_fork"]
+__all__ = ["around_fork", "at_fork", "before_fork"]
 
 _after_in_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
 _in_multiprocessing_child: list[weakref.WeakMethod[Callable[[], Any]]] = []
 _before: list[Callable[[], Any]] = []
+_around: list[tuple[Callable[[], Any], Callable[[Any], Any]]] = []
+#: Each ``around_fork`` hook's ``after``, with what its ``before`` returned for the fork under way.
+_pending_after: list[tuple[Callable[[Any], Any], Any]] = []
 #: Whether this fork holds THREAD_IMPORTS (taken last before it, let go after it).
 _holding = False
 _installed = False
@@ -59,11 +64,23 @@ def before_fork(hook: Callable[[], Any]) -> None:
     _install()
 
 
+def around_fork(before: Callable[[], Any], after: Callable[[Any], Any]) -> None:
+    """Call ``before`` in the forking thread as the last of spanline's steps before every
+    fork, and ``after`` with what it returned once the fork is done: in the parent at
+    once, in the child after every ``after_in_child`` hook (module-level functions,
+    held for the life of the process), e.g. to keep a signal pending over the fork."""
+    if all(entry != (before, after) for entry in _around):
+        _around.append((before, after))
+    _install()
+
+
 def _install() -> None:
     global _installed
     if not _installed and hasattr(os, "register_at_fork"):
         os.register_at_fork(
-            before=_run_before, after_in_parent=_let_go, after_in_child=_run_after_in_child
+            before=_run_before,
+            after_in_parent=_run_after_in_parent,
+            after_in_child=_run_after_in_child,
         )
         _installed = True
 
@@ -78,6 +95,7 @@ def _run_before() -> None:
     # inherit that thread's locks held. The timeout keeps a stuck thread from stopping
     # the host's fork.
     _holding = THREAD_IMPORTS.acquire(timeout=10.0)
+    _pending_after[:] = [(after, before()) for before, after in _around]
 
 
 def _let_go() -> None:
@@ -95,9 +113,24 @@ def _call_live(hooks: list[weakref.WeakMethod[Callable[[], Any]]]) -> None:
             method()
 
 
-def _run_after_in_child() -> None:
+def _run_around_after() -> None:
+    pending = _pending_after[:]
+    _pending_after.clear()
+    for after, token in pending:
+        after(token)
+
+
+def _run_after_in_parent() -> None:
     _let_go()
-    _call_live(_after_in_child)
+    _run_around_after()
+
+
+def _run_after_in_child() -> None:
+    try:
+        _let_go()
+        _call_live(_after_in_child)
+    finally:  # last: what waited over the fork finds the child set up
+        _run_around_after()
 
 
 class _MultiprocessingHooks:
