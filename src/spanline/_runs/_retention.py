@@ -194,13 +194,20 @@ def plan_prune_sessions(
         The plan, runs in ``delete`` oldest first.
     """
     now = time.time() if now is None else now
-    sizes = {run.run_id: run_bytes(run) for run in list_runs(base)}
+    listed = list_runs(base)
+    sizes = {run.run_id: run_bytes(run) for run in listed}
+    # Places in the store's order, newest first: runs of one second keep their order.
+    place = {run.run_id: index for index, run in enumerate(listed)}
     plan = PrunePlan(total_bytes=sum(sizes.values()))
     newest = {
         name: max((run_created(run) for run in runs), default=0.0)
         for name, runs in sessions.items()
     }
-    newest_first = sorted(sessions, key=lambda name: (-newest[name], name))
+    first = {
+        name: min((place.get(run.run_id, len(place)) for run in runs), default=len(place))
+        for name, runs in sessions.items()
+    }
+    newest_first = sorted(sessions, key=lambda name: (first[name], name))
     chosen: dict[str, str] = {}
     no_rule = keep is None and older_than is None and max_bytes is None
     for index, name in enumerate(newest_first):
@@ -223,7 +230,7 @@ def plan_prune_sessions(
     for name in newest_first[::-1]:
         if name in chosen:
             _take_session(plan, sessions[name], chosen[name], sizes, latest)
-    plan.delete.sort(key=lambda pruned: run_created(pruned.run))
+    plan.delete.sort(key=lambda pruned: -place.get(pruned.run.run_id, -1))
     return plan
 
 
