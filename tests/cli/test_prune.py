@@ -223,3 +223,50 @@ def test_an_unknown_session_is_bad_input(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     assert "no run of session 'nobody'" in result.stderr
+
+
+def _ended_pid() -> int:
+    """The pid of a process that has ended (and been waited for)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(child.stdout)
+
+
+def test_prune_removes_the_half_written_blob_files_of_ended_processes_in_the_runs_it_keeps(
+    tmp_path: Path,
+) -> None:
+    """A blob file a killed process was writing (``blobs/.<name>.<pid>.<thread>``) is
+    removed from the runs kept, and its bytes counted as freed; one whose process still
+    runs stays, and a dry run removes nothing."""
+    base = tmp_path / "base"
+    template = make_golden_run(tmp_path / "template")
+    ids = [f"svc-{_stamp(day * DAY)}-{day:06x}" for day in (3, 2, 1)]
+    for run_id in ids:
+        shutil.copytree(template, base / "runs" / run_id)
+    os.symlink(ids[-1], base / "runs" / "latest")
+    blobs = base / "runs" / ids[1] / "blobs"  # a run the prune keeps
+    blobs.mkdir()
+    digest = "ab" * 32
+    ended = blobs / f".{digest}.zst.{_ended_pid()}.140000000000"
+    ended.write_bytes(b"x" * 1234)
+    running = blobs / f".{'cd' * 32}.{os.getpid()}.140000000001"  # this test's process
+    running.write_bytes(b"y" * 99)
+    deleted_size = _size(base / "runs" / ids[0])
+
+    dry = _prune(base, "--keep", "2", "--dry-run")
+    assert dry["half_written_blobs"] == {"files": 1, "bytes": 1234}
+    assert dry["freed_bytes"] == deleted_size + 1234
+    assert ended.exists() and running.exists()
+
+    plain = spanline("prune", "--dir", str(base), "--keep", "2", "--dry-run")
+    assert plain.returncode == 0, plain.stderr
+    assert "would remove 1 half-written blob file(s) of ended processes" in plain.stdout
+    assert plain.stdout.splitlines()[-1].endswith(" in 1 run(s) and 1 half-written blob file(s)")
+
+    real = _prune(base, "--keep", "2")
+    assert [entry["run_id"] for entry in real["deleted"]] == [ids[0]]
+    assert real["half_written_blobs"] == {"files": 1, "bytes": 1234}
+    assert real["freed_bytes"] == deleted_size + 1234
+    assert not ended.exists() and running.exists()
+    again = _prune(base, "--keep", "2")
+    assert again["half_written_blobs"] == {"files": 0, "bytes": 0}

@@ -281,7 +281,7 @@ def test_runs_and_snapshots_carry_failed_agents_and_the_folds_burn_rate(
     fold.extend(read_lines(finished.telemetry_path))
     assert snap["burn"] == fold.burn()  # at the run's last line: it is over
     assert snap["burn"]["tokens_per_min"] == 2 * 210
-    assert snap["server"] == {"stops_with_run": False, "reopen": None}
+    assert snap["server"] == {"stops_with_run": False, "reopen": None, "live_run": None}
     (error,) = snap["summary"]["errors"]
     assert snap["error_lanes"] == {error["span_id"]: error["span_id"]}  # agent-b itself
 

@@ -128,3 +128,39 @@ def test_cli_version_and_options_in_any_position(tmp_path: Path) -> None:
         result = run_cli(*args)
         assert result.returncode == 0, result.stderr
         assert f'"run_id": "{first.run_id}"' in result.stdout
+
+
+def test_runs_created_within_one_second_keep_their_order_when_a_directory_changes_later(
+    tmp_path: Path,
+) -> None:
+    """Runs whose ids name the same second (a server rotating fast) are listed by the time
+    their run_start records, not by their directories' last change: writing the older
+    run's summary afterwards moves its directory's time, and must not make it newer."""
+    import json
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    # The random part of the newer id sorts first: neither the id nor the directory's
+    # time gives the order of creation.
+    made = []
+    for tail in ("ffffff", "000000"):
+        run = spanline.configure_observability(
+            enabled=True, run_dir=tmp_path, run_id=f"svc-{stamp}-{tail}"
+        )
+        assert run is not None
+        with spanline.span("work"):
+            pass
+        spanline.shutdown()
+        made.append(run)
+    older, newer = made
+    later = time.time() + 30
+    os.utime(older.directory, (later, later))  # as a summary written afterwards does
+
+    listed = [run.run_id for run in _runs.list_runs(tmp_path)]
+    assert listed == [newer.run_id, older.run_id]
+    result = run_cli("--dir", str(tmp_path), "list", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [row["run_id"] for row in json.loads(result.stdout)] == listed
+    pruned = run_cli("--dir", str(tmp_path), "prune", "--keep", "1", "--json")
+    assert pruned.returncode == 0, pruned.stderr
+    assert [entry["run_id"] for entry in json.loads(pruned.stdout)["deleted"]] == [older.run_id]

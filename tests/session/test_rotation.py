@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -149,6 +150,13 @@ spanline.shutdown()
     where = _check_runs(runs)
     assert len(where) == 10
     assert all(read_lines(run / "telemetry.jsonl")[0]["session_id"] == "nightly" for run in runs)
+    # The store lists them in the order the rotations made them, newest first, whatever
+    # changed their directories later (as the summaries of closed runs do).
+    for later, run in enumerate(runs):
+        os.utime(run, (2e9 - later, 2e9 - later))  # the oldest run looks the newest changed
+    listed = spanline_cli("list", "--dir", str(base), "--session", "nightly", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["run_id"] for row in json.loads(listed.stdout)] == [r.name for r in runs[::-1]]
 
 
 def test_a_tree_open_at_the_rotation_finishes_in_its_own_run(tmp_path: Path) -> None:

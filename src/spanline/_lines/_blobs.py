@@ -276,32 +276,38 @@ def _encoded(text: str) -> list[bytes]:
     ]
 
 
-def sweep_temporaries(run_dir: str | os.PathLike[str], alive: Callable[[int], bool]) -> int:
+def sweep_temporaries(
+    run_dir: str | os.PathLike[str], alive: Callable[[int], bool], *, dry_run: bool = False
+) -> tuple[int, int]:
     """Remove the half-written blob files in ``run_dir`` whose process is gone.
 
     Args:
         run_dir: the run's directory.
         alive: whether a process of this host runs, by pid (the run store's check).
+        dry_run: remove nothing, only count what would go.
 
     Returns:
-        How many files were removed. Nothing is raised: a file that cannot be removed
-        (a read-only copy of the run) stays, and readers ignore it anyway.
+        How many files were removed, and their bytes. Nothing is raised: a file that
+        cannot be removed (a read-only copy of the run) stays, and readers ignore it.
     """
-    removed = 0
+    removed = freed = 0
+    folder = Path(run_dir) / BLOBS_DIR
     try:
-        names = [entry.name for entry in os.scandir(Path(run_dir) / BLOBS_DIR)]
+        names = [entry.name for entry in os.scandir(folder)]
     except OSError:
-        return 0
+        return 0, 0
     for name in names:
         pid = _writer_pid(name)
         if pid is None or alive(pid):
             continue
         try:
-            os.unlink(Path(run_dir) / BLOBS_DIR / name)
+            size = os.lstat(folder / name).st_size
+            if not dry_run:
+                os.unlink(folder / name)
         except OSError:
             continue
-        removed += 1
-    return removed
+        removed, freed = removed + 1, freed + size
+    return removed, freed
 
 
 def _writer_pid(name: str) -> int | None:

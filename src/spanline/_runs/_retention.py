@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spanline._runs._liveness import run_is_live
+from spanline._runs._liveness import process_alive, run_is_live
 from spanline._runs._store import Run, list_runs, read_latest, run_created
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "plan_prune",
     "plan_prune_sessions",
     "run_bytes",
+    "sweep_kept",
 ]
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -194,13 +195,20 @@ def plan_prune_sessions(
         The plan, runs in ``delete`` oldest first.
     """
     now = time.time() if now is None else now
-    sizes = {run.run_id: run_bytes(run) for run in list_runs(base)}
+    listed = list_runs(base)
+    sizes = {run.run_id: run_bytes(run) for run in listed}
+    # Places in the store's order, newest first: runs of one second keep their order.
+    place = {run.run_id: index for index, run in enumerate(listed)}
     plan = PrunePlan(total_bytes=sum(sizes.values()))
     newest = {
         name: max((run_created(run) for run in runs), default=0.0)
         for name, runs in sessions.items()
     }
-    newest_first = sorted(sessions, key=lambda name: (-newest[name], name))
+    first = {
+        name: min((place.get(run.run_id, len(place)) for run in runs), default=len(place))
+        for name, runs in sessions.items()
+    }
+    newest_first = sorted(sessions, key=lambda name: (first[name], name))
     chosen: dict[str, str] = {}
     no_rule = keep is None and older_than is None and max_bytes is None
     for index, name in enumerate(newest_first):
@@ -223,7 +231,7 @@ def plan_prune_sessions(
     for name in newest_first[::-1]:
         if name in chosen:
             _take_session(plan, sessions[name], chosen[name], sizes, latest)
-    plan.delete.sort(key=lambda pruned: run_created(pruned.run))
+    plan.delete.sort(key=lambda pruned: -place.get(pruned.run.run_id, -1))
     return plan
 
 
@@ -260,3 +268,29 @@ def delete_runs(plan: PrunePlan) -> list[tuple[PrunedRun, OSError]]:
         except OSError as exc:
             failed.append((pruned, exc))
     return failed
+
+
+def sweep_kept(base: Path, plan: PrunePlan, *, dry_run: bool = False) -> tuple[int, int]:
+    """Remove the half-written blob files that killed processes left in the runs the plan
+    keeps (those of the runs it deletes go with them).
+
+    A file is removed only when the process named in it no longer runs on this host,
+    as ``show``, ``check`` and the next blob write of the run do.
+
+    Args:
+        base: the base directory holding ``runs/``.
+        plan: the prune's plan (after :func:`delete_runs`, when it deleted).
+        dry_run: remove nothing, only count what would go.
+
+    Returns:
+        How many files were removed (or would be), and their bytes.
+    """
+    from spanline._lines._blobs import sweep_temporaries
+
+    deleted = {pruned.run.run_id for pruned in plan.delete}
+    files = freed = 0
+    for run in list_runs(base):
+        if run.run_id not in deleted:
+            count, size = sweep_temporaries(run.directory, process_alive, dry_run=dry_run)
+            files, freed = files + count, freed + size
+    return files, freed

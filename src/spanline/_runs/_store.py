@@ -279,25 +279,71 @@ def resolve_run(target: str | os.PathLike[str] | None, base: str | os.PathLike[s
     return Run(run_id, directory.resolve())
 
 
-def _created(run: Run) -> tuple[str, int]:
-    """Sort key for "most recently created": the id's UTC stamp, then the directory's age."""
-    match = _STAMP.search(run.run_id)
+def _stamp_seconds(stamp: str) -> int | None:
+    """The UTC second a run id's stamp (``YYYYMMDDTHHMMSS``) names, or None (no date)."""
+    import calendar
+
     try:
-        mtime = run.directory.stat().st_mtime_ns
+        return calendar.timegm(time.strptime(stamp, "%Y%m%dT%H%M%S"))
+    except ValueError:
+        return None
+
+
+#: How long after the second in a run's id its ``run_start`` may be dated and still be
+#: taken as when the run was created (the header's time is read just after the id's).
+_START_SLACK_S = 60.0
+
+
+def _directory_mtime_ns(run: Run) -> int:
+    """When the run's directory last changed (0: gone)."""
+    try:
+        return run.directory.stat().st_mtime_ns
     except OSError:
-        mtime = 0
-    return (match.group(1) if match else "", mtime)
+        return 0
+
+
+def _started(run: Run, stamp: str) -> float:
+    """When a run whose id has ``stamp`` was created, to the microsecond: its
+    ``run_start`` time when that falls in the id's second or just after (an injected
+    clock's does not), else its directory's last change."""
+    second = _stamp_seconds(stamp)
+    header = read_run_start(run) if second is not None else None
+    ts = header.get("ts") if header is not None else None
+    number = float(ts) if type(ts) is int or type(ts) is float else None
+    if second is not None and number is not None and second <= number < second + _START_SLACK_S:
+        return number
+    return _directory_mtime_ns(run) / 1e9
+
+
+def _creation_order(runs: list[Run]) -> dict[Run, tuple[str, float, int, str]]:
+    """Sort keys for "most recently created": the UTC second in the id; among runs of
+    the same second (a server rotating fast makes several), when their ``run_start``
+    says they started; then the directory's last change (which writing a summary moves,
+    so it only settles what nothing else does), then the id.
+
+    Only runs that share their second with another have their first lines read.
+    """
+    stamps = {}
+    for run in runs:
+        match = _STAMP.search(run.run_id)
+        stamps[run] = match.group(1) if match else ""
+    shared: dict[str, int] = {}
+    for stamp in stamps.values():
+        shared[stamp] = shared.get(stamp, 0) + 1
+    keys = {}
+    for run, stamp in stamps.items():
+        started = _started(run, stamp) if stamp and shared[stamp] > 1 else 0.0
+        keys[run] = (stamp, started, _directory_mtime_ns(run), run.run_id)
+    return keys
 
 
 def run_created(run: Run) -> float:
     """When the run was created (epoch seconds): the UTC stamp in its id, else its
     directory's mtime."""
-    import calendar
-    import time
-
     match = _STAMP.search(run.run_id)
-    if match:
-        return float(calendar.timegm(time.strptime(match.group(1), "%Y%m%dT%H%M%S")))
+    second = _stamp_seconds(match.group(1)) if match else None
+    if second is not None:
+        return float(second)
     try:
         return run.directory.stat().st_mtime
     except OSError:
@@ -305,7 +351,8 @@ def run_created(run: Run) -> float:
 
 
 def list_runs(base: str | os.PathLike[str]) -> list[Run]:
-    """Every run under ``<base>/runs``, newest first."""
+    """Every run under ``<base>/runs``, newest first (by creation: the second in the id,
+    then, within one second, the time the run's ``run_start`` line records)."""
     runs_dir = Path(base) / "runs"
     try:
         entries = list(runs_dir.iterdir())
@@ -319,7 +366,8 @@ def list_runs(base: str | os.PathLike[str]) -> list[Run]:
         and entry.is_dir()
         and not entry.is_symlink()
     ]
-    return sorted(runs, key=_created, reverse=True)
+    keys = _creation_order(runs)
+    return sorted(runs, key=keys.__getitem__, reverse=True)
 
 
 def read_run_start(run: Run) -> dict[str, Any] | None:

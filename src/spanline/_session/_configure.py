@@ -316,7 +316,7 @@ def _start_session(
     RUNTIME.remote_parent = remote_parent
     RUNTIME.pipeline = session.pipeline
     if session.owner and settings.dashboard:
-        session.dashboard = _parts.start_dashboard(run)
+        _parts.start_dashboard(session)
     if session.owner:  # last: its thread starts by loading the folds, off this one
         session.live = _parts.start_live_summary(session)
     return session

@@ -177,8 +177,9 @@ def start_live_summary(session: _Session) -> SummarySidecar:
     return live
 
 
-def start_dashboard(run: Run) -> Any:
-    """Serve the run's dashboard from a thread of its own; print where (None: not served).
+def start_dashboard(session: _Session) -> None:
+    """Serve the run's dashboard from a thread of its own (``session.dashboard``) and
+    print where; with rotation on, the page printed follows the next runs.
 
     The dashboard sits below the session and never imports the tracer: the
     session hands it the marker that makes its thread one of spanline's own.
@@ -186,12 +187,14 @@ def start_dashboard(run: Run) -> Any:
 
     from spanline.dashboard import DEFAULT_PORT, DashboardUnavailable, start_in_thread
 
+    run, rotating = session.run, _rotating(session.settings)
     try:
         server = start_in_thread(
             run.base,
             default_run=run.run_id,
             thread_init=_runtime.mark_internal_thread,
             stops_with_run=True,
+            follows=rotating,
         )
     except DashboardUnavailable as exc:
         import warnings
@@ -199,16 +202,20 @@ def start_dashboard(run: Run) -> Any:
         from spanline.exceptions import SpanlineWarning
 
         warnings.warn(f"the dashboard is off: {exc}", SpanlineWarning, stacklevel=4)
-        return None
+        return
     except OSError as exc:  # tracing goes on without it
         report("could not start the dashboard", exc=exc)
-        return None
+        return
     busy = f" (port {DEFAULT_PORT} is busy)" if server.fell_back else ""
     sys.stderr.write(f"spanline: dashboard at {server.url}{busy}\n")
     from spanline._session._reopen import expect
 
     expect()  # the reopen command is said at exit, however the run ends
-    return server
+    session.dashboard = server
+    if rotating:  # a rotation while the server started was not told to it
+        from spanline._session._rotation import follow_dashboard
+
+        follow_dashboard(session)
 
 
 def handover_variables(settings: Settings, base_dir: Path, run_id: str) -> dict[str, str]:

@@ -28,7 +28,11 @@ if TYPE_CHECKING:
     from spanline._session._configure import _Session
     from spanline._session._settings import Settings
 
-__all__ = ["Closing", "in_own_session", "install"]
+__all__ = ["Closing", "follow_dashboard", "in_own_session", "install"]
+
+#: Held while the session's own dashboard is told which run the session writes: the
+#: rotation (writer thread) and configure (which starts the server) may both tell it.
+_DASHBOARD_LOCK = threading.Lock()
 
 
 def in_own_session(settings: Settings, run: Run, created: bool) -> Settings:
@@ -77,12 +81,27 @@ def _open_next(session: _Session) -> tuple[Path, str]:
         if session.pipeline is not None:
             session.pipeline.blobs = session.blobs
     _point_children(session)
+    follow_dashboard(session)
     _header.start_metadata(session)
     _move_log_file(session)
     if old_live is not None:
         session.live = _parts.start_live_summary(session)
     session.closing.close(old, old_live, old_blobs)
     return run.telemetry_path, trace_id
+
+
+def follow_dashboard(session: _Session) -> None:
+    """The session's own dashboard serves the run the session writes now (after a
+    rotation): the page that follows the program opens it, and the command said at exit
+    reopens it."""
+    with _DASHBOARD_LOCK:  # whoever comes last reads the newest run
+        server = session.dashboard
+        if server is None or server.default_run == session.run.run_id:
+            return
+        try:
+            server.follow(session.run.run_id)
+        except Exception as exc:  # the dashboard goes on showing the run it showed
+            report("the dashboard could not follow to the next run", exc=exc)
 
 
 def _follow(session: _Session, follow: dict[str, str]) -> tuple[Path, str]:

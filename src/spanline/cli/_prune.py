@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from spanline._runs._retention import delete_runs, parse_age, plan_prune, plan_prune_sessions
+from spanline._runs._retention import (
+    delete_runs,
+    parse_age,
+    plan_prune,
+    plan_prune_sessions,
+    sweep_kept,
+)
 from spanline.cli._app import DIR_HELP, CliError, base_dir, cli, console
 from spanline.cli._format import fmt_bytes, parse_size, to_json
 
@@ -60,8 +66,10 @@ def prune_command(
     A run is deleted when any rule given chooses it: beyond the newest --keep,
     created more than --older-than ago, or among the oldest that must go for the
     rest to fit in --max-size. A run that a process may still be writing, and the
-    run `latest` names, are never deleted. Sizes are as `export --limit` takes
-    them: 500MB, 5GB (powers of 1,000) or 5GiB (of 1,024).
+    run `latest` names, are never deleted. The half-written blob files that
+    killed processes left in the runs kept are removed too, and counted. Sizes
+    are as `export --limit` takes them: 500MB, 5GB (powers of 1,000) or 5GiB
+    (of 1,024).
 
     With --session ID (repeatable) the unit is the session: without a rule the
     sessions named are deleted whole; with rules, --keep N keeps the N newest of
@@ -86,6 +94,7 @@ def prune_command(
     failed = [] if dry_run else delete_runs(plan)
     failed_ids = {pruned.run.run_id for pruned, _ in failed}
     gone = [pruned for pruned in plan.delete if pruned.run.run_id not in failed_ids]
+    swept = sweep_kept(base, plan, dry_run=dry_run)
     if as_json:
         record: dict[str, Any] = {
             "dry_run": dry_run,
@@ -93,12 +102,13 @@ def prune_command(
                 {"run_id": p.run.run_id, "bytes": p.size, "reason": p.reason} for p in gone
             ],
             "spared": [{"run_id": run_id, "why": why} for run_id, why in plan.spared.items()],
-            "freed_bytes": sum(p.size for p in gone),
+            "freed_bytes": sum(p.size for p in gone) + swept[1],
+            "half_written_blobs": {"files": swept[0], "bytes": swept[1]},
             "failed": [{"run_id": p.run.run_id, "error": str(exc)} for p, exc in failed],
         }
         sys.stdout.write(to_json(record))
     else:
-        _print(gone, plan.spared, dry_run=dry_run)
+        _print(gone, plan.spared, swept, dry_run=dry_run)
     if failed:
         pruned, exc = failed[0]
         raise CliError(f"could not delete {len(failed)} run(s), first {pruned.run.run_id}: {exc}")
@@ -122,12 +132,21 @@ _KEPT = {
 }
 
 
-def _print(gone: list[Any], spared: dict[str, str], *, dry_run: bool) -> None:
+def _print(
+    gone: list[Any], spared: dict[str, str], swept: tuple[int, int], *, dry_run: bool
+) -> None:
     out = console()
     verb = "would delete" if dry_run else "deleted"
     for pruned in gone:
         out.print(f"{verb} {pruned.run.run_id}  {fmt_bytes(pruned.size)}  ({pruned.reason})")
     for run_id, why in spared.items():
         out.print(f"kept {run_id}: {_KEPT.get(why, why)}")
-    freed = fmt_bytes(sum(pruned.size for pruned in gone))
-    out.print(f"{'would free' if dry_run else 'freed'} {freed} in {len(gone)} run(s)")
+    files, swept_bytes = swept
+    if files:
+        verb = "would remove" if dry_run else "removed"
+        out.print(
+            f"{verb} {files} half-written blob file(s) of ended processes  {fmt_bytes(swept_bytes)}"
+        )
+    freed = fmt_bytes(sum(pruned.size for pruned in gone) + swept_bytes)
+    blobs = f" and {files} half-written blob file(s)" if files else ""
+    out.print(f"{'would free' if dry_run else 'freed'} {freed} in {len(gone)} run(s){blobs}")

@@ -99,6 +99,7 @@ def start_in_thread(
     allow_remote: bool = False,
     thread_init: Callable[[], None] | None = None,
     stops_with_run: bool = False,
+    follows: bool = False,
 ) -> DashboardServer:
     """Serve the runs under ``base`` from a daemon thread until ``stop()`` is called.
 
@@ -112,6 +113,10 @@ def start_in_thread(
         thread_init: called first on the server's thread (the session passes
             the tracer's "this is spanline's own thread" marker, so nothing
             traced there is recorded; this package never imports the tracer).
+        stops_with_run: the server is ``default_run``'s own: it stops when that run
+            ends, and says how to serve it again.
+        follows: the run's process rotates: the printed page follows it into its
+            next runs (``follow=1``), as :meth:`DashboardServer.follow` moves on.
 
     Returns:
         The running server: ``url``, ``port``, ``fell_back``, ``stop()``.
@@ -130,5 +135,6 @@ def start_in_thread(
     if stops_with_run and default_run is not None:
         server.config.stops_with = default_run
         server.config.reopen = reopen_command(base / "runs" / default_run)
+        server.follows = follows
     server.start_in_thread(thread_init)
     return server

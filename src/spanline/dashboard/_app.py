@@ -323,9 +323,13 @@ async def _snapshot(request: Request, config: DashboardConfig) -> Response:
 
 
 def _server_info(config: DashboardConfig, run: Run) -> dict[str, Any]:
+    with config.lock:  # a rotation moves both at once
+        own, reopen = config.stops_with, config.reopen
     return {
-        "stops_with_run": config.stops_with == run.run_id,
-        "reopen": config.reopen if config.stops_with == run.run_id else None,
+        "stops_with_run": own == run.run_id,
+        "reopen": reopen if own == run.run_id else None,
+        # The run the serving process writes now: another once the process rotated.
+        "live_run": own,
     }
 
 

@@ -168,6 +168,8 @@ class DashboardServer:
         self._socket, self.fell_back = _bind(host, port)
         self.port: int = self._socket.getsockname()[1]
         self.default_run = default_run
+        #: Whether the page :attr:`url` opens follows the process into its next runs.
+        self.follows = False
         self.pid = os.getpid()
         self.config = DashboardConfig(
             base=base,
@@ -182,15 +184,34 @@ class DashboardServer:
 
     @property
     def url(self) -> str:
-        """The page's address (with ``?run=<id>`` when a run was chosen, and
-        ``token=<key>`` when the server has a key)."""
+        """The page's address (with ``?run=<id>`` when a run was chosen, ``follow=1``
+        when the page follows the process's rotations, and ``token=<key>`` when the
+        server has a key)."""
         shown = "127.0.0.1" if self.host in _WILDCARDS else self.host
         if ":" in shown and not shown.startswith("["):
             shown = f"[{shown}]"
         query = [f"run={self.default_run}"] if self.default_run else []
+        if self.follows:
+            query.append("follow=1")
         if self.config.token is not None:
             query.append(f"token={self.config.token}")
         return f"http://{shown}:{self.port}/" + ("?" + "&".join(query) if query else "")
+
+    def follow(self, run_id: str) -> None:
+        """The run's process went on in the next run (a rotation): serve that one as its
+        own from now on (the run a page following the process opens, the one whose end
+        stops the server, and the command that reopens it).
+
+        Args:
+            run_id: the run the process writes now.
+        """
+        from spanline.dashboard import reopen_command
+
+        reopen = reopen_command(self.config.base / "runs" / run_id)
+        with self.config.lock:
+            self.default_run = run_id
+            if self.config.stops_with is not None:
+                self.config.stops_with, self.config.reopen = run_id, reopen
 
     def _make_server(self) -> Any:
         import uvicorn

@@ -16,6 +16,9 @@
   var zoom = null, zoomT = d3.zoomIdentity;
   var dirty = false;
   var S_RUNS = null;       // the last /api/runs answer (the session view reads it)
+  // Opened from the address a rotating program printed (`follow=1`): the page follows
+  // the program into its next runs. Choosing a run (picker, session view) ends it.
+  var followParam = new URL(window.location.href).searchParams.get("follow") === "1";
 
   function fmtInt(n) { return typeof n === "number" ? n.toLocaleString("en-US") : "-"; }
   function fmtCost(usd) { return typeof usd === "number" ? "$" + usd.toFixed(4) : "-"; }
@@ -32,7 +35,8 @@
       groupOrder: [],      // phase names in the order plans (then phase spans) named them
       seq: 0,              // lanes made so far: queued lanes keep their plan order
       burn: null,          // the server's burn rate (folds/lanes.py): {tokens_per_min, series}
-      server: null,        // the snapshot's `server`: {stops_with_run, reopen}
+      server: null,        // the snapshot's `server`: {stops_with_run, reopen, live_run}
+      following: followParam, // move on to the server's live run when this one rotates
       serverStopped: false, // the run ended and its own server stopped with it
       plan: { planned: 0, started: 0, done: 0 },
       t0: null, tLast: null, finished: false, dead: false, summary: null, stallS: 60,
@@ -967,11 +971,27 @@
     }, 300);
   }
 
+  // The program serving the page went on in its next run (a rotation) while the page
+  // followed it: open that run. True if it did.
+  function followRotation(runId, snap) {
+    var live = snap && snap.server && snap.server.live_run;
+    if (!live || live === runId || !S || S.runId !== runId || !S.following) return false;
+    stopStream();
+    var open = function () {
+      if (!S || S.runId !== runId) return; // the user chose another run meanwhile
+      d3.select("#run-picker").property("value", live);
+      openRun(live);
+    };
+    refreshPicker().then(open, open);
+    return true;
+  }
+
   // The process that created the run ended: ask for the final state at once (a
   // program's own server stops right after), and say so if it is already gone.
   function fetchFinal(runId) {
     getJSON(snapshotUrl(runId)).then(function (snap) {
       if (!S || S.runId !== runId) return;
+      if (followRotation(runId, snap)) return;
       if (isFinal(snap.summary)) finish(snap);
       else { serverFigures(snap); refetchSoon(); }
       dirty = true;
@@ -1070,6 +1090,7 @@
           })
           .on("click", function (event, x) {
             d3.select("#run-picker").property("value", x.run_id);
+            followParam = false;
             openRun(x.run_id);
           });
       });
@@ -1132,11 +1153,14 @@
     if (window.history && window.history.replaceState) {
       var url = new URL(window.location.href);
       url.searchParams.set("run", runId);
+      if (!followParam) url.searchParams.delete("follow");
       window.history.replaceState(null, "", url.toString());
     }
     showSession(runId);
     getJSON("/api/runs/" + encodeURIComponent(runId) + "/snapshot").then(function (snap) {
       if (!S || S.runId !== runId) return;
+      if (snap.server && snap.server.live_run === runId) S.following = true;
+      if (followRotation(runId, snap)) return; // opened late: the program is further on
       var offset = snap.offset || 0;
       var done = snap.summary && snap.summary.status && snap.summary.status !== "incomplete";
       if (done && offset <= REPLAY_LIMIT) {
@@ -1166,7 +1190,7 @@
 
   function startLive() {
     var picker = d3.select("#run-picker");
-    picker.on("change", function () { openRun(this.value); });
+    picker.on("change", function () { followParam = false; openRun(this.value); });
     refreshPicker().then(function (runs) {
       var wanted = new URL(window.location.href).searchParams.get("run");
       if (!runs.length) { showError("no runs yet"); return; }
