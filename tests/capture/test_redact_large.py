@@ -169,3 +169,43 @@ def test_the_pieces_handed_on_as_they_are_done_make_up_the_result() -> None:
         rules = functools.partial(_redact._rules, entropy=False)
         out = redact_in_pieces(text, rules, _redact._RULES[0], chunk=chunk, on_piece=done.append)
         assert "".join(done) == out == _whole(text), chunk
+
+
+@pytest.mark.parametrize("space", [" ", "\n"])
+def test_a_flag_and_its_comma_far_apart_are_not_cut_between(space: str) -> None:
+    """The quoted-flag rule allows any run of spaces between the flag and its comma: a
+    run longer than a cut looks back must not let the value start a piece of its own."""
+    text = (
+        "INFO worker ready\n" * 200
+        + "'--password'"
+        + space * 5000
+        + ",\n'Sp0FarAway9'\n"
+        + "INFO worker ready\n" * 200
+    )
+    assert "Sp0FarAway9" not in _whole(text)
+    assert _pieces(text, 512) == _whole(text)
+
+
+class _CountingRule:
+    """The private key rule, counting its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def match(self, text: str, at: int) -> object:
+        self.calls += 1
+        return _redact._RULES[0].match(text, at)
+
+
+def test_key_headers_cut_short_cost_one_rule_call_each_block() -> None:
+    """Thousands of BEGIN lines with no END (a grep for key headers over a folder of test
+    keys) are one block cut short, as the whole text's search sees them: the rule is tried
+    once, not once a header (each try reads to the end: the square of the text)."""
+    line = "tests/fixtures/keys/key_{:05d}.pem:1:-----BEGIN RSA PRIVATE KEY-----\n"
+    text = "".join(line.format(n) for n in range(3000))
+    _redact._compile()
+    rule = _CountingRule()
+    rules = functools.partial(_redact._rules, entropy=False)
+    pieces = redact_in_pieces(text, rules, rule, chunk=4096)  # type: ignore[arg-type]
+    assert rule.calls == 1
+    assert pieces == _whole(text)

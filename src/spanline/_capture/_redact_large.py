@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 
 __all__ = ["CHUNK", "redact_in_pieces"]
@@ -45,9 +46,9 @@ _YIELD_S = 0.0002
 _WINDOW = 1 << 18  # the most one search of a literal scans
 _LOOK = 4096  # how far a cut looks for the text on each side of its line break
 _NOT_SPACE = re.compile(r"[^ \t\n\r\f\v]", re.ASCII)
-# A quoted flag and its comma before the line break: "'--password',".
-_FLAG_TAIL = re.compile(r"-[\w.-]*\\?[\"'][ \t\n\r\f\v]*,\Z", re.ASCII)
-_RUN_TAIL = re.compile(r"[\w.-]*\\?[\"'][ \t\n\r\f\v]*,", re.ASCII)
+# A quoted flag ending at its closing quote: "'--password'" (its comma comes after).
+_FLAG_TAIL = re.compile(r"-[\w.-]*\\?[\"']\Z", re.ASCII)
+_RUN_TAIL = re.compile(r"[\w.-]*\\?[\"']", re.ASCII)
 _SCHEMES = ("bearer", "basic", "token")
 
 
@@ -71,11 +72,12 @@ def redact_in_pieces(
         Exactly ``redact(text)``, built from pieces.
     """
     zones = _pem_zones(text, pem_rule)
+    starts = [start for start, _ in zones]
     pieces: list[str] = []
     changed = False
     start = 0
     while len(text) - start > chunk:
-        cut = _next_cut(text, start + chunk, zones)
+        cut = _next_cut(text, start + chunk, zones, starts)
         if cut is None:
             break
         piece = text[start:cut]
@@ -106,27 +108,36 @@ def _find(text: str, needle: str, at: int) -> int:
 
 
 def _pem_zones(text: str, pem_rule: re.Pattern[str]) -> list[tuple[int, int]]:
-    """Where no cut may fall: from each ``-----BEGIN`` to as far as the PEM rule reads."""
+    """Where no cut may fall: from each ``-----BEGIN`` to as far as the PEM rule reads,
+    as disjoint spans in order.
+
+    As the whole text's search does, the next ``-----BEGIN`` is looked for after the
+    end of a match, never inside it: a block cut short matches to the end of what can
+    be base64, and trying every BEGIN it swallowed would cost the square of the text.
+    """
     zones: list[tuple[int, int]] = []
     at = _find(text, _PEM_START, 0)
     while at != -1:
         match = pem_rule.match(text, at)
         end = max(at + _PEM_REACH, match.end() + 1 if match else 0)
-        zones.append((at, end))
-        at = _find(text, _PEM_START, at + 1)
+        if zones and at <= zones[-1][1]:
+            zones[-1] = (zones[-1][0], max(end, zones[-1][1]))
+        else:
+            zones.append((at, end))
+        at = _find(text, _PEM_START, max(match.end(), at + 1) if match else at + 1)
     return zones
 
 
-def _next_cut(text: str, at: int, zones: list[tuple[int, int]]) -> int | None:
+def _next_cut(text: str, at: int, zones: list[tuple[int, int]], starts: list[int]) -> int | None:
     """The first acceptable cut at or after ``at`` (just after a line break), or None."""
     while True:
         newline = _find(text, "\n", at)
         if newline == -1 or newline + 1 >= len(text):
             return None
         cut = newline + 1
-        zone_end = next((end for start, end in zones if start < cut <= end), None)
-        if zone_end is not None:
-            at = zone_end
+        index = bisect_left(starts, cut) - 1  # the last zone starting before the cut
+        if index >= 0 and cut <= zones[index][1]:
+            at = zones[index][1]
         elif _safe(text, cut):
             return cut
         else:
@@ -162,8 +173,16 @@ def _safe(text: str, cut: int) -> bool:
 
 def _flag_before(text: str, comma: int) -> bool:
     """Whether the text before ``comma`` may be a quoted flag (``'--password',``)."""
+    quote = comma - 1
     low = max(comma - _LOOK, 0)
-    if _FLAG_TAIL.search(text, low, comma + 1) is not None:
+    while quote >= low and text[quote] in _SPACE:  # the rule allows any run of spaces here
+        quote -= 1
+    if quote < low:
+        return low > 0  # a run of spaces too long to see past: it may follow a flag
+    if text[quote] not in ("'", '"'):
+        return False
+    low = max(quote + 1 - _LOOK, 0)
+    if _FLAG_TAIL.search(text, low, quote + 1) is not None:
         return True
     # A run of key characters longer than the window might start with its "-" further back.
-    return low > 0 and _RUN_TAIL.fullmatch(text, low, comma + 1) is not None
+    return low > 0 and _RUN_TAIL.fullmatch(text, low, quote + 1) is not None
