@@ -1,8 +1,8 @@
 """A long-lived server whose log is split into runs of one session (rotation).
 
 Each request is a span tree (an agent, a tool, a model call). With
-``max_run_bytes`` the run is closed once its log passes the limit, at the first
-moment no request is open, and the next run of the same session takes over:
+``max_run_bytes``, once the log passes the limit the next run of the same session
+takes the new requests, while those already open finish in the run they began in:
 ``spanline sessions`` lists them, and ``spanline prune --keep N`` deletes the
 oldest, never the run still being written.
 

@@ -150,7 +150,9 @@ def test_secrets_in_the_log_are_redacted_on_the_way_out(tmp_path: Path) -> None:
 def test_spans_with_an_all_zero_trace_id_are_counted_as_not_delivered(tmp_path: Path) -> None:
     """Receivers drop a span whose trace id is all zeros without a word: the replay says
     so (status 1, the reason named) instead of counting it as sent, sends the others,
-    and does not try the same spans again on the next replay (no retry can help)."""
+    and does not try the same spans again on the next replay (no retry can help), which
+    still says they cannot be sent and fails: a retry does not turn the finding into a
+    pass. ``--force`` starts the count again."""
     run = configure(tmp_path)
     for name in ("tool.kept", "tool.zero", "tool.also_kept", "tool.last_zero"):
         with spanline.span(name, kind="tool"):
@@ -169,13 +171,19 @@ def test_spans_with_an_all_zero_trace_id_are_counted_as_not_delivered(tmp_path: 
         assert "sent 2 span(s), 2 not delivered (their trace or span id is not valid" in (
             result.stdout
         )
-        assert "2 span(s) not delivered" in result.stderr
+        assert "2 span(s) cannot be sent: their trace or span id is not valid" in result.stderr
+        assert "run replay again" not in result.stderr  # no retry can help them
         assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
         assert sorted(span.name for span in receiver.spans) == ["tool.also_kept", "tool.kept"]
         again = spanline_cli("replay", str(run.directory), "--endpoint", base)
-        assert again.returncode == 0, again.stderr
+        assert again.returncode == 1, again.stderr
         assert "sent 0 span(s)" in again.stdout
-    assert len(receiver.spans) == 2
+        assert "2 span(s) cannot be sent" in again.stderr
+        assert len(receiver.spans) == 2  # nothing sent again
+        forced = spanline_cli("replay", str(run.directory), "--endpoint", base, "--force")
+        assert forced.returncode == 1, forced.stderr
+        assert "2 span(s) cannot be sent" in forced.stderr  # counted afresh, not 4
+    assert len(receiver.spans) == 4
 
 
 def test_replay_session_sends_every_run_of_the_session_to_phoenix(

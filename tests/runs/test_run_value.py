@@ -31,3 +31,12 @@ def test_a_run_pickles_and_reads_as_before() -> None:
     assert repr(run) == "Run(run_id='r1', directory=PosixPath('/x/runs/r1'))"
     assert run.telemetry_path == Path("/x/runs/r1/telemetry.jsonl")
     assert run.base == Path("/x")
+
+
+def test_a_run_matches_a_positional_class_pattern() -> None:
+    """``case Run(run_id, directory)`` still works as it did for the dataclass."""
+    match Run("r-1", Path("/tmp/r-1")):
+        case Run(run_id, directory):
+            assert (run_id, directory) == ("r-1", Path("/tmp/r-1"))
+        case _:
+            raise AssertionError("no match")

@@ -126,7 +126,7 @@ def test_a_size_limit_splits_a_server_into_runs_of_one_session(tmp_path: Path) -
     assert shown.returncode == 0, shown.stderr
 
 
-def test_an_age_limit_rotates_at_the_next_quiet_moment(tmp_path: Path) -> None:
+def test_an_age_limit_rotates_at_the_next_request(tmp_path: Path) -> None:
     """With an age limit shorter than any pause, every writer pass that brings a span after
     the first of a run opens a new run: five requests flushed one by one make five runs."""
     base = tmp_path / "base"

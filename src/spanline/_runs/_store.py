@@ -52,6 +52,7 @@ class Run:
     """
 
     __slots__ = ("directory", "run_id")
+    __match_args__ = ("run_id", "directory")
     run_id: str
     directory: Path
 

@@ -121,14 +121,20 @@ def replay_command(
     from spanline.exporters._replay import state_key
 
     key = state_key(destination, endpoint)
-    undelivered = 0
+    undelivered = invalid = 0
     try:
         for each in runs:
-            undelivered += _replay_run(each, exporter, key, rate=rate, force=force)
+            failed, bad = _replay_run(each, exporter, key, rate=rate, force=force)
+            undelivered, invalid = undelivered + failed, invalid + bad
     finally:
         _close(exporter, timeout)
+    findings = []
     if undelivered:
-        raise CliError(f"{undelivered} span(s) not delivered; run replay again to resume", FINDING)
+        findings.append(f"{undelivered} span(s) not delivered; run replay again to resume")
+    if invalid:  # never deliverable: said again by every later replay, which fails again
+        findings.append(f"{invalid} span(s) cannot be sent: their trace or span id is not valid")
+    if findings:
+        raise CliError("; ".join(findings), FINDING)
 
 
 def _runs(
@@ -147,23 +153,35 @@ def _runs(
     return runs
 
 
-def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force: bool) -> int:
+def _replay_run(
+    run: Run, exporter: Any, key: str, *, rate: float | None, force: bool
+) -> tuple[int, int]:
+    """Replay one run from where the last replay to ``key`` stopped.
+
+    Returns:
+        The spans not delivered, and those that never can be (invalid ids; they are
+        counted in the run's replay state, so that every later replay says so again).
+    """
     from spanline._lines._fileio import write_atomic
     from spanline.exporters._replay import count_spans, read_state, replay
 
     state_path = run.directory / STATE_FILE
     state = read_state(state_path.read_bytes()) if state_path.is_file() else {}
     since = 0 if force else int(state.get(key, {}).get("offset", 0))
+    invalid_before = 0 if force else int(state.get(key, {}).get("invalid_ids", 0))
     total = count_spans(run.telemetry_path, since)
 
     def remember(spans: int, offset: int) -> None:
-        entry = {"offset": offset, "at": time.time()}
+        entry = {"offset": offset, "at": time.time(), "invalid_ids": invalid_before}
         state[key] = entry
         write_atomic(state_path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
         progress(spans)
 
     with _progress(run.run_id, total) as progress:
         outcome = replay(run.telemetry_path, exporter, since=since, rate=rate, delivered=remember)
+    if outcome.invalid_ids and key in state:  # the offset moved past them: keep their count
+        state[key] = {**state[key], "invalid_ids": invalid_before + outcome.invalid_ids}
+        write_atomic(state_path, orjson.dumps(state, option=orjson.OPT_INDENT_2))
     if outcome.sent == 0 and outcome.failed:
         raise CliError(f"cannot deliver to the endpoint: {outcome.error}")
     done = f"{run.run_id}: sent {outcome.sent} span(s)"
@@ -176,10 +194,12 @@ def _replay_run(run: Run, exporter: Any, key: str, *, rate: float | None, force:
             f", {outcome.invalid_ids} not delivered (their trace or span id is not valid: "
             "all zeros or not hex, which receivers drop)"
         )
+    elif invalid_before:
+        done += f" ({invalid_before} earlier span(s) cannot be sent: their ids are not valid)"
     if outcome.skipped_lines:
         done += f", {outcome.skipped_lines} line(s) were not JSON and were skipped"
     click.echo(done)
-    return outcome.failed + outcome.invalid_ids
+    return outcome.failed, invalid_before + outcome.invalid_ids
 
 
 class _progress:
