@@ -228,7 +228,7 @@ class Rotation:
             self._join_newest(pipeline, records, write)
             return
         pending = records
-        self._forget_foreign()
+        self._forget_foreign(pipeline)
         while True:
             if self.draining:
                 pending = self._route_old(pipeline, pending, write)
@@ -241,9 +241,12 @@ class Rotation:
             pending = pending[at:]
             self._start(pipeline, due if isinstance(due, dict) else None)
 
-    def _forget_foreign(self) -> None:
+    def _forget_foreign(self, pipeline: Pipeline) -> None:
         """Once the owner has left a run, the parent's trees there have ended: a fork
-        child no longer keeps that run for them."""
+        child no longer keeps that run for them (nor stays in it, if it is the current)."""
+        if self.foreign and owner_left(pipeline.telemetry_path.parent):
+            self.open -= self.foreign
+            self.foreign = set()
         for draining in self.draining:
             if draining.foreign and owner_left(draining.path.parent):
                 draining.open -= draining.foreign
