@@ -288,3 +288,27 @@ def test_a_long_text_is_hashed_by_the_blob_thread_while_capture_redacts_it(
     assert data.startswith(line.encode()) and SECRET.encode() not in data
     assert (b"MINE-42" in data) is not user_pattern
     assert hashed_on == ["spanline-convert" if user_pattern else "spanline-blobs"]
+
+
+def test_long_texts_are_let_go_once_written_and_at_shutdown(tmp_path: Path) -> None:
+    """A long text inside a captured dict is stored with its container: nothing is kept for
+    it once its line is written. A long text captured and never written (here captured by
+    hand) is let go at shutdown: no copy of a captured text outlives the session."""
+    from spanline._capture import _redact
+    from spanline._capture._previews import capture_value
+    from spanline._lines import _blobs
+
+    configure(tmp_path, capture="full")
+
+    @spanline.traced_tool(name="fetch")
+    def fetch(i: int) -> dict[str, str]:
+        return {"body": f"row {i}\n" * 300_000}
+
+    for i in range(4):
+        fetch(i)
+    assert spanline.flush()
+    assert (len(_blobs._HASHED), len(_redact._MARKED)) == (0, 0)
+    capture_value("a line of text\n" * 200_000, "full")
+    assert (len(_blobs._HASHED), len(_redact._MARKED)) == (1, 1)
+    spanline.shutdown()
+    assert (len(_blobs._HASHED), len(_redact._MARKED)) == (0, 0)

@@ -74,6 +74,8 @@ def capture_value(value: object, mode: CaptureMode | str, limit: int = 200) -> o
         return None
     if mode is CaptureMode.PREVIEW:
         return preview(value, limit)
+    if isinstance(value, str):  # the value itself: the writer may store it out of line
+        return _Jsonifier(sys.maxsize, 20, 10_000).text(value, whole=True)
     return to_jsonable(value, max_chars=sys.maxsize)
 
 
@@ -379,10 +381,14 @@ class _Jsonifier:
             text = preview(key, _KEY_CAP)
         return _clip(redacted_window(text, _KEY_CAP), _KEY_CAP)
 
-    def text(self, s: str) -> str:
+    def text(self, s: str, *, whole: bool = False) -> str:
+        """``s`` redacted and cut to the budget. ``whole``: ``s`` is the whole captured value,
+        which the writer stores out of line by its attribute (so its encoding and hash may
+        be made meanwhile); a text inside a dict or list is stored with its container."""
         budget = max(self.chars_left, 0)
         if len(s) <= budget:
-            out = redact_captured(str.__str__(s))
+            out = str.__str__(s)
+            out = redact_captured(out) if whole else redact_text(out)
             if len(out) > _LONG_TEXT:  # marked: the writer need not redact it again
                 out = mark_redacted(out)
         else:

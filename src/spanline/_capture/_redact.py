@@ -97,6 +97,11 @@ def mark_redacted(text: str) -> str:
     return text
 
 
+def forget_marks() -> None:
+    """Let go of every long text still marked (at shutdown: nothing will write them)."""
+    _MARKED.clear()
+
+
 def already_redacted(value: str) -> bool:
     """Whether capture marked ``value`` as redacted (``mark_redacted``); forgets the mark."""
     if value.__class__ is RedactedText:

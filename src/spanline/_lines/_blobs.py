@@ -411,8 +411,9 @@ class BlobStore:
         """Write what is handed over, then end the blob thread (a later ``put`` starts
         another). Capture stops handing it long texts to hash."""
         global _active
-        if _active is self:
+        if _active is self:  # and the texts hashed for it: no line will take them now
             _active = None
+            _HASHED.clear()
         self._after_fork()
         with self._lock:
             thread, self._closing = self._thread, True

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from spanline._capture._redact import configure_redaction
+from spanline._capture._redact import configure_redaction, forget_marks
 from spanline._capture._report import report
 from spanline._hotpath import _tracer
 from spanline._hotpath._runtime import RUNTIME
@@ -388,6 +388,7 @@ def _finish_session(session: _Session, timeout: float) -> RunSummary | None:
         if session.pipeline is not None:
             _parts.abandon_open_spans(session.pipeline)
             session.pipeline.shutdown(timeout)
+        forget_marks()  # long texts captured and never written (a dropped event's) let go
     except Exception as exc:  # finish the session anyway: env, summary, log file
         report("shutting the pipeline down failed", exc=exc)
     finally:

@@ -487,14 +487,14 @@ class Pipeline:
         if self.closed:
             return
         self.queue = SyncQueue(self) if self.synchronous else deque()
+        if self.rotation is not None:  # before the registry of open spans starts empty
+            self.rotation.after_fork(self.open_spans)
         self._reset_process_state()
         try:
             os.close(self._fd)
         except OSError:
             pass
         self._fd = open_append(self.telemetry_path)
-        if self.rotation is not None:
-            self.rotation.after_fork()
         for worker in self._workers:
             worker.after_fork()
         self._start_writer()

@@ -19,7 +19,10 @@ keeps its tree in the old run: ``docs/retention.md`` says to open one per reques
 A process that only joined the run (a fork child, a child process handed the
 run) does not open runs: it follows. The process that rotates names the next
 run in the old run's directory (:data:`NEXT_RUN`); a follower looks for it on
-each pass of its writer and moves over the same way.
+each pass of its writer and moves over the same way. A fork child also knows the
+spans open in its parent at the fork: its work can be their child, so it routes a
+start under one of them to the run they are open in, until the owner says (in
+:data:`NEXT_RUN`) that it has left that run, their trees ended.
 """
 
 from __future__ import annotations
@@ -58,6 +61,24 @@ def write_next_run(run_dir: Path, run_id: str, trace_id: str, telemetry: Path) -
     """Leave the next run's id, trace id and log in the rotated run's directory."""
     record = {"run_id": run_id, "trace_id": trace_id, "telemetry": os.fspath(telemetry)}
     _write_atomic(run_dir / NEXT_RUN, orjson.dumps(record))
+
+
+def mark_owner_left(run_dir: Path) -> None:
+    """Note in the rotated run's :data:`NEXT_RUN` that the process that rotated it has
+    left it (its last tree there ended)."""
+    record = read_next_run(run_dir)
+    if record is not None:
+        _write_atomic(run_dir / NEXT_RUN, orjson.dumps({**record, "owner_left": True}))
+
+
+def owner_left(run_dir: Path) -> bool:
+    """Whether the process that rotated ``run_dir``'s run has left it (see
+    :func:`mark_owner_left`)."""
+    try:
+        record = orjson.loads((run_dir / NEXT_RUN).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(record, dict) and record.get("owner_left") is True
 
 
 def read_next_run(run_dir: Path) -> dict[str, str] | None:
@@ -115,8 +136,11 @@ class Rotation:
         self._clock = clock
         self.owner_pid = os.getpid() if owner else None
         self.opened = clock()
-        #: Span ids of this process started and not yet ended, in written order.
+        #: Span ids of this process started and not yet ended, in written order (in a
+        #: fork child, also those of :attr:`foreign`).
         self.open: set[int] = set()
+        #: In a fork child: the spans open in the parent at the fork, in the current run.
+        self.foreign: set[int] = set()
         self.rotations = 0
         #: Whether a span started in the current run (a run without one is not rotated).
         self.spans_in_run = False
@@ -128,9 +152,12 @@ class Rotation:
         self.draining: list[_Draining] = []
         self._stats_base: dict[str, dict[str, Any]] = {}
 
-    def after_fork(self) -> None:
-        """A forked child follows the run; the parent's open spans are the parent's."""
-        self.open = set()
+    def after_fork(self, parent_open: Any = ()) -> None:
+        """A forked child follows the run. The spans open in the parent at the fork
+        (``parent_open``, the hot path's registry) stay the parent's, but the child's
+        work can be their child: a start under one of them stays in their run."""
+        self.foreign = {span._id for span in list(parent_open)}
+        self.open = set(self.foreign)
         self._stats_base = {}
         for draining in self.draining:  # the runs being closed stay the parent's
             os.close(draining.fd)
@@ -201,6 +228,7 @@ class Rotation:
             self._join_newest(pipeline, records, write)
             return
         pending = records
+        self._forget_foreign(pipeline)
         while True:
             if self.draining:
                 pending = self._route_old(pipeline, pending, write)
@@ -212,6 +240,17 @@ class Rotation:
                 return
             pending = pending[at:]
             self._start(pipeline, due if isinstance(due, dict) else None)
+
+    def _forget_foreign(self, pipeline: Pipeline) -> None:
+        """Once the owner has left a run, the parent's trees there have ended: a fork
+        child no longer keeps that run for them (nor stays in it, if it is the current)."""
+        if self.foreign and owner_left(pipeline.telemetry_path.parent):
+            self.open -= self.foreign
+            self.foreign = set()
+        for draining in self.draining:
+            if draining.foreign and owner_left(draining.path.parent):
+                draining.open -= draining.foreign
+                draining.foreign = set()
 
     def _track(self, records: list[tuple[Any, ...]]) -> None:
         opened = self.open
@@ -265,6 +304,7 @@ class Rotation:
         """Open (or join) the next run; the old one stays open for its open trees."""
         old_dir = pipeline.telemetry_path.parent
         draining = _Draining(pipeline, self.open)
+        draining.foreign = self.foreign & self.open
         try:
             path, trace_id = self._switch(pipeline, follow)
         except Exception as exc:  # a full disk, say: the run goes on, unrotated
@@ -272,7 +312,7 @@ class Rotation:
             self.owner_pid = os.getpid()  # a follower stops looking for the next run too
             report("could not open the next run; this run goes on without rotation", exc=exc)
             return
-        self.open = set()
+        self.open, self.foreign = set(), set()
         self.opened = self._clock()
         self.rotations += 1
         self.spans_in_run = False
@@ -287,6 +327,9 @@ class Rotation:
     def _close_old(self, pipeline: Pipeline, draining: _Draining) -> None:
         """A closed run's last line of this process, and its log let go."""
         self.draining.remove(draining)
+        if self.owner:  # before its last line: a fork child joining later goes on
+            with _locked(draining.fd):  # (see _join_newest)
+                mark_owner_left(draining.path.parent)
         with pipeline._count_lock:  # each run's process_end counts its own losses
             counts = (pipeline.dropped, pipeline.suppressed, pipeline.write_errors)
             pipeline.dropped = pipeline.suppressed = pipeline.write_errors = 0
@@ -326,7 +369,9 @@ class Rotation:
         """
         old_fd = pipeline._fd
         with _locked(old_fd):
-            found = _last_of_chain(pipeline.telemetry_path.parent)
+            found = (
+                None if self._stays(pipeline) else _last_of_chain(pipeline.telemetry_path.parent)
+            )
             if found is not None:
                 self._switch(pipeline, found)
                 header = pipeline._header() if pipeline._header is not None else None
@@ -334,6 +379,17 @@ class Rotation:
             write(records)
         if found is not None:
             os.close(old_fd)
+
+    def _stays(self, pipeline: Pipeline) -> bool:
+        """Whether a fork child's first line goes to the run it was forked in, though
+        rotated: the spans open in its parent at the fork may still be open there."""
+        if not self.foreign:
+            return False
+        if not owner_left(pipeline.telemetry_path.parent):
+            return True
+        self.open -= self.foreign  # their trees ended
+        self.foreign = set()
+        return False
 
     def stats_since_last(self, stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The exporters' counts since the previous cut (each run's ``process_end`` has its
@@ -378,6 +434,8 @@ class _Draining:
         self.trace_id = pipeline.trace_id
         self.blobs = pipeline.blobs  # its store of out-of-line values (full capture)
         self.open = opened
+        #: Those of ``open`` that are a fork child's parent's (see ``Rotation.foreign``).
+        self.foreign: set[int] = set()
         self.records: list[tuple[Any, ...]] = []
 
     @contextlib.contextmanager
