@@ -189,3 +189,38 @@ print(summary.processes, summary.span_count, summary.status)
     stored = orjson.loads((Path(directory) / "run_summary.json").read_bytes())
     assert stored["log_offset"] == (Path(directory) / "telemetry.jsonl").stat().st_size
     assert stored == _refold(Path(directory))
+
+
+def test_a_program_far_ahead_of_its_helper_ends_at_once_and_the_helper_finishes(
+    tmp_path: Path,
+) -> None:
+    """Too much log left to fold at shutdown (here: any at all): the program does not
+    wait; the helper writes the final summary after it has gone."""
+    code = (
+        _HELPER_ALWAYS
+        + "sidecar.EXIT_FOLD_BYTES = -1\n"
+        + f"""
+import spanline
+from spanline._session import _configure
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                       summary_interval_ms=0)
+tracer = spanline.get_tracer()
+for agent in range(20):
+    with tracer.span(f"agent-{{agent}}", kind="agent"):
+        for number in range(200):
+            with tracer.span("tool.read", kind="tool"):
+                pass
+assert spanline.flush(timeout=120)
+assert _configure._session.live._ready.wait(120)  # the helper is up
+print(run.directory)
+print(spanline.shutdown())
+"""
+    )
+    result = run_interpreter("-c", code, timeout=300)
+    assert result.returncode == 0, result.stderr
+    directory, returned = result.stdout.splitlines()
+    assert returned == "None"  # no summary to return: the helper is writing it
+    assert "being finished by its helper process" in (Path(directory) / "spanline.log").read_text()
+    summary = _wait_for_summary_of_whole_log(Path(directory))
+    assert summary["status"] == "ok" and summary["span_count"] == 4020
+    assert summary == _refold(Path(directory))
