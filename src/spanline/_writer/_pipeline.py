@@ -24,7 +24,7 @@ from spanline._capture._report import report
 from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
 from spanline._hotpath._tracer import monotonic, wall_time
 from spanline._lines._encode import Event, process_end_line
-from spanline._lines._fileio import PartialAppend, append_locked, open_append
+from spanline._lines._fileio import PartialAppend, append_locked, open_append, wait_until_begun
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fast import Batch, LineTemplates, encoded
 from spanline._writer._fork import at_fork
@@ -118,11 +118,9 @@ class Pipeline:
         self._holding_counted = 0
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
-        self.dropped = 0
+        self.dropped = self.suppressed = self.write_errors = 0
         #: Records turned into events so far: shutdown's measure of the writer's progress.
         self.handled = 0
-        self.suppressed = 0
-        self.write_errors = 0
         self._header_written = False
         self._stopped = False
         self._last_phase = monotonic()
@@ -370,6 +368,8 @@ class Pipeline:
                 report("could not build the run header", exc=exc)
                 header = None
             if header is not None:
+                if header.get("event") == "process_start":  # a joiner: after the run_start
+                    wait_until_begun(self._fd, 10.0)
                 self._process([(RAW, header)])  # exporters see run_start too
 
     def _drain(self) -> bool:
