@@ -28,7 +28,7 @@ from spanline._lines._fileio import PartialAppend, append_locked, open_append, w
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fast import Batch, LineTemplates, encoded
 from spanline._writer._fork import at_fork
-from spanline._writer._markers import Marker, SyncQueue, queue_bound
+from spanline._writer._markers import Marker, SyncQueue, queue_bound, tell_drops
 from spanline.schema import RAW
 
 if TYPE_CHECKING:
@@ -119,6 +119,7 @@ class Pipeline:
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
         self.dropped = self.suppressed = self.write_errors = 0
+        self._drops_told = False
         #: Records turned into events so far: shutdown's measure of the writer's progress.
         self.handled = 0
         self._header_written = False
@@ -294,10 +295,7 @@ class Pipeline:
         if writer_done:
             os.close(self._fd)  # never under a writer still running: the fd number is reused
         if self.dropped:
-            report(
-                f"{self.dropped} events were dropped (queue bound {self.queue_bound}; "
-                "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
-            )
+            tell_drops(self.dropped, self.queue_bound, final=True)
         return trailer
 
     def _progress(self) -> tuple[int, int]:
@@ -376,6 +374,8 @@ class Pipeline:
         """Write out everything queued; True once the stop marker was seen."""
         if not self._header_written:
             self._write_header()
+        if self.dropped and not self._drops_told:  # said once, as the writer first sees it
+            self._drops_told = tell_drops(self.dropped, self.queue_bound)
         with self._drain_lock:
             return self._drain_locked()
 
