@@ -194,11 +194,11 @@ print(summary.processes, summary.span_count, summary.status)
 def test_a_program_far_ahead_of_its_helper_ends_at_once_and_the_helper_finishes(
     tmp_path: Path,
 ) -> None:
-    """Too much log left to fold at shutdown (here: any at all): the program does not
-    wait; the helper writes the final summary after it has gone."""
+    """Too much of a large log left to fold at shutdown (here: any at all of any log):
+    the program does not wait; the helper writes the final summary after it has gone."""
     code = (
         _HELPER_ALWAYS
-        + "sidecar.EXIT_FOLD_BYTES = -1\n"
+        + "sidecar.EXIT_FOLD_BYTES = -1; sidecar.LARGE_LOG_BYTES = 0\n"
         + f"""
 import spanline
 from spanline._session import _configure

@@ -56,8 +56,13 @@ _FIRST_PASS_S = 1.0
 #: How long the host waits for the helper's final summary; past it the helper still
 #: writes it on its own (the host's exit does not stop it).
 _FINAL_WAIT_S = 60.0
-#: Bytes of log left to fold at shutdown above which the program does not wait for
-#: the final summary (folding them would take more than a few tenths of a second).
+#: A log at least this large whose helper has more than EXIT_FOLD_BYTES of it left to
+#: fold at shutdown: the program does not wait for the final summary (the helper folds
+#: about 40-100 MB a second here). A helper that kept up is far below that; one whose
+#: program flooded the log (a runaway that filled the writer's queue), or whose other
+#: core was busy, is not. Smaller logs are always waited for: ``shutdown()`` then
+#: returns their summary.
+LARGE_LOG_BYTES = 256 << 20
 EXIT_FOLD_BYTES = 16 << 20
 #: Bytes the helper folds between two looks at its pipe, so that it answers ``final``
 #: promptly even while it is far behind.
@@ -212,7 +217,7 @@ class SummarySidecar:
             process.stdin.write(f"final {size}\n".encode())
             process.stdin.close()
             behind = _behind(_read_line(process.stdout, _ANSWER_WAIT_S))
-            if behind is not None and behind <= EXIT_FOLD_BYTES:
+            if behind is not None and (behind <= EXIT_FOLD_BYTES or size < LARGE_LOG_BYTES):
                 answered = _read_line(process.stdout, _FINAL_WAIT_S)
         except OSError:
             pass
@@ -230,7 +235,9 @@ class SummarySidecar:
                 )
                 return None
             return self._live().finish(timeout)  # the helper died: fold here
-        process.wait()
+        # Reaped on a thread: a helper that held a long run's fold takes a while to
+        # give its memory back to the system, and the program need not wait for that.
+        threading.Thread(target=process.wait, name="spanline-summary", daemon=True).start()
         from spanline.folds import RunSummary
 
         try:
@@ -364,4 +371,10 @@ if __name__ == "__main__":
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # The summary is on disk: the fold's state (hundreds of MB after a long run) is not
+    # freed object by object, which kept the program's shutdown waiting a third of a
+    # second. The log file is closed first, so that it holds every line.
+    if "loguru" in sys.modules:
+        sys.modules["loguru"].logger.remove()
+    os._exit(status)
