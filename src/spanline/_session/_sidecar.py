@@ -63,7 +63,7 @@ _FINAL_WAIT_S = 60.0
 #: core was busy, is not. Smaller logs are always waited for: ``shutdown()`` then
 #: returns their summary.
 LARGE_LOG_BYTES = 256 << 20
-EXIT_FOLD_BYTES = 16 << 20
+EXIT_FOLD_BYTES = 8 << 20
 #: Bytes the helper folds between two looks at its pipe, so that it answers ``final``
 #: promptly even while it is far behind.
 _FOLD_STEP_BYTES = 4 << 20
@@ -217,7 +217,8 @@ class SummarySidecar:
             process.stdin.write(f"final {size}\n".encode())
             process.stdin.close()
             behind = _behind(_read_line(process.stdout, _ANSWER_WAIT_S))
-            if behind is not None and (behind <= EXIT_FOLD_BYTES or size < LARGE_LOG_BYTES):
+            # A helper too slow even to answer is waited for, as any small log's.
+            if behind is None or behind <= EXIT_FOLD_BYTES or size < LARGE_LOG_BYTES:
                 answered = _read_line(process.stdout, _FINAL_WAIT_S)
         except OSError:
             pass
@@ -225,7 +226,8 @@ class SummarySidecar:
             process.stdin.close()
             process.stdout.close()  # a helper still folding is never told anything more
         if answered.strip() != b"done":
-            if process.poll() is None:  # still folding: it writes the summary on its own
+            status = process.poll()
+            if status is None:  # still folding: it writes the summary on its own
                 left = f" ({behind / (1 << 20):.0f} MB of log to fold)" if behind else ""
                 report(
                     f"run_summary.json is being finished by its helper process{left}; "
@@ -234,17 +236,30 @@ class SummarySidecar:
                     level="INFO",
                 )
                 return None
-            return self._live().finish(timeout)  # the helper died: fold here
-        # Reaped on a thread: a helper that held a long run's fold takes a while to
-        # give its memory back to the system, and the program need not wait for that.
-        threading.Thread(target=process.wait, name="spanline-summary", daemon=True).start()
+            if status != 0:
+                return self._live().finish(timeout)  # the helper died: fold here
+            # Done between its answer and this look: its summary is on disk (checked below).
+        _reap(process)
         from spanline.folds import RunSummary
 
         try:
-            return RunSummary.from_dict(read_stored_summary(self.run))
+            stored = read_stored_summary(self.run)
+            covered = stored.get("log_offset") if isinstance(stored, dict) else None
+            if isinstance(covered, int) and covered >= size:  # the final one, not an older
+                return RunSummary.from_dict(stored)
         except (OSError, ValueError, TypeError) as exc:
             report("could not read back run_summary.json", exc=exc)
             return None
+        return self._live().finish(timeout)  # it did not cover the log: fold here
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Collect the helper's exit on a thread: a helper that held a long run's fold takes a
+    while to give its memory back to the system, and the program need not wait."""
+    try:
+        threading.Thread(target=process.wait, name="spanline-summary", daemon=True).start()
+    except RuntimeError:  # at interpreter exit Python 3.12 starts no thread: nor need we
+        pass
 
 
 def _spawn(
@@ -364,6 +379,7 @@ def _follow(live: LiveSummary, interval: float, first_write_at: float) -> tuple[
                 live.write()
                 due = time.monotonic() + interval
         except Exception as exc:  # keep following; the final pass reports again if it must
+            more = False  # and never in a tight loop
             report("could not update run_summary.json", exc=exc)
 
 

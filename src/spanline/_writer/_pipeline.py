@@ -374,8 +374,8 @@ class Pipeline:
         """Write out everything queued; True once the stop marker was seen."""
         if not self._header_written:
             self._write_header()
-        if self.dropped and not self._drops_told:  # said once, as the writer first sees it
-            self._drops_told = tell_drops(self.dropped, self.queue_bound)
+        if self.dropped and not self._drops_told and len(self.queue) >= self.max_queue > 0:
+            self._drops_told = tell_drops(self.dropped, self.queue_bound)  # once, as they begin
         with self._drain_lock:
             return self._drain_locked()
 

@@ -7,7 +7,8 @@ the durations that arrived since the last look are visited: the ``k`` largest ar
 kept in a min-heap (``top``, its root is the percentile), and the next largest below
 them in a max-heap (``spare``), so that as ``k`` grows the next one moves up. Only
 when ``spare`` runs dry are all durations visited again, and it is then refilled
-with twice ``k`` more, so that happens each time ``n`` about triples.
+with twice ``k`` more, so that happens each time ``n`` about triples. (``spare``
+also takes every new value above the lowest it was refilled with: memory, not time.)
 """
 
 from __future__ import annotations
