@@ -17,7 +17,10 @@ Each case runs in fresh interpreters writing into a scratch directory:
   ``shutdown()``.
 
 For each it prints the exit time beside its target (0.5 s), whether
-``run_summary.json`` equals a re-fold of the log, and the events dropped.
+``run_summary.json`` equals a re-fold of the log, and the events dropped. A
+program far ahead of the summary's helper at shutdown ends without waiting for
+it; the helper writes the final summary afterwards, and "summary +s" is how long
+after the program's end it covered the whole log (0 when the program waited).
 ``--smoke`` runs tiny sizes (the test suite uses it); no timing is asserted there.
 """
 
@@ -89,8 +92,20 @@ def worker(share: int, per_agent: int, number: int) -> None:
     spanline.shutdown()
 
 
-def measure(case: str, args: argparse.Namespace, agents: int) -> dict[str, Any]:
+def final_summary(directory: Path) -> dict[str, Any]:
+    """run_summary.json once it covers the whole log (the helper may still be writing it)."""
     import orjson
+
+    log, path = directory / "telemetry.jsonl", directory / "run_summary.json"
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while True:
+        stored = orjson.loads(path.read_bytes()) if path.is_file() else {}
+        if stored.get("log_offset") == log.stat().st_size or time.monotonic() > deadline:
+            return dict(stored)
+        time.sleep(0.01)
+
+
+def measure(case: str, args: argparse.Namespace, agents: int) -> dict[str, Any]:
 
     import spanline
 
@@ -100,10 +115,12 @@ def measure(case: str, args: argparse.Namespace, agents: int) -> dict[str, Any]:
         out = subprocess.run(
             command, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, check=True
         )
+        ended = time.monotonic()
         line = next(x for x in out.stdout.splitlines() if x.startswith(RESULT))
         result = json.loads(line[len(RESULT) :])
         directory = Path(result["directory"])
-        stored = orjson.loads((directory / "run_summary.json").read_bytes())
+        stored = final_summary(directory)
+        result["summary_after_exit_s"] = 0.0 if result["returned"] else time.monotonic() - ended
         refold = spanline.summarize_file(directory / "telemetry.jsonl", report_problems=False)
         result["equals_refold"] = stored == refold.to_dict()
         result["spans"] = stored["span_count"]
@@ -138,11 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.spans_per_agent = max(args.spans_per_agent, 500)
     results = [measure(case, args, agents) for case, agents in cases]
     print(f"python {sys.version.split()[0]}; exit = end of flush() to end of shutdown()")
-    print(f"{'case':<10} {'spans':>10} {'dropped':>10} {'exit s':>8} {'target':>7} refold")
+    print(f"{'case':<10} {'spans':>10} {'dropped':>10} {'exit s':>8} {'target':>7} "
+          f"{'summary +s':>10} refold")  # fmt: skip
     for r in results:
         met = "met" if r["exit_s"] <= TARGET_S else "missed"
         print(f"{r['case']:<10} {r['spans']:>10,} {r['dropped_events']:>10,} "
-              f"{r['exit_s']:>8.3f} {met:>7} {r['equals_refold']}")  # fmt: skip
+              f"{r['exit_s']:>8.3f} {met:>7} {r['summary_after_exit_s']:>10.2f} "
+              f"{r['equals_refold']}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps({"target_s": TARGET_S, "results": results}, indent=2))
     return 0

@@ -47,6 +47,30 @@ print(json.dumps({{"dir": str(run.directory), "dropped": summary.dropped_events}
     assert "Traceback" not in result.stderr
 
 
+def test_drops_are_told_as_they_begin_once_and_counted_at_the_end(tmp_path: Path) -> None:
+    """The writer says so the first time it finds events dropped, during the run; the
+    run's end gives the count."""
+    code = f"""
+import sys, spanline
+spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                 max_queue=50, flush_ms=60000)
+for burst in range(3):
+    for i in range(500):
+        with spanline.span("s"):
+            pass
+    spanline.flush()
+    print("burst", burst, "written", file=sys.stderr, flush=True)
+print("dropped", spanline.shutdown().dropped_events, file=sys.stderr)
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    told = result.stderr.index("events are being dropped: 50 already wait for the writer")
+    assert told < result.stderr.index("burst 0 written")  # during the run, not at its end
+    assert result.stderr.count("events are being dropped") == 1
+    dropped = int(result.stderr.split("dropped ")[-1])
+    assert dropped > 0 and result.stderr.count(f"{dropped} events were dropped") == 1
+
+
 def test_default_queue_bound_is_two_million(tmp_path: Path) -> None:
     run = configure(tmp_path, flush_ms=60_000)
     tracer = spanline.get_tracer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -107,3 +108,23 @@ def test_the_first_pass_waits_for_a_busy_writer_then_comes_early(tmp_path: Path)
         assert run.summary_path.is_file() and len(checked) == 2
     finally:
         live.finish()
+
+
+def test_a_bounded_step_folds_part_of_a_backlog_and_the_next_goes_on_from_it(
+    tmp_path: Path,
+) -> None:
+    """The helper folds a large backlog in steps, looking at its pipe between them."""
+    run = create_run(tmp_path, "steps")
+    _write(run, *(event for number in range(1, 3001) for event in _span(number)))
+    size = run.telemetry_path.stat().st_size
+    live = LiveSummary(run, interval=0, prices=None)
+    offsets = [live.folded()]
+    while offsets[-1] < size:
+        offsets.append(live.fold_new(limit=size // 10))
+        assert len(offsets) < 100, "a step folded nothing"
+    steps = [after - before for before, after in itertools.pairwise(offsets)]
+    assert len(steps) >= 5 and all(step > 0 for step in steps)  # in parts, never all at once
+    assert offsets[0] == 0 and offsets[-1] == live.folded() == size
+    summary = live.finish()
+    assert summary is not None and summary.span_count == 3000
+    assert summary.to_dict() == spanline.summarize_file(run.telemetry_path).to_dict()

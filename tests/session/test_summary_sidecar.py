@@ -189,3 +189,100 @@ print(summary.processes, summary.span_count, summary.status)
     stored = orjson.loads((Path(directory) / "run_summary.json").read_bytes())
     assert stored["log_offset"] == (Path(directory) / "telemetry.jsonl").stat().st_size
     assert stored == _refold(Path(directory))
+
+
+#: Loaded by every interpreter of the test through PYTHONPATH; in the summary's helper
+#: only, its last pass waits until the program has created the file HELPER_GO: a helper
+#: still busy when asked, and the program's shutdown over before it goes on.
+_SLOW_HELPER = """
+import os, sys
+if "spanline._session._sidecar" in sys.orig_argv:
+    import time
+    from spanline._session._live_summary import LiveSummary
+    finish = LiveSummary.finish
+    def slow_finish(self, *args, **kwargs):
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.environ["HELPER_GO"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return finish(self, *args, **kwargs)
+    LiveSummary.finish = slow_finish
+"""
+
+
+def test_a_program_far_ahead_of_its_helper_ends_at_once_and_the_helper_finishes(
+    tmp_path: Path,
+) -> None:
+    """Too much of a large log left to fold at shutdown (here: any at all of any log):
+    the program does not wait; the helper writes the final summary after it has gone."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(_SLOW_HELPER)
+    code = (
+        _HELPER_ALWAYS
+        + "sidecar.EXIT_FOLD_BYTES = -1; sidecar.LARGE_LOG_BYTES = 0\n"
+        + f"""
+import time
+import spanline
+from spanline._session import _configure
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                       summary_interval_ms=0)
+tracer = spanline.get_tracer()
+for agent in range(20):
+    with tracer.span(f"agent-{{agent}}", kind="agent"):
+        for number in range(200):
+            with tracer.span("tool.read", kind="tool"):
+                pass
+assert spanline.flush(timeout=120)
+assert _configure._session.live._ready.wait(120)  # the helper is up
+print(run.directory)
+print(spanline.shutdown())
+print((run.directory / "run_summary.json").exists())  # not yet: the helper waits
+open({str(tmp_path / "go")!r}, "w").close()
+"""
+    )
+    env = {"PYTHONPATH": str(tmp_path / "site"), "HELPER_GO": str(tmp_path / "go")}
+    result = run_interpreter("-c", code, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    directory, returned, written = result.stdout.splitlines()
+    assert (returned, written) == ("None", "False")  # no summary to return: not waited for
+    assert "being finished by its helper process" in (Path(directory) / "spanline.log").read_text()
+    summary = _wait_for_summary_of_whole_log(Path(directory))
+    assert summary["status"] == "ok" and summary["span_count"] == 4020
+    assert summary == _refold(Path(directory))
+
+
+def test_a_helper_that_finished_before_it_was_looked_at_is_not_folded_again(
+    tmp_path: Path,
+) -> None:
+    """Not waited for, but done by the time the program looks: its summary is returned,
+    the log is not folded a second time in the program."""
+    code = (
+        _HELPER_ALWAYS
+        + "sidecar.EXIT_FOLD_BYTES = -1; sidecar.LARGE_LOG_BYTES = 0\n"
+        + f"""
+import time
+import spanline
+from spanline._session import _configure, _live_summary
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                       summary_interval_ms=0)
+tracer = spanline.get_tracer()
+for number in range(2000):
+    with tracer.span("tool.read", kind="tool"):
+        pass
+assert spanline.flush(timeout=120)
+assert _configure._session.live._ready.wait(120)  # the helper is up
+behind, helper = sidecar._behind, _configure._session.live._process
+def behind_then_wait(answer):  # the program is descheduled until the helper has ended
+    helper.wait(120)
+    return behind(answer)
+sidecar._behind = behind_then_wait
+def no_fold_here(*args, **kwargs):
+    raise AssertionError("the log was folded again in the program")
+_live_summary.LiveSummary.finish = no_fold_here
+summary = spanline.shutdown()
+print(summary.span_count, summary.status)
+"""
+    )
+    result = run_interpreter("-c", code, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2000", "ok"]
+    assert "folded again" not in result.stderr

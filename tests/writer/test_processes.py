@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter
+from pathlib import Path
 
 import orjson
 
@@ -146,3 +147,42 @@ def test_span_open_across_os_fork_ends_once(traced: spanline.Run) -> None:
     (child,) = [e for e in lines if e.get("name") == "child-work"]
     assert child["parent"] == outer.span_id
     assert len([e for e in lines if e["event"] == "process_end"]) == 2
+
+
+def test_a_child_forked_at_once_writes_after_the_runs_first_line(tmp_path) -> None:
+    """The run's creator writes its run_start from its writer thread; a child forked
+    before that line is written waits for it rather than leading the log."""
+    from tests._helpers import read_lines, run_python
+
+    result = run_python(
+        f"""
+import os, time, spanline
+from spanline._session import _header
+parent, original = os.getpid(), _header.header
+
+def slow_header(session):  # the creator's writer is slow to its first line
+    if os.getpid() == parent:
+        time.sleep(1.0)
+    return original(session)
+
+_header.header = slow_header
+run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+                                       flush_ms=60_000, summary_interval_ms=0)
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    with spanline.span("child work"):
+        pass
+    spanline.flush()  # the child's lines: written now, the parent's writer still asleep
+    os.write(write, b"x")
+    os._exit(0)
+assert os.read(read, 1) == b"x"
+assert os.waitpid(pid, 0)[1] == 0
+spanline.shutdown()
+print(run.telemetry_path)
+"""
+    )
+    assert result.returncode == 0, result.stderr
+    lines = read_lines(Path(result.stdout.split()[-1]))
+    assert [line["event"] for line in lines[:2]] == ["run_start", "process_start"]
+    assert sum(line["event"] == "span_start" for line in lines) == 1

@@ -9,7 +9,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["PartialAppend", "append_locked", "append_locked_after", "open_append", "write_atomic"]
+__all__ = [
+    "PartialAppend",
+    "append_locked",
+    "append_locked_after",
+    "open_append",
+    "wait_until_begun",
+    "write_atomic",
+]
 
 
 class PartialAppend(OSError):
@@ -92,6 +99,30 @@ def _roll_back(fd: int, data: bytes | bytearray, start: int, done: int) -> int:
 def open_append(path: str | os.PathLike[str]) -> int:
     """Open (creating) ``path`` for appending; a new open file description each call."""
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def wait_until_begun(fd: int, timeout: float) -> bool:
+    """Wait (polling, at most ``timeout`` seconds) until the log behind ``fd`` holds a line.
+
+    A process joining a run (a fork child, above all) writes its first line after the
+    run's ``run_start``: the process that created the run writes that from its writer
+    thread, which a child forked at once can otherwise overtake.
+
+    Returns:
+        True once the log is not empty; False on timeout or when it cannot be read.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.fstat(fd).st_size > 0:
+                return True
+        except OSError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:

@@ -450,7 +450,10 @@ def shutdown(timeout: float = 5.0) -> RunSummary | None:
             run_summary.json is written.
 
     Returns:
-        The run summary (in the process that created the run), else None.
+        The run summary (in the process that created the run), else None; None
+        too when much of the log was still to be summarised (a runaway): the
+        summary's helper process then writes run_summary.json after the
+        program has gone, and readers fold the log until it has.
     """
     with _lock:
         RUNTIME.resolved = True

@@ -129,14 +129,22 @@ class LiveSummary:
                 return None
             return self._write()
 
-    def fold_new(self) -> int:
+    def fold_new(self, limit: int | None = None) -> int:
         """Fold the lines appended since the last call, without writing anything.
+
+        Args:
+            limit: stop once about this many bytes of the log are folded (None: all).
 
         Returns:
             The offset in telemetry.jsonl folded so far.
         """
         with self._step_lock:
-            self._fold_new(final=False)
+            self._fold_new(final=False, limit=limit)
+            return self._folds()[0].offset
+
+    def folded(self) -> int:
+        """The offset in telemetry.jsonl folded so far."""
+        with self._step_lock:
             return self._folds()[0].offset
 
     def write(self) -> None:
@@ -145,12 +153,15 @@ class LiveSummary:
             if self._folds()[0].offset != self._written_offset:
                 self._write()
 
-    def _fold_new(self, *, final: bool) -> None:
+    def _fold_new(self, *, final: bool, limit: int | None = None) -> None:
         tail, fold, massgen = self._folds()
         path = str(tail.path)
+        stop_at = None if limit is None else tail.offset + limit
         for batch in tail.batches(final=final):
             fold.extend(batch, file=path, lines=tail.batch_lines)
             self._extend_massgen(massgen, batch)
+            if stop_at is not None and tail.offset >= stop_at:
+                break  # the tail's offset is past this batch: the next call goes on from it
         problems = tail.problems
         if len(problems) > self._problems_seen:
             fold.note_problems(problems[self._problems_seen :])

@@ -4,16 +4,21 @@ The process that created a run starts ``python -m spanline._session._sidecar``
 from a thread of its own (never on the first span's path). The helper tails
 telemetry.jsonl with the ordinary fold on the machine's other core, keeps up
 with the log as it grows, and rewrites run_summary.json every interval. At
-shutdown the host tells it the final size of the log; the helper folds the
-little that is left, writes the summary (and the MassGen-style artifacts) and
-answers. When the host dies without a word (kill -9), its end of the pipe
+shutdown the host tells it the final size of the log; the helper says how
+much of it is left to fold. When that is little (it has kept up) the host
+waits while it folds the rest and writes the summary (and the MassGen-style
+artifacts). When it is a lot (a runaway that filled the queue, a loaded
+machine) the program ends at once and the helper finishes the summary after
+it: the log is whole on disk, and until the summary covers all of it every
+reader folds the log itself. When the host dies without a word (kill -9), its end of the pipe
 closes: the helper folds to the end of the file and writes the summary itself,
 ``incomplete``. Where no process can be started, the summary is folded on a
 thread in the host, as before.
 
-Protocol, one line each way: the host writes ``final <offset>`` (or ``quit``:
-end without writing); the helper writes ``ready`` once it has loaded, and
-``done`` once the final summary is written.
+Protocol, one line at a time: the host writes ``final <offset>`` (or ``quit``:
+end without writing); the helper writes ``ready`` once it has loaded, then, after
+``final``, ``behind <bytes left to fold>`` at once and ``done`` once the final
+summary is written.
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ _FIRST_PASS_S = 1.0
 #: How long the host waits for the helper's final summary; past it the helper still
 #: writes it on its own (the host's exit does not stop it).
 _FINAL_WAIT_S = 60.0
+#: A log at least this large whose helper has more than EXIT_FOLD_BYTES of it left to
+#: fold at shutdown: the program does not wait for the final summary (the helper folds
+#: about 40-100 MB a second here). A helper that kept up is far below that; one whose
+#: program flooded the log (a runaway that filled the writer's queue), or whose other
+#: core was busy, is not. Smaller logs are always waited for: ``shutdown()`` then
+#: returns their summary.
+LARGE_LOG_BYTES = 256 << 20
+EXIT_FOLD_BYTES = 8 << 20
+#: Bytes the helper folds between two looks at its pipe, so that it answers ``final``
+#: promptly even while it is far behind.
+_FOLD_STEP_BYTES = 4 << 20
+#: How long the host waits for the helper to say how far behind it is.
+_ANSWER_WAIT_S = 10.0
 
 #: Folds being loaded on a starter thread now. A fork meanwhile would hand the child
 #: the import locks that thread holds, and the child would hang on its first import
@@ -193,31 +211,55 @@ class SummarySidecar:
         self, process: subprocess.Popen[bytes], size: int, timeout: float
     ) -> RunSummary | None:
         assert process.stdin is not None and process.stdout is not None
+        answered = b""
+        behind: int | None = None
         try:
             process.stdin.write(f"final {size}\n".encode())
             process.stdin.close()
-            answered = _read_line(process.stdout, _FINAL_WAIT_S)
+            behind = _behind(_read_line(process.stdout, _ANSWER_WAIT_S))
+            # A helper too slow even to answer is waited for, as any small log's.
+            if behind is None or behind <= EXIT_FOLD_BYTES or size < LARGE_LOG_BYTES:
+                answered = _read_line(process.stdout, _FINAL_WAIT_S)
         except OSError:
-            answered = b""
+            pass
         finally:
             process.stdin.close()
             process.stdout.close()  # a helper still folding is never told anything more
         if answered.strip() != b"done":
-            if process.poll() is None:  # still folding: it writes the summary on its own
+            status = process.poll()
+            if status is None:  # still folding: it writes the summary on its own
+                left = f" ({behind / (1 << 20):.0f} MB of log to fold)" if behind else ""
                 report(
-                    "the summary is still being folded by its helper process; it will be "
-                    "written when done"
+                    f"run_summary.json is being finished by its helper process{left}; "
+                    "it is written after the program ends, and until then readers fold "
+                    "the log themselves",
+                    level="INFO",
                 )
                 return None
-            return self._live().finish(timeout)  # the helper died: fold here
-        process.wait()
+            if status != 0:
+                return self._live().finish(timeout)  # the helper died: fold here
+            # Done between its answer and this look: its summary is on disk (checked below).
+        _reap(process)
         from spanline.folds import RunSummary
 
         try:
-            return RunSummary.from_dict(read_stored_summary(self.run))
+            stored = read_stored_summary(self.run)
+            covered = stored.get("log_offset") if isinstance(stored, dict) else None
+            if isinstance(covered, int) and covered >= size:  # the final one, not an older
+                return RunSummary.from_dict(stored)
         except (OSError, ValueError, TypeError) as exc:
             report("could not read back run_summary.json", exc=exc)
             return None
+        return self._live().finish(timeout)  # it did not cover the log: fold here
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Collect the helper's exit on a thread: a helper that held a long run's fold takes a
+    while to give its memory back to the system, and the program need not wait."""
+    try:
+        threading.Thread(target=process.wait, name="spanline-summary", daemon=True).start()
+    except RuntimeError:  # at interpreter exit Python 3.12 starts no thread: nor need we
+        pass
 
 
 def _spawn(
@@ -272,6 +314,12 @@ def _read_line(stream: IO[bytes], timeout: float) -> bytes:
     return stream.readline() if ready else b""
 
 
+def _behind(answer: bytes) -> int | None:
+    """The bytes a ``behind <n>`` answer says are left to fold (None: no such answer)."""
+    word, _, number = answer.strip().partition(b" ")
+    return int(number) if word == b"behind" and number.isdigit() else None
+
+
 # -- the helper process ------------------------------------------------------------------------
 def main(argv: list[str]) -> int:
     """Run the helper: fold the run's log until told to finish or orphaned."""
@@ -288,39 +336,50 @@ def main(argv: list[str]) -> int:
         run, interval=config["interval"], prices=price_table(config["prices"], explicit=False)
     )
     out = sys.stdout.buffer
-    out.write(b"ready\n")
-    out.flush()
-    command = _follow(live, float(config["interval"]), float(config["first_write_at"]))
+    _say(out, b"ready")
+    command, size = _follow(live, float(config["interval"]), float(config["first_write_at"]))
     if command == b"quit":
         return 0
+    if size is not None:
+        _say(out, b"behind %d" % max(0, size - live.folded()))
     live.finish(timeout=_FINAL_WAIT_S)
-    try:
-        out.write(b"done\n")
-        out.flush()
-    except OSError:  # the host is gone: the summary is on disk all the same
-        pass
+    _say(out, b"done")
     return 0
 
 
-def _follow(live: LiveSummary, interval: float, first_write_at: float) -> bytes:
+def _say(out: IO[bytes], line: bytes) -> None:
+    """One line to the host. A host that stopped listening (or died) is no error:
+    the summary is on disk all the same."""
+    try:
+        out.write(line + b"\n")
+        out.flush()
+    except OSError:
+        pass
+
+
+def _follow(live: LiveSummary, interval: float, first_write_at: float) -> tuple[bytes, int | None]:
     """Fold the log as it grows and write the summary every interval, until the host
-    says ``final``/``quit`` or its end of the pipe closes; return the command."""
+    says ``final``/``quit`` or its end of the pipe closes; return the command and the
+    log's final size when the host gave one."""
     stdin = sys.stdin.buffer
     # The first summary comes when the program's first one is due (a second after
     # configure at most), however long the helper took to start.
     due = time.monotonic() + max(0.0, first_write_at - time.time())
+    more = False  # the last step stopped at its limit: more is waiting
     while True:
-        ready, _, _ = select.select([stdin], [], [], _POLL_S)
+        ready, _, _ = select.select([stdin], [], [], 0 if more else _POLL_S)
         if ready:
-            line = stdin.readline()
             # An empty read: the host died (its pipe closed): finish as told to.
-            return line.split(b" ", 1)[0].strip() or b"final"
+            command, _, size = stdin.readline().strip().partition(b" ")
+            return command or b"final", int(size) if size.isdigit() else None
         try:
-            live.fold_new()
+            before = live.folded()
+            more = live.fold_new(limit=_FOLD_STEP_BYTES) - before >= _FOLD_STEP_BYTES
             if interval > 0 and time.monotonic() >= due:
                 live.write()
                 due = time.monotonic() + interval
         except Exception as exc:  # keep following; the final pass reports again if it must
+            more = False  # and never in a tight loop
             report("could not update run_summary.json", exc=exc)
 
 
@@ -328,4 +387,10 @@ if __name__ == "__main__":
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # The summary is on disk: the fold's state (hundreds of MB after a long run) is not
+    # freed object by object, which kept the program's shutdown waiting a third of a
+    # second. The log file is closed first, so that it holds every line.
+    if "loguru" in sys.modules:
+        sys.modules["loguru"].logger.remove()
+    os._exit(status)

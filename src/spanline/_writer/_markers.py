@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from spanline.exporters._worker import FlushRequest
 
-__all__ = ["Marker", "SyncQueue", "queue_bound"]
+__all__ = ["Marker", "SyncQueue", "queue_bound", "tell_drops"]
 
 
 class _Writes(Protocol):
@@ -23,6 +23,27 @@ def queue_bound(exporter: Any) -> dict[str, int]:
     if isinstance(bound, int) and not isinstance(bound, bool) and bound > 0:
         return {"max_pending": bound}
     return {}
+
+
+def tell_drops(dropped: int, bound: int, *, final: bool = False) -> bool:
+    """Say that events are being dropped at the queue bound (once, on the writer's
+    thread, as it first sees it), or how many were (at shutdown). Returns True."""
+    from spanline._lines._encode import THREAD_IMPORTS
+
+    advice = "raise SPANLINE_MAX_QUEUE if the writer could not keep up"
+    # The report's first use imports its logger: a fork meanwhile waits (a child born
+    # holding those import locks would hang at its own first report).
+    with THREAD_IMPORTS:
+        from spanline._capture._report import report
+
+        if final:
+            report(f"{dropped} events were dropped (queue bound {bound}; {advice}).")
+        else:
+            report(
+                f"events are being dropped: {bound} already wait for the writer (the "
+                f"queue bound); each is counted, and the run's end says how many ({advice})."
+            )
+    return True
 
 
 class Marker:

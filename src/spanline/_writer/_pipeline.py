@@ -24,11 +24,11 @@ from spanline._capture._report import report
 from spanline._hotpath._runtime import is_internal_thread, mark_internal_thread
 from spanline._hotpath._tracer import monotonic, wall_time
 from spanline._lines._encode import Event, process_end_line
-from spanline._lines._fileio import PartialAppend, append_locked, open_append
+from spanline._lines._fileio import PartialAppend, append_locked, open_append, wait_until_begun
 from spanline._writer._convert import Converter, EventMaker
 from spanline._writer._fast import Batch, LineTemplates, encoded
 from spanline._writer._fork import at_fork
-from spanline._writer._markers import Marker, SyncQueue, queue_bound
+from spanline._writer._markers import Marker, SyncQueue, queue_bound, tell_drops
 from spanline.schema import RAW
 
 if TYPE_CHECKING:
@@ -118,11 +118,10 @@ class Pipeline:
         self._holding_counted = 0
         self._death: BaseException | None = None
         self._converter = Converter(self._make.event, self._make.salvage_slow)
-        self.dropped = 0
+        self.dropped = self.suppressed = self.write_errors = 0
+        self._drops_told = False
         #: Records turned into events so far: shutdown's measure of the writer's progress.
         self.handled = 0
-        self.suppressed = 0
-        self.write_errors = 0
         self._header_written = False
         self._stopped = False
         self._last_phase = monotonic()
@@ -296,10 +295,7 @@ class Pipeline:
         if writer_done:
             os.close(self._fd)  # never under a writer still running: the fd number is reused
         if self.dropped:
-            report(
-                f"{self.dropped} events were dropped (queue bound {self.queue_bound}; "
-                "raise SPANLINE_MAX_QUEUE if the writer could not keep up)."
-            )
+            tell_drops(self.dropped, self.queue_bound, final=True)
         return trailer
 
     def _progress(self) -> tuple[int, int]:
@@ -370,12 +366,16 @@ class Pipeline:
                 report("could not build the run header", exc=exc)
                 header = None
             if header is not None:
+                if header.get("event") == "process_start":  # a joiner: after the run_start
+                    wait_until_begun(self._fd, 10.0)
                 self._process([(RAW, header)])  # exporters see run_start too
 
     def _drain(self) -> bool:
         """Write out everything queued; True once the stop marker was seen."""
         if not self._header_written:
             self._write_header()
+        if self.dropped and not self._drops_told and len(self.queue) >= self.max_queue > 0:
+            self._drops_told = tell_drops(self.dropped, self.queue_bound)  # once, as they begin
         with self._drain_lock:
             return self._drain_locked()
 

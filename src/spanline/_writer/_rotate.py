@@ -74,19 +74,21 @@ def mark_owner_left(run_dir: Path) -> None:
 def owner_left(run_dir: Path) -> bool:
     """Whether the process that rotated ``run_dir``'s run has left it (see
     :func:`mark_owner_left`)."""
-    try:
-        record = orjson.loads((run_dir / NEXT_RUN).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return False
+    record = _next_run_record(run_dir)
     return isinstance(record, dict) and record.get("owner_left") is True
+
+
+def _next_run_record(run_dir: Path) -> Any:
+    """:data:`NEXT_RUN` decoded, or None (not rotated, or unreadable)."""
+    try:
+        return orjson.loads((run_dir / NEXT_RUN).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
 
 
 def read_next_run(run_dir: Path) -> dict[str, str] | None:
     """The run that followed ``run_dir``'s run, or None (not rotated, or unreadable)."""
-    try:
-        record = orjson.loads((run_dir / NEXT_RUN).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
+    record = _next_run_record(run_dir)
     if not isinstance(record, dict):
         return None
     fields = ("run_id", "trace_id", "telemetry")

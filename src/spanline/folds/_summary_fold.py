@@ -64,6 +64,7 @@ from spanline.folds._summary_base import (
     real_counter,
     type_name,
 )
+from spanline.folds._summary_rank import KthLargest
 from spanline.folds._summary_result import _Result
 from spanline.folds.events import LineProblem
 
@@ -361,7 +362,7 @@ class SummaryFold(_Result):
                         if tool is not None:
                             stats = tools_get(tool)
                             if stats is None:
-                                stats = tools[tool] = [0, 0.0, 0, array("d"), (0, 0.0)]
+                                stats = tools[tool] = [0, 0.0, 0, array("d"), KthLargest()]
                             stats[0] += 1
                             if duration is not None:
                                 stats[1] += duration

@@ -47,6 +47,7 @@ from spanline.folds._summary_base import (
     text_or_none,
     type_name,
 )
+from spanline.folds._summary_rank import KthLargest
 from spanline.folds._summary_stalls import _Stalls
 from spanline.schema import DUPLICATE_OF, RESERVED_END_KEYS, USAGE_ON_CHILD
 
@@ -123,7 +124,7 @@ class _Lines(_Stalls):
         acc[COST_SUM] += cost
         tool = text_or_none(attrs.get("tool.name")) if attrs is not None else None
         if tool is not None:
-            stats = self._tools.setdefault(tool, [0, 0.0, 0, array("d"), (0, 0.0)])
+            stats = self._tools.setdefault(tool, [0, 0.0, 0, array("d"), KthLargest()])
             stats[CALLS] += 1
             if is_number(duration):
                 stats[TOTAL] += duration

@@ -10,7 +10,6 @@ from typing import Any
 from spanline.folds._summary_base import (
     MAX_OPEN_LISTED,
     NAME,
-    P95,
     TS,
     add_phase,
     fit_json,
@@ -232,15 +231,11 @@ class _Result(_Lines):
         stats = {}
         for name in sorted(self._tools):
             record = self._tools[name]
-            calls, total, failures, durations, (known, p95) = record
+            calls, total, failures, durations, rank = record
             timed = len(durations)
-            if timed != known:
-                # The 95th percentile is the k-th largest duration: a heap of k (a
-                # twentieth of them), not a sort of all, and only when new calls came.
-                # Durations are C doubles (array), not float objects: less memory.
-                largest = timed - math.ceil(0.95 * timed) + 1
-                p95 = heapq.nlargest(largest, durations)[-1]
-                record[P95] = (timed, p95)
+            # Durations are C doubles (array), not float objects: less memory. The
+            # percentile visits only the calls that came since it was last taken.
+            p95 = rank.update(durations) if timed else 0.0
             stats[name] = ToolStats(
                 calls=calls,
                 total_ms=round_ms(total),
