@@ -209,21 +209,16 @@ if "spanline._session._sidecar" in sys.orig_argv:
 """
 
 
-def test_a_program_far_ahead_of_its_helper_ends_at_once_and_the_helper_finishes(
-    tmp_path: Path,
-) -> None:
-    """Too much of a large log left to fold at shutdown (here: any at all of any log):
-    the program does not wait; the helper writes the final summary after it has gone."""
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(_SLOW_HELPER)
-    code = (
+def _never_waited(run_dir: Path) -> str:
+    """A program's start: the helper takes its log, is never waited for at shutdown, and
+    is up once the program's spans are flushed (code before ``shutdown()``)."""
+    return (
         _HELPER_ALWAYS
         + "sidecar.EXIT_FOLD_BYTES = -1; sidecar.LARGE_LOG_BYTES = 0\n"
         + f"""
-import time
 import spanline
-from spanline._session import _configure
-run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
+from spanline._session import _configure, _live_summary
+run = spanline.configure_observability(enabled=True, run_dir={str(run_dir)!r},
                                        summary_interval_ms=0)
 tracer = spanline.get_tracer()
 for agent in range(20):
@@ -233,6 +228,19 @@ for agent in range(20):
                 pass
 assert spanline.flush(timeout=120)
 assert _configure._session.live._ready.wait(120)  # the helper is up
+"""
+    )
+
+
+def test_a_program_far_ahead_of_its_helper_ends_at_once_and_the_helper_finishes(
+    tmp_path: Path,
+) -> None:
+    """Too much of a large log left to fold at shutdown (here: any at all of any log):
+    the program does not wait; the helper writes the final summary after it has gone."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(_SLOW_HELPER)
+    code = _never_waited(tmp_path) + (
+        f"""
 print(run.directory)
 print(spanline.shutdown())
 print((run.directory / "run_summary.json").exists())  # not yet: the helper waits
@@ -255,21 +263,8 @@ def test_a_helper_that_finished_before_it_was_looked_at_is_not_folded_again(
 ) -> None:
     """Not waited for, but done by the time the program looks: its summary is returned,
     the log is not folded a second time in the program."""
-    code = (
-        _HELPER_ALWAYS
-        + "sidecar.EXIT_FOLD_BYTES = -1; sidecar.LARGE_LOG_BYTES = 0\n"
-        + f"""
-import time
-import spanline
-from spanline._session import _configure, _live_summary
-run = spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r},
-                                       summary_interval_ms=0)
-tracer = spanline.get_tracer()
-for number in range(2000):
-    with tracer.span("tool.read", kind="tool"):
-        pass
-assert spanline.flush(timeout=120)
-assert _configure._session.live._ready.wait(120)  # the helper is up
+    code = _never_waited(tmp_path) + (
+        """
 behind, helper = sidecar._behind, _configure._session.live._process
 def behind_then_wait(answer):  # the program is descheduled until the helper has ended
     helper.wait(120)
@@ -284,5 +279,5 @@ print(summary.span_count, summary.status)
     )
     result = run_interpreter("-c", code, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["2000", "ok"]
+    assert result.stdout.split() == ["4020", "ok"]
     assert "folded again" not in result.stderr
