@@ -49,9 +49,15 @@ async def _async_identity(x: int) -> int:
     return x
 
 
+#: The event loops of the async rounds, closed once measured (an unclosed loop's
+#: finaliser fails at interpreter exit, once its pipe is gone).
+_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
 def _async_loop(function: Callable[[int], Any], calls: int) -> Callable[[], None]:
     """One round of awaited calls, run to completion in an event loop made once."""
     loop = asyncio.new_event_loop()
+    _LOOPS.append(loop)
 
     async def run() -> None:
         for _ in range(calls):
@@ -100,9 +106,13 @@ def measure(rounds: int, calls: int) -> dict[str, float]:
     spanline.shutdown()  # tracing off for good, the environment read
     timers = contenders(calls)
     best = {name: float("inf") for name in timers}
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            best[name] = min(best[name], timer())
+    try:
+        for _ in range(rounds):
+            for name, timer in timers.items():
+                best[name] = min(best[name], timer())
+    finally:
+        while _LOOPS:
+            _LOOPS.pop().close()
     return {name: seconds / calls * 1e9 for name, seconds in best.items()}
 
 
