@@ -235,22 +235,22 @@ def test_after_sigterm_all_1005_spans_reach_the_file_and_end(tmp_path: Path, how
         env = {}
         configure = f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})"
         code = code.replace("import spanline\n", f"import spanline\n{configure}\n")
-    process = subprocess.Popen(
+    # As a context manager: its pipes are closed whatever happens (a timeout included).
+    with subprocess.Popen(
         [sys.executable, "-c", code],
         env=clean_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    ) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == -signal.SIGTERM, stderr
     events = _events(tmp_path)
     _ends_by_name(events)  # every span has its span_end

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests._helpers import run_python
+from tests._helpers import clean_env, run_python, spans
 
 PROGRAM = """
 import os, signal, sys, time
@@ -190,3 +192,60 @@ def test_a_sigterm_during_a_fork_childs_set_up_waits_for_the_set_up(tmp_path: Pa
         "process_end",
     ]
     assert not [e for e in events if e["event"] == "span_start"]  # it ended there
+
+
+LOST_PROGRAM = """
+import sys, threading, time
+import spanline
+{configure}
+sleeping = threading.Event()
+
+def work():
+    with spanline.span("in-thread"):  # with SPANLINE_ENABLED: tracing starts here
+        sleeping.set()
+        time.sleep(600)
+
+thread = threading.Thread(target=work, daemon=True)
+thread.start()
+sleeping.wait()
+with spanline.span("in-main"):
+    print(thread.native_id, flush=True)
+    time.sleep(600)  # only a signal handled by spanline ends it before the test gives up
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="pthread_kill")
+@pytest.mark.parametrize("how", ["environment", "argument"])
+def test_a_sigterm_taken_by_another_thread_still_ends_the_process(tmp_path: Path, how: str) -> None:
+    """The kernel hands a process's SIGTERM to any thread that does not block it: on
+    Linux, ``kill()`` given a thread's id hands it to that thread. Python notes it
+    there but runs the handler on the main thread, which sleeps on unaware (as it
+    does when the signal lands just before it goes to sleep): spanline wakes it."""
+    if how == "environment":
+        env, configure = {"SPANLINE_ENABLED": "1", "SPANLINE_DIR": str(tmp_path)}, ""
+    else:
+        env = {}
+        configure = f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})"
+    with subprocess.Popen(
+        [sys.executable, "-c", LOST_PROGRAM.format(configure=configure)],
+        env=clean_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            thread_id = int(process.stdout.readline())
+            os.kill(thread_id, signal.SIGTERM)  # process-directed, taken by that thread
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == -signal.SIGTERM, stderr
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if not p.is_symlink()]
+    events = _events(run_dir)
+    ends = {s["name"]: s["end"] for s in spans(events).values()}
+    assert sorted(ends) == ["in-main", "in-thread"]
+    for end in ends.values():
+        assert end["error"] == {"type": "abandoned", "message": "signal SIGTERM"}
+    assert events[-1]["event"] == "process_end"

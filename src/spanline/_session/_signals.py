@@ -4,6 +4,13 @@ Installed only from the main thread (Python's rule), never over ``SIG_IGN``
 (a process that ignores a signal keeps ignoring it), and undone at shutdown
 when our handler is still the one installed. Where it cannot be undone (off
 the main thread), it turns transparent: it only passes the signal on.
+
+Our SIGTERM handler stands in for an action the kernel took at once; Python runs
+it on the main thread only, between two bytecodes. A SIGTERM whose C-level part
+runs elsewhere (the kernel hands a process's signal to any thread that does not
+block it) or just before the main thread enters a blocking call (``time.sleep``,
+a lock) would wait for that call to return: a thread of ours makes sure it does
+not (see :func:`watch_lost_signals`).
 """
 
 from __future__ import annotations
@@ -37,6 +44,22 @@ _handled = 0
 #: Our SIGTERM handler that took the place of the default action (the latest one
 #: installed), which a fork child must not lose a signal to (see _hold_sigterm).
 _in_place_of_default: Callable[[int, FrameType | None], Any] | None = None
+
+
+class _Wakeup:
+    """The pipe Python's C-level handler writes every signal's number to
+    (``signal.set_wakeup_fd``), in the process that made it."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.pid = os.getpid()
+        self.read_fd, self.write_fd = read_fd, write_fd
+        self.thread: threading.Thread | None = None  # the one reading it, once started
+
+
+#: This process's wakeup pipe, while it is the one set (a fork child's is the parent's
+#: until the child lets go of it: see _forget_inherited_wakeup).
+_wakeup: _Wakeup | None = None
+_fork_hook_installed = False
 
 
 def exit_signal() -> str | None:
@@ -86,7 +109,10 @@ class SignalHandlers:
                 except (ValueError, OSError):
                     pass
             self.installed.clear()
-        # Off the main thread ours stay installed, transparent: they pass it on.
+            if signal.getsignal(signal.SIGTERM) is not _in_place_of_default:
+                _close_wakeup_pipe()  # the default action is back: nothing to watch for
+        # Off the main thread ours stay installed, transparent: they pass it on (and
+        # the wakeup pipe stays watched).
         if held is not None:
             signal.raise_signal(held)
 
@@ -118,6 +144,8 @@ def install(on_signal: Callable[[], Any], on_fatal: Callable[[], Any]) -> Signal
         handlers.installed[signum] = (ours, previous)
         if signum == signal.SIGTERM and previous is signal.SIG_DFL:
             _in_place_of_default = ours
+            # Only the main thread may set it: a session may start on another one.
+            _open_wakeup_pipe()
     return handlers
 
 
@@ -139,6 +167,8 @@ def session_handlers(
         from spanline._writer._fork import around_fork
 
         around_fork(_hold_sigterm, _release_sigterm)
+    if handlers is not None:
+        watch_lost_signals(handlers)
     return handlers
 
 
@@ -168,7 +198,11 @@ def _hold_sigterm() -> bool:
 
 def _release_sigterm(blocked: bool) -> None:
     """After the fork, in the parent and in the set-up child: let a SIGTERM held by
-    :func:`_hold_sigterm` in (our handler then runs, in the child's main thread)."""
+    :func:`_hold_sigterm` in (our handler then runs, in the child's main thread).
+
+    The child first lets go of the parent's wakeup pipe: a SIGTERM of the child's
+    written there would have the parent's thread signal the parent."""
+    _forget_inherited_wakeup()
     if blocked:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
@@ -210,21 +244,52 @@ def _handler(
 
 
 def watch_lost_signals(handlers: SignalHandlers) -> None:
-    """Make sure a SIGTERM reaches our handler in a multiprocessing fork child.
+    """Make sure a SIGTERM reaches our handler, whichever thread the kernel gave it to.
 
-    Python runs signal handlers on the main thread. A pool worker's main thread
-    sleeps in a multiprocessing lock, and a SIGTERM that lands just as it goes
-    back to sleep there is taken by the C-level handler but never wakes it: the
-    worker then hangs, and ``Pool.__exit__`` with it. The signal is also written
-    to a wakeup pipe; a thread of ours reads it and, while our handler has not
-    started, signals the main thread again (which interrupts its wait).
+    Python runs signal handlers on the main thread, between two bytecodes: what the
+    C-level handler does is only to note the signal, and to wake the main thread
+    from a blocking call when the signal interrupted that call. A SIGTERM whose
+    C-level handler ran on another thread (the kernel hands a process's signal to
+    any thread that does not block it), or on the main thread just after it last
+    looked and just before it went to sleep (in ``time.sleep``, in a
+    multiprocessing lock), leaves the main thread asleep: the process goes on until
+    the call returns, for ever in a pool worker. The default action had ended it at
+    once. The C-level handler also writes the signal to a wakeup pipe (opened on the
+    main thread by :func:`install`); a thread of ours reads it and, while our handler
+    has not started, signals the main thread again (which interrupts its call).
 
-    Called on the main thread of the child; does nothing when another wakeup
-    file descriptor is set or when SIGTERM does not end the process by default.
+    Called where a session starts (any thread) and on the main thread of a
+    multiprocessing fork child; does nothing when another wakeup file descriptor
+    is set or when SIGTERM does not end the process by default.
     """
     entry = handlers.installed.get(signal.SIGTERM)
     if entry is None or entry[1] is not signal.SIG_DFL or not hasattr(signal, "pthread_kill"):
         return
+    wakeup = _open_wakeup_pipe()
+    if wakeup is None or wakeup.thread is not None:
+        return
+    main = threading.main_thread().ident
+    assert main is not None
+    thread = threading.Thread(
+        target=_wake_main, args=(wakeup.read_fd, main), name="spanline-signals", daemon=True
+    )
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had (interpreter shutting down)
+        return
+    wakeup.thread = thread
+
+
+def _open_wakeup_pipe() -> _Wakeup | None:
+    """This process's wakeup pipe: made and set now on the main thread when no other
+    wakeup file descriptor is set (None elsewhere, and when another one is)."""
+    global _wakeup, _fork_hook_installed
+    wakeup = _wakeup
+    if wakeup is not None and wakeup.pid == os.getpid():
+        return wakeup
+    _forget_inherited_wakeup()
+    if threading.current_thread() is not threading.main_thread():
+        return None
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     try:
@@ -236,13 +301,56 @@ def watch_lost_signals(handlers: SignalHandlers) -> None:
             signal.set_wakeup_fd(previous)
         os.close(read_fd)
         os.close(write_fd)
+        return None
+    _wakeup = _Wakeup(read_fd, write_fd)
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        # Also where no session holds SIGTERM over the fork (then no thread reads it).
+        os.register_at_fork(after_in_child=_forget_inherited_wakeup)
+        _fork_hook_installed = True
+    return _wakeup
+
+
+def _unset_wakeup_fd(write_fd: int) -> None:
+    """Unset the wakeup fd when it is ``write_fd`` (put back whatever else is set)."""
+    try:
+        current = signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
         return
-    main = threading.main_thread().ident
-    assert main is not None
-    thread = threading.Thread(
-        target=_wake_main, args=(read_fd, main), name="spanline-signals", daemon=True
-    )
-    thread.start()
+    if current not in (-1, write_fd):
+        signal.set_wakeup_fd(current)
+
+
+def _forget_inherited_wakeup() -> None:
+    """In a fork child: let go of the parent's wakeup pipe (its thread is the parent's)."""
+    global _wakeup
+    wakeup = _wakeup
+    if wakeup is None or wakeup.pid == os.getpid():
+        return
+    _wakeup = None
+    if threading.current_thread() is threading.main_thread():  # the forking thread, now
+        _unset_wakeup_fd(wakeup.write_fd)
+    for fd in (wakeup.read_fd, wakeup.write_fd):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _close_wakeup_pipe() -> None:
+    """On the main thread, once our SIGTERM handler is gone: unset the wakeup pipe and
+    close its end we write to; its thread, if any, then reads the end of the pipe,
+    closes the other one and ends (shutdown leaves none of spanline's threads)."""
+    global _wakeup
+    wakeup = _wakeup
+    if wakeup is None or wakeup.pid != os.getpid():
+        return
+    _wakeup = None
+    _unset_wakeup_fd(wakeup.write_fd)
+    os.close(wakeup.write_fd)
+    if wakeup.thread is None:
+        os.close(wakeup.read_fd)
+    elif wakeup.thread is not threading.current_thread():
+        wakeup.thread.join(5.0)
 
 
 def _wake_main(read_fd: int, main: int) -> None:
@@ -254,7 +362,8 @@ def _wake_main(read_fd: int, main: int) -> None:
             data = os.read(read_fd, 64)
         except OSError:
             return
-        if not data:
+        if not data:  # the pipe was closed (our handler is gone): so is this end
+            os.close(read_fd)
             return
         if signal.SIGTERM not in data:
             continue
@@ -263,6 +372,8 @@ def _wake_main(read_fd: int, main: int) -> None:
             threading.Event().wait(0.05)
             if _handled != seen:
                 break  # the handler runs: it takes it from here
+            if signal.getsignal(signal.SIGTERM) is not _in_place_of_default:
+                break  # not ours any more: whoever handles it now has it
             try:
                 signal.pthread_kill(main, signal.SIGTERM)
             except (ProcessLookupError, OSError):
