@@ -142,36 +142,43 @@ def test_resume_with_last_event_id_and_4_writer_processes(tmp_path: Path) -> Non
             writer.start()
         url = f"http://127.0.0.1:{server.port}/events"
         done = threading.Event()
+        reconnects = 0
 
-        def finish_when_written() -> None:
-            for writer in writers:
-                writer.join(60)
-            spanline.shutdown()  # the owner's process_end: the log is complete
-            done.set()
+        def read_and_resume() -> None:
+            nonlocal reconnects
+            last_id = None
+            size = run.telemetry_path.stat
+            # A short read timeout: a quiet stream is also a reason to hang up and resume.
+            with httpx.Client(timeout=httpx.Timeout(10, read=1.0)) as http:
+                while not (
+                    done.is_set() and last_id is not None and int(last_id) == size().st_size
+                ):
+                    headers = {"Last-Event-ID": last_id} if last_id else {}
+                    try:
+                        with http.stream(
+                            "GET", url, params={"run": run.run_id}, headers=headers
+                        ) as r:
+                            assert r.status_code == 200
+                            for count, message in enumerate(messages(r), start=1):
+                                received.append(message)
+                                last_id = message.id
+                                if count == 150:  # hang up mid-run, come back
+                                    reconnects += 1
+                                    break
+                    except httpx.ReadTimeout:
+                        pass
 
-        watcher = threading.Thread(target=finish_when_written)
-        watcher.start()
-        reconnects, last_id = 0, None
-        size = run.telemetry_path.stat
-        # A short read timeout: a quiet stream is also a reason to hang up and resume.
-        with httpx.Client(timeout=httpx.Timeout(10, read=1.0)) as http:
-            while not (done.is_set() and last_id is not None and int(last_id) == size().st_size):
-                headers = {"Last-Event-ID": last_id} if last_id else {}
-                try:
-                    with http.stream("GET", url, params={"run": run.run_id}, headers=headers) as r:
-                        assert r.status_code == 200
-                        for count, message in enumerate(messages(r), start=1):
-                            received.append(message)
-                            last_id = message.id
-                            if count == 150:  # hang up mid-run, come back
-                                reconnects += 1
-                                break
-                except httpx.ReadTimeout:
-                    pass
-        watcher.join(60)
+        # The reader on a thread, the shutdown here: a shutdown off the main thread would
+        # leave the process's signal handling in place for the tests after this one.
+        reader = threading.Thread(target=read_and_resume)
+        reader.start()
         for writer in writers:
-            writer.join(30)
+            writer.join(60)
             assert writer.exitcode == 0
+        spanline.shutdown()  # the owner's process_end: the log is complete
+        done.set()
+        reader.join(120)
+        assert not reader.is_alive()
     finally:
         spanline.shutdown()
         server.stop()

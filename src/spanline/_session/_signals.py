@@ -303,11 +303,22 @@ def _open_wakeup_pipe() -> _Wakeup | None:
         os.close(write_fd)
         return None
     _wakeup = _Wakeup(read_fd, write_fd)
-    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+    if not _fork_hook_installed:
         # Also where no session holds SIGTERM over the fork (then no thread reads it).
-        os.register_at_fork(after_in_child=_forget_inherited_wakeup)
+        from spanline._writer._fork import around_fork
+
+        around_fork(_nothing_before_fork, _after_fork)
         _fork_hook_installed = True
     return _wakeup
+
+
+def _nothing_before_fork() -> None:
+    return None
+
+
+def _after_fork(_: None) -> None:
+    """After a fork, in the parent (nothing to do) and in the child."""
+    _forget_inherited_wakeup()
 
 
 def _unset_wakeup_fd(write_fd: int) -> None:
@@ -346,6 +357,10 @@ def _close_wakeup_pipe() -> None:
         return
     _wakeup = None
     _unset_wakeup_fd(wakeup.write_fd)
+    try:  # a zero (no signal's number) tells the thread to end, whoever else holds the
+        os.write(wakeup.write_fd, b"\0")  # pipe (a fork child not yet set up, say)
+    except OSError:
+        pass
     os.close(wakeup.write_fd)
     if wakeup.thread is None:
         os.close(wakeup.read_fd)
@@ -362,7 +377,7 @@ def _wake_main(read_fd: int, main: int) -> None:
             data = os.read(read_fd, 64)
         except OSError:
             return
-        if not data:  # the pipe was closed (our handler is gone): so is this end
+        if not data or 0 in data:  # our handler is gone: so is this end
             os.close(read_fd)
             return
         if signal.SIGTERM not in data:
