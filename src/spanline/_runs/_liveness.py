@@ -14,7 +14,14 @@ from typing import Any
 from spanline._lines._read import lines
 from spanline._runs._store import Run, this_host
 
-__all__ = ["WRITER_EVENTS", "process_alive", "run_is_live", "track_writer", "writers_alive"]
+__all__ = [
+    "WRITER_EVENTS",
+    "process_alive",
+    "run_is_live",
+    "track_writer",
+    "track_writers",
+    "writers_alive",
+]
 
 
 def run_is_live(run: Run) -> bool:
@@ -35,23 +42,43 @@ def run_is_live(run: Run) -> bool:
     Returns:
         True if such a process is alive.
     """
-    import orjson
-
     hosts: dict[int, Any] = {}
     try:
-        for line, _ in lines(run.telemetry_path, final=True):
-            # Only header and trailer lines matter: skip the rest unparsed.
-            if b'"process_' not in line and b'"run_start"' not in line:
-                continue
-            try:
-                event = orjson.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                track_writer(hosts, event)
+        track_writers(hosts, run.telemetry_path, final=True)
     except OSError:
         return False
     return writers_alive(hosts, run.telemetry_path)
+
+
+def track_writers(
+    hosts: dict[int, Any], log: str | os.PathLike[str], start: int = 0, *, final: bool = False
+) -> int:
+    """:func:`track_writer` over the lines of ``log`` from byte ``start`` (a line's start).
+
+    Args:
+        hosts: updated in place.
+        log: the run's telemetry.jsonl.
+        start: where to go on from (what an earlier call returned).
+        final: the writers are done: a last line without its newline counts too.
+
+    Returns:
+        The offset just past the last line read, for the next call.
+    """
+    import orjson
+
+    offset = start
+    for line, past in lines(log, start, final=final):
+        offset = past
+        # Only header and trailer lines matter: skip the rest unparsed.
+        if b'"process_' not in line and b'"run_start"' not in line:
+            continue
+        try:
+            event = orjson.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            track_writer(hosts, event)
+    return offset
 
 
 #: The events that open and close a process's part of a run.

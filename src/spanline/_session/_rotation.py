@@ -183,24 +183,12 @@ class Closing:
     def _wait_for_writers(self, run: Run) -> None:
         """Until every other process writing to ``run`` (a fork child) has followed to
         the next run or ended, or the session ends: its summary then covers them."""
-        import orjson
-
-        from spanline._lines._read import lines
-        from spanline._runs._liveness import WRITER_EVENTS, track_writer, writers_alive
+        from spanline._runs._liveness import track_writers, writers_alive
 
         hosts: dict[int, Any] = {}
         offset = 0
         while True:
-            for line, past in lines(run.telemetry_path, offset):  # whole lines only
-                offset = past
-                if b'"process_' not in line and b'"run_start"' not in line:
-                    continue
-                try:
-                    event = orjson.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(event, dict) and event.get("event") in WRITER_EVENTS:
-                    track_writer(hosts, event)
+            offset = track_writers(hosts, run.telemetry_path, offset)  # whole lines only
             if not writers_alive(hosts, run.telemetry_path) or self.ending.wait(0.2):
                 return
 
