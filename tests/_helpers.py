@@ -156,16 +156,27 @@ def traced_program(code: str) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """Run ``code`` in a fresh interpreter (clean environment) whose first output line
     is its run directory; yield the process and that directory, and kill the process
     on the way out if it still runs."""
+    with started_program(code) as (process, first_line):
+        yield process, Path(first_line)
+
+
+@contextlib.contextmanager
+def started_program(
+    code: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``code`` in a fresh interpreter (``env`` added to :func:`clean_env`); yield the
+    process once it has printed its first line, and that line. On the way out the
+    process is killed if it still runs, and its pipes are closed whatever happened."""
     process = subprocess.Popen(
         [sys.executable, "-c", code],
-        env=clean_env(),
+        env=clean_env(env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stdout is not None
-        yield process, Path(process.stdout.readline().strip())
+        yield process, process.stdout.readline().strip()
     finally:
         if process.poll() is None:
             process.kill()

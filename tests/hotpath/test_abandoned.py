@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 import spanline
-from tests._helpers import clean_env, run_python, spans, validate_file
+from tests._helpers import run_python, spans, started_program, validate_file
 
 HEADER = """
 import asyncio, os, signal, sys, threading, time
@@ -235,22 +234,10 @@ def test_after_sigterm_all_1005_spans_reach_the_file_and_end(tmp_path: Path, how
         env = {}
         configure = f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})"
         code = code.replace("import spanline\n", f"import spanline\n{configure}\n")
-    # As a context manager: its pipes are closed whatever happens (a timeout included).
-    with subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=clean_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-            process.send_signal(signal.SIGTERM)
-            _, stderr = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with started_program(code, env) as (process, first):  # pipes closed whatever happens
+        assert first == "ready"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGTERM, stderr
     events = _events(tmp_path)
     _ends_by_name(events)  # every span has its span_end

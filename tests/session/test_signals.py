@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._helpers import clean_env, run_python, spans
+from tests._helpers import run_python, spans, started_program
 
 PROGRAM = """
 import os, signal, sys, time
@@ -226,21 +224,9 @@ def test_a_sigterm_taken_by_another_thread_still_ends_the_process(tmp_path: Path
     else:
         env = {}
         configure = f"spanline.configure_observability(enabled=True, run_dir={str(tmp_path)!r})"
-    with subprocess.Popen(
-        [sys.executable, "-c", LOST_PROGRAM.format(configure=configure)],
-        env=clean_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
-        try:
-            assert process.stdout is not None
-            thread_id = int(process.stdout.readline())
-            os.kill(thread_id, signal.SIGTERM)  # process-directed, taken by that thread
-            _, stderr = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
+    with started_program(LOST_PROGRAM.format(configure=configure), env) as (process, first):
+        os.kill(int(first), signal.SIGTERM)  # process-directed, taken by that thread
+        _, stderr = process.communicate(timeout=60)
     assert process.returncode == -signal.SIGTERM, stderr
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if not p.is_symlink()]
     events = _events(run_dir)

@@ -4,16 +4,17 @@ The process that created a run starts ``python -m spanline._session._sidecar``
 from a thread of its own (never on the first span's path). The helper tails
 telemetry.jsonl with the ordinary fold on the machine's other core, keeps up
 with the log as it grows, and rewrites run_summary.json every interval. At
-shutdown the host tells it the final size of the log; the helper says how
-much of it is left to fold. When that is little (it has kept up) the host
-waits while it folds the rest and writes the summary (and the MassGen-style
-artifacts). When it is a lot (a runaway that filled the queue, a loaded
-machine) the program ends at once and the helper finishes the summary after
-it: the log is whole on disk, and until the summary covers all of it every
-reader folds the log itself. When the host dies without a word (kill -9), its end of the pipe
-closes: the helper folds to the end of the file and writes the summary itself,
-``incomplete``. Where no process can be started, the summary is folded on a
-thread in the host, as before.
+shutdown the host tells it the final size of the log; the helper says how much
+of it is left to fold. When that is little (it has kept up), or the log is not
+large, the host waits while it folds the rest and writes the summary (and the
+MassGen-style artifacts). When much of a large log is left (a runaway that
+filled the queue, a loaded machine) the program ends at once and the helper
+finishes the summary after it: the log is whole on disk, and until the summary
+covers all of it the readers of a whole run fold the log themselves. When the
+host dies without a word (kill -9), its end of the pipe closes: the helper folds
+to the end of the file and writes the summary itself, ``incomplete``. Where no
+process can be started, the summary is folded on a thread in the host, as
+before.
 
 Protocol, one line at a time: the host writes ``final <offset>`` (or ``quit``:
 end without writing); the helper writes ``ready`` once it has loaded, then, after
