@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -1106,6 +1107,7 @@ def test_service_name_precedence_and_safe_run_id(
 SIGNAL_PROGRAM = """
 import shutil
 import signal
+import threading
 import sys
 
 import spanline
@@ -1222,8 +1224,23 @@ def test_handle_signals_false_in_process_and_default_restored_at_shutdown(tmp_pa
         enabled=True, service_name="acc", run_dir=tmp_path, handle_signals=False
     )
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert (_wakeup_fd(), _signal_watchers()) == (-1, 0)  # nothing of ours either
     spanline.shutdown()
     spanline.configure_observability(enabled=True, service_name="acc", run_dir=tmp_path)
     assert signal.getsignal(signal.SIGTERM) is not before[0]
+    assert (_wakeup_fd() != -1, _signal_watchers()) == (True, 1)  # in place of the default
     spanline.shutdown()
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    assert (_wakeup_fd(), _signal_watchers()) == (-1, 0)  # put back, its thread ended
+
+
+def _wakeup_fd() -> int:
+    """The wakeup file descriptor set now (-1: none), left as it was."""
+    current = signal.set_wakeup_fd(-1)
+    if current != -1:
+        signal.set_wakeup_fd(current)
+    return current
+
+
+def _signal_watchers() -> int:
+    return sum(t.name == "spanline-signals" and t.is_alive() for t in threading.enumerate())
